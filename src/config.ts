@@ -1,0 +1,153 @@
+/**
+ * The one configuration schema. Every option is a flag and an environment variable with a
+ * documented default; `--help`, the README table and `/info` all come from this table.
+ * Precedence: flag > environment variable > default.
+ */
+export type OptionType = 'string' | 'int' | 'bool' | 'float';
+
+interface OptionSpec<T> {
+  flag: string;
+  env: string;
+  type: OptionType;
+  default: T;
+  doc: string;
+  /** Allowed values for string options. */
+  choices?: readonly string[];
+  min?: number;
+}
+
+function opt<T>(spec: OptionSpec<T>): OptionSpec<T> {
+  return spec;
+}
+
+export const OPTIONS = {
+  model: opt<string | null>({ flag: '--model', env: 'MODEL_ID', type: 'string', default: null,
+    doc: 'Model folder, or a Hugging Face Hub id (org/name). Unset: the embedded default model (models/default, converted on first start).' }),
+  revision: opt<string>({ flag: '--revision', env: 'REVISION', type: 'string', default: 'main',
+    doc: 'Hub revision (branch, tag or commit) when --model is a Hub id.' }),
+  hubEndpoint: opt<string>({ flag: '--hub-endpoint', env: 'HF_ENDPOINT', type: 'string', default: 'https://huggingface.co',
+    doc: 'Base URL of the Hugging Face Hub (or a mirror).' }),
+  hubCache: opt<string | null>({ flag: '--huggingface-hub-cache', env: 'HUGGINGFACE_HUB_CACHE', type: 'string', default: null,
+    doc: 'Where Hub downloads are kept. Unset: ~/.cache/huggingface/hub.' }),
+  hubToken: opt<string | null>({ flag: '--hf-token', env: 'HF_TOKEN', type: 'string', default: null,
+    doc: 'Bearer token for private Hub repositories. Never shown in /info.' }),
+  onnxFile: opt<string | null>({ flag: '--onnx-file', env: 'ONNX_FILE', type: 'string', default: null,
+    doc: 'ONNX file inside the model folder (e.g. onnx/model_fp16.onnx). Unset: model.onnx, then onnx/model.onnx.' }),
+  pooling: opt<string | null>({ flag: '--pooling', env: 'POOLING', type: 'string', default: null,
+    choices: ['mean', 'cls', 'max', 'last_token'],
+    doc: 'Override the pooling of token-level outputs. Unset: from 1_Pooling/config.json, else mean.' }),
+  device: opt<string>({ flag: '--device', env: 'DEVICE', type: 'string', default: 'cpu',
+    doc: 'Where the model runs: cpu.' }),
+  intraOpThreads: opt<number>({ flag: '--intra-op-threads', env: 'INTRA_OP_THREADS', type: 'int', default: 0, min: 0,
+    doc: 'ONNX Runtime intra-op threads for the model. 0: one per core.' }),
+  hostname: opt<string>({ flag: '--hostname', env: 'HOSTNAME_BIND', type: 'string', default: '0.0.0.0',
+    doc: 'Address the HTTP server binds.' }),
+  port: opt<number>({ flag: '--port', env: 'PORT', type: 'int', default: 8080, min: 0,
+    doc: 'HTTP port (0: any free port).' }),
+  maxBatchTokens: opt<number>({ flag: '--max-batch-tokens', env: 'MAX_BATCH_TOKENS', type: 'int', default: 16384, min: 1,
+    doc: 'Token budget of one model call, padding included (batch size x longest input).' }),
+  maxBatchRequests: opt<number>({ flag: '--max-batch-requests', env: 'MAX_BATCH_REQUESTS', type: 'int', default: 256, min: 1,
+    doc: 'Most inputs in one model call.' }),
+  maxConcurrentRequests: opt<number>({ flag: '--max-concurrent-requests', env: 'MAX_CONCURRENT_REQUESTS', type: 'int', default: 512, min: 1,
+    doc: 'Requests admitted at once; beyond it clients get 429 at once.' }),
+  maxClientBatchSize: opt<number>({ flag: '--max-client-batch-size', env: 'MAX_CLIENT_BATCH_SIZE', type: 'int', default: 32, min: 1,
+    doc: 'Most inputs in one request.' }),
+  maxInputLength: opt<number>({ flag: '--max-input-length', env: 'MAX_INPUT_LENGTH', type: 'int', default: 0, min: 0,
+    doc: 'Cap on tokens per input. 0: the model\'s own limit (tokenizer / config).' }),
+  autoTruncate: opt<boolean>({ flag: '--auto-truncate', env: 'AUTO_TRUNCATE', type: 'bool', default: false,
+    doc: 'Truncate inputs over the max input length when the request does not say; otherwise they get 422.' }),
+  payloadLimit: opt<number>({ flag: '--payload-limit', env: 'PAYLOAD_LIMIT', type: 'int', default: 2_000_000, min: 1,
+    doc: 'Largest request body in bytes; larger gets 413.' }),
+  tokenizationWorkers: opt<number>({ flag: '--tokenization-workers', env: 'TOKENIZATION_WORKERS', type: 'int', default: 0, min: 0,
+    doc: 'Worker threads that tokenize. 0: tokenize on the main thread.' }),
+  servedModelName: opt<string | null>({ flag: '--served-model-name', env: 'SERVED_MODEL_NAME', type: 'string', default: null,
+    doc: 'Model name reported by /info and the OpenAI route. Unset: the model folder or Hub id.' }),
+  logFormat: opt<string>({ flag: '--log-format', env: 'LOG_FORMAT', type: 'string', default: 'text', choices: ['text', 'json'],
+    doc: 'Log lines as text or JSON.' }),
+} as const;
+
+type Options = typeof OPTIONS;
+export type Config = { [K in keyof Options]: Options[K]['default'] extends infer D ? (D extends null ? string | null : D) : never };
+
+/** Options never shown by /info. */
+const SECRET: ReadonlySet<keyof Config> = new Set(['hubToken']);
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function parseValue(key: string, spec: OptionSpec<unknown>, raw: string, source: string): unknown {
+  switch (spec.type) {
+    case 'string':
+      if (spec.choices && !spec.choices.includes(raw)) {
+        throw new ConfigError(`${source}: '${raw}' is not one of ${spec.choices.join(', ')}`);
+      }
+      return raw;
+    case 'bool': {
+      const v = raw.toLowerCase();
+      if (['1', 'true', 'yes', 'on', ''].includes(v)) return true;
+      if (['0', 'false', 'no', 'off'].includes(v)) return false;
+      throw new ConfigError(`${source}: '${raw}' is not a boolean (true/false)`);
+    }
+    case 'int': {
+      if (!/^-?\d+$/.test(raw.replace(/_/g, ''))) throw new ConfigError(`${source}: '${raw}' is not an integer`);
+      const n = Number(raw.replace(/_/g, ''));
+      if (spec.min !== undefined && n < spec.min) throw new ConfigError(`${source}: ${n} is below the minimum ${spec.min}`);
+      return n;
+    }
+    case 'float': {
+      const n = Number(raw);
+      if (!Number.isFinite(n)) throw new ConfigError(`${source}: '${raw}' is not a number`);
+      return n;
+    }
+  }
+  throw new ConfigError(`${key}: unknown option type`);
+}
+
+/** Resolves flag > env > default. Throws ConfigError naming the flag or variable at fault. */
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Config {
+  const byFlag = new Map<string, keyof Options>();
+  for (const [key, spec] of Object.entries(OPTIONS)) byFlag.set(spec.flag, key as keyof Options);
+
+  const fromFlags = new Map<keyof Options, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const eq = arg.indexOf('=');
+    const flag = eq >= 0 ? arg.slice(0, eq) : arg;
+    const key = byFlag.get(flag);
+    if (!key) throw new ConfigError(`unknown option '${arg}' (see --help)`);
+    if (eq >= 0) fromFlags.set(key, arg.slice(eq + 1));
+    else if (OPTIONS[key].type === 'bool' && (i + 1 >= argv.length || argv[i + 1].startsWith('--'))) fromFlags.set(key, 'true');
+    else if (i + 1 < argv.length) fromFlags.set(key, argv[++i]);
+    else throw new ConfigError(`${flag} needs a value`);
+  }
+
+  const config: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(OPTIONS) as [keyof Options, OptionSpec<unknown>][]) {
+    const flagValue = fromFlags.get(key);
+    const envValue = env[spec.env];
+    if (flagValue !== undefined) config[key] = parseValue(key, spec, flagValue, spec.flag);
+    else if (envValue !== undefined && envValue !== '') config[key] = parseValue(key, spec, envValue, spec.env);
+    else config[key] = spec.default;
+  }
+  return config as Config;
+}
+
+/** The effective configuration as /info shows it: secrets masked. */
+export function publicConfig(config: Config): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    out[key] = SECRET.has(key as keyof Config) && value ? '***' : value;
+  }
+  return out;
+}
+
+export function helpText(): string {
+  const lines = ['Usage: coalesce [options]', '', 'Every option is also an environment variable.', ''];
+  for (const spec of Object.values(OPTIONS) as OptionSpec<unknown>[]) {
+    const choices = spec.choices ? ` (${spec.choices.join(' | ')})` : '';
+    lines.push(`  ${spec.flag} <${spec.type}>  [env ${spec.env}, default ${JSON.stringify(spec.default)}]${choices}`);
+    lines.push(`      ${spec.doc}`);
+  }
+  return lines.join('\n');
+}

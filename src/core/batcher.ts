@@ -1,0 +1,205 @@
+import { CoalesceError, toCoalesceError } from '../errors.js';
+import type { Backend, EncodedText } from './types.js';
+
+export interface BatcherLimits {
+  /** Token budget of one model call; for padded backends the cost is longest input x batch size. */
+  maxBatchTokens: number;
+  /** Most inputs in one model call. */
+  maxBatchRequests: number;
+  /**
+   * A batch takes another input only while useful tokens stay at least this share of the padded
+   * tokens: a short input is better run in the next batch than padded to a long one.
+   */
+  minPaddingEfficiency?: number;
+  /** Called after every model call, for metrics. */
+  onBatch?: (size: number, inferenceMs: number) => void;
+}
+
+export interface EmbedOutcome {
+  vector: Float32Array;
+  /** From enqueue to the start of the model call that carried this input. */
+  queueMs: number;
+  /** Duration of that model call. */
+  inferenceMs: number;
+  /** Size of that batch, for metrics and tests. */
+  batchSize: number;
+}
+
+interface Entry {
+  input: EncodedText;
+  enqueuedAt: number;
+  settled: boolean;
+  resolve(outcome: EmbedOutcome): void;
+  reject(error: Error): void;
+}
+
+/** How many queued inputs a batch is chosen from: enough to find similar lengths, cheap to sort. */
+const WINDOW_PER_REQUEST = 4;
+const MIN_WINDOW = 64;
+
+/**
+ * Coalesces queued inputs into model calls. There is no timer: a batch starts as soon as the
+ * backend has room, and while it runs the queue fills, so batches grow by themselves under load
+ * and stay small (low latency) when idle.
+ */
+export class Batcher {
+  private queue: Entry[] = [];
+  private inFlight = 0;
+  private pumpScheduled = false;
+  private closed = false;
+  private readonly minEfficiency: number;
+
+  constructor(
+    private readonly backend: Pick<Backend, 'embed' | 'maxConcurrentBatches'> & { info: { padded: boolean } },
+    private readonly limits: BatcherLimits,
+  ) {
+    this.minEfficiency = limits.minPaddingEfficiency ?? 0.5;
+  }
+
+  /** Inputs waiting for a model call. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  get running(): number {
+    return this.inFlight;
+  }
+
+  /**
+   * Queues the inputs of one request; they may share batches with other requests' inputs. The
+   * promise settles with one outcome per input, in order, or rejects with 'cancelled' as soon as
+   * the signal aborts (the inputs still queued are then dropped before they reach the model).
+   */
+  submit(inputs: readonly EncodedText[], signal?: AbortSignal): Promise<EmbedOutcome[]> {
+    if (this.closed) return Promise.reject(new CoalesceError('unhealthy', 'the server is shutting down'));
+    if (signal?.aborted) return Promise.reject(new CoalesceError('cancelled', 'the client cancelled the request'));
+    const enqueuedAt = performance.now();
+    const entries: Entry[] = [];
+    const outcomes = inputs.map(
+      (input) =>
+        new Promise<EmbedOutcome>((resolve, reject) => {
+          entries.push({ input, enqueuedAt, settled: false, resolve, reject });
+        }),
+    );
+    // One listener per request, not per input: a 32-input request must not trip MaxListeners.
+    const onAbort = () => {
+      const cancelled = new CoalesceError('cancelled', 'the client cancelled the request');
+      for (const e of entries) this.settle(e, cancelled);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    this.queue.push(...entries);
+    this.schedulePump();
+    const all = Promise.all(outcomes);
+    // A failed input fails the request: settle its siblings so none of them still runs.
+    all.catch((e: Error) => entries.forEach((entry) => this.settle(entry, e))).finally(() => signal?.removeEventListener('abort', onAbort));
+    return all;
+  }
+
+  /** Stops taking inputs; resolves once everything admitted has run. */
+  async drain(): Promise<void> {
+    this.closed = true;
+    while (this.queue.length > 0 || this.inFlight > 0) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  private settle(entry: Entry, outcome: EmbedOutcome | Error): void {
+    if (entry.settled) return;
+    entry.settled = true;
+    if (outcome instanceof Error) entry.reject(outcome);
+    else entry.resolve(outcome);
+  }
+
+  /** Deferred to the next macrotask so inputs arriving in the same event-loop turn share a batch. */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.backend.maxConcurrentBatches) {
+      const batch = this.nextBatch();
+      if (batch.length === 0) return;
+      this.inFlight++;
+      void this.run(batch);
+    }
+  }
+
+  private cost(count: number, longest: number, tokens: number): number {
+    return this.backend.info.padded ? count * longest : tokens;
+  }
+
+  /**
+   * Takes the oldest live input (so nothing starves) and grows the batch around it with the
+   * inputs of nearest length from the front of the queue, within the token budget, the request
+   * cap and the padding-efficiency floor.
+   */
+  nextBatch(): Entry[] {
+    this.queue = this.queue.filter((e) => !e.settled); // drop inputs whose client went away
+    if (this.queue.length === 0) return [];
+    const { maxBatchTokens, maxBatchRequests } = this.limits;
+    const window = this.queue.slice(0, Math.max(MIN_WINDOW, maxBatchRequests * WINDOW_PER_REQUEST));
+    const len = (e: Entry) => e.input.ids.length;
+    const sorted = window.map((e, age) => ({ e, age })).sort((a, b) => len(a.e) - len(b.e) || a.age - b.age);
+    const start = sorted.findIndex((s) => s.age === 0);
+
+    let lo = start;
+    let hi = start;
+    let longest = len(sorted[start].e);
+    let tokens = longest;
+    const fits = (count: number, newLongest: number, newTokens: number) =>
+      this.cost(count, newLongest, newTokens) <= maxBatchTokens &&
+      (!this.backend.info.padded || newTokens >= this.minEfficiency * count * newLongest);
+
+    while (hi - lo + 1 < maxBatchRequests) {
+      const count = hi - lo + 2;
+      const shorter = lo > 0 ? len(sorted[lo - 1].e) : -1;
+      const longer = hi < sorted.length - 1 ? len(sorted[hi + 1].e) : -1;
+      // Padding a shorter input wastes (longest - its length); a longer one re-pads everyone.
+      const shorterWaste = shorter >= 0 ? longest - shorter : Infinity;
+      const longerWaste = longer >= 0 ? (longer - longest) * (count - 1) : Infinity;
+      if (shorterWaste <= longerWaste && shorter >= 0 && fits(count, longest, tokens + shorter)) {
+        lo--;
+        tokens += shorter;
+      } else if (longer >= 0 && fits(count, longer, tokens + longer)) {
+        hi++;
+        longest = longer;
+        tokens += longer;
+      } else if (shorter >= 0 && fits(count, longest, tokens + shorter)) {
+        lo--;
+        tokens += shorter;
+      } else {
+        break;
+      }
+    }
+
+    const chosen = new Set(sorted.slice(lo, hi + 1).map((s) => s.e));
+    this.queue = this.queue.filter((e) => !chosen.has(e));
+    return [...chosen];
+  }
+
+  private async run(batch: Entry[]): Promise<void> {
+    const started = performance.now();
+    try {
+      const vectors = await this.backend.embed({ inputs: batch.map((e) => e.input) });
+      if (vectors.length !== batch.length) {
+        throw new CoalesceError('backend', `the backend returned ${vectors.length} vectors for ${batch.length} inputs`);
+      }
+      const inferenceMs = performance.now() - started;
+      this.limits.onBatch?.(batch.length, inferenceMs);
+      batch.forEach((e, i) =>
+        this.settle(e, { vector: vectors[i], queueMs: started - e.enqueuedAt, inferenceMs, batchSize: batch.length }),
+      );
+    } catch (error) {
+      const failure = toCoalesceError(error, 'backend');
+      for (const e of batch) this.settle(e, failure);
+    } finally {
+      this.inFlight--;
+      if (this.queue.length > 0) this.schedulePump();
+    }
+  }
+}

@@ -1,0 +1,174 @@
+import { CoalesceError, validation } from '../errors.js';
+import { Admission } from './admission.js';
+import type { Batcher } from './batcher.js';
+import { finalizeVector } from './postprocess.js';
+import type { EncodeOptions, ModelInfo, TextEncoder, Timings, Token, TruncationDirection } from './types.js';
+
+export interface EmbedderLimits {
+  maxClientBatchSize: number;
+  autoTruncate: boolean;
+}
+
+/** Hooks for metrics; the core does not know how they are exported. */
+export interface EmbedObserver {
+  requestStarted(): void;
+  requestFinished(ok: boolean, timings: Timings | null): void;
+}
+
+export interface EmbedRequest {
+  inputs: readonly string[];
+  normalize: boolean;
+  /** Unset: the server default (--auto-truncate). */
+  truncate?: boolean;
+  truncationDirection?: TruncationDirection;
+  dimensions?: number;
+  /** Aborts when the client goes away; its queued inputs are then dropped. */
+  signal?: AbortSignal;
+}
+
+export interface EmbedResponse {
+  vectors: Float32Array[];
+  /** Tokens the model saw, special tokens included (OpenAI's usage.prompt_tokens). */
+  promptTokens: number;
+  timings: Timings;
+}
+
+export interface TokenizeRequest {
+  inputs: readonly string[];
+  addSpecialTokens: boolean;
+  truncate?: boolean;
+  truncationDirection?: TruncationDirection;
+}
+
+/**
+ * The facade every transport calls: admits, validates, encodes and enqueues, then shapes the
+ * vectors. Transports only translate wire formats and errors.
+ */
+export class Embedder {
+  readonly admission: Admission;
+  private ready = false;
+
+  constructor(
+    readonly info: ModelInfo,
+    private readonly encoder: TextEncoder,
+    private readonly batcher: Batcher,
+    private readonly limits: EmbedderLimits,
+    maxConcurrentRequests: number,
+    private readonly observer?: EmbedObserver,
+  ) {
+    this.admission = new Admission(maxConcurrentRequests);
+  }
+
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  markReady(ready: boolean): void {
+    this.ready = ready;
+  }
+
+  get queueDepth(): number {
+    return this.batcher.queued;
+  }
+
+  async embed(request: EmbedRequest): Promise<EmbedResponse> {
+    this.observer?.requestStarted();
+    let release: (() => void) | null = null;
+    try {
+      release = this.admit();
+      const response = await this.embedAdmitted(request);
+      this.observer?.requestFinished(true, response.timings);
+      return response;
+    } catch (e) {
+      this.observer?.requestFinished(false, null);
+      throw e;
+    } finally {
+      release?.();
+    }
+  }
+
+  async tokenize(request: TokenizeRequest): Promise<Token[][]> {
+    const release = this.admit();
+    try {
+      this.checkInputs(request.inputs);
+      const options = this.encodeOptions(request.truncate, request.truncationDirection);
+      const tokens = await this.encoder.tokenize(request.inputs, { ...options, addSpecialTokens: request.addSpecialTokens });
+      if (!options.truncate) tokens.forEach((t, i) => this.checkLength(t.length, i));
+      return tokens;
+    } finally {
+      release();
+    }
+  }
+
+  async decode(ids: readonly number[][], skipSpecialTokens: boolean): Promise<string[]> {
+    const release = this.admit();
+    try {
+      if (ids.length === 0) throw new CoalesceError('empty', 'Input validation error: `ids` cannot be empty');
+      return await this.encoder.decode(ids, skipSpecialTokens);
+    } finally {
+      release();
+    }
+  }
+
+  /** Stops admitting and waits for everything admitted to finish. */
+  async drain(): Promise<void> {
+    this.ready = false;
+    await this.batcher.drain();
+  }
+
+  private admit(): () => void {
+    if (!this.ready) throw new CoalesceError('unhealthy', 'the model is not ready');
+    return this.admission.acquire();
+  }
+
+  private async embedAdmitted(request: EmbedRequest): Promise<EmbedResponse> {
+    const started = performance.now();
+    this.checkInputs(request.inputs);
+    const { dimensions } = request;
+    if (dimensions !== undefined && (!Number.isInteger(dimensions) || dimensions < 1 || dimensions > this.info.dimensions)) {
+      throw validation(`Input validation error: \`dimensions\` must be an integer between 1 and ${this.info.dimensions}. Given: ${dimensions}`, 'dimensions');
+    }
+    const options = this.encodeOptions(request.truncate, request.truncationDirection);
+    const encoded = await this.encoder.encode(request.inputs, options);
+    if (!options.truncate) encoded.forEach((e, i) => this.checkLength(e.ids.length, i));
+    const tokenizationMs = performance.now() - started;
+    if (request.signal?.aborted) throw new CoalesceError('cancelled', 'the client cancelled the request');
+
+    const outcomes = await this.batcher.submit(encoded, request.signal);
+    // The model may already normalize; normalizing again is a no-op, so only skip it when asked not to.
+    const vectors = outcomes.map((o) => finalizeVector(o.vector, { dimensions, normalize: request.normalize }));
+    return {
+      vectors,
+      promptTokens: encoded.reduce((n, e) => n + e.ids.length, 0),
+      timings: {
+        tokenizationMs,
+        queueMs: Math.max(...outcomes.map((o) => o.queueMs)),
+        inferenceMs: Math.max(...outcomes.map((o) => o.inferenceMs)),
+        totalMs: performance.now() - started,
+      },
+    };
+  }
+
+  private checkInputs(inputs: readonly string[]): void {
+    if (inputs.length === 0) throw new CoalesceError('empty', 'Input validation error: `inputs` cannot be empty');
+    if (inputs.length > this.limits.maxClientBatchSize) {
+      throw validation(
+        `Input validation error: \`inputs\` must have less than ${this.limits.maxClientBatchSize} elements (--max-client-batch-size). Given: ${inputs.length}`,
+        'inputs',
+      );
+    }
+  }
+
+  private checkLength(tokens: number, index: number): void {
+    if (tokens > this.encoder.maxLength) {
+      throw validation(
+        `Input validation error: \`inputs[${index}]\` must have at most ${this.encoder.maxLength} tokens. Given: ${tokens}. Set \`truncate\` to true to cut it.`,
+        'inputs',
+      );
+    }
+  }
+
+  private encodeOptions(truncate: boolean | undefined, direction: TruncationDirection | undefined): EncodeOptions {
+    return { truncate: truncate ?? this.limits.autoTruncate, direction: direction ?? 'right' };
+  }
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+/** `coalesce`: parses the config, starts the server, drains on SIGTERM / SIGINT. */
+import { ConfigError, helpText, loadConfig } from './config.js';
+import { createLogger } from './log.js';
+import { ModelError } from './backend/model-error.js';
+import { startCoalesce } from './server.js';
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(helpText() + '\n');
+    return;
+  }
+  let config;
+  try {
+    config = loadConfig(argv);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`coalesce: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const log = createLogger(config.logFormat);
+  let app;
+  try {
+    app = await startCoalesce(config, log);
+  } catch (e) {
+    const prefix = e instanceof ModelError ? 'cannot serve the model' : 'cannot start';
+    log(`${prefix}: ${(e as Error).message}`);
+    process.exit(1);
+  }
+  log('ready', { pid: process.pid });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log('draining', { signal });
+    app.close().then(
+      () => process.exit(0),
+      (e) => {
+        log(`shutdown failed: ${(e as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+void main();

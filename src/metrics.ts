@@ -1,0 +1,64 @@
+/**
+ * Every metric Coalesce exports, defined once, rendered in the Prometheus text format.
+ * Histograms use fixed buckets; the names follow TEI's (te_*) so its dashboards apply.
+ */
+const LATENCY_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+
+class Counter {
+  value = 0;
+  constructor(readonly name: string, readonly help: string) {}
+  inc(by = 1): void {
+    this.value += by;
+  }
+  render(): string[] {
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`, `${this.name} ${this.value}`];
+  }
+}
+
+class Histogram {
+  private readonly counts: number[];
+  private sum = 0;
+  private count = 0;
+  constructor(readonly name: string, readonly help: string, private readonly buckets: number[]) {
+    this.counts = new Array(buckets.length).fill(0);
+  }
+  observe(v: number): void {
+    this.sum += v;
+    this.count++;
+    for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]) this.counts[i]++;
+  }
+  render(): string[] {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket{le="${b}"} ${this.counts[i]}`));
+    lines.push(`${this.name}_bucket{le="+Inf"} ${this.count}`, `${this.name}_sum ${this.sum}`, `${this.name}_count ${this.count}`);
+    return lines;
+  }
+}
+
+class Gauge {
+  constructor(readonly name: string, readonly help: string, private readonly read: () => number) {}
+  render(): string[] {
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${this.read()}`];
+  }
+}
+
+export class Metrics {
+  readonly requests = new Counter('te_request_count', 'Requests received');
+  readonly successes = new Counter('te_request_success', 'Requests answered with vectors');
+  readonly failures = new Counter('te_request_failure', 'Requests answered with an error');
+  readonly requestDuration = new Histogram('te_request_duration', 'Request duration in seconds', LATENCY_BUCKETS_S);
+  readonly queueDuration = new Histogram('te_request_queue_duration', 'Time inputs waited for a model call, seconds', LATENCY_BUCKETS_S);
+  readonly inferenceDuration = new Histogram('te_request_inference_duration', 'Model call duration, seconds', LATENCY_BUCKETS_S);
+  readonly batchSize = new Histogram('te_batch_next_size', 'Inputs per model call', SIZE_BUCKETS);
+  private readonly gauges: Gauge[] = [];
+
+  gauge(name: string, help: string, read: () => number): void {
+    this.gauges.push(new Gauge(name, help, read));
+  }
+
+  render(): string {
+    const all = [this.requests, this.successes, this.failures, this.requestDuration, this.queueDuration, this.inferenceDuration, this.batchSize, ...this.gauges];
+    return all.flatMap((m) => m.render()).join('\n') + '\n';
+  }
+}

@@ -1,0 +1,125 @@
+import { readFileSync } from 'node:fs';
+import { Tokenizer } from '@huggingface/tokenizers';
+import type { EncodedText, EncodeOptions, TextEncoder, Token } from '../core/types.js';
+
+interface PostProcessed {
+  tokens: string[];
+  token_type_ids?: number[];
+}
+type PostProcessor = (tokens: string[], pair: null, addSpecialTokens: boolean) => PostProcessed;
+
+/** Word-piece markers stripped when looking a token's text up in the input. */
+const CONTINUATION_MARKERS = /^(##|▁|Ġ)/;
+
+/**
+ * A Hugging Face tokenizer.json, with the truncation and special-token handling the JS library
+ * lacks: it splits into tokens without special tokens, truncates to the model's limit in the
+ * requested direction, then lets the tokenizer's own post-processor add [CLS]/[SEP] and friends.
+ */
+export class HfTokenizer {
+  private readonly tokenizer: Tokenizer;
+  private readonly vocab: Map<string, number>;
+  private readonly unkId: number;
+  private readonly postProcess: PostProcessor | null;
+  private readonly specialTokens: Set<string>;
+  /** Special tokens the post-processor adds to one text; they count against maxLength. */
+  readonly specialCount: number;
+
+  constructor(
+    tokenizerJson: Record<string, unknown>,
+    tokenizerConfig: Record<string, unknown>,
+    readonly maxLength: number,
+  ) {
+    this.tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
+    this.vocab = this.tokenizer.get_vocab(true);
+    const model = tokenizerJson.model as { unk_token?: string; unk_id?: number };
+    const unkToken = model.unk_token ?? (tokenizerConfig.unk_token as string | undefined);
+    // WordLevel models in @huggingface/tokenizers give no id for unknown words: map them to unk.
+    this.unkId = (unkToken !== undefined ? this.vocab.get(unkToken) : undefined) ?? model.unk_id ?? 0;
+    const pp = (this.tokenizer as unknown as { post_processor: PostProcessor | null }).post_processor;
+    this.postProcess = pp ? (tokens, pair, add) => pp(tokens, pair, add) : null;
+    this.specialCount = this.postProcess ? this.postProcess([], null, true).tokens.length : 0;
+    const added = (tokenizerJson.added_tokens ?? []) as { content: string; special?: boolean }[];
+    this.specialTokens = new Set(added.filter((t) => t.special).map((t) => t.content));
+    if (maxLength <= this.specialCount) {
+      throw new Error(`max input length ${maxLength} leaves no room next to ${this.specialCount} special tokens`);
+    }
+  }
+
+  static fromFiles(tokenizerPath: string, configPath: string | null, maxLength: number): HfTokenizer {
+    const json = JSON.parse(readFileSync(tokenizerPath, 'utf8')) as Record<string, unknown>;
+    const config = configPath ? (JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>) : {};
+    return new HfTokenizer(json, config, maxLength);
+  }
+
+  /** Tokens with special tokens, truncated when asked; without truncation the result may exceed maxLength. */
+  private pieces(text: string, { truncate, direction }: EncodeOptions, addSpecialTokens: boolean): PostProcessed {
+    let tokens = this.tokenizer.tokenize(text, { add_special_tokens: false });
+    const room = this.maxLength - (addSpecialTokens ? this.specialCount : 0);
+    if (truncate && tokens.length > room) {
+      tokens = direction === 'left' ? tokens.slice(tokens.length - room) : tokens.slice(0, room);
+    }
+    return this.postProcess && addSpecialTokens ? this.postProcess(tokens, null, true) : { tokens };
+  }
+
+  private id(token: string): number {
+    return this.vocab.get(token) ?? this.unkId;
+  }
+
+  encode(text: string, options: EncodeOptions): EncodedText {
+    const { tokens, token_type_ids } = this.pieces(text, options, true);
+    const ids = new Uint32Array(tokens.length);
+    for (let i = 0; i < tokens.length; i++) ids[i] = this.id(tokens[i]);
+    const typeIds = new Uint8Array(tokens.length);
+    if (token_type_ids) typeIds.set(token_type_ids);
+    return { ids, typeIds };
+  }
+
+  /**
+   * Tokens as TEI's /tokenize returns them. The JS tokenizer keeps no offsets, so each token's
+   * span is found by searching its text forward in the input; tokens whose text the normalizer
+   * changed beyond case (e.g. stripped accents) get null offsets.
+   */
+  tokenize(text: string, options: EncodeOptions & { addSpecialTokens: boolean }): Token[] {
+    const { tokens } = this.pieces(text, options, options.addSpecialTokens);
+    const lower = text.toLowerCase();
+    let cursor = 0;
+    return tokens.map((piece) => {
+      const id = this.id(piece);
+      if (this.specialTokens.has(piece)) return { id, text: piece, special: true, start: null, stop: null };
+      const bare = piece.replace(CONTINUATION_MARKERS, '');
+      const at = bare.length > 0 ? lower.indexOf(bare.toLowerCase(), cursor) : -1;
+      if (at < 0) return { id, text: piece, special: false, start: null, stop: null };
+      cursor = at + bare.length;
+      return { id, text: text.slice(at, cursor), special: false, start: at, stop: cursor };
+    });
+  }
+
+  decode(ids: readonly number[], skipSpecialTokens: boolean): string {
+    if (ids.length === 0) return '';
+    return this.tokenizer.decode([...ids], { skip_special_tokens: skipSpecialTokens });
+  }
+}
+
+/** Tokenizes on the calling thread. */
+export class InlineTextEncoder implements TextEncoder {
+  constructor(private readonly tokenizer: HfTokenizer) {}
+
+  get maxLength(): number {
+    return this.tokenizer.maxLength;
+  }
+
+  async encode(texts: readonly string[], options: EncodeOptions): Promise<EncodedText[]> {
+    return texts.map((t) => this.tokenizer.encode(t, options));
+  }
+
+  async tokenize(texts: readonly string[], options: EncodeOptions & { addSpecialTokens: boolean }): Promise<Token[][]> {
+    return texts.map((t) => this.tokenizer.tokenize(t, options));
+  }
+
+  async decode(ids: readonly number[][], skipSpecialTokens: boolean): Promise<string[]> {
+    return ids.map((i) => this.tokenizer.decode(i, skipSpecialTokens));
+  }
+
+  async close(): Promise<void> {}
+}

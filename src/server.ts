@@ -1,0 +1,132 @@
+/**
+ * The composition root: config -> model -> backend (warm-up) -> batcher -> embedder -> transports.
+ * One process, one model copy; concurrency comes from batching, never from forking.
+ */
+import { createAdaptorServer } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { publicConfig, type Config } from './config.js';
+import { Batcher } from './core/batcher.js';
+import { Embedder } from './core/embedder.js';
+import type { Backend, TextEncoder } from './core/types.js';
+import { readManifest } from './backend/manifest.js';
+import { OrtBackend } from './backend/ort/ort-backend.js';
+import type { Logger } from './log.js';
+import { Metrics } from './metrics.js';
+import { resolveModelDir } from './models/resolve.js';
+import { HfTokenizer, InlineTextEncoder } from './preprocess/tokenizer.js';
+import { createHttpApp } from './transport/http/app.js';
+import { VERSION } from './version.js';
+
+export interface Coalesce {
+  embedder: Embedder;
+  backend: Backend;
+  httpUrl: string;
+  httpPort: number;
+  metrics: Metrics;
+  /** Stops taking requests, finishes what was admitted, then releases the model. */
+  close(): Promise<void>;
+}
+
+const WARM_UP_TEXTS = ['Coalesce warms up the model before it reports healthy.'];
+
+export async function startCoalesce(config: Config, log: Logger): Promise<Coalesce> {
+  const { dir, id } = await resolveModelDir(config, log);
+  const manifest = readManifest(dir, { onnxFile: config.onnxFile, pooling: config.pooling, maxInputLength: config.maxInputLength });
+  if (config.maxBatchTokens < manifest.maxLength) {
+    throw new Error(`--max-batch-tokens ${config.maxBatchTokens} is below the max input length ${manifest.maxLength}: a full-length input could never run`);
+  }
+  const tokenizer = HfTokenizer.fromFiles(manifest.tokenizerPath, manifest.tokenizerConfigPath, manifest.maxLength);
+  const encoder: TextEncoder = new InlineTextEncoder(tokenizer);
+
+  const loadStart = performance.now();
+  const backend = await OrtBackend.start(id, manifest, { device: config.device, intraOpThreads: config.intraOpThreads });
+  const info = backend.info;
+  log('model loaded', { model: id, dir, onnx: info.onnxFile, provider: info.provider, dimensions: info.dimensions,
+    maxInputLength: info.maxInputLength, pooling: info.pooling, output: info.outputName, ms: Math.round(performance.now() - loadStart) });
+
+  const metrics = new Metrics();
+  const batcher = new Batcher(backend, {
+    maxBatchTokens: config.maxBatchTokens,
+    maxBatchRequests: config.maxBatchRequests,
+    onBatch: (size, ms) => {
+      metrics.batchSize.observe(size);
+      metrics.inferenceDuration.observe(ms / 1000);
+    },
+  });
+  const embedder = new Embedder(info, encoder, batcher, { maxClientBatchSize: config.maxClientBatchSize, autoTruncate: config.autoTruncate },
+    config.maxConcurrentRequests, {
+      requestStarted: () => metrics.requests.inc(),
+      requestFinished: (ok, timings) => {
+        (ok ? metrics.successes : metrics.failures).inc();
+        if (timings) {
+          metrics.requestDuration.observe(timings.totalMs / 1000);
+          metrics.queueDuration.observe(timings.queueMs / 1000);
+        }
+      },
+    });
+  metrics.gauge('te_queue_size', 'Inputs waiting for a model call', () => batcher.queued);
+  metrics.gauge('te_requests_in_progress', 'Admitted requests', () => embedder.admission.inUse);
+
+  // Warm-up through the whole path: /health turns 200 only after a real model call succeeded.
+  embedder.markReady(true);
+  await embedder.embed({ inputs: WARM_UP_TEXTS, normalize: true }).catch((e) => {
+    embedder.markReady(false);
+    throw e;
+  });
+
+  const modelName = config.servedModelName ?? id;
+  const app = createHttpApp({
+    embedder,
+    modelName,
+    payloadLimit: config.payloadLimit,
+    metrics: () => metrics.render(),
+    info: () => ({
+      model_id: modelName,
+      model_dir: dir,
+      model_type: { embedding: { pooling: info.pooling } },
+      model_dtype: 'float32',
+      dimensions: info.dimensions,
+      max_input_length: info.maxInputLength,
+      max_concurrent_requests: config.maxConcurrentRequests,
+      max_batch_tokens: config.maxBatchTokens,
+      max_batch_requests: config.maxBatchRequests,
+      max_client_batch_size: config.maxClientBatchSize,
+      auto_truncate: config.autoTruncate,
+      device: info.device,
+      execution_provider: info.provider,
+      onnx_file: info.onnxFile,
+      inputs: info.inputNames,
+      output: info.outputName,
+      version: VERSION,
+      config: publicConfig(config),
+    }),
+  });
+
+  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.hostname, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.hostname === '0.0.0.0' || config.hostname === '::' ? '127.0.0.1' : config.hostname;
+  const httpUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  log('listening', { http: httpUrl });
+
+  let closing: Promise<void> | null = null;
+  return {
+    embedder,
+    backend,
+    httpUrl,
+    httpPort: port,
+    metrics,
+    close: () =>
+      (closing ??= (async () => {
+        await embedder.drain();
+        await new Promise<void>((r) => server.close(() => r()));
+        server.closeAllConnections?.();
+        await encoder.close();
+        await backend.close();
+      })()),
+  };
+}

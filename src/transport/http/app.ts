@@ -1,0 +1,47 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { Embedder } from '../../core/embedder.js';
+import { CoalesceError } from '../../errors.js';
+import { errorResponse } from './errors.js';
+import { OPENAI_PATHS, openaiRoutes } from './openai-routes.js';
+import { teiRoutes } from './tei-routes.js';
+
+export interface HttpDeps {
+  embedder: Embedder;
+  modelName: string;
+  payloadLimit: number;
+  /** What GET /info shows besides the model: the effective config, version. */
+  info: () => Record<string, unknown>;
+  /** Prometheus text for GET /metrics. */
+  metrics: () => string;
+}
+
+/** The HTTP transport: translates requests to embedder calls and errors to TEI's or OpenAI's shape. */
+export function createHttpApp(deps: HttpDeps): Hono {
+  const { embedder } = deps;
+  const app = new Hono();
+
+  app.onError((e, c) => errorResponse(c, e, OPENAI_PATHS.has(c.req.path) ? 'openai' : 'tei'));
+  app.notFound((c) => errorResponse(c, new CoalesceError('not_found', `no route ${c.req.method} ${c.req.path}`), 'tei'));
+
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: deps.payloadLimit,
+      onError: () => {
+        throw new CoalesceError('payload_too_large', `the request body is over the payload limit of ${deps.payloadLimit} bytes (--payload-limit)`);
+      },
+    }),
+  );
+
+  app.get('/health', (c) => {
+    if (!embedder.isReady) throw new CoalesceError('unhealthy', 'the model is not ready');
+    return c.body(null, 200);
+  });
+  app.get('/info', (c) => c.json(deps.info()));
+  app.get('/metrics', (c) => c.text(deps.metrics(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+
+  teiRoutes(app, embedder);
+  openaiRoutes(app, embedder, deps.modelName);
+  return app;
+}

@@ -1,0 +1,31 @@
+import type { Context } from 'hono';
+import { ERROR_TYPE, HTTP_STATUS, toCoalesceError, type CoalesceError, type ErrorKind } from '../../errors.js';
+
+/** OpenAI's error `type` per kind: clients (the openai SDK) map statuses, not these, but show them. */
+const OPENAI_TYPE: Record<ErrorKind, string> = {
+  empty: 'invalid_request_error',
+  bad_request: 'invalid_request_error',
+  validation: 'invalid_request_error',
+  tokenizer: 'invalid_request_error',
+  payload_too_large: 'invalid_request_error',
+  not_found: 'invalid_request_error',
+  overloaded: 'rate_limit_exceeded',
+  cancelled: 'cancelled',
+  deadline: 'timeout',
+  backend: 'server_error',
+  unhealthy: 'server_error',
+};
+
+export type ErrorStyle = 'tei' | 'openai';
+
+export function errorBody(error: CoalesceError, style: ErrorStyle): unknown {
+  if (style === 'openai') {
+    return { error: { message: error.message, type: OPENAI_TYPE[error.kind], param: error.param ?? null, code: ERROR_TYPE[error.kind] } };
+  }
+  return { error: error.message, error_type: ERROR_TYPE[error.kind] };
+}
+
+export function errorResponse(c: Context, thrown: unknown, style: ErrorStyle): Response {
+  const error = toCoalesceError(thrown);
+  return c.json(errorBody(error, style) as object, HTTP_STATUS[error.kind] as 400);
+}

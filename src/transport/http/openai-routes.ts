@@ -1,0 +1,39 @@
+import type { Context, Hono } from 'hono';
+import type { Embedder } from '../../core/embedder.js';
+import { validation } from '../../errors.js';
+import { vectorToBase64, vectorToJson } from './encode.js';
+import { optionalInt, optionalString, parseJsonBody, stringInputs } from './parse.js';
+import { setTimingHeaders } from './timing-headers.js';
+
+/**
+ * OpenAI's embeddings API, so the official SDK works unchanged. The SDK asks for base64 by
+ * default and decodes it itself; `model` is echoed, not checked (one process serves one model).
+ */
+export const OPENAI_PATHS: ReadonlySet<string> = new Set(['/v1/embeddings', '/embeddings']);
+
+export function openaiRoutes(app: Hono, embedder: Embedder, modelName: string): void {
+  const handler = async (c: Context) => {
+    const body = parseJsonBody(await c.req.text());
+    const inputs = stringInputs(body, 'input');
+    const format = optionalString(body, 'encoding_format') ?? 'float';
+    if (format !== 'float' && format !== 'base64') {
+      throw validation(`\`encoding_format\` must be "float" or "base64", not ${JSON.stringify(format)}`, 'encoding_format');
+    }
+    const result = await embedder.embed({
+      inputs,
+      normalize: true,
+      dimensions: optionalInt(body, 'dimensions'),
+      signal: c.req.raw.signal,
+    });
+    setTimingHeaders(c, result.timings, result.promptTokens, inputs.reduce((n, s) => n + s.length, 0), embedder.info.device);
+    const data = result.vectors.map(
+      (v, index) =>
+        `{"object":"embedding","index":${index},"embedding":${format === 'base64' ? JSON.stringify(vectorToBase64(v)) : vectorToJson(v)}}`,
+    );
+    const usage = { prompt_tokens: result.promptTokens, total_tokens: result.promptTokens };
+    c.header('content-type', 'application/json');
+    return c.body(`{"object":"list","data":[${data.join(',')}],"model":${JSON.stringify(modelName)},"usage":${JSON.stringify(usage)}}`);
+  };
+  // '/embeddings' without the version prefix is what Infinity and some clients use.
+  for (const path of OPENAI_PATHS) app.post(path, handler);
+}

@@ -1,0 +1,40 @@
+import type { Hono } from 'hono';
+import type { Embedder } from '../../core/embedder.js';
+import { parseJsonBody, idLists, optionalBool, optionalInt, stringInputs, truncationDirection } from './parse.js';
+import { vectorsToJson } from './encode.js';
+import { setTimingHeaders } from './timing-headers.js';
+
+/** TEI's routes: /embed, /tokenize, /decode. */
+export function teiRoutes(app: Hono, embedder: Embedder): void {
+  app.post('/embed', async (c) => {
+    const body = parseJsonBody(await c.req.text());
+    const inputs = stringInputs(body, 'inputs');
+    const result = await embedder.embed({
+      inputs,
+      normalize: optionalBool(body, 'normalize') ?? true,
+      truncate: optionalBool(body, 'truncate'),
+      truncationDirection: truncationDirection(body),
+      dimensions: optionalInt(body, 'dimensions'),
+      signal: c.req.raw.signal,
+    });
+    setTimingHeaders(c, result.timings, result.promptTokens, inputs.reduce((n, s) => n + s.length, 0), embedder.info.device);
+    c.header('content-type', 'application/json');
+    return c.body(vectorsToJson(result.vectors));
+  });
+
+  app.post('/tokenize', async (c) => {
+    const body = parseJsonBody(await c.req.text());
+    const tokens = await embedder.tokenize({
+      inputs: stringInputs(body, 'inputs'),
+      addSpecialTokens: optionalBool(body, 'add_special_tokens') ?? true,
+      truncate: optionalBool(body, 'truncate'),
+      truncationDirection: truncationDirection(body),
+    });
+    return c.json(tokens);
+  });
+
+  app.post('/decode', async (c) => {
+    const body = parseJsonBody(await c.req.text());
+    return c.json(await embedder.decode(idLists(body, 'ids'), optionalBool(body, 'skip_special_tokens') ?? true));
+  });
+}
