@@ -1,0 +1,148 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Batcher } from '../../src/core/batcher.js';
+import { isCoalesceError } from '../../src/errors.js';
+import { FakeBackend, ids, within } from '../helpers/fake-backend.js';
+
+function release(): { gate: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  return { gate, open };
+}
+
+test('inputs submitted in the same turn share one model call', async () => {
+  const backend = new FakeBackend();
+  const batcher = new Batcher(backend, { maxBatchTokens: 1000, maxBatchRequests: 100 });
+  const results = await within(Promise.all([batcher.submit([ids(3, 11)]), batcher.submit([ids(3, 12), ids(3, 13)])]));
+  assert.equal(backend.batches.length, 1);
+  assert.equal(backend.batches[0].length, 3);
+  assert.deepEqual(results.map((r) => r.map((o) => o.vector[1])), [[11], [12, 13]]);
+});
+
+test('requests arriving while a batch runs are coalesced into the next one', async () => {
+  const backend = new FakeBackend();
+  const { gate, open } = release();
+  backend.gate = gate;
+  const batcher = new Batcher(backend, { maxBatchTokens: 1000, maxBatchRequests: 100 });
+  const first = batcher.submit([ids(4)]);
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(backend.batches.length, 1, 'the first input ran alone, without waiting for a timer');
+  const later = Array.from({ length: 10 }, (_, i) => batcher.submit([ids(4, 100 + i)]));
+  backend.gate = null;
+  open();
+  await within(Promise.all([first, ...later]));
+  assert.equal(backend.batches.length, 2);
+  assert.equal(backend.batches[1].length, 10);
+});
+
+test('the token budget counts padding: longest input x batch size', async () => {
+  const backend = new FakeBackend();
+  const batcher = new Batcher(backend, { maxBatchTokens: 40, maxBatchRequests: 100, minPaddingEfficiency: 0 });
+  await within(Promise.all(Array.from({ length: 8 }, () => batcher.submit([ids(10)]))));
+  for (const b of backend.batches) assert.ok(b.length * Math.max(...b.map((x) => x.length)) <= 40, `batch of ${b.length} x 10 is over budget`);
+  assert.deepEqual(backend.batches.map((b) => b.length), [4, 4]);
+});
+
+test('max batch requests caps the batch size', async () => {
+  const backend = new FakeBackend();
+  const batcher = new Batcher(backend, { maxBatchTokens: 10_000, maxBatchRequests: 3 });
+  await within(Promise.all(Array.from({ length: 7 }, () => batcher.submit([ids(2)]))));
+  assert.deepEqual(backend.batches.map((b) => b.length), [3, 3, 1]);
+});
+
+test('an input longer than the budget still runs, alone', async () => {
+  const backend = new FakeBackend();
+  const batcher = new Batcher(backend, { maxBatchTokens: 8, maxBatchRequests: 10 });
+  const [out] = await within(batcher.submit([ids(20)]));
+  assert.equal(out.vector[0], 20);
+});
+
+test('inputs are grouped by length so short ones are not padded to long ones', async () => {
+  const backend = new FakeBackend();
+  const { gate, open } = release();
+  backend.gate = gate;
+  const batcher = new Batcher(backend, { maxBatchTokens: 10_000, maxBatchRequests: 4 });
+  const blocker = batcher.submit([ids(1)]);
+  await new Promise((r) => setImmediate(r));
+  const lengths = [100, 5, 100, 6, 100, 5, 100, 6];
+  const all = lengths.map((n) => batcher.submit([ids(n)]));
+  backend.gate = null;
+  open();
+  await within(Promise.all([blocker, ...all]));
+  const formed = backend.batches.slice(1).map((b) => b.map((x) => x.length).sort((a, c) => a - c));
+  assert.deepEqual(formed, [[100, 100, 100, 100], [5, 5, 6, 6]]);
+});
+
+test('the oldest input is always in the next batch, so nothing starves', async () => {
+  const backend = new FakeBackend();
+  const { gate, open } = release();
+  backend.gate = gate;
+  const batcher = new Batcher(backend, { maxBatchTokens: 10_000, maxBatchRequests: 2 });
+  const blocker = batcher.submit([ids(1)]);
+  await new Promise((r) => setImmediate(r));
+  const old = batcher.submit([ids(300, 99)]);
+  const short = Array.from({ length: 6 }, () => batcher.submit([ids(3)]));
+  backend.gate = null;
+  open();
+  await within(Promise.all([blocker, old, ...short]));
+  assert.ok(backend.batches[1].some((b) => b[0] === 99), 'the long, oldest input runs in the first batch after the blocker');
+});
+
+test('a cancelled request is rejected at once and its queued inputs never reach the model', async () => {
+  const backend = new FakeBackend();
+  const { gate, open } = release();
+  backend.gate = gate;
+  const batcher = new Batcher(backend, { maxBatchTokens: 10_000, maxBatchRequests: 100 });
+  const blocker = batcher.submit([ids(1)]);
+  await new Promise((r) => setImmediate(r));
+  const controller = new AbortController();
+  const cancelled = batcher.submit([ids(5, 42), ids(5, 43)], controller.signal);
+  const kept = batcher.submit([ids(5, 44)]);
+  controller.abort();
+  await assert.rejects(within(cancelled), (e) => isCoalesceError(e) && e.kind === 'cancelled');
+  backend.gate = null;
+  open();
+  await within(Promise.all([blocker, kept]));
+  const ran = backend.batches.flat().map((x) => x[0]);
+  assert.ok(!ran.includes(42) && !ran.includes(43), 'cancelled inputs were dropped');
+  assert.ok(ran.includes(44));
+});
+
+test('a backend failure rejects every request of the batch with a backend error, and the batcher keeps serving', async () => {
+  const backend = new FakeBackend();
+  const batcher = new Batcher(backend, { maxBatchTokens: 10_000, maxBatchRequests: 100 });
+  backend.failNext = new Error('boom');
+  const results = await Promise.allSettled([batcher.submit([ids(2)]), batcher.submit([ids(2)])]);
+  for (const r of results) {
+    assert.equal(r.status, 'rejected');
+    assert.ok(isCoalesceError((r as PromiseRejectedResult).reason) && (r as PromiseRejectedResult).reason.kind === 'backend');
+  }
+  const [ok] = await within(batcher.submit([ids(2)]));
+  assert.equal(ok.vector[0], 2);
+});
+
+test('several batches run at once when the backend allows it', async () => {
+  const backend = new FakeBackend();
+  backend.maxConcurrentBatches = 2;
+  const { gate, open } = release();
+  backend.gate = gate;
+  const batcher = new Batcher(backend, { maxBatchTokens: 10_000, maxBatchRequests: 1 });
+  const all = [batcher.submit([ids(2)]), batcher.submit([ids(2)]), batcher.submit([ids(2)])];
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(batcher.running, 2);
+  backend.gate = null;
+  open();
+  await within(Promise.all(all));
+});
+
+test('drain waits for admitted inputs, then refuses new ones', async () => {
+  const backend = new FakeBackend();
+  backend.delayMs = 20;
+  const batcher = new Batcher(backend, { maxBatchTokens: 10_000, maxBatchRequests: 100 });
+  const pending = batcher.submit([ids(2)]);
+  await within(batcher.drain());
+  await within(pending);
+  await assert.rejects(batcher.submit([ids(2)]), (e) => isCoalesceError(e) && e.kind === 'unhealthy');
+});

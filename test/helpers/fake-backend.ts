@@ -1,0 +1,42 @@
+import type { Backend, Batch, BatchResult, ModelInfo } from '../../src/core/types.js';
+
+/** A backend that records every batch and answers with a vector derived from the ids, after an optional delay. */
+export class FakeBackend implements Backend {
+  readonly batches: number[][][] = [];
+  maxConcurrentBatches = 1;
+  delayMs = 0;
+  failNext: Error | null = null;
+  /** Resolves the next model call only when released, to hold batches open in tests. */
+  gate: Promise<void> | null = null;
+  readonly info: ModelInfo = {
+    id: 'fake', dimensions: 4, maxInputLength: 512, padded: true, pooling: 'mean', normalizedByModel: false,
+    device: 'cpu', provider: 'fake', onnxFile: 'none', inputNames: ['input_ids'], outputName: 'out', outputKind: 'pooled',
+  };
+
+  async embed(batch: Batch): Promise<BatchResult> {
+    this.batches.push(batch.inputs.map((i) => [...i.ids]));
+    if (this.gate) await this.gate;
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    if (this.failNext) {
+      const e = this.failNext;
+      this.failNext = null;
+      throw e;
+    }
+    return batch.inputs.map((i) => Float32Array.from([i.ids.length, i.ids[0] ?? 0, 1, 0]));
+  }
+
+  async close(): Promise<void> {}
+}
+
+export const ids = (n: number, first = 7) => ({ ids: Uint32Array.from({ length: n }, (_, i) => (i === 0 ? first : 1)) });
+
+/** Fails the test instead of hanging when a promise never settles. */
+export function within<T>(p: Promise<T>, ms = 5000, what = 'operation'): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
+    }),
+  ]);
+}
