@@ -126,6 +126,7 @@ refs = {
 # Left truncation keeps the end of the text: [CLS] + the last MAX_LEN-2 word pieces + [SEP].
 left = AutoTokenizer.from_pretrained(hf_dir, truncation_side="left")
 ids = left(LONG, truncation=True, max_length=MAX_LEN, return_tensors="pt")
+bert.eval()  # torch.onnx.export above leaves the module in training mode: dropout would be on
 with torch.no_grad():
     hidden = bert(**ids).last_hidden_state
     refs["long_left_truncated"] = {"input_ids": ids["input_ids"][0].tolist(),
