@@ -1,7 +1,153 @@
+/**
+ * Models from the Hugging Face Hub, fetched like huggingface_hub's snapshot_download but only the
+ * files Coalesce reads: list the revision's files, download tokenizer + configs + one ONNX graph
+ * at that commit into the shared cache, and serve a complete cached snapshot when the Hub cannot
+ * be reached (offline start after a first download).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import {
+  cachedCommit,
+  defaultHubCache,
+  downloadsFolder,
+  isCommitSha,
+  removeStaleDownloads,
+  repoFolder,
+  snapshotFolder,
+  snapshotLooksComplete,
+  writeRef,
+} from './hub-cache.js';
+import { HubError, HubUnreachableError, type HubErrorContext } from './hub-errors.js';
+import { CONFIG_FILES, chooseOnnxFiles, isSafeRepoPath, listForMessage, moduleConfigFiles } from './hub-files.js';
+import { downloadFile, fetchRepoInfo, mb, resolveUrl } from './hub-http.js';
+
+export { HubError } from './hub-errors.js';
+
+/** `org/name` as the Hub spells repository ids: word characters, '-' and '.', no '--' or '..', no leading or trailing '-' or '.'. */
 export function isHubId(s: string): boolean {
-  return /^[\w.-]+\/[\w.-]+$/.test(s);
+  const parts = s.split('/');
+  return (
+    parts.length === 2 &&
+    parts.every((p) => /^[\w.-]{1,96}$/.test(p) && !/^[.-]|[.-]$/.test(p) && !p.includes('--') && !p.includes('..'))
+  );
 }
-export interface HubOptions { endpoint: string; revision: string; cacheDir: string | null; token: string | null; onnxFile: string | null; log: (m: string) => void }
-export async function downloadFromHub(id: string, _o: HubOptions): Promise<string> {
-  throw new Error(`Hub download of ${id} is not implemented yet`);
+
+export interface HubOptions {
+  endpoint: string;
+  revision: string;
+  cacheDir: string | null;
+  token: string | null;
+  onnxFile: string | null;
+  log: (m: string) => void;
+  /** Never call the endpoint: serve the cached snapshot or fail (HF_HUB_OFFLINE). */
+  offline?: boolean;
+}
+
+/** Runs every task; throws the first failure only after all settled, so no download is left writing. */
+async function allOrFirstError(tasks: Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(tasks);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+function readJsonOrNull(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return null; // readManifest reports a broken modules.json with its path
+  }
+}
+
+/** Returns the local snapshot folder of `id` at `options.revision`, downloading what is missing. */
+export async function downloadFromHub(id: string, options: HubOptions): Promise<string> {
+  const { revision, token, onnxFile, log } = options;
+  if (!isHubId(id)) throw new HubError(`'${id}' is not a Hugging Face Hub model id (org/name)`);
+  if (!isSafeRepoPath(revision)) throw new HubError(`--revision '${revision}' is not a valid revision name`);
+  if (onnxFile !== null && !isSafeRepoPath(onnxFile.replace(/^\.\//, ''))) {
+    throw new HubError(`--onnx-file '${onnxFile}' must be a path inside the repository`);
+  }
+  const endpoint = options.endpoint.replace(/\/+$/, '');
+  const cacheDir = resolve(options.cacheDir ?? defaultHubCache());
+  const repoDir = repoFolder(cacheDir, id);
+  const notCached = `no complete copy of ${id} (revision ${revision}) is cached in ${cacheDir}`;
+
+  const cachedSnapshot = (): { sha: string; dir: string } | null => {
+    const sha = cachedCommit(repoDir, revision);
+    if (sha === null) return null;
+    const dir = snapshotFolder(repoDir, sha);
+    return snapshotLooksComplete(dir, onnxFile) ? { sha, dir } : null;
+  };
+
+  if (options.offline) {
+    const cached = cachedSnapshot();
+    if (cached === null) throw new HubError(`Hub access is off (HF_HUB_OFFLINE) and ${notCached}`);
+    log(`using cached ${id} (revision ${revision}, commit ${cached.sha}) from ${cached.dir}: Hub access is off`);
+    return cached.dir;
+  }
+  // A commit never changes: once complete, it needs no network.
+  if (isCommitSha(revision)) {
+    const cached = cachedSnapshot();
+    if (cached !== null) {
+      log(`using cached ${id} (commit ${revision}) from ${cached.dir}`);
+      return cached.dir;
+    }
+  }
+
+  const ctx: HubErrorContext = { id, revision, endpoint, tokenSet: token !== null };
+  let info;
+  try {
+    info = await fetchRepoInfo(ctx, token);
+  } catch (e) {
+    // Like huggingface_hub: when the Hub cannot tell what the revision is now, the last complete download serves.
+    const cached = e instanceof HubError ? cachedSnapshot() : null;
+    if (cached !== null) {
+      log(`${(e as Error).message}; using the cached ${id} (revision ${revision}, commit ${cached.sha}) from ${cached.dir}`);
+      return cached.dir;
+    }
+    if (e instanceof HubUnreachableError) {
+      throw new HubUnreachableError(`${e.message}, and ${notCached}. Check the network, or HF_ENDPOINT when using a mirror.`);
+    }
+    throw e;
+  }
+
+  const { sha, siblings } = info;
+  if (!/^[\w.-]+$/.test(sha) || sha === '.' || sha === '..') throw new HubError(`${endpoint} gave '${sha}' as the commit of ${id}: not a commit id`);
+  if (!siblings.includes('tokenizer.json')) {
+    throw new HubError(
+      `model ${id} (revision ${revision}) on ${endpoint} has no tokenizer.json, the tokenizer file Coalesce reads. ` +
+        `Its files: ${listForMessage(siblings)}`,
+    );
+  }
+  const onnx = chooseOnnxFiles(siblings, onnxFile, { id, revision, endpoint });
+
+  const snapshot = snapshotFolder(repoDir, sha);
+  const tmpDir = downloadsFolder(repoDir);
+  await removeStaleDownloads(tmpDir);
+  const started = performance.now();
+  let files = 0;
+  let bytes = 0;
+  const fetchFile = async (file: string): Promise<void> => {
+    if (!isSafeRepoPath(file)) throw new HubError(`model ${id} names the file '${file}', which points outside its folder`);
+    const dest = join(snapshot, file);
+    if (existsSync(dest)) return;
+    if (files++ === 0) log(`downloading ${id} (revision ${revision}, commit ${sha}) from ${endpoint} into ${snapshot}`);
+    // At the commit, not the revision: every file comes from the same commit even if the branch moves meanwhile.
+    bytes += await downloadFile(resolveUrl(endpoint, id, sha, file), dest, { ctx: { ...ctx, file }, token, tmpDir, log });
+  };
+
+  const present = new Set(siblings);
+  await allOrFirstError(CONFIG_FILES.filter((f) => present.has(f)).map(fetchFile));
+  const modulesPath = join(snapshot, 'modules.json');
+  if (existsSync(modulesPath)) await allOrFirstError(moduleConfigFiles(readJsonOrNull(modulesPath), siblings).map(fetchFile));
+  // One at a time and graph last: big files, and the graph's presence is what marks the snapshot complete.
+  for (const file of onnx.files) await fetchFile(file);
+  await writeRef(repoDir, revision, sha);
+
+  if (files > 0) {
+    const s = (performance.now() - started) / 1000;
+    log(`downloaded ${id}: ${files} files, ${mb(bytes)} MB in ${s.toFixed(1)} s`);
+  } else {
+    log(`using cached ${id} (revision ${revision}, commit ${sha}) from ${snapshot}`);
+  }
+  return snapshot;
 }

@@ -1,0 +1,85 @@
+/**
+ * The huggingface_hub cache layout, so Coalesce and Python tools share one cache:
+ *
+ *   {cache}/models--{org}--{name}/refs/{revision}          the commit sha the revision pointed to
+ *   {cache}/models--{org}--{name}/snapshots/{sha}/{file}   the files of that commit
+ *   {cache}/models--{org}--{name}/blobs/*.incomplete       downloads in progress
+ *
+ * Coalesce writes plain files into the snapshot (huggingface_hub writes symlinks into blobs/;
+ * both read the other's layout). A ref is written only once its snapshot is complete.
+ */
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { ONNX_CANDIDATES } from '../backend/manifest.js';
+
+export function defaultHubCache(): string {
+  return join(homedir(), '.cache', 'huggingface', 'hub');
+}
+
+export function repoFolder(cacheDir: string, id: string): string {
+  return join(cacheDir, `models--${id.split('/').join('--')}`);
+}
+
+export function snapshotFolder(repoDir: string, sha: string): string {
+  return join(repoDir, 'snapshots', sha);
+}
+
+export function downloadsFolder(repoDir: string): string {
+  return join(repoDir, 'blobs');
+}
+
+export const isCommitSha = (s: string): boolean => /^[0-9a-f]{40}$/.test(s);
+
+/** The commit a revision pointed to at the last complete download; a commit sha names itself. */
+export function cachedCommit(repoDir: string, revision: string): string | null {
+  if (isCommitSha(revision)) return revision;
+  const ref = join(repoDir, 'refs', revision);
+  if (!existsSync(ref)) return null;
+  const sha = readFileSync(ref, 'utf8').trim();
+  return /^[\w.-]+$/.test(sha) && sha !== '.' && sha !== '..' ? sha : null;
+}
+
+export async function writeRef(repoDir: string, revision: string, sha: string): Promise<void> {
+  if (revision === sha) return;
+  const ref = join(repoDir, 'refs', revision);
+  await mkdir(dirname(ref), { recursive: true });
+  const tmp = `${ref}.${process.pid}.tmp`;
+  await writeFile(tmp, sha);
+  await rename(tmp, ref);
+}
+
+/**
+ * Whether a snapshot can be served without asking the Hub. Downloads fetch the graph last and
+ * rename files into place only when complete, so tokenizer + graph present means the rest is too.
+ */
+export function snapshotLooksComplete(dir: string, onnxFile: string | null): boolean {
+  if (!existsSync(join(dir, 'tokenizer.json'))) return false;
+  if (onnxFile !== null) return existsSync(join(dir, onnxFile));
+  if (ONNX_CANDIDATES.some((c) => existsSync(join(dir, c)))) return true;
+  const onnxDir = join(dir, 'onnx');
+  return existsSync(onnxDir) && statSync(onnxDir).isDirectory() && readdirSync(onnxDir).some((f) => /^(?:vision|text)_model.*\.onnx$/.test(f));
+}
+
+/**
+ * Removes temporary files of Coalesce downloads that died (a live download touches its file at least
+ * every minute). huggingface_hub's own `{etag}.incomplete` files are left for it to resume.
+ */
+export async function removeStaleDownloads(dir: string, olderThanMs = 10 * 60_000): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  const now = Date.now();
+  for (const name of names.filter((n) => /\.\d+-[0-9a-f]{8}\.incomplete$/.test(n))) {
+    const path = join(dir, name);
+    try {
+      if (now - (await stat(path)).mtimeMs > olderThanMs) await rm(path, { force: true });
+    } catch {
+      // another process removed or finished it
+    }
+  }
+}
