@@ -15,6 +15,7 @@ import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { resolveModelDir } from './models/resolve.js';
 import { HfTokenizer, InlineTextEncoder } from './preprocess/tokenizer.js';
+import { TokenizerPool } from './preprocess/tokenizer-pool.js';
 import { createHttpApp } from './transport/http/app.js';
 import { VERSION } from './version.js';
 
@@ -36,8 +37,11 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
   if (config.maxBatchTokens < manifest.maxLength) {
     throw new Error(`--max-batch-tokens ${config.maxBatchTokens} is below the max input length ${manifest.maxLength}: a full-length input could never run`);
   }
-  const tokenizer = HfTokenizer.fromFiles(manifest.tokenizerPath, manifest.tokenizerConfigPath, manifest.maxLength);
-  const encoder: TextEncoder = new InlineTextEncoder(tokenizer);
+  const tokenizerFiles = { tokenizerPath: manifest.tokenizerPath, configPath: manifest.tokenizerConfigPath, maxLength: manifest.maxLength };
+  const encoder: TextEncoder =
+    config.tokenizationWorkers > 0
+      ? await TokenizerPool.start(tokenizerFiles, config.tokenizationWorkers)
+      : new InlineTextEncoder(HfTokenizer.fromFiles(tokenizerFiles.tokenizerPath, tokenizerFiles.configPath, tokenizerFiles.maxLength));
 
   const loadStart = performance.now();
   const backend = await OrtBackend.start(id, manifest, { device: config.device, intraOpThreads: config.intraOpThreads });
@@ -46,6 +50,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     maxInputLength: info.maxInputLength, pooling: info.pooling, output: info.outputName, ms: Math.round(performance.now() - loadStart) });
 
   const metrics = new Metrics();
+  if (config.eventLoopMetrics) metrics.watchEventLoop();
   const batcher = new Batcher(backend, {
     maxBatchTokens: config.maxBatchTokens,
     maxBatchRequests: config.maxBatchRequests,
@@ -127,6 +132,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
         server.closeAllConnections?.();
         await encoder.close();
         await backend.close();
+        metrics.stop();
       })()),
   };
 }
