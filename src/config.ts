@@ -31,6 +31,8 @@ export const OPTIONS = {
     doc: 'Where Hub downloads are kept. Unset: ~/.cache/huggingface/hub.' }),
   hubToken: opt<string | null>({ flag: '--hf-token', env: 'HF_TOKEN', type: 'string', default: null,
     doc: 'Bearer token for private Hub repositories. Never shown in /info.' }),
+  hubOffline: opt<boolean>({ flag: '--hub-offline', env: 'HF_HUB_OFFLINE', type: 'bool', default: false,
+    doc: 'Never call the Hub: serve a Hub id from the cache, or fail when it is not cached. Without it, a cached copy still serves when the Hub is unreachable.' }),
   onnxFile: opt<string | null>({ flag: '--onnx-file', env: 'ONNX_FILE', type: 'string', default: null,
     doc: 'ONNX file inside the model folder (e.g. onnx/model_fp16.onnx). Unset: model.onnx, then onnx/model.onnx.' }),
   pooling: opt<string | null>({ flag: '--pooling', env: 'POOLING', type: 'string', default: null,
@@ -41,9 +43,11 @@ export const OPTIONS = {
   intraOpThreads: opt<number>({ flag: '--intra-op-threads', env: 'INTRA_OP_THREADS', type: 'int', default: 0, min: 0,
     doc: 'ONNX Runtime intra-op threads for the model. 0: one per core.' }),
   hostname: opt<string>({ flag: '--hostname', env: 'HOSTNAME_BIND', type: 'string', default: '0.0.0.0',
-    doc: 'Address the HTTP server binds.' }),
+    doc: 'Address the HTTP and gRPC servers bind.' }),
   port: opt<number>({ flag: '--port', env: 'PORT', type: 'int', default: 8080, min: 0,
     doc: 'HTTP port (0: any free port).' }),
+  grpcPort: opt<number>({ flag: '--grpc-port', env: 'GRPC_PORT', type: 'int', default: 50051, min: -1,
+    doc: 'gRPC port (tei.v1, coalesce.v1, health, reflection) on the same address as HTTP. 0: any free port; -1: no gRPC server.' }),
   maxBatchTokens: opt<number>({ flag: '--max-batch-tokens', env: 'MAX_BATCH_TOKENS', type: 'int', default: 16384, min: 1,
     doc: 'Token budget of one model call, padding included (batch size x longest input).' }),
   maxBatchRequests: opt<number>({ flag: '--max-batch-requests', env: 'MAX_BATCH_REQUESTS', type: 'int', default: 256, min: 1,
@@ -64,6 +68,8 @@ export const OPTIONS = {
     doc: 'Model name reported by /info and the OpenAI route. Unset: the model folder or Hub id.' }),
   logFormat: opt<string>({ flag: '--log-format', env: 'LOG_FORMAT', type: 'string', default: 'text', choices: ['text', 'json'],
     doc: 'Log lines as text or JSON.' }),
+  eventLoopMetrics: opt<boolean>({ flag: '--event-loop-metrics', env: 'EVENT_LOOP_METRICS', type: 'bool', default: false,
+    doc: 'Export the main thread\'s event-loop delay on /metrics (nodejs_eventloop_lag_*_seconds, over the interval since the previous scrape).' }),
 } as const;
 
 type Options = typeof OPTIONS;

@@ -174,7 +174,7 @@ export async function downloadFile(url: string, dest: string, o: DownloadOptions
       const cause = networkCause(e);
       // A write failure (disk full, permissions) is not the Hub's fault: say where.
       if ((e as { syscall?: string }).syscall) throw new HubError(`cannot write ${tmp}: ${(e as Error).message}`);
-      throw new HubUnreachableError(`download of ${ctx.file} from ${ctx.endpoint} broke off after ${bytes} bytes (${cause})`);
+      throw new HubUnreachableError(`download of ${ctx.file} from ${ctx.endpoint} broke off after ${bytes}${total !== null ? ` of ${total}` : ''} bytes (${cause})`);
     }
     if (total !== null && bytes !== total) {
       throw new HubUnreachableError(`download of ${ctx.file} from ${ctx.endpoint} ended after ${bytes} of ${total} bytes`);
