@@ -34,19 +34,27 @@ const NO_LIMIT = 1_000_000;
 /** RoBERTa-style models offset positions by the padding index. */
 const POSITION_OFFSET_MODELS = new Set(['roberta', 'xlm-roberta', 'camembert', 'mpnet', 'longformer']);
 
-function readJson(dir: string, file: string, required: boolean): Record<string, unknown> | null {
+function readJsonFile(dir: string, file: string, required: boolean, shape: 'object' | 'array'): unknown {
   const path = join(dir, file);
   if (!existsSync(path)) {
     if (required) throw new ModelError(path, 'is missing');
     return null;
   }
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(readFileSync(path, 'utf8'));
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not a JSON object');
-    return value as Record<string, unknown>;
+    value = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
     throw new ModelError(path, `is not valid JSON (${(e as Error).message})`);
   }
+  const isArray = Array.isArray(value);
+  if (typeof value !== 'object' || value === null || isArray !== (shape === 'array')) {
+    throw new ModelError(path, `is not a JSON ${shape === 'array' ? 'list' : 'object'}`);
+  }
+  return value;
+}
+
+function readJson(dir: string, file: string, required: boolean): Record<string, unknown> | null {
+  return readJsonFile(dir, file, required, 'object') as Record<string, unknown> | null;
 }
 
 function positiveInt(v: unknown): number | null {
@@ -94,10 +102,9 @@ export function readManifest(dir: string, options: ManifestOptions = {}): ModelM
 
   let pooling: Pooling = 'mean';
   let normalize = false;
-  const modules = existsSync(join(dir, 'modules.json')) ? JSON.parse(readFileSync(join(dir, 'modules.json'), 'utf8')) : null;
+  const modules = readJsonFile(dir, 'modules.json', false, 'array') as StModule[] | null;
   if (modules !== null) {
-    if (!Array.isArray(modules)) throw new ModelError(join(dir, 'modules.json'), 'is not a list of modules');
-    for (const m of modules as StModule[]) {
+    for (const m of modules) {
       const type = m.type ?? '';
       if (type.endsWith('Pooling') && m.path !== undefined) pooling = poolingFromConfig(dir, m.path);
       if (type.endsWith('Normalize')) normalize = true;
