@@ -1,3 +1,5 @@
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+
 /**
  * Every metric Coalesce exports, defined once, rendered in the Prometheus text format.
  * Histograms use fixed buckets; the names follow TEI's (te_*) so its dashboards apply.
@@ -43,6 +45,36 @@ class Gauge {
   }
 }
 
+/**
+ * Event-loop delay of the main thread (perf_hooks.monitorEventLoopDelay), as prom-client exports
+ * it: nodejs_eventloop_lag_*_seconds gauges over the interval since the previous scrape (the
+ * histogram resets after each render). Tells whether tokenization or JSON work starves the loop.
+ */
+class EventLoopLag {
+  private readonly histogram: IntervalHistogram;
+  constructor(resolutionMs: number) {
+    this.histogram = monitorEventLoopDelay({ resolution: resolutionMs });
+    this.histogram.enable();
+  }
+  render(): string[] {
+    const h = this.histogram;
+    const s = (ns: number) => (Number.isFinite(ns) ? ns / 1e9 : 0);
+    const stats: [string, number][] = [
+      ['mean', h.mean], ['p50', h.percentile(50)], ['p90', h.percentile(90)], ['p99', h.percentile(99)], ['max', h.max],
+    ];
+    const lines = stats.flatMap(([stat, ns]) => [
+      `# HELP nodejs_eventloop_lag_${stat}_seconds Event-loop delay ${stat} since the previous scrape`,
+      `# TYPE nodejs_eventloop_lag_${stat}_seconds gauge`,
+      `nodejs_eventloop_lag_${stat}_seconds ${s(ns)}`,
+    ]);
+    h.reset();
+    return lines;
+  }
+  stop(): void {
+    this.histogram.disable();
+  }
+}
+
 export class Metrics {
   readonly requests = new Counter('te_request_count', 'Requests received');
   readonly successes = new Counter('te_request_success', 'Requests answered with vectors');
@@ -52,6 +84,16 @@ export class Metrics {
   readonly inferenceDuration = new Histogram('te_request_inference_duration', 'Model call duration, seconds', LATENCY_BUCKETS_S);
   readonly batchSize = new Histogram('te_batch_next_size', 'Inputs per model call', SIZE_BUCKETS);
   private readonly gauges: Gauge[] = [];
+  private eventLoopLag: EventLoopLag | null = null;
+
+  /** Opt-in (--event-loop-metrics): samples the main thread's event-loop delay every `resolutionMs`. */
+  watchEventLoop(resolutionMs = 10): void {
+    this.eventLoopLag ??= new EventLoopLag(resolutionMs);
+  }
+
+  stop(): void {
+    this.eventLoopLag?.stop();
+  }
 
   gauge(name: string, help: string, read: () => number): void {
     this.gauges.push(new Gauge(name, help, read));
@@ -59,6 +101,8 @@ export class Metrics {
 
   render(): string {
     const all = [this.requests, this.successes, this.failures, this.requestDuration, this.queueDuration, this.inferenceDuration, this.batchSize, ...this.gauges];
-    return all.flatMap((m) => m.render()).join('\n') + '\n';
+    const lines = all.flatMap((m) => m.render());
+    if (this.eventLoopLag) lines.push(...this.eventLoopLag.render());
+    return lines.join('\n') + '\n';
   }
 }
