@@ -70,8 +70,6 @@ export const OPTIONS = {
     doc: 'Log lines as text or JSON.' }),
   eventLoopMetrics: opt<boolean>({ flag: '--event-loop-metrics', env: 'EVENT_LOOP_METRICS', type: 'bool', default: false,
     doc: 'Export the main thread\'s event-loop delay on /metrics (nodejs_eventloop_lag_*_seconds, over the interval since the previous scrape).' }),
-  eventLoopMetrics: opt<boolean>({ flag: '--event-loop-metrics', env: 'EVENT_LOOP_METRICS', type: 'bool', default: false,
-    doc: 'Export the main thread\'s event-loop delay on /metrics (nodejs_eventloop_lag_*_seconds, over the interval since the previous scrape).' }),
 } as const;
 
 type Options = typeof OPTIONS;
