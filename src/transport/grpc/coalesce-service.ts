@@ -1,0 +1,92 @@
+/**
+ * coalesce.v1.Coalesce: the no-JSON fast path. A batch of texts per call, the vectors back as one
+ * packed little-endian float32 matrix, so neither side converts floats one by one.
+ */
+import type { Server, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { endianness } from 'node:os';
+import { orderedStream, unary } from './calls.js';
+import type { GrpcDeps } from './deps.js';
+import { loadProto, PROTO_FILES, serviceDefinition } from './protos.js';
+import { truncationDirection } from './tei-service.js';
+import { protoMetadata, timingHeaders, type ProtoMetadata } from './timings.js';
+
+interface EmbedBatchRequest {
+  inputs: string[];
+  normalize: boolean | null;
+  truncate: boolean | null;
+  truncation_direction: number;
+  dimensions: number | null;
+}
+
+interface EmbedBatchResponse {
+  embeddings: Uint8Array;
+  rows: number;
+  dimensions: number;
+  metadata: ProtoMetadata;
+}
+
+const LITTLE_ENDIAN_HOST = endianness() === 'LE';
+
+/** Rows of equal length as one row-major little-endian float32 matrix. */
+export function packRows(rows: readonly Float32Array[], width: number): Uint8Array {
+  // A fresh ArrayBuffer, not Buffer.allocUnsafe: pooled Buffers may start at an offset a Float32Array cannot view.
+  const bytes = new Uint8Array(rows.length * width * 4);
+  if (LITTLE_ENDIAN_HOST) {
+    const floats = new Float32Array(bytes.buffer);
+    rows.forEach((row, i) => floats.set(row, i * width));
+  } else {
+    const view = new DataView(bytes.buffer);
+    rows.forEach((row, i) => row.forEach((v, j) => view.setFloat32((i * width + j) * 4, v, true)));
+  }
+  return bytes;
+}
+
+export function addCoalesceService(server: Server, deps: GrpcDeps, streamMaxInFlight: number): string[] {
+  const { embedder } = deps;
+  const file = loadProto(PROTO_FILES.coalesce);
+
+  async function embedBatch(request: EmbedBatchRequest, signal: AbortSignal) {
+    const result = await embedder.embed({
+      inputs: request.inputs,
+      normalize: request.normalize ?? true,
+      truncate: request.truncate ?? undefined,
+      truncationDirection: truncationDirection(request.truncation_direction),
+      dimensions: request.dimensions ?? undefined,
+      signal,
+    });
+    const width = result.vectors[0]?.length ?? 0;
+    const chars = request.inputs.reduce((n, s) => n + s.length, 0);
+    const response: EmbedBatchResponse = {
+      embeddings: packRows(result.vectors, width),
+      rows: result.vectors.length,
+      dimensions: width,
+      metadata: protoMetadata(result.timings, result.promptTokens, chars),
+    };
+    return { response, metadata: timingHeaders(result.timings, result.promptTokens, chars, embedder.info.device) };
+  }
+
+  const modelInfo = async () => ({
+    response: {
+      model_id: deps.modelName,
+      dimensions: embedder.info.dimensions,
+      max_input_length: embedder.info.maxInputLength,
+      pooling: embedder.info.pooling,
+      normalized_by_model: embedder.info.normalizedByModel,
+      device: embedder.info.device,
+      execution_provider: embedder.info.provider,
+      max_client_batch_size: deps.limits.maxClientBatchSize,
+      max_batch_tokens: deps.limits.maxBatchTokens,
+      max_batch_requests: deps.limits.maxBatchRequests,
+      max_concurrent_requests: deps.limits.maxConcurrentRequests,
+      version: deps.version,
+      modalities: ['text'],
+    },
+  });
+
+  server.addService(serviceDefinition(file, 'Coalesce'), {
+    EmbedBatch: unary(embedBatch),
+    EmbedBatchStream: orderedStream(async (r: EmbedBatchRequest, signal) => (await embedBatch(r, signal)).response, { maxInFlight: streamMaxInFlight }),
+    ModelInfo: unary(modelInfo),
+  } as UntypedServiceImplementation);
+  return ['coalesce.v1.Coalesce'];
+}

@@ -1,0 +1,67 @@
+/**
+ * The gRPC transport: tei.v1 (TEI-compatible), coalesce.v1 (batch fast path), grpc.health.v1
+ * and server reflection, on one grpc-js server in the same process as the HTTP server.
+ */
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { addCoalesceService } from './coalesce-service.js';
+import type { GrpcDeps } from './deps.js';
+import { HealthService } from './health.js';
+import { loadProto, PROTO_FILES } from './protos.js';
+import { Reflection } from './reflection.js';
+import { addTeiServices } from './tei-service.js';
+
+export type { GrpcDeps } from './deps.js';
+
+export interface GrpcServer {
+  port: number;
+  /** host:port, as gRPC clients take it. */
+  url: string;
+  /** Ends health watches, waits up to `graceMs` for calls in progress, then cuts the rest. */
+  close(graceMs?: number): Promise<void>;
+}
+
+const DEFAULT_CLOSE_GRACE_MS = 5000;
+
+export function createGrpcServer(deps: GrpcDeps): { server: Server; health: HealthService } {
+  const server = new Server({
+    // Oversize messages get RESOURCE_EXHAUSTED from grpc-js before they are decoded.
+    'grpc.max_receive_message_length': deps.payloadLimit,
+  });
+  const maxInFlight = Math.max(1, deps.streamMaxInFlight ?? Math.min(deps.limits.maxBatchRequests, deps.limits.maxConcurrentRequests));
+
+  const reflection = new Reflection();
+  const health = new HealthService(deps.embedder);
+  const tei = addTeiServices(server, deps, maxInFlight);
+  reflection.register(loadProto(PROTO_FILES.tei), tei);
+  const coalesce = addCoalesceService(server, deps, maxInFlight);
+  reflection.register(loadProto(PROTO_FILES.coalesce), coalesce);
+  const healthServices = health.addTo(server);
+  reflection.register(loadProto(PROTO_FILES.health), healthServices);
+  const reflectionServices = reflection.addTo(server);
+  health.register([...tei, ...coalesce, ...healthServices, ...reflectionServices]);
+  return { server, health };
+}
+
+export async function startGrpcServer(deps: GrpcDeps, hostname: string, port: number): Promise<GrpcServer> {
+  const { server, health } = createGrpcServer(deps);
+  const host = hostname.includes(':') ? `[${hostname}]` : hostname;
+  const bound = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p))),
+  );
+  const reachable = hostname === '0.0.0.0' || hostname === '::' ? '127.0.0.1' : hostname;
+
+  let closing: Promise<void> | null = null;
+  return {
+    port: bound,
+    url: `${reachable.includes(':') ? `[${reachable}]` : reachable}:${bound}`,
+    close: (graceMs = DEFAULT_CLOSE_GRACE_MS) =>
+      (closing ??= new Promise<void>((resolve) => {
+        health.shutdown();
+        const force = setTimeout(() => server.forceShutdown(), graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      })),
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * tei.v1: TEI's gRPC services (Info, Embed, Tokenize) over the Embedder facade. Request
+ * semantics follow TEI's gRPC server: one input per message, proto3 defaults as TEI reads them
+ * (normalize and add_special_tokens are false unless set), streams answer in request order.
+ */
+import type { Server, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { TruncationDirection } from '../../core/types.js';
+import { CoalesceError, validation } from '../../errors.js';
+import { orderedStream, unary } from './calls.js';
+import type { GrpcDeps } from './deps.js';
+import { loadProto, PROTO_FILES, serviceDefinition } from './protos.js';
+import { protoMetadata, timingHeaders, type ProtoMetadata } from './timings.js';
+
+interface EmbedRequest {
+  inputs: string;
+  truncate: boolean;
+  normalize: boolean;
+  truncation_direction: number;
+  prompt_name: string | null;
+}
+
+interface EmbedResponse {
+  embeddings: Float32Array;
+  metadata: ProtoMetadata;
+}
+
+interface EncodeRequest {
+  inputs: string;
+  add_special_tokens: boolean;
+  prompt_name: string | null;
+}
+
+interface SimpleToken {
+  id: number;
+  text: string;
+  special: boolean;
+  start?: number;
+  stop?: number;
+}
+
+interface DecodeRequest {
+  ids: number[];
+  skip_special_tokens: boolean;
+}
+
+/** tei.v1.TruncationDirection and coalesce.v1.TruncationDirection share their numbers. */
+export function truncationDirection(value: number): TruncationDirection {
+  if (value === 0) return 'right';
+  if (value === 1) return 'left';
+  throw validation(`\`truncation_direction\` must be TRUNCATION_DIRECTION_RIGHT (0) or TRUNCATION_DIRECTION_LEFT (1), not ${value}`, 'truncation_direction');
+}
+
+/** TEI rejects an empty string as it rejects an empty list. */
+function oneInput(inputs: string): string {
+  if (inputs === '') throw new CoalesceError('empty', 'Input validation error: `inputs` cannot be empty');
+  return inputs;
+}
+
+function noPrompt(promptName: string | null): void {
+  if (promptName) {
+    throw validation(`\`prompt_name\` is not supported by this server (given ${JSON.stringify(promptName)}): prepend the prompt to the input`, 'prompt_name');
+  }
+}
+
+export function addTeiServices(server: Server, deps: GrpcDeps, streamMaxInFlight: number): string[] {
+  const { embedder } = deps;
+  const file = loadProto(PROTO_FILES.tei);
+  const stream = { maxInFlight: streamMaxInFlight };
+
+  async function embed(request: EmbedRequest, signal: AbortSignal) {
+    const text = oneInput(request.inputs);
+    noPrompt(request.prompt_name);
+    const result = await embedder.embed({
+      inputs: [text],
+      normalize: request.normalize,
+      // proto3 cannot tell false from unset: false means the server default (--auto-truncate).
+      truncate: request.truncate ? true : undefined,
+      truncationDirection: truncationDirection(request.truncation_direction),
+      signal,
+    });
+    const response: EmbedResponse = { embeddings: result.vectors[0], metadata: protoMetadata(result.timings, result.promptTokens, text.length) };
+    return { response, metadata: timingHeaders(result.timings, result.promptTokens, text.length, embedder.info.device) };
+  }
+
+  async function tokenize(request: EncodeRequest) {
+    noPrompt(request.prompt_name);
+    const [tokens] = await embedder.tokenize({ inputs: [oneInput(request.inputs)], addSpecialTokens: request.add_special_tokens });
+    return {
+      tokens: tokens.map((t): SimpleToken => {
+        const token: SimpleToken = { id: t.id, text: t.text, special: t.special };
+        if (t.start !== null) token.start = t.start;
+        if (t.stop !== null) token.stop = t.stop;
+        return token;
+      }),
+    };
+  }
+
+  async function decode(request: DecodeRequest) {
+    const [text] = await embedder.decode([request.ids], request.skip_special_tokens);
+    return { text };
+  }
+
+  const info = async () => ({
+    response: {
+      version: deps.version,
+      model_id: deps.modelName,
+      model_dtype: 'float32',
+      model_type: 0, // MODEL_TYPE_EMBEDDING
+      max_concurrent_requests: deps.limits.maxConcurrentRequests,
+      max_input_length: embedder.info.maxInputLength,
+      max_batch_tokens: deps.limits.maxBatchTokens,
+      max_batch_requests: deps.limits.maxBatchRequests,
+      max_client_batch_size: deps.limits.maxClientBatchSize,
+      tokenization_workers: deps.limits.tokenizationWorkers,
+    },
+  });
+
+  server.addService(serviceDefinition(file, 'Info'), { Info: unary(info) } as UntypedServiceImplementation);
+  server.addService(serviceDefinition(file, 'Embed'), {
+    Embed: unary(embed),
+    EmbedStream: orderedStream(async (r: EmbedRequest, signal) => (await embed(r, signal)).response, stream),
+  } as UntypedServiceImplementation);
+  server.addService(serviceDefinition(file, 'Tokenize'), {
+    Tokenize: unary(async (r: EncodeRequest) => ({ response: await tokenize(r) })),
+    TokenizeStream: orderedStream(tokenize, stream),
+    Decode: unary(async (r: DecodeRequest) => ({ response: await decode(r) })),
+    DecodeStream: orderedStream(decode, stream),
+  } as UntypedServiceImplementation);
+  return ['tei.v1.Info', 'tei.v1.Embed', 'tei.v1.Tokenize'];
+}

@@ -1,0 +1,192 @@
+/**
+ * Cancellation, deadlines, admission and stream backpressure over gRPC, against a fake backend
+ * that can be held closed, so "were the inputs dropped" is a fact about what reached the model.
+ */
+import { afterEach, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ClientDuplexStream, ClientUnaryCall, ServiceError } from '@grpc/grpc-js';
+import { Batcher } from '../../../src/core/batcher.js';
+import { Embedder } from '../../../src/core/embedder.js';
+import type { EncodedText, TextEncoder } from '../../../src/core/types.js';
+import { startGrpcServer, type GrpcServer } from '../../../src/transport/grpc/server.js';
+import { FakeBackend, within } from '../../helpers/fake-backend.js';
+import { call, client, duplex, failure, status, type Client } from './client.js';
+
+/** One token per character, so the model's inputs read back as the texts sent. */
+const charEncoder: TextEncoder = {
+  maxLength: 512,
+  encode: async (texts) => texts.map((t): EncodedText => ({ ids: Uint32Array.from(t, (c) => c.charCodeAt(0)) })),
+  tokenize: async () => [],
+  decode: async () => [],
+  close: async () => {},
+};
+
+let server: GrpcServer | null = null;
+afterEach(async () => {
+  await server?.close(100);
+  server = null;
+});
+
+async function setup(options: { maxConcurrentRequests?: number; streamMaxInFlight?: number } = {}) {
+  const backend = new FakeBackend();
+  const batcher = new Batcher(backend, { maxBatchTokens: 100_000, maxBatchRequests: 256 });
+  const maxConcurrentRequests = options.maxConcurrentRequests ?? 64;
+  const embedder = new Embedder(backend.info, charEncoder, batcher, { maxClientBatchSize: 32, autoTruncate: false }, maxConcurrentRequests);
+  embedder.markReady(true);
+  server = await startGrpcServer(
+    {
+      embedder,
+      modelName: 'fake',
+      version: 'test',
+      limits: { maxConcurrentRequests, maxBatchTokens: 100_000, maxBatchRequests: 256, maxClientBatchSize: 32, tokenizationWorkers: 0 },
+      payloadLimit: 100_000,
+      streamMaxInFlight: options.streamMaxInFlight,
+    },
+    '127.0.0.1',
+    0,
+  );
+  let open = () => {};
+  const hold = () => {
+    backend.gate = new Promise<void>((r) => (open = r));
+  };
+  const release = () => {
+    backend.gate = null;
+    open();
+  };
+  /** The texts that reached the model, in order. */
+  const ran = () => backend.batches.flat().map((ids) => String.fromCharCode(...ids));
+  return { backend, embedder, embed: client(server.url, 'tei', 'Embed'), hold, release, ran };
+}
+
+async function until(condition: () => boolean, what: string, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function unaryCall(c: Client, request: object, options = {}): { call: ClientUnaryCall; done: Promise<unknown> } {
+  let pending!: ClientUnaryCall;
+  const done = new Promise((resolve, reject) => {
+    pending = (c.Embed as Function).call(c, request, options, (e: ServiceError | null, r: unknown) => (e ? reject(e) : resolve(r)));
+  });
+  return { call: pending, done };
+}
+
+test('a cancelled call has its queued inputs dropped and frees its permit', async () => {
+  const { embedder, embed, hold, release, ran } = await setup();
+  hold();
+  const blocker = call(embed, 'Embed', { inputs: 'a' });
+  await until(() => ran().length === 1, 'the blocker runs');
+  const { call: cancelled, done } = unaryCall(embed, { inputs: 'zzzz' });
+  await until(() => embedder.queueDepth === 1, 'the second call is queued');
+  cancelled.cancel();
+  assert.equal((await failure(done)).code, status.CANCELLED);
+  await until(() => embedder.admission.inUse === 1, 'the cancelled call releases its permit');
+  release();
+  await within(blocker);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(ran(), ['a'], 'the cancelled input never reached the model');
+  assert.equal(embedder.admission.inUse, 0);
+});
+
+test('a call past its deadline gets DEADLINE_EXCEEDED and its inputs are dropped', async () => {
+  const { embedder, embed, hold, release, ran } = await setup();
+  hold();
+  const blocker = call(embed, 'Embed', { inputs: 'a' });
+  await until(() => ran().length === 1, 'the blocker runs');
+  const started = Date.now();
+  const error = await within(failure(call(embed, 'Embed', { inputs: 'late' }, { deadline: Date.now() + 150 })), 3000, 'the expired call');
+  assert.equal(error.code, status.DEADLINE_EXCEEDED);
+  assert.ok(Date.now() - started < 2000, 'the deadline was honoured while the model was busy');
+  // The batcher drops settled inputs lazily, at its next batch: the permit is what frees at once.
+  await until(() => embedder.admission.inUse === 1, 'the expired call releases its permit');
+  release();
+  await within(blocker);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(ran(), ['a']);
+});
+
+test('over --max-concurrent-requests a unary call gets RESOURCE_EXHAUSTED at once; a stream waits for a permit instead', async () => {
+  const { embed, hold, release, ran } = await setup({ maxConcurrentRequests: 1 });
+  hold();
+  const blocker = call(embed, 'Embed', { inputs: 'a' });
+  await until(() => ran().length === 1, 'the blocker runs');
+  const refused = await within(failure(call(embed, 'Embed', { inputs: 'b' })), 1000, 'the refused call');
+  assert.equal(refused.code, status.RESOURCE_EXHAUSTED);
+  assert.equal(refused.metadata.get('x-error-type')[0], 'Overloaded');
+
+  const streamed = duplex(embed, 'EmbedStream', [{ inputs: 'x' }, { inputs: 'yy' }, { inputs: 'zzz' }]);
+  await new Promise((r) => setTimeout(r, 50));
+  release();
+  await within(blocker);
+  const out = await within(streamed, 3000, 'the stream');
+  // FakeBackend's vector starts with the input length: the answers come back in request order.
+  assert.deepEqual(out.map((r) => r.embeddings[0]), [1, 2, 3]);
+});
+
+test('a stream reads no further than its in-flight cap while the model is busy', async () => {
+  const cap = 4;
+  const { embedder, embed, hold, release, ran } = await setup({ streamMaxInFlight: cap });
+  hold();
+  const stream = (embed.EmbedStream as Function).call(embed) as ClientDuplexStream<object, { embeddings: number[] }>;
+  const received: number[] = [];
+  stream.on('data', (m) => received.push(m.embeddings[0]));
+  const ended = new Promise((resolve, reject) => {
+    stream.on('end', resolve);
+    stream.on('error', reject);
+  });
+  const total = 200;
+  for (let i = 1; i <= total; i++) stream.write({ inputs: 'x'.repeat(i) });
+  stream.end();
+  await new Promise((r) => setTimeout(r, 200));
+  // The first message runs (held), up to `cap` are admitted; the rest wait in flow control.
+  assert.ok(embedder.admission.inUse <= cap, `${embedder.admission.inUse} messages admitted with a cap of ${cap}`);
+  assert.ok(ran().length <= 1);
+  release();
+  await within(ended, 5000, 'the stream');
+  assert.deepEqual(received, Array.from({ length: total }, (_, i) => i + 1));
+});
+
+test('cancelling a stream drops its queued messages', async () => {
+  const { embedder, embed, hold, release, ran } = await setup();
+  hold();
+  const stream = (embed.EmbedStream as Function).call(embed) as ClientDuplexStream<object, unknown>;
+  stream.on('error', () => {});
+  stream.on('data', () => {});
+  for (let i = 0; i < 10; i++) stream.write({ inputs: `m${i}` });
+  await until(() => embedder.queueDepth === 9, 'nine messages queue behind the first');
+  stream.cancel();
+  // Every message of the stream lets go, the one already running included.
+  await until(() => embedder.admission.inUse === 0, 'the stream\'s messages release their permits');
+  release();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(ran(), ['m0'], 'only the message already running when the stream was cancelled reached the model');
+});
+
+test('the first failing message ends a stream with its status, after the answers before it', async () => {
+  const { embed } = await setup();
+  const error = await failure(duplex(embed, 'EmbedStream', [{ inputs: 'ok' }, { inputs: '' }, { inputs: 'never' }]));
+  assert.equal(error.code, status.INVALID_ARGUMENT);
+  assert.match(error.details, /cannot be empty/);
+});
+
+test('a server that is not ready answers UNAVAILABLE, and health says NOT_SERVING', async () => {
+  const { embedder, embed } = await setup();
+  embedder.markReady(false);
+  const error = await failure(call(embed, 'Embed', { inputs: 'a' }));
+  assert.equal(error.code, status.UNAVAILABLE);
+  const health = client(server!.url, 'health', 'Health');
+  assert.deepEqual({ ...(await call(health, 'Check', { service: 'tei.v1.Embed' })) }, { status: 2 });
+  embedder.markReady(true);
+  assert.deepEqual({ ...(await call(health, 'Check', { service: 'tei.v1.Embed' })) }, { status: 1 });
+});
+
+test('a backend failure is FAILED_PRECONDITION with TEI\'s error type', async () => {
+  const { backend, embed } = await setup();
+  backend.failNext = new Error('the model blew up');
+  const error = await failure(call(embed, 'Embed', { inputs: 'a' }));
+  assert.equal(error.code, status.FAILED_PRECONDITION);
+  assert.equal(error.metadata.get('x-error-type')[0], 'Backend');
+});
