@@ -13,6 +13,8 @@ interface OptionSpec<T> {
   doc: string;
   /** Allowed values for string options. */
   choices?: readonly string[];
+  /** Shape string options must have, with the forms named in the error. */
+  pattern?: { re: RegExp; forms: string };
   min?: number;
 }
 
@@ -39,7 +41,12 @@ export const OPTIONS = {
     choices: ['mean', 'cls', 'max', 'last_token'],
     doc: 'Override the pooling of token-level outputs. Unset: from 1_Pooling/config.json, else mean.' }),
   device: opt<string>({ flag: '--device', env: 'DEVICE', type: 'string', default: 'cpu',
-    doc: 'Where the model runs: cpu.' }),
+    pattern: { re: /^(cpu|auto|cuda(:\d+)?)$/, forms: 'cpu, cuda, cuda:N, auto' },
+    doc: 'Where the model runs: cpu, cuda (GPU 0), cuda:N, or auto (CUDA when its provider loads, else CPU). CUDA needs the ONNX Runtime CUDA provider (scripts/install-cuda-provider.sh), CUDA 13 and cuDNN 9; cuda fails at start with what is missing, auto falls back and says why.' }),
+  sessions: opt<number>({ flag: '--sessions', env: 'SESSIONS', type: 'int', default: 0, min: 0,
+    doc: 'Model sessions, each in its own worker thread of this one process, running batches side by side. Each holds one copy of the weights on the device. 0: 2 on CUDA (one batch uploads while another computes), 1 on CPU.' }),
+  poolInGraph: opt<boolean>({ flag: '--pool-in-graph', env: 'POOL_IN_GRAPH', type: 'bool', default: true,
+    doc: 'Append pooling to graphs that output token states, so only one vector per input leaves the session. false: pool on the host.' }),
   intraOpThreads: opt<number>({ flag: '--intra-op-threads', env: 'INTRA_OP_THREADS', type: 'int', default: 0, min: 0,
     doc: 'ONNX Runtime intra-op threads for the model. 0: one per core.' }),
   hostname: opt<string>({ flag: '--hostname', env: 'HOSTNAME_BIND', type: 'string', default: '0.0.0.0',
@@ -87,6 +94,9 @@ function parseValue(key: string, spec: OptionSpec<unknown>, raw: string, source:
     case 'string':
       if (spec.choices && !spec.choices.includes(raw)) {
         throw new ConfigError(`${source}: '${raw}' is not one of ${spec.choices.join(', ')}`);
+      }
+      if (spec.pattern && !spec.pattern.re.test(raw)) {
+        throw new ConfigError(`${source}: '${raw}' is not one of ${spec.pattern.forms}`);
       }
       return raw;
     case 'bool': {

@@ -44,10 +44,13 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
       : new InlineTextEncoder(HfTokenizer.fromFiles(tokenizerFiles.tokenizerPath, tokenizerFiles.configPath, tokenizerFiles.maxLength));
 
   const loadStart = performance.now();
-  const backend = await OrtBackend.start(id, manifest, { device: config.device, intraOpThreads: config.intraOpThreads });
+  const backend = await OrtBackend.start(id, manifest, { device: config.device, intraOpThreads: config.intraOpThreads,
+    sessions: config.sessions, poolInGraph: config.poolInGraph });
   const info = backend.info;
-  log('model loaded', { model: id, dir, onnx: info.onnxFile, provider: info.provider, dimensions: info.dimensions,
-    maxInputLength: info.maxInputLength, pooling: info.pooling, output: info.outputName, ms: Math.round(performance.now() - loadStart) });
+  for (const note of backend.notes) log(note);
+  log('model loaded', { model: id, dir, onnx: info.onnxFile, device: info.device, provider: info.provider, sessions: backend.sessions,
+    dimensions: info.dimensions, maxInputLength: info.maxInputLength, pooling: info.pooling, poolingInGraph: backend.pooledInGraph,
+    output: info.outputName, ms: Math.round(performance.now() - loadStart) });
 
   const metrics = new Metrics();
   if (config.eventLoopMetrics) metrics.watchEventLoop();
@@ -100,6 +103,8 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
       auto_truncate: config.autoTruncate,
       device: info.device,
       execution_provider: info.provider,
+      sessions: backend.sessions,
+      pooling_in_graph: backend.pooledInGraph,
       onnx_file: info.onnxFile,
       inputs: info.inputNames,
       output: info.outputName,

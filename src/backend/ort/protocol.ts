@@ -1,15 +1,23 @@
-/** Messages between the main thread (OrtBackend) and the worker thread that owns the ORT sessions. */
+/** Messages between the main thread (OrtBackend) and the worker threads that own the ORT sessions. */
+import type { ServingGraph } from '../onnx/serving-graph.js';
 import type { ModelManifest } from '../manifest.js';
 
 export interface SessionSettings {
+  /** cpu, cuda, cuda:N or auto (auto: CUDA when its provider loads, else CPU). */
   device: string;
   intraOpThreads: number;
+  /** Sessions (one worker thread each) sharing the device; 0: 1 on CPU, 2 on CUDA. */
+  sessions?: number;
+  /** Append pooling to token-level graphs (default true). */
+  poolInGraph?: boolean;
 }
 
 export interface LoadRequest {
   type: 'load';
   manifest: ModelManifest;
   settings: SessionSettings;
+  /** Prepared once on the main thread; bytes shared by every worker. */
+  graph: ServingGraph;
 }
 
 /** Inputs of one batch, packed flat so the buffers can be transferred instead of copied. */
@@ -28,12 +36,21 @@ export interface SessionFacts {
   inputNames: string[];
   outputName: string;
   outputKind: 'pooled' | 'token';
+  /** Pooling runs inside the graph (appended at load), not on the host. */
+  pooledInGraph: boolean;
   dimensions: number;
+  /** The execution provider that runs the graph: 'cpu' or 'cuda'. */
   provider: string;
+  /** The device as /info shows it: cpu or cuda:N. */
+  device: string;
+  /** Why --device auto fell back to the CPU, or why pooling stayed on the host. */
+  notes: string[];
 }
 
 export type FromWorker =
   | { type: 'loaded'; facts: SessionFacts }
   | { type: 'load-failed'; file: string; problem: string }
+  /** The device cannot be used at all (not the model's fault). */
+  | { type: 'device-failed'; problem: string }
   | { type: 'result'; id: number; vectors: Float32Array; dimensions: number }
   | { type: 'failed'; id: number; message: string };

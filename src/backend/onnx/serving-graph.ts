@@ -1,0 +1,78 @@
+/**
+ * Decides, before any session exists, which output of a graph carries the embeddings and, for
+ * token-level outputs, appends pooling to the graph (append-pooling.ts) so only [B, D] leaves
+ * the session. Runs once at start; the rewritten bytes are shared by every session worker.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import type { Pooling } from '../pooling.js';
+import { appendPooling, AppendPoolingError } from './append-pooling.js';
+import { decodeModel, encodeModel, valueInfoShape, type ModelProto } from './onnx-proto.js';
+
+export const POOLED_OUTPUTS = ['sentence_embedding', 'sentence_embeddings', 'text_embeds', 'embeddings'];
+export const TOKEN_OUTPUTS = ['last_hidden_state', 'token_embeddings'];
+
+export interface ServingGraph {
+  /** The graph to create sessions from (in a SharedArrayBuffer, so workers share it); null: load the file. */
+  bytes: Uint8Array | null;
+  /** The output to fetch; null when the file could not be read here (the session's metadata then decides). */
+  outputName: string | null;
+  outputKind: 'pooled' | 'token' | null;
+  /** Pooling was appended to the graph (so the output is pooled but not by the model itself). */
+  pooledInGraph: boolean;
+  /** Why pooling stays on the host although the output is token-level. */
+  note: string | null;
+}
+
+/** protobufjs and Node buffers stop at 2 GiB; such models keep their weights in external files anyway. */
+const MAX_DECODE_BYTES = 1.9 * 1024 ** 3;
+
+/** Picks the embedding output by name, else by rank when there is one output; null when neither says. */
+export function chooseOutput(model: ModelProto): { name: string; kind: 'pooled' | 'token' } | null {
+  const outputs = model.graph?.output ?? [];
+  const names = outputs.map((o) => o.name ?? '');
+  const pooled = POOLED_OUTPUTS.find((n) => names.includes(n));
+  if (pooled) return { name: pooled, kind: 'pooled' };
+  const token = TOKEN_OUTPUTS.find((n) => names.includes(n));
+  if (token) return { name: token, kind: 'token' };
+  if (outputs.length === 1) {
+    const rank = valueInfoShape(outputs[0])?.length;
+    if (rank === 2) return { name: names[0], kind: 'pooled' };
+    if (rank === 3) return { name: names[0], kind: 'token' };
+  }
+  return null;
+}
+
+function hasExternalData(model: ModelProto): boolean {
+  return (model.graph?.initializer ?? []).some((t) => t.data_location === 1 || (t.external_data?.length ?? 0) > 0);
+}
+
+function shared(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(new SharedArrayBuffer(bytes.byteLength));
+  out.set(bytes);
+  return out;
+}
+
+export function prepareServingGraph(onnxPath: string, options: { pooling: Pooling; poolInGraph: boolean }): ServingGraph {
+  const unread: ServingGraph = { bytes: null, outputName: null, outputKind: null, pooledInGraph: false, note: null };
+  if (statSync(onnxPath).size > MAX_DECODE_BYTES) return { ...unread, note: 'the graph file is over 1.9 GiB' };
+  const file = readFileSync(onnxPath);
+  let model: ModelProto;
+  try {
+    model = decodeModel(file);
+  } catch {
+    return unread; // not readable as ONNX here: the session's own error will say why
+  }
+  const output = chooseOutput(model);
+  if (!output) return unread;
+  const asIs: ServingGraph = { bytes: null, outputName: output.name, outputKind: output.kind, pooledInGraph: false, note: null };
+  if (output.kind === 'pooled') return asIs;
+  if (!options.poolInGraph) return { ...asIs, note: 'in-graph pooling is off (--pool-in-graph false)' };
+  if (hasExternalData(model)) return { ...asIs, note: 'the graph keeps its weights in external files' };
+  try {
+    const rewritten = appendPooling(model, { pooling: options.pooling, tokenOutput: output.name });
+    return { bytes: shared(encodeModel(rewritten.model)), outputName: rewritten.outputName, outputKind: 'pooled', pooledInGraph: true, note: null };
+  } catch (e) {
+    if (e instanceof AppendPoolingError) return { ...asIs, note: `pooling could not be appended: ${e.message}` };
+    throw e;
+  }
+}
