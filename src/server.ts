@@ -17,6 +17,7 @@ import { resolveModelDir } from './models/resolve.js';
 import { HfTokenizer, InlineTextEncoder } from './preprocess/tokenizer.js';
 import { TokenizerPool } from './preprocess/tokenizer-pool.js';
 import { createHttpApp } from './transport/http/app.js';
+import { startGrpcServer, type GrpcServer } from './transport/grpc/server.js';
 import { VERSION } from './version.js';
 
 export interface Coalesce {
@@ -24,6 +25,9 @@ export interface Coalesce {
   backend: Backend;
   httpUrl: string;
   httpPort: number;
+  /** host:port of the gRPC server; null with --grpc-port -1. */
+  grpcUrl: string | null;
+  grpcPort: number | null;
   metrics: Metrics;
   /** Stops taking requests, finishes what was admitted, then releases the model. */
   close(): Promise<void>;
@@ -121,7 +125,36 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
   const port = (server.address() as AddressInfo).port;
   const host = config.hostname === '0.0.0.0' || config.hostname === '::' ? '127.0.0.1' : config.hostname;
   const httpUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  log('listening', { http: httpUrl });
+
+  let grpc: GrpcServer | null = null;
+  if (config.grpcPort >= 0) {
+    grpc = await startGrpcServer(
+      {
+        embedder,
+        modelName,
+        version: VERSION,
+        limits: {
+          maxConcurrentRequests: config.maxConcurrentRequests,
+          maxBatchTokens: config.maxBatchTokens,
+          maxBatchRequests: config.maxBatchRequests,
+          maxClientBatchSize: config.maxClientBatchSize,
+          tokenizationWorkers: config.tokenizationWorkers,
+        },
+        payloadLimit: config.payloadLimit,
+      },
+      config.hostname,
+      config.grpcPort,
+    ).catch(async (e: Error) => {
+      // Nothing may outlive a failed start: the HTTP port, the tokenizer workers, the model.
+      embedder.markReady(false);
+      await new Promise<void>((r) => server.close(() => r()));
+      await encoder.close();
+      await backend.close();
+      metrics.stop();
+      throw new Error(`cannot serve gRPC on ${config.hostname}:${config.grpcPort}: ${e.message} (--grpc-port -1 turns gRPC off)`);
+    });
+  }
+  log('listening', { http: httpUrl, grpc: grpc?.url ?? 'off' });
 
   let closing: Promise<void> | null = null;
   return {
@@ -129,11 +162,13 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     backend,
     httpUrl,
     httpPort: port,
+    grpcUrl: grpc?.url ?? null,
+    grpcPort: grpc?.port ?? null,
     metrics,
     close: () =>
       (closing ??= (async () => {
         await embedder.drain();
-        await new Promise<void>((r) => server.close(() => r()));
+        await Promise.all([new Promise<void>((r) => server.close(() => r())), grpc?.close()]);
         server.closeAllConnections?.();
         await encoder.close();
         await backend.close();
