@@ -6,7 +6,7 @@ export const TINY_BERT = 'test/fixtures/tiny-bert';
 
 /** The real server on ephemeral ports, quiet. */
 export function startServer(args: string[] = [], model = TINY_BERT): Promise<Coalesce> {
-  return startCoalesce(loadConfig(['--model', model, '--port', '0', '--hostname', '127.0.0.1', ...args], {}), silentLogger);
+  return startCoalesce(loadConfig(['--model', model, '--port', '0', '--grpc-port', '0', '--hostname', '127.0.0.1', ...args], {}), silentLogger);
 }
 
 export async function post(base: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any; headers: Headers }> {
