@@ -215,7 +215,7 @@ def clip_tokenizer():
                 vocab[piece] = len(vocab)
     tok = Tokenizer.from_str(json.dumps(spec))
     bos, eos = tok.token_to_id("<|startoftext|>"), tok.token_to_id("<|endoftext|>")
-    tok.post_processor = processors.RobertaProcessing(sep=("<|endoftext|>", eos), cls=("<|startoftext|>", bos),
+    tok.post_processor = processors.RobertaProcessing(("<|endoftext|>", eos), ("<|startoftext|>", bos),
                                                       trim_offsets=False, add_prefix_space=False)
     return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|startoftext|>", eos_token="<|endoftext|>",
                                    unk_token="<|endoftext|>", pad_token="<|endoftext|>", model_max_length=77,
