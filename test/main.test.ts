@@ -55,3 +55,35 @@ test('a missing model folder fails the start naming it', () => {
   assert.equal(r.status, 1);
   assert.match(r.stderr, /\/nonexistent\/model: is not a model folder/);
 });
+
+test('SIGTERM drains: every request admitted before it is answered, then the process exits 0', async () => {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [MAIN, '--model', 'test/fixtures/tiny-bert', '--port', '0', '--grpc-port', '-1', '--hostname', '127.0.0.1'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('server did not start: ' + stderr)), 30_000);
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      const m = /listening http=(\S+)/.exec(stderr);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+  });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const requests = Array.from({ length: 40 }, (_, i) =>
+    fetch(url + '/embed', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [`request ${i} `.repeat(10)] }) }),
+  );
+  // Let the requests reach the server, then stop it while they are in flight.
+  await new Promise((r) => setTimeout(r, 30));
+  child.kill('SIGTERM');
+  const statuses = await Promise.all(requests.map((p) => p.then((r) => r.status, () => 'refused')));
+  const answered = statuses.filter((s) => s === 200).length;
+  assert.ok(statuses.every((s) => s === 200 || s === 503 || s === 'refused'), `unexpected statuses ${statuses}`);
+  assert.ok(answered > 0, 'requests admitted before SIGTERM were answered');
+  assert.equal(await exited, 0);
+  assert.match(stderr, /draining signal=SIGTERM/);
+});

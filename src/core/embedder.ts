@@ -113,6 +113,9 @@ export class Embedder {
   /** Stops admitting and waits for everything admitted to finish. */
   async drain(): Promise<void> {
     this.ready = false;
+    // Requests admitted but still tokenizing have not reached the batcher yet: wait for them too,
+    // so nothing admitted is lost.
+    while (this.admission.inUse > 0) await new Promise((r) => setTimeout(r, 5));
     await this.batcher.drain();
   }
 
