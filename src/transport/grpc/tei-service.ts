@@ -96,7 +96,8 @@ export function addTeiServices(server: Server, deps: GrpcDeps, streamMaxInFlight
   }
 
   async function decode(request: DecodeRequest) {
-    const [text] = await embedder.decode([request.ids], request.skip_special_tokens);
+    // No ids is no input, as over HTTP: the embedder answers 'empty'.
+    const [text] = await embedder.decode(request.ids.length > 0 ? [request.ids] : [], request.skip_special_tokens);
     return { text };
   }
 
