@@ -190,3 +190,20 @@ test('a backend failure is FAILED_PRECONDITION with TEI\'s error type', async ()
   assert.equal(error.code, status.FAILED_PRECONDITION);
   assert.equal(error.metadata.get('x-error-type')[0], 'Backend');
 });
+
+test('close() does not wait forever on a stream the client leaves open', async () => {
+  const { embed } = await setup();
+  const stream = (embed.EmbedStream as Function).call(embed) as ClientDuplexStream<object, unknown>;
+  const ended = new Promise<void>((resolve) => {
+    stream.on('error', () => resolve());
+    stream.on('end', () => resolve());
+  });
+  stream.on('data', () => {});
+  stream.write({ inputs: 'hello' });
+  await new Promise((r) => setTimeout(r, 50));
+  const started = Date.now();
+  await within(server!.close(200), 3000, 'close');
+  assert.ok(Date.now() - started < 2000);
+  await within(ended, 3000, 'the client to see the stream end');
+  server = null;
+});
