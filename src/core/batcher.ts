@@ -1,8 +1,26 @@
 import { CoalesceError, toCoalesceError } from '../errors.js';
-import type { Backend, EncodedText } from './types.js';
+import type { EncodedText } from './types.js';
+
+/**
+ * What the batcher needs from a backend, for any input type: text (EncodedText, the default)
+ * or images (one CHW tensor each).
+ */
+export interface BatchBackend<I> {
+  readonly maxConcurrentBatches: number;
+  readonly info: { padded: boolean };
+  embed(batch: { inputs: readonly I[] }): Promise<Float32Array[]>;
+}
+
+/** Cost of one input in budget units: its tokens for text, 1 for an image. */
+export type InputSize<I> = (input: I) => number;
+
+const tokenCount: InputSize<EncodedText> = (input) => input.ids.length;
 
 export interface BatcherLimits {
-  /** Token budget of one model call; for padded backends the cost is longest input x batch size. */
+  /**
+   * Budget of one model call, in the units of the batcher's size function: tokens for text
+   * (for padded backends the cost is longest input x batch size), images for images.
+   */
   maxBatchTokens: number;
   /** Most inputs in one model call. */
   maxBatchRequests: number;
@@ -25,8 +43,8 @@ export interface EmbedOutcome {
   batchSize: number;
 }
 
-interface Entry {
-  input: EncodedText;
+interface Entry<I> {
+  input: I;
   enqueuedAt: number;
   settled: boolean;
   resolve(outcome: EmbedOutcome): void;
@@ -42,18 +60,22 @@ const MIN_WINDOW = 64;
  * backend has room, and while it runs the queue fills, so batches grow by themselves under load
  * and stay small (low latency) when idle.
  */
-export class Batcher {
-  private queue: Entry[] = [];
+export class Batcher<I = EncodedText> {
+  private queue: Entry<I>[] = [];
   private inFlight = 0;
   private pumpScheduled = false;
   private closed = false;
   private readonly minEfficiency: number;
+  private readonly size: InputSize<I>;
 
+  /** `size` defaults to the token count, for text; give it for other inputs (images: () => 1). */
   constructor(
-    private readonly backend: Pick<Backend, 'embed' | 'maxConcurrentBatches'> & { info: { padded: boolean } },
+    private readonly backend: BatchBackend<I>,
     private readonly limits: BatcherLimits,
+    size?: InputSize<I>,
   ) {
     this.minEfficiency = limits.minPaddingEfficiency ?? 0.5;
+    this.size = size ?? (tokenCount as unknown as InputSize<I>);
   }
 
   /** Inputs waiting for a model call. */
@@ -70,11 +92,11 @@ export class Batcher {
    * promise settles with one outcome per input, in order, or rejects with 'cancelled' as soon as
    * the signal aborts (the inputs still queued are then dropped before they reach the model).
    */
-  submit(inputs: readonly EncodedText[], signal?: AbortSignal): Promise<EmbedOutcome[]> {
+  submit(inputs: readonly I[], signal?: AbortSignal): Promise<EmbedOutcome[]> {
     if (this.closed) return Promise.reject(new CoalesceError('unhealthy', 'the server is shutting down'));
     if (signal?.aborted) return Promise.reject(new CoalesceError('cancelled', 'the client cancelled the request'));
     const enqueuedAt = performance.now();
-    const entries: Entry[] = [];
+    const entries: Entry<I>[] = [];
     const outcomes = inputs.map(
       (input) =>
         new Promise<EmbedOutcome>((resolve, reject) => {
@@ -103,7 +125,7 @@ export class Batcher {
     }
   }
 
-  private settle(entry: Entry, outcome: EmbedOutcome | Error): void {
+  private settle(entry: Entry<I>, outcome: EmbedOutcome | Error): void {
     if (entry.settled) return;
     entry.settled = true;
     if (outcome instanceof Error) entry.reject(outcome);
@@ -138,12 +160,12 @@ export class Batcher {
    * inputs of nearest length from the front of the queue, within the token budget, the request
    * cap and the padding-efficiency floor.
    */
-  nextBatch(): Entry[] {
+  nextBatch(): Entry<I>[] {
     this.queue = this.queue.filter((e) => !e.settled); // drop inputs whose client went away
     if (this.queue.length === 0) return [];
     const { maxBatchTokens, maxBatchRequests } = this.limits;
     const window = this.queue.slice(0, Math.max(MIN_WINDOW, maxBatchRequests * WINDOW_PER_REQUEST));
-    const len = (e: Entry) => e.input.ids.length;
+    const len = (e: Entry<I>) => this.size(e.input);
     const sorted = window.map((e, age) => ({ e, age })).sort((a, b) => len(a.e) - len(b.e) || a.age - b.age);
     const start = sorted.findIndex((s) => s.age === 0);
 
@@ -182,7 +204,7 @@ export class Batcher {
     return [...chosen];
   }
 
-  private async run(batch: Entry[]): Promise<void> {
+  private async run(batch: Entry<I>[]): Promise<void> {
     const started = performance.now();
     try {
       const vectors = await this.backend.embed({ inputs: batch.map((e) => e.input) });
