@@ -7,7 +7,9 @@
  *
  *   --model tiny,default,mid   names (tiny: test/fixtures/tiny-bert, default: models/default,
  *                              mid: a MiniLM-L6-shaped random BERT built on first use) or folders
- *   --concurrency 1,16,64      --duration 3  --warmup 1  --threads 0 (ORT intra-op, 0 = ORT default)
+ *   --concurrency 1,16,64      --duration 2  --warmup 0.5  --threads 0 (ORT intra-op, 0 = ORT default)
+ *   --rounds 2                 every phase runs once per round, rounds interleave all paths; the
+ *                              best round is reported (other load on shared cores only subtracts)
  *   --quick                    tiny model only, short phases (~30 s)
  *   --profile                  one more server run at the top concurrency under --cpu-prof
  *   --no-grpc --no-tjs --no-ceiling   skip parts;  --server-arg "<flag> <value>" passes server flags
@@ -17,18 +19,19 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { RawArgs, RawResult } from './anchors/raw-session.js';
-import type { TjsArgs, TjsResult } from './anchors/transformers-js.js';
-import { runAnchor } from './anchors/child.js';
+import { AnchorProcess } from './anchors/child.js';
+import type { RawBatchResult, RawInfo, RawInit, RawPhase, RawResult } from './anchors/raw-session.js';
+import type { TjsInfo, TjsInit, TjsPhase, TjsResult } from './anchors/transformers-js.js';
 import { measureCosts } from './costs.js';
+import { withCpu } from './cpu-usage.js';
 import { httpDriver } from './drivers/http-driver.js';
 import type { Driver } from './drivers/types.js';
-import { runLoad } from './load.js';
+import { runLoad, type LoadResult, type LoadWorkload } from './load.js';
 import { ensureMidBert } from './models/mid-bert.js';
 import { summarizeProfiles, type ProfileSummary } from './profile.js';
 import { computeTargets, reportMarkdown, type BenchReport, type MainThreadCosts, type ModelReport, type ServedRun, type Skippable } from './report.js';
 import { phaseStats, scrape } from './server-stats.js';
-import { grpcPortFlag, serverFlags, startServer } from './server-process.js';
+import { grpcPortFlag, serverFlags, startServer, type ServerProcess } from './server-process.js';
 import { modelWorkload } from './workload.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -38,6 +41,7 @@ interface Options {
   concurrency: number[];
   durationS: number;
   warmupS: number;
+  rounds: number;
   threads: number;
   seed: number;
   requests: number;
@@ -55,8 +59,9 @@ function parseArgs(argv: string[]): Options {
   const o: Options = {
     models: quick ? ['tiny'] : ['tiny', 'default', 'mid'],
     concurrency: [1, 16, 64],
-    durationS: quick ? 1.5 : 3,
-    warmupS: quick ? 0.5 : 1,
+    durationS: quick ? 1.5 : 2,
+    warmupS: 0.5,
+    rounds: quick ? 1 : 2,
     threads: 0,
     seed: 20240611,
     requests: 4000,
@@ -87,6 +92,7 @@ function parseArgs(argv: string[]): Options {
       case '--concurrency': o.concurrency = list(value()).map((v) => num(flag, v)).filter((n) => n >= 1); break;
       case '--duration': o.durationS = num(flag, value()); break;
       case '--warmup': o.warmupS = num(flag, value()); break;
+      case '--rounds': o.rounds = Math.max(1, Math.round(num(flag, value()))); break;
       case '--threads': o.threads = num(flag, value()); break;
       case '--seed': o.seed = num(flag, value()); break;
       case '--requests': o.requests = Math.max(1, num(flag, value())); break;
@@ -121,26 +127,31 @@ async function grpcDriverFactory(): Promise<((target: string) => Promise<Driver>
   return mod.grpcDriver;
 }
 
-/** Runs every concurrency level through one driver against a running server. */
-async function servedRuns(driver: Driver, httpUrl: string, workload: Parameters<typeof runLoad>[1], o: Options, costs: MainThreadCosts, label: string): Promise<ServedRun[]> {
-  const runs: ServedRun[] = [];
-  for (const concurrency of o.concurrency) {
-    const before = await scrape(httpUrl);
-    const result = await runLoad(driver, workload, { concurrency, warmupS: o.warmupS, durationS: o.durationS });
-    const after = await scrape(httpUrl);
-    const server = phaseStats(before, after);
-    const estimatedMainThread = {
-      tokenize: (result.textsPerS * costs.tokenizeUsPerText) / 1e6,
-      jsonEncode: label === 'http' ? (result.textsPerS * costs.jsonEncodeUsPerText) / 1e6 : 0,
-      jsonParse: label === 'http' ? (result.requestsPerS * costs.jsonParseUsPerRequest) / 1e6 : 0,
-    };
-    runs.push({ ...result, server, estimatedMainThread });
-    log(`  ${label} c=${concurrency}: ${result.textsPerS.toFixed(0)} texts/s, p50 ${result.latencyMs.p50.toFixed(1)} ms, p99 ${result.latencyMs.p99.toFixed(1)} ms, ` +
-      `batch ${server.meanBatchSize.toFixed(1)}, model busy ${(server.modelBusy * 100).toFixed(0)}%, lag p99 ${server.eventLoopLagP99Ms?.toFixed(1) ?? '?'} ms` +
-      (result.errors ? `, ${result.errors} errors: ${result.firstError}` : ''));
-  }
-  return runs;
+/** One served phase: the load, the server's own view of it (/metrics) and the CPU it took. */
+async function servedPhase(driver: Driver, proc: ServerProcess, workload: LoadWorkload, o: Options, costs: MainThreadCosts, label: 'http' | 'grpc', concurrency: number): Promise<ServedRun> {
+  const before = await scrape(proc.httpUrl);
+  const { result, cpu } = await withCpu({ server: proc.child.pid!, client: process.pid }, () =>
+    runLoad(driver, workload, { concurrency, warmupS: o.warmupS, durationS: o.durationS }));
+  const after = await scrape(proc.httpUrl);
+  const server = phaseStats(before, after);
+  const estimatedMainThread = {
+    tokenize: (result.textsPerS * costs.tokenizeUsPerText) / 1e6,
+    jsonEncode: label === 'http' ? (result.textsPerS * costs.jsonEncodeUsPerText) / 1e6 : 0,
+    jsonParse: label === 'http' ? (result.requestsPerS * costs.jsonParseUsPerRequest) / 1e6 : 0,
+  };
+  log(`  ${label} c=${concurrency}: ${result.textsPerS.toFixed(0)} texts/s, p50 ${result.latencyMs.p50.toFixed(1)} ms, p99 ${result.latencyMs.p99.toFixed(1)} ms, ` +
+    `batch ${server.meanBatchSize.toFixed(1)}, model busy ${(server.modelBusy * 100).toFixed(0)}%, lag p99 ${server.eventLoopLagP99Ms?.toFixed(1) ?? '?'} ms, ` +
+    `cores: server ${cpu.cores.server.toFixed(2)} (main ${cpu.mainThreadCores.server.toFixed(2)}) client ${cpu.cores.client.toFixed(2)} others ${cpu.othersCores.toFixed(2)}` +
+    (result.errors ? `, ${result.errors} errors: ${result.firstError}` : ''));
+  return { ...result, cpu, server, estimatedMainThread };
 }
+
+/** The best round of a phase: other people's load on the shared cores only ever takes throughput away. */
+function best<T extends { textsPerS: number }>(rounds: T[]): T {
+  return rounds.reduce((a, b) => (b.textsPerS > a.textsPerS ? b : a));
+}
+
+const oneLine = (e: unknown) => (e as Error).message.split('\n')[0];
 
 async function benchModel(name: string, o: Options, flags: string[]): Promise<ModelReport> {
   const dir = modelDir(name);
@@ -149,73 +160,109 @@ async function benchModel(name: string, o: Options, flags: string[]): Promise<Mo
   const meanTokensPerText = workload.tokens.reduce((a, b) => a + b, 0) / workload.encoded.length;
   const eventLoopArgs = flags.includes('--event-loop-metrics') ? ['--event-loop-metrics'] : [];
   const serverArgs = [...eventLoopArgs, ...o.serverArgs];
+  const spec = { model: dir, seed: o.seed, requests: o.requests, intraOpThreads: o.threads };
 
-  // Served: HTTP, then gRPC against the same server process.
-  let dimensions: number | null = null;
-  let http: Skippable<ServedRun[]> = { skipped: 'not run' };
-  let grpc: Skippable<ServedRun[]> = { skipped: 'disabled (--no-grpc)' };
-  let costs: MainThreadCosts | null = null;
+  // Everything loads first, then the phases run interleaved in rounds.
   const server = await startServer({ model: dir, intraOpThreads: o.threads, extraArgs: serverArgs, grpc: o.grpc });
+  const closers: (() => void)[] = [];
+  const rawRounds = new Map<number, RawBatchResult[]>();
+  const httpRounds = new Map<number, ServedRun[]>();
+  const grpcRounds = new Map<number, ServedRun[]>();
+  const tjsRounds = new Map<number, LoadResult[]>();
+  const push = <T>(m: Map<number, T[]>, k: number, v: T) => m.set(k, [...(m.get(k) ?? []), v]);
+  let rawInfo: Skippable<RawInfo> = { skipped: 'disabled (--no-ceiling)' };
+  let tjsInfo: TjsInfo = { skipped: 'disabled (--no-tjs)' };
+  let grpcSkip: string | null = o.grpc ? null : 'disabled (--no-grpc)';
+  let dimensions: number | null = null;
+  let costs: MainThreadCosts;
   try {
     const info = (await (await fetch(`${server.httpUrl}/info`)).json()) as { dimensions?: number };
     dimensions = info.dimensions ?? null;
     costs = measureCosts(workload, dimensions ?? 384);
-    const driver = await httpDriver(server.httpUrl);
-    try {
-      http = await servedRuns(driver, server.httpUrl, workload, o, costs, 'http');
-    } finally {
-      driver.close();
+
+    let raw: AnchorProcess<RawInit, RawPhase, RawBatchResult> | null = null;
+    if (o.ceiling) {
+      try {
+        const started = await AnchorProcess.start<RawInit, RawPhase, RawBatchResult>('raw-session', { ...spec, maxBatchTokens: 16384 });
+        raw = started.anchor;
+        rawInfo = started.info as RawInfo;
+        closers.push(() => raw!.close());
+      } catch (e) {
+        rawInfo = { skipped: oneLine(e) };
+      }
     }
+    let tjs: AnchorProcess<TjsInit, TjsPhase, LoadResult> | null = null;
+    if (o.tjs) {
+      try {
+        const started = await AnchorProcess.start<TjsInit, TjsPhase, LoadResult>('transformers-js', spec);
+        tjsInfo = started.info as TjsInfo;
+        closers.push(() => started.anchor.close());
+        if ('skipped' in tjsInfo) log(`  transformers.js: ${tjsInfo.skipped}`);
+        else tjs = started.anchor;
+      } catch (e) {
+        tjsInfo = { skipped: oneLine(e) };
+      }
+    }
+    const http = await httpDriver(server.httpUrl);
+    closers.push(() => http.close());
+    let grpc: Driver | null = null;
     if (o.grpc) {
       const factory = await grpcDriverFactory();
-      if (typeof factory === 'string') grpc = { skipped: factory };
-      else if (!server.grpcTarget) grpc = { skipped: 'the server has no gRPC port flag in this build' };
+      if (typeof factory === 'string') grpcSkip = factory;
+      else if (!server.grpcTarget) grpcSkip = 'the server has no gRPC port flag in this build';
       else {
-        const g = await factory(server.grpcTarget);
-        try {
-          grpc = await servedRuns(g, server.httpUrl, workload, o, costs, 'grpc');
-        } catch (e) {
-          grpc = { skipped: `failed: ${(e as Error).message}` };
-        } finally {
-          g.close();
+        grpc = await factory(server.grpcTarget);
+        closers.push(() => grpc!.close());
+      }
+    }
+
+    for (let round = 1; round <= o.rounds; round++) {
+      log(`  round ${round}/${o.rounds}`);
+      for (const c of o.concurrency) {
+        push(httpRounds, c, await servedPhase(http, server, workload, o, costs, 'http', c));
+        if (grpc) {
+          try {
+            push(grpcRounds, c, await servedPhase(grpc, server, workload, o, costs, 'grpc', c));
+          } catch (e) {
+            grpcSkip = `failed: ${oneLine(e)}`;
+            grpc = null;
+          }
+        }
+        if (tjs) {
+          const r = await tjs.run({ concurrency: c, warmupS: o.warmupS, durationS: o.durationS });
+          log(`  transformers.js c=${c}: ${r.textsPerS.toFixed(0)} texts/s, p50 ${r.latencyMs.p50.toFixed(1)} ms, p99 ${r.latencyMs.p99.toFixed(1)} ms`);
+          push(tjsRounds, c, r);
+        }
+      }
+      if (raw) {
+        for (const b of o.ceilingBatches) {
+          const r = await raw.run({ batchSize: b, warmupS: o.warmupS, durationS: o.durationS });
+          log(`  raw ORT b=${b}: ${r.textsPerS.toFixed(0)} texts/s, ${r.msPerBatch.toFixed(1)} ms/batch`);
+          push(rawRounds, b, r);
         }
       }
     }
   } finally {
+    for (const close of closers) close();
     await server.stop();
   }
 
-  let profile: Skippable<ProfileSummary> | null = null;
-  if (o.profile) profile = await profileRun(dir, o, serverArgs, workload);
+  const profile = o.profile ? await profileRun(dir, o, serverArgs, workload) : null;
 
-  let ceiling: Skippable<RawResult> = { skipped: 'disabled (--no-ceiling)' };
-  if (o.ceiling) {
-    log('  raw ORT session (ceiling)');
-    const args: RawArgs = { model: dir, seed: o.seed, requests: o.requests, intraOpThreads: o.threads, batchSizes: o.ceilingBatches,
-      maxBatchTokens: 16384, warmupS: o.warmupS, durationS: o.durationS };
-    ceiling = await runAnchor<RawArgs, RawResult>('raw-session', args).catch((e: Error) => ({ skipped: e.message.split('\n')[0] }));
-    if (!('skipped' in ceiling)) for (const r of ceiling.results) log(`  raw b=${r.batchSize}: ${r.textsPerS.toFixed(0)} texts/s, ${r.msPerBatch.toFixed(1)} ms/batch`);
-  }
-
-  let transformersJs: TjsResult = { skipped: 'disabled (--no-tjs)' };
-  if (o.tjs) {
-    log('  transformers.js pipeline');
-    const args: TjsArgs = { model: dir, seed: o.seed, requests: o.requests, intraOpThreads: o.threads, concurrency: o.concurrency,
-      warmupS: o.warmupS, durationS: o.durationS };
-    transformersJs = await runAnchor<TjsArgs, TjsResult>('transformers-js', args).catch((e: Error) => ({ skipped: e.message.split('\n')[0] }));
-    if ('skipped' in transformersJs) log(`  transformers.js skipped: ${transformersJs.skipped}`);
-    else for (const r of transformersJs.runs) log(`  tjs c=${r.concurrency}: ${r.textsPerS.toFixed(0)} texts/s, p50 ${r.latencyMs.p50.toFixed(1)} ms`);
-  }
-
-  const partial = {
+  const httpBest: Skippable<ServedRun[]> = httpRounds.size ? [...httpRounds.values()].map(best) : { skipped: 'not run' };
+  const grpcBest: Skippable<ServedRun[]> = grpcSkip !== null && grpcRounds.size === 0 ? { skipped: grpcSkip } : [...grpcRounds.values()].map(best);
+  const ceiling: Skippable<RawResult> = 'skipped' in rawInfo ? rawInfo : { ...rawInfo, results: [...rawRounds.values()].map(best) };
+  const transformersJs: TjsResult = 'skipped' in tjsInfo ? tjsInfo : { ...tjsInfo, runs: [...tjsRounds.values()].map(best) };
+  const top = Math.max(...o.concurrency);
+  return {
     name, dir: dir.startsWith(ROOT) ? dir.slice(ROOT.length) : dir, dimensions, maxLength: workload.manifest.maxLength, meanTokensPerText,
-    http, grpc, ceiling, transformersJs, costs: costs ?? { tokenizeUsPerText: NaN, jsonEncodeUsPerText: NaN, jsonParseUsPerRequest: NaN }, profile,
+    http: httpBest, grpc: grpcBest, ceiling, transformersJs, costs: costs!, profile,
+    targets: computeTargets(top, httpRounds.get(top) ?? [], o.ceilingBatches.map((b) => rawRounds.get(b) ?? []), tjsRounds.get(top) ?? []),
   };
-  return { ...partial, targets: computeTargets(partial) };
 }
 
 /** One more server run at the top concurrency under --cpu-prof: where the main thread's time goes. */
-async function profileRun(dir: string, o: Options, serverArgs: string[], workload: Parameters<typeof runLoad>[1]): Promise<Skippable<ProfileSummary>> {
+async function profileRun(dir: string, o: Options, serverArgs: string[], workload: LoadWorkload): Promise<Skippable<ProfileSummary>> {
   const concurrency = Math.max(...o.concurrency);
   const profDir = mkdtempSync(join(tmpdir(), 'coalesce-prof-'));
   log(`  profile c=${concurrency} (--cpu-prof)`);
@@ -255,7 +302,7 @@ async function main(): Promise<void> {
     meta: {
       date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?',
       loadAverage: loadavg().map((l) => l.toFixed(2)).join(' '), seed: o.seed, requests: o.requests, singleShare: 0.7,
-      durationS: o.durationS, warmupS: o.warmupS, intraOpThreads: o.threads, concurrency: o.concurrency, serverArgs: o.serverArgs,
+      durationS: o.durationS, warmupS: o.warmupS, rounds: o.rounds, intraOpThreads: o.threads, concurrency: o.concurrency, serverArgs: o.serverArgs,
     },
     models: [],
   };

@@ -4,6 +4,7 @@
  * same texts in the same order). Only requests that complete inside the measuring window count;
  * a warm-up before it lets batches and caches reach their steady state.
  */
+import type { CpuShares } from './cpu-usage.js';
 import type { Driver } from './drivers/types.js';
 
 export interface LoadOptions {
@@ -26,6 +27,8 @@ export interface LoadResult {
   latencyMs: { p50: number; p90: number; p99: number; mean: number; max: number };
   /** The measuring window on the monotonic clock in µs (the clock of V8 CPU profiles). */
   windowUs: [number, number];
+  /** Cores used during the phase (warm-up included), per process and by the rest of the machine. */
+  cpu?: CpuShares;
 }
 
 export interface LoadWorkload {

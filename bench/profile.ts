@@ -35,7 +35,7 @@ export interface ProfileSummary {
 /** Ordered: the first rule whose pattern matches a frame's URL names its category. */
 const RULES: [string, RegExp][] = [
   ['tokenization', /@huggingface\/tokenizers|\/preprocess\/tokenizer/],
-  ['JSON encode (vectors)', /\/transport\/http\/encode\.js/],
+  ['JSON encode (vectors)', /\/transport\/http\/(encode|float-json)\.js/],
   ['request parsing', /\/transport\/http\/parse\.js/],
   ['gRPC transport', /@grpc\/|protobufjs|\/transport\/grpc\//],
   ['hono + node-server', /node_modules\/(hono|@hono)\//],
@@ -43,6 +43,9 @@ const RULES: [string, RegExp][] = [
   ['model proxy (pack/unpack)', /\/src\/backend\//],
   ['metrics', /\/src\/metrics\.js/],
   ['other server code', /\/dist\/src\//],
+  // @hono/node-server builds a WHATWG Request (undici) with a web ReadableStream body and an
+  // AbortSignal when a route reads c.req.text() or c.req.raw.signal.
+  ['web Request + streams (fetch API)', /^node:internal\/(deps\/undici|webstreams|abort_controller|event_target|worker\/js_transferable|blob)/],
   ['node http/net/streams', /^node:/],
 ];
 

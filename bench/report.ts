@@ -1,7 +1,8 @@
 /** Result shapes of a benchmark run and their markdown rendering. */
-import type { RawResult } from './anchors/raw-session.js';
+import type { RawBatchResult, RawResult } from './anchors/raw-session.js';
 import type { TjsResult } from './anchors/transformers-js.js';
 import type { LoadResult } from './load.js';
+import type { CpuShares } from './cpu-usage.js';
 import type { ProfileSummary } from './profile.js';
 
 /** What the server said about itself over one phase (from /metrics, differenced). */
@@ -48,9 +49,13 @@ export interface Targets {
   servedTextsPerS: number;
   ceilingTextsPerS: number | null;
   ceilingBatchSize: number | null;
+  /** Best served round / best ceiling round (any batch size). */
   vsCeiling: number | null;
+  /** The same ratio within each round, phases measured minutes apart at most. */
+  vsCeilingByRound: number[];
   tjsTextsPerS: number | null;
   vsTransformersJs: number | null;
+  vsTransformersJsByRound: number[];
   meetsCeilingTarget: boolean | null;
   meetsTransformersJsTarget: boolean | null;
 }
@@ -65,21 +70,27 @@ export const TJS_TARGET = 1.5;
 
 const isSkipped = (v: unknown): v is { skipped: string } => typeof v === 'object' && v !== null && 'skipped' in v;
 
-export function computeTargets(m: Omit<ModelReport, 'targets'>): Targets | null {
-  if (isSkipped(m.http) || m.http.length === 0) return null;
-  const top = m.http.reduce((a, b) => (b.concurrency > a.concurrency ? b : a));
-  const best = isSkipped(m.ceiling) ? null : m.ceiling.results.reduce((a, b) => (b.textsPerS > a.textsPerS ? b : a));
-  const tjs = isSkipped(m.transformersJs) ? null : m.transformersJs.runs.find((r) => r.concurrency === top.concurrency) ?? null;
-  const vsCeiling = best ? top.textsPerS / best.textsPerS : null;
-  const vsTjs = tjs && tjs.textsPerS > 0 ? top.textsPerS / tjs.textsPerS : null;
+/** Targets at the top concurrency, from the rounds of each path (round i of each path ran in the same round). */
+export function computeTargets(concurrency: number, served: LoadResult[], ceiling: RawBatchResult[][], tjs: LoadResult[]): Targets | null {
+  if (served.length === 0) return null;
+  const top = (xs: { textsPerS: number }[]) => (xs.length ? Math.max(...xs.map((x) => x.textsPerS)) : null);
+  const servedBest = top(served)!;
+  const ceilingAll = ceiling.flat();
+  const ceilingBest = ceilingAll.length ? ceilingAll.reduce((a, b) => (b.textsPerS > a.textsPerS ? b : a)) : null;
+  const tjsBest = top(tjs);
+  const vsCeiling = ceilingBest ? servedBest / ceilingBest.textsPerS : null;
+  const vsTjs = tjsBest ? servedBest / tjsBest : null;
+  const byRound = (i: number) => ceiling.map((rounds) => rounds[i]?.textsPerS ?? 0);
   return {
-    concurrency: top.concurrency,
-    servedTextsPerS: top.textsPerS,
-    ceilingTextsPerS: best?.textsPerS ?? null,
-    ceilingBatchSize: best?.batchSize ?? null,
+    concurrency,
+    servedTextsPerS: servedBest,
+    ceilingTextsPerS: ceilingBest?.textsPerS ?? null,
+    ceilingBatchSize: ceilingBest?.batchSize ?? null,
     vsCeiling,
-    tjsTextsPerS: tjs?.textsPerS ?? null,
+    vsCeilingByRound: ceilingAll.length ? served.map((s, i) => s.textsPerS / Math.max(...byRound(i))) : [],
+    tjsTextsPerS: tjsBest,
     vsTransformersJs: vsTjs,
+    vsTransformersJsByRound: tjs.length ? served.map((s, i) => s.textsPerS / (tjs[i]?.textsPerS ?? NaN)) : [],
     meetsCeilingTarget: vsCeiling === null ? null : vsCeiling >= CEILING_TARGET,
     meetsTransformersJsTarget: vsTjs === null ? null : vsTjs >= TJS_TARGET,
   };
@@ -90,12 +101,26 @@ const f1 = (n: number | null | undefined) => (n === null || n === undefined || !
 const f2 = (n: number | null | undefined) => (n === null || n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(2));
 const pct = (n: number | null | undefined) => (n === null || n === undefined || !Number.isFinite(n) ? '–' : `${Math.round(n * 100)}%`);
 
+/** "server 1.10 (main thread 0.60) + client 0.52 · others 0.30": cores each process used, and the rest of the machine. */
+function cores(cpu: CpuShares | undefined): string {
+  if (!cpu) return '–';
+  const main = (name: string) => (name === 'server' ? ` (main thread ${f2(cpu.mainThreadCores?.[name])})` : '');
+  return Object.entries(cpu.cores).map(([name, c]) => `${name} ${f2(c)}${main(name)}`).join(' + ') + ` · others ${f2(cpu.othersCores)}`;
+}
+
+/** CPU time per text of the process that does the work (the server, not the load generator). */
+function cpuPerText(cpu: CpuShares | undefined, who: string, textsPerS: number): string {
+  const c = cpu?.cores[who];
+  return c === undefined || !Number.isFinite(c) || textsPerS <= 0 ? '–' : f0((c * 1e6) / textsPerS);
+}
+
 function servedRows(label: string, runs: Skippable<ServedRun[]>): string[] {
-  if (isSkipped(runs)) return [`| ${label} | – | skipped: ${runs.skipped} | | | | | | | | |`];
+  if (isSkipped(runs)) return [`| ${label} | – | skipped: ${runs.skipped} | | | | | | | | | | |`];
   return runs.map(
     (r) =>
       `| ${label} | ${r.concurrency} | ${f0(r.textsPerS)} | ${f0(r.tokensPerS)} | ${f0(r.requestsPerS)} | ${f1(r.latencyMs.p50)} | ${f1(r.latencyMs.p99)} | ` +
-      `${f1(r.server?.meanBatchSize)} | ${pct(r.server?.modelBusy)} | ${f1(r.server?.eventLoopLagP99Ms)} / ${f1(r.server?.eventLoopLagMaxMs)} | ${r.errors}${r.firstError ? ` (${r.firstError.slice(0, 60)})` : ''} |`,
+      `${f1(r.server?.meanBatchSize)} | ${pct(r.server?.modelBusy)} | ${f1(r.server?.eventLoopLagP99Ms)} / ${f1(r.server?.eventLoopLagMaxMs)} | ` +
+      `${cores(r.cpu)} | ${cpuPerText(r.cpu, 'server', r.textsPerS)} | ${r.errors}${r.firstError ? ` (${r.firstError.slice(0, 60)})` : ''} |`,
   );
 }
 
@@ -105,21 +130,21 @@ export function modelMarkdown(m: ModelReport): string {
     '',
     `\`${m.dir}\` · ${m.dimensions ?? '?'} dims · max ${m.maxLength} tokens · ${f1(m.meanTokensPerText)} tokens/text on average`,
     '',
-    '| path | clients | texts/s | tokens/s | req/s | p50 ms | p99 ms | batch mean | model busy | loop lag p99/max ms | errors |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| path | clients | texts/s | tokens/s | req/s | p50 ms | p99 ms | batch mean | model busy | loop lag p99/max ms | cores used | CPU µs/text | errors |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
     ...servedRows('Coalesce HTTP /embed', m.http),
     ...servedRows('Coalesce gRPC', m.grpc),
   ];
-  if (isSkipped(m.transformersJs)) lines.push(`| transformers.js pipeline | – | skipped: ${m.transformersJs.skipped} | | | | | | | | |`);
+  if (isSkipped(m.transformersJs)) lines.push(`| transformers.js pipeline | – | skipped: ${m.transformersJs.skipped} | | | | | | | | | | |`);
   else {
     for (const r of m.transformersJs.runs) {
-      lines.push(`| transformers.js ${m.transformersJs.version} pipeline | ${r.concurrency} | ${f0(r.textsPerS)} | ${f0(r.tokensPerS)} | ${f0(r.requestsPerS)} | ${f1(r.latencyMs.p50)} | ${f1(r.latencyMs.p99)} | – | – | – | ${r.errors} |`);
+      lines.push(`| transformers.js ${m.transformersJs.version} pipeline | ${r.concurrency} | ${f0(r.textsPerS)} | ${f0(r.tokensPerS)} | ${f0(r.requestsPerS)} | ${f1(r.latencyMs.p50)} | ${f1(r.latencyMs.p99)} | – | – | – | ${cores(r.cpu)} | ${cpuPerText(r.cpu, 'transformers.js', r.textsPerS)} | ${r.errors} |`);
     }
   }
-  if (isSkipped(m.ceiling)) lines.push(`| raw ORT session (ceiling) | – | skipped: ${m.ceiling.skipped} | | | | | | | | |`);
+  if (isSkipped(m.ceiling)) lines.push(`| raw ORT session (ceiling) | – | skipped: ${m.ceiling.skipped} | | | | | | | | | | |`);
   else {
     for (const r of m.ceiling.results) {
-      lines.push(`| raw ORT ${m.ceiling.ortVersion} session, sorted batches of ${r.batchSize} | – | ${f0(r.textsPerS)} | ${f0(r.tokensPerS)} | – | ${f1(r.msPerBatch)}/batch | – | ${r.batchSize} | 100% | padding eff. ${pct(r.paddingEfficiency)} | 0 |`);
+      lines.push(`| raw ORT ${m.ceiling.ortVersion} session, sorted batches of ${r.batchSize} | – | ${f0(r.textsPerS)} | ${f0(r.tokensPerS)} | – | ${f1(r.msPerBatch)}/batch | – | ${r.batchSize} | 100% | padding eff. ${pct(r.paddingEfficiency)} | ${cores(r.cpu)} | ${cpuPerText(r.cpu, 'ort', r.textsPerS)} | 0 |`);
     }
   }
   const c = m.costs;
@@ -152,7 +177,8 @@ export function modelMarkdown(m: ModelReport): string {
       '',
       `**Targets at ${t.concurrency} clients:** served ${f0(t.servedTextsPerS)} texts/s = ${f2(t.vsCeiling)} × the raw-session ceiling ` +
         `(${f0(t.ceilingTextsPerS)}, batches of ${t.ceilingBatchSize ?? '–'}; target ≥ ${CEILING_TARGET}: ${verdict(t.meetsCeilingTarget)}) and ` +
-        `${f2(t.vsTransformersJs)} × transformers.js (${f0(t.tjsTextsPerS)}; target ≥ ${TJS_TARGET}: ${verdict(t.meetsTransformersJsTarget)}).`,
+        `${f2(t.vsTransformersJs)} × transformers.js (${f0(t.tjsTextsPerS)}; target ≥ ${TJS_TARGET}: ${verdict(t.meetsTransformersJsTarget)}). ` +
+        `Within each round: ${t.vsCeilingByRound.map(f2).join(', ') || '–'} × ceiling, ${t.vsTransformersJsByRound.map(f2).join(', ') || '–'} × transformers.js.`,
     );
   }
   return lines.join('\n');
@@ -169,12 +195,15 @@ export function reportMarkdown(report: BenchReport): string {
     '',
     `${meta.date} · node ${meta.node} · ${meta.cpus} × ${meta.cpuModel} · load average at start ${meta.loadAverage} · ` +
       `workload seed ${meta.seed}, ${meta.requests} requests (${meta.singleShare} one text, the rest 2–8), ` +
-      `${meta.durationS} s per phase after ≥ ${meta.warmupS} s warm-up · intra-op threads ${meta.intraOpThreads || 'default'}`,
+      `${meta.durationS} s per phase after ≥ ${meta.warmupS} s warm-up (and one answer per client), ${meta.rounds} interleaved round(s), best round shown · ` +
+      `intra-op threads ${meta.intraOpThreads || 'default'}${(meta.serverArgs as string[]).length ? ` · server args ${(meta.serverArgs as string[]).join(' ')}` : ''}`,
     '',
     'Served paths run against one child server process (the load generator is this process); transformers.js runs in its own process ' +
       'with the load generator in-process; the raw session runs in its own process on pre-formed, pre-tokenized batches and times only ' +
       'session.run + pooling. "model busy" is the share of wall time the server\'s model worker spent in model calls; ' +
-      '"loop lag" is the server main thread\'s event-loop delay over the phase.',
+      '"loop lag" is the server main thread\'s event-loop delay over the phase; "cores used" is CPU time / wall time per process over the phase, ' +
+      'and "others" what the rest of the (shared) machine used meanwhile; "CPU µs/text" is the CPU time of the process doing the work ' +
+      '(the server, not the load generator) per text, which other load on the machine hardly changes.',
     '',
     ...report.models.flatMap((m) => [modelMarkdown(m), '']),
   ].join('\n');

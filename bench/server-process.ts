@@ -56,11 +56,13 @@ export async function startServer(options: ServerOptions): Promise<ServerProcess
   const args = [...(options.nodeArgs ?? []), MAIN_JS, '--model', options.model, '--hostname', '127.0.0.1', '--port', String(port),
     '--intra-op-threads', String(options.intraOpThreads), ...(options.extraArgs ?? [])];
   let grpcTarget: string | null = null;
-  const grpcFlag = options.grpc ? grpcPortFlag(flags) : null;
-  if (grpcFlag) {
+  const grpcFlag = grpcPortFlag(flags);
+  if (grpcFlag && options.grpc) {
     const grpcPort = await freePort();
     args.push(grpcFlag, String(grpcPort));
     grpcTarget = `127.0.0.1:${grpcPort}`;
+  } else if (grpcFlag) {
+    args.push(grpcFlag, '-1'); // off: its default port may be taken by a server someone else runs
   }
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -1,51 +1,88 @@
 /**
- * Each anchor runs in its own child process: transformers.js carries onnxruntime-node 1.30, which
- * cannot be loaded next to the 1.29 the raw anchor uses (the second binding fails to dlopen), and
- * a fresh process also leaves no thread pool or heap of one phase behind for the next.
- * Arguments go in as JSON on argv; the result comes back as a JSON file.
+ * Each anchor lives in its own child process, for the whole run of a model: transformers.js
+ * carries onnxruntime-node 1.30, which cannot be loaded next to the 1.29 the raw anchor uses (the
+ * second binding fails to dlopen), and separate processes keep one phase's threads and heap out
+ * of another's. The child loads once, then runs phases on request, so the orchestrator can
+ * interleave anchor and server phases in rounds (the 2 cores are shared; interleaving spreads
+ * other people's load over every path alike).
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export async function runAnchor<A, R>(script: string, args: A, timeoutS = 600): Promise<R> {
-  const dir = mkdtempSync(join(tmpdir(), 'coalesce-anchor-'));
-  const out = join(dir, 'result.json');
-  const path = fileURLToPath(new URL(`./${script}.js`, import.meta.url));
-  try {
-    let log = '';
-    const code = await new Promise<number>((resolve, reject) => {
-      const child = spawn(process.execPath, [path, JSON.stringify(args), out], { stdio: ['ignore', 'pipe', 'pipe'] });
-      const keep = (b: Buffer) => (log = (log + b.toString('utf8')).slice(-10_000));
-      child.stdout!.on('data', keep);
-      child.stderr!.on('data', keep);
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutS * 1000);
-      child.once('error', reject);
-      child.once('exit', (c) => {
-        clearTimeout(timer);
-        resolve(c ?? -1);
-      });
+type FromChild = { type: 'ready'; info: unknown } | { type: 'result'; result: unknown } | { type: 'error'; message: string };
+type ToChild = { type: 'init'; args: unknown } | { type: 'run'; args: unknown };
+
+export class AnchorProcess<I, P, R> {
+  private log = '';
+  private waiting: { resolve(m: FromChild): void; reject(e: Error): void } | null = null;
+
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly script: string,
+  ) {
+    const keep = (b: Buffer) => (this.log = (this.log + b.toString('utf8')).slice(-10_000));
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    child.on('message', (m: FromChild) => {
+      const w = this.waiting;
+      this.waiting = null;
+      w?.resolve(m);
     });
-    if (code !== 0) throw new Error(`anchor ${script} exited with code ${code}:\n${log}`);
-    return JSON.parse(readFileSync(out, 'utf8')) as R;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    child.once('exit', (code) => {
+      const w = this.waiting;
+      this.waiting = null;
+      w?.reject(new Error(`anchor ${script} exited (code ${code}):\n${this.log}`));
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Starts the child and runs its init; resolves with what init returned. */
+  static async start<I, P, R>(script: string, args: I): Promise<{ anchor: AnchorProcess<I, P, R>; info: unknown }> {
+    const path = fileURLToPath(new URL(`./${script}.js`, import.meta.url));
+    const child = fork(path, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const anchor = new AnchorProcess<I, P, R>(child, script);
+    const reply = await anchor.send({ type: 'init', args });
+    if (reply.type !== 'ready') {
+      anchor.close();
+      throw new Error(reply.type === 'error' ? reply.message : `unexpected reply ${reply.type}`);
+    }
+    return { anchor, info: reply.info };
+  }
+
+  async run(args: P): Promise<R> {
+    const reply = await this.send({ type: 'run', args });
+    if (reply.type === 'error') throw new Error(reply.message);
+    if (reply.type !== 'result') throw new Error(`unexpected reply ${reply.type}`);
+    return reply.result as R;
+  }
+
+  close(): void {
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
+
+  private send(message: ToChild): Promise<FromChild> {
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject };
+      this.child.send(message);
+    });
   }
 }
 
-/** The child side: parses the arguments, runs, writes the result, exits (ORT threads may linger). */
-export function anchorMain<A, R>(run: (args: A) => Promise<R>): void {
-  const [json, out] = process.argv.slice(2);
-  run(JSON.parse(json) as A).then(
-    (result) => {
-      writeFileSync(out, JSON.stringify(result));
-      process.exit(0);
-    },
-    (e) => {
-      process.stderr.write(`${(e as Error).stack ?? e}\n`);
-      process.exit(1);
-    },
-  );
+/** The child side: `init` loads and returns facts plus the phase runner. */
+export function anchorMain<I, P, R>(init: (args: I) => Promise<{ info: unknown; run: (args: P) => Promise<R> }>): void {
+  let run: ((args: P) => Promise<R>) | null = null;
+  const reply = (m: FromChild) => process.send!(m);
+  process.on('message', (m: ToChild) => {
+    const task = m.type === 'init'
+      ? init(m.args as I).then((loaded) => {
+          run = loaded.run;
+          reply({ type: 'ready', info: loaded.info });
+        })
+      : (run ? run(m.args as P) : Promise.reject(new Error('not initialised'))).then((result) => reply({ type: 'result', result }));
+    task.catch((e: Error) => reply({ type: 'error', message: e.stack ?? String(e) }));
+  });
+  process.on('disconnect', () => process.exit(0));
 }

@@ -8,17 +8,27 @@ import * as ort from 'onnxruntime-node';
 import { poolTokens } from '../../src/backend/pooling.js';
 import { padBatch, type IntegerType } from '../../src/backend/ort/tensors.js';
 import type { EncodedText } from '../../src/core/types.js';
+import { cpuShares, cpuSnapshot, type CpuShares } from '../cpu-usage.js';
 import { rng } from '../texts.js';
 import { modelWorkload, type WorkloadSpec } from '../workload.js';
 import { anchorMain } from './child.js';
 
-export interface RawArgs extends WorkloadSpec {
+export interface RawInit extends WorkloadSpec {
   model: string;
   intraOpThreads: number;
-  batchSizes: number[];
   maxBatchTokens: number;
+}
+
+export interface RawPhase {
+  batchSize: number;
   warmupS: number;
   durationS: number;
+}
+
+export interface RawInfo {
+  ortVersion: string;
+  outputName: string;
+  outputKind: 'pooled' | 'token';
 }
 
 export interface RawBatchResult {
@@ -30,12 +40,11 @@ export interface RawBatchResult {
   msPerBatch: number;
   /** Real tokens / padded tokens of the batches run. */
   paddingEfficiency: number;
+  cpu: CpuShares;
 }
 
-export interface RawResult {
-  ortVersion: string;
-  outputName: string;
-  outputKind: 'pooled' | 'token';
+export interface RawResult extends RawInfo {
+  /** Per batch size: the median round. */
   results: RawBatchResult[];
 }
 
@@ -73,7 +82,7 @@ function shuffle<T>(items: T[], r: () => number): T[] {
   return items;
 }
 
-async function run(args: RawArgs): Promise<RawResult> {
+async function init(args: RawInit): Promise<{ info: RawInfo; run: (phase: RawPhase) => Promise<RawBatchResult> }> {
   const workload = modelWorkload(args.model, args);
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: ['cpu'],
@@ -86,7 +95,7 @@ async function run(args: RawArgs): Promise<RawResult> {
   const intType: IntegerType = idMeta && idMeta.isTensor && idMeta.type === 'int32' ? 'int32' : 'int64';
   const pooledName = POOLED_OUTPUTS.find((n) => session.outputNames.includes(n));
   const outputName = pooledName ?? session.outputNames[0];
-  const outputKind = pooledName ? 'pooled' : 'token';
+  const outputKind: 'pooled' | 'token' = pooledName ? 'pooled' : 'token';
 
   const prepare = (batch: EncodedText[]): Prepared => {
     const lengths = Uint32Array.from(batch, (e) => e.ids.length);
@@ -99,7 +108,7 @@ async function run(args: RawArgs): Promise<RawResult> {
       if (e.typeIds) typeIds.set(e.typeIds, at);
       at += e.ids.length;
     }
-    const padded = padBatch(ids, typeIds, lengths, intType);
+    const padded = padBatch(ids, typeIds, lengths, intType, { positions: inputs.includes('position_ids') });
     const shape = [batch.length, padded.seqLen];
     const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor(intType, padded.ids, shape) };
     if (inputs.includes('attention_mask')) feeds.attention_mask = new ort.Tensor(intType, padded.mask, shape);
@@ -115,19 +124,24 @@ async function run(args: RawArgs): Promise<RawResult> {
     return poolTokens(workload.manifest.pooling, data, p.lengths, out.dims[1], out.dims[2]);
   };
 
-  const results: RawBatchResult[] = [];
-  for (const size of args.batchSizes) {
-    // Formed sorted, run shuffled: any prefix of the run is then a fair sample of lengths.
-    const prepared = shuffle(formBatches(workload.encoded, size, args.maxBatchTokens).map(prepare), rng(args.seed));
-    // Warm-up: every batch shape once at least, so ORT has planned its allocations.
-    const warmEnd = performance.now() + args.warmupS * 1000;
+  const formed = new Map<number, Prepared[]>();
+  const run = async ({ batchSize: size, warmupS, durationS }: RawPhase): Promise<RawBatchResult> => {
+    let prepared = formed.get(size);
+    if (!prepared) {
+      // Formed sorted, run shuffled: any prefix of the run is then a fair sample of lengths.
+      prepared = shuffle(formBatches(workload.encoded, size, args.maxBatchTokens).map(prepare), rng(args.seed));
+      formed.set(size, prepared);
+    }
+    // Warm-up: a few batch shapes at least, so ORT has planned its allocations.
+    const warmEnd = performance.now() + warmupS * 1000;
     for (let i = 0; i < prepared.length && (i < 3 || performance.now() < warmEnd); i++) await runOne(prepared[i]);
     let texts = 0;
     let tokens = 0;
     let padded = 0;
     let batches = 0;
+    const cpuBefore = cpuSnapshot([process.pid]);
     const start = performance.now();
-    const end = start + args.durationS * 1000;
+    const end = start + durationS * 1000;
     for (let i = 0; performance.now() < end; i = (i + 1) % prepared.length) {
       const p = prepared[i];
       await runOne(p);
@@ -137,7 +151,8 @@ async function run(args: RawArgs): Promise<RawResult> {
       batches++;
     }
     const elapsedS = (performance.now() - start) / 1000;
-    results.push({
+    const cpu = cpuShares(cpuBefore, cpuSnapshot([process.pid]), { ort: process.pid });
+    return {
       batchSize: size,
       batches,
       texts,
@@ -145,10 +160,11 @@ async function run(args: RawArgs): Promise<RawResult> {
       tokensPerS: tokens / elapsedS,
       msPerBatch: (elapsedS * 1000) / batches,
       paddingEfficiency: tokens / padded,
-    });
-  }
-  await session.release();
-  return { ortVersion: ort.env.versions.node ?? ort.env.versions.common, outputName, outputKind, results };
+      cpu,
+    };
+  };
+  const ortVersion = ort.env.versions.node ?? ort.env.versions.common;
+  return { info: { ortVersion, outputName, outputKind }, run };
 }
 
-if (process.argv[1]?.endsWith('raw-session.js')) anchorMain(run);
+if (process.argv[1]?.endsWith('raw-session.js')) anchorMain(init);

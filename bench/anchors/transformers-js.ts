@@ -6,21 +6,26 @@
 import { mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
+import { withCpu } from '../cpu-usage.js';
 import { runLoad, type LoadResult } from '../load.js';
 import { modelWorkload, type WorkloadSpec } from '../workload.js';
 import { anchorMain } from './child.js';
 
-export interface TjsArgs extends WorkloadSpec {
+export interface TjsInit extends WorkloadSpec {
   model: string;
   intraOpThreads: number;
-  concurrency: number[];
+}
+
+export interface TjsPhase {
+  concurrency: number;
   warmupS: number;
   durationS: number;
 }
 
-export type TjsResult =
-  | { version: string; ortVersion: string; dimensions: number; runs: LoadResult[] }
-  | { skipped: string };
+export type TjsInfo = { version: string; ortVersion: string; dimensions: number } | { skipped: string };
+
+/** Per concurrency: the median round. */
+export type TjsResult = { version: string; ortVersion: string; dimensions: number; runs: LoadResult[] } | { skipped: string };
 
 /**
  * transformers.js wants `<localModelPath>/<id>/onnx/model.onnx`; sentence-transformers folders
@@ -40,7 +45,7 @@ function transformersLayout(modelDir: string, onnxPath: string): { root: string;
   return { root: root + '/', id };
 }
 
-async function run(args: TjsArgs): Promise<TjsResult> {
+async function init(args: TjsInit): Promise<{ info: TjsInfo; run: (phase: TjsPhase) => Promise<LoadResult> }> {
   const workload = modelWorkload(args.model, args);
   const tjs = await import('@huggingface/transformers');
   const { root, id } = transformersLayout(args.model, workload.manifest.onnxPath);
@@ -64,7 +69,8 @@ async function run(args: TjsArgs): Promise<TjsResult> {
     if (probe.dims.length !== 2 || probe.dims[0] !== 2) throw new Error(`unexpected output shape [${probe.dims}]`);
     dimensions = probe.dims[1];
   } catch (e) {
-    return { skipped: `transformers.js cannot run this model: ${(e as Error).message.split('\n')[0]}` };
+    const skipped = `transformers.js cannot run this model: ${(e as Error).message.split('\n')[0]}`;
+    return { info: { skipped }, run: () => Promise.reject(new Error(skipped)) };
   }
 
   const driver = {
@@ -75,13 +81,12 @@ async function run(args: TjsArgs): Promise<TjsResult> {
     },
     close: () => {},
   };
-  const runs: LoadResult[] = [];
-  for (const concurrency of args.concurrency) {
-    runs.push(await runLoad(driver, workload, { concurrency, warmupS: args.warmupS, durationS: args.durationS }));
-  }
-  await extractor.dispose();
+  const run = async ({ concurrency, warmupS, durationS }: TjsPhase): Promise<LoadResult> => {
+    const { result, cpu } = await withCpu({ 'transformers.js': process.pid }, () => runLoad(driver, workload, { concurrency, warmupS, durationS }));
+    return { ...result, cpu };
+  };
   const ortVersion = (tjs.env.backends.onnx as { versions?: { node?: string } } | undefined)?.versions?.node ?? '1.30 (nested)';
-  return { version: tjs.env.version, ortVersion, dimensions, runs };
+  return { info: { version: tjs.env.version, ortVersion, dimensions }, run };
 }
 
-if (process.argv[1]?.endsWith('transformers-js.js')) anchorMain(run);
+if (process.argv[1]?.endsWith('transformers-js.js')) anchorMain(init);
