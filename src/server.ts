@@ -10,6 +10,8 @@ import { Batcher } from './core/batcher.js';
 import { Embedder } from './core/embedder.js';
 import type { Backend, TextEncoder } from './core/types.js';
 import { readManifest } from './backend/manifest.js';
+import { isVisionLanguageFolder, prepareVisionLanguage } from './backend/vision-language.js';
+import { startImageServing, type ImageServing } from './image-serving.js';
 import { OrtBackend } from './backend/ort/ort-backend.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
@@ -29,6 +31,8 @@ export interface Coalesce {
   grpcUrl: string | null;
   grpcPort: number | null;
   metrics: Metrics;
+  /** The image path of an image-text model (CLIP, SigLIP); null for text models. */
+  images: ImageServing | null;
   /** Stops taking requests, finishes what was admitted, then releases the model. */
   close(): Promise<void>;
 }
@@ -37,7 +41,10 @@ const WARM_UP_TEXTS = ['Coalesce warms up the model before it reports healthy.']
 
 export async function startCoalesce(config: Config, log: Logger): Promise<Coalesce> {
   const { dir, id } = await resolveModelDir(config, log);
-  const manifest = readManifest(dir, { onnxFile: config.onnxFile, pooling: config.pooling, maxInputLength: config.maxInputLength });
+  // An image-text model: the text path serves its text tower (a graph whose one output is text_embeds).
+  const vl = isVisionLanguageFolder(dir) ? await prepareVisionLanguage(dir, { variant: config.onnxVariant, onnxFile: config.onnxFile }) : null;
+  const textManifest = readManifest(dir, { onnxFile: vl ? vl.textFile : config.onnxFile, pooling: config.pooling, maxInputLength: config.maxInputLength });
+  const manifest = vl ? { ...textManifest, onnxPath: vl.textGraphPath, onnxFile: vl.textSource } : textManifest;
   if (config.maxBatchTokens < manifest.maxLength) {
     throw new Error(`--max-batch-tokens ${config.maxBatchTokens} is below the max input length ${manifest.maxLength}: a full-length input could never run`);
   }
@@ -87,8 +94,11 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     throw e;
   });
 
+  const images = vl ? await startImageServing(vl, config, { backend, embedder }, metrics, log) : null;
+
   const modelName = config.servedModelName ?? id;
   const app = createHttpApp({
+    images: images ? { images: images.images, classifier: images.classifier } : undefined,
     embedder,
     modelName,
     payloadLimit: config.payloadLimit,
@@ -113,6 +123,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
       inputs: info.inputNames,
       output: info.outputName,
       version: VERSION,
+      ...(images ? { modalities: ['text', 'image'], image: images.info() } : {}),
       config: publicConfig(config),
     }),
   });
@@ -149,6 +160,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
       embedder.markReady(false);
       await new Promise<void>((r) => server.close(() => r()));
       await encoder.close();
+      await images?.close();
       await backend.close();
       metrics.stop();
       throw new Error(`cannot serve gRPC on ${config.hostname}:${config.grpcPort}: ${e.message} (--grpc-port -1 turns gRPC off)`);
@@ -165,12 +177,15 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     grpcUrl: grpc?.url ?? null,
     grpcPort: grpc?.port ?? null,
     metrics,
+    images,
     close: () =>
       (closing ??= (async () => {
+        await images?.drain();
         await embedder.drain();
         await Promise.all([new Promise<void>((r) => server.close(() => r())), grpc?.close()]);
         server.closeAllConnections?.();
         await encoder.close();
+        await images?.close();
         await backend.close();
         metrics.stop();
       })()),

@@ -1,10 +1,13 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Embedder } from '../../core/embedder.js';
+import type { ImageEmbedder } from '../../core/image-embedder.js';
+import type { ZeroShotClassifier } from '../../core/zero-shot.js';
 import { CoalesceError } from '../../errors.js';
 import { errorResponse } from './errors.js';
 import { OPENAI_PATHS, openaiRoutes } from './openai-routes.js';
 import { teiRoutes } from './tei-routes.js';
+import { imageRoutes } from './image-routes.js';
 
 export interface HttpDeps {
   embedder: Embedder;
@@ -14,6 +17,8 @@ export interface HttpDeps {
   info: () => Record<string, unknown>;
   /** Prometheus text for GET /metrics. */
   metrics: () => string;
+  /** Image-text models: /embed_image, /classify_image, images on /v1/embeddings. */
+  images?: { images: ImageEmbedder; classifier: ZeroShotClassifier };
 }
 
 /** The HTTP transport: translates requests to embedder calls and errors to TEI's or OpenAI's shape. */
@@ -42,6 +47,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
   app.get('/metrics', (c) => c.text(deps.metrics(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
 
   teiRoutes(app, embedder);
-  openaiRoutes(app, embedder, deps.modelName);
+  openaiRoutes(app, embedder, deps.modelName, deps.images?.images);
+  if (deps.images) imageRoutes(app, deps.images);
   return app;
 }

@@ -1,9 +1,11 @@
 import type { Context, Hono } from 'hono';
 import type { Embedder } from '../../core/embedder.js';
+import type { ImageEmbedder } from '../../core/image-embedder.js';
 import { validation } from '../../errors.js';
 import { vectorToBase64, vectorToJson } from './encode.js';
 import { optionalInt, optionalString, parseJsonBody, stringInputs } from './parse.js';
 import { setTimingHeaders } from './timing-headers.js';
+import { openaiImageEmbeddings, wantsImages } from './image-routes.js';
 
 /**
  * OpenAI's embeddings API, so the official SDK works unchanged. The SDK asks for base64 by
@@ -11,7 +13,8 @@ import { setTimingHeaders } from './timing-headers.js';
  */
 export const OPENAI_PATHS: ReadonlySet<string> = new Set(['/v1/embeddings', '/embeddings']);
 
-export function openaiRoutes(app: Hono, embedder: Embedder, modelName: string): void {
+/** `images`: the image tower of an image-text model; inputs may then be images (see image-routes.ts). */
+export function openaiRoutes(app: Hono, embedder: Embedder, modelName: string, images?: ImageEmbedder): void {
   const handler = async (c: Context) => {
     const body = parseJsonBody(await c.req.text());
     const inputs = stringInputs(body, 'input');
@@ -19,6 +22,7 @@ export function openaiRoutes(app: Hono, embedder: Embedder, modelName: string): 
     if (format !== 'float' && format !== 'base64') {
       throw validation(`\`encoding_format\` must be "float" or "base64", not ${JSON.stringify(format)}`, 'encoding_format');
     }
+    if (images && wantsImages(body, inputs)) return openaiImageEmbeddings(c, body, inputs, format, { images, texts: embedder, modelName });
     const result = await embedder.embed({
       inputs,
       normalize: true,

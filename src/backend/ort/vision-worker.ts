@@ -1,0 +1,111 @@
+/**
+ * A worker thread that owns one vision-tower session (CLIP / SigLIP image encoder), on the device
+ * the text sessions resolved: same process, same CUDA context, its own thread because
+ * `session.run` blocks the thread it runs on. It receives stacked CHW float32 images, converts
+ * them to float16 when the graph takes that, runs, and sends back [B, D] (transferred).
+ */
+import { parentPort } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+import { cudaUnavailableMessage, parseDevice } from './device.js';
+import { float16ToFloat32 } from './tensors.js';
+import { float32ToFloat16 } from './vision-tensors.js';
+import type { VisionEmbedMessage, VisionFacts, VisionFromWorker, VisionLoadRequest } from './vision-protocol.js';
+
+/** Which output carries the image embedding, in order of preference. */
+export const IMAGE_OUTPUTS = ['image_embeds', 'pooler_output', 'embeddings', 'image_embedding'];
+
+interface Loaded {
+  session: ort.InferenceSession;
+  facts: VisionFacts;
+  height: number;
+  width: number;
+}
+
+let loaded: Loaded | null = null;
+const port = parentPort!;
+
+function post(message: VisionFromWorker, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(message, transfer);
+}
+
+async function load(req: VisionLoadRequest): Promise<Loaded> {
+  const device = parseDevice(req.device);
+  const onCuda = device.kind === 'cuda';
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: onCuda ? [{ name: 'cuda', deviceId: device.id }] : ['cpu'],
+    graphOptimizationLevel: 'all',
+    ...(onCuda ? { intraOpNumThreads: 1, interOpNumThreads: 1 } : req.intraOpThreads > 0 ? { intraOpNumThreads: req.intraOpThreads } : {}),
+  };
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(req.path, options);
+  } catch (e) {
+    const message = (e as Error).message;
+    if (onCuda && /cuda|provider/i.test(message)) throw new Error(`--device ${req.device}: ${cudaUnavailableMessage(message)}`);
+    throw new Error(`${req.path}: cannot be loaded by ONNX Runtime: ${message}`);
+  }
+  const inputs = session.inputNames;
+  if (inputs.length !== 1 || inputs[0] !== 'pixel_values') {
+    throw new Error(`${req.path}: a vision tower takes pixel_values only (inputs: ${inputs.join(', ')})`);
+  }
+  const meta = session.inputMetadata.find((m) => m.name === 'pixel_values');
+  const type = meta && meta.isTensor ? meta.type : 'float32';
+  if (type !== 'float32' && type !== 'float16') throw new Error(`${req.path}: pixel_values is ${type}, not float32 or float16`);
+  const shape = meta && meta.isTensor ? meta.shape : [];
+  const [, c, h, w] = shape;
+  const fixed = (d: unknown, want: number) => typeof d !== 'number' || d <= 0 || d === want;
+  if (shape.length !== 4 || !fixed(c, 3) || !fixed(h, req.height) || !fixed(w, req.width)) {
+    throw new Error(`${req.path}: pixel_values is [${shape.join(', ')}] but preprocessor_config.json makes [batch, 3, ${req.height}, ${req.width}]`);
+  }
+  const names = session.outputNames;
+  const outputName = IMAGE_OUTPUTS.find((n) => names.includes(n)) ?? (names.length === 1 ? names[0] : null);
+  if (!outputName) throw new Error(`${req.path}: no image embedding output (outputs: ${names.join(', ')}; expected one of ${IMAGE_OUTPUTS.join(', ')})`);
+  const l: Loaded = {
+    session,
+    height: req.height,
+    width: req.width,
+    facts: { inputType: type, outputName, dimensions: 0, provider: onCuda ? 'cuda' : 'cpu', device: onCuda ? `cuda:${device.kind === 'cuda' ? device.id : 0}` : 'cpu' },
+  };
+  // A probe run tells the output width and proves the graph runs.
+  const probe = await run(l, new Float32Array(3 * req.height * req.width), 1);
+  l.facts.dimensions = probe.dimensions;
+  return l;
+}
+
+async function run(l: Loaded, pixels: Float32Array, count: number): Promise<{ vectors: Float32Array; dimensions: number }> {
+  const shape = [count, 3, l.height, l.width];
+  if (pixels.length !== count * 3 * l.height * l.width) throw new Error(`got ${pixels.length} pixel values for ${count} images of [3, ${l.height}, ${l.width}]`);
+  const input =
+    l.facts.inputType === 'float16' ? new ort.Tensor('float16', float32ToFloat16(pixels), shape) : new ort.Tensor('float32', pixels, shape);
+  const results = await l.session.run({ pixel_values: input }, [l.facts.outputName]);
+  const out = results[l.facts.outputName];
+  const data = out.type === 'float16' ? float16ToFloat32(out.data as Uint16Array) : (out.data as Float32Array);
+  const dims = out.dims;
+  if (dims.length !== 2 || dims[0] !== count) throw new Error(`output ${l.facts.outputName} has shape [${dims}], expected [${count}, D]`);
+  return { vectors: data, dimensions: dims[1] };
+}
+
+async function handle(message: VisionLoadRequest | VisionEmbedMessage): Promise<void> {
+  if (message.type === 'load') {
+    try {
+      loaded = await load(message);
+      post({ type: 'loaded', facts: loaded.facts });
+    } catch (e) {
+      post({ type: 'load-failed', problem: (e as Error).message });
+    }
+    return;
+  }
+  try {
+    if (!loaded) throw new Error('no vision model is loaded');
+    const { vectors, dimensions } = await run(loaded, message.pixels, message.count);
+    const owned = vectors.byteOffset === 0 && vectors.byteLength === vectors.buffer.byteLength ? vectors : vectors.slice();
+    post({ type: 'result', id: message.id, vectors: owned, dimensions }, [owned.buffer as ArrayBuffer]);
+  } catch (e) {
+    post({ type: 'failed', id: message.id, message: (e as Error).message });
+  }
+}
+
+let chain: Promise<void> = Promise.resolve();
+port.on('message', (message: VisionLoadRequest | VisionEmbedMessage) => {
+  chain = chain.then(() => handle(message));
+});

@@ -1,0 +1,291 @@
+/**
+ * Two-tower image-text models (CLIP, SigLIP, SigLIP2) in the layouts people have:
+ * - transformers.js: onnx/text_model{_variant}.onnx + onnx/vision_model{_variant}.onnx (SigLIP's
+ *   towers output last_hidden_state + pooler_output, CLIP's text_embeds / image_embeds);
+ * - optimum: one model.onnx taking input_ids, attention_mask AND pixel_values.
+ * Each tower becomes a graph of its own: the text tower is handed to the ordinary text path as a
+ * graph whose one output is text_embeds (with SigLIP's fixed-length padding inside it), the
+ * vision tower to the vision session. Graphs that need rewriting are written once to a cache
+ * folder keyed by the source file's path, size and time.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { parsePreprocessorConfig, PreprocessorConfigError, type ImageProcessorConfig } from '../preprocess/image.js';
+import { ModelError } from './model-error.js';
+import { decodeModel, encodeModel, makeValueInfo, DataType, valueInfoShape, type ModelProto } from './onnx/onnx-proto.js';
+import { extractSubgraph, graphInputNames, padTextInputs, SubgraphError, type FixedPadding } from './onnx/subgraph.js';
+import { readSafetensorScalars } from './safetensors.js';
+
+/** config.json model_type values served as image-text models. */
+const FAMILIES = new Set(['clip', 'siglip', 'siglip2', 'chinese_clip', 'altclip']);
+const SIGMOID_FAMILIES = new Set(['siglip', 'siglip2']);
+
+export interface VisionLanguageModel {
+  family: string;
+  layout: 'split' | 'combined';
+  /** A graph file whose one output, text_embeds [B, D], is what the text path serves. */
+  textGraphPath: string;
+  /** Where it came from, as /info shows it. */
+  textSource: string;
+  /** The source graph file of the text tower, relative to the folder. */
+  textFile: string;
+  visionGraphPath: string;
+  visionSource: string;
+  image: ImageProcessorConfig;
+  /** How /classify_image turns logits into scores: SigLIP's sigmoid or CLIP's softmax over labels. */
+  scoring: 'sigmoid' | 'softmax';
+  /** logits = scale * cosine + bias (scale already exponentiated). */
+  logits: { scale: number; bias: number; source: string };
+  textPadding: FixedPadding | null;
+}
+
+export interface VisionLanguageOptions {
+  /** transformers.js variant suffix: fp16, quantized, q8, ...; null: fp32 files. */
+  variant?: string | null;
+  /** --onnx-file: a combined graph to use instead of looking. */
+  onnxFile?: string | null;
+  cacheDir?: string;
+}
+
+function readJson(path: string): Record<string, unknown> | null {
+  if (!existsSync(path)) return null;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new ModelError(path, `is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+const suffix = (variant: string | null | undefined) => (variant && variant !== 'fp32' ? `_${variant}` : '');
+
+/** Whether the folder holds an image-text model (cheap: file names and config.json only). */
+export function isVisionLanguageFolder(dir: string): boolean {
+  const config = readJson(join(dir, 'config.json'));
+  const type = typeof config?.model_type === 'string' ? config.model_type : '';
+  return FAMILIES.has(type) || existsSync(join(dir, 'onnx', 'vision_model.onnx'));
+}
+
+function cachePath(cacheDir: string, source: string, what: string): string {
+  const st = statSync(source);
+  const key = createHash('sha256').update(`${source}|${st.size}|${st.mtimeMs}|${what}|v1`).digest('hex').slice(0, 24);
+  return join(cacheDir, `${key}.onnx`);
+}
+
+function writeOnce(path: string, make: () => Uint8Array): string {
+  if (existsSync(path)) return path;
+  mkdirSync(join(path, '..'), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, make());
+  renameSync(tmp, path);
+  return path;
+}
+
+function loadGraph(path: string): ModelProto {
+  try {
+    const model = decodeModel(readFileSync(path));
+    const external = (model.graph?.initializer ?? []).some((t) => t.data_location === 1 || (t.external_data?.length ?? 0) > 0);
+    if (external) throw new ModelError(path, 'keeps its weights in external data files; use the split onnx/text_model.onnx + onnx/vision_model.onnx layout');
+    return model;
+  } catch (e) {
+    if (e instanceof ModelError) throw e;
+    throw new ModelError(path, `is not a readable ONNX graph (${(e as Error).message})`);
+  }
+}
+
+/** A token's id in a tokenizer.json (added tokens, then the model's vocabulary). */
+export function tokenId(tokenizer: Record<string, unknown>, token: string): number | null {
+  const added = (tokenizer.added_tokens ?? []) as { id: number; content: string }[];
+  const a = added.find((t) => t.content === token);
+  if (a) return a.id;
+  const vocab = (tokenizer.model as { vocab?: unknown } | undefined)?.vocab;
+  if (Array.isArray(vocab)) {
+    const i = vocab.findIndex((v) => Array.isArray(v) && v[0] === token);
+    return i >= 0 ? i : null;
+  }
+  if (vocab && typeof vocab === 'object') {
+    const id = (vocab as Record<string, number>)[token];
+    return typeof id === 'number' ? id : null;
+  }
+  return null;
+}
+
+const tokenText = (v: unknown): string | null =>
+  typeof v === 'string' ? v : v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string' ? (v as { content: string }).content : null;
+
+/** SigLIP pads every text to max length with its pad token and no mask; others pad per batch. */
+function textPadding(dir: string, family: string, config: Record<string, unknown>): FixedPadding | null {
+  const tokenizer = readJson(join(dir, 'tokenizer.json')) ?? {};
+  const tokConfig = readJson(join(dir, 'tokenizer_config.json')) ?? {};
+  const fixed = (tokenizer.padding as { strategy?: { Fixed?: number }; pad_id?: number } | null | undefined) ?? null;
+  if (fixed?.strategy?.Fixed && typeof fixed.pad_id === 'number') return { length: fixed.strategy.Fixed, padId: fixed.pad_id };
+  if (!SIGMOID_FAMILIES.has(family)) return null;
+  const textConfig = (config.text_config ?? {}) as Record<string, unknown>;
+  const length =
+    (Number.isInteger(tokConfig.model_max_length) && (tokConfig.model_max_length as number) < 100_000 ? (tokConfig.model_max_length as number) : null) ??
+    (Number.isInteger(textConfig.max_position_embeddings) ? (textConfig.max_position_embeddings as number) : null) ??
+    64;
+  const padToken = tokenText(tokConfig.pad_token);
+  const padId = (padToken !== null ? tokenId(tokenizer, padToken) : null) ?? (Number.isInteger(textConfig.pad_token_id) ? (textConfig.pad_token_id as number) : null);
+  if (padId === null) throw new ModelError(join(dir, 'tokenizer_config.json'), `names no pad token: ${family} pads every text to ${length} tokens with it`);
+  return { length, padId };
+}
+
+/** Picks the tower files: split transformers.js files first, else a combined graph. */
+function towerFiles(dir: string, options: VisionLanguageOptions): { layout: 'split'; text: string; vision: string } | { layout: 'combined'; graph: string } {
+  const sfx = suffix(options.variant);
+  if (options.onnxFile) {
+    const graph = join(dir, options.onnxFile);
+    if (!existsSync(graph)) throw new ModelError(graph, 'is missing (--onnx-file)');
+    return { layout: 'combined', graph };
+  }
+  const text = join(dir, 'onnx', `text_model${sfx}.onnx`);
+  const vision = join(dir, 'onnx', `vision_model${sfx}.onnx`);
+  if (existsSync(text) && existsSync(vision)) return { layout: 'split', text, vision };
+  for (const c of [`model${sfx}.onnx`, `onnx/model${sfx}.onnx`]) {
+    if (existsSync(join(dir, c))) return { layout: 'combined', graph: join(dir, c) };
+  }
+  const looked = [`onnx/text_model${sfx}.onnx + onnx/vision_model${sfx}.onnx`, `model${sfx}.onnx`, `onnx/model${sfx}.onnx`];
+  throw new ModelError(dir, `holds no image-text ONNX graphs (looked for ${looked.join(', ')})`);
+}
+
+const rel = (dir: string, path: string) => (path.startsWith(dir + '/') ? path.slice(dir.length + 1) : path);
+
+/** logit_scale / logit_bias: weights file, else measured on a combined graph, else config defaults. */
+async function logitParameters(dir: string, family: string, config: Record<string, unknown>, combined: ModelProto | null, sfx: string): Promise<VisionLanguageModel['logits']> {
+  const weights = join(dir, 'model.safetensors');
+  if (existsSync(weights)) {
+    const found = readSafetensorScalars(weights, ['logit_scale', 'logit_bias']);
+    if (found.logit_scale !== undefined) {
+      return { scale: Math.exp(found.logit_scale), bias: found.logit_bias ?? 0, source: 'model.safetensors' };
+    }
+  }
+  let graph = combined;
+  let source = 'the combined graph';
+  if (!graph) {
+    const c = [`onnx/model${sfx}.onnx`, `model${sfx}.onnx`, 'onnx/model.onnx', 'model.onnx'].map((f) => join(dir, f)).find((p) => existsSync(p));
+    if (c) {
+      graph = loadGraph(c);
+      source = rel(dir, c);
+    }
+  }
+  if (graph) {
+    const measured = await measureLogits(graph).catch(() => null);
+    if (measured) return { ...measured, source: `measured on ${source}` };
+  }
+  // Untrained values: scores are then only a ranking, which /info says.
+  if (SIGMOID_FAMILIES.has(family)) return { scale: 10, bias: -10, source: 'SigLIP initial values (no weights or combined graph to read them from)' };
+  const init = typeof config.logit_scale_init_value === 'number' ? config.logit_scale_init_value : 2.6592;
+  return { scale: Math.exp(init), bias: 0, source: 'config.json logit_scale_init_value (no weights or combined graph to read them from)' };
+}
+
+/**
+ * logits_per_image = scale * (text_embeds . image_embeds) + bias, on the normalized embeddings
+ * the graph outputs. Cutting the graph at those two outputs leaves a few nodes; feeding unit
+ * vectors gives scale + bias and bias.
+ */
+export async function measureLogits(model: ModelProto): Promise<{ scale: number; bias: number } | null> {
+  const outs = model.graph?.output ?? [];
+  const te = outs.find((o) => o.name === 'text_embeds');
+  const ie = outs.find((o) => o.name === 'image_embeds');
+  if (!te || !ie || !outs.some((o) => o.name === 'logits_per_image')) return null;
+  const dim = [valueInfoShape(te)?.[1], valueInfoShape(ie)?.[1]].find((d): d is number => typeof d === 'number');
+  if (!dim) return null;
+  const cut = extractSubgraph(model, ['logits_per_image'], {
+    cutAt: [makeValueInfo('text_embeds', DataType.FLOAT, [null, dim]), makeValueInfo('image_embeds', DataType.FLOAT, [null, dim])],
+  });
+  const inputs = graphInputNames(cut);
+  if (inputs.length !== 2 || !inputs.includes('text_embeds') || !inputs.includes('image_embeds')) return null;
+  const session = await ort.InferenceSession.create(encodeModel(cut), { executionProviders: ['cpu'], logSeverityLevel: 4 });
+  try {
+    const t = new Float32Array(2 * dim);
+    t[0] = 1; // text 0 = e0
+    t[dim + 1] = 1; // text 1 = e1
+    const i = new Float32Array(dim);
+    i[0] = 1;
+    const r = await session.run({ text_embeds: new ort.Tensor('float32', t, [2, dim]), image_embeds: new ort.Tensor('float32', i, [1, dim]) });
+    const l = r.logits_per_image.data as Float32Array;
+    if (l.length !== 2 || !Number.isFinite(l[0]) || !Number.isFinite(l[1])) return null;
+    return { scale: l[0] - l[1], bias: l[1] };
+  } finally {
+    await session.release();
+  }
+}
+
+function textTower(dir: string, files: ReturnType<typeof towerFiles>, combined: ModelProto | null, padding: FixedPadding | null, cacheDir: string): { path: string; source: string } {
+  const sourcePath = files.layout === 'split' ? files.text : files.graph;
+  const what = `text|${padding ? `${padding.length}:${padding.padId}` : 'none'}`;
+  const target = cachePath(cacheDir, sourcePath, what);
+  if (existsSync(target)) return { path: target, source: rel(dir, sourcePath) };
+  const model = combined ?? loadGraph(sourcePath);
+  const names = (model.graph?.output ?? []).map((o) => o.name ?? '');
+  const output = ['text_embeds', 'pooler_output', 'sentence_embedding'].find((n) => names.includes(n));
+  if (!output) throw new ModelError(sourcePath, `has no text embedding output (outputs: ${names.join(', ')}; expected text_embeds or pooler_output)`);
+  // The one output the text path serves, named text_embeds; SigLIP's fixed padding put inside.
+  if (files.layout === 'split' && output === 'text_embeds' && names.length === 1 && !padding) return { path: sourcePath, source: rel(dir, sourcePath) };
+  try {
+    let tower = extractSubgraph(model, [output], { rename: { [output]: 'text_embeds' } });
+    if (padding) tower = padTextInputs(tower, padding);
+    writeOnce(target, () => encodeModel(tower));
+  } catch (e) {
+    if (e instanceof SubgraphError) throw new ModelError(sourcePath, e.message);
+    throw e;
+  }
+  return { path: target, source: `${rel(dir, sourcePath)}${files.layout === 'combined' ? '#text_embeds' : ''}` };
+}
+
+function visionTower(dir: string, files: ReturnType<typeof towerFiles>, combined: ModelProto | null, cacheDir: string): { path: string; source: string } {
+  if (files.layout === 'split') return { path: files.vision, source: rel(dir, files.vision) };
+  const target = cachePath(cacheDir, files.graph, 'vision');
+  if (!existsSync(target)) {
+    try {
+      writeOnce(target, () => encodeModel(extractSubgraph(combined ?? loadGraph(files.graph), ['image_embeds'])));
+    } catch (e) {
+      if (e instanceof SubgraphError) throw new ModelError(files.graph, e.message);
+      throw e;
+    }
+  }
+  return { path: target, source: `${rel(dir, files.graph)}#image_embeds` };
+}
+
+/** Reads and prepares an image-text model folder; throws ModelError naming the file at fault. */
+export async function prepareVisionLanguage(dir: string, options: VisionLanguageOptions = {}): Promise<VisionLanguageModel> {
+  const cacheDir = options.cacheDir ?? process.env.COALESCE_GRAPH_CACHE ?? join(tmpdir(), 'coalesce-graphs');
+  const config = readJson(join(dir, 'config.json')) ?? {};
+  const family = typeof config.model_type === 'string' ? config.model_type : 'clip';
+  const preprocessorPath = join(dir, 'preprocessor_config.json');
+  const preprocessor = readJson(preprocessorPath);
+  if (!preprocessor) throw new ModelError(preprocessorPath, 'is missing: an image-text model needs it to preprocess images');
+  let image: ImageProcessorConfig;
+  try {
+    image = parsePreprocessorConfig(preprocessor);
+  } catch (e) {
+    if (e instanceof PreprocessorConfigError) throw new ModelError(preprocessorPath, e.message);
+    throw e;
+  }
+  const files = towerFiles(dir, options);
+  const combined = files.layout === 'combined' ? loadGraph(files.graph) : null;
+  if (combined && files.layout === 'combined') {
+    const inputs = graphInputNames(combined);
+    if (!inputs.includes('pixel_values')) throw new ModelError(files.graph, `takes no pixel_values (inputs: ${inputs.join(', ')}): not an image-text graph`);
+  }
+  const padding = textPadding(dir, family, config);
+  const text = textTower(dir, files, combined, padding, cacheDir);
+  const vision = visionTower(dir, files, combined, cacheDir);
+  const logits = await logitParameters(dir, family, config, combined, suffix(options.variant));
+  return {
+    family,
+    layout: files.layout,
+    textGraphPath: text.path,
+    textSource: text.source,
+    textFile: rel(dir, files.layout === 'split' ? files.text : files.graph),
+    visionGraphPath: vision.path,
+    visionSource: vision.source,
+    image,
+    scoring: SIGMOID_FAMILIES.has(family) ? 'sigmoid' : 'softmax',
+    logits,
+    textPadding: padding,
+  };
+}

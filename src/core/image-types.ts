@@ -1,0 +1,48 @@
+/** Shapes of the image path of the core. Nothing here knows about sharp, HTTP or ONNX Runtime. */
+
+/** One image after preprocessing: what the image batcher queues and the vision backend runs. */
+export interface PreprocessedImage {
+  /** [3, height, width] float32, channels first, already rescaled and normalized. */
+  readonly pixels: Float32Array;
+}
+
+/** A preprocessed image and where its preprocessing time went. */
+export interface PreparedImage extends PreprocessedImage {
+  /** Bytes of the encoded image. */
+  bytes: number;
+  /** Reading the input (base64, data: URI or URL fetch) and decoding it. */
+  decodeMs: number;
+  /** Resize, crop and normalize. */
+  resizeMs: number;
+}
+
+/** Turns image inputs (base64, data: URI, URL) into tensors; implemented in src/preprocess. */
+export interface ImageLoader {
+  /** `where` names the input in errors, e.g. "inputs[2]"; bad images throw 4xx CoalesceErrors. */
+  prepare(input: string, where: string, signal?: AbortSignal): Promise<PreparedImage>;
+  close(): Promise<void>;
+}
+
+export interface VisionModelInfo {
+  dimensions: number;
+  /** The tensor the vision tower takes: [B, 3, height, width]. */
+  height: number;
+  width: number;
+  /** Images cost the same whatever their source size: no padding. */
+  padded: false;
+  device: string;
+  provider: string;
+  /** The graph the vision tower runs, as /info shows it. */
+  onnxFile: string;
+  outputName: string;
+  /** float32 or float16 pixel_values. */
+  inputType: string;
+}
+
+/** The seam to the vision runtime; one call runs one batch of images. */
+export interface ImageBackend {
+  readonly info: VisionModelInfo;
+  readonly maxConcurrentBatches: number;
+  embed(batch: { inputs: readonly PreprocessedImage[] }): Promise<Float32Array[]>;
+  close(): Promise<void>;
+}

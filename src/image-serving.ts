@@ -1,0 +1,123 @@
+/**
+ * Composition of the image path of an image-text model (CLIP, SigLIP), beside the text path that
+ * server.ts builds: vision sessions (same device, same process) -> image batcher (its own budget,
+ * --max-batch-images) -> ImageEmbedder (the text Embedder's Admission) -> zero-shot classifier.
+ */
+import type { Config } from './config.js';
+import { Batcher } from './core/batcher.js';
+import type { Embedder } from './core/embedder.js';
+import { ImageEmbedder } from './core/image-embedder.js';
+import type { PreprocessedImage } from './core/image-types.js';
+import { ZeroShotClassifier } from './core/zero-shot.js';
+import type { Backend } from './core/types.js';
+import { VisionBackend } from './backend/ort/vision-backend.js';
+import type { VisionLanguageModel } from './backend/vision-language.js';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+import { ImagePreprocessor } from './preprocess/image-loader.js';
+import sharp from 'sharp';
+
+export interface ImageServing {
+  images: ImageEmbedder;
+  classifier: ZeroShotClassifier;
+  vision: VisionBackend;
+  /** What /info shows about the image tower. */
+  info(): Record<string, unknown>;
+  /** Stops admitting images, waits for the queued ones. */
+  drain(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startImageServing(
+  vl: VisionLanguageModel,
+  config: Config,
+  text: { backend: Backend & { sessions: number }; embedder: Embedder },
+  metrics: Metrics,
+  log: Logger,
+): Promise<ImageServing> {
+  const started = performance.now();
+  const vision = await VisionBackend.start(vl.visionGraphPath, vl.visionSource, { height: vl.image.height, width: vl.image.width }, {
+    device: text.backend.info.device,
+    intraOpThreads: config.intraOpThreads,
+    sessions: text.backend.sessions,
+  });
+  const loader = await ImagePreprocessor.start(
+    vl.image,
+    { maxPixels: config.maxImagePixels },
+    { allowUrlFetch: config.allowUrlFetch, fetchTimeoutMs: config.urlFetchTimeoutMs, fetchMaxBytes: config.urlFetchMaxBytes },
+    config.imageWorkers,
+  );
+  if (vision.info.dimensions !== text.backend.info.dimensions) {
+    await Promise.all([vision.close(), loader.close()]);
+    throw new Error(`the image tower outputs ${vision.info.dimensions} dimensions but the text tower ${text.backend.info.dimensions}: not one embedding space`);
+  }
+  const batcher = new Batcher<PreprocessedImage>(
+    vision,
+    {
+      maxBatchTokens: config.maxBatchImages,
+      maxBatchRequests: config.maxBatchImages,
+      onBatch: (size, ms) => {
+        metrics.batchSize.observe(size);
+        metrics.inferenceDuration.observe(ms / 1000);
+      },
+    },
+    () => 1,
+  );
+  const images = new ImageEmbedder(vision.info, loader, batcher, { maxClientBatchSize: config.maxClientBatchSize }, text.embedder.admission, {
+    requestStarted: () => metrics.requests.inc(),
+    requestFinished: (ok, timings) => {
+      (ok ? metrics.successes : metrics.failures).inc();
+      if (timings) {
+        metrics.requestDuration.observe(timings.totalMs / 1000);
+        metrics.queueDuration.observe(timings.queueMs / 1000);
+      }
+    },
+  });
+  metrics.gauge('te_image_queue_size', 'Images waiting for a vision-model call', () => batcher.queued);
+  const classifier = new ZeroShotClassifier(images, text.embedder, { kind: vl.scoring, scale: vl.logits.scale, bias: vl.logits.bias }, config.maxClientBatchSize);
+
+  // Warm-up through the whole image path, as for text: /health waits for a real vision call.
+  const probe = await sharp({ create: { width: vl.image.width, height: vl.image.height, channels: 3, background: { r: 127, g: 127, b: 127 } } }).png().toBuffer();
+  images.markReady(true);
+  await images.embed({ inputs: [probe.toString('base64')], normalize: true }).catch(async (e) => {
+    images.markReady(false);
+    await Promise.all([vision.close(), loader.close()]);
+    throw e;
+  });
+  log('image tower loaded', {
+    family: vl.family, layout: vl.layout, onnx: vl.visionSource, input: `${vl.image.height}x${vl.image.width} ${vision.info.inputType}`,
+    output: vision.info.outputName, dimensions: vision.info.dimensions, sessions: vision.maxConcurrentBatches, imageWorkers: loader.workers,
+    logitScale: Number(vl.logits.scale.toFixed(4)), logitBias: Number(vl.logits.bias.toFixed(4)), logits: vl.logits.source,
+    ms: Math.round(performance.now() - started),
+  });
+
+  return {
+    images,
+    classifier,
+    vision,
+    info: () => ({
+      family: vl.family,
+      layout: vl.layout,
+      text_onnx: vl.textSource,
+      vision_onnx: vl.visionSource,
+      vision_output: vision.info.outputName,
+      vision_input: [3, vl.image.height, vl.image.width],
+      vision_input_type: vision.info.inputType,
+      text_padding: vl.textPadding,
+      preprocessing: vl.image,
+      scoring: vl.scoring,
+      logit_scale: vl.logits.scale,
+      logit_bias: vl.logits.bias,
+      logit_source: vl.logits.source,
+      max_batch_images: config.maxBatchImages,
+      image_workers: loader.workers,
+      vision_sessions: vision.maxConcurrentBatches,
+      url_fetch: config.allowUrlFetch,
+    }),
+    drain: () => images.drain(),
+    close: async () => {
+      await loader.close();
+      await vision.close();
+    },
+  };
+}

@@ -1,0 +1,249 @@
+/**
+ * Image preprocessing for vision towers, with sharp (libvips): decode -> EXIF orientation -> RGB ->
+ * resize -> center crop -> rescale -> normalize -> CHW Float32Array, following the model's
+ * preprocessor_config.json the way transformers' image processors do.
+ *
+ * sharp decodes (JPEG, PNG, WebP, GIF first frame, TIFF), applies EXIF orientation and converts
+ * to 8-bit sRGB; the resize is Pillow's own algorithm (./resample.ts), not libvips', because
+ * libvips box-shrinks by large factors first and aligns upsampling differently: on the tiny
+ * SigLIP fixture that cost up to 0.17 of cosine on upscaled images (see bench/results/image-fidelity.md).
+ *
+ * Choices that keep the vectors close to transformers':
+ * - alpha is dropped, not composited: PIL's convert("RGB"), which transformers' load_image and
+ *   convert_to_rgb use, keeps the colour under transparent pixels, so we do too;
+ * - embedded ICC profiles are ignored (PIL ignores them);
+ * - sizes, crop offsets and normalization follow transformers' TorchvisionBackend (the default
+ *   in transformers 5), which agrees with its PIL backend except when the crop is larger than
+ *   the resized image (then torchvision's zero padding is used).
+ */
+import sharp from 'sharp';
+import type { Metadata, Sharp } from 'sharp';
+import { CoalesceError, validation } from '../errors.js';
+import { resampleRgb, type ResampleFilter } from './resample.js';
+
+export type ResizeTarget =
+  | { kind: 'exact'; height: number; width: number }
+  /** Shorter side to `shortestEdge`, the other in proportion (transformers truncates it), capped by longestEdge. */
+  | { kind: 'shortest_edge'; shortestEdge: number; longestEdge: number | null };
+
+/** What preprocessing a vision tower expects; parsed from preprocessor_config.json by parsePreprocessorConfig. */
+export interface ImageProcessorConfig {
+  resize: ResizeTarget | null;
+  filter: ResampleFilter;
+  crop: { height: number; width: number } | null;
+  /** Multiplies 0..255 values (do_rescale / rescale_factor); null: left as 0..255. */
+  rescaleFactor: number | null;
+  normalize: { mean: readonly number[]; std: readonly number[] } | null;
+  /** The tensor the model takes: [3, height, width]. */
+  height: number;
+  width: number;
+}
+
+export interface ImageLimits {
+  /** Largest width x height accepted before decoding (decompression-bomb guard). */
+  maxPixels: number;
+}
+
+/** One preprocessed image: CHW float32, ready to be stacked into pixel_values. */
+export interface PixelTensor {
+  pixels: Float32Array;
+  /** The decoded image (after EXIF orientation), for logs and tests. */
+  sourceWidth: number;
+  sourceHeight: number;
+  format: string;
+  /** Where the time went: decoding (sharp) and resize + crop + normalize (JS). */
+  decodeMs: number;
+  resizeMs: number;
+}
+
+/** Formats PIL reads too; SVG, PDF, HEIF and friends are refused rather than rendered. */
+const SUPPORTED_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff']);
+
+/** PIL resampling codes (preprocessor_config.json "resample"). */
+const PIL_FILTERS: Record<number, ResampleFilter> = { 0: 'nearest', 1: 'lanczos3', 2: 'linear', 3: 'cubic', 4: 'box', 5: 'hamming' };
+
+export class PreprocessorConfigError extends Error {
+  override name = 'PreprocessorConfigError';
+}
+
+function size2d(v: unknown, what: string): { height: number; width: number } {
+  if (typeof v === 'number' && Number.isInteger(v) && v > 0) return { height: v, width: v };
+  if (typeof v === 'object' && v !== null) {
+    const o = v as Record<string, unknown>;
+    if (Number.isInteger(o.height) && Number.isInteger(o.width) && (o.height as number) > 0 && (o.width as number) > 0) {
+      return { height: o.height as number, width: o.width as number };
+    }
+  }
+  throw new PreprocessorConfigError(`${what} ${JSON.stringify(v)} is not {height, width} or a positive integer`);
+}
+
+function triple(v: unknown, fallback: readonly number[], what: string): readonly number[] {
+  if (v === undefined || v === null) return fallback;
+  if (typeof v === 'number') return [v, v, v];
+  if (Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && Number.isFinite(x))) return v as number[];
+  throw new PreprocessorConfigError(`${what} ${JSON.stringify(v)} is not a list of 3 numbers`);
+}
+
+/** transformers' defaults by processor family, for keys a preprocessor_config.json leaves out. */
+const OPENAI_CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073];
+const OPENAI_CLIP_STD = [0.26862954, 0.26130258, 0.27577711];
+
+/** Reads preprocessor_config.json as transformers' CLIP / SigLIP image processors would. */
+export function parsePreprocessorConfig(json: Record<string, unknown>): ImageProcessorConfig {
+  const type = String(json.image_processor_type ?? json.feature_extractor_type ?? '');
+  if (json.max_num_patches !== undefined) {
+    throw new PreprocessorConfigError(`${type || 'this processor'} resizes to a variable number of patches (NaFlex): only fixed-resolution checkpoints are supported`);
+  }
+  const clipLike = /clip/i.test(type);
+  const doResize = json.do_resize !== false;
+  const doCrop = json.do_center_crop === true || (json.do_center_crop === undefined && clipLike && json.crop_size !== undefined);
+
+  let resize: ResizeTarget | null = null;
+  if (doResize) {
+    const s = json.size;
+    if (typeof s === 'number' && Number.isInteger(s) && s > 0) {
+      // An int size means the shortest edge for processors that crop (CLIP), a square otherwise.
+      resize = doCrop ? { kind: 'shortest_edge', shortestEdge: s, longestEdge: null } : { kind: 'exact', height: s, width: s };
+    } else if (typeof s === 'object' && s !== null && Number.isInteger((s as Record<string, unknown>).shortest_edge)) {
+      const o = s as Record<string, unknown>;
+      resize = { kind: 'shortest_edge', shortestEdge: o.shortest_edge as number, longestEdge: Number.isInteger(o.longest_edge) ? (o.longest_edge as number) : null };
+    } else if (s !== undefined) {
+      const hw = size2d(s, 'size');
+      resize = { kind: 'exact', ...hw };
+    } else {
+      throw new PreprocessorConfigError('do_resize is set but there is no "size"');
+    }
+  }
+  const crop = doCrop ? size2d(json.crop_size ?? json.size, 'crop_size') : null;
+  const resample = json.resample === undefined ? 3 : Number(json.resample);
+  const filter = PIL_FILTERS[resample];
+  if (!filter) throw new PreprocessorConfigError(`resample ${JSON.stringify(json.resample)} is not a PIL resampling code (0-5)`);
+
+  const out = crop ?? (resize?.kind === 'exact' ? { height: resize.height, width: resize.width } : null);
+  if (!out) throw new PreprocessorConfigError('neither a fixed resize nor a center crop gives every image the same size');
+  const rescaleFactor = json.do_rescale === false ? null : typeof json.rescale_factor === 'number' ? json.rescale_factor : 1 / 255;
+  const normalize =
+    json.do_normalize === false
+      ? null
+      : {
+          mean: triple(json.image_mean, clipLike ? OPENAI_CLIP_MEAN : [0.5, 0.5, 0.5], 'image_mean'),
+          std: triple(json.image_std, clipLike ? OPENAI_CLIP_STD : [0.5, 0.5, 0.5], 'image_std'),
+        };
+  if (normalize?.std.some((x) => x === 0)) throw new PreprocessorConfigError('image_std has a zero');
+  return { resize, filter, crop, rescaleFactor, normalize, height: out.height, width: out.width };
+}
+
+/** Output size of the resize step for an image of width x height (transformers' get_resize_output_image_size). */
+export function resizedSize(target: ResizeTarget, width: number, height: number): { width: number; height: number } {
+  if (target.kind === 'exact') return { width: target.width, height: target.height };
+  const short = Math.min(width, height);
+  const long = Math.max(width, height);
+  let newShort = target.shortestEdge;
+  let newLong = Math.trunc((target.shortestEdge * long) / short);
+  if (target.longestEdge !== null && newLong > target.longestEdge) {
+    newShort = Math.trunc((target.longestEdge * newShort) / newLong);
+    newLong = target.longestEdge;
+  }
+  return width <= height ? { width: newShort, height: newLong } : { width: newLong, height: newShort };
+}
+
+const describe = (e: unknown) => (e instanceof Error ? e.message : String(e)).replace(/^Input (buffer|file) /, '');
+
+/** Header only: format, oriented size. Refuses what is not an image, unsupported formats and bombs. */
+async function inspect(bytes: Uint8Array, limits: ImageLimits): Promise<{ format: string; width: number; height: number; hasAlpha: boolean }> {
+  if (bytes.length === 0) throw validation('the image is empty (0 bytes)');
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (e) {
+    throw validation(`the input is not an image this server can read (${describe(e)}); send JPEG, PNG, WebP, GIF or TIFF`);
+  }
+  const format = meta.format ?? 'unknown';
+  if (!SUPPORTED_FORMATS.has(format)) {
+    throw validation(`unsupported image format '${format}': send JPEG, PNG, WebP, GIF or TIFF`);
+  }
+  const width = meta.autoOrient?.width ?? meta.width ?? 0;
+  const height = meta.autoOrient?.height ?? meta.height ?? 0;
+  if (width <= 0 || height <= 0) throw validation(`the image has no pixels (${width} x ${height})`);
+  if (width * height > limits.maxPixels) {
+    throw validation(
+      `the image is ${width} x ${height} = ${width * height} pixels, over the limit of ${limits.maxPixels} (--max-image-pixels): refused as a possible decompression bomb`,
+    );
+  }
+  return { format, width, height, hasAlpha: meta.hasAlpha === true };
+}
+
+function input(bytes: Uint8Array, limits: ImageLimits): Sharp {
+  // failOn 'error': truncated and corrupt files are refused (PIL refuses truncated images too).
+  return sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'error', autoOrient: true, ignoreIcc: true, page: 0, pages: 1 });
+}
+
+async function raw(pipeline: Sharp): Promise<{ data: Buffer; width: number; height: number; channels: number }> {
+  try {
+    const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height, channels: info.channels };
+  } catch (e) {
+    if (e instanceof CoalesceError) throw e;
+    throw validation(`the image could not be decoded (${describe(e)}): is it truncated or corrupt?`);
+  }
+}
+
+/** Decodes (sharp) and resizes (Pillow's resampling) to 8-bit RGB, interleaved (HWC). */
+export async function decodeToRgb(
+  bytes: Uint8Array,
+  config: ImageProcessorConfig,
+  limits: ImageLimits,
+): Promise<{ rgb: Uint8Array; width: number; height: number; source: { width: number; height: number; format: string }; decodeMs: number; resizeMs: number }> {
+  const started = performance.now();
+  const meta = await inspect(bytes, limits);
+  // No resize in this pipeline: libvips would premultiply alpha, and its resampling differs from Pillow's.
+  const decoded = await raw(input(bytes, limits).removeAlpha().toColourspace('srgb'));
+  if (decoded.channels !== 3) throw new CoalesceError('backend', `image decoding gave ${decoded.channels} channels, expected 3`);
+  const decodedAt = performance.now();
+  const target = config.resize ? resizedSize(config.resize, decoded.width, decoded.height) : { width: decoded.width, height: decoded.height };
+  const rgb = resampleRgb(decoded.data, decoded.width, decoded.height, target.width, target.height, config.filter);
+  return {
+    rgb,
+    width: target.width,
+    height: target.height,
+    source: { width: meta.width, height: meta.height, format: meta.format },
+    decodeMs: decodedAt - started,
+    resizeMs: performance.now() - decodedAt,
+  };
+}
+
+/**
+ * Center crop (or zero-pad, as torchvision does when the crop is larger), rescale and normalize,
+ * from interleaved 8-bit RGB to planar float32.
+ */
+export function toChw(rgb: Uint8Array, width: number, height: number, config: ImageProcessorConfig): Float32Array {
+  const outH = config.height;
+  const outW = config.width;
+  // torchvision: pad (crop - size) // 2 before, crop at int((size - crop) / 2) otherwise.
+  const top = outH > height ? -Math.floor((outH - height) / 2) : Math.trunc((height - outH) / 2);
+  const left = outW > width ? -Math.floor((outW - width) / 2) : Math.trunc((width - outW) / 2);
+  const scale = config.rescaleFactor ?? 1;
+  const a = [0, 1, 2].map((c) => (config.normalize ? scale / config.normalize.std[c] : scale));
+  const b = [0, 1, 2].map((c) => (config.normalize ? -config.normalize.mean[c] / config.normalize.std[c] : 0));
+  const plane = outH * outW;
+  const out = new Float32Array(3 * plane);
+  for (let y = 0; y < outH; y++) {
+    const sy = y + top;
+    for (let x = 0; x < outW; x++) {
+      const sx = x + left;
+      const inside = sy >= 0 && sy < height && sx >= 0 && sx < width;
+      const src = (sy * width + sx) * 3;
+      const dst = y * outW + x;
+      for (let c = 0; c < 3; c++) out[c * plane + dst] = (inside ? rgb[src + c] : 0) * a[c] + b[c];
+    }
+  }
+  return out;
+}
+
+/** The whole pipeline for one encoded image. Bad images throw 422 errors that say what is wrong. */
+export async function preprocessImage(bytes: Uint8Array, config: ImageProcessorConfig, limits: ImageLimits): Promise<PixelTensor> {
+  const { rgb, width, height, source, decodeMs, resizeMs } = await decodeToRgb(bytes, config, limits);
+  const at = performance.now();
+  const pixels = toChw(rgb, width, height, config);
+  return { pixels, sourceWidth: source.width, sourceHeight: source.height, format: source.format, decodeMs, resizeMs: resizeMs + performance.now() - at };
+}

@@ -1,0 +1,115 @@
+import type { Context, Hono } from 'hono';
+import type { Embedder } from '../../core/embedder.js';
+import type { ImageEmbedder, ImageTimings } from '../../core/image-embedder.js';
+import type { ZeroShotClassifier } from '../../core/zero-shot.js';
+import { validation } from '../../errors.js';
+import { acceptsPackedFloat32, vectorsToPackedFloat32, vectorToBase64, vectorToJson } from './encode.js';
+import { vectorsToJsonBytes } from './float-json.js';
+import { optionalBool, optionalInt, optionalString, parseJsonBody, stringInputs, type Body } from './parse.js';
+import { setTimingHeaders } from './timing-headers.js';
+
+export interface ImageRouteDeps {
+  images: ImageEmbedder;
+  classifier: ZeroShotClassifier;
+}
+
+/** Where an image request's time went, beside TEI's timing headers. */
+function setImageHeaders(c: Context, timings: ImageTimings, count: number, bytes: number, device: string): void {
+  setTimingHeaders(c, timings, 0, bytes, device);
+  c.header('x-compute-images', String(count));
+  c.header('x-decode-time', String(Math.round(timings.decodeMs)));
+  c.header('x-resize-time', String(Math.round(timings.resizeMs)));
+}
+
+function labelList(body: Body): string[] {
+  const v = body.labels;
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw validation('`labels` must be a list of strings', 'labels');
+  return v as string[];
+}
+
+/**
+ * Image routes of image-text models (CLIP, SigLIP):
+ * - POST /embed_image {inputs: image | [images], normalize?, dimensions?} -> [[floats]] (as /embed);
+ * - POST /classify_image {inputs, labels, hypothesis_template?} -> [{label, score}] per image.
+ * An image is a base64 string, a data: URI, or an http(s) URL when --allow-url-fetch is on.
+ */
+export function imageRoutes(app: Hono, deps: ImageRouteDeps): void {
+  const { images, classifier } = deps;
+
+  app.post('/embed_image', async (c) => {
+    const body = parseJsonBody(await c.req.text());
+    const inputs = stringInputs(body, 'inputs');
+    const result = await images.embed({
+      inputs,
+      normalize: optionalBool(body, 'normalize') ?? true,
+      dimensions: optionalInt(body, 'dimensions'),
+      signal: c.req.raw.signal,
+    });
+    setImageHeaders(c, result.timings, inputs.length, result.bytes, images.info.device);
+    if (acceptsPackedFloat32(c.req.header('accept'))) {
+      const packed = vectorsToPackedFloat32(result.vectors);
+      c.header('content-type', 'application/octet-stream');
+      c.header('x-embedding-count', String(result.vectors.length));
+      c.header('x-embedding-dimensions', String(packed.dimensions));
+      return c.body(packed.bytes);
+    }
+    c.header('content-type', 'application/json');
+    return c.body(vectorsToJsonBytes(result.vectors));
+  });
+
+  app.post('/classify_image', async (c) => {
+    const body = parseJsonBody(await c.req.text());
+    const single = typeof body.inputs === 'string';
+    const inputs = stringInputs(body, 'inputs');
+    const scores = await classifier.classify({
+      inputs,
+      labels: labelList(body),
+      hypothesisTemplate: optionalString(body, 'hypothesis_template'),
+      signal: c.req.raw.signal,
+    });
+    return c.json(single ? scores[0] : scores);
+  });
+}
+
+/** OpenAI requests that carry images: `"modality": "image"`, or inputs that are data:image/... URIs. */
+export function wantsImages(body: Body, inputs: readonly string[]): boolean {
+  const modality = optionalString(body, 'modality');
+  if (modality !== undefined && modality !== 'text' && modality !== 'image') {
+    throw validation(`\`modality\` must be "text" or "image", not ${JSON.stringify(modality)}`, 'modality');
+  }
+  if (modality !== undefined) return modality === 'image';
+  return inputs.some((s) => /^data:image\//i.test(s.slice(0, 16)));
+}
+
+/**
+ * /v1/embeddings with images: with "modality": "image" every input is an image; without it,
+ * data:image/... inputs are images and the others texts, each embedded by its own tower and
+ * answered in the request's order (prompt_tokens counts the texts' tokens).
+ */
+export async function openaiImageEmbeddings(
+  c: Context,
+  body: Body,
+  inputs: readonly string[],
+  format: 'float' | 'base64',
+  deps: { images: ImageEmbedder; texts: Embedder; modelName: string },
+): Promise<Response> {
+  const dimensions = optionalInt(body, 'dimensions');
+  const allImages = optionalString(body, 'modality') === 'image';
+  const isImage = inputs.map((s) => allImages || /^data:image\//i.test(s.slice(0, 16)));
+  const imageInputs = inputs.filter((_, i) => isImage[i]);
+  const textInputs = inputs.filter((_, i) => !isImage[i]);
+  const [img, txt] = await Promise.all([
+    deps.images.embed({ inputs: imageInputs, normalize: true, dimensions, signal: c.req.raw.signal }),
+    textInputs.length > 0 ? deps.texts.embed({ inputs: textInputs, normalize: true, dimensions, signal: c.req.raw.signal }) : null,
+  ]);
+  setImageHeaders(c, img.timings, imageInputs.length, img.bytes, deps.images.info.device);
+  let ii = 0;
+  let ti = 0;
+  const data = inputs.map((_, index) => {
+    const v = isImage[index] ? img.vectors[ii++] : txt!.vectors[ti++];
+    return `{"object":"embedding","index":${index},"embedding":${format === 'base64' ? JSON.stringify(vectorToBase64(v)) : vectorToJson(v)}}`;
+  });
+  const tokens = txt?.promptTokens ?? 0;
+  c.header('content-type', 'application/json');
+  return c.body(`{"object":"list","data":[${data.join(',')}],"model":${JSON.stringify(deps.modelName)},"usage":${JSON.stringify({ prompt_tokens: tokens, total_tokens: tokens })}}`);
+}
