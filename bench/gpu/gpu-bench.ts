@@ -1,0 +1,459 @@
+/**
+ * The GPU benchmark, one device run (bench/gpu/run-device.sh): BERT-base (random weights, real
+ * vocabulary) made by scripts/device/make_bert_base.py, PyTorch anchors by torch_bench.py, then
+ *   1. CPU-side costs per request (tokenization, JSON), in this process (which never touches CUDA);
+ *   2. the raw ceiling: the server's own session workers on pre-formed batches (raw.ts, one child
+ *      process per configuration: fp16 with pooling in the graph, 1 and 2 sessions; token output
+ *      pooled on the host; the unoptimized fp32 export);
+ *   3. Coalesce over HTTP on loopback (dist/src/main.js as one child process; load from several
+ *      loader processes): W1 32 x 128-token texts per request, 64 clients; W2 one log-normal text
+ *      per request, 256 clients; W3 one short text, 1 client; JSON and packed float32 answers;
+ *      server CPU, GPU memory and a one-process check (children, GPU processes) during load.
+ * Writes gpu-bench.json and gpu-bench.md to --out and prints the summary table last.
+ *
+ * usage: node dist/bench/gpu/gpu-bench.js --model DIR [--torch torch.json] [--out DIR] [--device cuda] [--quick]
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readManifest } from '../../src/backend/manifest.js';
+import { HfTokenizer } from '../../src/preprocess/tokenizer.js';
+import { vectorsToJsonBytes } from '../../src/transport/http/float-json.js';
+import type { LoaderTask } from './loader.js';
+import type { RawTask } from './raw.js';
+
+const args = process.argv.slice(2);
+const arg = (name: string, fallback: string | null = null) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const MODEL = arg('--model')!;
+const OUT = arg('--out', 'bench/results')!;
+const DEVICE = arg('--device', 'cuda')!;
+const QUICK = args.includes('--quick');
+const TORCH = arg('--torch');
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const MAIN_JS = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+const FP16 = existsSync(join(MODEL, 'model_fp16.onnx')) ? 'model_fp16.onnx' : 'model.onnx';
+const CORES = (await import('node:os')).availableParallelism();
+const started = Date.now();
+const log = (...a: unknown[]) => console.error(`[gpu-bench ${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s]`, ...a);
+
+interface Texts {
+  w1: string[];
+  w2: string[];
+  w3: string;
+  w2_tokens: number[];
+}
+const texts = JSON.parse(readFileSync(join(MODEL, 'texts.json'), 'utf8')) as Texts;
+const torch = TORCH && existsSync(TORCH) ? (JSON.parse(readFileSync(TORCH, 'utf8')) as Record<string, any>) : {};
+const report: Record<string, any> = { started: new Date(started).toISOString(), model: MODEL, graph: FP16, device: DEVICE, cores: CORES, quick: QUICK };
+mkdirSync(OUT, { recursive: true });
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. CPU-side costs per request, measured here (one core)
+
+function cpuCosts(): Record<string, number> {
+  const manifest = readManifest(MODEL, { onnxFile: FP16 });
+  const tok = HfTokenizer.fromFiles(manifest.tokenizerPath, manifest.tokenizerConfigPath, manifest.maxLength);
+  const opts = { truncate: true, direction: 'right' as const };
+  // µs per call, the best of 5 rounds (other processes share the cores)
+  const time = (fn: () => void, n: number) => {
+    fn();
+    let best = Infinity;
+    for (let round = 0; round < 5; round++) {
+      const t = performance.now();
+      for (let i = 0; i < n; i++) fn();
+      best = Math.min(best, ((performance.now() - t) / n) * 1000);
+    }
+    return best;
+  };
+  let k = 0;
+  const w1Text = time(() => tok.encode(texts.w1[k++ % 512], opts), QUICK ? 20 : 100);
+  let tokens2 = 0;
+  const n2 = QUICK ? 100 : 1000;
+  const t2 = performance.now();
+  for (let i = 0; i < n2; i++) tokens2 += tok.encode(texts.w2[i], opts).ids.length;
+  const w2Text = ((performance.now() - t2) / n2) * 1000;
+  const v = new Float32Array(768).map(() => (Math.random() - 0.5) * 0.07);
+  const vectors32 = Array.from({ length: 32 }, () => v);
+  const oldJson = time(() => '[' + Array.from(v, (x) => x.toPrecision(9)).join(',') + ']', 200);
+  const newJson = time(() => vectorsToJsonBytes([v]), 200);
+  const packed = time(() => new Float32Array(v).buffer, 1000);
+  const body1 = JSON.stringify({ inputs: texts.w1.slice(0, 32) });
+  const body2 = JSON.stringify({ inputs: texts.w2[0] });
+  const parse1 = time(() => JSON.parse(body1), 1000);
+  const parse2 = time(() => JSON.parse(body2), 5000);
+  const w1Json = time(() => vectorsToJsonBytes(vectors32), 50);
+  return {
+    tokenizeW1TextUs: w1Text,
+    tokenizeW2TextUs: w2Text,
+    tokenizeUsPerToken: w2Text / (tokens2 / n2),
+    jsonVectorToPrecisionUs: oldJson,
+    jsonVectorUs: newJson,
+    jsonW1ResponseUs: w1Json,
+    packedVectorUs: packed,
+    parseW1BodyUs: parse1,
+    parseW2BodyUs: parse2,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Raw sessions
+
+function runChild(script: string, payload: unknown, timeoutMs: number): Promise<any> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(HERE, script), JSON.stringify(payload)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => {
+      err += d;
+      process.stderr.write(d);
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+      resolve(line ? JSON.parse(line.slice(7)) : { error: `exit ${code}: ${err.slice(-1500)}` });
+    });
+  });
+}
+
+async function raw(task: Partial<RawTask> & { label: string }): Promise<any> {
+  const full: RawTask = {
+    model: MODEL,
+    onnxFile: FP16,
+    device: DEVICE,
+    sessions: 1,
+    poolInGraph: true,
+    w1Batches: [256],
+    w2BudgetTokens: 0,
+    w2MaxBatch: 512,
+    latency: false,
+    referenceTexts: [],
+    secondsPerPoint: QUICK ? 0.5 : 2.5,
+    ...task,
+  };
+  log(`raw ${task.label} ...`);
+  const r = await runChild('raw.js', full, 240_000);
+  if (r.error) log(`raw ${task.label} FAILED: ${r.error}`);
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Served over HTTP
+
+function procCpuSeconds(path: string): number {
+  try {
+    const stat = readFileSync(path, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, USER_HZ = 100
+  } catch {
+    return NaN;
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(d));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+function gpuProcesses(): { pid: number; usedMiB: number }[] | null {
+  const r = spawnSync('nvidia-smi', ['--query-compute-apps=pid,used_memory', '--format=csv,noheader,nounits'], { encoding: 'utf8' });
+  if (r.status !== 0) return null;
+  return r.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(',').map((s) => Number(s.trim())))
+    .map(([pid, usedMiB]) => ({ pid, usedMiB }));
+}
+
+function threadsOf(pid: number): number {
+  const m = /Threads:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+async function metricSums(url: string): Promise<Record<string, number>> {
+  const text = await (await fetch(url + '/metrics')).text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^(te_batch_next_size|te_request_inference_duration|te_request_queue_duration)_(sum|count)\s+([\d.e+-]+)/gm)) {
+    out[`${m[1]}_${m[2]}`] = Number(m[3]);
+  }
+  return out;
+}
+
+interface Server {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+  log(): string;
+}
+
+async function startServer(flags: string[]): Promise<Server> {
+  const child = spawn(process.execPath, [MAIN_JS, '--model', MODEL, '--onnx-file', FP16, '--device', DEVICE, '--port', '0', '--hostname', '127.0.0.1', '--grpc-port', '-1', ...flags], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let text = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('server did not listen in 180 s:\n' + text)), 180_000);
+    child.stderr.on('data', (d) => {
+      text += d;
+      const m = /listening.* http=(\S+)/.exec(text);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`server exited (${code}):\n${text}`)));
+  });
+  return {
+    url,
+    pid: child.pid!,
+    log: () => text,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 15_000);
+      }),
+  };
+}
+
+interface Phase {
+  name: string;
+  bodiesFile: string;
+  clients: number;
+  shards: number;
+  accept: 'json' | 'binary';
+  textsPerRequest: number;
+}
+
+async function runPhase(server: Server, phase: Phase, dimensions: number): Promise<Record<string, any>> {
+  const warmup = QUICK ? 1.5 : 4;
+  const duration = QUICK ? 3 : 10;
+  const windowStart = Date.now() + warmup * 1000 + 500;
+  const windowEnd = windowStart + duration * 1000;
+  const per = Math.ceil(phase.clients / phase.shards);
+  const tasks: LoaderTask[] = Array.from({ length: phase.shards }, (_, shard) => ({
+    url: server.url,
+    bodiesFile: phase.bodiesFile,
+    shard,
+    shards: phase.shards,
+    clients: Math.min(per, phase.clients - shard * per),
+    accept: phase.accept,
+    windowStart,
+    windowEnd,
+    textsPerRequest: phase.textsPerRequest,
+    dimensions,
+  }));
+  const sample: Record<string, any> = {};
+  const taskPath = `/proc/${server.pid}/task/${server.pid}/stat`;
+  const atStart = setTimeout(async () => {
+    sample.cpu0 = procCpuSeconds(`/proc/${server.pid}/stat`);
+    sample.main0 = procCpuSeconds(taskPath);
+    sample.metrics0 = await metricSums(server.url);
+  }, windowStart - Date.now());
+  const atMiddle = setTimeout(() => {
+    sample.children = childrenOf(server.pid);
+    sample.threads = threadsOf(server.pid);
+    sample.gpu = gpuProcesses();
+  }, windowStart - Date.now() + (duration * 1000) / 2);
+  const atEnd = setTimeout(async () => {
+    sample.cpu1 = procCpuSeconds(`/proc/${server.pid}/stat`);
+    sample.main1 = procCpuSeconds(taskPath);
+    sample.metrics1 = await metricSums(server.url);
+  }, windowEnd - Date.now());
+  const results = await Promise.all(tasks.filter((t) => t.clients > 0).map((t) => runChild('loader.js', t, (warmup + duration + 120) * 1000)));
+  clearTimeout(atStart);
+  clearTimeout(atMiddle);
+  clearTimeout(atEnd);
+  const latencies = results.flatMap((r) => r.latencies ?? []).sort((a: number, b: number) => a - b);
+  const requests = results.reduce((n, r) => n + (r.requests ?? 0), 0);
+  const tokens = results.reduce((n, r) => n + (r.tokens ?? 0), 0);
+  const errors = results.reduce((n, r) => n + (r.errors ?? 0), 0);
+  const failure = results.find((r) => r.error || r.firstError);
+  const m0 = sample.metrics0 ?? {};
+  const m1 = sample.metrics1 ?? {};
+  const batches = (m1.te_batch_next_size_count ?? 0) - (m0.te_batch_next_size_count ?? 0);
+  const out = {
+    name: phase.name,
+    clients: phase.clients,
+    accept: phase.accept,
+    loaderProcesses: tasks.filter((t) => t.clients > 0).length,
+    durationS: duration,
+    requests,
+    errors,
+    firstError: failure ? failure.error ?? failure.firstError : null,
+    requestsPerS: requests / duration,
+    tokensPerS: tokens / duration,
+    p50Ms: percentile(latencies, 50),
+    p90Ms: percentile(latencies, 90),
+    p99Ms: percentile(latencies, 99),
+    serverCores: (sample.cpu1 - sample.cpu0) / duration,
+    serverMainThreadCores: (sample.main1 - sample.main0) / duration,
+    serverCpuUsPerRequest: ((sample.cpu1 - sample.cpu0) / Math.max(1, requests)) * 1e6,
+    serverCpuUsPerToken: ((sample.cpu1 - sample.cpu0) / Math.max(1, tokens)) * 1e6,
+    mainThreadUsPerRequest: ((sample.main1 - sample.main0) / Math.max(1, requests)) * 1e6,
+    batches,
+    meanBatchSize: batches > 0 ? ((m1.te_batch_next_size_sum ?? 0) - (m0.te_batch_next_size_sum ?? 0)) / batches : null,
+    meanInferenceMs: batches > 0 ? (((m1.te_request_inference_duration_sum ?? 0) - (m0.te_request_inference_duration_sum ?? 0)) * 1000) / Math.max(1, requests) : null,
+    serverChildren: sample.children ?? null,
+    serverThreads: sample.threads ?? null,
+    gpuProcesses: sample.gpu ?? null,
+  };
+  log(`${phase.name}: ${(out.tokensPerS / 1e6).toFixed(3)} M tok/s, ${out.requestsPerS.toFixed(0)} req/s, p50 ${out.p50Ms.toFixed(2)} ms, p99 ${out.p99Ms.toFixed(2)} ms, errors ${errors}${out.firstError ? ' (' + out.firstError + ')' : ''}, server ${out.serverCores.toFixed(2)} cores (main ${out.serverMainThreadCores.toFixed(2)}), mean batch ${out.meanBatchSize?.toFixed(1)}`);
+  return out;
+}
+
+function writeBodies(name: string, bodies: { body: string; tokens: number }[]): string {
+  // Not under --out: only results travel back from the device.
+  const file = join(tmpdir(), `coalesce-gpu-bench-bodies-${process.pid}-${name}.json`);
+  writeFileSync(file, JSON.stringify(bodies));
+  return file;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  log(`model ${MODEL} graph ${FP16} (${(statSync(join(MODEL, FP16)).size / 2 ** 20).toFixed(0)} MiB), device ${DEVICE}, ${CORES} cores`);
+  report.cpuCosts = cpuCosts();
+  log('CPU costs (µs):', JSON.stringify(report.cpuCosts, (_, v) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v)));
+
+  const reference = torch.reference?.texts ?? [];
+  const w1Sizes = QUICK ? [8, 32] : [64, 128, 256, 512];
+  const budget = (size: number) => size * 128;
+  report.raw = {};
+  report.raw.fp16Pooled1 = await raw({ label: 'fp16, pooled in graph, 1 session', w1Batches: w1Sizes, w2BudgetTokens: budget(256), latency: true, referenceTexts: reference });
+  const points: any[] = report.raw.fp16Pooled1.w1 ?? [];
+  const best = Math.max(...points.map((p) => p.tokensPerS));
+  // The smallest batch within 3% of the best: bigger batches only add latency.
+  const chosen = points.find((p) => p.tokensPerS >= 0.97 * best)?.batch ?? 256;
+  report.raw.fp16Pooled2 = await raw({ label: 'fp16, pooled in graph, 2 sessions', sessions: 2, w1Batches: [chosen], w2BudgetTokens: budget(chosen), latency: true });
+  report.raw.fp16Token1 = await raw({ label: 'fp16, [B,S,D] out, pooled on host', poolInGraph: false, w1Batches: [chosen] });
+  if (FP16 !== 'model.onnx') report.raw.fp32Pooled1 = await raw({ label: 'fp32 export, not optimized, pooled in graph', onnxFile: 'model.onnx', w1Batches: [chosen] });
+  // Re-measure 1 session at the chosen W2 budget so the ratio compares like with like.
+  const w1Of = (r: any) => r?.w1?.find((p: any) => p.batch === chosen)?.tokensPerS ?? 0;
+  const twoBetter = w1Of(report.raw.fp16Pooled2) > 1.03 * w1Of(report.raw.fp16Pooled1);
+  const sessions = twoBetter ? 2 : 1;
+  const ceiling = twoBetter ? report.raw.fp16Pooled2 : report.raw.fp16Pooled1;
+  report.chosen = { batchTexts: chosen, maxBatchTokens: budget(chosen), sessions };
+  log('chosen server settings:', JSON.stringify(report.chosen));
+
+  // Correctness of what the GPU returns against PyTorch fp32 (sentence-transformers).
+  const refVecs: number[][] = torch.reference?.vectors ?? [];
+  const got: number[][] = report.raw.fp16Pooled1.referenceVectors ?? [];
+  if (refVecs.length && got.length === refVecs.length) {
+    const cos = refVecs.map((r, i) => r.reduce((s, x, d) => s + x * got[i][d], 0));
+    report.correctness = { texts: cos.length, minCosine: Math.min(...cos), meanCosine: cos.reduce((a, b) => a + b, 0) / cos.length };
+    log('correctness vs sentence-transformers fp32:', JSON.stringify(report.correctness));
+  }
+  delete report.raw.fp16Pooled1.referenceVectors;
+
+  // Served
+  const tokW1 = 32 * 128;
+  const w1Bodies = writeBodies('w1', Array.from({ length: texts.w1.length / 32 }, (_, i) => ({ body: JSON.stringify({ inputs: texts.w1.slice(i * 32, i * 32 + 32), truncate: true }), tokens: tokW1 })));
+  const w2Bodies = writeBodies('w2', texts.w2.map((t, i) => ({ body: JSON.stringify({ inputs: t, truncate: true }), tokens: texts.w2_tokens[i] })));
+  const w3Bodies = writeBodies('w3', [{ body: JSON.stringify({ inputs: texts.w3, truncate: true }), tokens: texts.w3.split(' ').length + 2 }]);
+  const tokenizationWorkers = Math.max(2, Math.min(8, CORES - 8));
+  const flags = ['--max-batch-tokens', String(Math.max(budget(chosen), 512)), '--max-batch-requests', String(Math.max(chosen, 256)), '--sessions', String(sessions),
+    '--tokenization-workers', String(tokenizationWorkers), '--max-concurrent-requests', '2048'];
+  report.serverFlags = flags;
+  log('server flags:', flags.join(' '));
+  const server = await startServer(flags);
+  const info = (await (await fetch(server.url + "/info")).json()) as Record<string, any>;
+  report.serverInfo = { device: info.device, execution_provider: info.execution_provider, sessions: info.sessions, pooling_in_graph: info.pooling_in_graph, output: info.output };
+  report.serverStartLog = server.log().split('\n').filter((l) => /model loaded|auto|pooling|cuda/i.test(l)).slice(0, 5);
+  const gpuAtRest = gpuProcesses();
+  report.gpuMemory = {
+    modelFileMiB: statSync(join(MODEL, FP16)).size / 2 ** 20,
+    serverProcessMiB: gpuAtRest?.find((g) => g.pid === server.pid)?.usedMiB ?? null,
+    rawOneSessionMiB: report.raw.fp16Pooled1.gpuMemoryPeakMiB ?? null,
+    rawTwoSessionsMiB: report.raw.fp16Pooled2.gpuMemoryPeakMiB ?? null,
+  };
+  const dims = info.dimensions ?? 768;
+  const shardsFor = (clients: number) => Math.max(1, Math.min(clients, QUICK ? 2 : Math.min(8, Math.floor(CORES / 3))));
+  const phases: Phase[] = [
+    { name: 'W1 json', bodiesFile: w1Bodies, clients: 64, shards: shardsFor(64), accept: 'json', textsPerRequest: 32 },
+    { name: 'W1 binary', bodiesFile: w1Bodies, clients: 64, shards: shardsFor(64), accept: 'binary', textsPerRequest: 32 },
+    { name: 'W2 json', bodiesFile: w2Bodies, clients: 256, shards: shardsFor(256), accept: 'json', textsPerRequest: 1 },
+    { name: 'W2 binary', bodiesFile: w2Bodies, clients: 256, shards: shardsFor(256), accept: 'binary', textsPerRequest: 1 },
+    { name: 'W3 json', bodiesFile: w3Bodies, clients: 1, shards: 1, accept: 'json', textsPerRequest: 1 },
+  ];
+  report.served = [];
+  for (const phase of phases) report.served.push(await runPhase(server, phase, dims));
+  await server.stop();
+
+  // Forking servers load one copy per worker process; this one holds `sessions` copies in one process.
+  const single = report.raw.fp16Pooled1.gpuMemoryPeakMiB;
+  report.gpuMemory.forkingServerEstimateMiB = single ? { 4: 4 * single, 8: 8 * single, 16: 16 * single } : null;
+  summarize(ceiling);
+}
+
+function summarize(ceiling: any): void {
+  const served = (name: string) => report.served.find((p: any) => p.name === name) ?? {};
+  const rawW1 = ceiling?.w1?.find((p: any) => p.batch === report.chosen.batchTexts)?.tokensPerS ?? NaN;
+  const rawW2 = ceiling?.w2?.tokensPerS ?? NaN;
+  const st = (k: string) => torch[k]?.tokens_per_s ?? NaN;
+  const rows: [string, string, string, string][] = [];
+  const m = (x: number) => (Number.isFinite(x) ? (x / 1e6).toFixed(3) + ' M' : 'n/a');
+  const r = (a: number, b: number) => (Number.isFinite(a / b) ? (a / b).toFixed(2) + 'x' : 'n/a');
+  const bestOf = (a: string, b: string) => (served(a).tokensPerS >= (served(b).tokensPerS ?? 0) ? served(a) : served(b));
+  const w1 = bestOf('W1 json', 'W1 binary');
+  const w2 = bestOf('W2 json', 'W2 binary');
+  const w3 = served('W3 json');
+  rows.push(['W1 tokens/s (HTTP)', '>= 2.0 M', `${m(served('W1 json').tokensPerS)} json, ${m(served('W1 binary').tokensPerS)} binary`, `${r(w1.tokensPerS, st('st_w1'))} of ST, ${r(w1.tokensPerS, rawW1)} of raw`]);
+  rows.push(['W2 tokens/s (HTTP)', '>= 1.0 M', `${m(served('W2 json').tokensPerS)} json, ${m(served('W2 binary').tokensPerS)} binary`, `${r(w2.tokensPerS, st('st_w2'))} of ST, ${r(w2.tokensPerS, rawW2)} of raw`]);
+  rows.push(['W3 p50 (HTTP)', '<= 3 ms', `${w3.p50Ms?.toFixed(2)} ms (p99 ${w3.p99Ms?.toFixed(2)})`, `ST ${torch.st_w3?.p50_ms?.toFixed(2) ?? 'n/a'} ms`]);
+  rows.push(['served / raw ceiling', '>= 0.9', `W1 ${r(w1.tokensPerS, rawW1)}, W2 ${r(w2.tokensPerS, rawW2)}`, '']);
+  rows.push(['raw ceiling W1 / W2', '', `${m(rawW1)} / ${m(rawW2)}`, `eager 256x128 ${m(torch.eager_256x128?.tokens_per_s)}`]);
+  report.summary = rows;
+  const md: string[] = [];
+  md.push(`# GPU benchmark (${report.device}, ${torch.device ?? 'unknown GPU'}, ${report.cores} cores)`, '');
+  md.push(`Model: BERT-base architecture (768/12/12), random seeded weights, real BERT vocabulary; graph ${report.graph}. ${report.started}.`, '');
+  md.push('| what | target | measured | ratios |', '| --- | --- | --- | --- |', ...rows.map((x) => `| ${x.join(' | ')} |`), '');
+  md.push('## Served over HTTP (loopback, closed loop)', '', '| phase | clients | tok/s | req/s | p50 ms | p99 ms | server cores (main thread) | server CPU µs/req | mean batch | errors |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const p of report.served) {
+    md.push(`| ${p.name} | ${p.clients} | ${m(p.tokensPerS)} | ${p.requestsPerS.toFixed(0)} | ${p.p50Ms.toFixed(2)} | ${p.p99Ms.toFixed(2)} | ${p.serverCores.toFixed(2)} (${p.serverMainThreadCores.toFixed(2)}) | ${p.serverCpuUsPerRequest.toFixed(0)} | ${p.meanBatchSize?.toFixed(1) ?? 'n/a'} | ${p.errors} |`);
+  }
+  md.push('', '## Raw sessions (pre-formed batches, no HTTP, no tokenization)', '', '| configuration | W1 points (texts/batch: M tok/s) | W2 M tok/s | W3 p50 / p99 ms | GPU MiB |', '| --- | --- | --- | --- | --- |');
+  for (const [k, v] of Object.entries<any>(report.raw)) {
+    const pts = (v.w1 ?? []).map((p: any) => `${p.batch}: ${(p.tokensPerS / 1e6).toFixed(3)}`).join(', ');
+    md.push(`| ${v.label ?? k}${v.error ? ' FAILED: ' + v.error.slice(0, 200) : ''} | ${pts} | ${v.w2 ? (v.w2.tokensPerS / 1e6).toFixed(3) : ''} | ${v.w3 ? v.w3.p50Ms.toFixed(2) + ' / ' + v.w3.p99Ms.toFixed(2) : ''} | ${v.gpuMemoryPeakMiB ?? ''} |`);
+  }
+  md.push('', '## PyTorch anchors (same GPU, same texts)', '', '```', JSON.stringify(Object.fromEntries(Object.entries(torch).filter(([k]) => k !== 'reference')), null, 1), '```');
+  md.push('', '## CPU costs per item (µs, one core of this machine)', '', '```', JSON.stringify(report.cpuCosts, null, 1), '```');
+  md.push('', '## GPU memory', '', '```', JSON.stringify(report.gpuMemory, null, 1), '```');
+  md.push('', '## Correctness', '', '```', JSON.stringify(report.correctness ?? null), '```');
+  writeFileSync(join(OUT, 'gpu-bench.json'), JSON.stringify(report, null, 1));
+  writeFileSync(join(OUT, 'gpu-bench.md'), md.join('\n') + '\n');
+  console.log(md.slice(0, 10 + report.served.length + 4).join('\n'));
+}
+
+main().catch((e) => {
+  log('FAILED', (e as Error).stack);
+  try {
+    writeFileSync(join(OUT, 'gpu-bench.json'), JSON.stringify({ ...report, failure: (e as Error).stack }, null, 1));
+  } catch {
+    /* nothing more to save */
+  }
+  process.exit(1);
+});

@@ -1,0 +1,99 @@
+/**
+ * One shard of the closed-loop HTTP load generator (several run as separate processes, so the
+ * client side is never what limits the server). Each client sends its next request as soon as
+ * the previous one answered; only answers that arrive inside [windowStart, windowEnd] (epoch ms,
+ * shared by every shard) count.
+ *
+ * usage: node loader.js '<json LoaderTask>'  -> prints `RESULT {...}`
+ */
+import { Agent, request } from 'node:http';
+import { readFileSync } from 'node:fs';
+
+export interface LoaderTask {
+  url: string;
+  /** One request body per entry, with the tokens it carries. */
+  bodiesFile: string;
+  shard: number;
+  shards: number;
+  clients: number;
+  accept: 'json' | 'binary';
+  windowStart: number;
+  windowEnd: number;
+  /** Texts per request and the vector width, to check the first answers. */
+  textsPerRequest: number;
+  dimensions: number;
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+async function main(): Promise<void> {
+  const task = JSON.parse(process.argv[2]) as LoaderTask;
+  const all = JSON.parse(readFileSync(task.bodiesFile, 'utf8')) as { body: string; tokens: number }[];
+  const bodies = all.map((b) => ({ body: Buffer.from(b.body), tokens: b.tokens }));
+  const agent = new Agent({ keepAlive: true, maxSockets: task.clients });
+  const target = new URL(task.url + '/embed');
+  const headers = {
+    'content-type': 'application/json',
+    accept: task.accept === 'binary' ? 'application/octet-stream' : 'application/json',
+  };
+  const latencies: number[] = [];
+  let tokens = 0;
+  let requests = 0;
+  let errors = 0;
+  let firstError: string | null = null;
+  let checked = 0;
+
+  const send = (i: number) =>
+    new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+      const b = bodies[i % bodies.length];
+      const req = request(
+        { host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent, headers: { ...headers, 'content-length': b.body.length } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(b.body);
+    });
+
+  const client = async (c: number) => {
+    // Clients start at spread-out offsets; the global index keeps shards on different texts.
+    let i = task.shard + task.shards * c * 997;
+    while (now() < task.windowEnd) {
+      const started = now();
+      const idx = i;
+      i += task.shards * task.clients;
+      try {
+        const res = await send(idx);
+        const ended = now();
+        if (res.status !== 200) throw new Error(`status ${res.status}: ${res.body.toString().slice(0, 200)}`);
+        if (checked < 3) {
+          checked++;
+          const want = task.textsPerRequest * task.dimensions;
+          const got = task.accept === 'binary' ? res.body.length / 4 : (JSON.parse(res.body.toString()) as number[][]).flat().length;
+          if (got !== want) throw new Error(`answer has ${got} numbers, expected ${want}`);
+        }
+        if (ended >= task.windowStart && ended <= task.windowEnd) {
+          latencies.push(ended - started);
+          tokens += bodies[idx % bodies.length].tokens;
+          requests++;
+        }
+      } catch (e) {
+        errors++;
+        firstError ??= (e as Error).message;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: task.clients }, (_, c) => client(c)));
+  agent.destroy();
+  process.stdout.write('RESULT ' + JSON.stringify({ shard: task.shard, requests, tokens, errors, firstError, latencies }) + '\n');
+}
+
+main().catch((e) => {
+  process.stdout.write('RESULT ' + JSON.stringify({ error: (e as Error).message }) + '\n');
+  process.exit(1);
+});

@@ -1,0 +1,157 @@
+/**
+ * The ceiling: OrtBackend (the server's own session workers) on pre-formed batches, no HTTP, no
+ * tokenization in the timed part. Runs as its own process so the CUDA context it creates is gone
+ * before the served phase (whose one-process check counts the processes on the GPU).
+ *
+ * usage: node raw.js '<json RawTask>'   -> prints one JSON line `RESULT {...}`
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readManifest } from '../../src/backend/manifest.js';
+import { OrtBackend } from '../../src/backend/ort/ort-backend.js';
+import type { EncodedText } from '../../src/core/types.js';
+import { l2Normalize } from '../../src/core/postprocess.js';
+import { HfTokenizer } from '../../src/preprocess/tokenizer.js';
+
+export interface RawTask {
+  label: string;
+  model: string;
+  onnxFile: string;
+  device: string;
+  sessions: number;
+  poolInGraph: boolean;
+  /** Texts per W1 batch to try (each text is 128 tokens). */
+  w1Batches: number[];
+  /** Token budget (padded) for the W2 batches; 0 skips W2. */
+  w2BudgetTokens: number;
+  w2MaxBatch: number;
+  latency: boolean;
+  /** Texts to embed and return (normalized), for the correctness check. */
+  referenceTexts: string[];
+  secondsPerPoint: number;
+}
+
+interface Texts {
+  w1: string[];
+  w2: string[];
+  w3: string;
+  w2_tokens: number[];
+}
+
+function gpuMemoryMiB(pid: number): number | null {
+  const r = spawnSync('nvidia-smi', ['--query-compute-apps=pid,used_memory', '--format=csv,noheader,nounits'], { encoding: 'utf8' });
+  if (r.status !== 0) return null;
+  for (const line of r.stdout.trim().split('\n')) {
+    const [p, mem] = line.split(',').map((s) => s.trim());
+    if (Number(p) === pid) return Number(mem);
+  }
+  return null;
+}
+
+/** Keeps `inFlight` batches running, cycling through `batches`, for about `seconds` (at least `minBatches`). */
+async function throughput(backend: OrtBackend, batches: EncodedText[][], seconds: number, minBatches: number) {
+  const inFlight = backend.maxConcurrentBatches;
+  // warm-up: every batch shape once per session
+  for (let i = 0; i < Math.min(batches.length, 3); i++) await Promise.all(Array.from({ length: inFlight }, () => backend.embed({ inputs: batches[i] })));
+  let next = 0;
+  let tokens = 0;
+  let done = 0;
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  const lane = async () => {
+    while (performance.now() < deadline || next < minBatches) {
+      const batch = batches[next++ % batches.length];
+      await backend.embed({ inputs: batch });
+      tokens += batch.reduce((n, t) => n + t.ids.length, 0);
+      done++;
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, lane));
+  const s = (performance.now() - started) / 1000;
+  return { batches: done, tokens, s, tokensPerS: tokens / s, msPerBatch: (s * 1000) / done };
+}
+
+/** The server's padded budget applied to length-sorted texts: what a full queue lets the batcher form. */
+function sortedBatches(encoded: EncodedText[], budget: number, maxBatch: number): EncodedText[][] {
+  const sorted = [...encoded].sort((a, b) => a.ids.length - b.ids.length);
+  const out: EncodedText[][] = [];
+  let cur: EncodedText[] = [];
+  for (const e of sorted) {
+    // Ascending lengths: the newcomer is the longest of its batch.
+    if (cur.length > 0 && ((cur.length + 1) * e.ids.length > budget || cur.length >= maxBatch)) {
+      out.push(cur);
+      cur = [];
+    }
+    cur.push(e);
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+async function main(): Promise<void> {
+  const task = JSON.parse(process.argv[2]) as RawTask;
+  const texts = JSON.parse(readFileSync(join(task.model, 'texts.json'), 'utf8')) as Texts;
+  const manifest = readManifest(task.model, { onnxFile: task.onnxFile });
+  const tokenizer = HfTokenizer.fromFiles(manifest.tokenizerPath, manifest.tokenizerConfigPath, manifest.maxLength);
+  const encode = (t: string) => tokenizer.encode(t, { truncate: true, direction: 'right' });
+  const result: Record<string, unknown> = { label: task.label, pid: process.pid };
+
+  const t0 = performance.now();
+  const backend = await OrtBackend.start('bench', manifest, { device: task.device, intraOpThreads: 0, sessions: task.sessions, poolInGraph: task.poolInGraph });
+  result.loadMs = performance.now() - t0;
+  result.info = { ...backend.info, sessions: backend.sessions, pooledInGraph: backend.pooledInGraph, notes: backend.notes };
+  result.gpuMemoryAfterLoadMiB = gpuMemoryMiB(process.pid);
+
+  const w1 = texts.w1.slice(0, 2048).map(encode);
+  result.w1TokenCountsOk = w1.every((e) => e.ids.length === 128);
+  const points: Record<string, unknown>[] = [];
+  for (const size of task.w1Batches) {
+    const batches: EncodedText[][] = [];
+    for (let i = 0; i + size <= w1.length; i += size) batches.push(w1.slice(i, i + size));
+    const r = await throughput(backend, batches, task.secondsPerPoint, 4);
+    points.push({ batch: size, tokensPerBatch: size * 128, ...r });
+    console.error(`[raw ${task.label}] W1 batch ${size}: ${(r.tokensPerS / 1e6).toFixed(3)} M tok/s, ${r.msPerBatch.toFixed(1)} ms/batch`);
+  }
+  result.w1 = points;
+
+  if (task.w2BudgetTokens > 0) {
+    const w2 = texts.w2.map(encode);
+    const counts = w2.map((e) => e.ids.length);
+    result.w2TokenCountsMatch = counts.filter((n, i) => n === texts.w2_tokens[i]).length / counts.length;
+    const batches = sortedBatches(w2, task.w2BudgetTokens, task.w2MaxBatch);
+    const useful = counts.reduce((a, b) => a + b, 0);
+    const padded = batches.reduce((n, b) => n + b.length * Math.max(...b.map((e) => e.ids.length)), 0);
+    const r = await throughput(backend, batches, task.secondsPerPoint, batches.length);
+    result.w2 = { budget: task.w2BudgetTokens, formedBatches: batches.length, paddingEfficiency: useful / padded, ...r };
+    console.error(`[raw ${task.label}] W2: ${(r.tokensPerS / 1e6).toFixed(3)} M tok/s over ${batches.length} batches, padding efficiency ${(useful / padded).toFixed(3)}`);
+  }
+
+  if (task.latency) {
+    const one = [encode(texts.w3)];
+    for (let i = 0; i < 30; i++) await backend.embed({ inputs: one });
+    const lat: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      const t = performance.now();
+      await backend.embed({ inputs: one });
+      lat.push(performance.now() - t);
+    }
+    lat.sort((a, b) => a - b);
+    result.w3 = { tokens: one[0].ids.length, p50Ms: lat[150], p99Ms: lat[296], minMs: lat[0] };
+    console.error(`[raw ${task.label}] W3 batch of 1 x ${one[0].ids.length} tokens: p50 ${lat[150].toFixed(2)} ms, p99 ${lat[296].toFixed(2)} ms`);
+  }
+
+  if (task.referenceTexts.length > 0) {
+    const vectors = await backend.embed({ inputs: task.referenceTexts.map(encode) });
+    result.referenceVectors = vectors.map((v) => Array.from(l2Normalize(v)));
+  }
+  result.gpuMemoryPeakMiB = gpuMemoryMiB(process.pid);
+  await backend.close();
+  process.stdout.write('RESULT ' + JSON.stringify(result) + '\n');
+  process.exit(0);
+}
+
+main().catch((e) => {
+  process.stdout.write('RESULT ' + JSON.stringify({ error: (e as Error).message }) + '\n');
+  process.exit(1);
+});
