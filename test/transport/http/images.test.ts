@@ -1,0 +1,222 @@
+/**
+ * Image-text models through the real server: the tiny SigLIP (transformers.js layout) and tiny
+ * CLIP (optimum layout) fixtures, whose reference vectors transformers' own processors and models
+ * computed (scripts/device/make_image_fixtures.py). Text cosine >= 0.9999, image cosine >= 0.999
+ * (and the processor's pixels are matched exactly in test/preprocess/image.test.ts); zero-shot
+ * scores with the model's logit scale and bias; bad images are 4xx and the server keeps serving;
+ * URL fetching is off by default and works against 127.0.0.1 when on.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import OpenAI from 'openai';
+import type { Coalesce } from '../../../src/server.js';
+import { cosine, post, startServer } from '../../helpers/server.js';
+import { imageBytes, pngHeaderOnly, reference, TINY_CLIP, TINY_SIGLIP, type ImageReference } from '../../helpers/image-fixtures.js';
+
+const b64 = (file: string) => imageBytes(file).toString('base64');
+const dataUri = (file: string) => `data:image/${file.endsWith('.png') ? 'png' : file.endsWith('.gif') ? 'gif' : file.endsWith('.webp') ? 'webp' : 'jpeg'};base64,${b64(file)}`;
+
+function expectError(r: { status: number; json: any }, status: number, mentions: RegExp): void {
+  assert.equal(r.status, status, JSON.stringify(r.json));
+  assert.equal(typeof r.json.error, 'string');
+  assert.match(r.json.error, mentions);
+}
+
+/** Every image of the reference, embedded in requests of at most `perRequest` images. */
+async function embedAll(base: string, ref: ImageReference, perRequest = 3): Promise<number[][]> {
+  const out: number[][] = [];
+  for (let i = 0; i < ref.images.length; i += perRequest) {
+    const r = await post(base, '/embed_image', { inputs: ref.images.slice(i, i + perRequest).map((x) => b64(x.file)) });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    out.push(...r.json);
+  }
+  return out;
+}
+
+function minCosine(got: number[][], want: number[][]): { min: number; at: number } {
+  let min = Infinity;
+  let at = -1;
+  got.forEach((v, i) => {
+    const c = cosine(v, want[i]);
+    if (c < min) [min, at] = [c, i];
+  });
+  return { min, at };
+}
+
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+
+for (const [dir, family] of [[TINY_SIGLIP, 'siglip'], [TINY_CLIP, 'clip']] as const) {
+  describe(`${family} (${dir})`, () => {
+    const ref = reference(dir);
+    let server: Coalesce;
+    before(async () => {
+      server = await startServer(['--image-workers', '1', '--max-batch-images', '4', '--payload-limit', '400000'], dir);
+    });
+    after(() => server.close());
+
+    test('texts match transformers (cosine >= 0.9999) through /embed', async () => {
+      const r = await post(server.httpUrl, '/embed', { inputs: ref.sentences, truncate: true });
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      const { min, at } = minCosine(r.json, ref.text_embeds);
+      assert.ok(min >= 0.9999, `text cosine ${min} for ${JSON.stringify(ref.sentences[at])}`);
+      // Different texts stay apart: the check can fail.
+      assert.ok(cosine(r.json[0], ref.text_embeds[2]) < 0.999);
+    });
+
+    test('images match transformers (cosine >= 0.999) through /embed_image, every format', async () => {
+      const got = await embedAll(server.httpUrl, ref);
+      for (const backend of Object.keys(ref.image_embeds)) {
+        const { min, at } = minCosine(got, ref.image_embeds[backend]);
+        assert.ok(min >= 0.999, `image cosine ${min} vs ${backend} for ${ref.images[at].file}`);
+      }
+      assert.ok(Math.abs(Math.hypot(...got[0]) - 1) < 1e-5, 'normalized by default');
+      const raw = await post(server.httpUrl, '/embed_image', { inputs: b64(ref.images[0].file), normalize: false, dimensions: 8 });
+      assert.equal(raw.json[0].length, 8);
+    });
+
+    test('/embed_image reports where the time went', async () => {
+      const r = await post(server.httpUrl, '/embed_image', { inputs: [dataUri('photo_1024x768.jpg')] });
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get('x-compute-images'), '1');
+      for (const h of ['x-decode-time', 'x-resize-time', 'x-queue-time', 'x-inference-time', 'x-total-time']) assert.ok(r.headers.get(h) !== null, h);
+    });
+
+    test('/classify_image scores labels with the model\'s logit scale and bias', async () => {
+      const i = ref.images.findIndex((x) => x.file === 'odd_333x211.png');
+      const r = await post(server.httpUrl, '/classify_image', { inputs: b64(ref.images[i].file), labels: ref.labels });
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      const logits = ref.logits_per_image[ref.default_backend][i];
+      const expected =
+        family === 'siglip'
+          ? logits.map(sigmoid)
+          : logits.map((l) => Math.exp(l - Math.max(...logits))).map((e, _, all) => e / all.reduce((a, b) => a + b, 0));
+      const byLabel = new Map<string, number>(r.json.map((s: { label: string; score: number }) => [s.label, s.score]));
+      ref.labels.forEach((label, k) => assert.ok(Math.abs(byLabel.get(label)! - expected[k]) < 2e-3, `${label}: ${byLabel.get(label)} vs ${expected[k]}`));
+      const scores = r.json.map((s: { score: number }) => s.score);
+      assert.deepEqual(scores, [...scores].sort((a, b) => b - a), 'sorted, best first');
+      const info = (await (await fetch(server.httpUrl + '/info')).json()) as any;
+      assert.ok(Math.abs(info.image.logit_scale - ref.model.logit_scale_exp) < 1e-3);
+      assert.ok(Math.abs(info.image.logit_bias - ref.model.logit_bias) < 1e-3);
+      assert.deepEqual(info.modalities, ['text', 'image']);
+      const many = await post(server.httpUrl, '/classify_image', { inputs: [b64('tiny_2x2.png'), b64('grey_L_120x120.png')], labels: ['a', 'b'], hypothesis_template: 'a photo of {}' });
+      assert.equal(many.json.length, 2);
+      expectError(await post(server.httpUrl, '/classify_image', { inputs: b64('tiny_2x2.png'), labels: [] }), 422, /labels/);
+      expectError(await post(server.httpUrl, '/classify_image', { inputs: b64('tiny_2x2.png'), labels: ['a'], hypothesis_template: 'no slot' }), 422, /\{\}/);
+    });
+
+    test('OpenAI /v1/embeddings takes images (modality or data: URIs), mixed with texts in order', async () => {
+      const client = new OpenAI({ apiKey: 'unused', baseURL: `${server.httpUrl}/v1` });
+      const img = ref.images.findIndex((x) => x.file === 'wide_320x120.jpg');
+      const res = await client.embeddings.create({ model: 'm', input: [ref.sentences[0], dataUri('wide_320x120.jpg'), ref.sentences[1]] });
+      assert.equal(res.data.length, 3);
+      assert.ok(cosine(res.data[0].embedding, ref.text_embeds[0]) >= 0.9999);
+      assert.ok(cosine(res.data[1].embedding, ref.image_embeds[ref.default_backend][img]) >= 0.999);
+      assert.ok(cosine(res.data[2].embedding, ref.text_embeds[1]) >= 0.9999);
+      const plain = await post(server.httpUrl, '/v1/embeddings', { input: [b64('wide_320x120.jpg')], modality: 'image' });
+      assert.equal(plain.status, 200, JSON.stringify(plain.json));
+      assert.ok(cosine(plain.json.data[0].embedding, ref.image_embeds[ref.default_backend][img]) >= 0.999);
+      const bad = await post(server.httpUrl, '/v1/embeddings', { input: ['hello'], modality: 'image' });
+      assert.equal(bad.status, 422);
+      assert.match(bad.json.error.message, /not base64/);
+    });
+
+    test('bad images get 4xx JSON errors naming the problem, and the server keeps serving', async () => {
+      const jpeg = imageBytes('photo_1024x768.jpg');
+      const cases: [unknown, number, RegExp][] = [
+        [Buffer.from('definitely not an image').toString('base64'), 422, /not an image/],
+        [jpeg.subarray(0, 20_000).toString('base64'), 422, /truncated or corrupt/],
+        ['', 422, /empty/],
+        ['%%%not-base64%%%', 422, /not base64/],
+        [Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="5" height="5"/>').toString('base64'), 422, /unsupported image format 'svg'/],
+        [pngHeaderOnly(50_000, 50_000).toString('base64'), 422, /decompression bomb/],
+        [pngHeaderOnly(0, 0).toString('base64'), 422, /not an image|no pixels/],
+        ['http://127.0.0.1:9/x.png', 422, /--allow-url-fetch/],
+        [[b64('tiny_2x2.png'), Buffer.from('nope').toString('base64')], 422, /inputs\[1\]/],
+        [[], 400, /cannot be empty/],
+        [[42], 422, /inputs\[0\]/],
+        ['A'.repeat(500_000), 413, /payload limit/],
+      ];
+      for (const [inputs, status, mentions] of cases) {
+        expectError(await post(server.httpUrl, '/embed_image', { inputs }), status, mentions);
+      }
+      const ok = await post(server.httpUrl, '/embed_image', { inputs: b64('tiny_2x2.png') });
+      assert.equal(ok.status, 200);
+      assert.equal((await fetch(server.httpUrl + '/health')).status, 200);
+    });
+
+    test('images batch apart from texts, under --max-batch-images', async () => {
+      const before = server.images!.vision.maxConcurrentBatches;
+      assert.equal(before, 1);
+      const files = ref.images.slice(0, 10).map((x) => x.file);
+      const [imgs, texts] = await Promise.all([
+        Promise.all(files.map((f) => post(server.httpUrl, '/embed_image', { inputs: b64(f) }))),
+        Promise.all(ref.sentences.slice(0, 5).map((s) => post(server.httpUrl, '/embed', { inputs: s }))),
+      ]);
+      for (const r of [...imgs, ...texts]) assert.equal(r.status, 200);
+      const metrics = await (await fetch(server.httpUrl + '/metrics')).text();
+      const le4 = Number(/te_batch_next_size_bucket\{le="4"\} (\d+)/.exec(metrics)![1]);
+      const all = Number(/te_batch_next_size_count (\d+)/.exec(metrics)![1]);
+      assert.ok(le4 > 0 && le4 <= all);
+    });
+  });
+}
+
+describe('transformers.js variants (--onnx-variant)', () => {
+  const ref = reference(TINY_SIGLIP);
+  for (const [variant, floor] of [['quantized', 0.99], ['fp16', 0.999]] as const) {
+    test(`${variant}: close to the fp32 references`, async (t) => {
+      if (!ref.variants?.[`vision_model_${variant}.onnx`]) return t.skip(`no ${variant} files in the fixture`);
+      const server = await startServer(['--onnx-variant', variant, '--image-workers', '0'], TINY_SIGLIP);
+      try {
+        const info = (await (await fetch(server.httpUrl + '/info')).json()) as any;
+        assert.equal(info.image.vision_onnx, `onnx/vision_model_${variant}.onnx`);
+        const got = await embedAll(server.httpUrl, { ...ref, images: ref.images.slice(0, 6) });
+        const { min } = minCosine(got, ref.image_embeds[ref.default_backend]);
+        assert.ok(min >= floor, `${variant} image cosine ${min}`);
+        const texts = await post(server.httpUrl, '/embed', { inputs: ref.sentences.slice(0, 5) });
+        assert.ok(minCosine(texts.json, ref.text_embeds).min >= floor);
+      } finally {
+        await server.close();
+      }
+    });
+  }
+});
+
+describe('URL inputs', () => {
+  let files: Server;
+  let base = '';
+  before(async () => {
+    files = createServer((req, res) => {
+      if (req.url === '/wide.jpg') return res.writeHead(200, { 'content-type': 'image/jpeg' }).end(imageBytes('wide_320x120.jpg'));
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => files.listen(0, '127.0.0.1', () => r()));
+    base = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
+  });
+  after(() => {
+    files.closeAllConnections();
+    files.close();
+  });
+
+  test('are refused by default and fetched with --allow-url-fetch, within its limits', async () => {
+    const ref = reference(TINY_CLIP);
+    const off = await startServer([], TINY_CLIP);
+    try {
+      expectError(await post(off.httpUrl, '/embed_image', { inputs: `${base}/wide.jpg` }), 422, /fetching URLs is off/);
+    } finally {
+      await off.close();
+    }
+    const on = await startServer(['--allow-url-fetch', '--url-fetch-max-bytes', '100000', '--url-fetch-timeout-ms', '5000'], TINY_CLIP);
+    try {
+      const r = await post(on.httpUrl, '/embed_image', { inputs: [`${base}/wide.jpg`] });
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      const i = ref.images.findIndex((x) => x.file === 'wide_320x120.jpg');
+      assert.ok(cosine(r.json[0], ref.image_embeds[ref.default_backend][i]) >= 0.999);
+      expectError(await post(on.httpUrl, '/embed_image', { inputs: `${base}/missing.jpg` }), 422, /HTTP 404/);
+    } finally {
+      await on.close();
+    }
+  });
+});
