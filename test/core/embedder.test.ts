@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Batcher } from '../../src/core/batcher.js';
+import { Embedder } from '../../src/core/embedder.js';
+import type { EncodedText, TextEncoder } from '../../src/core/types.js';
+import { isCoalesceError } from '../../src/errors.js';
+import { FakeBackend, within } from '../helpers/fake-backend.js';
+
+/** One token per character; `slowMs` holds tokenization to catch requests between admission and the queue. */
+function encoder(slowMs = 0): TextEncoder {
+  return {
+    maxLength: 16,
+    encode: async (texts, { truncate }) => {
+      if (slowMs) await new Promise((r) => setTimeout(r, slowMs));
+      return texts.map((t): EncodedText => ({ ids: Uint32Array.from((truncate ? t.slice(0, 16) : t), (c) => c.charCodeAt(0)) }));
+    },
+    tokenize: async () => [],
+    decode: async () => [],
+    close: async () => {},
+  };
+}
+
+function embedder(slowMs = 0) {
+  const backend = new FakeBackend();
+  const e = new Embedder(backend.info, encoder(slowMs), new Batcher(backend, { maxBatchTokens: 1000, maxBatchRequests: 64 }), { maxClientBatchSize: 4, autoTruncate: false }, 8);
+  e.markReady(true);
+  return { e, backend };
+}
+
+test('drain answers requests admitted but still tokenizing, and refuses new ones', async () => {
+  const { e } = embedder(30);
+  const admitted = e.embed({ inputs: ['abc'], normalize: false });
+  const drained = e.drain();
+  await assert.rejects(e.embed({ inputs: ['x'], normalize: false }), (err) => isCoalesceError(err) && err.kind === 'unhealthy');
+  const result = await within(admitted);
+  assert.equal(result.vectors[0][0], 3);
+  await within(drained);
+});
+
+test('validation happens before anything is queued, and releases the permit', async () => {
+  const { e, backend } = embedder();
+  await assert.rejects(e.embed({ inputs: [], normalize: true }), (err) => isCoalesceError(err) && err.kind === 'empty');
+  await assert.rejects(e.embed({ inputs: ['a', 'b', 'c', 'd', 'e'], normalize: true }), (err) => isCoalesceError(err) && err.kind === 'validation');
+  await assert.rejects(e.embed({ inputs: ['x'.repeat(17)], normalize: true }), (err) => isCoalesceError(err) && /at most 16 tokens/.test(err.message));
+  await assert.rejects(e.embed({ inputs: ['x'], normalize: true, dimensions: 0 }), (err) => isCoalesceError(err) && err.param === 'dimensions');
+  assert.equal(backend.batches.length, 0);
+  assert.equal(e.admission.inUse, 0);
+  const cut = await e.embed({ inputs: ['x'.repeat(17)], normalize: false, truncate: true });
+  assert.equal(cut.vectors[0][0], 16);
+  assert.equal(cut.promptTokens, 16);
+});
