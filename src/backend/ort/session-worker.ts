@@ -92,6 +92,10 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
     // On CUDA the CPU only runs shape arithmetic: one thread, so no spinning pool steals cores
     // from the event loop and the tokenizers.
     ...(onCuda ? { intraOpNumThreads: 1, interOpNumThreads: 1 } : settings.intraOpThreads > 0 ? { intraOpNumThreads: settings.intraOpThreads } : {}),
+    // ORT's pool threads busy-wait between and after parallel sections by default: in a server
+    // they spin on the cores the event loop (HTTP, tokenization) needs. On 2 shared cores the
+    // session's CPU per text halved without spinning, and throughput rose (bench/cpu-bench.ts).
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   };
   let session: ort.InferenceSession;
   try {

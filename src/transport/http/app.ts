@@ -1,10 +1,10 @@
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { Embedder } from '../../core/embedder.js';
 import type { ImageEmbedder } from '../../core/image-embedder.js';
 import type { ZeroShotClassifier } from '../../core/zero-shot.js';
 import { CoalesceError } from '../../errors.js';
 import { errorResponse } from './errors.js';
+import { payloadLimit } from './node-body.js';
 import { OPENAI_PATHS, openaiRoutes } from './openai-routes.js';
 import { teiRoutes } from './tei-routes.js';
 import { imageRoutes } from './image-routes.js';
@@ -29,15 +29,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
   app.onError((e, c) => errorResponse(c, e, OPENAI_PATHS.has(c.req.path) ? 'openai' : 'tei'));
   app.notFound((c) => errorResponse(c, new CoalesceError('not_found', `no route ${c.req.method} ${c.req.path}`), 'tei'));
 
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: deps.payloadLimit,
-      onError: () => {
-        throw new CoalesceError('payload_too_large', `the request body is over the payload limit of ${deps.payloadLimit} bytes (--payload-limit)`);
-      },
-    }),
-  );
+  app.use('*', payloadLimit(deps.payloadLimit));
 
   app.get('/health', (c) => {
     if (!embedder.isReady) throw new CoalesceError('unhealthy', 'the model is not ready');

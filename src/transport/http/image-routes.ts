@@ -7,6 +7,7 @@ import { acceptsPackedFloat32, vectorsToPackedFloat32, vectorToBase64, vectorToJ
 import { vectorsToJsonBytes } from './float-json.js';
 import { optionalBool, optionalInt, optionalString, parseJsonBody, stringInputs, type Body } from './parse.js';
 import { setTimingHeaders } from './timing-headers.js';
+import { bodyText, clientGone } from './node-body.js';
 
 export interface ImageRouteDeps {
   images: ImageEmbedder;
@@ -37,13 +38,13 @@ export function imageRoutes(app: Hono, deps: ImageRouteDeps): void {
   const { images, classifier } = deps;
 
   app.post('/embed_image', async (c) => {
-    const body = parseJsonBody(await c.req.text());
+    const body = parseJsonBody(await bodyText(c));
     const inputs = stringInputs(body, 'inputs');
     const result = await images.embed({
       inputs,
       normalize: optionalBool(body, 'normalize') ?? true,
       dimensions: optionalInt(body, 'dimensions'),
-      signal: c.req.raw.signal,
+      signal: clientGone(c),
     });
     setImageHeaders(c, result.timings, inputs.length, result.bytes, images.info.device);
     if (acceptsPackedFloat32(c.req.header('accept'))) {
@@ -58,14 +59,14 @@ export function imageRoutes(app: Hono, deps: ImageRouteDeps): void {
   });
 
   app.post('/classify_image', async (c) => {
-    const body = parseJsonBody(await c.req.text());
+    const body = parseJsonBody(await bodyText(c));
     const single = typeof body.inputs === 'string';
     const inputs = stringInputs(body, 'inputs');
     const scores = await classifier.classify({
       inputs,
       labels: labelList(body),
       hypothesisTemplate: optionalString(body, 'hypothesis_template'),
-      signal: c.req.raw.signal,
+      signal: clientGone(c),
     });
     return c.json(single ? scores[0] : scores);
   });
@@ -99,8 +100,8 @@ export async function openaiImageEmbeddings(
   const imageInputs = inputs.filter((_, i) => isImage[i]);
   const textInputs = inputs.filter((_, i) => !isImage[i]);
   const [img, txt] = await Promise.all([
-    deps.images.embed({ inputs: imageInputs, normalize: true, dimensions, signal: c.req.raw.signal }),
-    textInputs.length > 0 ? deps.texts.embed({ inputs: textInputs, normalize: true, dimensions, signal: c.req.raw.signal }) : null,
+    deps.images.embed({ inputs: imageInputs, normalize: true, dimensions, signal: clientGone(c) }),
+    textInputs.length > 0 ? deps.texts.embed({ inputs: textInputs, normalize: true, dimensions, signal: clientGone(c) }) : null,
   ]);
   setImageHeaders(c, img.timings, imageInputs.length, img.bytes, deps.images.info.device);
   let ii = 0;

@@ -6,6 +6,7 @@ import { vectorToBase64, vectorToJson } from './encode.js';
 import { optionalInt, optionalString, parseJsonBody, stringInputs } from './parse.js';
 import { setTimingHeaders } from './timing-headers.js';
 import { openaiImageEmbeddings, wantsImages } from './image-routes.js';
+import { bodyText, clientGone } from './node-body.js';
 
 /**
  * OpenAI's embeddings API, so the official SDK works unchanged. The SDK asks for base64 by
@@ -16,7 +17,7 @@ export const OPENAI_PATHS: ReadonlySet<string> = new Set(['/v1/embeddings', '/em
 /** `images`: the image tower of an image-text model; inputs may then be images (see image-routes.ts). */
 export function openaiRoutes(app: Hono, embedder: Embedder, modelName: string, images?: ImageEmbedder): void {
   const handler = async (c: Context) => {
-    const body = parseJsonBody(await c.req.text());
+    const body = parseJsonBody(await bodyText(c));
     const inputs = stringInputs(body, 'input');
     const format = optionalString(body, 'encoding_format') ?? 'float';
     if (format !== 'float' && format !== 'base64') {
@@ -27,7 +28,7 @@ export function openaiRoutes(app: Hono, embedder: Embedder, modelName: string, i
       inputs,
       normalize: true,
       dimensions: optionalInt(body, 'dimensions'),
-      signal: c.req.raw.signal,
+      signal: clientGone(c),
     });
     setTimingHeaders(c, result.timings, result.promptTokens, inputs.reduce((n, s) => n + s.length, 0), embedder.info.device);
     const data = result.vectors.map(

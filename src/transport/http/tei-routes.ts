@@ -4,11 +4,12 @@ import { parseJsonBody, idLists, optionalBool, optionalInt, stringInputs, trunca
 import { acceptsPackedFloat32, vectorsToPackedFloat32 } from './encode.js';
 import { vectorsToJsonBytes } from './float-json.js';
 import { setTimingHeaders } from './timing-headers.js';
+import { bodyText, clientGone } from './node-body.js';
 
 /** TEI's routes: /embed, /tokenize, /decode. */
 export function teiRoutes(app: Hono, embedder: Embedder): void {
   app.post('/embed', async (c) => {
-    const body = parseJsonBody(await c.req.text());
+    const body = parseJsonBody(await bodyText(c));
     const inputs = stringInputs(body, 'inputs');
     const result = await embedder.embed({
       inputs,
@@ -16,7 +17,7 @@ export function teiRoutes(app: Hono, embedder: Embedder): void {
       truncate: optionalBool(body, 'truncate'),
       truncationDirection: truncationDirection(body),
       dimensions: optionalInt(body, 'dimensions'),
-      signal: c.req.raw.signal,
+      signal: clientGone(c),
     });
     setTimingHeaders(c, result.timings, result.promptTokens, inputs.reduce((n, s) => n + s.length, 0), embedder.info.device);
     // Accept: application/octet-stream gets packed little-endian float32 rows: no float formatting at all.
@@ -32,7 +33,7 @@ export function teiRoutes(app: Hono, embedder: Embedder): void {
   });
 
   app.post('/tokenize', async (c) => {
-    const body = parseJsonBody(await c.req.text());
+    const body = parseJsonBody(await bodyText(c));
     const tokens = await embedder.tokenize({
       inputs: stringInputs(body, 'inputs'),
       addSpecialTokens: optionalBool(body, 'add_special_tokens') ?? true,
@@ -43,7 +44,7 @@ export function teiRoutes(app: Hono, embedder: Embedder): void {
   });
 
   app.post('/decode', async (c) => {
-    const body = parseJsonBody(await c.req.text());
+    const body = parseJsonBody(await bodyText(c));
     return c.json(await embedder.decode(idLists(body, 'ids'), optionalBool(body, 'skip_special_tokens') ?? true));
   });
 }

@@ -1,0 +1,96 @@
+/**
+ * Request bodies, body limits and "the client went away" signals taken straight from Node's
+ * request and response, which @hono/node-server hands over as c.env.incoming / c.env.outgoing.
+ * Touching c.req.text(), c.req.raw.body or c.req.raw.signal makes the adapter wrap the Node
+ * stream in a WHATWG Request (undici Request, web ReadableStream, AbortController): about 0.25 ms
+ * of main-thread CPU per request, measured, which is more than a small model's inference per
+ * text (bench/cpu-bench.ts, the "web Request + streams" profile category). Without Node
+ * bindings (app.request() in tests, other runtimes) these fall back to the fetch API.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Context, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { CoalesceError } from '../../errors.js';
+
+interface NodeBindings {
+  incoming?: IncomingMessage;
+  outgoing?: ServerResponse;
+}
+
+function bindings(c: Context): NodeBindings {
+  const env = c.env as NodeBindings | undefined;
+  return env !== null && typeof env === 'object' ? env : {};
+}
+
+const tooLarge = (limit: number) =>
+  new CoalesceError('payload_too_large', `the request body is over the payload limit of ${limit} bytes (--payload-limit)`);
+
+/**
+ * 413 before anything is read when Content-Length is over the limit, checked on the header alone
+ * so the body stays an untouched Node stream. Chunked bodies (no Content-Length) go through
+ * hono's own bodyLimit, which reads them through the fetch API.
+ */
+export function payloadLimit(limit: number): MiddlewareHandler {
+  const streamed = bodyLimit({ maxSize: limit, onError: () => { throw tooLarge(limit); } });
+  return async (c, next) => {
+    const { incoming } = bindings(c);
+    if (!incoming) return streamed(c, next);
+    if (incoming.method === 'GET' || incoming.method === 'HEAD') return next();
+    const length = incoming.headers['content-length'];
+    if (length === undefined || incoming.headers['transfer-encoding'] !== undefined) return streamed(c, next);
+    if (Number(length) > limit) throw tooLarge(limit);
+    return next();
+  };
+}
+
+/**
+ * The body as UTF-8 text (a leading BOM dropped, as Request.text() does). payloadLimit() has
+ * already checked Content-Length; `limit` guards callers that did not mount it.
+ */
+export function bodyText(c: Context, limit = Infinity): Promise<string> {
+  const { incoming } = bindings(c);
+  // Once the fetch API has read the stream (a chunked body under bodyLimit), its copy is the body.
+  if (!incoming || incoming.readableDidRead || incoming.readableEnded) return c.req.text();
+  return new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (error: Error | null, text?: string) => {
+      incoming.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      if (error) {
+        incoming.resume(); // let the rest drain; the adapter closes the connection if it is too much
+        reject(error);
+      } else resolve(text!);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) done(tooLarge(limit));
+      else chunks.push(chunk);
+    };
+    const onEnd = () => {
+      const text = Buffer.concat(chunks, size).toString('utf8');
+      done(null, text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    };
+    const onError = () => done(new CoalesceError('cancelled', 'the client went away while sending the request'));
+    const onClose = () => {
+      if (!incoming.readableEnded) onError();
+    };
+    incoming.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  });
+}
+
+const signals = new WeakMap<ServerResponse, AbortSignal>();
+
+/** Aborts when the connection closes before the response was sent (one signal per request). */
+export function clientGone(c: Context): AbortSignal {
+  const { outgoing } = bindings(c);
+  if (!outgoing) return c.req.raw.signal;
+  let signal = signals.get(outgoing);
+  if (!signal) {
+    const controller = new AbortController();
+    outgoing.once('close', () => {
+      if (!outgoing.writableFinished) controller.abort(new Error('the client closed the connection'));
+    });
+    signals.set(outgoing, (signal = controller.signal));
+  }
+  return signal;
+}

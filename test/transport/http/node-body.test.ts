@@ -1,0 +1,88 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { createAdaptorServer } from '@hono/node-server';
+import { Hono } from 'hono';
+import { CoalesceError } from '../../../src/errors.js';
+import { bodyText, clientGone, payloadLimit } from '../../../src/transport/http/node-body.js';
+
+const LIMIT = 64;
+
+/** A server whose /echo answers with the body it read, and /wait with how it ended. */
+async function start(): Promise<{ url: string; server: Server; aborted: Promise<string> }> {
+  const app = new Hono();
+  let reportAbort: (how: string) => void = () => {};
+  const aborted = new Promise<string>((r) => (reportAbort = r));
+  app.onError((e, c) => c.json({ error: e.message }, e instanceof CoalesceError && e.kind === 'payload_too_large' ? 413 : 500));
+  app.use('*', payloadLimit(LIMIT));
+  app.post('/echo', async (c) => c.text(`[${await bodyText(c)}]`));
+  app.post('/wait', async (c) => {
+    await bodyText(c);
+    const signal = clientGone(c);
+    assert.equal(clientGone(c), signal, 'one signal per request');
+    await new Promise<void>((resolve) => {
+      signal.addEventListener('abort', () => resolve(), { once: true });
+      setTimeout(resolve, 5000).unref();
+    });
+    reportAbort(signal.aborted ? 'aborted' : 'timed out');
+    return c.text('late');
+  });
+  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, aborted };
+}
+
+function send(url: string, path: string, body: string, chunked = false): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string | number> = chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': Buffer.byteLength(body) };
+    const req = request(`${url}${path}`, { method: 'POST', headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve({ status: res.statusCode!, text }));
+    });
+    req.on('error', reject);
+    if (chunked) {
+      req.write(body.slice(0, 3));
+      req.end(body.slice(3));
+    } else req.end(body);
+  });
+}
+
+test('bodies are read from the Node stream, UTF-8 with a BOM dropped, chunked or not', async () => {
+  const { url, server } = await start();
+  try {
+    assert.deepEqual(await send(url, '/echo', '{"inputs":"héllo"}'), { status: 200, text: '[{"inputs":"héllo"}]' });
+    assert.deepEqual(await send(url, '/echo', '\ufeff{"a":1}'), { status: 200, text: '[{"a":1}]' });
+    assert.deepEqual(await send(url, '/echo', '{"chunked":true}', true), { status: 200, text: '[{"chunked":true}]' });
+    assert.deepEqual(await send(url, '/echo', ''), { status: 200, text: '[]' });
+  } finally {
+    server.close();
+  }
+});
+
+test('bodies over the payload limit get 413, by Content-Length or while streaming', async () => {
+  const { url, server } = await start();
+  try {
+    const big = 'x'.repeat(LIMIT + 1);
+    assert.equal((await send(url, '/echo', big)).status, 413);
+    assert.equal((await send(url, '/echo', big, true)).status, 413);
+    assert.equal((await send(url, '/echo', 'x'.repeat(LIMIT))).status, 200);
+  } finally {
+    server.close();
+  }
+});
+
+test('clientGone aborts when the client closes the connection before the answer', async () => {
+  const { url, server, aborted } = await start();
+  try {
+    const req = request(`${url}/wait`, { method: 'POST', headers: { 'content-length': 2 } });
+    req.on('error', () => {});
+    req.end('{}');
+    await new Promise((r) => setTimeout(r, 100));
+    req.destroy();
+    assert.equal(await aborted, 'aborted');
+  } finally {
+    server.close();
+  }
+});
