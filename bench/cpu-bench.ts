@@ -13,6 +13,7 @@
  *   --quick                    tiny model only, short phases (~30 s)
  *   --profile                  one more server run at the top concurrency under --cpu-prof
  *   --no-grpc --no-tjs --no-ceiling   skip parts;  --server-arg "<flag> <value>" passes server flags
+ *   --ceiling-batches 32,64    --ceiling-spinning off,on (ORT pool spinning modes the ceiling tries; best counts)
  *   --seed N --requests N --out DIR
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -50,6 +51,8 @@ interface Options {
   ceiling: boolean;
   profile: boolean;
   ceilingBatches: number[];
+  /** ORT pool spinning modes the ceiling runs with (the server runs without). */
+  spinning: boolean[];
   serverArgs: string[];
   out: string;
 }
@@ -70,6 +73,7 @@ function parseArgs(argv: string[]): Options {
     ceiling: true,
     profile: false,
     ceilingBatches: [32, 64],
+    spinning: [false, true],
     serverArgs: [],
     out: join(ROOT, 'bench', 'results'),
   };
@@ -97,6 +101,7 @@ function parseArgs(argv: string[]): Options {
       case '--seed': o.seed = num(flag, value()); break;
       case '--requests': o.requests = Math.max(1, num(flag, value())); break;
       case '--ceiling-batches': o.ceilingBatches = list(value()).map((v) => num(flag, v)); break;
+      case '--ceiling-spinning': o.spinning = list(value()).map((v) => v === 'on'); break;
       case '--server-arg': o.serverArgs.push(...value().split(/\s+/).filter(Boolean)); break;
       case '--out': o.out = resolve(value()); break;
       case '--no-grpc': o.grpc = false; break;
@@ -151,6 +156,9 @@ function best<T extends { textsPerS: number }>(rounds: T[]): T {
   return rounds.reduce((a, b) => (b.textsPerS > a.textsPerS ? b : a));
 }
 
+/** Raw phases are keyed by batch size and spinning mode. */
+const rawKey = (batchSize: number, spinning: boolean) => batchSize * 2 + (spinning ? 1 : 0);
+
 const oneLine = (e: unknown) => (e as Error).message.split('\n')[0];
 
 async function benchModel(name: string, o: Options, flags: string[]): Promise<ModelReport> {
@@ -194,7 +202,7 @@ async function benchModel(name: string, o: Options, flags: string[]): Promise<Mo
     let tjs: AnchorProcess<TjsInit, TjsPhase, LoadResult> | null = null;
     if (o.tjs) {
       try {
-        const started = await AnchorProcess.start<TjsInit, TjsPhase, LoadResult>('transformers-js', spec);
+        const started = await AnchorProcess.start<TjsInit, TjsPhase, LoadResult>('transformers-js', { ...spec, spinning: o.spinning.includes(true) && !o.spinning.includes(false) });
         tjsInfo = started.info as TjsInfo;
         closers.push(() => started.anchor.close());
         if ('skipped' in tjsInfo) log(`  transformers.js: ${tjsInfo.skipped}`);
@@ -235,10 +243,13 @@ async function benchModel(name: string, o: Options, flags: string[]): Promise<Mo
         }
       }
       if (raw) {
-        for (const b of o.ceilingBatches) {
-          const r = await raw.run({ batchSize: b, warmupS: o.warmupS, durationS: o.durationS });
-          log(`  raw ORT b=${b}: ${r.textsPerS.toFixed(0)} texts/s, ${r.msPerBatch.toFixed(1)} ms/batch`);
-          push(rawRounds, b, r);
+        for (const spinning of o.spinning) {
+          for (const b of o.ceilingBatches) {
+            const r = await raw.run({ batchSize: b, spinning, warmupS: o.warmupS, durationS: o.durationS });
+            log(`  raw ORT b=${b}${spinning ? ' spinning' : ''}: ${r.textsPerS.toFixed(0)} texts/s, ${r.msPerBatch.toFixed(1)} ms/batch, ` +
+              `cores ${r.cpu.cores.ort.toFixed(2)} others ${r.cpu.othersCores.toFixed(2)}`);
+            push(rawRounds, rawKey(b, spinning), r);
+          }
         }
       }
     }
@@ -257,7 +268,7 @@ async function benchModel(name: string, o: Options, flags: string[]): Promise<Mo
   return {
     name, dir: dir.startsWith(ROOT) ? dir.slice(ROOT.length) : dir, dimensions, maxLength: workload.manifest.maxLength, meanTokensPerText,
     http: httpBest, grpc: grpcBest, ceiling, transformersJs, costs: costs!, profile,
-    targets: computeTargets(top, httpRounds.get(top) ?? [], o.ceilingBatches.map((b) => rawRounds.get(b) ?? []), tjsRounds.get(top) ?? []),
+    targets: computeTargets(top, httpRounds.get(top) ?? [], [...rawRounds.values()], tjsRounds.get(top) ?? []),
   };
 }
 

@@ -37,6 +37,8 @@ export interface LoadWorkload {
   tokens: number[];
 }
 
+const MAX_WINDOW_MS = 20_000;
+
 export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
@@ -52,18 +54,24 @@ export async function runLoad(driver: Driver, workload: LoadWorkload, options: L
   let measureTo = Infinity;
   let windowUs: [number, number] = [0, 0];
   let answered = 0;
+  // Slow models get a longer window: at least three typical latencies, so every client
+  // completes a few requests inside it (capped, so a starved machine cannot stall the run).
+  const warmLatencies: number[] = [];
+  let windowMs = durationS * 1000;
   const openWindowIfReady = () => {
     const now = performance.now();
     if (measureFrom === Infinity && answered >= concurrency && now >= warmupUntil) {
+      const typical = Float64Array.from(warmLatencies).sort();
+      windowMs = Math.max(durationS * 1000, Math.min(3 * percentile(typical, 50), MAX_WINDOW_MS));
       measureFrom = now;
-      measureTo = now + durationS * 1000;
+      measureTo = now + windowMs;
       const mono = Number(process.hrtime.bigint() / 1000n);
-      windowUs = [mono, mono + durationS * 1e6];
+      windowUs = [mono, mono + windowMs * 1000];
     }
   };
   const ticker = setInterval(openWindowIfReady, 20);
   // A hung request must not hang the benchmark.
-  const giveUpAt = warmupUntil + 120_000 + durationS * 1000;
+  const giveUpAt = warmupUntil + 120_000 + MAX_WINDOW_MS;
   let cursor = 0;
   const latencies: number[] = [];
   let texts = 0;
@@ -87,6 +95,7 @@ export async function runLoad(driver: Driver, workload: LoadWorkload, options: L
         continue;
       }
       const end = performance.now();
+      if (measureFrom === Infinity) warmLatencies.push(end - start);
       if (first) {
         first = false;
         answered++;
@@ -109,17 +118,18 @@ export async function runLoad(driver: Driver, workload: LoadWorkload, options: L
 
   const sorted = Float64Array.from(latencies).sort();
   const sum = latencies.reduce((a, b) => a + b, 0);
+  const windowS = windowMs / 1000;
   return {
     concurrency,
-    durationS,
+    durationS: windowS,
     requests: latencies.length,
     texts,
     tokens,
     errors,
     firstError,
-    textsPerS: texts / durationS,
-    tokensPerS: tokens / durationS,
-    requestsPerS: latencies.length / durationS,
+    textsPerS: texts / windowS,
+    tokensPerS: tokens / windowS,
+    requestsPerS: latencies.length / windowS,
     latencyMs: {
       p50: percentile(sorted, 50),
       p90: percentile(sorted, 90),

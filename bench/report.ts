@@ -49,7 +49,8 @@ export interface Targets {
   servedTextsPerS: number;
   ceilingTextsPerS: number | null;
   ceilingBatchSize: number | null;
-  /** Best served round / best ceiling round (any batch size). */
+  ceilingSpinning: boolean | null;
+  /** Best served round / best ceiling round (any batch size, spinning or not). */
   vsCeiling: number | null;
   /** The same ratio within each round, phases measured minutes apart at most. */
   vsCeilingByRound: number[];
@@ -86,6 +87,7 @@ export function computeTargets(concurrency: number, served: LoadResult[], ceilin
     servedTextsPerS: servedBest,
     ceilingTextsPerS: ceilingBest?.textsPerS ?? null,
     ceilingBatchSize: ceilingBest?.batchSize ?? null,
+    ceilingSpinning: ceilingBest?.spinning ?? null,
     vsCeiling,
     vsCeilingByRound: ceilingAll.length ? served.map((s, i) => s.textsPerS / Math.max(...byRound(i))) : [],
     tjsTextsPerS: tjsBest,
@@ -144,7 +146,7 @@ export function modelMarkdown(m: ModelReport): string {
   if (isSkipped(m.ceiling)) lines.push(`| raw ORT session (ceiling) | – | skipped: ${m.ceiling.skipped} | | | | | | | | | | |`);
   else {
     for (const r of m.ceiling.results) {
-      lines.push(`| raw ORT ${m.ceiling.ortVersion} session, sorted batches of ${r.batchSize} | – | ${f0(r.textsPerS)} | ${f0(r.tokensPerS)} | – | ${f1(r.msPerBatch)}/batch | – | ${r.batchSize} | 100% | padding eff. ${pct(r.paddingEfficiency)} | ${cores(r.cpu)} | ${cpuPerText(r.cpu, 'ort', r.textsPerS)} | 0 |`);
+      lines.push(`| raw ORT ${m.ceiling.ortVersion} session, sorted batches of ${r.batchSize}${r.spinning ? ', pool spinning' : ''} | – | ${f0(r.textsPerS)} | ${f0(r.tokensPerS)} | – | ${f1(r.msPerBatch)}/batch | – | ${r.batchSize} | 100% | padding eff. ${pct(r.paddingEfficiency)} | ${cores(r.cpu)} | ${cpuPerText(r.cpu, 'ort', r.textsPerS)} | 0 |`);
     }
   }
   const c = m.costs;
@@ -176,7 +178,7 @@ export function modelMarkdown(m: ModelReport): string {
     lines.push(
       '',
       `**Targets at ${t.concurrency} clients:** served ${f0(t.servedTextsPerS)} texts/s = ${f2(t.vsCeiling)} × the raw-session ceiling ` +
-        `(${f0(t.ceilingTextsPerS)}, batches of ${t.ceilingBatchSize ?? '–'}; target ≥ ${CEILING_TARGET}: ${verdict(t.meetsCeilingTarget)}) and ` +
+        `(${f0(t.ceilingTextsPerS)}, batches of ${t.ceilingBatchSize ?? '–'}${t.ceilingSpinning ? ', pool spinning' : ''}; target ≥ ${CEILING_TARGET}: ${verdict(t.meetsCeilingTarget)}) and ` +
         `${f2(t.vsTransformersJs)} × transformers.js (${f0(t.tjsTextsPerS)}; target ≥ ${TJS_TARGET}: ${verdict(t.meetsTransformersJsTarget)}). ` +
         `Within each round: ${t.vsCeilingByRound.map(f2).join(', ') || '–'} × ceiling, ${t.vsTransformersJsByRound.map(f2).join(', ') || '–'} × transformers.js.`,
     );

@@ -1,8 +1,8 @@
 /**
- * The ceiling anchor: the bare ORT session (onnxruntime-node 1.29.0, the server's session
- * options) on batches formed ahead of time the way the batcher would at best: the workload's
- * texts sorted by length, cut into batches of N, padded like the server pads (padBatch), feeds
- * built beforehand. Only session.run + pooling is timed.
+ * The ceiling anchor: the bare ORT session (onnxruntime-node 1.29.0, the server's thread
+ * options, pool spinning on or off) on batches formed ahead of time the way the batcher would at
+ * best: the workload's texts sorted by length, cut into batches of N, padded like the server pads
+ * (padBatch), feeds built beforehand. Only session.run + pooling is timed.
  */
 import * as ort from 'onnxruntime-node';
 import { poolTokens } from '../../src/backend/pooling.js';
@@ -21,6 +21,8 @@ export interface RawInit extends WorkloadSpec {
 
 export interface RawPhase {
   batchSize: number;
+  /** ORT's intra-op pool busy-waits between parallel sections (its default); the server turns it off. */
+  spinning: boolean;
   warmupS: number;
   durationS: number;
 }
@@ -33,6 +35,7 @@ export interface RawInfo {
 
 export interface RawBatchResult {
   batchSize: number;
+  spinning: boolean;
   batches: number;
   texts: number;
   textsPerS: number;
@@ -84,12 +87,16 @@ function shuffle<T>(items: T[], r: () => number): T[] {
 
 async function init(args: RawInit): Promise<{ info: RawInfo; run: (phase: RawPhase) => Promise<RawBatchResult> }> {
   const workload = modelWorkload(args.model, args);
-  const options: ort.InferenceSession.SessionOptions = {
-    executionProviders: ['cpu'],
-    graphOptimizationLevel: 'all',
-    ...(args.intraOpThreads > 0 ? { intraOpNumThreads: args.intraOpThreads } : {}),
-  };
-  const session = await ort.InferenceSession.create(workload.manifest.onnxPath, options);
+  const create = (spinning: boolean) =>
+    ort.InferenceSession.create(workload.manifest.onnxPath, {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: 'all',
+      ...(args.intraOpThreads > 0 ? { intraOpNumThreads: args.intraOpThreads } : {}),
+      ...(spinning ? {} : { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } }),
+    });
+  // One session per spinning mode, made on first use; only one runs at a time.
+  const sessions = new Map<boolean, ort.InferenceSession>([[false, await create(false)]]);
+  const session = sessions.get(false)!;
   const inputs = session.inputNames;
   const idMeta = session.inputMetadata.find((m) => m.name === 'input_ids');
   const intType: IntegerType = idMeta && idMeta.isTensor && idMeta.type === 'int32' ? 'int32' : 'int64';
@@ -117,15 +124,17 @@ async function init(args: RawInit): Promise<{ info: RawInfo; run: (phase: RawPha
     return { feeds, lengths, seqLen: padded.seqLen, tokens: total };
   };
 
-  const runOne = async (p: Prepared): Promise<Float32Array> => {
-    const out = (await session.run(p.feeds, [outputName]))[outputName];
+  const runOne = async (s: ort.InferenceSession, p: Prepared): Promise<Float32Array> => {
+    const out = (await s.run(p.feeds, [outputName]))[outputName];
     const data = out.data as Float32Array;
     if (outputKind === 'pooled') return data;
     return poolTokens(workload.manifest.pooling, data, p.lengths, out.dims[1], out.dims[2]);
   };
 
   const formed = new Map<number, Prepared[]>();
-  const run = async ({ batchSize: size, warmupS, durationS }: RawPhase): Promise<RawBatchResult> => {
+  const run = async ({ batchSize: size, spinning, warmupS, durationS }: RawPhase): Promise<RawBatchResult> => {
+    let s = sessions.get(spinning);
+    if (!s) sessions.set(spinning, (s = await create(spinning)));
     let prepared = formed.get(size);
     if (!prepared) {
       // Formed sorted, run shuffled: any prefix of the run is then a fair sample of lengths.
@@ -134,7 +143,7 @@ async function init(args: RawInit): Promise<{ info: RawInfo; run: (phase: RawPha
     }
     // Warm-up: a few batch shapes at least, so ORT has planned its allocations.
     const warmEnd = performance.now() + warmupS * 1000;
-    for (let i = 0; i < prepared.length && (i < 3 || performance.now() < warmEnd); i++) await runOne(prepared[i]);
+    for (let i = 0; i < prepared.length && (i < 3 || performance.now() < warmEnd); i++) await runOne(s, prepared[i]);
     let texts = 0;
     let tokens = 0;
     let padded = 0;
@@ -144,7 +153,7 @@ async function init(args: RawInit): Promise<{ info: RawInfo; run: (phase: RawPha
     const end = start + durationS * 1000;
     for (let i = 0; performance.now() < end; i = (i + 1) % prepared.length) {
       const p = prepared[i];
-      await runOne(p);
+      await runOne(s, p);
       texts += p.lengths.length;
       tokens += p.tokens;
       padded += p.lengths.length * p.seqLen;
@@ -154,6 +163,7 @@ async function init(args: RawInit): Promise<{ info: RawInfo; run: (phase: RawPha
     const cpu = cpuShares(cpuBefore, cpuSnapshot([process.pid]), { ort: process.pid });
     return {
       batchSize: size,
+      spinning,
       batches,
       texts,
       textsPerS: texts / elapsedS,

@@ -14,6 +14,8 @@ import { anchorMain } from './child.js';
 export interface TjsInit extends WorkloadSpec {
   model: string;
   intraOpThreads: number;
+  /** Same as the server's sessions (ORT's pool spinning off) unless asked. */
+  spinning: boolean;
 }
 
 export interface TjsPhase {
@@ -63,6 +65,7 @@ async function init(args: TjsInit): Promise<{ info: TjsInfo; run: (phase: TjsPha
       session_options: {
         graphOptimizationLevel: 'all',
         ...(args.intraOpThreads > 0 ? { intraOpNumThreads: args.intraOpThreads } : {}),
+        ...(args.spinning ? {} : { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } }),
       },
     });
     const probe = await extractor(['A first probe sentence.', 'Another one'], { pooling: 'mean', normalize: true });
