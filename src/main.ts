@@ -3,7 +3,7 @@
 import { ConfigError, helpText, loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { ModelError } from './backend/model-error.js';
-import { startCoalesce } from './server.js';
+import { startCoalesce, type Coalesce } from './server.js';
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
@@ -22,20 +22,15 @@ async function main(): Promise<void> {
     throw e;
   }
   const log = createLogger(config.logFormat);
-  let app;
-  try {
-    app = await startCoalesce(config, log);
-  } catch (e) {
-    const prefix = e instanceof ModelError ? 'cannot serve the model' : 'cannot start';
-    log(`${prefix}: ${(e as Error).message}`);
-    process.exit(1);
-  }
-  log('ready', { pid: process.pid });
+  let app: Coalesce | null = null;
   let stopping = false;
+  // Registered before the model loads: a signal during start-up must not kill the process
+  // half-way through writing the default model, nor leave a server listening without handlers.
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log('draining', { signal });
+    if (!app) process.exit(0);
     app.close().then(
       () => process.exit(0),
       (e) => {
@@ -46,6 +41,18 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    app = await startCoalesce(config, log);
+  } catch (e) {
+    const prefix = e instanceof ModelError ? 'cannot serve the model' : 'cannot start';
+    log(`${prefix}: ${(e as Error).message}`);
+    process.exit(1);
+  }
+  if (stopping) {
+    await app.close();
+    process.exit(0);
+  }
+  log('ready', { pid: process.pid });
 }
 
 void main();
