@@ -80,7 +80,10 @@ export class Batcher<I = EncodedText> {
 
   /** Inputs waiting for a model call. */
   get queued(): number {
-    return this.queue.length;
+    // Cancelled inputs stay in the array until the next batch is formed; they are not waiting.
+    let live = 0;
+    for (const e of this.queue) if (!e.settled) live++;
+    return live;
   }
 
   get running(): number {
