@@ -281,7 +281,7 @@ describe('isHubId', () => {
 describe('startCoalesce with a Hub id', () => {
   const start = (endpoint: string, cache: string, extra: string[] = []) =>
     startCoalesce(
-      loadConfig(['--model', ID, '--hub-endpoint', endpoint, '--huggingface-hub-cache', cache, '--port', '0', '--hostname', '127.0.0.1', ...extra], {}),
+      loadConfig(['--model', ID, '--hub-endpoint', endpoint, '--huggingface-hub-cache', cache, '--port', '0', '--grpc-port', '0', '--hostname', '127.0.0.1', ...extra], {}),
       silentLogger,
     );
 
