@@ -149,28 +149,42 @@ export function resizedSize(target: ResizeTarget, width: number, height: number)
 
 const describe = (e: unknown) => (e instanceof Error ? e.message : String(e)).replace(/^Input (buffer|file) /, '');
 
-/** Header only: format, oriented size. Refuses what is not an image, unsupported formats and bombs. */
-async function inspect(bytes: Uint8Array, limits: ImageLimits): Promise<{ format: string; width: number; height: number; hasAlpha: boolean }> {
-  if (bytes.length === 0) throw validation('the image is empty (0 bytes)');
-  let meta: Metadata;
+/** The format from the first bytes, for the formats served; null for anything else. */
+export function sniffFormat(bytes: Uint8Array): string | null {
+  const b = bytes;
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
+  if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return 'png';
+  if (b.length >= 6 && b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x38) return 'gif';
+  if (b.length >= 12 && b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50) return 'webp';
+  if (b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a && b[3] === 0) || (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && b[3] === 0x2a))) return 'tiff';
+  return null;
+}
+
+/** Header only, for error messages: what the bytes are and how large they say they are. */
+async function header(bytes: Uint8Array): Promise<Metadata | null> {
   try {
-    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-  } catch (e) {
-    throw validation(`the input is not an image this server can read (${describe(e)}); send JPEG, PNG, WebP, GIF or TIFF`);
+    return await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch {
+    return null;
   }
-  const format = meta.format ?? 'unknown';
-  if (!SUPPORTED_FORMATS.has(format)) {
-    throw validation(`unsupported image format '${format}': send JPEG, PNG, WebP, GIF or TIFF`);
-  }
-  const width = meta.autoOrient?.width ?? meta.width ?? 0;
-  const height = meta.autoOrient?.height ?? meta.height ?? 0;
-  if (width <= 0 || height <= 0) throw validation(`the image has no pixels (${width} x ${height})`);
-  if (width * height > limits.maxPixels) {
-    throw validation(
-      `the image is ${width} x ${height} = ${width * height} pixels, over the limit of ${limits.maxPixels} (--max-image-pixels): refused as a possible decompression bomb`,
-    );
-  }
-  return { format, width, height, hasAlpha: meta.hasAlpha === true };
+}
+
+/** Refuses what is not an image or not a served format, from the first bytes (no decoding). */
+async function checkFormat(bytes: Uint8Array): Promise<string> {
+  if (bytes.length === 0) throw validation('the image is empty (0 bytes)');
+  const format = sniffFormat(bytes);
+  if (format && SUPPORTED_FORMATS.has(format)) return format;
+  const meta = await header(bytes);
+  if (!meta?.format) throw validation('the input is not an image this server can read; send JPEG, PNG, WebP, GIF or TIFF');
+  throw validation(`unsupported image format '${meta.format}': send JPEG, PNG, WebP, GIF or TIFF`);
+}
+
+async function bombMessage(bytes: Uint8Array, limits: ImageLimits): Promise<string> {
+  const meta = await header(bytes);
+  const w = meta?.autoOrient?.width ?? meta?.width;
+  const h = meta?.autoOrient?.height ?? meta?.height;
+  const size = w && h ? `${w} x ${h} = ${w * h} pixels` : 'over the pixel limit';
+  return `the image is ${size}, over the limit of ${limits.maxPixels} (--max-image-pixels): refused as a possible decompression bomb`;
 }
 
 function input(bytes: Uint8Array, limits: ImageLimits): Sharp {
@@ -178,12 +192,13 @@ function input(bytes: Uint8Array, limits: ImageLimits): Sharp {
   return sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'error', autoOrient: true, ignoreIcc: true, page: 0, pages: 1 });
 }
 
-async function raw(pipeline: Sharp): Promise<{ data: Buffer; width: number; height: number; channels: number }> {
+async function raw(pipeline: Sharp, bytes: Uint8Array, limits: ImageLimits): Promise<{ data: Buffer; width: number; height: number; channels: number }> {
   try {
     const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
     return { data, width: info.width, height: info.height, channels: info.channels };
   } catch (e) {
-    if (e instanceof CoalesceError) throw e;
+    // libvips checks the pixel limit from the header, before decoding anything.
+    if (/pixel limit/i.test(describe(e))) throw validation(await bombMessage(bytes, limits));
     throw validation(`the image could not be decoded (${describe(e)}): is it truncated or corrupt?`);
   }
 }
@@ -195,9 +210,9 @@ export async function decodeToRgb(
   limits: ImageLimits,
 ): Promise<{ rgb: Uint8Array; width: number; height: number; source: { width: number; height: number; format: string }; decodeMs: number; resizeMs: number }> {
   const started = performance.now();
-  const meta = await inspect(bytes, limits);
-  // No resize in this pipeline: libvips would premultiply alpha, and its resampling differs from Pillow's.
-  const decoded = await raw(input(bytes, limits).removeAlpha().toColourspace('srgb'));
+  const format = await checkFormat(bytes);
+  // One libvips call, no resize in it: libvips would premultiply alpha, and its resampling differs from Pillow's.
+  const decoded = await raw(input(bytes, limits).removeAlpha().toColourspace('srgb'), bytes, limits);
   if (decoded.channels !== 3) throw new CoalesceError('backend', `image decoding gave ${decoded.channels} channels, expected 3`);
   const decodedAt = performance.now();
   const target = config.resize ? resizedSize(config.resize, decoded.width, decoded.height) : { width: decoded.width, height: decoded.height };
@@ -206,7 +221,7 @@ export async function decodeToRgb(
     rgb,
     width: target.width,
     height: target.height,
-    source: { width: meta.width, height: meta.height, format: meta.format },
+    source: { width: decoded.width, height: decoded.height, format },
     decodeMs: decodedAt - started,
     resizeMs: performance.now() - decodedAt,
   };
@@ -227,14 +242,20 @@ export function toChw(rgb: Uint8Array, width: number, height: number, config: Im
   const b = [0, 1, 2].map((c) => (config.normalize ? -config.normalize.mean[c] / config.normalize.std[c] : 0));
   const plane = outH * outW;
   const out = new Float32Array(3 * plane);
+  const [a0, a1, a2] = a;
+  const [b0, b1, b2] = b;
+  const inside = top >= 0 && left >= 0 && top + outH <= height && left + outW <= width;
   for (let y = 0; y < outH; y++) {
     const sy = y + top;
-    for (let x = 0; x < outW; x++) {
-      const sx = x + left;
-      const inside = sy >= 0 && sy < height && sx >= 0 && sx < width;
-      const src = (sy * width + sx) * 3;
-      const dst = y * outW + x;
-      for (let c = 0; c < 3; c++) out[c * plane + dst] = (inside ? rgb[src + c] : 0) * a[c] + b[c];
+    const rowOk = sy >= 0 && sy < height;
+    let src = (sy * width + left) * 3;
+    let dst = y * outW;
+    for (let x = 0; x < outW; x++, src += 3, dst++) {
+      // The common case (crop inside the image) skips the per-pixel bounds test.
+      const ok = inside || (rowOk && x + left >= 0 && x + left < width);
+      out[dst] = (ok ? rgb[src] : 0) * a0 + b0;
+      out[plane + dst] = (ok ? rgb[src + 1] : 0) * a1 + b1;
+      out[2 * plane + dst] = (ok ? rgb[src + 2] : 0) * a2 + b2;
     }
   }
   return out;

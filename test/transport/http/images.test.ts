@@ -131,7 +131,7 @@ for (const [dir, family] of [[TINY_SIGLIP, 'siglip'], [TINY_CLIP, 'clip']] as co
         ['%%%not-base64%%%', 422, /not base64/],
         [Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="5" height="5"/>').toString('base64'), 422, /unsupported image format 'svg'/],
         [pngHeaderOnly(50_000, 50_000).toString('base64'), 422, /decompression bomb/],
-        [pngHeaderOnly(0, 0).toString('base64'), 422, /not an image|no pixels/],
+        [pngHeaderOnly(0, 0).toString('base64'), 422, /not an image|no pixels|could not be decoded/],
         ['http://127.0.0.1:9/x.png', 422, /--allow-url-fetch/],
         [[b64('tiny_2x2.png'), Buffer.from('nope').toString('base64')], 422, /inputs\[1\]/],
         [[], 400, /cannot be empty/],

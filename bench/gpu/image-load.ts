@@ -1,0 +1,274 @@
+/**
+ * The served half of the image benchmark (bench/gpu/image-bench.sh runs it on the device): starts
+ * Coalesce on the SigLIP-base export, checks its vectors against PyTorch's at full size, then
+ * drives POST /embed_image with N closed-loop clients, one JPEG per request (224 x 224, then
+ * 1024 x 768), and reports images/s next to the PyTorch anchors, with where the time goes:
+ * the server's per-request decode / resize / queue / inference times and the cores it used.
+ *
+ * usage: node dist/bench/gpu/image-load.js --model DIR --torch torch.json --out DIR
+ *          [--device cuda] [--variant fp16] [--clients 64] [--seconds 15] [--warmup 4] [--image-workers 8]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+
+interface Args {
+  model: string;
+  torch: string | null;
+  out: string;
+  device: string;
+  variant: string;
+  clients: number;
+  seconds: number;
+  warmup: number;
+  imageWorkers: number;
+  maxBatchImages: number;
+  port: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const get = (name: string, fallback: string | null): string | null => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
+  };
+  const model = get('model', null);
+  if (!model) throw new Error('--model DIR is required (from bench/gpu/export_siglip_base.py)');
+  return {
+    model,
+    torch: get('torch', null),
+    out: get('out', 'bench/results/gpu')!,
+    device: get('device', 'cuda')!,
+    variant: get('variant', 'fp16')!,
+    clients: Number(get('clients', '64')),
+    seconds: Number(get('seconds', '15')),
+    warmup: Number(get('warmup', '4')),
+    imageWorkers: Number(get('image-workers', String(Math.max(1, Math.min(8, availableParallelism() - 4))))),
+    maxBatchImages: Number(get('max-batch-images', '64')),
+    port: Number(get('port', '8097')),
+  };
+}
+
+const cosine = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let d = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    d += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return d / Math.sqrt(na * nb);
+};
+
+/** CPU seconds (user + system) a process used so far, from /proc (Linux). */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+async function startServer(args: Args): Promise<ChildProcess> {
+  const flags = ['dist/src/main.js', '--model', args.model, '--device', args.device, '--port', String(args.port), '--grpc-port', '-1',
+    '--hostname', '127.0.0.1', '--max-batch-images', String(args.maxBatchImages), '--image-workers', String(args.imageWorkers),
+    '--max-concurrent-requests', '4096', '--payload-limit', '20000000'];
+  if (args.variant !== 'fp32') flags.push('--onnx-variant', args.variant);
+  const child = spawn(process.execPath, flags, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '16' } });
+  const deadline = Date.now() + 300_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the server exited (code ${child.exitCode})`);
+    try {
+      if ((await fetch(`http://127.0.0.1:${args.port}/health`)).status === 200) return child;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  child.kill();
+  throw new Error('the server did not become healthy in 300 s');
+}
+
+/** One request; `body` is the JSON text, built once per image so the client spends its time on I/O. */
+async function embed(base: string, body: string): Promise<{ vectors: Float32Array[]; headers: Headers }> {
+  const res = await fetch(`${base}/embed_image`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/octet-stream' },
+    body,
+  });
+  if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+  const buf = new Float32Array(await res.arrayBuffer());
+  const dims = Number(res.headers.get('x-embedding-dimensions'));
+  return { vectors: Array.from({ length: buf.length / dims }, (_, i) => buf.subarray(i * dims, (i + 1) * dims)), headers: res.headers };
+}
+
+interface Phase {
+  input: string;
+  clients: number;
+  seconds: number;
+  images: number;
+  imagesPerS: number;
+  errors: number;
+  latencyMs: { p50: number; p90: number; p99: number; mean: number };
+  /** Means of the server's per-request times (ms), from its timing headers. */
+  serverMs: { decode: number; resize: number; queue: number; inference: number; total: number };
+  meanBatchImages: number;
+  serverCores: number;
+  bytesPerImage: number;
+}
+
+function pct(sorted: number[], p: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] : NaN;
+}
+
+async function batchStats(base: string): Promise<{ sum: number; count: number }> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  return { sum: Number(/te_batch_next_size_sum (\S+)/.exec(text)?.[1] ?? NaN), count: Number(/te_batch_next_size_count (\S+)/.exec(text)?.[1] ?? NaN) };
+}
+
+async function phase(base: string, pid: number, input: string, blobs: string[], args: Args): Promise<Phase> {
+  let cursor = 0;
+  let stop = false;
+  let measuring = false;
+  const lat: number[] = [];
+  const sums = { decode: 0, resize: 0, queue: 0, inference: 0, total: 0 };
+  let images = 0;
+  let errors = 0;
+  const client = async () => {
+    while (!stop) {
+      const body = blobs[cursor++ % blobs.length];
+      const t = performance.now();
+      try {
+        const { headers } = await embed(base, body);
+        if (measuring) {
+          lat.push(performance.now() - t);
+          images++;
+          sums.decode += Number(headers.get('x-decode-time'));
+          sums.resize += Number(headers.get('x-resize-time'));
+          sums.queue += Number(headers.get('x-queue-time'));
+          sums.inference += Number(headers.get('x-inference-time'));
+          sums.total += Number(headers.get('x-total-time'));
+        }
+      } catch {
+        if (measuring) errors++;
+      }
+    }
+  };
+  const running = Array.from({ length: args.clients }, client);
+  await new Promise((r) => setTimeout(r, args.warmup * 1000));
+  const b0 = await batchStats(base);
+  const c0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  measuring = true;
+  await new Promise((r) => setTimeout(r, args.seconds * 1000));
+  measuring = false;
+  const elapsed = (performance.now() - t0) / 1000;
+  const c1 = cpuSeconds(pid);
+  const b1 = await batchStats(base);
+  stop = true;
+  await Promise.all(running);
+  lat.sort((a, b) => a - b);
+  const n = Math.max(1, images);
+  return {
+    input,
+    clients: args.clients,
+    seconds: elapsed,
+    images,
+    imagesPerS: images / elapsed,
+    errors,
+    latencyMs: { p50: pct(lat, 50), p90: pct(lat, 90), p99: pct(lat, 99), mean: lat.reduce((a, b) => a + b, 0) / n },
+    serverMs: { decode: sums.decode / n, resize: sums.resize / n, queue: sums.queue / n, inference: sums.inference / n, total: sums.total / n },
+    meanBatchImages: (b1.sum - b0.sum) / Math.max(1, b1.count - b0.count),
+    serverCores: (c1 - c0) / elapsed,
+    bytesPerImage: blobs.reduce((a, b) => a + b.length, 0) / blobs.length,
+  };
+}
+
+const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '—');
+
+function markdown(report: Record<string, any>): string {
+  const torch = report.torch ?? {};
+  const modelOnly = torch.model_only_b64?.images_per_s;
+  const lines = [
+    `# Image benchmark: SigLIP-base (patch16, 224), random weights`,
+    '',
+    `${report.device} · ${report.cores} cores · Coalesce ${report.variant} on ${report.serverDevice}, ${report.args.clients} HTTP clients, one JPEG per request, ` +
+      `--max-batch-images ${report.args.maxBatchImages}, --image-workers ${report.args.imageWorkers}; PyTorch ${torch.torch ?? '?'} fp16 eager, batch ${torch.batch ?? 64}.`,
+    '',
+    '| what | 224 x 224 JPEG | 1024 x 768 JPEG |',
+    '| --- | --- | --- |',
+  ];
+  const p = Object.fromEntries((report.phases as Phase[]).map((x) => [x.input, x]));
+  const row = (name: string, a: string, b: string) => lines.push(`| ${name} | ${a} | ${b} |`);
+  row('**Coalesce end to end over HTTP**, images/s', f(p['224x224']?.imagesPerS), f(p['1024x768']?.imagesPerS));
+  row('PyTorch fp16 eager, model only (tensors on the GPU), images/s', f(modelOnly), f(modelOnly));
+  row('PyTorch, model + host-to-device copy, images/s', f(torch.model_h2d_b64?.images_per_s), f(torch.model_h2d_b64?.images_per_s));
+  row('transformers processor + model in-process (PIL decode included), images/s', f(torch['processor_model_224x224']?.images_per_s), f(torch['processor_model_1024x768']?.images_per_s));
+  row('transformers processor alone, images/s', f(torch['processor_only_224x224']?.images_per_s), f(torch['processor_only_1024x768']?.images_per_s));
+  row('**Coalesce / PyTorch model only** (target >= 0.8 at 224)', f(p['224x224']?.imagesPerS / modelOnly, 2), f(p['1024x768']?.imagesPerS / modelOnly, 2));
+  row('Coalesce / transformers processor + model', f(p['224x224']?.imagesPerS / torch['processor_model_224x224']?.images_per_s, 2), f(p['1024x768']?.imagesPerS / torch['processor_model_1024x768']?.images_per_s, 2));
+  lines.push('', '**Where the time goes** (server side, mean per request, ms; cores = CPU the server process used):', '', '| | 224 x 224 | 1024 x 768 |', '| --- | --- | --- |');
+  const both = (name: string, g: (x: Phase) => string) => row(name, p['224x224'] ? g(p['224x224']) : '—', p['1024x768'] ? g(p['1024x768']) : '—');
+  both('read + decode (base64, sharp)', (x) => f(x.serverMs.decode, 1));
+  both('resize + crop + normalize (JS, image workers)', (x) => f(x.serverMs.resize, 1));
+  both('queue (waiting for a vision batch)', (x) => f(x.serverMs.queue, 1));
+  both('inference (the vision batch that carried it)', (x) => f(x.serverMs.inference, 1));
+  both('total in server', (x) => f(x.serverMs.total, 1));
+  both('client latency p50 / p99', (x) => `${f(x.latencyMs.p50, 1)} / ${f(x.latencyMs.p99, 1)}`);
+  both('mean images per vision batch', (x) => f(x.meanBatchImages, 1));
+  both('server CPU cores used', (x) => f(x.serverCores, 1));
+  both('errors', (x) => String(x.errors));
+  lines.push('', `Fidelity at full size (served ${report.variant} vs PyTorch fp32 through transformers' processor): min cosine ` +
+    Object.entries(report.fidelity as Record<string, number>).map(([k, v]) => `${k} ${v.toFixed(5)}`).join(', ') + '.');
+  return lines.join('\n') + '\n';
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  mkdirSync(args.out, { recursive: true });
+  const ref = JSON.parse(readFileSync(join(args.model, 'reference.json'), 'utf8')) as { files: string[]; image_embeds: number[][] };
+  const blob = (file: string) => readFileSync(join(args.model, 'images', file)).toString('base64');
+  const server = await startServer(args);
+  const base = `http://127.0.0.1:${args.port}`;
+  try {
+    const info = (await (await fetch(`${base}/info`)).json()) as any;
+    const fidelity: Record<string, number> = {};
+    for (const [i, file] of ref.files.entries()) {
+      const size = /_(\d+x\d+)_/.exec(file)![1];
+      const { vectors } = await embed(base, JSON.stringify({ inputs: [blob(file)] }));
+      fidelity[size] = Math.min(fidelity[size] ?? 1, cosine(vectors[0], ref.image_embeds[i]));
+    }
+    console.log('fidelity', JSON.stringify(fidelity));
+    const phases: Phase[] = [];
+    for (const size of ['224x224', '1024x768']) {
+      const blobs = ref.files.filter((f) => f.includes(`_${size}_`)).map((f) => JSON.stringify({ inputs: [blob(f)] }));
+      const p = await phase(base, server.pid!, size, blobs, args);
+      console.log('phase', JSON.stringify(p));
+      phases.push(p);
+    }
+    const torch = args.torch && existsSync(args.torch) ? JSON.parse(readFileSync(args.torch, 'utf8')) : null;
+    const report = {
+      device: torch?.device ?? 'unknown GPU',
+      cores: availableParallelism(),
+      variant: args.variant,
+      serverDevice: info.device,
+      args,
+      image: info.image,
+      fidelity,
+      phases,
+      torch,
+    };
+    writeFileSync(join(args.out, 'image-bench.json'), JSON.stringify(report, null, 1));
+    writeFileSync(join(args.out, 'image-bench.md'), markdown(report));
+    console.log(markdown(report));
+  } finally {
+    server.kill('SIGTERM');
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
