@@ -1,4 +1,5 @@
 import { CoalesceError, toCoalesceError } from '../errors.js';
+import { BatchCostModel, chooseCandidate } from './batch-cost.js';
 import type { EncodedText } from './types.js';
 
 /**
@@ -67,6 +68,8 @@ export class Batcher<I = EncodedText> {
   private closed = false;
   private readonly minEfficiency: number;
   private readonly size: InputSize<I>;
+  /** Call time vs padded size, learned from the calls: picks batches for throughput. */
+  private readonly costModel = new BatchCostModel();
 
   /** `size` defaults to the token count, for text; give it for other inputs (images: () => 1). */
   constructor(
@@ -161,7 +164,8 @@ export class Batcher<I = EncodedText> {
   /**
    * Takes the oldest live input (so nothing starves) and grows the batch around it with the
    * inputs of nearest length from the front of the queue, within the token budget, the request
-   * cap and the padding-efficiency floor.
+   * cap and the padding-efficiency floor; then keeps the step of that growth the learned cost
+   * model expects to embed the most tokens per millisecond (the largest step, until it knows).
    */
   nextBatch(): Entry<I>[] {
     this.queue = this.queue.filter((e) => !e.settled); // drop inputs whose client went away
@@ -176,6 +180,8 @@ export class Batcher<I = EncodedText> {
     let hi = start;
     let longest = len(sorted[start].e);
     let tokens = longest;
+    // Every step of the growth is a candidate; the cost model picks one (the last, until it knows).
+    const candidates = [{ lo, hi, useful: tokens, units: this.cost(1, longest, tokens) }];
     const fits = (count: number, newLongest: number, newTokens: number) =>
       this.cost(count, newLongest, newTokens) <= maxBatchTokens &&
       (!this.backend.info.padded || newTokens >= this.minEfficiency * count * newLongest);
@@ -200,8 +206,10 @@ export class Batcher<I = EncodedText> {
       } else {
         break;
       }
+      candidates.push({ lo, hi, useful: tokens, units: this.cost(hi - lo + 1, longest, tokens) });
     }
 
+    ({ lo, hi } = candidates[chooseCandidate(candidates, this.costModel)]);
     const chosen = new Set(sorted.slice(lo, hi + 1).map((s) => s.e));
     this.queue = this.queue.filter((e) => !chosen.has(e));
     return [...chosen];
@@ -216,6 +224,14 @@ export class Batcher<I = EncodedText> {
       }
       const inferenceMs = performance.now() - started;
       this.limits.onBatch?.(batch.length, inferenceMs);
+      let longest = 0;
+      let tokens = 0;
+      for (const e of batch) {
+        const n = this.size(e.input);
+        longest = Math.max(longest, n);
+        tokens += n;
+      }
+      this.costModel.observe(this.cost(batch.length, longest, tokens), inferenceMs);
       batch.forEach((e, i) =>
         this.settle(e, { vector: vectors[i], queueMs: started - e.enqueuedAt, inferenceMs, batchSize: batch.length }),
       );

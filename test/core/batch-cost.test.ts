@@ -1,0 +1,72 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BatchCostModel, chooseCandidate } from '../../src/core/batch-cost.js';
+import { Batcher } from '../../src/core/batcher.js';
+import type { EncodedText } from '../../src/core/types.js';
+import { ids, within } from '../helpers/fake-backend.js';
+
+test('the cost model recovers fixed and per-unit time from the calls, once they differ in size', () => {
+  const model = new BatchCostModel();
+  for (let i = 0; i < 5; i++) model.observe(100 + 50 * i, 4 + 0.02 * (100 + 50 * i));
+  assert.equal(model.fit(), null, 'five calls are not enough');
+  model.observe(1000, 4 + 0.02 * 1000);
+  const fit = model.fit()!;
+  assert.ok(Math.abs(fit.fixedMs - 4) < 1e-6, `fixed ${fit.fixedMs}`);
+  assert.ok(Math.abs(fit.perUnitMs - 0.02) < 1e-9, `per unit ${fit.perUnitMs}`);
+
+  assert.equal(model.wantsSpread(), false);
+  const same = new BatchCostModel();
+  for (let i = 0; i < 10; i++) same.observe(500, 10);
+  assert.equal(same.fit(), null, 'one batch size cannot separate fixed from per-unit cost');
+  assert.equal(same.wantsSpread(), true);
+});
+
+test('chooseCandidate: the largest batch without a fit or when calls cost a fixed overhead, the least padded when they cost per token', () => {
+  // One batch growing: 1 then 4 inputs of 10 tokens, then inputs of 40 join and pad the short ones.
+  const candidates = [
+    { useful: 10, units: 10 },
+    { useful: 40, units: 40 },
+    { useful: 80, units: 160 },
+    { useful: 200, units: 320 },
+  ];
+  const known = (fixedMs: number, perUnitMs: number) => ({ fit: () => ({ fixedMs, perUnitMs }), wantsSpread: () => false });
+  assert.equal(chooseCandidate(candidates, { fit: () => null, wantsSpread: () => false }), 3);
+  assert.equal(chooseCandidate(candidates, { fit: () => null, wantsSpread: () => true }), 2, 'half the size, to learn');
+  assert.equal(chooseCandidate(candidates, known(50, 0.001)), 3);
+  assert.equal(chooseCandidate(candidates, known(0.1, 1)), 1);
+  assert.equal(chooseCandidate([{ useful: 5, units: 5 }], known(0, 1)), 0);
+});
+
+/** A model whose call time is 0.05 ms per padded token: padding costs as much as real tokens. */
+class ComputeBound {
+  readonly maxConcurrentBatches = 1;
+  readonly info = { padded: true };
+  /** Real and padded tokens of each call. */
+  readonly calls: { real: number; padded: number }[] = [];
+  async embed({ inputs }: { inputs: readonly EncodedText[] }): Promise<Float32Array[]> {
+    const longest = Math.max(...inputs.map((i) => i.ids.length));
+    this.calls.push({ real: inputs.reduce((n, i) => n + i.ids.length, 0), padded: longest * inputs.length });
+    await new Promise((r) => setTimeout(r, 0.05 * longest * inputs.length));
+    return inputs.map(() => new Float32Array(2));
+  }
+}
+
+test('on a compute-bound model the batcher learns to pad less than its 50% floor allows', async () => {
+  const backend = new ComputeBound();
+  const batcher = new Batcher(backend, { maxBatchTokens: 16384, maxBatchRequests: 256 });
+  // 48 clients, inputs of 4..64 tokens in a fixed pseudo-random order.
+  let next = 0;
+  const length = () => 4 + ((next++ * 37) % 61);
+  const until = performance.now() + 1500;
+  await within(
+    Promise.all(Array.from({ length: 48 }, async () => {
+      while (performance.now() < until) await batcher.submit([ids(length())]);
+    })),
+    10_000,
+  );
+  // The first calls teach the model (they grow to the floor, ~0.5 efficiency on these lengths).
+  const later = backend.calls.slice(10);
+  assert.ok(later.length >= 10, `only ${backend.calls.length} model calls`);
+  const efficiency = later.reduce((n, c) => n + c.real, 0) / later.reduce((n, c) => n + c.padded, 0);
+  assert.ok(efficiency > 0.8, `padding efficiency ${efficiency.toFixed(2)} after the first 10 calls`);
+});
