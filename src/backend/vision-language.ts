@@ -65,7 +65,7 @@ const suffix = (variant: string | null | undefined) => (variant && variant !== '
 export function isVisionLanguageFolder(dir: string): boolean {
   const config = readJson(join(dir, 'config.json'));
   const type = typeof config?.model_type === 'string' ? config.model_type : '';
-  return FAMILIES.has(type) || existsSync(join(dir, 'onnx', 'vision_model.onnx'));
+  return FAMILIES.has(type) || existsSync(join(dir, 'onnx', 'vision_model.onnx')) || existsSync(join(dir, 'vision_model.onnx'));
 }
 
 function cachePath(cacheDir: string, source: string, what: string): string {
@@ -141,13 +141,16 @@ function towerFiles(dir: string, options: VisionLanguageOptions): { layout: 'spl
     if (!existsSync(graph)) throw new ModelError(graph, 'is missing (--onnx-file)');
     return { layout: 'combined', graph };
   }
-  const text = join(dir, 'onnx', `text_model${sfx}.onnx`);
-  const vision = join(dir, 'onnx', `vision_model${sfx}.onnx`);
-  if (existsSync(text) && existsSync(vision)) return { layout: 'split', text, vision };
+  // transformers.js puts the towers under onnx/, a split optimum export at the top.
+  for (const sub of ['onnx', '']) {
+    const text = join(dir, sub, `text_model${sfx}.onnx`);
+    const vision = join(dir, sub, `vision_model${sfx}.onnx`);
+    if (existsSync(text) && existsSync(vision)) return { layout: 'split', text, vision };
+  }
   for (const c of [`model${sfx}.onnx`, `onnx/model${sfx}.onnx`]) {
     if (existsSync(join(dir, c))) return { layout: 'combined', graph: join(dir, c) };
   }
-  const looked = [`onnx/text_model${sfx}.onnx + onnx/vision_model${sfx}.onnx`, `model${sfx}.onnx`, `onnx/model${sfx}.onnx`];
+  const looked = [`onnx/text_model${sfx}.onnx + onnx/vision_model${sfx}.onnx`, `text_model${sfx}.onnx + vision_model${sfx}.onnx`, `model${sfx}.onnx`, `onnx/model${sfx}.onnx`];
   throw new ModelError(dir, `holds no image-text ONNX graphs (looked for ${looked.join(', ')})`);
 }
 
