@@ -165,6 +165,9 @@ for (const [dir, family] of [[TINY_SIGLIP, 'siglip'], [TINY_CLIP, 'clip']] as co
 
 describe('transformers.js variants (--onnx-variant)', () => {
   const ref = reference(TINY_SIGLIP);
+  test('a variant the folder lacks stops the start, naming the files looked for', async () => {
+    await assert.rejects(startServer(['--onnx-variant', 'q4'], TINY_SIGLIP), /onnx\/text_model_q4\.onnx \+ onnx\/vision_model_q4\.onnx/);
+  });
   for (const [variant, floor] of [['quantized', 0.99], ['fp16', 0.999]] as const) {
     test(`${variant}: close to the fp32 references`, async (t) => {
       if (!ref.variants?.[`vision_model_${variant}.onnx`]) return t.skip(`no ${variant} files in the fixture`);
