@@ -7,7 +7,7 @@
  *
  *   --model tiny,default,mid   names (tiny: test/fixtures/tiny-bert, default: models/default,
  *                              mid: a MiniLM-L6-shaped random BERT built on first use) or folders
- *   --concurrency 1,16,64      --duration 2  --warmup 0.5  --threads 0 (ORT intra-op, 0 = ORT default)
+ *   --concurrency 1,16,64      --duration 1.5  --warmup 0.5  --threads 0 (ORT intra-op, 0 = ORT default)
  *   --rounds 2                 every phase runs once per round, rounds interleave all paths; the
  *                              best round is reported (other load on shared cores only subtracts)
  *   --quick                    tiny model only, short phases (~30 s)
@@ -31,6 +31,7 @@ import { runLoad, type LoadResult, type LoadWorkload } from './load.js';
 import { ensureMidBert } from './models/mid-bert.js';
 import { summarizeProfiles, type ProfileSummary } from './profile.js';
 import { computeTargets, reportMarkdown, type BenchReport, type MainThreadCosts, type ModelReport, type ServedRun, type Skippable } from './report.js';
+import { LagProbe } from './lag-probe.js';
 import { phaseStats, scrape } from './server-stats.js';
 import { grpcPortFlag, serverFlags, startServer, type ServerProcess } from './server-process.js';
 import { modelWorkload } from './workload.js';
@@ -62,7 +63,7 @@ function parseArgs(argv: string[]): Options {
   const o: Options = {
     models: quick ? ['tiny'] : ['tiny', 'default', 'mid'],
     concurrency: [1, 16, 64],
-    durationS: quick ? 1.5 : 2,
+    durationS: 1.5,
     warmupS: 0.5,
     rounds: quick ? 1 : 2,
     threads: 0,
@@ -133,19 +134,21 @@ async function grpcDriverFactory(): Promise<((target: string) => Promise<Driver>
 }
 
 /** One served phase: the load, the server's own view of it (/metrics) and the CPU it took. */
-async function servedPhase(driver: Driver, proc: ServerProcess, workload: LoadWorkload, o: Options, costs: MainThreadCosts, label: 'http' | 'grpc', concurrency: number): Promise<ServedRun> {
+async function servedPhase(driver: Driver, proc: ServerProcess, workload: LoadWorkload, o: Options, costs: MainThreadCosts, label: 'http' | 'grpc', concurrency: number, probe: LagProbe): Promise<ServedRun> {
+  await probe.reset();
   const before = await scrape(proc.httpUrl);
   const { result, cpu } = await withCpu({ server: proc.child.pid!, client: process.pid }, () =>
     runLoad(driver, workload, { concurrency, warmupS: o.warmupS, durationS: o.durationS }));
   const after = await scrape(proc.httpUrl);
-  const server = phaseStats(before, after);
+  const idle = await probe.read();
+  const server = { ...phaseStats(before, after), idleProcessLagP99Ms: idle.p99, idleProcessLagMaxMs: idle.max };
   const estimatedMainThread = {
     tokenize: (result.textsPerS * costs.tokenizeUsPerText) / 1e6,
     jsonEncode: label === 'http' ? (result.textsPerS * costs.jsonEncodeUsPerText) / 1e6 : 0,
     jsonParse: label === 'http' ? (result.requestsPerS * costs.jsonParseUsPerRequest) / 1e6 : 0,
   };
   log(`  ${label} c=${concurrency}: ${result.textsPerS.toFixed(0)} texts/s, p50 ${result.latencyMs.p50.toFixed(1)} ms, p99 ${result.latencyMs.p99.toFixed(1)} ms, ` +
-    `batch ${server.meanBatchSize.toFixed(1)}, model busy ${(server.modelBusy * 100).toFixed(0)}%, lag p99 ${server.eventLoopLagP99Ms?.toFixed(1) ?? '?'} ms, ` +
+    `batch ${server.meanBatchSize.toFixed(1)}, model busy ${(server.modelBusy * 100).toFixed(0)}%, lag p99 ${server.eventLoopLagP99Ms?.toFixed(1) ?? '?'} ms (idle process ${idle.p99.toFixed(1)}), ` +
     `cores: server ${cpu.cores.server.toFixed(2)} (main ${cpu.mainThreadCores.server.toFixed(2)}) client ${cpu.cores.client.toFixed(2)} others ${cpu.othersCores.toFixed(2)}` +
     (result.errors ? `, ${result.errors} errors: ${result.firstError}` : ''));
   return { ...result, cpu, server, estimatedMainThread };
@@ -172,7 +175,8 @@ async function benchModel(name: string, o: Options, flags: string[]): Promise<Mo
 
   // Everything loads first, then the phases run interleaved in rounds.
   const server = await startServer({ model: dir, intraOpThreads: o.threads, extraArgs: serverArgs, grpc: o.grpc });
-  const closers: (() => void)[] = [];
+  const probe = await LagProbe.start();
+  const closers: (() => void)[] = [() => probe.close()];
   const rawRounds = new Map<number, RawBatchResult[]>();
   const httpRounds = new Map<number, ServedRun[]>();
   const grpcRounds = new Map<number, ServedRun[]>();
@@ -227,10 +231,10 @@ async function benchModel(name: string, o: Options, flags: string[]): Promise<Mo
     for (let round = 1; round <= o.rounds; round++) {
       log(`  round ${round}/${o.rounds}`);
       for (const c of o.concurrency) {
-        push(httpRounds, c, await servedPhase(http, server, workload, o, costs, 'http', c));
+        push(httpRounds, c, await servedPhase(http, server, workload, o, costs, 'http', c, probe));
         if (grpc) {
           try {
-            push(grpcRounds, c, await servedPhase(grpc, server, workload, o, costs, 'grpc', c));
+            push(grpcRounds, c, await servedPhase(grpc, server, workload, o, costs, 'grpc', c, probe));
           } catch (e) {
             grpcSkip = `failed: ${oneLine(e)}`;
             grpc = null;

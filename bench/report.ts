@@ -13,6 +13,9 @@ export interface ServerStats {
   modelBusy: number;
   eventLoopLagP99Ms: number | null;
   eventLoopLagMaxMs: number | null;
+  /** The same, of an idle Node process on the machine meanwhile: the share the machine's load explains. */
+  idleProcessLagP99Ms?: number;
+  idleProcessLagMaxMs?: number;
 }
 
 export interface ServedRun extends LoadResult {
@@ -121,7 +124,7 @@ function servedRows(label: string, runs: Skippable<ServedRun[]>): string[] {
   return runs.map(
     (r) =>
       `| ${label} | ${r.concurrency} | ${f0(r.textsPerS)} | ${f0(r.tokensPerS)} | ${f0(r.requestsPerS)} | ${f1(r.latencyMs.p50)} | ${f1(r.latencyMs.p99)} | ` +
-      `${f1(r.server?.meanBatchSize)} | ${pct(r.server?.modelBusy)} | ${f1(r.server?.eventLoopLagP99Ms)} / ${f1(r.server?.eventLoopLagMaxMs)} | ` +
+      `${f1(r.server?.meanBatchSize)} | ${pct(r.server?.modelBusy)} | ${f1(r.server?.eventLoopLagP99Ms)} / ${f1(r.server?.eventLoopLagMaxMs)} (idle ${f1(r.server?.idleProcessLagP99Ms)} / ${f1(r.server?.idleProcessLagMaxMs)}) | ` +
       `${cores(r.cpu)} | ${cpuPerText(r.cpu, 'server', r.textsPerS)} | ${r.errors}${r.firstError ? ` (${r.firstError.slice(0, 60)})` : ''} |`,
   );
 }
@@ -203,7 +206,8 @@ export function reportMarkdown(report: BenchReport): string {
     'Served paths run against one child server process (the load generator is this process); transformers.js runs in its own process ' +
       'with the load generator in-process; the raw session runs in its own process on pre-formed, pre-tokenized batches and times only ' +
       'session.run + pooling. "model busy" is the share of wall time the server\'s model worker spent in model calls; ' +
-      '"loop lag" is the server main thread\'s event-loop delay over the phase; "cores used" is CPU time / wall time per process over the phase, ' +
+      '"loop lag" is the server main thread\'s event-loop delay over the phase (in brackets: an idle Node process\'s meanwhile, ' +
+      'i.e. what the machine\'s load alone causes); "cores used" is CPU time / wall time per process over the phase, ' +
       'and "others" what the rest of the (shared) machine used meanwhile; "CPU µs/text" is the CPU time of the process doing the work ' +
       '(the server, not the load generator) per text, which other load on the machine hardly changes.',
     '',
