@@ -56,7 +56,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
 
   const loadStart = performance.now();
   const backend = await OrtBackend.start(id, manifest, { device: config.device, intraOpThreads: config.intraOpThreads,
-    sessions: config.sessions, poolInGraph: config.poolInGraph });
+    sessions: config.sessions, poolInGraph: config.poolInGraph, seqMultiple: config.padSeqMultiple, batchMultiple: config.padBatchMultiple });
   const info = backend.info;
   for (const note of backend.notes) log(note);
   log('model loaded', { model: id, dir, onnx: info.onnxFile, device: info.device, provider: info.provider, sessions: backend.sessions,

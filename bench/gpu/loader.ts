@@ -94,6 +94,5 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
-  process.stdout.write('RESULT ' + JSON.stringify({ error: (e as Error).message }) + '\n');
-  process.exit(1);
+  process.stdout.write('RESULT ' + JSON.stringify({ error: (e as Error).message }) + '\n', () => process.exit(1));
 });

@@ -10,6 +10,9 @@ export interface SessionSettings {
   sessions?: number;
   /** Append pooling to token-level graphs (default true). */
   poolInGraph?: boolean;
+  /** Round sequence lengths / row counts up to multiples of these (0 or unset: the device's default). */
+  seqMultiple?: number;
+  batchMultiple?: number;
 }
 
 export interface LoadRequest {

@@ -17,11 +17,16 @@ import { float16ToFloat32, padBatch, type IntegerType } from './tensors.js';
 
 interface Loaded {
   session: ort.InferenceSession;
+  pad: { seqMultiple: number; batchMultiple: number };
   manifest: ModelManifest;
   facts: SessionFacts;
   intType: IntegerType;
   wants: { mask: boolean; typeIds: boolean; positions: boolean };
 }
+
+/** Shape buckets on CUDA when --pad-seq-multiple / --pad-batch-multiple are 0 (measured: bench/results/gpu). */
+const CUDA_SEQ_MULTIPLE = 8;
+const CUDA_BATCH_MULTIPLE = 1;
 
 let loaded: Loaded | null = null;
 const port = parentPort!;
@@ -120,6 +125,10 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
   const output = graph.outputName && graph.outputKind ? { name: graph.outputName, kind: graph.outputKind } : chooseOutput(session, manifest.onnxPath);
   const l: Loaded = {
     session,
+    pad: {
+      seqMultiple: settings.seqMultiple || (onCuda ? CUDA_SEQ_MULTIPLE : 1),
+      batchMultiple: settings.batchMultiple || (onCuda ? CUDA_BATCH_MULTIPLE : 1),
+    },
     manifest,
     intType,
     wants: { mask: inputs.includes('attention_mask'), typeIds: inputs.includes('token_type_ids'), positions: inputs.includes('position_ids') },
@@ -147,8 +156,8 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
 
 async function run(l: Loaded, ids: Uint32Array, typeIds: Uint8Array, lengths: Uint32Array): Promise<{ vectors: Float32Array; dimensions: number }> {
   const batch = lengths.length;
-  const padded = padBatch(ids, typeIds, lengths, l.intType, { positions: l.wants.positions });
-  const shape = [batch, padded.seqLen];
+  const padded = padBatch(ids, typeIds, lengths, l.intType, { positions: l.wants.positions, ...l.pad, maxSeqLen: l.manifest.maxLength });
+  const shape = [padded.rows, padded.seqLen];
   const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor(l.intType, padded.ids, shape) };
   if (l.wants.mask) feeds.attention_mask = new ort.Tensor(l.intType, padded.mask, shape);
   if (l.wants.typeIds) feeds.token_type_ids = new ort.Tensor(l.intType, padded.typeIds, shape);
@@ -158,10 +167,11 @@ async function run(l: Loaded, ids: Uint32Array, typeIds: Uint8Array, lengths: Ui
   const data = out.type === 'float16' ? float16ToFloat32(out.data as Uint16Array) : (out.data as Float32Array);
   const dims = out.dims;
   if (l.facts.outputKind === 'pooled') {
-    if (dims.length !== 2 || dims[0] !== batch) throw new Error(`output ${l.facts.outputName} has shape [${dims}], expected [${batch}, D]`);
-    return { vectors: data, dimensions: dims[1] };
+    if (dims.length !== 2 || dims[0] !== padded.rows) throw new Error(`output ${l.facts.outputName} has shape [${dims}], expected [${padded.rows}, D]`);
+    // Filler rows come last: drop them.
+    return { vectors: padded.rows === batch ? data : data.subarray(0, batch * dims[1]), dimensions: dims[1] };
   }
-  if (dims.length !== 3 || dims[0] !== batch) throw new Error(`output ${l.facts.outputName} has shape [${dims}], expected [${batch}, S, D]`);
+  if (dims.length !== 3 || dims[0] !== padded.rows) throw new Error(`output ${l.facts.outputName} has shape [${dims}], expected [${padded.rows}, S, D]`);
   return { vectors: poolTokens(l.manifest.pooling, data, lengths, dims[1], dims[2]), dimensions: dims[2] };
 }
 

@@ -4,11 +4,26 @@ export type IntegerType = 'int64' | 'int32';
 
 export interface PaddedInputs {
   seqLen: number;
+  /** Rows in the tensors: the batch, plus filler rows when the batch is padded to a multiple. */
+  rows: number;
   ids: BigInt64Array | Int32Array;
   mask: BigInt64Array | Int32Array;
   typeIds: BigInt64Array | Int32Array;
   positions: BigInt64Array | Int32Array;
 }
+
+export interface PadOptions {
+  /** Fill position ids (default true). */
+  positions?: boolean;
+  /** Round the sequence length up to a multiple of this (fewer distinct shapes for the runtime to plan). */
+  seqMultiple?: number;
+  /** Round the row count up to a multiple of this with one-token filler rows (id 0, mask 1), whose outputs the caller drops. */
+  batchMultiple?: number;
+  /** The longest sequence the model takes: rounding up never goes past it (position tables end there). */
+  maxSeqLen?: number;
+}
+
+const roundUp = (n: number, multiple: number | undefined) => (multiple && multiple > 1 ? Math.ceil(n / multiple) * multiple : n);
 
 /**
  * Right-pads every input to the longest one (pad id 0, mask 0). int64 tensors are written
@@ -20,16 +35,18 @@ export function padBatch(
   typeIds: Uint8Array,
   lengths: Uint32Array,
   type: IntegerType,
-  options: { positions?: boolean } = {},
+  options: PadOptions = {},
 ): PaddedInputs {
   const batch = lengths.length;
-  let seqLen = 1;
-  for (let b = 0; b < batch; b++) seqLen = Math.max(seqLen, lengths[b]);
-  const size = batch * seqLen;
+  let longest = 1;
+  for (let b = 0; b < batch; b++) longest = Math.max(longest, lengths[b]);
+  const seqLen = Math.max(longest, Math.min(roundUp(longest, options.seqMultiple), options.maxSeqLen ?? Infinity));
+  const rows = roundUp(batch, options.batchMultiple);
+  const size = rows * seqLen;
   const wide = type === 'int64';
   const make = () => (wide ? new BigInt64Array(size) : new Int32Array(size));
   const fillPositions = options.positions !== false;
-  const out = { seqLen, ids: make(), mask: make(), typeIds: make(), positions: fillPositions ? make() : wide ? new BigInt64Array(0) : new Int32Array(0) };
+  const out = { seqLen, rows, ids: make(), mask: make(), typeIds: make(), positions: fillPositions ? make() : wide ? new BigInt64Array(0) : new Int32Array(0) };
   // Low word first: little-endian hosts only (every platform onnxruntime-node ships for).
   const words = (a: BigInt64Array | Int32Array) => (wide ? new Int32Array(a.buffer, a.byteOffset, a.length * 2) : (a as Int32Array));
   const idW = words(out.ids);
@@ -47,6 +64,8 @@ export function padBatch(
       if (fillPositions) posW[at] = t;
     }
   }
+  // Filler rows: a single token (id 0) so every row has something to attend to.
+  for (let b = batch; b < rows; b++) maskW[b * seqLen * step] = 1;
   return out;
 }
 

@@ -100,3 +100,17 @@ test('pooling on the host (--pool-in-graph false) and in the graph give the same
     await Promise.all([inGraph.close(), onHost.close()]);
   }
 });
+
+test('shape padding (sequence and batch multiples) leaves the vectors unchanged', async () => {
+  const manifest = readManifest(TINY_BERT);
+  const plain = await OrtBackend.start('tiny', manifest, { device: 'cpu', intraOpThreads: 1, seqMultiple: 1, batchMultiple: 1 });
+  const padded = await OrtBackend.start('tiny', manifest, { device: 'cpu', intraOpThreads: 1, seqMultiple: 16, batchMultiple: 8 });
+  try {
+    const batch = { inputs: [{ ids: Uint32Array.from([101, 7592, 2088, 102]) }, { ids: Uint32Array.from([101, 1037, 1996, 4248, 2829, 102]) }, { ids: Uint32Array.from([101, 102]) }] };
+    const [a, b] = [await plain.embed(batch), await padded.embed(batch)];
+    assert.equal(b.length, 3, 'filler rows are dropped');
+    a.forEach((v, i) => v.forEach((x, d) => assert.ok(Math.abs(x - b[i][d]) < 1e-5, `row ${i}[${d}]: ${x} vs ${b[i][d]}`)));
+  } finally {
+    await Promise.all([plain.close(), padded.close()]);
+  }
+});

@@ -39,7 +39,7 @@ test('the server source never forks: no child_process or cluster import', () => 
   assert.deepEqual(offenders, []);
 });
 
-test(`under concurrent load the server stays one process (device ${DEVICE})`, { skip: process.platform !== 'linux' ? 'reads /proc' : false, timeout: 240_000 }, async () => {
+test(`under concurrent load the server stays one process (device ${DEVICE})`, { skip: process.platform !== 'linux' ? 'reads /proc' : false, timeout: 240_000 }, async (t) => {
   const args = [MAIN_JS, '--model', MODEL, '--device', DEVICE, '--port', '0', '--hostname', '127.0.0.1', '--grpc-port', '-1', '--tokenization-workers', '2', ...(ONNX ? ['--onnx-file', ONNX] : [])];
   const server = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
@@ -77,9 +77,11 @@ test(`under concurrent load the server stays one process (device ${DEVICE})`, { 
     loading = false;
     await sampler;
     assert.ok(samples.length > 0);
+    if (DEVICE !== 'cpu') t.diagnostic(`GPU processes seen during load: ${JSON.stringify([...new Set(samples.flatMap((s) => s.gpuPids ?? []))])}, server pid ${server.pid}`);
     for (const s of samples) {
       assert.deepEqual(s.children, [], 'the server started no process');
-      if (s.gpuPids) assert.deepEqual(s.gpuPids, [server.pid], 'only the server process holds the GPU');
+      // Some containers hide other namespaces' pids from nvidia-smi: an empty list proves nothing either way.
+      if (s.gpuPids && s.gpuPids.length > 0) assert.deepEqual(s.gpuPids, [server.pid], 'only the server process holds the GPU');
     }
   } finally {
     server.kill('SIGTERM');

@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { padBatch } from '../../../src/backend/ort/tensors.js';
+
+const ids = Uint32Array.from([101, 7, 102, 101, 8, 9, 2 ** 31 - 1, 102]);
+const types = Uint8Array.from([0, 0, 0, 0, 1, 1, 1, 1]);
+const lengths = Uint32Array.from([3, 5]);
+
+test('int64 and int32 padding write the same values (ids up to 2^31 - 1, masks, types, positions)', () => {
+  const wide = padBatch(ids, types, lengths, 'int64');
+  const narrow = padBatch(ids, types, lengths, 'int32');
+  assert.equal(wide.seqLen, 5);
+  assert.equal(wide.rows, 2);
+  assert.deepEqual(Array.from(wide.ids as BigInt64Array, Number), [101, 7, 102, 0, 0, 101, 8, 9, 2 ** 31 - 1, 102]);
+  assert.deepEqual(Array.from(wide.mask as BigInt64Array, Number), [1, 1, 1, 0, 0, 1, 1, 1, 1, 1]);
+  assert.deepEqual(Array.from(wide.typeIds as BigInt64Array, Number), [0, 0, 0, 0, 0, 0, 1, 1, 1, 1]);
+  assert.deepEqual(Array.from(wide.positions as BigInt64Array, Number), [0, 1, 2, 0, 0, 0, 1, 2, 3, 4]);
+  for (const key of ['ids', 'mask', 'typeIds', 'positions'] as const) {
+    assert.deepEqual(Array.from(narrow[key] as Int32Array), Array.from(wide[key] as BigInt64Array, Number), key);
+  }
+});
+
+test('sequence and batch multiples pad with masked columns and one-token filler rows', () => {
+  const p = padBatch(ids, types, lengths, 'int64', { seqMultiple: 8, batchMultiple: 4 });
+  assert.equal(p.seqLen, 8);
+  assert.equal(p.rows, 4);
+  const mask = Array.from(p.mask as BigInt64Array, Number);
+  assert.deepEqual(mask.slice(0, 8), [1, 1, 1, 0, 0, 0, 0, 0]);
+  assert.deepEqual(mask.slice(8, 16), [1, 1, 1, 1, 1, 0, 0, 0]);
+  assert.deepEqual(mask.slice(16, 24), [1, 0, 0, 0, 0, 0, 0, 0], 'a filler row attends to one token');
+  assert.deepEqual(mask.slice(24), [1, 0, 0, 0, 0, 0, 0, 0]);
+  assert.deepEqual(Array.from(p.ids as BigInt64Array, Number).slice(16), new Array(16).fill(0));
+  // never past the model's longest sequence
+  assert.equal(padBatch(ids, types, lengths, 'int64', { seqMultiple: 8, maxSeqLen: 6 }).seqLen, 6);
+  assert.equal(padBatch(ids, types, lengths, 'int64', { seqMultiple: 8, maxSeqLen: 4 }).seqLen, 5, 'an input already longer stays as it is');
+  // a multiple already met adds nothing
+  const same = padBatch(ids, types, lengths, 'int32', { seqMultiple: 5, batchMultiple: 2 });
+  assert.equal(same.seqLen, 5);
+  assert.equal(same.rows, 2);
+});
+
+test('positions can be skipped for models that do not take them', () => {
+  const p = padBatch(ids, types, lengths, 'int64', { positions: false });
+  assert.equal(p.positions.length, 0);
+  assert.equal(p.ids.length, 10);
+});
