@@ -1,5 +1,6 @@
 import { CoalesceError, validation } from '../errors.js';
 import { Admission } from './admission.js';
+import { admittedRequestsDone, checkDimensions, checkInputCount, runAdmitted, type EmbedObserver } from './request-guard.js';
 import type { Batcher } from './batcher.js';
 import { finalizeVector } from './postprocess.js';
 import type { EncodeOptions, ModelInfo, TextEncoder, Timings, Token, TruncationDirection } from './types.js';
@@ -9,11 +10,7 @@ export interface EmbedderLimits {
   autoTruncate: boolean;
 }
 
-/** Hooks for metrics; the core does not know how they are exported. */
-export interface EmbedObserver {
-  requestStarted(): void;
-  requestFinished(ok: boolean, timings: Timings | null): void;
-}
+export type { EmbedObserver } from './request-guard.js';
 
 export interface EmbedRequest {
   inputs: readonly string[];
@@ -71,66 +68,39 @@ export class Embedder {
     return this.batcher.queued;
   }
 
-  async embed(request: EmbedRequest): Promise<EmbedResponse> {
-    this.observer?.requestStarted();
-    let release: (() => void) | null = null;
-    try {
-      release = this.admit();
-      const response = await this.embedAdmitted(request);
-      this.observer?.requestFinished(true, response.timings);
-      return response;
-    } catch (e) {
-      this.observer?.requestFinished(false, null);
-      throw e;
-    } finally {
-      release?.();
-    }
+  embed(request: EmbedRequest): Promise<EmbedResponse> {
+    return runAdmitted(this.ready, this.admission, this.observer, () => this.embedAdmitted(request), (r) => r.timings);
   }
 
-  async tokenize(request: TokenizeRequest): Promise<Token[][]> {
-    const release = this.admit();
-    try {
+  tokenize(request: TokenizeRequest): Promise<Token[][]> {
+    return runAdmitted(this.ready, this.admission, undefined, async () => {
       this.checkInputs(request.inputs);
       const options = this.encodeOptions(request.truncate, request.truncationDirection);
       const tokens = await this.encoder.tokenize(request.inputs, { ...options, addSpecialTokens: request.addSpecialTokens });
       if (!options.truncate) tokens.forEach((t, i) => this.checkLength(t.length, i));
       return tokens;
-    } finally {
-      release();
-    }
+    }, () => null);
   }
 
-  async decode(ids: readonly number[][], skipSpecialTokens: boolean): Promise<string[]> {
-    const release = this.admit();
-    try {
+  decode(ids: readonly number[][], skipSpecialTokens: boolean): Promise<string[]> {
+    return runAdmitted(this.ready, this.admission, undefined, async () => {
       if (ids.length === 0) throw new CoalesceError('empty', 'Input validation error: `ids` cannot be empty');
-      return await this.encoder.decode(ids, skipSpecialTokens);
-    } finally {
-      release();
-    }
+      return this.encoder.decode(ids, skipSpecialTokens);
+    }, () => null);
   }
 
   /** Stops admitting and waits for everything admitted to finish. */
   async drain(): Promise<void> {
     this.ready = false;
-    // Requests admitted but still tokenizing have not reached the batcher yet: wait for them too,
-    // so nothing admitted is lost.
-    while (this.admission.inUse > 0) await new Promise((r) => setTimeout(r, 5));
+    await admittedRequestsDone(this.admission);
     await this.batcher.drain();
-  }
-
-  private admit(): () => void {
-    if (!this.ready) throw new CoalesceError('unhealthy', 'the model is not ready');
-    return this.admission.acquire();
   }
 
   private async embedAdmitted(request: EmbedRequest): Promise<EmbedResponse> {
     const started = performance.now();
     this.checkInputs(request.inputs);
     const { dimensions } = request;
-    if (dimensions !== undefined && (!Number.isInteger(dimensions) || dimensions < 1 || dimensions > this.info.dimensions)) {
-      throw validation(`Input validation error: \`dimensions\` must be an integer between 1 and ${this.info.dimensions}. Given: ${dimensions}`, 'dimensions');
-    }
+    checkDimensions(dimensions, this.info.dimensions);
     const options = this.encodeOptions(request.truncate, request.truncationDirection);
     const encoded = await this.encoder.encode(request.inputs, options);
     if (!options.truncate) encoded.forEach((e, i) => this.checkLength(e.ids.length, i));
@@ -153,13 +123,7 @@ export class Embedder {
   }
 
   private checkInputs(inputs: readonly string[]): void {
-    if (inputs.length === 0) throw new CoalesceError('empty', 'Input validation error: `inputs` cannot be empty');
-    if (inputs.length > this.limits.maxClientBatchSize) {
-      throw validation(
-        `Input validation error: \`inputs\` must have less than ${this.limits.maxClientBatchSize} elements (--max-client-batch-size). Given: ${inputs.length}`,
-        'inputs',
-      );
-    }
+    checkInputCount(inputs.length, this.limits.maxClientBatchSize);
   }
 
   private checkLength(tokens: number, index: number): void {

@@ -1,7 +1,7 @@
-import { CoalesceError, validation } from '../errors.js';
+import { CoalesceError } from '../errors.js';
 import type { Admission } from './admission.js';
 import type { Batcher } from './batcher.js';
-import type { EmbedObserver } from './embedder.js';
+import { admittedRequestsDone, checkDimensions, checkInputCount, runAdmitted, type EmbedObserver } from './request-guard.js';
 import type { ImageLoader, PreprocessedImage, VisionModelInfo } from './image-types.js';
 import { finalizeVector } from './postprocess.js';
 import type { Timings } from './types.js';
@@ -62,43 +62,22 @@ export class ImageEmbedder {
     return this.batcher.queued;
   }
 
-  async embed(request: ImageEmbedRequest): Promise<ImageEmbedResponse> {
-    this.observer?.requestStarted();
-    let release: (() => void) | null = null;
-    try {
-      if (!this.ready) throw new CoalesceError('unhealthy', 'the model is not ready');
-      release = this.admission.acquire();
-      const response = await this.embedAdmitted(request);
-      this.observer?.requestFinished(true, response.timings);
-      return response;
-    } catch (e) {
-      this.observer?.requestFinished(false, null);
-      throw e;
-    } finally {
-      release?.();
-    }
+  embed(request: ImageEmbedRequest): Promise<ImageEmbedResponse> {
+    return runAdmitted(this.ready, this.admission, this.observer, () => this.embedAdmitted(request), (r) => r.timings);
   }
 
   /** Stops admitting images and waits for the queued ones. */
   async drain(): Promise<void> {
     this.ready = false;
-    while (this.admission.inUse > 0) await new Promise((r) => setTimeout(r, 5));
+    await admittedRequestsDone(this.admission);
     await this.batcher.drain();
   }
 
   private async embedAdmitted(request: ImageEmbedRequest): Promise<ImageEmbedResponse> {
     const started = performance.now();
     const { inputs, dimensions } = request;
-    if (inputs.length === 0) throw new CoalesceError('empty', 'Input validation error: `inputs` cannot be empty');
-    if (inputs.length > this.limits.maxClientBatchSize) {
-      throw validation(
-        `Input validation error: \`inputs\` must have less than ${this.limits.maxClientBatchSize} elements (--max-client-batch-size). Given: ${inputs.length}`,
-        'inputs',
-      );
-    }
-    if (dimensions !== undefined && (!Number.isInteger(dimensions) || dimensions < 1 || dimensions > this.info.dimensions)) {
-      throw validation(`Input validation error: \`dimensions\` must be an integer between 1 and ${this.info.dimensions}. Given: ${dimensions}`, 'dimensions');
-    }
+    checkInputCount(inputs.length, this.limits.maxClientBatchSize);
+    checkDimensions(dimensions, this.info.dimensions);
     const where = (i: number) => (inputs.length === 1 ? '`inputs`' : `\`inputs[${i}]\``);
     const prepared = await Promise.all(inputs.map((input, i) => this.loader.prepare(input, where(i), request.signal)));
     const preprocessedAt = performance.now();
