@@ -3,10 +3,10 @@ import type { Embedder } from '../../core/embedder.js';
 import type { ImageEmbedder, ImageTimings } from '../../core/image-embedder.js';
 import type { ZeroShotClassifier } from '../../core/zero-shot.js';
 import { validation } from '../../errors.js';
-import { acceptsPackedFloat32, vectorsToPackedFloat32, vectorToBase64, vectorToJson } from './encode.js';
-import { vectorsToJsonBytes } from './float-json.js';
+import { vectorToBase64, vectorToJson } from './encode.js';
 import { optionalBool, optionalInt, optionalString, parseJsonBody, stringInputs, type Body } from './parse.js';
 import { setTimingHeaders } from './timing-headers.js';
+import { vectorsResponse } from './vectors-response.js';
 import { bodyText, clientGone } from './node-body.js';
 
 export interface ImageRouteDeps {
@@ -47,15 +47,7 @@ export function imageRoutes(app: Hono, deps: ImageRouteDeps): void {
       signal: clientGone(c),
     });
     setImageHeaders(c, result.timings, inputs.length, result.bytes, images.info.device);
-    if (acceptsPackedFloat32(c.req.header('accept'))) {
-      const packed = vectorsToPackedFloat32(result.vectors);
-      c.header('content-type', 'application/octet-stream');
-      c.header('x-embedding-count', String(result.vectors.length));
-      c.header('x-embedding-dimensions', String(packed.dimensions));
-      return c.body(packed.bytes);
-    }
-    c.header('content-type', 'application/json');
-    return c.body(vectorsToJsonBytes(result.vectors));
+    return vectorsResponse(c, result.vectors);
   });
 
   app.post('/classify_image', async (c) => {

@@ -1,9 +1,8 @@
 import type { Hono } from 'hono';
 import type { Embedder } from '../../core/embedder.js';
 import { parseJsonBody, idLists, optionalBool, optionalInt, stringInputs, truncationDirection } from './parse.js';
-import { acceptsPackedFloat32, vectorsToPackedFloat32 } from './encode.js';
-import { vectorsToJsonBytes } from './float-json.js';
 import { setTimingHeaders } from './timing-headers.js';
+import { vectorsResponse } from './vectors-response.js';
 import { bodyText, clientGone } from './node-body.js';
 
 /** TEI's routes: /embed, /tokenize, /decode. */
@@ -20,16 +19,7 @@ export function teiRoutes(app: Hono, embedder: Embedder): void {
       signal: clientGone(c),
     });
     setTimingHeaders(c, result.timings, result.promptTokens, inputs.reduce((n, s) => n + s.length, 0), embedder.info.device);
-    // Accept: application/octet-stream gets packed little-endian float32 rows: no float formatting at all.
-    if (acceptsPackedFloat32(c.req.header('accept'))) {
-      const packed = vectorsToPackedFloat32(result.vectors);
-      c.header('content-type', 'application/octet-stream');
-      c.header('x-embedding-count', String(result.vectors.length));
-      c.header('x-embedding-dimensions', String(packed.dimensions));
-      return c.body(packed.bytes);
-    }
-    c.header('content-type', 'application/json');
-    return c.body(vectorsToJsonBytes(result.vectors));
+    return vectorsResponse(c, result.vectors);
   });
 
   app.post('/tokenize', async (c) => {
