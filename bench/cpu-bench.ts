@@ -13,7 +13,8 @@
  *   --quick                    tiny model only, short phases (~30 s)
  *   --profile                  one more server run at the top concurrency under --cpu-prof
  *   --no-grpc --no-tjs --no-ceiling   skip parts;  --server-arg "<flag> <value>" passes server flags
- *   --ceiling-batches 32,64    --ceiling-spinning off,on (ORT pool spinning modes the ceiling tries; best counts)
+ *   --ceiling-batches 32,64    --ceiling-spinning off (ORT pool spinning modes the ceiling tries, e.g. off,on; the
+ *                              server runs with spinning off; the best mode of a round counts)
  *   --seed N --requests N --out DIR
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -74,7 +75,7 @@ function parseArgs(argv: string[]): Options {
     ceiling: true,
     profile: false,
     ceilingBatches: [32, 64],
-    spinning: [false, true],
+    spinning: [false],
     serverArgs: [],
     out: join(ROOT, 'bench', 'results'),
   };
@@ -273,6 +274,7 @@ async function benchModel(name: string, o: Options, flags: string[]): Promise<Mo
     name, dir: dir.startsWith(ROOT) ? dir.slice(ROOT.length) : dir, dimensions, maxLength: workload.manifest.maxLength, meanTokensPerText,
     http: httpBest, grpc: grpcBest, ceiling, transformersJs, costs: costs!, profile,
     targets: computeTargets(top, httpRounds.get(top) ?? [], [...rawRounds.values()], tjsRounds.get(top) ?? []),
+    rounds: { http: [...httpRounds.values()], grpc: [...grpcRounds.values()], transformersJs: [...tjsRounds.values()], ceiling: [...rawRounds.values()] },
   };
 }
 
