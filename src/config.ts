@@ -49,6 +49,8 @@ export const OPTIONS = {
     doc: 'Append pooling to graphs that output token states, so only one vector per input leaves the session. false: pool on the host.' }),
   padSeqMultiple: opt<number>({ flag: '--pad-seq-multiple', env: 'PAD_SEQ_MULTIPLE', type: 'int', default: 0, min: 0,
     doc: 'Pad each batch\'s sequence length up to a multiple of this, so the runtime meets fewer distinct shapes. 0: 8 on CUDA, 1 (none) on CPU.' }),
+  memPattern: opt<string>({ flag: '--mem-pattern', env: 'MEM_PATTERN', type: 'string', default: 'auto', choices: ['auto', 'on', 'off'],
+    doc: 'ONNX Runtime memory pattern planning, which plans memory per input shape. auto: off on CUDA (dynamic batches rarely repeat a shape), on on CPU.' }),
   padBatchMultiple: opt<number>({ flag: '--pad-batch-multiple', env: 'PAD_BATCH_MULTIPLE', type: 'int', default: 0, min: 0,
     doc: 'Pad each batch with one-token filler rows up to a multiple of this many inputs. 0: 1 (none).' }),
   intraOpThreads: opt<number>({ flag: '--intra-op-threads', env: 'INTRA_OP_THREADS', type: 'int', default: 0, min: 0,

@@ -56,7 +56,8 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
 
   const loadStart = performance.now();
   const backend = await OrtBackend.start(id, manifest, { device: config.device, intraOpThreads: config.intraOpThreads,
-    sessions: config.sessions, poolInGraph: config.poolInGraph, seqMultiple: config.padSeqMultiple, batchMultiple: config.padBatchMultiple });
+    sessions: config.sessions, poolInGraph: config.poolInGraph, seqMultiple: config.padSeqMultiple, batchMultiple: config.padBatchMultiple,
+    memPattern: config.memPattern });
   const info = backend.info;
   for (const note of backend.notes) log(note);
   log('model loaded', { model: id, dir, onnx: info.onnxFile, device: info.device, provider: info.provider, sessions: backend.sessions,
@@ -68,9 +69,13 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
   const batcher = new Batcher(backend, {
     maxBatchTokens: config.maxBatchTokens,
     maxBatchRequests: config.maxBatchRequests,
-    onBatch: (size, ms) => {
+    onBatch: (size, ms, load) => {
       metrics.batchSize.observe(size);
       metrics.inferenceDuration.observe(ms / 1000);
+      if (load) {
+        metrics.batchTokens.inc(load.useful);
+        metrics.batchPaddedTokens.inc(load.units);
+      }
     },
   });
   const embedder = new Embedder(info, encoder, batcher, { maxClientBatchSize: config.maxClientBatchSize, autoTruncate: config.autoTruncate },

@@ -144,6 +144,7 @@ async function raw(task: Partial<RawTask> & { label: string }): Promise<any> {
     w2Passes: 3,
     seqMultiple: 1,
     batchMultiple: 1,
+    memPattern: 'on',
     latency: false,
     referenceTexts: [],
     secondsPerPoint: QUICK ? 0.5 : 2.5,
@@ -359,20 +360,19 @@ async function main(): Promise<void> {
   const W2_BUDGET = QUICK ? 4096 : 32768;
   report.raw = {};
   // No shape padding first: the baseline, the batch-size sweep, latency and the correctness sample.
-  report.raw.fp16Pooled1 = await raw({ label: 'fp16, pooled in graph, 1 session, no shape padding', w1Batches: w1Sizes, w2BudgetTokens: W2_BUDGET, latency: true, referenceTexts: reference });
+  report.raw.fp16Pooled1 = await raw({ label: 'fp16, pooled in graph, 1 session, no shape padding, memory pattern on (ORT default)', w1Batches: w1Sizes, w2BudgetTokens: W2_BUDGET, latency: true, referenceTexts: reference });
   const points: any[] = report.raw.fp16Pooled1.w1 ?? [];
   const best = Math.max(...points.map((p) => p.tokensPerS));
   const chosen = points.find((p) => p.tokensPerS === best)?.batch ?? 256;
-  // Shape buckets: fewer distinct (batch, sequence) shapes for ONNX Runtime to meet cold.
-  const bucketTasks: [string, number, number][] = [['seq8', 8, 1], ['seq32', 32, 1], ['seq32batch16', 32, 16]];
-  for (const [key, seqMultiple, batchMultiple] of bucketTasks) {
-    report.raw[key] = await raw({ label: `fp16, pooled in graph, 1 session, seq x${seqMultiple}, batch x${batchMultiple}`, w1Batches: [], w2BudgetTokens: W2_BUDGET, seqMultiple, batchMultiple });
+  // Shape handling: sequence buckets and ORT's per-shape memory pattern, judged on W2 (cold + warm pass).
+  const variants: [string, number, number, string][] = [['seq8', 8, 1, 'on'], ['seq1MemOff', 1, 1, 'off'], ['seq8MemOff', 8, 1, 'off']];
+  for (const [key, seqMultiple, batchMultiple, memPattern] of variants) {
+    report.raw[key] = await raw({ label: `fp16, pooled in graph, 1 session, seq x${seqMultiple}, memory pattern ${memPattern}`, w1Batches: key === 'seq8MemOff' ? [chosen] : [], w2BudgetTokens: W2_BUDGET, seqMultiple, batchMultiple, memPattern, latency: key === 'seq8MemOff' });
   }
-  // W2 cost of two passes (one cold, one warm): what a server meeting new shapes pays.
   const w2Cost = (r: any) => (r?.w2?.passTokensPerS ? 1 / r.w2.passTokensPerS[0] + 1 / r.w2.passTokensPerS[1] : Infinity);
-  const bucketChoices: [string, number, number][] = [['fp16Pooled1', 1, 1], ...bucketTasks];
-  const [bucketKey, seqMultiple, batchMultiple] = bucketChoices.reduce((a, b) => (w2Cost(report.raw[b[0]]) < w2Cost(report.raw[a[0]]) ? b : a));
-  report.raw.fp16Pooled2 = await raw({ label: `fp16, pooled in graph, 2 sessions, seq x${seqMultiple}, batch x${batchMultiple}`, sessions: 2, w1Batches: [chosen], w2BudgetTokens: W2_BUDGET, seqMultiple, batchMultiple, latency: true });
+  const choices: [string, number, number, string][] = [['fp16Pooled1', 1, 1, 'on'], ...variants];
+  const [bucketKey, seqMultiple, batchMultiple, memPattern] = choices.reduce((a, b) => (w2Cost(report.raw[b[0]]) < w2Cost(report.raw[a[0]]) ? b : a));
+  report.raw.fp16Pooled2 = await raw({ label: `fp16, pooled in graph, 2 sessions, seq x${seqMultiple}, memory pattern ${memPattern}`, sessions: 2, w1Batches: [chosen], w2BudgetTokens: W2_BUDGET, seqMultiple, batchMultiple, memPattern, latency: true });
   report.raw.fp16Token1 = await raw({ label: 'fp16, [B,S,D] out, pooled on host', poolInGraph: false, w1Batches: [chosen] });
   if (FP16 !== 'model.onnx') report.raw.fp32Pooled1 = await raw({ label: 'fp32 export, not optimized, pooled in graph', onnxFile: 'model.onnx', w1Batches: [chosen] });
   const w1Of = (r: any) => r?.w1?.find((p: any) => p.batch === chosen)?.tokensPerS ?? 0;
@@ -383,7 +383,7 @@ async function main(): Promise<void> {
     w1: twoBetter ? report.raw.fp16Pooled2.w1 : report.raw.fp16Pooled1.w1,
     w2: (twoBetter ? report.raw.fp16Pooled2 : oneSession)?.w2,
   };
-  report.chosen = { batchTexts: chosen, maxBatchTokens: Math.max(budget(chosen), W2_BUDGET), sessions, seqMultiple, batchMultiple };
+  report.chosen = { batchTexts: chosen, maxBatchTokens: Math.max(budget(chosen), W2_BUDGET), sessions, seqMultiple, batchMultiple, memPattern };
   log('chosen server settings:', JSON.stringify(report.chosen));
 
   // Correctness of what the GPU returns against PyTorch fp32 (sentence-transformers).
@@ -403,7 +403,7 @@ async function main(): Promise<void> {
   const w3Bodies = writeBodies('w3', [{ body: JSON.stringify({ inputs: texts.w3, truncate: true }), tokens: texts.w3.split(' ').length + 2 }]);
   const tokenizationWorkers = Math.max(2, Math.min(8, CORES - 8));
   const flags = ['--max-batch-tokens', String(Math.max(budget(chosen), W2_BUDGET)), '--max-batch-requests', String(Math.max(chosen, 512)), '--sessions', String(sessions),
-    '--pad-seq-multiple', String(seqMultiple), '--pad-batch-multiple', String(batchMultiple),
+    '--pad-seq-multiple', String(seqMultiple), '--pad-batch-multiple', String(batchMultiple), '--mem-pattern', memPattern,
     '--tokenization-workers', String(tokenizationWorkers), '--max-concurrent-requests', '2048'];
   report.serverFlags = flags;
   log('server flags:', flags.join(' '));

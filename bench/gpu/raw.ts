@@ -30,6 +30,7 @@ export interface RawTask {
   w2Passes: number;
   seqMultiple: number;
   batchMultiple: number;
+  memPattern: string;
   latency: boolean;
   /** Texts to embed and return (normalized), for the correctness check. */
   referenceTexts: string[];
@@ -114,6 +115,7 @@ async function main(): Promise<void> {
     poolInGraph: task.poolInGraph,
     seqMultiple: task.seqMultiple,
     batchMultiple: task.batchMultiple,
+    memPattern: task.memPattern,
   });
   result.loadMs = performance.now() - t0;
   result.info = { ...backend.info, sessions: backend.sessions, pooledInGraph: backend.pooledInGraph, notes: backend.notes };

@@ -13,6 +13,8 @@ export interface SessionSettings {
   /** Round sequence lengths / row counts up to multiples of these (0 or unset: the device's default). */
   seqMultiple?: number;
   batchMultiple?: number;
+  /** ONNX Runtime's memory pattern planning: 'auto' (off on CUDA, on on CPU), 'on' or 'off'. */
+  memPattern?: string;
 }
 
 export interface LoadRequest {

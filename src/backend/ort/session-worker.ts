@@ -94,6 +94,9 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: chosen.eps,
     graphOptimizationLevel: 'all',
+    // A memory pattern is planned per input shape; batches of the dynamic batcher rarely repeat a
+    // shape, and on CUDA every new shape cost ~60 ms more than a warm one (bench/results/gpu).
+    enableMemPattern: settings.memPattern === 'on' || (settings.memPattern !== 'off' && !onCuda),
     // On CUDA the CPU only runs shape arithmetic: one thread, so no spinning pool steals cores
     // from the event loop and the tokenizers.
     ...(onCuda ? { intraOpNumThreads: 1, interOpNumThreads: 1 } : settings.intraOpThreads > 0 ? { intraOpNumThreads: settings.intraOpThreads } : {}),
