@@ -83,6 +83,9 @@ export class Metrics {
   readonly queueDuration = new Histogram('te_request_queue_duration', 'Time inputs waited for a model call, seconds', LATENCY_BUCKETS_S);
   readonly inferenceDuration = new Histogram('te_request_inference_duration', 'Model call duration, seconds', LATENCY_BUCKETS_S);
   readonly batchSize = new Histogram('te_batch_next_size', 'Inputs per model call', SIZE_BUCKETS);
+  /** Their ratio is the padding efficiency of the batches that ran. */
+  readonly batchTokens = new Counter('coalesce_batch_tokens_total', 'Tokens of the inputs sent to the model');
+  readonly batchPaddedTokens = new Counter('coalesce_batch_padded_tokens_total', 'Tokens the model computed, padding included (batch size x longest input)');
   private readonly gauges: Gauge[] = [];
   private eventLoopLag: EventLoopLag | null = null;
 
@@ -100,7 +103,8 @@ export class Metrics {
   }
 
   render(): string {
-    const all = [this.requests, this.successes, this.failures, this.requestDuration, this.queueDuration, this.inferenceDuration, this.batchSize, ...this.gauges];
+    const all = [this.requests, this.successes, this.failures, this.requestDuration, this.queueDuration, this.inferenceDuration, this.batchSize,
+      this.batchTokens, this.batchPaddedTokens, ...this.gauges];
     const lines = all.flatMap((m) => m.render());
     if (this.eventLoopLag) lines.push(...this.eventLoopLag.render());
     return lines.join('\n') + '\n';

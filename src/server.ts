@@ -69,9 +69,13 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
   const batcher = new Batcher(backend, {
     maxBatchTokens: config.maxBatchTokens,
     maxBatchRequests: config.maxBatchRequests,
-    onBatch: (size, ms) => {
+    onBatch: (size, ms, load) => {
       metrics.batchSize.observe(size);
       metrics.inferenceDuration.observe(ms / 1000);
+      if (load) {
+        metrics.batchTokens.inc(load.useful);
+        metrics.batchPaddedTokens.inc(load.units);
+      }
     },
   });
   const embedder = new Embedder(info, encoder, batcher, { maxClientBatchSize: config.maxClientBatchSize, autoTruncate: config.autoTruncate },

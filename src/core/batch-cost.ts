@@ -24,14 +24,19 @@ export class BatchCostModel {
   private xx = 0;
   private xy = 0;
 
+  /**
+   * Weighted by 1 / units², i.e. the fit minimises relative errors: a big call's time varies by
+   * as many milliseconds as a small call takes in all, and would otherwise decide the intercept.
+   */
   observe(units: number, ms: number): void {
     if (!(units > 0) || !Number.isFinite(ms) || ms < 0) return;
     this.calls++;
-    this.w = this.w * DECAY + 1;
-    this.x = this.x * DECAY + units;
-    this.y = this.y * DECAY + ms;
-    this.xx = this.xx * DECAY + units * units;
-    this.xy = this.xy * DECAY + units * ms;
+    const w = 1 / (units * units);
+    this.w = this.w * DECAY + w;
+    this.x = this.x * DECAY + w * units;
+    this.y = this.y * DECAY + w * ms;
+    this.xx = this.xx * DECAY + w * units * units;
+    this.xy = this.xy * DECAY + w * units * ms;
   }
 
   /** Enough calls, but all of about one size: the next call should differ to tell the costs apart. */
@@ -58,22 +63,29 @@ export class BatchCostModel {
 /** Candidates scoring within this share of the best count as good as the best (noise): larger wins. */
 const TIE = 0.99;
 
+/** Until the costs are known, batches pad at most this share: cheap to learn from on any model. */
+const COLD_EFFICIENCY = 0.9;
+
 /**
  * Index of the candidate batch to run, from nested candidates (each one grows the previous),
- * given each one's useful size and its cost units. Without a fit: the largest, or, when the
- * model needs calls of another size to fit, the one nearest half its size. With a fit: the
- * largest whose useful size per estimated millisecond is within 1% of the best.
+ * given each one's useful size and its cost units. With a fit: the largest whose useful size per
+ * estimated millisecond is within 1% of the best. Without one: the largest that is at least 90%
+ * useful, or, when the model needs calls of another size to fit, the one nearest half of that.
  */
 export function chooseCandidate(candidates: readonly { useful: number; units: number }[], model: Pick<BatchCostModel, 'fit' | 'wantsSpread'>): number {
   const last = candidates.length - 1;
   if (last <= 0) return last;
   const fit = model.fit();
   if (!fit) {
-    if (!model.wantsSpread()) return last;
-    const half = candidates[last].units / 2;
-    let nearest = last;
+    let cold = 0;
     candidates.forEach((c, i) => {
-      if (Math.abs(c.units - half) < Math.abs(candidates[nearest].units - half)) nearest = i;
+      if (c.useful >= COLD_EFFICIENCY * c.units) cold = i;
+    });
+    if (!model.wantsSpread()) return cold;
+    const half = candidates[cold].units / 2;
+    let nearest = cold;
+    candidates.forEach((c, i) => {
+      if (i <= cold && Math.abs(c.units - half) < Math.abs(candidates[nearest].units - half)) nearest = i;
     });
     return nearest;
   }

@@ -30,8 +30,11 @@ export interface BatcherLimits {
    * tokens: a short input is better run in the next batch than padded to a long one.
    */
   minPaddingEfficiency?: number;
-  /** Called after every model call, for metrics. */
-  onBatch?: (size: number, inferenceMs: number) => void;
+  /**
+   * Called after every model call, for metrics: `units` is the call's cost in budget units
+   * (padded tokens for padded text backends) and `useful` the inputs' own size (real tokens).
+   */
+  onBatch?: (size: number, inferenceMs: number, load?: { useful: number; units: number }) => void;
 }
 
 export interface EmbedOutcome {
@@ -223,7 +226,6 @@ export class Batcher<I = EncodedText> {
         throw new CoalesceError('backend', `the backend returned ${vectors.length} vectors for ${batch.length} inputs`);
       }
       const inferenceMs = performance.now() - started;
-      this.limits.onBatch?.(batch.length, inferenceMs);
       let longest = 0;
       let tokens = 0;
       for (const e of batch) {
@@ -231,7 +233,9 @@ export class Batcher<I = EncodedText> {
         longest = Math.max(longest, n);
         tokens += n;
       }
-      this.costModel.observe(this.cost(batch.length, longest, tokens), inferenceMs);
+      const units = this.cost(batch.length, longest, tokens);
+      this.costModel.observe(units, inferenceMs);
+      this.limits.onBatch?.(batch.length, inferenceMs, { useful: tokens, units });
       batch.forEach((e, i) =>
         this.settle(e, { vector: vectors[i], queueMs: started - e.enqueuedAt, inferenceMs, batchSize: batch.length }),
       );

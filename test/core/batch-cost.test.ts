@@ -21,7 +21,7 @@ test('the cost model recovers fixed and per-unit time from the calls, once they 
   assert.equal(same.wantsSpread(), true);
 });
 
-test('chooseCandidate: the largest batch without a fit or when calls cost a fixed overhead, the least padded when they cost per token', () => {
+test('chooseCandidate: the largest batch when calls cost a fixed overhead, the least padded when they cost per token', () => {
   // One batch growing: 1 then 4 inputs of 10 tokens, then inputs of 40 join and pad the short ones.
   const candidates = [
     { useful: 10, units: 10 },
@@ -30,8 +30,8 @@ test('chooseCandidate: the largest batch without a fit or when calls cost a fixe
     { useful: 200, units: 320 },
   ];
   const known = (fixedMs: number, perUnitMs: number) => ({ fit: () => ({ fixedMs, perUnitMs }), wantsSpread: () => false });
-  assert.equal(chooseCandidate(candidates, { fit: () => null, wantsSpread: () => false }), 3);
-  assert.equal(chooseCandidate(candidates, { fit: () => null, wantsSpread: () => true }), 2, 'half the size, to learn');
+  assert.equal(chooseCandidate(candidates, { fit: () => null, wantsSpread: () => false }), 1, 'unknown costs: the largest at least 90% useful');
+  assert.equal(chooseCandidate(candidates, { fit: () => null, wantsSpread: () => true }), 0, 'half of that, to learn');
   assert.equal(chooseCandidate(candidates, known(50, 0.001)), 3);
   assert.equal(chooseCandidate(candidates, known(0.1, 1)), 1);
   assert.equal(chooseCandidate([{ useful: 5, units: 5 }], known(0, 1)), 0);
