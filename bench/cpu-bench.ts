@@ -149,7 +149,7 @@ async function servedPhase(driver: Driver, proc: ServerProcess, workload: LoadWo
     jsonParse: label === 'http' ? (result.requestsPerS * costs.jsonParseUsPerRequest) / 1e6 : 0,
   };
   log(`  ${label} c=${concurrency}: ${result.textsPerS.toFixed(0)} texts/s, p50 ${result.latencyMs.p50.toFixed(1)} ms, p99 ${result.latencyMs.p99.toFixed(1)} ms, ` +
-    `batch ${server.meanBatchSize.toFixed(1)}, model busy ${(server.modelBusy * 100).toFixed(0)}%, lag p99 ${server.eventLoopLagP99Ms?.toFixed(1) ?? '?'} ms (idle process ${idle.p99.toFixed(1)}), ` +
+    `batch ${server.meanBatchSize.toFixed(1)} (padding eff. ${server.paddingEfficiency === null ? '?' : (server.paddingEfficiency * 100).toFixed(0) + '%'}), model busy ${(server.modelBusy * 100).toFixed(0)}%, lag p99 ${server.eventLoopLagP99Ms?.toFixed(1) ?? '?'} ms (idle process ${idle.p99.toFixed(1)}), ` +
     `cores: server ${cpu.cores.server.toFixed(2)} (main ${cpu.mainThreadCores.server.toFixed(2)}) client ${cpu.cores.client.toFixed(2)} others ${cpu.othersCores.toFixed(2)}` +
     (result.errors ? `, ${result.errors} errors: ${result.firstError}` : ''));
   return { ...result, cpu, server, estimatedMainThread };

@@ -9,6 +9,8 @@ import type { ProfileSummary } from './profile.js';
 export interface ServerStats {
   batches: number;
   meanBatchSize: number;
+  /** Real tokens / padded tokens of the model calls (null when the server does not export them). */
+  paddingEfficiency: number | null;
   /** Share of the phase's wall time the model worker spent in model calls. */
   modelBusy: number;
   eventLoopLagP99Ms: number | null;
@@ -140,7 +142,7 @@ function servedRows(label: string, runs: Skippable<ServedRun[]>): string[] {
   return runs.map(
     (r) =>
       `| ${label} | ${r.concurrency} | ${f0(r.textsPerS)} | ${f0(r.tokensPerS)} | ${f0(r.requestsPerS)} | ${f1(r.latencyMs.p50)} | ${f1(r.latencyMs.p99)} | ` +
-      `${f1(r.server?.meanBatchSize)} | ${pct(r.server?.modelBusy)} | ${f1(r.server?.eventLoopLagP99Ms)} / ${f1(r.server?.eventLoopLagMaxMs)} (idle ${f1(r.server?.idleProcessLagP99Ms)} / ${f1(r.server?.idleProcessLagMaxMs)}) | ` +
+      `${f1(r.server?.meanBatchSize)}${r.server?.paddingEfficiency != null ? ` (${pct(r.server.paddingEfficiency)})` : ''} | ${pct(r.server?.modelBusy)} | ${f1(r.server?.eventLoopLagP99Ms)} / ${f1(r.server?.eventLoopLagMaxMs)} (idle ${f1(r.server?.idleProcessLagP99Ms)} / ${f1(r.server?.idleProcessLagMaxMs)}) | ` +
       `${cores(r.cpu)} | ${cpuPerText(r.cpu, 'server', r.textsPerS)} | ${r.errors}${r.firstError ? ` (${r.firstError.slice(0, 60)})` : ''} |`,
   );
 }
@@ -151,7 +153,7 @@ export function modelMarkdown(m: ModelReport): string {
     '',
     `\`${m.dir}\` · ${m.dimensions ?? '?'} dims · max ${m.maxLength} tokens · ${f1(m.meanTokensPerText)} tokens/text on average`,
     '',
-    '| path | clients | texts/s | tokens/s | req/s | p50 ms | p99 ms | batch mean | model busy | loop lag p99/max ms | cores used | CPU µs/text | errors |',
+    '| path | clients | texts/s | tokens/s | req/s | p50 ms | p99 ms | batch mean (padding eff.) | model busy | loop lag p99/max ms | cores used | CPU µs/text | errors |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
     ...servedRows('Coalesce HTTP /embed', m.http),
     ...servedRows('Coalesce gRPC', m.grpc),
@@ -165,7 +167,7 @@ export function modelMarkdown(m: ModelReport): string {
   if (isSkipped(m.ceiling)) lines.push(`| raw ORT session (ceiling) | – | skipped: ${m.ceiling.skipped} | | | | | | | | | | |`);
   else {
     for (const r of m.ceiling.results) {
-      lines.push(`| raw ORT ${m.ceiling.ortVersion} session, sorted batches of ${r.batchSize}${r.spinning ? ', pool spinning' : ''} | – | ${f0(r.textsPerS)} | ${f0(r.tokensPerS)} | – | ${f1(r.msPerBatch)}/batch | – | ${r.batchSize} | 100% | padding eff. ${pct(r.paddingEfficiency)} | ${cores(r.cpu)} | ${cpuPerText(r.cpu, 'ort', r.textsPerS)} | 0 |`);
+      lines.push(`| raw ORT ${m.ceiling.ortVersion} session, sorted batches of ${r.batchSize}${r.spinning ? ', pool spinning' : ''} | – | ${f0(r.textsPerS)} | ${f0(r.tokensPerS)} | – | ${f1(r.msPerBatch)}/batch | – | ${r.batchSize} (${pct(r.paddingEfficiency)}) | 100% | – | ${cores(r.cpu)} | ${cpuPerText(r.cpu, 'ort', r.textsPerS)} | 0 |`);
     }
   }
   const c = m.costs;

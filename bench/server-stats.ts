@@ -28,6 +28,7 @@ export function phaseStats(before: Scrape, after: Scrape): ServerStats {
   return {
     batches,
     meanBatchSize: batches > 0 ? d('te_batch_next_size_sum') / batches : 0,
+    paddingEfficiency: d('coalesce_batch_padded_tokens_total') > 0 ? d('coalesce_batch_tokens_total') / d('coalesce_batch_padded_tokens_total') : null,
     modelBusy: d('te_request_inference_duration_sum') / ((after.at - before.at) / 1000),
     eventLoopLagP99Ms: lag('p99'),
     eventLoopLagMaxMs: lag('max'),
