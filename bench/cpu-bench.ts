@@ -126,16 +126,18 @@ function modelDir(name: string): string {
 
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
-async function grpcDriverFactory(): Promise<((target: string) => Promise<Driver>) | string> {
+type GrpcFactory = (target: string, options?: { api?: 'tei' | 'batch' }) => Promise<Driver>;
+
+async function grpcDriverFactory(): Promise<GrpcFactory | string> {
   const path = fileURLToPath(new URL('./drivers/grpc-driver.js', import.meta.url));
   if (!existsSync(path)) return 'bench/drivers/grpc-driver.ts is not there yet';
-  const mod = (await import(path)) as { grpcDriver?: (target: string) => Promise<Driver> };
+  const mod = (await import(path)) as { grpcDriver?: GrpcFactory };
   if (typeof mod.grpcDriver !== 'function') return 'bench/drivers/grpc-driver.ts exports no grpcDriver';
   return mod.grpcDriver;
 }
 
 /** One served phase: the load, the server's own view of it (/metrics) and the CPU it took. */
-async function servedPhase(driver: Driver, proc: ServerProcess, workload: LoadWorkload, o: Options, costs: MainThreadCosts, label: 'http' | 'grpc', concurrency: number, probe: LagProbe): Promise<ServedRun> {
+async function servedPhase(driver: Driver, proc: ServerProcess, workload: LoadWorkload, o: Options, costs: MainThreadCosts, label: 'http' | 'grpc' | 'grpc-batch', concurrency: number, probe: LagProbe): Promise<ServedRun> {
   await probe.reset();
   const before = await scrape(proc.httpUrl);
   const { result, cpu } = await withCpu({ server: proc.child.pid!, client: process.pid }, () =>
@@ -181,6 +183,7 @@ async function benchModel(name: string, o: Options, flags: string[]): Promise<Mo
   const rawRounds = new Map<number, RawBatchResult[]>();
   const httpRounds = new Map<number, ServedRun[]>();
   const grpcRounds = new Map<number, ServedRun[]>();
+  const grpcBatchRounds = new Map<number, ServedRun[]>();
   const tjsRounds = new Map<number, LoadResult[]>();
   const push = <T>(m: Map<number, T[]>, k: number, v: T) => m.set(k, [...(m.get(k) ?? []), v]);
   let rawInfo: Skippable<RawInfo> = { skipped: 'disabled (--no-ceiling)' };
@@ -218,14 +221,18 @@ async function benchModel(name: string, o: Options, flags: string[]): Promise<Mo
     }
     const http = await httpDriver(server.httpUrl);
     closers.push(() => http.close());
+    // gRPC two ways: tei.v1.Embed (one call per text, as TEI's gRPC clients do) and
+    // coalesce.v1.EmbedBatch (one call per request). Informative only: round 1 alone.
     let grpc: Driver | null = null;
+    let grpcBatch: Driver | null = null;
     if (o.grpc) {
       const factory = await grpcDriverFactory();
       if (typeof factory === 'string') grpcSkip = factory;
       else if (!server.grpcTarget) grpcSkip = 'the server has no gRPC port flag in this build';
       else {
-        grpc = await factory(server.grpcTarget);
-        closers.push(() => grpc!.close());
+        grpc = await factory(server.grpcTarget, { api: 'tei' });
+        grpcBatch = await factory(server.grpcTarget, { api: 'batch' });
+        closers.push(() => grpc?.close(), () => grpcBatch?.close());
       }
     }
 
@@ -233,12 +240,13 @@ async function benchModel(name: string, o: Options, flags: string[]): Promise<Mo
       log(`  round ${round}/${o.rounds}`);
       for (const c of o.concurrency) {
         push(httpRounds, c, await servedPhase(http, server, workload, o, costs, 'http', c, probe));
-        if (grpc) {
+        if (grpc && grpcBatch && round === 1) {
           try {
             push(grpcRounds, c, await servedPhase(grpc, server, workload, o, costs, 'grpc', c, probe));
+            push(grpcBatchRounds, c, await servedPhase(grpcBatch, server, workload, o, costs, 'grpc-batch', c, probe));
           } catch (e) {
             grpcSkip = `failed: ${oneLine(e)}`;
-            grpc = null;
+            grpc = grpcBatch = null;
           }
         }
         if (tjs) {
@@ -267,14 +275,15 @@ async function benchModel(name: string, o: Options, flags: string[]): Promise<Mo
 
   const httpBest: Skippable<ServedRun[]> = httpRounds.size ? [...httpRounds.values()].map(best) : { skipped: 'not run' };
   const grpcBest: Skippable<ServedRun[]> = grpcSkip !== null && grpcRounds.size === 0 ? { skipped: grpcSkip } : [...grpcRounds.values()].map(best);
+  const grpcBatchBest: Skippable<ServedRun[]> = grpcSkip !== null && grpcBatchRounds.size === 0 ? { skipped: grpcSkip } : [...grpcBatchRounds.values()].map(best);
   const ceiling: Skippable<RawResult> = 'skipped' in rawInfo ? rawInfo : { ...rawInfo, results: [...rawRounds.values()].map(best) };
   const transformersJs: TjsResult = 'skipped' in tjsInfo ? tjsInfo : { ...tjsInfo, runs: [...tjsRounds.values()].map(best) };
   const top = Math.max(...o.concurrency);
   return {
     name, dir: dir.startsWith(ROOT) ? dir.slice(ROOT.length) : dir, dimensions, maxLength: workload.manifest.maxLength, meanTokensPerText,
-    http: httpBest, grpc: grpcBest, ceiling, transformersJs, costs: costs!, profile,
+    http: httpBest, grpc: grpcBest, grpcBatch: grpcBatchBest, ceiling, transformersJs, costs: costs!, profile,
     targets: computeTargets(top, httpRounds.get(top) ?? [], [...rawRounds.values()], tjsRounds.get(top) ?? []),
-    rounds: { http: [...httpRounds.values()], grpc: [...grpcRounds.values()], transformersJs: [...tjsRounds.values()], ceiling: [...rawRounds.values()] },
+    rounds: { http: [...httpRounds.values()], grpc: [...grpcRounds.values()], grpcBatch: [...grpcBatchRounds.values()], transformersJs: [...tjsRounds.values()], ceiling: [...rawRounds.values()] },
   };
 }
 

@@ -41,14 +41,17 @@ export interface ModelReport {
   maxLength: number;
   meanTokensPerText: number;
   http: Skippable<ServedRun[]>;
+  /** tei.v1.Embed: one call per text. */
   grpc: Skippable<ServedRun[]>;
+  /** coalesce.v1.EmbedBatch: one call per request. */
+  grpcBatch: Skippable<ServedRun[]>;
   ceiling: Skippable<RawResult>;
   transformersJs: TjsResult;
   costs: MainThreadCosts;
   profile: Skippable<ProfileSummary> | null;
   targets: Targets | null;
   /** Every phase of every round (the tables show the best round of each). */
-  rounds: { http: ServedRun[][]; grpc: ServedRun[][]; transformersJs: LoadResult[][]; ceiling: RawBatchResult[][] };
+  rounds: { http: ServedRun[][]; grpc: ServedRun[][]; grpcBatch: ServedRun[][]; transformersJs: LoadResult[][]; ceiling: RawBatchResult[][] };
 }
 
 /** A ratio measured once per round (phases of one round ran within a minute or two), and its median. */
@@ -156,7 +159,8 @@ export function modelMarkdown(m: ModelReport): string {
     '| path | clients | texts/s | tokens/s | req/s | p50 ms | p99 ms | batch mean (padding eff.) | model busy | loop lag p99/max ms | cores used | CPU µs/text | errors |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
     ...servedRows('Coalesce HTTP /embed', m.http),
-    ...servedRows('Coalesce gRPC', m.grpc),
+    ...servedRows('Coalesce gRPC tei.v1.Embed (a call per text)', m.grpc),
+    ...servedRows('Coalesce gRPC coalesce.v1.EmbedBatch', m.grpcBatch),
   ];
   if (isSkipped(m.transformersJs)) lines.push(`| transformers.js pipeline | – | skipped: ${m.transformersJs.skipped} | | | | | | | | | | |`);
   else {
@@ -222,7 +226,8 @@ export function reportMarkdown(report: BenchReport): string {
     '',
     `${meta.date} · node ${meta.node} · ${meta.cpus} × ${meta.cpuModel} · load average at start ${meta.loadAverage} · ` +
       `workload seed ${meta.seed}, ${meta.requests} requests (${meta.singleShare} one text, the rest 2–8), ` +
-      `${meta.durationS} s per phase after ≥ ${meta.warmupS} s warm-up (and one answer per client), ${meta.rounds} interleaved round(s), best round shown · ` +
+      `${meta.durationS} s per phase (longer for slow models: ≥ 3 median latencies) after ≥ ${meta.warmupS} s warm-up and one answer per client, ` +
+      `${meta.rounds} interleaved round(s), best round shown (gRPC: round 1 only) · ` +
       `intra-op threads ${meta.intraOpThreads || 'default'}${(meta.serverArgs as string[]).length ? ` · server args ${(meta.serverArgs as string[]).join(' ')}` : ''}`,
     '',
     'Served paths run against one child server process (the load generator is this process); transformers.js runs in its own process ' +
