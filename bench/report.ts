@@ -56,9 +56,15 @@ export interface ModelReport {
 
 /** A ratio measured once per round (phases of one round ran within a minute or two), and its median. */
 export interface Ratio {
+  /** Median over the clean rounds, or over all when none was clean. */
   median: number;
   byRound: number[];
+  /** Per round: whether the rest of the machine stayed under QUIET_CORES in every phase of the ratio. */
+  clean: boolean[];
 }
+
+/** A phase during which the rest of the shared machine used more cores than this is not clean. */
+export const QUIET_CORES = 0.3;
 
 export interface Targets {
   concurrency: number;
@@ -92,9 +98,13 @@ const median = (xs: number[]) => {
   return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
 };
 
-function ratio(byRound: number[]): Ratio | null {
-  return byRound.some(Number.isFinite) ? { median: median(byRound), byRound } : null;
+function ratio(byRound: number[], clean: boolean[]): Ratio | null {
+  if (!byRound.some(Number.isFinite)) return null;
+  const kept = byRound.filter((_, i) => clean[i]);
+  return { median: median(kept.some(Number.isFinite) ? kept : byRound), byRound, clean };
 }
+
+const quiet = (r: { cpu?: CpuShares } | undefined) => r?.cpu !== undefined && r.cpu.othersCores <= QUIET_CORES;
 
 /** Texts per CPU-second of one process of a phase. */
 const perCpu = (r: { textsPerS: number; cpu?: CpuShares }, who: string) => r.textsPerS / (r.cpu?.cores[who] ?? NaN);
@@ -106,10 +116,12 @@ const perCpu = (r: { textsPerS: number; cpu?: CpuShares }, who: string) => r.tex
 export function computeTargets(concurrency: number, served: LoadResult[], ceiling: RawBatchResult[][], tjs: LoadResult[]): Targets | null {
   if (served.length === 0) return null;
   const bestRaw = (i: number, score: (r: RawBatchResult) => number) => Math.max(...ceiling.map((rounds) => (rounds[i] ? score(rounds[i]) : NaN)).filter(Number.isFinite));
-  const vsCeiling = ceiling.length ? ratio(served.map((s, i) => s.textsPerS / bestRaw(i, (r) => r.textsPerS))) : null;
-  const vsCeilingPerCpu = ceiling.length ? ratio(served.map((s, i) => perCpu(s, 'server') / bestRaw(i, (r) => perCpu(r, 'ort')))) : null;
-  const vsTjs = tjs.length ? ratio(served.map((s, i) => s.textsPerS / (tjs[i]?.textsPerS ?? NaN))) : null;
-  const vsTjsPerCpu = tjs.length ? ratio(served.map((s, i) => perCpu(s, 'server') / (tjs[i] ? perCpu(tjs[i], 'transformers.js') : NaN))) : null;
+  const rawQuiet = served.map((s, i) => quiet(s) && ceiling.every((rounds) => quiet(rounds[i])));
+  const tjsQuiet = served.map((s, i) => quiet(s) && quiet(tjs[i]));
+  const vsCeiling = ceiling.length ? ratio(served.map((s, i) => s.textsPerS / bestRaw(i, (r) => r.textsPerS)), rawQuiet) : null;
+  const vsCeilingPerCpu = ceiling.length ? ratio(served.map((s, i) => perCpu(s, 'server') / bestRaw(i, (r) => perCpu(r, 'ort'))), rawQuiet) : null;
+  const vsTjs = tjs.length ? ratio(served.map((s, i) => s.textsPerS / (tjs[i]?.textsPerS ?? NaN)), tjsQuiet) : null;
+  const vsTjsPerCpu = tjs.length ? ratio(served.map((s, i) => perCpu(s, 'server') / (tjs[i] ? perCpu(tjs[i], 'transformers.js') : NaN)), tjsQuiet) : null;
   const verdict = (a: Ratio | null, b: Ratio | null, target: number) => (a && b ? { throughput: a.median >= target, perCpu: b.median >= target } : null);
   return {
     concurrency,
@@ -200,10 +212,12 @@ export function modelMarkdown(m: ModelReport): string {
   }
   if (m.targets) {
     const t = m.targets;
-    const r = (x: Ratio | null) => (x ? `${f2(x.median)} (rounds: ${x.byRound.map(f2).join(', ')})` : '–');
+    const r = (x: Ratio | null) =>
+      x ? `${f2(x.median)} (rounds: ${x.byRound.map((v, i) => (x.clean[i] ? f2(v) : `${f2(v)} not clean`)).join(', ')})` : '–';
     lines.push(
       '',
-      `**Targets at ${t.concurrency} clients** (medians of per-round ratios): ` +
+      `**Targets at ${t.concurrency} clients** (medians of per-round ratios; a round is "not clean" when the rest of the machine used ` +
+        `more than ${QUIET_CORES} cores in one of its phases, and left out of the median if another round was clean): ` +
         `served / raw-session ceiling ${r(t.vsCeiling)} in texts/s, ${r(t.vsCeilingPerCpu)} in texts per CPU-second ` +
         `(target ≥ ${CEILING_TARGET}: ${verdict(t.meetsCeilingTarget)}); ` +
         `served / transformers.js ${r(t.vsTransformersJs)} in texts/s, ${r(t.vsTransformersJsPerCpu)} in texts per CPU-second ` +
