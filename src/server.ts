@@ -57,11 +57,12 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
   const loadStart = performance.now();
   const backend = await OrtBackend.start(id, manifest, { device: config.device, intraOpThreads: config.intraOpThreads,
     sessions: config.sessions, poolInGraph: config.poolInGraph, seqMultiple: config.padSeqMultiple, batchMultiple: config.padBatchMultiple,
-    memPattern: config.memPattern });
+    memPattern: config.memPattern, shapeBuckets: config.shapeBuckets, warmupTokens: config.maxBatchTokens, warmupRows: config.maxBatchRequests });
   const info = backend.info;
   for (const note of backend.notes) log(note);
   log('model loaded', { model: id, dir, onnx: info.onnxFile, device: info.device, provider: info.provider, sessions: backend.sessions,
     dimensions: info.dimensions, maxInputLength: info.maxInputLength, pooling: info.pooling, poolingInGraph: backend.pooledInGraph,
+    warmedShapes: backend.warmup.shapes, warmupMs: Math.round(backend.warmup.ms),
     output: info.outputName, ms: Math.round(performance.now() - loadStart) });
 
   const metrics = new Metrics();

@@ -145,6 +145,7 @@ async function raw(task: Partial<RawTask> & { label: string }): Promise<any> {
     seqMultiple: 1,
     batchMultiple: 1,
     memPattern: 'on',
+    shapeBuckets: 'off',
     latency: false,
     referenceTexts: [],
     secondsPerPoint: QUICK ? 0.5 : 2.5,
@@ -329,13 +330,14 @@ async function runPhase(server: Server, phase: Phase, dimensions: number): Promi
     mainThreadUsPerRequest: ((sample.main1 - sample.main0) / Math.max(1, requests)) * 1e6,
     batches,
     meanBatchSize: batches > 0 ? ((m1.te_batch_next_size_sum ?? 0) - (m0.te_batch_next_size_sum ?? 0)) / batches : null,
-    meanInferenceMs: batches > 0 ? (((m1.te_request_inference_duration_sum ?? 0) - (m0.te_request_inference_duration_sum ?? 0)) * 1000) / Math.max(1, requests) : null,
+    // te_request_inference_duration is observed once per model call
+    meanBatchMs: batches > 0 ? (((m1.te_request_inference_duration_sum ?? 0) - (m0.te_request_inference_duration_sum ?? 0)) * 1000) / batches : null,
     serverChildren: sample.children ?? null,
     serverThreads: sample.threads ?? null,
     gpuProcesses: sample.gpu ?? null,
     gpuUsedTotalMiB: sample.gpuUsed ?? null,
   };
-  log(`${phase.name}: ${(out.tokensPerS / 1e6).toFixed(3)} M tok/s, ${out.requestsPerS.toFixed(0)} req/s, p50 ${out.p50Ms.toFixed(2)} ms, p99 ${out.p99Ms.toFixed(2)} ms, errors ${errors}${out.firstError ? ' (' + out.firstError + ')' : ''}, server ${out.serverCores.toFixed(2)} cores (main ${out.serverMainThreadCores.toFixed(2)}), mean batch ${out.meanBatchSize?.toFixed(1)}`);
+  log(`${phase.name}: ${(out.tokensPerS / 1e6).toFixed(3)} M tok/s, ${out.requestsPerS.toFixed(0)} req/s, p50 ${out.p50Ms.toFixed(2)} ms, p99 ${out.p99Ms.toFixed(2)} ms, errors ${errors}${out.firstError ? ' (' + out.firstError + ')' : ''}, server ${out.serverCores.toFixed(2)} cores (main ${out.serverMainThreadCores.toFixed(2)}), mean batch ${out.meanBatchSize?.toFixed(1)} in ${out.meanBatchMs?.toFixed(1)} ms`);
   return out;
 }
 
@@ -365,14 +367,16 @@ async function main(): Promise<void> {
   const best = Math.max(...points.map((p) => p.tokensPerS));
   const chosen = points.find((p) => p.tokensPerS === best)?.batch ?? 256;
   // Shape handling: sequence buckets and ORT's per-shape memory pattern, judged on W2 (cold + warm pass).
-  const variants: [string, number, number, string][] = [['seq8', 8, 1, 'on'], ['seq1MemOff', 1, 1, 'off'], ['seq8MemOff', 8, 1, 'off']];
-  for (const [key, seqMultiple, batchMultiple, memPattern] of variants) {
-    report.raw[key] = await raw({ label: `fp16, pooled in graph, 1 session, seq x${seqMultiple}, memory pattern ${memPattern}`, w1Batches: key === 'seq8MemOff' ? [chosen] : [], w2BudgetTokens: W2_BUDGET, seqMultiple, batchMultiple, memPattern, latency: key === 'seq8MemOff' });
+  // Shape buckets (length x32, rows to a power of two, every bucket warmed at load) vs plain x8 padding.
+  const variants: [string, number, number, string, string][] = [['seq8', 8, 1, 'on', 'off'], ['buckets', 0, 1, 'on', 'on']];
+  for (const [key, seqMultiple, batchMultiple, memPattern, shapeBuckets] of variants) {
+    const label = shapeBuckets === 'on' ? 'shape buckets (length x32, rows 2^k, warmed at load)' : `seq x${seqMultiple}`;
+    report.raw[key] = await raw({ label: `fp16, pooled in graph, 1 session, ${label}`, w1Batches: key === 'buckets' ? [chosen] : [], w2BudgetTokens: W2_BUDGET, seqMultiple, batchMultiple, memPattern, shapeBuckets, latency: key === 'buckets' });
   }
   const w2Cost = (r: any) => (r?.w2?.passTokensPerS ? 1 / r.w2.passTokensPerS[0] + 1 / r.w2.passTokensPerS[1] : Infinity);
-  const choices: [string, number, number, string][] = [['fp16Pooled1', 1, 1, 'on'], ...variants];
-  const [bucketKey, seqMultiple, batchMultiple, memPattern] = choices.reduce((a, b) => (w2Cost(report.raw[b[0]]) < w2Cost(report.raw[a[0]]) ? b : a));
-  report.raw.fp16Pooled2 = await raw({ label: `fp16, pooled in graph, 2 sessions, seq x${seqMultiple}, memory pattern ${memPattern}`, sessions: 2, w1Batches: [chosen], w2BudgetTokens: W2_BUDGET, seqMultiple, batchMultiple, memPattern, latency: true });
+  const choices: [string, number, number, string, string][] = [['fp16Pooled1', 1, 1, 'on', 'off'], ...variants];
+  const [bucketKey, seqMultiple, batchMultiple, memPattern, shapeBuckets] = choices.reduce((a, b) => (w2Cost(report.raw[b[0]]) < w2Cost(report.raw[a[0]]) ? b : a));
+  report.raw.fp16Pooled2 = await raw({ label: `fp16, pooled in graph, 2 sessions, ${bucketKey}`, sessions: 2, w1Batches: [chosen], w2BudgetTokens: W2_BUDGET, seqMultiple, batchMultiple, memPattern, shapeBuckets, latency: true });
   report.raw.fp16Token1 = await raw({ label: 'fp16, [B,S,D] out, pooled on host', poolInGraph: false, w1Batches: [chosen] });
   if (FP16 !== 'model.onnx') report.raw.fp32Pooled1 = await raw({ label: 'fp32 export, not optimized, pooled in graph', onnxFile: 'model.onnx', w1Batches: [chosen] });
   const w1Of = (r: any) => r?.w1?.find((p: any) => p.batch === chosen)?.tokensPerS ?? 0;
@@ -383,7 +387,7 @@ async function main(): Promise<void> {
     w1: twoBetter ? report.raw.fp16Pooled2.w1 : report.raw.fp16Pooled1.w1,
     w2: (twoBetter ? report.raw.fp16Pooled2 : oneSession)?.w2,
   };
-  report.chosen = { batchTexts: chosen, maxBatchTokens: Math.max(budget(chosen), W2_BUDGET), sessions, seqMultiple, batchMultiple, memPattern };
+  report.chosen = { batchTexts: chosen, maxBatchTokens: Math.max(budget(chosen), W2_BUDGET), sessions, seqMultiple, batchMultiple, memPattern, shapeBuckets };
   log('chosen server settings:', JSON.stringify(report.chosen));
 
   // Correctness of what the GPU returns against PyTorch fp32 (sentence-transformers).
@@ -403,7 +407,7 @@ async function main(): Promise<void> {
   const w3Bodies = writeBodies('w3', [{ body: JSON.stringify({ inputs: texts.w3, truncate: true }), tokens: texts.w3.split(' ').length + 2 }]);
   const tokenizationWorkers = Math.max(2, Math.min(8, CORES - 8));
   const flags = ['--max-batch-tokens', String(Math.max(budget(chosen), W2_BUDGET)), '--max-batch-requests', String(Math.max(chosen, 512)), '--sessions', String(sessions),
-    '--pad-seq-multiple', String(seqMultiple), '--pad-batch-multiple', String(batchMultiple), '--mem-pattern', memPattern,
+    '--pad-seq-multiple', String(seqMultiple), '--pad-batch-multiple', String(batchMultiple), '--mem-pattern', memPattern, '--shape-buckets', shapeBuckets,
     '--tokenization-workers', String(tokenizationWorkers), '--max-concurrent-requests', '2048'];
   report.serverFlags = flags;
   log('server flags:', flags.join(' '));

@@ -31,6 +31,7 @@ export interface RawTask {
   seqMultiple: number;
   batchMultiple: number;
   memPattern: string;
+  shapeBuckets: string;
   latency: boolean;
   /** Texts to embed and return (normalized), for the correctness check. */
   referenceTexts: string[];
@@ -116,9 +117,13 @@ async function main(): Promise<void> {
     seqMultiple: task.seqMultiple,
     batchMultiple: task.batchMultiple,
     memPattern: task.memPattern,
+    shapeBuckets: task.shapeBuckets,
+    warmupTokens: task.w2BudgetTokens || 32768,
+    warmupRows: 512,
   });
   result.loadMs = performance.now() - t0;
-  result.info = { ...backend.info, sessions: backend.sessions, pooledInGraph: backend.pooledInGraph, notes: backend.notes };
+  result.info = { ...backend.info, sessions: backend.sessions, pooledInGraph: backend.pooledInGraph, notes: backend.notes, warmup: backend.warmup };
+  if (backend.warmup.shapes > 0) console.error(`[raw ${task.label}] warmed ${backend.warmup.shapes} bucket shapes in ${(backend.warmup.ms / 1000).toFixed(1)} s`);
   result.gpuMemoryAfterLoadMiB = gpuMemoryMiB(process.pid);
   result.gpuUsedTotalAfterLoadMiB = gpuUsedTotalMiB();
 

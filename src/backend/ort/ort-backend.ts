@@ -69,6 +69,8 @@ export class OrtBackend implements Backend {
     readonly pooledInGraph: boolean,
     /** Why --device auto fell back to the CPU, or why pooling stayed on the host. */
     readonly notes: string[],
+    /** Bucket shapes each session ran at load (0 without shape buckets), and the slowest session's time. */
+    readonly warmup: { shapes: number; ms: number },
   ) {
     this.threads = workers.map((worker) => ({ worker, busy: 0 }));
     this.maxConcurrentBatches = this.threads.length;
@@ -95,6 +97,7 @@ export class OrtBackend implements Backend {
     const count = settings.sessions && settings.sessions > 0 ? settings.sessions : defaultSessions(facts.provider);
     const resolved: SessionSettings = { ...settings, device: facts.device };
     const rest = await Promise.allSettled(Array.from({ length: count - 1 }, () => startWorker(manifest, resolved, graph)));
+    const warmups = [first, ...rest.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))].map((w) => w.facts.warmup ?? { shapes: 0, ms: 0 });
     const workers = [first.worker, ...rest.flatMap((r) => (r.status === 'fulfilled' ? [r.value.worker] : []))];
     const failed = rest.find((r) => r.status === 'rejected');
     if (failed) {
@@ -119,6 +122,7 @@ export class OrtBackend implements Backend {
       },
       facts.pooledInGraph,
       facts.notes,
+      { shapes: facts.warmup?.shapes ?? 0, ms: Math.max(...warmups.map((w) => w.ms)) },
     );
   }
 

@@ -13,8 +13,17 @@ export interface SessionSettings {
   /** Round sequence lengths / row counts up to multiples of these (0 or unset: the device's default). */
   seqMultiple?: number;
   batchMultiple?: number;
-  /** ONNX Runtime's memory pattern planning: 'auto' (off on CUDA, on on CPU), 'on' or 'off'. */
+  /** ONNX Runtime's memory pattern planning: 'auto' (ORT's default, on), 'on' or 'off'. */
   memPattern?: string;
+  /**
+   * 'on': sequence lengths padded to multiples of 32 (or seqMultiple), row counts to powers of two,
+   * and every such shape within warmupTokens / warmupRows run once per session at load; 'auto':
+   * on for CUDA, off on CPU; 'off' (default here): only seqMultiple / batchMultiple.
+   */
+  shapeBuckets?: string;
+  /** The batcher's budgets (--max-batch-tokens, --max-batch-requests): the shapes worth warming. */
+  warmupTokens?: number;
+  warmupRows?: number;
 }
 
 export interface LoadRequest {
@@ -50,6 +59,8 @@ export interface SessionFacts {
   device: string;
   /** Why --device auto fell back to the CPU, or why pooling stayed on the host. */
   notes: string[];
+  /** Shapes run at load (shape buckets), and how long that took. */
+  warmup: { shapes: number; ms: number };
 }
 
 export type FromWorker =

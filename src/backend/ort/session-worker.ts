@@ -13,20 +13,21 @@ import { POOLED_OUTPUTS, TOKEN_OUTPUTS } from '../onnx/serving-graph.js';
 import { poolTokens } from '../pooling.js';
 import { cudaUnavailableMessage, parseDevice } from './device.js';
 import type { EmbedMessage, FromWorker, LoadRequest, SessionFacts } from './protocol.js';
-import { float16ToFloat32, padBatch, type IntegerType } from './tensors.js';
+import { float16ToFloat32, nextPow2, padBatch, type IntegerType } from './tensors.js';
 
 interface Loaded {
   session: ort.InferenceSession;
-  pad: { seqMultiple: number; batchMultiple: number };
+  pad: { seqMultiple: number; batchMultiple: number; batchPow2: boolean };
   manifest: ModelManifest;
   facts: SessionFacts;
   intType: IntegerType;
   wants: { mask: boolean; typeIds: boolean; positions: boolean };
 }
 
-/** Shape buckets on CUDA when --pad-seq-multiple / --pad-batch-multiple are 0 (measured: bench/results/gpu). */
+/** Sequence multiple on CUDA when --pad-seq-multiple is 0 and shape buckets are off (measured: bench/results/gpu). */
 const CUDA_SEQ_MULTIPLE = 8;
-const CUDA_BATCH_MULTIPLE = 1;
+/** Sequence multiple of shape buckets: 16 lengths up to 512, so warming every bucket stays short. */
+const BUCKET_SEQ_MULTIPLE = 32;
 
 let loaded: Loaded | null = null;
 const port = parentPort!;
@@ -94,9 +95,7 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: chosen.eps,
     graphOptimizationLevel: 'all',
-    // A memory pattern is planned per input shape; batches of the dynamic batcher rarely repeat a
-    // shape, and on CUDA every new shape cost ~60 ms more than a warm one (bench/results/gpu).
-    enableMemPattern: settings.memPattern === 'on' || (settings.memPattern !== 'off' && !onCuda),
+    enableMemPattern: settings.memPattern !== 'off',
     // On CUDA the CPU only runs shape arithmetic: one thread, so no spinning pool steals cores
     // from the event loop and the tokenizers.
     ...(onCuda ? { intraOpNumThreads: 1, interOpNumThreads: 1 } : settings.intraOpThreads > 0 ? { intraOpNumThreads: settings.intraOpThreads } : {}),
@@ -126,11 +125,13 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
   const idType = tensorMeta(session, 'input_ids')?.type;
   const intType: IntegerType = idType === 'int32' ? 'int32' : 'int64';
   const output = graph.outputName && graph.outputKind ? { name: graph.outputName, kind: graph.outputKind } : chooseOutput(session, manifest.onnxPath);
+  const buckets = settings.shapeBuckets === 'on' || (settings.shapeBuckets === 'auto' && onCuda);
   const l: Loaded = {
     session,
     pad: {
-      seqMultiple: settings.seqMultiple || (onCuda ? CUDA_SEQ_MULTIPLE : 1),
-      batchMultiple: settings.batchMultiple || (onCuda ? CUDA_BATCH_MULTIPLE : 1),
+      seqMultiple: settings.seqMultiple || (buckets ? BUCKET_SEQ_MULTIPLE : onCuda ? CUDA_SEQ_MULTIPLE : 1),
+      batchMultiple: settings.batchMultiple || 1,
+      batchPow2: buckets,
     },
     manifest,
     intType,
@@ -144,6 +145,7 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
       provider: chosen.provider,
       device: chosen.device,
       notes,
+      warmup: { shapes: 0, ms: 0 },
     },
   };
   // A probe run tells the output width and proves the graph runs at all.
@@ -154,7 +156,33 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
       file: manifest.dir + '/config.json',
     });
   }
+  if (buckets) l.facts.warmup = await warmShapes(l, settings.warmupTokens ?? 16384, settings.warmupRows ?? 256);
   return l;
+}
+
+/**
+ * Runs every bucket shape a batch within the batcher's budgets can pad to, once. ONNX Runtime's
+ * CUDA provider paid ~60 ms the first time a session met a shape (bench/results/gpu: a first pass
+ * over 41 W2 batch shapes ran at 0.3-0.5 M tokens/s, the next at 1.6 M), and the dynamic batcher
+ * makes a new (rows, length) pair almost every call unless shapes are bucketed and warmed.
+ */
+async function warmShapes(l: Loaded, budgetTokens: number, maxRows: number): Promise<{ shapes: number; ms: number }> {
+  const started = performance.now();
+  const step = l.pad.seqMultiple;
+  let shapes = 0;
+  for (let seq = step; seq <= l.manifest.maxLength + step - 1; seq += step) {
+    const length = Math.min(seq, l.manifest.maxLength);
+    // The shortest input padded to this length decides how many rows the batcher can put together.
+    const shortest = Math.max(1, length - step + 1);
+    const most = Math.min(maxRows, Math.floor(budgetTokens / shortest));
+    for (let rows = 1; rows <= nextPow2(Math.max(1, most)); rows *= 2) {
+      const lengths = new Uint32Array(rows).fill(length);
+      await run(l, new Uint32Array(rows * length), new Uint8Array(rows * length), lengths);
+      shapes++;
+    }
+    if (length === l.manifest.maxLength) break;
+  }
+  return { shapes, ms: performance.now() - started };
 }
 
 async function run(l: Loaded, ids: Uint32Array, typeIds: Uint8Array, lengths: Uint32Array): Promise<{ vectors: Float32Array; dimensions: number }> {

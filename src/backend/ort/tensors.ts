@@ -21,6 +21,12 @@ export interface PadOptions {
   batchMultiple?: number;
   /** The longest sequence the model takes: rounding up never goes past it (position tables end there). */
   maxSeqLen?: number;
+  /** Round the row count up to a power of two (after batchMultiple), with filler rows. */
+  batchPow2?: boolean;
+}
+
+export function nextPow2(n: number): number {
+  return 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 }
 
 const roundUp = (n: number, multiple: number | undefined) => (multiple && multiple > 1 ? Math.ceil(n / multiple) * multiple : n);
@@ -41,7 +47,7 @@ export function padBatch(
   let longest = 1;
   for (let b = 0; b < batch; b++) longest = Math.max(longest, lengths[b]);
   const seqLen = Math.max(longest, Math.min(roundUp(longest, options.seqMultiple), options.maxSeqLen ?? Infinity));
-  const rows = roundUp(batch, options.batchMultiple);
+  const rows = options.batchPow2 ? nextPow2(roundUp(batch, options.batchMultiple)) : roundUp(batch, options.batchMultiple);
   const size = rows * seqLen;
   const wide = type === 'int64';
   const make = () => (wide ? new BigInt64Array(size) : new Int32Array(size));

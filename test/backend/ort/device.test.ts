@@ -114,3 +114,20 @@ test('shape padding (sequence and batch multiples) leaves the vectors unchanged'
     await Promise.all([plain.close(), padded.close()]);
   }
 });
+
+test('shape buckets pad to length x32 and power-of-two rows, warm every bucket at load, and leave the vectors unchanged', async () => {
+  const manifest = readManifest(TINY_BERT); // max length 64: lengths 32 and 64
+  const plain = await OrtBackend.start('tiny', manifest, { device: 'cpu', intraOpThreads: 1 });
+  const bucketed = await OrtBackend.start('tiny', manifest, { device: 'cpu', intraOpThreads: 1, shapeBuckets: 'on', warmupTokens: 256, warmupRows: 8 });
+  try {
+    assert.equal(plain.warmup.shapes, 0);
+    // length 32: up to min(8, 256 / 1) = 8 rows -> 1, 2, 4, 8; length 64: up to min(8, 256 / 33) = 7 -> 1, 2, 4, 8
+    assert.equal(bucketed.warmup.shapes, 8);
+    const batch = { inputs: [{ ids: Uint32Array.from([101, 7592, 2088, 102]) }, { ids: Uint32Array.from([101, 1037, 1996, 4248, 2829, 102]) }, { ids: Uint32Array.from([101, 102]) }] };
+    const [a, b] = [await plain.embed(batch), await bucketed.embed(batch)];
+    assert.equal(b.length, 3);
+    a.forEach((v, i) => v.forEach((x, d) => assert.ok(Math.abs(x - b[i][d]) < 1e-5, `row ${i}[${d}]: ${x} vs ${b[i][d]}`)));
+  } finally {
+    await Promise.all([plain.close(), bucketed.close()]);
+  }
+});

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { padBatch } from '../../../src/backend/ort/tensors.js';
+import { nextPow2, padBatch } from '../../../src/backend/ort/tensors.js';
 
 const ids = Uint32Array.from([101, 7, 102, 101, 8, 9, 2 ** 31 - 1, 102]);
 const types = Uint8Array.from([0, 0, 0, 0, 1, 1, 1, 1]);
@@ -43,4 +43,12 @@ test('positions can be skipped for models that do not take them', () => {
   const p = padBatch(ids, types, lengths, 'int64', { positions: false });
   assert.equal(p.positions.length, 0);
   assert.equal(p.ids.length, 10);
+});
+
+test('power-of-two rows', () => {
+  assert.deepEqual([1, 2, 3, 5, 8, 9, 300].map(nextPow2), [1, 2, 4, 8, 8, 16, 512]);
+  const p = padBatch(Uint32Array.from([101, 102, 101, 7, 102, 101, 8, 102]), new Uint8Array(8), Uint32Array.from([2, 3, 3]), 'int32', { batchPow2: true, seqMultiple: 4 });
+  assert.equal(p.rows, 4);
+  assert.equal(p.seqLen, 4);
+  assert.deepEqual(Array.from(p.mask as Int32Array).slice(12), [1, 0, 0, 0]);
 });
