@@ -236,6 +236,15 @@ async function benchModel(name: string, o: Options, flags: string[]): Promise<Mo
       }
     }
 
+    // JIT and allocator warm-up of every path at the top concurrency, not recorded: otherwise the
+    // first round's first phases measure V8 compiling the server and the tokenizer.
+    const top = Math.max(...o.concurrency);
+    const warm = { concurrency: top, warmupS: 0, durationS: 1 };
+    await runLoad(http, workload, warm);
+    if (grpc) await runLoad(grpc, workload, warm).catch(() => {});
+    if (grpcBatch) await runLoad(grpcBatch, workload, warm).catch(() => {});
+    if (tjs) await tjs.run(warm);
+
     for (let round = 1; round <= o.rounds; round++) {
       log(`  round ${round}/${o.rounds}`);
       for (const c of o.concurrency) {

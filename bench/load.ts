@@ -54,15 +54,15 @@ export async function runLoad(driver: Driver, workload: LoadWorkload, options: L
   let measureTo = Infinity;
   let windowUs: [number, number] = [0, 0];
   let answered = 0;
-  // Slow models get a longer window: at least three typical latencies, so every client
-  // completes a few requests inside it (capped, so a starved machine cannot stall the run).
+  // Slow models get a longer window: at least three slow (p90) warm-up latencies, so every
+  // client completes a few requests inside it (capped, so a starved machine cannot stall the run).
   const warmLatencies: number[] = [];
   let windowMs = durationS * 1000;
   const openWindowIfReady = () => {
     const now = performance.now();
     if (measureFrom === Infinity && answered >= concurrency && now >= warmupUntil) {
       const typical = Float64Array.from(warmLatencies).sort();
-      windowMs = Math.max(durationS * 1000, Math.min(3 * percentile(typical, 50), MAX_WINDOW_MS));
+      windowMs = Math.max(durationS * 1000, Math.min(3 * percentile(typical, 90), MAX_WINDOW_MS));
       measureFrom = now;
       measureTo = now + windowMs;
       const mono = Number(process.hrtime.bigint() / 1000n);
