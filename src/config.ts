@@ -48,7 +48,7 @@ export const OPTIONS = {
   poolInGraph: opt<boolean>({ flag: '--pool-in-graph', env: 'POOL_IN_GRAPH', type: 'bool', default: true,
     doc: 'Append pooling to graphs that output token states, so only one vector per input leaves the session. false: pool on the host.' }),
   padSeqMultiple: opt<number>({ flag: '--pad-seq-multiple', env: 'PAD_SEQ_MULTIPLE', type: 'int', default: 0, min: 0,
-    doc: 'Pad each batch\'s sequence length up to a multiple of this, so the runtime meets fewer distinct shapes. 0: 8 on CUDA, 1 (none) on CPU.' }),
+    doc: 'Pad each batch\'s sequence length up to a multiple of this, so the runtime meets fewer distinct shapes. 0: 32 with shape buckets (--shape-buckets), else 8 on CUDA and 1 (none) on CPU.' }),
   memPattern: opt<string>({ flag: '--mem-pattern', env: 'MEM_PATTERN', type: 'string', default: 'auto', choices: ['auto', 'on', 'off'],
     doc: 'ONNX Runtime memory pattern planning (per input shape). auto: ONNX Runtime\'s default (on).' }),
   shapeBuckets: opt<string>({ flag: '--shape-buckets', env: 'SHAPE_BUCKETS', type: 'string', default: 'auto', choices: ['auto', 'on', 'off'],
