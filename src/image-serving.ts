@@ -56,23 +56,12 @@ export async function startImageServing(
     {
       maxBatchTokens: config.maxBatchImages,
       maxBatchRequests: config.maxBatchImages,
-      onBatch: (size, ms) => {
-        metrics.batchSize.observe(size);
-        metrics.inferenceDuration.observe(ms / 1000);
-      },
+      // Not the text batcher's load: images are no tokens.
+      onBatch: (size, ms) => metrics.observeBatch(size, ms),
     },
     () => 1,
   );
-  const images = new ImageEmbedder(vision.info, loader, batcher, { maxClientBatchSize: config.maxClientBatchSize }, text.embedder.admission, {
-    requestStarted: () => metrics.requests.inc(),
-    requestFinished: (ok, timings) => {
-      (ok ? metrics.successes : metrics.failures).inc();
-      if (timings) {
-        metrics.requestDuration.observe(timings.totalMs / 1000);
-        metrics.queueDuration.observe(timings.queueMs / 1000);
-      }
-    },
-  });
+  const images = new ImageEmbedder(vision.info, loader, batcher, { maxClientBatchSize: config.maxClientBatchSize }, text.embedder.admission, metrics.requestObserver);
   metrics.gauge('te_image_queue_size', 'Images waiting for a vision-model call', () => batcher.queued);
   const classifier = new ZeroShotClassifier(images, text.embedder, { kind: vl.scoring, scale: vl.logits.scale, bias: vl.logits.bias }, config.maxClientBatchSize);
 

@@ -1,3 +1,4 @@
+import type { EmbedObserver } from './core/request-guard.js';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 
 /**
@@ -88,6 +89,28 @@ export class Metrics {
   readonly batchPaddedTokens = new Counter('coalesce_batch_padded_tokens_total', 'Tokens the model computed, padding included (batch size x longest input)');
   private readonly gauges: Gauge[] = [];
   private eventLoopLag: EventLoopLag | null = null;
+
+  /** The facades' request hooks (the core's EmbedObserver). */
+  readonly requestObserver: EmbedObserver = {
+    requestStarted: () => this.requests.inc(),
+    requestFinished: (ok, timings) => {
+      (ok ? this.successes : this.failures).inc();
+      if (timings) {
+        this.requestDuration.observe(timings.totalMs / 1000);
+        this.queueDuration.observe(timings.queueMs / 1000);
+      }
+    },
+  };
+
+  /** The batchers' onBatch hook; `load` is in tokens for text (useful vs padded). */
+  readonly observeBatch = (size: number, ms: number, load?: { useful: number; units: number }): void => {
+    this.batchSize.observe(size);
+    this.inferenceDuration.observe(ms / 1000);
+    if (load) {
+      this.batchTokens.inc(load.useful);
+      this.batchPaddedTokens.inc(load.units);
+    }
+  };
 
   /** Opt-in (--event-loop-metrics): samples the main thread's event-loop delay every `resolutionMs`. */
   watchEventLoop(resolutionMs = 10): void {

@@ -70,26 +70,10 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
   const batcher = new Batcher(backend, {
     maxBatchTokens: config.maxBatchTokens,
     maxBatchRequests: config.maxBatchRequests,
-    onBatch: (size, ms, load) => {
-      metrics.batchSize.observe(size);
-      metrics.inferenceDuration.observe(ms / 1000);
-      if (load) {
-        metrics.batchTokens.inc(load.useful);
-        metrics.batchPaddedTokens.inc(load.units);
-      }
-    },
+    onBatch: metrics.observeBatch,
   });
   const embedder = new Embedder(info, encoder, batcher, { maxClientBatchSize: config.maxClientBatchSize, autoTruncate: config.autoTruncate },
-    config.maxConcurrentRequests, {
-      requestStarted: () => metrics.requests.inc(),
-      requestFinished: (ok, timings) => {
-        (ok ? metrics.successes : metrics.failures).inc();
-        if (timings) {
-          metrics.requestDuration.observe(timings.totalMs / 1000);
-          metrics.queueDuration.observe(timings.queueMs / 1000);
-        }
-      },
-    });
+    config.maxConcurrentRequests, metrics.requestObserver);
   metrics.gauge('te_queue_size', 'Inputs waiting for a model call', () => batcher.queued);
   metrics.gauge('te_requests_in_progress', 'Admitted requests', () => embedder.admission.inUse);
 

@@ -1,4 +1,4 @@
-import type { Backend, Batch, BatchResult, ModelInfo } from '../../src/core/types.js';
+import type { Backend, Batch, BatchResult, EncodedText, ModelInfo, TextEncoder } from '../../src/core/types.js';
 
 /** A backend that records every batch and answers with a vector derived from the ids, after an optional delay. */
 export class FakeBackend implements Backend {
@@ -40,3 +40,12 @@ export function within<T>(p: Promise<T>, ms = 5000, what = 'operation'): Promise
     }),
   ]);
 }
+
+/** One token per character, so the model's inputs read back as the texts sent. */
+export const charEncoder: TextEncoder = {
+  maxLength: 512,
+  encode: async (texts) => texts.map((t): EncodedText => ({ ids: Uint32Array.from(t, (c) => c.charCodeAt(0)) })),
+  tokenize: async () => [],
+  decode: async () => [],
+  close: async () => {},
+};

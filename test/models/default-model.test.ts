@@ -24,6 +24,7 @@ import {
   valueInfoShape,
 } from '../../src/backend/onnx/onnx-proto.js';
 import { PAD_ID, UNK_ID, ensureDefaultModel } from '../../src/models/default-model.js';
+import { cosine } from '../helpers/server.js';
 
 const DIMS = 100;
 
@@ -57,18 +58,6 @@ async function embed(texts: string[]): Promise<Float32Array[]> {
   assert.equal(t.type, 'float32');
   const data = t.data as Float32Array;
   return texts.map((_, b) => data.slice(b * DIMS, (b + 1) * DIMS));
-}
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(na * nb);
 }
 
 function norm(a: Float32Array): number {

@@ -7,19 +7,10 @@ import assert from 'node:assert/strict';
 import type { ClientDuplexStream, ClientUnaryCall, ServiceError } from '@grpc/grpc-js';
 import { Batcher } from '../../../src/core/batcher.js';
 import { Embedder } from '../../../src/core/embedder.js';
-import type { EncodedText, TextEncoder } from '../../../src/core/types.js';
 import { startGrpcServer, type GrpcServer } from '../../../src/transport/grpc/server.js';
-import { FakeBackend, within } from '../../helpers/fake-backend.js';
+import { charEncoder, FakeBackend, within } from '../../helpers/fake-backend.js';
 import { call, client, duplex, failure, status, type Client } from './client.js';
 
-/** One token per character, so the model's inputs read back as the texts sent. */
-const charEncoder: TextEncoder = {
-  maxLength: 512,
-  encode: async (texts) => texts.map((t): EncodedText => ({ ids: Uint32Array.from(t, (c) => c.charCodeAt(0)) })),
-  tokenize: async () => [],
-  decode: async () => [],
-  close: async () => {},
-};
 
 let server: GrpcServer | null = null;
 afterEach(async () => {

@@ -3,18 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Batcher } from '../../../src/core/batcher.js';
 import { Embedder } from '../../../src/core/embedder.js';
-import type { EncodedText, TextEncoder } from '../../../src/core/types.js';
 import { createHttpApp } from '../../../src/transport/http/app.js';
-import { FakeBackend, within } from '../../helpers/fake-backend.js';
-
-/** One token per character, so tests choose lengths by text. */
-const charEncoder: TextEncoder = {
-  maxLength: 512,
-  encode: async (texts) => texts.map((t): EncodedText => ({ ids: Uint32Array.from(t, (c) => c.charCodeAt(0)) })),
-  tokenize: async () => [],
-  decode: async () => [],
-  close: async () => {},
-};
+import { charEncoder, FakeBackend, within } from '../../helpers/fake-backend.js';
 
 function setup(maxConcurrentRequests: number) {
   const backend = new FakeBackend();
