@@ -240,7 +240,7 @@ export function reportMarkdown(report: BenchReport): string {
     '',
     `${meta.date} · node ${meta.node} · ${meta.cpus} × ${meta.cpuModel} · load average at start ${meta.loadAverage} · ` +
       `workload seed ${meta.seed}, ${meta.requests} requests (${meta.singleShare} one text, the rest 2–8), ` +
-      `${meta.durationS} s per phase (longer for slow models: ≥ 3 median latencies) after ≥ ${meta.warmupS} s warm-up and one answer per client, ` +
+      `${meta.durationS} s per phase (longer for slow models: ≥ 3 × the p90 warm-up latency) after ≥ ${meta.warmupS} s warm-up and one answer per client, ` +
       `${meta.rounds} interleaved round(s), best round shown (gRPC: round 1 only) · ` +
       `intra-op threads ${meta.intraOpThreads || 'default'}${(meta.serverArgs as string[]).length ? ` · server args ${(meta.serverArgs as string[]).join(' ')}` : ''}`,
     '',
