@@ -40,8 +40,6 @@ export async function startImageServing(
     device: text.backend.info.device,
     intraOpThreads: config.intraOpThreads,
     sessions: text.backend.sessions,
-    // The same rule as the text sessions' --shape-buckets.
-    bucketRows: config.shapeBuckets === 'on' || (config.shapeBuckets === 'auto' && text.backend.info.device.startsWith('cuda')) ? config.maxBatchImages : 0,
   });
   const loader = await ImagePreprocessor.start(
     vl.image,

@@ -20,8 +20,6 @@ export interface VisionSettings {
   device: string;
   intraOpThreads: number;
   sessions: number;
-  /** 0: no shape buckets; else the most images of a batch (--max-batch-images). */
-  bucketRows: number;
 }
 
 async function startWorker(request: VisionLoadRequest): Promise<{ worker: Worker; facts: VisionFacts }> {
@@ -75,9 +73,7 @@ export class VisionBackend implements ImageBackend {
   }
 
   static async start(graphPath: string, source: string, image: { height: number; width: number }, settings: VisionSettings): Promise<VisionBackend> {
-    const request: VisionLoadRequest = {
-      type: 'load', path: graphPath, device: settings.device, intraOpThreads: settings.intraOpThreads, bucketRows: settings.bucketRows, ...image,
-    };
+    const request: VisionLoadRequest = { type: 'load', path: graphPath, device: settings.device, intraOpThreads: settings.intraOpThreads, ...image };
     const count = Math.max(1, settings.sessions);
     const started = await Promise.allSettled(Array.from({ length: count }, () => startWorker(request)));
     const ok = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));

@@ -10,12 +10,6 @@ export interface VisionLoadRequest {
   /** The [3, height, width] the preprocessing produces. */
   height: number;
   width: number;
-  /**
-   * Shape buckets: 0 for off, else the most images of a batch. Batches are padded with blank
-   * images to the next power of two (capped there) and every bucket is run once at load: ONNX
-   * Runtime's CUDA provider pays tens of milliseconds the first time it meets a batch size.
-   */
-  bucketRows: number;
 }
 
 /** One batch: `count` CHW float32 images, concatenated (transferred, not copied). */

@@ -19,7 +19,6 @@ interface Loaded {
   facts: VisionFacts;
   height: number;
   width: number;
-  bucketRows: number;
 }
 
 let loaded: Loaded | null = null;
@@ -65,47 +64,25 @@ async function load(req: VisionLoadRequest): Promise<Loaded> {
     session,
     height: req.height,
     width: req.width,
-    bucketRows: req.bucketRows,
     facts: { inputType: type, outputName, dimensions: 0, provider: onCuda ? 'cuda' : 'cpu', device: onCuda ? `cuda:${device.kind === 'cuda' ? device.id : 0}` : 'cpu' },
   };
   // A probe run tells the output width and proves the graph runs.
   const probe = await run(l, new Float32Array(3 * req.height * req.width), 1);
   l.facts.dimensions = probe.dimensions;
-  for (const rows of buckets(req.bucketRows)) await run(l, new Float32Array(rows * 3 * req.height * req.width), rows);
   return l;
 }
 
-/** Powers of two below the cap, then the cap. */
-export function buckets(cap: number): number[] {
-  const out: number[] = [];
-  for (let rows = 1; rows < cap; rows *= 2) out.push(rows);
-  if (cap > 0) out.push(cap);
-  return out;
-}
-
-function bucketFor(count: number, cap: number): number {
-  return buckets(cap).find((rows) => rows >= count) ?? count;
-}
-
-async function run(l: Loaded, images: Float32Array, count: number): Promise<{ vectors: Float32Array; dimensions: number }> {
-  const perImage = 3 * l.height * l.width;
-  if (images.length !== count * perImage) throw new Error(`got ${images.length} pixel values for ${count} images of [3, ${l.height}, ${l.width}]`);
-  const rows = l.bucketRows > 0 ? bucketFor(count, l.bucketRows) : count;
-  let pixels = images;
-  if (rows > count) {
-    pixels = new Float32Array(rows * perImage);
-    pixels.set(images);
-  }
-  const shape = [rows, 3, l.height, l.width];
+async function run(l: Loaded, pixels: Float32Array, count: number): Promise<{ vectors: Float32Array; dimensions: number }> {
+  const shape = [count, 3, l.height, l.width];
+  if (pixels.length !== count * 3 * l.height * l.width) throw new Error(`got ${pixels.length} pixel values for ${count} images of [3, ${l.height}, ${l.width}]`);
   const input =
     l.facts.inputType === 'float16' ? new ort.Tensor('float16', float32ToFloat16(pixels), shape) : new ort.Tensor('float32', pixels, shape);
   const results = await l.session.run({ pixel_values: input }, [l.facts.outputName]);
   const out = results[l.facts.outputName];
   const data = out.type === 'float16' ? float16ToFloat32(out.data as Uint16Array) : (out.data as Float32Array);
   const dims = out.dims;
-  if (dims.length !== 2 || dims[0] !== rows) throw new Error(`output ${l.facts.outputName} has shape [${dims}], expected [${rows}, D]`);
-  // Blank filler rows are dropped here; they never reach a client.
-  return { vectors: rows > count ? data.subarray(0, count * dims[1]) : data, dimensions: dims[1] };
+  if (dims.length !== 2 || dims[0] !== count) throw new Error(`output ${l.facts.outputName} has shape [${dims}], expected [${count}, D]`);
+  return { vectors: data, dimensions: dims[1] };
 }
 
 async function handle(message: VisionLoadRequest | VisionEmbedMessage): Promise<void> {

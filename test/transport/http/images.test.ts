@@ -187,24 +187,6 @@ describe('transformers.js variants (--onnx-variant)', () => {
   }
 });
 
-describe('shape buckets (--shape-buckets on): batches padded with blank images', () => {
-  const ref = reference(TINY_SIGLIP);
-  test('padding to the bucket changes no vector', async () => {
-    const server = await startServer(['--shape-buckets', 'on', '--max-batch-images', '6', '--image-workers', '0'], TINY_SIGLIP);
-    try {
-      // 3 images pad to a bucket of 4, 5 to the cap of 6: the filler rows must not leak or shift anything.
-      for (const n of [3, 5]) {
-        const got = await embedAll(server.httpUrl, { ...ref, images: ref.images.slice(0, n) }, n);
-        assert.equal(got.length, n);
-        const { min } = minCosine(got, ref.image_embeds[ref.default_backend]);
-        assert.ok(min >= 0.999, `image cosine ${min} with ${n} images`);
-      }
-    } finally {
-      await server.close();
-    }
-  });
-});
-
 describe('URL inputs', () => {
   let files: Server;
   let base = '';
