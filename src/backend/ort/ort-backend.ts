@@ -1,20 +1,10 @@
-import { Worker } from 'node:worker_threads';
-import { CoalesceError } from '../../errors.js';
+import type { Worker } from 'node:worker_threads';
 import type { Backend, Batch, BatchResult, ModelInfo } from '../../core/types.js';
 import type { ModelManifest } from '../manifest.js';
 import { ModelError } from '../model-error.js';
 import { prepareServingGraph, type ServingGraph } from '../onnx/serving-graph.js';
 import type { EmbedMessage, FromWorker, SessionFacts, SessionSettings } from './protocol.js';
-
-interface Pending {
-  resolve(result: BatchResult): void;
-  reject(error: Error): void;
-}
-
-interface SessionThread {
-  worker: Worker;
-  busy: number;
-}
+import { SessionThreads, startAll, startSessionWorker } from './session-threads.js';
 
 /** Sessions when --sessions is 0: a second CUDA session uploads and launches while the first computes; on CPU one session already uses every core. */
 export function defaultSessions(provider: string): number {
@@ -22,31 +12,14 @@ export function defaultSessions(provider: string): number {
 }
 
 /** Starts one session worker and waits for its model to load. */
-async function startWorker(manifest: ModelManifest, settings: SessionSettings, graph: ServingGraph): Promise<{ worker: Worker; facts: SessionFacts }> {
-  const worker = new Worker(new URL('./session-worker.js', import.meta.url));
-  let onMessage: (m: FromWorker) => void = () => {};
-  let onError: (e: Error) => void = () => {};
-  const facts = await new Promise<SessionFacts>((resolve, reject) => {
-    onMessage = (m: FromWorker) => {
-      if (m.type === 'loaded') resolve(m.facts);
-      else if (m.type === 'load-failed') reject(new ModelError(m.file, m.problem));
-      else if (m.type === 'device-failed') reject(new Error(m.problem));
-    };
-    onError = reject;
-    worker.on('message', onMessage);
-    worker.on('error', onError);
-    worker.postMessage({ type: 'load', manifest, settings, graph });
-  })
-    .catch(async (e) => {
-      await worker.terminate();
-      throw e;
-    })
-    .finally(() => {
-      // Only our own listeners: removeAllListeners() would also drop the Worker's internal ones.
-      worker.off('message', onMessage);
-      worker.off('error', onError);
-    });
-  return { worker, facts };
+function startWorker(manifest: ModelManifest, settings: SessionSettings, graph: ServingGraph): Promise<{ worker: Worker; facts: SessionFacts }> {
+  return startSessionWorker<SessionFacts>(new URL('./session-worker.js', import.meta.url), { type: 'load', manifest, settings, graph }, (reply) => {
+    const m = reply as FromWorker;
+    if (m.type === 'loaded') return { facts: m.facts };
+    if (m.type === 'load-failed') return { error: new ModelError(m.file, m.problem) };
+    if (m.type === 'device-failed') return { error: new Error(m.problem) };
+    return null;
+  });
 }
 
 /**
@@ -57,10 +30,7 @@ async function startWorker(manifest: ModelManifest, settings: SessionSettings, g
  */
 export class OrtBackend implements Backend {
   readonly maxConcurrentBatches: number;
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending & { thread: SessionThread }>();
-  private failure: Error | null = null;
-  private readonly threads: SessionThread[];
+  private readonly threads: SessionThreads;
 
   private constructor(
     workers: Worker[],
@@ -72,17 +42,12 @@ export class OrtBackend implements Backend {
     /** Bucket shapes each session ran at load (0 without shape buckets), and the slowest session's time. */
     readonly warmup: { shapes: number; ms: number },
   ) {
-    this.threads = workers.map((worker) => ({ worker, busy: 0 }));
-    this.maxConcurrentBatches = this.threads.length;
-    for (const t of this.threads) {
-      t.worker.on('message', (m: FromWorker) => this.onMessage(m));
-      t.worker.on('error', (e) => this.fail(e));
-      t.worker.on('exit', (code) => this.fail(new Error(`a model worker exited (code ${code})`)));
-    }
+    this.threads = new SessionThreads(workers, 'model');
+    this.maxConcurrentBatches = this.threads.size;
   }
 
   get sessions(): number {
-    return this.threads.length;
+    return this.threads.size;
   }
 
   /**
@@ -96,14 +61,13 @@ export class OrtBackend implements Backend {
     const { facts } = first;
     const count = settings.sessions && settings.sessions > 0 ? settings.sessions : defaultSessions(facts.provider);
     const resolved: SessionSettings = { ...settings, device: facts.device };
-    const rest = await Promise.allSettled(Array.from({ length: count - 1 }, () => startWorker(manifest, resolved, graph)));
-    const warmups = [first, ...rest.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))].map((w) => w.facts.warmup ?? { shapes: 0, ms: 0 });
-    const workers = [first.worker, ...rest.flatMap((r) => (r.status === 'fulfilled' ? [r.value.worker] : []))];
-    const failed = rest.find((r) => r.status === 'rejected');
-    if (failed) {
-      await Promise.all(workers.map((w) => w.terminate()));
-      throw (failed as PromiseRejectedResult).reason;
-    }
+    const rest = await startAll(count - 1, () => startWorker(manifest, resolved, graph)).catch(async (e) => {
+      await first.worker.terminate();
+      throw e;
+    });
+    const started = [first, ...rest];
+    const warmups = started.map((w) => w.facts.warmup ?? { shapes: 0, ms: 0 });
+    const workers = started.map((w) => w.worker);
     return new OrtBackend(
       workers,
       {
@@ -127,7 +91,6 @@ export class OrtBackend implements Backend {
   }
 
   embed(batch: Batch): Promise<BatchResult> {
-    if (this.failure) return Promise.reject(new CoalesceError('unhealthy', this.failure.message));
     const lengths = new Uint32Array(batch.inputs.length);
     let total = 0;
     batch.inputs.forEach((input, i) => {
@@ -142,41 +105,11 @@ export class OrtBackend implements Backend {
       if (input.typeIds) typeIds.set(input.typeIds, at);
       at += input.ids.length;
     }
-    const id = this.nextId++;
-    const message: EmbedMessage = { type: 'embed', id, ids, typeIds, lengths };
-    let thread = this.threads[0];
-    for (const t of this.threads) if (t.busy < thread.busy) thread = t;
-    thread.busy++;
-    return new Promise<BatchResult>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, thread });
-      thread.worker.postMessage(message, [ids.buffer, typeIds.buffer, lengths.buffer]);
-    });
+    const message: Omit<EmbedMessage, 'id'> = { type: 'embed', ids, typeIds, lengths };
+    return this.threads.run(message, [ids.buffer, typeIds.buffer, lengths.buffer]);
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.threads.map((t) => t.worker.terminate()));
-  }
-
-  private onMessage(m: FromWorker): void {
-    if (m.type !== 'result' && m.type !== 'failed') return;
-    const p = this.pending.get(m.id);
-    if (!p) return;
-    this.pending.delete(m.id);
-    p.thread.busy--;
-    if (m.type === 'failed') {
-      p.reject(new CoalesceError('backend', `model call failed: ${m.message}`));
-      return;
-    }
-    const count = m.vectors.length / m.dimensions;
-    const out: Float32Array[] = [];
-    for (let i = 0; i < count; i++) out.push(m.vectors.subarray(i * m.dimensions, (i + 1) * m.dimensions));
-    p.resolve(out);
-  }
-
-  private fail(error: Error): void {
-    if (this.failure) return;
-    this.failure = error;
-    for (const p of this.pending.values()) p.reject(new CoalesceError('unhealthy', error.message));
-    this.pending.clear();
+  close(): Promise<void> {
+    return this.threads.close();
   }
 }

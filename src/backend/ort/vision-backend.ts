@@ -1,19 +1,9 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { CoalesceError } from '../../errors.js';
 import type { ImageBackend, PreprocessedImage, VisionModelInfo } from '../../core/image-types.js';
 import { ModelError } from '../model-error.js';
 import type { VisionEmbedMessage, VisionFacts, VisionFromWorker, VisionLoadRequest } from './vision-protocol.js';
-
-interface Thread {
-  worker: Worker;
-  busy: number;
-}
-
-interface Pending {
-  resolve(vectors: Float32Array[]): void;
-  reject(error: Error): void;
-  thread: Thread;
-}
+import { SessionThreads, startAll, startSessionWorker } from './session-threads.js';
 
 export interface VisionSettings {
   /** The device the text sessions resolved (cpu or cuda:N): both towers share it. */
@@ -22,29 +12,13 @@ export interface VisionSettings {
   sessions: number;
 }
 
-async function startWorker(request: VisionLoadRequest): Promise<{ worker: Worker; facts: VisionFacts }> {
-  const worker = new Worker(new URL('./vision-worker.js', import.meta.url));
-  let onMessage: (m: VisionFromWorker) => void = () => {};
-  let onError: (e: Error) => void = () => {};
-  try {
-    const facts = await new Promise<VisionFacts>((resolve, reject) => {
-      onMessage = (m) => {
-        if (m.type === 'loaded') resolve(m.facts);
-        else if (m.type === 'load-failed') reject(new ModelError(request.path, m.problem.replace(`${request.path}: `, '')));
-      };
-      onError = reject;
-      worker.on('message', onMessage);
-      worker.on('error', onError);
-      worker.postMessage(request);
-    });
-    return { worker, facts };
-  } catch (e) {
-    await worker.terminate();
-    throw e;
-  } finally {
-    worker.off('message', onMessage);
-    worker.off('error', onError);
-  }
+function startWorker(request: VisionLoadRequest): Promise<{ worker: Worker; facts: VisionFacts }> {
+  return startSessionWorker<VisionFacts>(new URL('./vision-worker.js', import.meta.url), request, (reply) => {
+    const m = reply as VisionFromWorker;
+    if (m.type === 'loaded') return { facts: m.facts };
+    if (m.type === 'load-failed') return { error: new ModelError(request.path, m.problem.replace(`${request.path}: `, '')) };
+    return null;
+  });
 }
 
 /**
@@ -54,34 +28,19 @@ async function startWorker(request: VisionLoadRequest): Promise<{ worker: Worker
  */
 export class VisionBackend implements ImageBackend {
   readonly maxConcurrentBatches: number;
-  private readonly threads: Thread[];
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
-  private failure: Error | null = null;
+  private readonly threads: SessionThreads;
 
   private constructor(
     workers: Worker[],
     readonly info: VisionModelInfo,
   ) {
-    this.threads = workers.map((worker) => ({ worker, busy: 0 }));
-    this.maxConcurrentBatches = this.threads.length;
-    for (const t of this.threads) {
-      t.worker.on('message', (m: VisionFromWorker) => this.onMessage(m));
-      t.worker.on('error', (e) => this.fail(e));
-      t.worker.on('exit', (code) => this.fail(new Error(`a vision worker exited (code ${code})`)));
-    }
+    this.threads = new SessionThreads(workers, 'vision model');
+    this.maxConcurrentBatches = this.threads.size;
   }
 
   static async start(graphPath: string, source: string, image: { height: number; width: number }, settings: VisionSettings): Promise<VisionBackend> {
     const request: VisionLoadRequest = { type: 'load', path: graphPath, device: settings.device, intraOpThreads: settings.intraOpThreads, ...image };
-    const count = Math.max(1, settings.sessions);
-    const started = await Promise.allSettled(Array.from({ length: count }, () => startWorker(request)));
-    const ok = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-    const failed = started.find((r) => r.status === 'rejected');
-    if (failed) {
-      await Promise.all(ok.map((w) => w.worker.terminate()));
-      throw (failed as PromiseRejectedResult).reason;
-    }
+    const ok = await startAll(Math.max(1, settings.sessions), () => startWorker(request));
     const facts = ok[0].facts;
     return new VisionBackend(
       ok.map((w) => w.worker),
@@ -100,47 +59,17 @@ export class VisionBackend implements ImageBackend {
   }
 
   embed(batch: { inputs: readonly PreprocessedImage[] }): Promise<Float32Array[]> {
-    if (this.failure) return Promise.reject(new CoalesceError('unhealthy', this.failure.message));
     const size = 3 * this.info.height * this.info.width;
     const pixels = new Float32Array(size * batch.inputs.length);
     batch.inputs.forEach((img, i) => {
       if (img.pixels.length !== size) throw new CoalesceError('backend', `an image has ${img.pixels.length} values, expected ${size}`);
       pixels.set(img.pixels, i * size);
     });
-    const id = this.nextId++;
-    let thread = this.threads[0];
-    for (const t of this.threads) if (t.busy < thread.busy) thread = t;
-    thread.busy++;
-    const message: VisionEmbedMessage = { type: 'embed', id, pixels, count: batch.inputs.length };
-    return new Promise<Float32Array[]>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, thread });
-      thread.worker.postMessage(message, [pixels.buffer]);
-    });
+    const message: Omit<VisionEmbedMessage, 'id'> = { type: 'embed', pixels, count: batch.inputs.length };
+    return this.threads.run(message, [pixels.buffer]);
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.threads.map((t) => t.worker.terminate()));
-  }
-
-  private onMessage(m: VisionFromWorker): void {
-    if (m.type !== 'result' && m.type !== 'failed') return;
-    const p = this.pending.get(m.id);
-    if (!p) return;
-    this.pending.delete(m.id);
-    p.thread.busy--;
-    if (m.type === 'failed') {
-      p.reject(new CoalesceError('backend', `vision model call failed: ${m.message}`));
-      return;
-    }
-    const out: Float32Array[] = [];
-    for (let i = 0; i < m.vectors.length / m.dimensions; i++) out.push(m.vectors.subarray(i * m.dimensions, (i + 1) * m.dimensions));
-    p.resolve(out);
-  }
-
-  private fail(error: Error): void {
-    if (this.failure) return;
-    this.failure = error;
-    for (const p of this.pending.values()) p.reject(new CoalesceError('unhealthy', error.message));
-    this.pending.clear();
+  close(): Promise<void> {
+    return this.threads.close();
   }
 }
