@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { parsePreprocessorConfig, PreprocessorConfigError, type ImageProcessorConfig } from '../preprocess/image.js';
 import { ModelError } from './model-error.js';
+import { float32Input } from './onnx/float32-input.js';
 import { decodeModel, encodeModel, makeValueInfo, DataType, valueInfoShape, type ModelProto } from './onnx/onnx-proto.js';
 import { extractSubgraph, graphInputNames, padTextInputs, SubgraphError, type FixedPadding } from './onnx/subgraph.js';
 import { readSafetensorScalars } from './safetensors.js';
@@ -240,17 +241,36 @@ function textTower(dir: string, files: ReturnType<typeof towerFiles>, combined: 
 }
 
 function visionTower(dir: string, files: ReturnType<typeof towerFiles>, combined: ModelProto | null, cacheDir: string): { path: string; source: string } {
-  if (files.layout === 'split') return { path: files.vision, source: rel(dir, files.vision) };
+  if (files.layout === 'split') return { path: float32Pixels(files.vision, cacheDir), source: rel(dir, files.vision) };
   const target = cachePath(cacheDir, files.graph, 'vision');
   if (!existsSync(target)) {
     try {
-      writeOnce(target, () => encodeModel(extractSubgraph(combined ?? loadGraph(files.graph), ['image_embeds'])));
+      const tower = extractSubgraph(combined ?? loadGraph(files.graph), ['image_embeds']);
+      writeOnce(target, () => encodeModel(float32Input(tower, 'pixel_values') ?? tower));
     } catch (e) {
       if (e instanceof SubgraphError) throw new ModelError(files.graph, e.message);
       throw e;
     }
   }
   return { path: target, source: `${rel(dir, files.graph)}#image_embeds` };
+}
+
+/**
+ * The vision graph to load: as it is, or, when its pixel_values are float16, a cached copy that
+ * takes float32 and casts on the device. A marker remembers graphs that need no copy, so they are
+ * decoded once, not at every start.
+ */
+function float32Pixels(path: string, cacheDir: string): string {
+  const target = cachePath(cacheDir, path, 'vision|float32-pixels');
+  const unchanged = `${target}.unchanged`;
+  if (existsSync(target)) return target;
+  if (existsSync(unchanged)) return path;
+  const rewritten = float32Input(loadGraph(path), 'pixel_values');
+  if (!rewritten) {
+    writeOnce(unchanged, () => new Uint8Array(0));
+    return path;
+  }
+  return writeOnce(target, () => encodeModel(rewritten));
 }
 
 /** Reads and prepares an image-text model folder; throws ModelError naming the file at fault. */

@@ -100,7 +100,7 @@ export interface FixedPadding {
   padId: number;
 }
 
-function replaceReads(nodes: NodeProto[], from: string, to: string): void {
+export function replaceReads(nodes: NodeProto[], from: string, to: string): void {
   for (const node of nodes) {
     node.input = (node.input ?? []).map((n) => (n === from ? to : n));
     for (const a of node.attribute ?? []) for (const g of [a.g, ...(a.graphs ?? [])]) if (g) replaceReads(g.node ?? [], from, to);
