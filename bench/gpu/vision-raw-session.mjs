@@ -1,3 +1,5 @@
+// The SigLIP-base vision tower alone in one CUDA session (no server): run on the GPU host after
+// bench/gpu/image-bench.sh exported the model to /tmp/bench-siglip-base. Results: bench/results/gpu/vision-raw-session.md.
 import * as ort from 'onnxruntime-node';
 for (const f of ['vision_model_fp16.onnx', 'vision_model.onnx']) {
   for (const opt of ['all', 'disabled']) {
