@@ -24,6 +24,9 @@ export function openaiRoutes(app: Hono, embedder: Embedder, modelName: string, i
       throw validation(`\`encoding_format\` must be "float" or "base64", not ${JSON.stringify(format)}`, 'encoding_format');
     }
     if (images && wantsImages(body, inputs)) return openaiImageEmbeddings(c, body, inputs, format, { images, texts: embedder, modelName });
+    if (!images && optionalString(body, 'modality') === 'image') {
+      throw validation(`\`modality\` "image" needs an image-text model (CLIP, SigLIP); ${modelName} embeds text only`, 'modality');
+    }
     const result = await embedder.embed({
       inputs,
       normalize: true,

@@ -89,6 +89,9 @@ test('OpenAI route: float and base64 give the same vectors, usage counts tokens,
   assert.equal(bad.status, 422);
   assert.equal(bad.json.error.param, 'encoding_format');
   assert.equal(bad.json.error.type, 'invalid_request_error');
+  const image = await post(server.httpUrl, '/v1/embeddings', { input: 'aGVsbG8=', modality: 'image' });
+  assert.equal(image.status, 422);
+  assert.equal(image.json.error.param, 'modality');
   const big = await post(server.httpUrl, '/v1/embeddings', { input: 'x'.repeat(3000) });
   assert.equal(big.status, 413);
   assert.ok(big.json.error.message.includes('payload limit'));
