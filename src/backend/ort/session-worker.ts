@@ -12,6 +12,7 @@ import { makeGraph, makeModel, makeNode, makeValueInfo, DataType, encodeModel } 
 import { POOLED_OUTPUTS, TOKEN_OUTPUTS } from '../onnx/serving-graph.js';
 import { poolTokens } from '../pooling.js';
 import { cudaUnavailableMessage, parseDevice } from './device.js';
+import { serveBatches, sessionOptions } from './worker-common.js';
 import type { EmbedMessage, FromWorker, LoadRequest, SessionFacts } from './protocol.js';
 import { float16ToFloat32, nextPow2, padBatch, type IntegerType } from './tensors.js';
 
@@ -30,10 +31,8 @@ const CUDA_SEQ_MULTIPLE = 8;
 const BUCKET_SEQ_MULTIPLE = 32;
 
 let loaded: Loaded | null = null;
-const port = parentPort!;
-
-function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
-  port.postMessage(message, transfer);
+function post(message: FromWorker): void {
+  parentPort!.postMessage(message);
 }
 
 class DeviceError extends Error {}
@@ -92,18 +91,7 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
   const notes: string[] = graph.note && graph.outputKind === 'token' ? [`pooling on the host: ${graph.note}`] : [];
   const chosen = await chooseProviders(settings.device, notes);
   const onCuda = chosen.provider === 'cuda';
-  const options: ort.InferenceSession.SessionOptions = {
-    executionProviders: chosen.eps,
-    graphOptimizationLevel: 'all',
-    enableMemPattern: settings.memPattern !== 'off',
-    // On CUDA the CPU only runs shape arithmetic: one thread, so no spinning pool steals cores
-    // from the event loop and the tokenizers.
-    ...(onCuda ? { intraOpNumThreads: 1, interOpNumThreads: 1 } : settings.intraOpThreads > 0 ? { intraOpNumThreads: settings.intraOpThreads } : {}),
-    // ORT's pool threads busy-wait between and after parallel sections by default: in a server
-    // they spin on the cores the event loop (HTTP, tokenization) needs. On 2 shared cores the
-    // session's CPU per text halved without spinning, and throughput rose (bench/cpu-bench.ts).
-    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
-  };
+  const options = sessionOptions(chosen.eps, settings.intraOpThreads, { enableMemPattern: settings.memPattern !== 'off' });
   let session: ort.InferenceSession;
   try {
     // The binding takes no SharedArrayBuffer: copy (ORT keeps its own copy of the weights anyway).
@@ -206,8 +194,8 @@ async function run(l: Loaded, ids: Uint32Array, typeIds: Uint8Array, lengths: Ui
   return { vectors: poolTokens(l.manifest.pooling, data, lengths, dims[1], dims[2]), dimensions: dims[2] };
 }
 
-async function handle(message: LoadRequest | EmbedMessage): Promise<void> {
-  if (message.type === 'load') {
+serveBatches<LoadRequest, EmbedMessage>(
+  async (message) => {
     try {
       loaded = await load(message);
       post({ type: 'loaded', facts: loaded.facts });
@@ -216,22 +204,9 @@ async function handle(message: LoadRequest | EmbedMessage): Promise<void> {
       if (err instanceof DeviceError) post({ type: 'device-failed', problem: err.message });
       else post({ type: 'load-failed', file: err.file ?? message.manifest.onnxPath, problem: err.message });
     }
-    return;
-  }
-  const m: EmbedMessage = message;
-  try {
+  },
+  async (m) => {
     if (!loaded) throw new Error('no model is loaded');
-    const { vectors, dimensions } = await run(loaded, m.ids, m.typeIds, m.lengths);
-    // ORT may hand back a view of a larger buffer; copy only then, so the transfer is exact.
-    const owned = vectors.byteOffset === 0 && vectors.byteLength === vectors.buffer.byteLength ? vectors : vectors.slice();
-    post({ type: 'result', id: m.id, vectors: owned, dimensions }, [owned.buffer as ArrayBuffer]);
-  } catch (e) {
-    post({ type: 'failed', id: m.id, message: (e as Error).message });
-  }
-}
-
-// Messages are handled strictly one at a time: a session runs one batch at once.
-let chain: Promise<void> = Promise.resolve();
-port.on('message', (message: LoadRequest | EmbedMessage) => {
-  chain = chain.then(() => handle(message));
-});
+    return run(loaded, m.ids, m.typeIds, m.lengths);
+  },
+);

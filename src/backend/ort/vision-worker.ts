@@ -7,6 +7,7 @@
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { cudaUnavailableMessage, parseDevice } from './device.js';
+import { serveBatches, sessionOptions } from './worker-common.js';
 import { float16ToFloat32 } from './tensors.js';
 import { float32ToFloat16 } from './vision-tensors.js';
 import type { VisionEmbedMessage, VisionFacts, VisionFromWorker, VisionLoadRequest } from './vision-protocol.js';
@@ -22,20 +23,14 @@ interface Loaded {
 }
 
 let loaded: Loaded | null = null;
-const port = parentPort!;
-
-function post(message: VisionFromWorker, transfer: ArrayBuffer[] = []): void {
-  port.postMessage(message, transfer);
+function post(message: VisionFromWorker): void {
+  parentPort!.postMessage(message);
 }
 
 async function load(req: VisionLoadRequest): Promise<Loaded> {
   const device = parseDevice(req.device);
   const onCuda = device.kind === 'cuda';
-  const options: ort.InferenceSession.SessionOptions = {
-    executionProviders: onCuda ? [{ name: 'cuda', deviceId: device.id }] : ['cpu'],
-    graphOptimizationLevel: 'all',
-    ...(onCuda ? { intraOpNumThreads: 1, interOpNumThreads: 1 } : req.intraOpThreads > 0 ? { intraOpNumThreads: req.intraOpThreads } : {}),
-  };
+  const options = sessionOptions(onCuda ? [{ name: 'cuda', deviceId: device.id }] : ['cpu'], req.intraOpThreads);
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(req.path, options);
@@ -85,27 +80,17 @@ async function run(l: Loaded, pixels: Float32Array, count: number): Promise<{ ve
   return { vectors: data, dimensions: dims[1] };
 }
 
-async function handle(message: VisionLoadRequest | VisionEmbedMessage): Promise<void> {
-  if (message.type === 'load') {
+serveBatches<VisionLoadRequest, VisionEmbedMessage>(
+  async (message) => {
     try {
       loaded = await load(message);
       post({ type: 'loaded', facts: loaded.facts });
     } catch (e) {
       post({ type: 'load-failed', problem: (e as Error).message });
     }
-    return;
-  }
-  try {
+  },
+  async (message) => {
     if (!loaded) throw new Error('no vision model is loaded');
-    const { vectors, dimensions } = await run(loaded, message.pixels, message.count);
-    const owned = vectors.byteOffset === 0 && vectors.byteLength === vectors.buffer.byteLength ? vectors : vectors.slice();
-    post({ type: 'result', id: message.id, vectors: owned, dimensions }, [owned.buffer as ArrayBuffer]);
-  } catch (e) {
-    post({ type: 'failed', id: message.id, message: (e as Error).message });
-  }
-}
-
-let chain: Promise<void> = Promise.resolve();
-port.on('message', (message: VisionLoadRequest | VisionEmbedMessage) => {
-  chain = chain.then(() => handle(message));
-});
+    return run(loaded, message.pixels, message.count);
+  },
+);

@@ -1,0 +1,52 @@
+/**
+ * What every session worker thread (text and vision) shares: its session options, and the loop
+ * that answers batches one at a time with a transferred Float32Array.
+ */
+import { parentPort } from 'node:worker_threads';
+import type * as ort from 'onnxruntime-node';
+import type { BatchReply } from './session-threads.js';
+
+export function sessionOptions(
+  executionProviders: ort.InferenceSession.ExecutionProviderConfig[],
+  intraOpThreads: number,
+  extra: Partial<ort.InferenceSession.SessionOptions> = {},
+): ort.InferenceSession.SessionOptions {
+  const onCuda = executionProviders.some((p) => p !== 'cpu');
+  return {
+    executionProviders,
+    graphOptimizationLevel: 'all',
+    // On CUDA the CPU only runs shape arithmetic: one thread, so no spinning pool steals cores
+    // from the event loop, the tokenizers and the image decoders.
+    ...(onCuda ? { intraOpNumThreads: 1, interOpNumThreads: 1 } : intraOpThreads > 0 ? { intraOpNumThreads: intraOpThreads } : {}),
+    // ORT's pool threads busy-wait between and after parallel sections by default: in a server
+    // they spin on the cores the event loop (HTTP, tokenization) needs. On 2 shared cores the
+    // session's CPU per text halved without spinning, and throughput rose (bench/cpu-bench.ts).
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+    ...extra,
+  };
+}
+
+/**
+ * Handles the thread's messages strictly one at a time (a session runs one batch at once): load
+ * requests go to `onLoad`, batches to `run`, whose vectors go back transferred.
+ */
+export function serveBatches<L extends { type: 'load' }, B extends { type: 'embed'; id: number }>(
+  onLoad: (message: L) => Promise<void>,
+  run: (message: B) => Promise<{ vectors: Float32Array; dimensions: number }>,
+): void {
+  const port = parentPort!;
+  const answer = async (message: B): Promise<void> => {
+    try {
+      const { vectors, dimensions } = await run(message);
+      // ORT may hand back a view of a larger buffer; copy only then, so the transfer is exact.
+      const owned = vectors.byteOffset === 0 && vectors.byteLength === vectors.buffer.byteLength ? vectors : vectors.slice();
+      port.postMessage({ type: 'result', id: message.id, vectors: owned, dimensions } satisfies BatchReply, [owned.buffer as ArrayBuffer]);
+    } catch (e) {
+      port.postMessage({ type: 'failed', id: message.id, message: (e as Error).message } satisfies BatchReply);
+    }
+  };
+  let chain: Promise<void> = Promise.resolve();
+  port.on('message', (message: L | B) => {
+    chain = chain.then(() => (message.type === 'load' ? onLoad(message as L) : answer(message as B)));
+  });
+}
