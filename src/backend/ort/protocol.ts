@@ -1,4 +1,5 @@
 /** Messages between the main thread (OrtBackend) and the worker threads that own the ORT sessions. */
+import type { BatchReply } from './session-threads.js';
 import type { ServingGraph } from '../onnx/serving-graph.js';
 import type { ModelManifest } from '../manifest.js';
 
@@ -68,5 +69,4 @@ export type FromWorker =
   | { type: 'load-failed'; file: string; problem: string }
   /** The device cannot be used at all (not the model's fault). */
   | { type: 'device-failed'; problem: string }
-  | { type: 'result'; id: number; vectors: Float32Array; dimensions: number }
-  | { type: 'failed'; id: number; message: string };
+  | BatchReply;

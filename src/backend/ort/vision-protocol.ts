@@ -1,4 +1,5 @@
 /** Messages between the main thread (VisionBackend) and the worker threads that own the vision sessions. */
+import type { BatchReply } from './session-threads.js';
 
 export interface VisionLoadRequest {
   type: 'load';
@@ -31,5 +32,4 @@ export interface VisionFacts {
 export type VisionFromWorker =
   | { type: 'loaded'; facts: VisionFacts }
   | { type: 'load-failed'; problem: string }
-  | { type: 'result'; id: number; vectors: Float32Array; dimensions: number }
-  | { type: 'failed'; id: number; message: string };
+  | BatchReply;
