@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { CoalesceError } from '../errors.js';
 import type { EncodedText, EncodeOptions, TextEncoder, Token } from '../core/types.js';
+import { LeastBusyPool } from '../workers/least-busy-pool.js';
 
 export interface TokenizerFiles {
   tokenizerPath: string;
@@ -16,63 +17,36 @@ export type PoolResponse = { id: number; ok: true; value: unknown } | { id: numb
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 
-interface Slot {
-  worker: Worker;
-  busy: number;
-  pending: Map<number, { resolve(v: unknown): void; reject(e: Error): void }>;
-}
-
 /**
  * Tokenizes in N worker threads (TEI runs one tokenizer per core). Each request goes to the
  * least busy worker; @huggingface/tokenizers is pure JS, so on the main thread a burst of long
  * texts would delay every socket read and write.
  */
 export class TokenizerPool implements TextEncoder {
-  private nextId = 1;
-
   private constructor(
-    private readonly slots: Slot[],
+    private readonly pool: LeastBusyPool<PoolResponse>,
     readonly maxLength: number,
   ) {}
 
   static async start(files: TokenizerFiles, size: number): Promise<TokenizerPool> {
-    const slots = await Promise.all(
+    const workers = await Promise.all(
       Array.from({ length: size }, async () => {
         const worker = new Worker(new URL('./tokenizer-worker.js', import.meta.url), { workerData: files });
-        const slot: Slot = { worker, busy: 0, pending: new Map() };
+        // The worker says ready (id 0) once its tokenizer is loaded.
         await new Promise<void>((resolve, reject) => {
-          const onFirst = (m: PoolResponse) => {
-            if (m.id === 0) resolve();
-          };
-          worker.once('message', onFirst);
+          worker.once('message', () => resolve());
           worker.once('error', reject);
         });
-        worker.on('message', (m: PoolResponse) => {
-          const p = slot.pending.get(m.id);
-          if (!p) return;
-          slot.pending.delete(m.id);
-          slot.busy--;
-          if (m.ok) p.resolve(m.value);
-          else p.reject(new CoalesceError('tokenizer', m.message));
-        });
-        worker.on('error', (e) => {
-          for (const p of slot.pending.values()) p.reject(new CoalesceError('backend', `tokenizer worker failed: ${e.message}`));
-          slot.pending.clear();
-        });
-        return slot;
+        return worker;
       }),
     );
-    return new TokenizerPool(slots, files.maxLength);
+    return new TokenizerPool(new LeastBusyPool<PoolResponse>(workers, 'tokenizer'), files.maxLength);
   }
 
-  private call<T>(request: DistributiveOmit<PoolRequest, 'id'>): Promise<T> {
-    const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
-    const id = this.nextId++;
-    slot.busy++;
-    return new Promise<T>((resolve, reject) => {
-      slot.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      slot.worker.postMessage({ ...request, id });
-    });
+  private async call<T>(request: DistributiveOmit<PoolRequest, 'id'>): Promise<T> {
+    const m = await this.pool.call(request);
+    if (!m.ok) throw new CoalesceError('tokenizer', m.message);
+    return m.value as T;
   }
 
   encode(texts: readonly string[], options: EncodeOptions): Promise<EncodedText[]> {
@@ -87,7 +61,7 @@ export class TokenizerPool implements TextEncoder {
     return this.call({ op: 'decode', ids, skipSpecialTokens });
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  close(): Promise<void> {
+    return this.pool.close();
   }
 }
