@@ -1,14 +1,13 @@
 /** Fast response encodings for vectors. */
-import { vectorsToJsonBytes, vectorToJsonString } from './float-json.js';
+import { vectorToJsonString } from './float-json.js';
 
-/** JSON for a list of vectors (float-json.ts writes the numbers). */
-export function vectorsToJson(vectors: readonly Float32Array[]): string {
-  const bytes = vectorsToJsonBytes(vectors);
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-}
-
-export function vectorToJson(v: Float32Array): string {
-  return vectorToJsonString(v);
+/** OpenAI's response body: one embedding object per vector, floats or base64 as asked. */
+export function openaiListBody(vectors: readonly Float32Array[], format: 'float' | 'base64', model: string, promptTokens: number): string {
+  const data = vectors.map(
+    (v, index) => `{"object":"embedding","index":${index},"embedding":${format === 'base64' ? JSON.stringify(vectorToBase64(v)) : vectorToJsonString(v)}}`,
+  );
+  const usage = { prompt_tokens: promptTokens, total_tokens: promptTokens };
+  return `{"object":"list","data":[${data.join(',')}],"model":${JSON.stringify(model)},"usage":${JSON.stringify(usage)}}`;
 }
 
 /** True when the Accept header asks for application/octet-stream (packed float32) before any JSON type. */

@@ -3,7 +3,7 @@ import type { Embedder } from '../../core/embedder.js';
 import type { ImageEmbedder, ImageTimings } from '../../core/image-embedder.js';
 import type { ZeroShotClassifier } from '../../core/zero-shot.js';
 import { validation } from '../../errors.js';
-import { vectorToBase64, vectorToJson } from './encode.js';
+import { openaiListBody } from './encode.js';
 import { optionalBool, optionalInt, optionalString, parseJsonBody, stringInputs, type Body } from './parse.js';
 import { setTimingHeaders } from './timing-headers.js';
 import { vectorsResponse } from './vectors-response.js';
@@ -98,11 +98,7 @@ export async function openaiImageEmbeddings(
   setImageHeaders(c, img.timings, imageInputs.length, img.bytes, deps.images.info.device);
   let ii = 0;
   let ti = 0;
-  const data = inputs.map((_, index) => {
-    const v = isImage[index] ? img.vectors[ii++] : txt!.vectors[ti++];
-    return `{"object":"embedding","index":${index},"embedding":${format === 'base64' ? JSON.stringify(vectorToBase64(v)) : vectorToJson(v)}}`;
-  });
-  const tokens = txt?.promptTokens ?? 0;
+  const vectors = inputs.map((_, index) => (isImage[index] ? img.vectors[ii++] : txt!.vectors[ti++]));
   c.header('content-type', 'application/json');
-  return c.body(`{"object":"list","data":[${data.join(',')}],"model":${JSON.stringify(deps.modelName)},"usage":${JSON.stringify({ prompt_tokens: tokens, total_tokens: tokens })}}`);
+  return c.body(openaiListBody(vectors, format, deps.modelName, txt?.promptTokens ?? 0));
 }

@@ -2,7 +2,7 @@ import type { Context, Hono } from 'hono';
 import type { Embedder } from '../../core/embedder.js';
 import type { ImageEmbedder } from '../../core/image-embedder.js';
 import { validation } from '../../errors.js';
-import { vectorToBase64, vectorToJson } from './encode.js';
+import { openaiListBody } from './encode.js';
 import { optionalInt, optionalString, parseJsonBody, stringInputs } from './parse.js';
 import { setTimingHeaders } from './timing-headers.js';
 import { openaiImageEmbeddings, wantsImages } from './image-routes.js';
@@ -34,13 +34,8 @@ export function openaiRoutes(app: Hono, embedder: Embedder, modelName: string, i
       signal: clientGone(c),
     });
     setTimingHeaders(c, result.timings, result.promptTokens, inputs.reduce((n, s) => n + s.length, 0), embedder.info.device);
-    const data = result.vectors.map(
-      (v, index) =>
-        `{"object":"embedding","index":${index},"embedding":${format === 'base64' ? JSON.stringify(vectorToBase64(v)) : vectorToJson(v)}}`,
-    );
-    const usage = { prompt_tokens: result.promptTokens, total_tokens: result.promptTokens };
     c.header('content-type', 'application/json');
-    return c.body(`{"object":"list","data":[${data.join(',')}],"model":${JSON.stringify(modelName)},"usage":${JSON.stringify(usage)}}`);
+    return c.body(openaiListBody(result.vectors, format, modelName, result.promptTokens));
   };
   // '/embeddings' without the version prefix is what Infinity and some clients use.
   for (const path of OPENAI_PATHS) app.post(path, handler);
