@@ -16,6 +16,7 @@ import * as ort from 'onnxruntime-node';
 import { parsePreprocessorConfig, PreprocessorConfigError, type ImageProcessorConfig } from '../preprocess/image.js';
 import { ModelError } from './model-error.js';
 import { float32Input } from './onnx/float32-input.js';
+import { hasExternalData } from './onnx/serving-graph.js';
 import { decodeModel, encodeModel, makeValueInfo, DataType, valueInfoShape, type ModelProto } from './onnx/onnx-proto.js';
 import { extractSubgraph, graphInputNames, padTextInputs, SubgraphError, type FixedPadding } from './onnx/subgraph.js';
 import { readSafetensorScalars } from './safetensors.js';
@@ -87,8 +88,7 @@ function writeOnce(path: string, make: () => Uint8Array): string {
 function loadGraph(path: string): ModelProto {
   try {
     const model = decodeModel(readFileSync(path));
-    const external = (model.graph?.initializer ?? []).some((t) => t.data_location === 1 || (t.external_data?.length ?? 0) > 0);
-    if (external) throw new ModelError(path, 'keeps its weights in external data files; use the split onnx/text_model.onnx + onnx/vision_model.onnx layout');
+    if (hasExternalData(model)) throw new ModelError(path, 'keeps its weights in external data files; use the split onnx/text_model.onnx + onnx/vision_model.onnx layout');
     return model;
   } catch (e) {
     if (e instanceof ModelError) throw e;

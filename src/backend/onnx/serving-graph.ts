@@ -26,23 +26,29 @@ export interface ServingGraph {
 /** protobufjs and Node buffers stop at 2 GiB; such models keep their weights in external files anyway. */
 const MAX_DECODE_BYTES = 1.9 * 1024 ** 3;
 
-/** Picks the embedding output by name, else by rank when there is one output; null when neither says. */
-export function chooseOutput(model: ModelProto): { name: string; kind: 'pooled' | 'token' } | null {
-  const outputs = model.graph?.output ?? [];
-  const names = outputs.map((o) => o.name ?? '');
+/**
+ * The embedding output among `names`: by name, else by rank when there is one output (pooled
+ * [B, D] or token-level [B, S, D]); null when neither says. Used on the decoded graph here, and
+ * on the session's metadata in the worker when the graph could not be read here.
+ */
+export function pickOutput(names: readonly string[], singleOutputRank: () => number | undefined): { name: string; kind: 'pooled' | 'token' } | null {
   const pooled = POOLED_OUTPUTS.find((n) => names.includes(n));
   if (pooled) return { name: pooled, kind: 'pooled' };
   const token = TOKEN_OUTPUTS.find((n) => names.includes(n));
   if (token) return { name: token, kind: 'token' };
-  if (outputs.length === 1) {
-    const rank = valueInfoShape(outputs[0])?.length;
-    if (rank === 2) return { name: names[0], kind: 'pooled' };
-    if (rank === 3) return { name: names[0], kind: 'token' };
-  }
+  const rank = names.length === 1 ? singleOutputRank() : undefined;
+  if (rank === 2) return { name: names[0], kind: 'pooled' };
+  if (rank === 3) return { name: names[0], kind: 'token' };
   return null;
 }
 
-function hasExternalData(model: ModelProto): boolean {
+export function chooseOutput(model: ModelProto): { name: string; kind: 'pooled' | 'token' } | null {
+  const outputs = model.graph?.output ?? [];
+  return pickOutput(outputs.map((o) => o.name ?? ''), () => valueInfoShape(outputs[0])?.length);
+}
+
+/** Weights kept in external files: the graph cannot be rewritten and re-encoded in memory. */
+export function hasExternalData(model: ModelProto): boolean {
   return (model.graph?.initializer ?? []).some((t) => t.data_location === 1 || (t.external_data?.length ?? 0) > 0);
 }
 

@@ -9,7 +9,7 @@ import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { ModelManifest } from '../manifest.js';
 import { makeGraph, makeModel, makeNode, makeValueInfo, DataType, encodeModel } from '../onnx/onnx-proto.js';
-import { POOLED_OUTPUTS, TOKEN_OUTPUTS } from '../onnx/serving-graph.js';
+import { pickOutput, POOLED_OUTPUTS, TOKEN_OUTPUTS } from '../onnx/serving-graph.js';
 import { poolTokens } from '../pooling.js';
 import { cudaUnavailableMessage, parseDevice } from './device.js';
 import { serveBatches, sessionOptions } from './worker-common.js';
@@ -46,14 +46,8 @@ function tensorMeta(session: ort.InferenceSession, name: string, outputs = false
 /** For graphs the main thread could not read: the session's metadata decides. */
 function chooseOutput(session: ort.InferenceSession, file: string): { name: string; kind: 'pooled' | 'token' } {
   const names = session.outputNames;
-  const pooled = POOLED_OUTPUTS.find((n) => names.includes(n));
-  if (pooled) return { name: pooled, kind: 'pooled' };
-  const token = TOKEN_OUTPUTS.find((n) => names.includes(n));
-  if (token) return { name: token, kind: 'token' };
-  // An unnamed single output: its rank tells pooled [B, D] from token-level [B, S, D].
-  const rank = names.length === 1 ? tensorMeta(session, names[0], true)?.shape.length : undefined;
-  if (rank === 2) return { name: names[0], kind: 'pooled' };
-  if (rank === 3) return { name: names[0], kind: 'token' };
+  const output = pickOutput(names, () => tensorMeta(session, names[0], true)?.shape.length);
+  if (output) return output;
   throw new Error(`${file}: no embedding output found (outputs: ${names.join(', ')}; expected one of ${[...POOLED_OUTPUTS, ...TOKEN_OUTPUTS].join(', ')})`);
 }
 
