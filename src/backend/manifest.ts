@@ -53,7 +53,8 @@ function readJsonFile(dir: string, file: string, required: boolean, shape: 'obje
   return value;
 }
 
-function readJson(dir: string, file: string, required: boolean): Record<string, unknown> | null {
+/** A model folder's JSON object file: null when absent (or ModelError when required), ModelError when malformed. */
+export function readJson(dir: string, file: string, required = false): Record<string, unknown> | null {
   return readJsonFile(dir, file, required, 'object') as Record<string, unknown> | null;
 }
 

@@ -16,6 +16,7 @@ import * as ort from 'onnxruntime-node';
 import { parsePreprocessorConfig, PreprocessorConfigError, type ImageProcessorConfig } from '../preprocess/image.js';
 import { ModelError } from './model-error.js';
 import { float32Input } from './onnx/float32-input.js';
+import { readJson } from './manifest.js';
 import { hasExternalData } from './onnx/serving-graph.js';
 import { decodeModel, encodeModel, makeValueInfo, DataType, valueInfoShape, type ModelProto } from './onnx/onnx-proto.js';
 import { extractSubgraph, graphInputNames, padTextInputs, SubgraphError, type FixedPadding } from './onnx/subgraph.js';
@@ -52,20 +53,11 @@ export interface VisionLanguageOptions {
   cacheDir?: string;
 }
 
-function readJson(path: string): Record<string, unknown> | null {
-  if (!existsSync(path)) return null;
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new ModelError(path, `is not valid JSON (${(e as Error).message})`);
-  }
-}
-
 const suffix = (variant: string | null | undefined) => (variant && variant !== 'fp32' ? `_${variant}` : '');
 
 /** Whether the folder holds an image-text model (cheap: file names and config.json only). */
 export function isVisionLanguageFolder(dir: string): boolean {
-  const config = readJson(join(dir, 'config.json'));
+  const config = readJson(dir, 'config.json');
   const type = typeof config?.model_type === 'string' ? config.model_type : '';
   return FAMILIES.has(type) || existsSync(join(dir, 'onnx', 'vision_model.onnx')) || existsSync(join(dir, 'vision_model.onnx'));
 }
@@ -118,8 +110,8 @@ const tokenText = (v: unknown): string | null =>
 
 /** SigLIP pads every text to max length with its pad token and no mask; others pad per batch. */
 function textPadding(dir: string, family: string, config: Record<string, unknown>): FixedPadding | null {
-  const tokenizer = readJson(join(dir, 'tokenizer.json')) ?? {};
-  const tokConfig = readJson(join(dir, 'tokenizer_config.json')) ?? {};
+  const tokenizer = readJson(dir, 'tokenizer.json') ?? {};
+  const tokConfig = readJson(dir, 'tokenizer_config.json') ?? {};
   const fixed = (tokenizer.padding as { strategy?: { Fixed?: number }; pad_id?: number } | null | undefined) ?? null;
   if (fixed?.strategy?.Fixed && typeof fixed.pad_id === 'number') return { length: fixed.strategy.Fixed, padId: fixed.pad_id };
   if (!SIGMOID_FAMILIES.has(family)) return null;
@@ -276,10 +268,10 @@ function float32Pixels(path: string, cacheDir: string): string {
 /** Reads and prepares an image-text model folder; throws ModelError naming the file at fault. */
 export async function prepareVisionLanguage(dir: string, options: VisionLanguageOptions = {}): Promise<VisionLanguageModel> {
   const cacheDir = options.cacheDir ?? process.env.COALESCE_GRAPH_CACHE ?? join(tmpdir(), 'coalesce-graphs');
-  const config = readJson(join(dir, 'config.json')) ?? {};
+  const config = readJson(dir, 'config.json') ?? {};
   const family = typeof config.model_type === 'string' ? config.model_type : 'clip';
   const preprocessorPath = join(dir, 'preprocessor_config.json');
-  const preprocessor = readJson(preprocessorPath);
+  const preprocessor = readJson(dir, 'preprocessor_config.json');
   if (!preprocessor) throw new ModelError(preprocessorPath, 'is missing: an image-text model needs it to preprocess images');
   let image: ImageProcessorConfig;
   try {
