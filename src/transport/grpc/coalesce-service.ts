@@ -8,7 +8,7 @@ import { orderedStream, unary } from './calls.js';
 import type { GrpcDeps } from './deps.js';
 import { loadProto, PROTO_FILES, serviceDefinition } from './protos.js';
 import { truncationDirection } from './tei-service.js';
-import { protoMetadata, timingHeaders, type ProtoMetadata } from './timings.js';
+import { protoMetadata, timingMetadata, type ProtoMetadata } from './timings.js';
 
 interface EmbedBatchRequest {
   inputs: string[];
@@ -62,7 +62,7 @@ export function addCoalesceService(server: Server, deps: GrpcDeps, streamMaxInFl
       dimensions: width,
       metadata: protoMetadata(result.timings, result.promptTokens, chars),
     };
-    return { response, metadata: timingHeaders(result.timings, result.promptTokens, chars, embedder.info.device) };
+    return { response, metadata: timingMetadata(result.timings, result.promptTokens, chars, embedder.info.device) };
   }
 
   const modelInfo = async () => ({

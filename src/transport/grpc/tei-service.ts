@@ -9,7 +9,7 @@ import { CoalesceError, validation } from '../../errors.js';
 import { orderedStream, unary } from './calls.js';
 import type { GrpcDeps } from './deps.js';
 import { loadProto, PROTO_FILES, serviceDefinition } from './protos.js';
-import { protoMetadata, timingHeaders, type ProtoMetadata } from './timings.js';
+import { protoMetadata, timingMetadata, type ProtoMetadata } from './timings.js';
 
 interface EmbedRequest {
   inputs: string;
@@ -79,7 +79,7 @@ export function addTeiServices(server: Server, deps: GrpcDeps, streamMaxInFlight
       signal,
     });
     const response: EmbedResponse = { embeddings: result.vectors[0], metadata: protoMetadata(result.timings, result.promptTokens, text.length) };
-    return { response, metadata: timingHeaders(result.timings, result.promptTokens, text.length, embedder.info.device) };
+    return { response, metadata: timingMetadata(result.timings, result.promptTokens, text.length, embedder.info.device) };
   }
 
   async function tokenize(request: EncodeRequest) {

@@ -1,5 +1,6 @@
 import { Metadata } from '@grpc/grpc-js';
 import type { Timings } from '../../core/types.js';
+import { timingHeaders } from '../timing-headers.js';
 
 /** TEI's Metadata message (tei.v1 and coalesce.v1 share its shape): nanoseconds. */
 export interface ProtoMetadata {
@@ -24,15 +25,9 @@ export function protoMetadata(timings: Timings, tokens: number, chars: number): 
   };
 }
 
-/** The same numbers as response headers, in milliseconds, as TEI's gRPC server and our HTTP routes send them. */
-export function timingHeaders(timings: Timings, tokens: number, chars: number, computeType: string): Metadata {
+/** The same numbers as response metadata, in milliseconds, as TEI's gRPC server and our HTTP routes send them. */
+export function timingMetadata(timings: Timings, tokens: number, chars: number, computeType: string): Metadata {
   const m = new Metadata();
-  m.set('x-compute-type', computeType);
-  m.set('x-compute-tokens', String(tokens));
-  m.set('x-compute-characters', String(chars));
-  m.set('x-total-time', String(Math.round(timings.totalMs)));
-  m.set('x-tokenization-time', String(Math.round(timings.tokenizationMs)));
-  m.set('x-queue-time', String(Math.round(timings.queueMs)));
-  m.set('x-inference-time', String(Math.round(timings.inferenceMs)));
+  for (const [name, value] of timingHeaders(timings, tokens, chars, computeType)) m.set(name, value);
   return m;
 }
