@@ -13,6 +13,11 @@ enough: the optimizer only rewrites the graph). Run it where the model is, e.g. 
     coalesce --model model --onnx-file model_fp16.onnx --device cuda
 
 Heads and hidden size are read from config.json beside the input when not given.
+
+--packed also converts the fused graph to ONNX Runtime's packing mode (RemovePadding before the
+first layer, PackedAttention, RestorePadding after the last): the layers then run on the batch's
+real tokens only, so a batch of mixed lengths costs what its tokens cost, not rows x longest.
+Coalesce sees the RemovePadding node and batches by real tokens. The packed ops run on CUDA only.
 """
 import argparse
 import json
@@ -28,6 +33,7 @@ def main() -> None:
     p.add_argument("--num-heads", type=int, default=None)
     p.add_argument("--hidden-size", type=int, default=None)
     p.add_argument("--keep-fp32", action="store_true", help="fuse only, keep float32 weights")
+    p.add_argument("--packed", action="store_true", help="packing mode: layers run on real tokens only (CUDA only)")
     p.add_argument("--opt-level", type=int, default=None, choices=[0, 1, 2, 99],
                    help="0: Python fusions only; 1 (the optimizer's default for BERT): ONNX Runtime's basic passes first (needs torch installed)")
     args = p.parse_args()
@@ -50,13 +56,23 @@ def main() -> None:
     m = optimizer.optimize_model(args.input, model_type=model_type, num_heads=int(heads), hidden_size=int(hidden),
                                  opt_level=args.opt_level)
     fused = m.get_fused_operator_statistics()
+    if args.packed:
+        from onnxruntime.transformers.convert_to_packing_mode import PackingMode
+
+        attention = m.get_nodes_by_op_type("Attention") + m.get_nodes_by_op_type("MultiHeadAttention")
+        if not attention:
+            sys.exit("--packed needs fused attention, and the optimizer fused none in this graph")
+        PackingMode(m).convert(use_symbolic_shape_infer=False)
+        if not m.get_nodes_by_op_type("RemovePadding"):
+            sys.exit("--packed: ONNX Runtime's packing mode did not convert this graph (its attention takes no per-row mask)")
+        fused["PackedAttention"] = len(m.get_nodes_by_op_type("PackedAttention")) + len(m.get_nodes_by_op_type("PackedMultiHeadAttention"))
     if not args.keep_fp32:
         m.convert_float_to_float16(keep_io_types=True)
     model = m.model
     if model.ir_version > 10:  # onnxruntime 1.29 reads IR <= 13; older runtimes want 10 or less
         model.ir_version = 10
     onnx.save(model, args.output)
-    print(json.dumps({"output": args.output, "bytes": os.path.getsize(args.output), "fp16": not args.keep_fp32,
+    print(json.dumps({"output": args.output, "bytes": os.path.getsize(args.output), "fp16": not args.keep_fp32, "packed": args.packed,
                       "fused": {k: v for k, v in fused.items() if v}}))
 
 

@@ -61,7 +61,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
   const info = backend.info;
   for (const note of backend.notes) log(note);
   log('model loaded', { model: id, dir, onnx: info.onnxFile, device: info.device, provider: info.provider, sessions: backend.sessions,
-    dimensions: info.dimensions, maxInputLength: info.maxInputLength, pooling: info.pooling, poolingInGraph: backend.pooledInGraph,
+    dimensions: info.dimensions, maxInputLength: info.maxInputLength, pooling: info.pooling, poolingInGraph: backend.pooledInGraph, paddingRemovedInGraph: backend.removesPadding,
     warmedShapes: backend.warmup.shapes, warmupMs: Math.round(backend.warmup.ms),
     output: info.outputName, ms: Math.round(performance.now() - loadStart) });
 
@@ -109,6 +109,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
       execution_provider: info.provider,
       sessions: backend.sessions,
       pooling_in_graph: backend.pooledInGraph,
+      padding_removed_in_graph: backend.removesPadding,
       onnx_file: info.onnxFile,
       inputs: info.inputNames,
       output: info.outputName,

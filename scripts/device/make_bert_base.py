@@ -4,6 +4,7 @@ Run on the device machine (no Hub access there; the real BERT uncased vocabulary
 tree). Writes a sentence-transformers folder (tokenizer, configs, mean pooling + Normalize) with
   model.onnx       fp32 export (token states [B, S, 768]), opset 17
   model_fp16.onnx  scripts/optimize-fp16.py applied: fused attention / LayerNorm / GELU, float16
+  model_packed_fp16.onnx  the same with --packed (ONNX Runtime's packing mode: layers on real tokens only)
   hf/              the same weights for PyTorch (transformers BertModel, sentence-transformers)
   texts.json       the benchmark texts (W1: 128 tokens each, W2: log-normal lengths, W3: one short text)
 
@@ -145,6 +146,10 @@ r = subprocess.run([sys.executable, os.path.join(HERE, "..", "optimize-fp16.py")
 log("optimize-fp16:", r.stdout.strip().splitlines()[-1] if r.stdout.strip() else "", r.stderr[-2000:] if r.returncode else "")
 if r.returncode != 0:
     sys.exit("optimize-fp16.py failed")
+# The same, in ONNX Runtime's packing mode (layers on real tokens only); W2's mixed lengths are what it is for.
+r = subprocess.run([sys.executable, os.path.join(HERE, "..", "optimize-fp16.py"), "--packed", onnx_path, os.path.join(out, "model_packed_fp16.onnx")],
+                   capture_output=True, text=True)
+log("optimize-fp16 --packed:", r.stdout.strip().splitlines()[-1] if r.stdout.strip() else "", r.stderr[-2000:] if r.returncode else "")
 
 # Texts: whole vocabulary words (one token each), so lengths are exact.
 rng = random.Random(1234)

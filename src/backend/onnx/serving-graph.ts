@@ -21,6 +21,16 @@ export interface ServingGraph {
   pooledInGraph: boolean;
   /** Why pooling stays on the host although the output is token-level. */
   note: string | null;
+  /**
+   * The graph removes padding itself (ONNX Runtime's packing mode: RemovePadding before the
+   * first layer, packed attention): a batch then costs its real tokens, not rows x longest.
+   */
+  removesPadding: boolean;
+}
+
+/** ONNX Runtime's packing mode (onnxruntime.transformers convert_to_packing_mode, scripts/optimize-fp16.py --packed). */
+export function removesPadding(model: ModelProto): boolean {
+  return (model.graph?.node ?? []).some((n) => n.op_type === 'RemovePadding' && n.domain === 'com.microsoft');
 }
 
 /** protobufjs and Node buffers stop at 2 GiB; such models keep their weights in external files anyway. */
@@ -59,7 +69,7 @@ function shared(bytes: Uint8Array): Uint8Array {
 }
 
 export function prepareServingGraph(onnxPath: string, options: { pooling: Pooling; poolInGraph: boolean }): ServingGraph {
-  const unread: ServingGraph = { bytes: null, outputName: null, outputKind: null, pooledInGraph: false, note: null };
+  const unread: ServingGraph = { bytes: null, outputName: null, outputKind: null, pooledInGraph: false, note: null, removesPadding: false };
   if (statSync(onnxPath).size > MAX_DECODE_BYTES) return { ...unread, note: 'the graph file is over 1.9 GiB' };
   const file = readFileSync(onnxPath);
   let model: ModelProto;
@@ -70,13 +80,13 @@ export function prepareServingGraph(onnxPath: string, options: { pooling: Poolin
   }
   const output = chooseOutput(model);
   if (!output) return unread;
-  const asIs: ServingGraph = { bytes: null, outputName: output.name, outputKind: output.kind, pooledInGraph: false, note: null };
+  const asIs: ServingGraph = { bytes: null, outputName: output.name, outputKind: output.kind, pooledInGraph: false, note: null, removesPadding: removesPadding(model) };
   if (output.kind === 'pooled') return asIs;
   if (!options.poolInGraph) return { ...asIs, note: 'in-graph pooling is off (--pool-in-graph false)' };
   if (hasExternalData(model)) return { ...asIs, note: 'the graph keeps its weights in external files' };
   try {
     const rewritten = appendPooling(model, { pooling: options.pooling, tokenOutput: output.name });
-    return { bytes: shared(encodeModel(rewritten.model)), outputName: rewritten.outputName, outputKind: 'pooled', pooledInGraph: true, note: null };
+    return { ...asIs, bytes: shared(encodeModel(rewritten.model)), outputName: rewritten.outputName, outputKind: 'pooled', pooledInGraph: true };
   } catch (e) {
     if (e instanceof AppendPoolingError) return { ...asIs, note: `pooling could not be appended: ${e.message}` };
     throw e;

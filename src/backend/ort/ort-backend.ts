@@ -41,6 +41,8 @@ export class OrtBackend implements Backend {
     readonly notes: string[],
     /** Bucket shapes each session ran at load (0 without shape buckets), and the slowest session's time. */
     readonly warmup: { shapes: number; ms: number },
+    /** The graph removes padding itself (packing mode), so batches cost their real tokens. */
+    readonly removesPadding: boolean,
   ) {
     this.threads = new SessionThreads(workers, 'model');
     this.maxConcurrentBatches = this.threads.size;
@@ -74,7 +76,7 @@ export class OrtBackend implements Backend {
         id,
         dimensions: facts.dimensions,
         maxInputLength: manifest.maxLength,
-        padded: true,
+        padded: !graph.removesPadding,
         pooling: facts.outputKind === 'pooled' && !facts.pooledInGraph ? 'in-graph' : manifest.pooling,
         normalizedByModel: false,
         device: facts.device,
@@ -87,6 +89,7 @@ export class OrtBackend implements Backend {
       facts.pooledInGraph,
       facts.notes,
       { shapes: facts.warmup?.shapes ?? 0, ms: Math.max(...warmups.map((w) => w.ms)) },
+      graph.removesPadding,
     );
   }
 

@@ -138,7 +138,7 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
       file: manifest.dir + '/config.json',
     });
   }
-  if (buckets) l.facts.warmup = await warmShapes(l, settings.warmupTokens ?? 16384, settings.warmupRows ?? 256);
+  if (buckets) l.facts.warmup = await warmShapes(l, settings.warmupTokens ?? 16384, settings.warmupRows ?? 256, graph.removesPadding);
   return l;
 }
 
@@ -148,18 +148,22 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
  * over 41 W2 batch shapes ran at 0.3-0.5 M tokens/s, the next at 1.6 M), and the dynamic batcher
  * makes a new (rows, length) pair almost every call unless shapes are bucketed and warmed.
  */
-async function warmShapes(l: Loaded, budgetTokens: number, maxRows: number): Promise<{ shapes: number; ms: number }> {
+async function warmShapes(l: Loaded, budgetTokens: number, maxRows: number, removesPadding: boolean): Promise<{ shapes: number; ms: number }> {
   const started = performance.now();
   const step = l.pad.seqMultiple;
   let shapes = 0;
   for (let seq = step; seq <= l.manifest.maxLength + step - 1; seq += step) {
     const length = Math.min(seq, l.manifest.maxLength);
-    // The shortest input padded to this length decides how many rows the batcher can put together.
-    const shortest = Math.max(1, length - step + 1);
+    // The shortest input padded to this length decides how many rows the batcher can put together;
+    // a graph that removes padding is charged real tokens, so one long input and many one-token ones fit.
+    const shortest = removesPadding ? 1 : Math.max(1, length - step + 1);
     const most = Math.min(maxRows, Math.floor(budgetTokens / shortest));
     for (let rows = 1; rows <= nextPow2(Math.max(1, most)); rows *= 2) {
-      const lengths = new Uint32Array(rows).fill(length);
-      await run(l, new Uint32Array(rows * length), new Uint8Array(rows * length), lengths);
+      // Only the padded shape matters here: one input of the full length, the others as short as the budget allows.
+      const lengths = new Uint32Array(rows).fill(removesPadding ? 1 : length);
+      lengths[0] = length;
+      const total = lengths.reduce((n, x) => n + x, 0);
+      await run(l, new Uint32Array(total), new Uint8Array(total), lengths);
       shapes++;
     }
     if (length === l.manifest.maxLength) break;
