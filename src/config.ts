@@ -77,6 +77,8 @@ export const OPTIONS = {
     doc: 'Truncate inputs over the max input length when the request does not say; otherwise they get 422.' }),
   payloadLimit: opt<number>({ flag: '--payload-limit', env: 'PAYLOAD_LIMIT', type: 'int', default: 2_000_000, min: 1,
     doc: 'Largest request body in bytes; larger gets 413.' }),
+  httpThreads: opt<number>({ flag: '--http-threads', env: 'HTTP_THREADS', type: 'int', default: 0, min: 0,
+    doc: 'Worker threads of this process that serve HTTP (parsing, routing, JSON), sharing one listening socket and calling the one model through the main thread. 0: HTTP runs on the main thread. Use 2-4 when many small requests keep one event loop busy.' }),
   tokenizationWorkers: opt<number>({ flag: '--tokenization-workers', env: 'TOKENIZATION_WORKERS', type: 'int', default: 0, min: 0,
     doc: 'Worker threads that tokenize. 0: tokenize on the main thread.' }),
   maxBatchImages: opt<number>({ flag: '--max-batch-images', env: 'MAX_BATCH_IMAGES', type: 'int', default: 64, min: 1,

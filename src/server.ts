@@ -2,9 +2,6 @@
  * The composition root: config -> model -> backend (warm-up) -> batcher -> embedder -> transports.
  * One process, one model copy; concurrency comes from batching, never from forking.
  */
-import { createAdaptorServer } from '@hono/node-server';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { publicConfig, type Config } from './config.js';
 import { Batcher } from './core/batcher.js';
 import { Embedder } from './core/embedder.js';
@@ -18,7 +15,8 @@ import { Metrics } from './metrics.js';
 import { resolveModelDir } from './models/resolve.js';
 import { HfTokenizer, InlineTextEncoder } from './preprocess/tokenizer.js';
 import { TokenizerPool } from './preprocess/tokenizer-pool.js';
-import { createHttpApp } from './transport/http/app.js';
+import type { HttpDeps } from './transport/http/app.js';
+import { serveHttp, type HttpServing } from './transport/http/serve.js';
 import { startGrpcServer, type GrpcServer } from './transport/grpc/server.js';
 import { VERSION } from './version.js';
 
@@ -86,10 +84,20 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
 
   const images = vl ? await startImageServing(vl, config, { backend, embedder }, metrics, log) : null;
 
+  /** Nothing may outlive a failed start or a close: the tokenizer workers, the image path, the model. */
+  const releaseModel = async () => {
+    embedder.markReady(false);
+    await encoder.close();
+    await images?.close();
+    await backend.close();
+    metrics.stop();
+  };
+
   const modelName = config.servedModelName ?? id;
-  const app = createHttpApp({
+  const httpDeps: HttpDeps = {
     images: images ? { images: images.images, classifier: images.classifier } : undefined,
     embedder,
+    ready: () => embedder.isReady,
     modelName,
     payloadLimit: config.payloadLimit,
     metrics: () => metrics.render(),
@@ -115,16 +123,22 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
       output: info.outputName,
       version: VERSION,
       ...(images ? { modalities: ['text', 'image'], image: images.info() } : {}),
+      http: http.where,
       config: publicConfig(config),
     }),
+  };
+  const http: HttpServing = await serveHttp(httpDeps, {
+    hostname: config.hostname,
+    port: config.port,
+    threads: config.httpThreads,
+    textInfo: info,
+    imageInfo: images?.images.info ?? null,
+    onThreadError: (e) => log('an HTTP thread failed', { error: e.message }),
+  }).catch(async (e: Error) => {
+    await releaseModel();
+    throw new Error(`cannot serve HTTP on ${config.hostname}:${config.port}: ${e.message}`);
   });
-
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.hostname, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = http.port;
   const host = config.hostname === '0.0.0.0' || config.hostname === '::' ? '127.0.0.1' : config.hostname;
   const httpUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
@@ -147,17 +161,12 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
       config.hostname,
       config.grpcPort,
     ).catch(async (e: Error) => {
-      // Nothing may outlive a failed start: the HTTP port, the tokenizer workers, the model.
-      embedder.markReady(false);
-      await new Promise<void>((r) => server.close(() => r()));
-      await encoder.close();
-      await images?.close();
-      await backend.close();
-      metrics.stop();
+      await http.close();
+      await releaseModel();
       throw new Error(`cannot serve gRPC on ${config.hostname}:${config.grpcPort}: ${e.message} (--grpc-port -1 turns gRPC off)`);
     });
   }
-  log('listening', { http: httpUrl, grpc: grpc?.url ?? 'off' });
+  log('listening', { http: httpUrl, grpc: grpc?.url ?? 'off', httpThreads: config.httpThreads });
 
   let closing: Promise<void> | null = null;
   return {
@@ -173,12 +182,8 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
       (closing ??= (async () => {
         await images?.drain();
         await embedder.drain();
-        await Promise.all([new Promise<void>((r) => server.close(() => r())), grpc?.close()]);
-        server.closeAllConnections?.();
-        await encoder.close();
-        await images?.close();
-        await backend.close();
-        metrics.stop();
+        await Promise.all([http.close(), grpc?.close()]);
+        await releaseModel();
       })()),
   };
 }

@@ -9,16 +9,30 @@ import { OPENAI_PATHS, openaiRoutes } from './openai-routes.js';
 import { teiRoutes } from './tei-routes.js';
 import { imageRoutes } from './image-routes.js';
 
+/**
+ * What the routes call: the facades' methods, not the classes, so the same routes run beside the
+ * facades on the main thread or in HTTP threads that reach them by message (threads/).
+ */
+export type TextFacade = Pick<Embedder, 'info' | 'embed' | 'tokenize' | 'decode'>;
+export type ImageFacade = Pick<ImageEmbedder, 'info' | 'embed'>;
+export type ClassifierFacade = Pick<ZeroShotClassifier, 'classify'>;
+export interface ImageFacades {
+  images: ImageFacade;
+  classifier: ClassifierFacade;
+}
+
 export interface HttpDeps {
-  embedder: Embedder;
+  embedder: TextFacade;
+  /** Whether the model is loaded, warm and not draining (GET /health). */
+  ready: () => boolean | Promise<boolean>;
   modelName: string;
   payloadLimit: number;
   /** What GET /info shows besides the model: the effective config, version. */
-  info: () => Record<string, unknown>;
+  info: () => Record<string, unknown> | Promise<Record<string, unknown>>;
   /** Prometheus text for GET /metrics. */
-  metrics: () => string;
+  metrics: () => string | Promise<string>;
   /** Image-text models: /embed_image, /classify_image, images on /v1/embeddings. */
-  images?: { images: ImageEmbedder; classifier: ZeroShotClassifier };
+  images?: ImageFacades;
 }
 
 /** The HTTP transport: translates requests to embedder calls and errors to TEI's or OpenAI's shape. */
@@ -31,12 +45,12 @@ export function createHttpApp(deps: HttpDeps): Hono {
 
   app.use('*', payloadLimit(deps.payloadLimit));
 
-  app.get('/health', (c) => {
-    if (!embedder.isReady) throw new CoalesceError('unhealthy', 'the model is not ready');
+  app.get('/health', async (c) => {
+    if (!(await deps.ready())) throw new CoalesceError('unhealthy', 'the model is not ready');
     return c.body(null, 200);
   });
-  app.get('/info', (c) => c.json(deps.info()));
-  app.get('/metrics', (c) => c.text(deps.metrics(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+  app.get('/info', async (c) => c.json(await deps.info()));
+  app.get('/metrics', async (c) => c.text(await deps.metrics(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
 
   teiRoutes(app, embedder);
   openaiRoutes(app, embedder, deps.modelName, deps.images?.images);

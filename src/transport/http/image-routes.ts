@@ -1,7 +1,6 @@
 import type { Context, Hono } from 'hono';
-import type { Embedder } from '../../core/embedder.js';
-import type { ImageEmbedder, ImageTimings } from '../../core/image-embedder.js';
-import type { ZeroShotClassifier } from '../../core/zero-shot.js';
+import type { ImageTimings } from '../../core/image-embedder.js';
+import type { ImageFacade, ImageFacades, TextFacade } from './app.js';
 import { validation } from '../../errors.js';
 import { openaiListBody } from './encode.js';
 import { optionalBool, optionalInt, optionalString, parseJsonBody, stringInputs, type Body } from './parse.js';
@@ -9,10 +8,6 @@ import { setTimingHeaders } from './timing-headers.js';
 import { vectorsResponse } from './vectors-response.js';
 import { bodyText, clientGone } from './node-body.js';
 
-export interface ImageRouteDeps {
-  images: ImageEmbedder;
-  classifier: ZeroShotClassifier;
-}
 
 /** Where an image request's time went, beside TEI's timing headers. */
 function setImageHeaders(c: Context, timings: ImageTimings, count: number, bytes: number, device: string): void {
@@ -34,7 +29,7 @@ function labelList(body: Body): string[] {
  * - POST /classify_image {inputs, labels, hypothesis_template?} -> [{label, score}] per image.
  * An image is a base64 string, a data: URI, or an http(s) URL when --allow-url-fetch is on.
  */
-export function imageRoutes(app: Hono, deps: ImageRouteDeps): void {
+export function imageRoutes(app: Hono, deps: ImageFacades): void {
   const { images, classifier } = deps;
 
   app.post('/embed_image', async (c) => {
@@ -84,7 +79,7 @@ export async function openaiImageEmbeddings(
   body: Body,
   inputs: readonly string[],
   format: 'float' | 'base64',
-  deps: { images: ImageEmbedder; texts: Embedder; modelName: string },
+  deps: { images: ImageFacade; texts: TextFacade; modelName: string },
 ): Promise<Response> {
   const dimensions = optionalInt(body, 'dimensions');
   const allImages = optionalString(body, 'modality') === 'image';

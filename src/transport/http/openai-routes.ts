@@ -1,6 +1,5 @@
 import type { Context, Hono } from 'hono';
-import type { Embedder } from '../../core/embedder.js';
-import type { ImageEmbedder } from '../../core/image-embedder.js';
+import type { ImageFacade, TextFacade } from './app.js';
 import { validation } from '../../errors.js';
 import { openaiListBody } from './encode.js';
 import { optionalInt, optionalString, parseJsonBody, stringInputs } from './parse.js';
@@ -15,7 +14,7 @@ import { bodyText, clientGone } from './node-body.js';
 export const OPENAI_PATHS: ReadonlySet<string> = new Set(['/v1/embeddings', '/embeddings']);
 
 /** `images`: the image tower of an image-text model; inputs may then be images (see image-routes.ts). */
-export function openaiRoutes(app: Hono, embedder: Embedder, modelName: string, images?: ImageEmbedder): void {
+export function openaiRoutes(app: Hono, embedder: TextFacade, modelName: string, images?: ImageFacade): void {
   const handler = async (c: Context) => {
     const body = parseJsonBody(await bodyText(c));
     const inputs = stringInputs(body, 'input');

@@ -1,12 +1,12 @@
 import type { Hono } from 'hono';
-import type { Embedder } from '../../core/embedder.js';
+import type { TextFacade } from './app.js';
 import { parseJsonBody, idLists, optionalBool, optionalInt, stringInputs, truncationDirection } from './parse.js';
 import { setTimingHeaders } from './timing-headers.js';
 import { vectorsResponse } from './vectors-response.js';
 import { bodyText, clientGone } from './node-body.js';
 
 /** TEI's routes: /embed, /tokenize, /decode. */
-export function teiRoutes(app: Hono, embedder: Embedder): void {
+export function teiRoutes(app: Hono, embedder: TextFacade): void {
   app.post('/embed', async (c) => {
     const body = parseJsonBody(await bodyText(c));
     const inputs = stringInputs(body, 'inputs');

@@ -11,7 +11,7 @@ function setup(maxConcurrentRequests: number) {
   const batcher = new Batcher(backend, { maxBatchTokens: 10_000, maxBatchRequests: 64 });
   const embedder = new Embedder(backend.info, charEncoder, batcher, { maxClientBatchSize: 32, autoTruncate: false }, maxConcurrentRequests);
   embedder.markReady(true);
-  const app = createHttpApp({ embedder, modelName: 'fake', payloadLimit: 1_000_000, info: () => ({}), metrics: () => '' });
+  const app = createHttpApp({ embedder, ready: () => embedder.isReady, modelName: 'fake', payloadLimit: 1_000_000, info: () => ({}), metrics: () => '' });
   const embed = (inputs: string, init: RequestInit = {}) =>
     Promise.resolve(app.request('/embed', { method: 'POST', body: JSON.stringify({ inputs }), headers: { 'content-type': 'application/json' }, ...init }));
   return { backend, batcher, embedder, embed };
@@ -57,7 +57,7 @@ test('a client that disconnects has its queued inputs dropped, and frees its per
 test('/health is 503 until the model is ready', async () => {
   const { embedder } = setup(1);
   embedder.markReady(false);
-  const app = createHttpApp({ embedder, modelName: 'fake', payloadLimit: 1000, info: () => ({}), metrics: () => '' });
+  const app = createHttpApp({ embedder, ready: () => embedder.isReady, modelName: 'fake', payloadLimit: 1000, info: () => ({}), metrics: () => '' });
   const r = await app.request('/health');
   assert.equal(r.status, 503);
   assert.equal(((await r.json()) as { error_type: string }).error_type, 'Unhealthy');

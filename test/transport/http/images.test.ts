@@ -47,12 +47,13 @@ function minCosine(got: number[][], want: number[][]): { min: number; at: number
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
-for (const [dir, family] of [[TINY_SIGLIP, 'siglip'], [TINY_CLIP, 'clip']] as const) {
-  describe(`${family} (${dir})`, () => {
+// SigLIP is served by two HTTP threads (--http-threads 2), CLIP on the main thread: the same tests hold for both.
+for (const [dir, family, httpThreads] of [[TINY_SIGLIP, 'siglip', '2'], [TINY_CLIP, 'clip', '0']] as const) {
+  describe(`${family} (${dir}, --http-threads ${httpThreads})`, () => {
     const ref = reference(dir);
     let server: Coalesce;
     before(async () => {
-      server = await startServer(['--image-workers', '1', '--max-batch-images', '4', '--payload-limit', '400000'], dir);
+      server = await startServer(['--image-workers', '1', '--max-batch-images', '4', '--payload-limit', '400000', '--http-threads', httpThreads], dir);
     });
     after(() => server.close());
 

@@ -1,0 +1,56 @@
+/**
+ * Starts the HTTP transport: on the main thread, beside the facades, or on --http-threads
+ * worker threads of this process that call them by message. Either way the same routes answer.
+ */
+import { createAdaptorServer } from '@hono/node-server';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createHttpApp, type HttpDeps } from './app.js';
+import { HttpThreads } from './threads/http-threads.js';
+
+export interface HttpServing {
+  port: number;
+  /** Where HTTP runs, for /info and the log: 'main thread' or 'N threads'. */
+  where: string;
+  /** Stops accepting and closes connections; call after the facades drained. */
+  close(): Promise<void>;
+}
+
+export interface HttpServeOptions {
+  hostname: string;
+  port: number;
+  threads: number;
+  /** What HTTP threads need to know up front: the facades' info never changes after start. */
+  textInfo: unknown;
+  imageInfo: unknown | null;
+  onThreadError: (e: Error) => void;
+}
+
+export async function serveHttp(deps: HttpDeps, options: HttpServeOptions): Promise<HttpServing> {
+  if (options.threads > 0) {
+    const threads = await HttpThreads.start(
+      options.threads,
+      { hostname: options.hostname, port: options.port },
+      deps,
+      { modelName: deps.modelName, payloadLimit: deps.payloadLimit, textInfo: options.textInfo, imageInfo: options.imageInfo },
+      options.onThreadError,
+    );
+    return { port: threads.port, where: `${threads.size} threads`, close: () => threads.close() };
+  }
+  const server = createAdaptorServer({ fetch: createHttpApp(deps).fetch }) as Server;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.hostname, () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    where: 'main thread',
+    close: async () => {
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeIdleConnections();
+      });
+      server.closeAllConnections();
+    },
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * An HTTP thread's view of the facades: the same methods the routes call on the main thread,
+ * each one a message to it. Errors come back as CoalesceErrors of the same kind, so the routes
+ * answer exactly as they would beside the facades.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import { CoalesceError } from '../../../errors.js';
+import type { HttpDeps, ImageFacade, TextFacade } from '../app.js';
+import type { CallMessage, FacadeMethod, HttpThreadData, ReplyMessage } from './facade-protocol.js';
+
+interface Pending {
+  resolve: (value: any) => void;
+  reject: (error: Error) => void;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+}
+
+export class FacadeClient {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private closed = false;
+
+  /** Calls sent and not answered yet. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  constructor(private readonly port: MessagePort) {
+    port.on('message', (m: ReplyMessage) => this.settle(m));
+    port.on('close', () => this.fail(new CoalesceError('unhealthy', 'the server is shutting down')));
+  }
+
+  /** Calls `method`; a request (first argument) with a signal is cancelled on the main thread when it aborts. */
+  call<T>(method: FacadeMethod, args: unknown[] = []): Promise<T> {
+    if (this.closed) return Promise.reject(new CoalesceError('unhealthy', 'the server is shutting down'));
+    const [first, ...rest] = args;
+    const signal = (first as { signal?: AbortSignal } | undefined)?.signal;
+    if (signal?.aborted) return Promise.reject(new CoalesceError('cancelled', 'the client cancelled the request'));
+    const id = this.nextId++;
+    let sent = args;
+    if (signal) {
+      const { signal: _dropped, ...request } = first as { signal?: AbortSignal };
+      sent = [request, ...rest];
+    }
+    return new Promise<T>((resolve, reject) => {
+      const entry: Pending = { resolve, reject, signal };
+      if (signal) {
+        entry.onAbort = () => this.port.postMessage({ type: 'cancel', id });
+        signal.addEventListener('abort', entry.onAbort, { once: true });
+      }
+      this.pending.set(id, entry);
+      this.port.postMessage({ type: 'call', id, method, args: sent, cancellable: signal !== undefined } satisfies CallMessage);
+    });
+  }
+
+  private settle(m: ReplyMessage): void {
+    const entry = this.pending.get(m.id);
+    if (!entry) return;
+    this.pending.delete(m.id);
+    if (entry.onAbort) entry.signal!.removeEventListener('abort', entry.onAbort);
+    if ('error' in m) entry.reject(new CoalesceError(m.error.kind, m.error.message, m.error.param));
+    else entry.resolve(m.ok);
+  }
+
+  private fail(error: Error): void {
+    this.closed = true;
+    for (const entry of this.pending.values()) entry.reject(error);
+    this.pending.clear();
+  }
+}
+
+/** HttpDeps whose facades live on the main thread. */
+export function remoteDeps(client: FacadeClient, data: HttpThreadData): HttpDeps {
+  const embedder: TextFacade = {
+    info: data.textInfo as TextFacade['info'],
+    embed: (request) => client.call('text.embed', [request]),
+    tokenize: (request) => client.call('text.tokenize', [request]),
+    decode: (ids, skipSpecialTokens) => client.call('text.decode', [ids, skipSpecialTokens]),
+  };
+  const images: ImageFacade | null = data.imageInfo
+    ? { info: data.imageInfo as ImageFacade['info'], embed: (request) => client.call('images.embed', [request]) }
+    : null;
+  return {
+    embedder,
+    ready: () => client.call<boolean>('server.ready'),
+    modelName: data.modelName,
+    payloadLimit: data.payloadLimit,
+    info: () => client.call<Record<string, unknown>>('server.info'),
+    metrics: () => client.call<string>('server.metrics'),
+    images: images ? { images, classifier: { classify: (request) => client.call('classifier.classify', [request]) } } : undefined,
+  };
+}

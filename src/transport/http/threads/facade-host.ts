@@ -1,0 +1,63 @@
+/**
+ * The main thread's side of HTTP threads: runs the calls they send on the real facades and
+ * answers. Vectors go back as fresh copies in transferred buffers: a vector that views a whole
+ * batch's buffer would otherwise be cloned with all of it.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import { toCoalesceError } from '../../../errors.js';
+import type { HttpDeps } from '../app.js';
+import type { CallMessage, CancelMessage, FacadeMethod, ReplyMessage } from './facade-protocol.js';
+
+type Handler = (deps: HttpDeps, args: any[]) => unknown;
+
+function images(deps: HttpDeps) {
+  if (!deps.images) throw new Error('this model has no image tower');
+  return deps.images;
+}
+
+const HANDLERS: Record<FacadeMethod, Handler> = {
+  'text.embed': (d, [request]) => d.embedder.embed(request),
+  'text.tokenize': (d, [request]) => d.embedder.tokenize(request),
+  'text.decode': (d, [ids, skipSpecialTokens]) => d.embedder.decode(ids, skipSpecialTokens),
+  'images.embed': (d, [request]) => images(d).images.embed(request),
+  'classifier.classify': (d, [request]) => images(d).classifier.classify(request),
+  'server.ready': (d) => d.ready(),
+  'server.info': (d) => d.info(),
+  'server.metrics': (d) => d.metrics(),
+};
+
+/** Replaces `vectors` with compact copies and lists their buffers for transfer. */
+function detachVectors(result: unknown): { value: unknown; transfer: ArrayBuffer[] } {
+  const vectors = (result as { vectors?: unknown } | null)?.vectors;
+  if (!Array.isArray(vectors)) return { value: result, transfer: [] };
+  const copies = vectors.map((v: Float32Array) => v.slice());
+  return { value: { ...(result as object), vectors: copies }, transfer: copies.map((c) => c.buffer as ArrayBuffer) };
+}
+
+/** Serves one HTTP thread's calls until its port closes. */
+export function hostFacades(port: MessagePort, deps: HttpDeps): void {
+  const controllers = new Map<number, AbortController>();
+  port.on('message', (m: CallMessage | CancelMessage) => {
+    if (m.type === 'cancel') {
+      controllers.get(m.id)?.abort();
+      return;
+    }
+    const controller = m.cancellable ? new AbortController() : null;
+    if (controller) controllers.set(m.id, controller);
+    const args = controller ? [{ ...(m.args[0] as object), signal: controller.signal }, ...m.args.slice(1)] : m.args;
+    Promise.resolve()
+      .then(() => HANDLERS[m.method](deps, args))
+      .then(
+        (result) => {
+          const { value, transfer } = detachVectors(result);
+          port.postMessage({ type: 'reply', id: m.id, ok: value } satisfies ReplyMessage, transfer);
+        },
+        (e) => {
+          const error = toCoalesceError(e);
+          const reply: ReplyMessage = { type: 'reply', id: m.id, error: { kind: error.kind, message: error.message, param: error.param } };
+          port.postMessage(reply);
+        },
+      )
+      .finally(() => controllers.delete(m.id));
+  });
+}

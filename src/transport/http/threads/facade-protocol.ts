@@ -1,0 +1,61 @@
+/**
+ * Messages between an HTTP thread and the main thread, which owns the facades (and through them
+ * the batchers and the model). One call per facade method a route uses; a call whose request
+ * carried an AbortSignal can be cancelled by id, since signals do not cross threads.
+ */
+import type { ErrorKind } from '../../../errors.js';
+
+export type FacadeMethod =
+  | 'text.embed'
+  | 'text.tokenize'
+  | 'text.decode'
+  | 'images.embed'
+  | 'classifier.classify'
+  | 'server.ready'
+  | 'server.info'
+  | 'server.metrics';
+
+export interface CallMessage {
+  type: 'call';
+  id: number;
+  method: FacadeMethod;
+  args: unknown[];
+  /** The first argument had a signal: the host gives the call its own, aborted on 'cancel'. */
+  cancellable: boolean;
+}
+
+export interface CancelMessage {
+  type: 'cancel';
+  id: number;
+}
+
+export interface WireError {
+  kind: ErrorKind;
+  message: string;
+  param?: string;
+}
+
+export type ReplyMessage = { type: 'reply'; id: number; ok: unknown } | { type: 'reply'; id: number; error: WireError };
+
+/** What an HTTP thread is told at start: how to listen, and what does not change while it serves. */
+export interface HttpThreadData {
+  /** The first thread binds hostname:port; the others accept on its listening socket. */
+  listen: { hostname: string; port: number } | { fd: number };
+  modelName: string;
+  payloadLimit: number;
+  /** The facades' `info`, which never changes after start. */
+  textInfo: unknown;
+  imageInfo: unknown | null;
+}
+
+/** From an HTTP thread to the main thread, besides facade calls (which use their own port). */
+export type HttpThreadEvent =
+  | { type: 'listening'; fd: number; port: number }
+  | { type: 'listen-failed'; message: string }
+  | { type: 'stopped' };
+
+/** From the main thread: 'stop' closes the thread's connections; the owner of the socket also closes it. */
+export interface StopMessage {
+  type: 'stop';
+  closeListener: boolean;
+}

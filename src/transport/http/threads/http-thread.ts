@@ -1,0 +1,48 @@
+/**
+ * One HTTP thread: the same hono app as the main thread's, listening on the shared socket, with
+ * facades that are messages to the main thread (facade-client.ts).
+ */
+import { createAdaptorServer } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { createHttpApp } from '../app.js';
+import { FacadeClient, remoteDeps } from './facade-client.js';
+import type { HttpThreadData, HttpThreadEvent, StopMessage } from './facade-protocol.js';
+
+const { data, calls } = workerData as { data: HttpThreadData; calls: MessagePort };
+const post = (m: HttpThreadEvent) => parentPort!.postMessage(m);
+/** Longest wait at stop for answers the main thread already sent. */
+const STOP_GRACE_MS = 5000;
+
+const client = new FacadeClient(calls);
+const app = createHttpApp(remoteDeps(client, data));
+const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+
+server.once('error', (e) => post({ type: 'listen-failed', message: e.message }));
+const onListening = () => {
+  const handle = (server as unknown as { _handle?: { fd?: number } })._handle;
+  post({ type: 'listening', fd: handle?.fd ?? -1, port: (server.address() as AddressInfo).port });
+};
+if ('fd' in data.listen) server.listen({ fd: data.listen.fd }, onListening);
+else server.listen(data.listen.port, data.listen.hostname, onListening);
+
+parentPort!.on('message', (m: StopMessage) => {
+  if (m.type !== 'stop') return;
+  // Only the thread that bound the socket closes it. The others share its one file descriptor:
+  // closing theirs too would close the number again, maybe after something else reused it, so
+  // their listening handles stay open, idle, until the process ends.
+  if (m.closeListener) server.close();
+  // The main thread has drained, but replies travel on another port than this message: let the
+  // answers still on their way be written before connections close.
+  const started = Date.now();
+  const finish = () => {
+    server.closeIdleConnections();
+    if (client.inFlight > 0 && Date.now() - started < STOP_GRACE_MS) return void setTimeout(finish, 5);
+    setTimeout(() => {
+      server.closeAllConnections();
+      post({ type: 'stopped' });
+    }, 20);
+  };
+  finish();
+});

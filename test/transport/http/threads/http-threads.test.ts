@@ -1,0 +1,97 @@
+/**
+ * --http-threads: the real server with HTTP on worker threads of the one process, against the
+ * same server with HTTP on the main thread. Same answers, same errors, concurrency, shutdown.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { threadId } from 'node:worker_threads';
+import type { Coalesce } from '../../../../src/server.js';
+import { assertClose, post, startServer } from '../../../helpers/server.js';
+
+let threaded: Coalesce;
+let plain: Coalesce;
+before(async () => {
+  [threaded, plain] = await Promise.all([startServer(['--http-threads', '2', '--max-client-batch-size', '4']), startServer(['--max-client-batch-size', '4'])]);
+});
+after(async () => {
+  await Promise.all([threaded.close(), plain.close()]);
+});
+
+const TEXTS = ['hello world', 'a somewhat longer sentence about embeddings', 'x', 'coalesce batches concurrent requests into one model call'];
+
+test('HTTP threads answer /embed, /v1/embeddings, /tokenize and /decode exactly as the main thread does', async () => {
+  const [a, b] = await Promise.all([post(threaded.httpUrl, '/embed', { inputs: TEXTS }), post(plain.httpUrl, '/embed', { inputs: TEXTS })]);
+  assert.equal(a.status, 200, JSON.stringify(a.json));
+  a.json.forEach((v: number[], i: number) => assertClose(v, b.json[i], 1e-6, 1e-5, `/embed ${i}`));
+  const [ta, tb] = await Promise.all([post(threaded.httpUrl, '/tokenize', { inputs: TEXTS }), post(plain.httpUrl, '/tokenize', { inputs: TEXTS })]);
+  assert.deepEqual(ta.json, tb.json);
+  const emb = await post(threaded.httpUrl, '/embed', { inputs: TEXTS[0] });
+  assert.equal(emb.headers.get('x-compute-tokens'), '4');
+  const [oa, ob] = await Promise.all([post(threaded.httpUrl, '/v1/embeddings', { input: TEXTS, model: 'm' }), post(plain.httpUrl, '/v1/embeddings', { input: TEXTS, model: 'm' })]);
+  assert.deepEqual({ ...oa.json, data: null }, { ...ob.json, data: null });
+  oa.json.data.forEach((d: any, i: number) => {
+    assert.equal(d.index, i);
+    assertClose(d.embedding, ob.json.data[i].embedding, 1e-6, 1e-5, `/v1/embeddings ${i}`);
+  });
+  const dec = await post(threaded.httpUrl, '/decode', { ids: [[101, 7592, 2088, 102]] });
+  assert.deepEqual(dec.json, (await post(plain.httpUrl, '/decode', { ids: [[101, 7592, 2088, 102]] })).json);
+});
+
+test('errors cross the thread boundary with their status and shape', async () => {
+  const cases: [string, unknown, number][] = [
+    ['/embed', { inputs: [] }, 400],
+    ['/embed', { inputs: ['a', 'b', 'c', 'd', 'e'] }, 422],
+    ['/embed', '{"inputs": [', 400],
+    ['/embed', { inputs: ['a'], dimensions: 999 }, 422],
+    ['/v1/embeddings', { input: 'a', encoding_format: 'x' }, 422],
+    ['/nope', {}, 404],
+  ];
+  for (const [path, body, status] of cases) {
+    const [a, b] = await Promise.all([post(threaded.httpUrl, path, body), post(plain.httpUrl, path, body)]);
+    assert.equal(a.status, status, `${path} ${JSON.stringify(body)}: ${JSON.stringify(a.json)}`);
+    assert.deepEqual(a.json, b.json);
+  }
+});
+
+test('health, info and metrics come from the main thread', async () => {
+  assert.equal((await fetch(threaded.httpUrl + '/health')).status, 200);
+  const info = (await (await fetch(threaded.httpUrl + '/info')).json()) as any;
+  assert.equal(info.http, '2 threads');
+  assert.equal(info.config.httpThreads, 2);
+  assert.equal(info.dimensions, 32);
+  const before = await (await fetch(threaded.httpUrl + '/metrics')).text();
+  const count = (text: string) => Number(/^te_request_count (\d+)/m.exec(text)?.[1]);
+  await post(threaded.httpUrl, '/embed', { inputs: 'one more' });
+  assert.equal(count(await (await fetch(threaded.httpUrl + '/metrics')).text()), count(before) + 1);
+  assert.equal(threaded.embedder.admission.inUse, 0);
+  assert.equal(threadId, 0, 'the facades run on this (main) thread');
+});
+
+test('concurrent clients on many connections all get their own vectors', async () => {
+  const single = await Promise.all(TEXTS.map((t) => post(plain.httpUrl, '/embed', { inputs: t })));
+  const results = await Promise.all(Array.from({ length: 96 }, (_, i) => post(threaded.httpUrl, '/embed', { inputs: TEXTS[i % TEXTS.length] })));
+  results.forEach((r, i) => {
+    assert.equal(r.status, 200);
+    const want = single[i % TEXTS.length].json[0] as number[];
+    r.json[0].forEach((x: number, d: number) => assert.ok(Math.abs(x - want[d]) < 1e-5, `request ${i} dim ${d}`));
+  });
+});
+
+test('close() finishes admitted requests, then the port refuses connections', async () => {
+  const server = await startServer(['--http-threads', '3']);
+  const inFlight = Array.from({ length: 16 }, (_, i) => post(server.httpUrl, '/embed', { inputs: `still answered ${i}` }));
+  while (server.embedder.admission.inUse === 0) await new Promise((r) => setImmediate(r));
+  const admitted = server.embedder.admission.inUse;
+  const closing = server.close();
+  const answered = await Promise.all(inFlight);
+  await closing;
+  // Every request admitted before close() is answered; later ones are refused as the server drains. None hangs or is dropped.
+  for (const r of answered) assert.ok(r.status === 200 || r.status === 503, `${r.status} ${JSON.stringify(r.json)}`);
+  assert.ok(answered.filter((r) => r.status === 200).length >= admitted, `${admitted} admitted`);
+  await assert.rejects(fetch(server.httpUrl + '/health'));
+});
+
+test('a taken port fails the start with a clear error', async () => {
+  const port = new URL(plain.httpUrl).port;
+  await assert.rejects(startServer(['--http-threads', '2', '--port', port]), /EADDRINUSE|address already in use/);
+});
