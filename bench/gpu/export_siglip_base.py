@@ -131,8 +131,23 @@ def export(kind, dummy, name, axes):
         if kind != "vision":
             raise RuntimeError("text tower: plain conversion (it is not what is measured, it only has to load)")
         from onnxruntime.transformers import optimizer
-        m = optimizer.optimize_model(path, model_type="vit", num_heads=12, hidden_size=768, opt_level=0)
-        log(f"{kind} fusions:", {k: v for k, v in m.get_fused_operator_statistics().items() if v})
+        # The optimizer's attention patterns differ by model type; keep the one that fuses the most attention.
+        best = None
+        for model_type in ("clip", "vit", "bert"):
+            try:
+                cand = optimizer.optimize_model(path, model_type=model_type, num_heads=12, hidden_size=768, opt_level=0)
+            except Exception as e:  # noqa: BLE001
+                log(f"{kind} optimizer model_type={model_type} failed: {e!r}"[:300])
+                continue
+            stats = {k: v for k, v in cand.get_fused_operator_statistics().items() if v}
+            fused = stats.get("Attention", 0) + stats.get("MultiHeadAttention", 0)
+            log(f"{kind} fusions with model_type={model_type}:", stats)
+            if best is None or fused > best[0]:
+                best = (fused, model_type, cand)
+        if best is None:
+            raise RuntimeError("the optimizer failed for every model type")
+        m = best[2]
+        log(f"{kind}: keeping model_type={best[1]} ({best[0]} fused attention nodes)")
         m.convert_float_to_float16(keep_io_types=True)
         onnx.save(fix_ir(m.model), fp16)
         check_fused(fp16)

@@ -12,6 +12,11 @@
  * Writes gpu-bench.json and gpu-bench.md to --out and prints the summary table last.
  *
  * usage: node dist/bench/gpu/gpu-bench.js --model DIR [--torch torch.json] [--out DIR] [--device cuda] [--quick]
+ *   [--onnx-file F]          the graph to serve (default model_fp16.onnx, else model.onnx)
+ *   [--raw full|minimal|none] minimal: only the server's own settings (2 sessions, shape buckets), W2 sorted and in arrival order
+ *   [--server-flags "..."]   more server flags (e.g. "--http-threads 4")
+ *   [--phases "W2 binary,W3 json"]  only these served phases
+ *   [--tag T]                write gpu-bench-T.{json,md}
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -36,7 +41,12 @@ const QUICK = args.includes('--quick');
 const TORCH = arg('--torch');
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const MAIN_JS = fileURLToPath(new URL('../../src/main.js', import.meta.url));
-const FP16 = existsSync(join(MODEL, 'model_fp16.onnx')) ? 'model_fp16.onnx' : 'model.onnx';
+const FP16 = arg('--onnx-file') ?? (existsSync(join(MODEL, 'model_fp16.onnx')) ? 'model_fp16.onnx' : 'model.onnx');
+const RAW = arg('--raw', 'full')!;
+const SERVER_FLAGS = (arg('--server-flags', '') ?? '').split(' ').filter(Boolean);
+const PHASES = arg('--phases')?.split(',').map((p) => p.trim());
+const TAG = arg('--tag');
+const OUT_NAME = TAG ? `gpu-bench-${TAG}` : 'gpu-bench';
 const CORES = (await import('node:os')).availableParallelism();
 const started = Date.now();
 const log = (...a: unknown[]) => console.error(`[gpu-bench ${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s]`, ...a);
@@ -49,7 +59,7 @@ interface Texts {
 }
 const texts = JSON.parse(readFileSync(join(MODEL, 'texts.json'), 'utf8')) as Texts;
 const torch = TORCH && existsSync(TORCH) ? (JSON.parse(readFileSync(TORCH, 'utf8')) as Record<string, any>) : {};
-const report: Record<string, any> = { started: new Date(started).toISOString(), model: MODEL, graph: FP16, device: DEVICE, cores: CORES, quick: QUICK };
+const report: Record<string, any> = { started: new Date(started).toISOString(), model: MODEL, graph: FP16, device: DEVICE, cores: CORES, quick: QUICK, tag: TAG, extraServerFlags: SERVER_FLAGS };
 mkdirSync(OUT, { recursive: true });
 
 function percentile(sorted: number[], p: number): number {
@@ -350,19 +360,21 @@ function writeBodies(name: string, bodies: { body: string; tokens: number }[]): 
 
 // ---------------------------------------------------------------------------------------------
 
-async function main(): Promise<void> {
-  log(`model ${MODEL} graph ${FP16} (${(statSync(join(MODEL, FP16)).size / 2 ** 20).toFixed(0)} MiB), device ${DEVICE}, ${CORES} cores`);
-  report.cpuCosts = cpuCosts();
-  log('CPU costs (µs):', JSON.stringify(report.cpuCosts, (_, v) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v)));
+interface RawChoice {
+  ceiling: { w1: any; w2: any };
+  chosen: number;
+  seqMultiple: number;
+  batchMultiple: number;
+  memPattern: string;
+  shapeBuckets: string;
+  sessions: number;
+}
 
-  const reference = torch.reference?.texts ?? [];
+/** Sweeps: batch sizes, shape handling, 1 vs 2 sessions, host pooling, the unoptimized export. */
+async function fullRaw(reference: string[], budgetW2: number): Promise<RawChoice> {
   const w1Sizes = QUICK ? [8, 32] : [64, 128, 256, 512];
-  const budget = (size: number) => size * 128;
-  // W2's padded token budget per batch, raw and served alike (the server's --max-batch-tokens).
-  const W2_BUDGET = QUICK ? 4096 : 32768;
-  report.raw = {};
   // No shape padding first: the baseline, the batch-size sweep, latency and the correctness sample.
-  report.raw.fp16Pooled1 = await raw({ label: 'fp16, pooled in graph, 1 session, no shape padding, memory pattern on (ORT default)', w1Batches: w1Sizes, w2BudgetTokens: W2_BUDGET, latency: true, referenceTexts: reference });
+  report.raw.fp16Pooled1 = await raw({ label: 'fp16, pooled in graph, 1 session, no shape padding, memory pattern on (ORT default)', w1Batches: w1Sizes, w2BudgetTokens: budgetW2, latency: true, referenceTexts: reference });
   const points: any[] = report.raw.fp16Pooled1.w1 ?? [];
   const best = Math.max(...points.map((p) => p.tokensPerS));
   const chosen = points.find((p) => p.tokensPerS === best)?.batch ?? 256;
@@ -371,12 +383,12 @@ async function main(): Promise<void> {
   const variants: [string, number, number, string, string][] = [['seq8', 8, 1, 'on', 'off'], ['buckets', 0, 1, 'on', 'on']];
   for (const [key, seqMultiple, batchMultiple, memPattern, shapeBuckets] of variants) {
     const label = shapeBuckets === 'on' ? 'shape buckets (length x32, rows 2^k, warmed at load)' : `seq x${seqMultiple}`;
-    report.raw[key] = await raw({ label: `fp16, pooled in graph, 1 session, ${label}`, w1Batches: key === 'buckets' ? [chosen] : [], w2BudgetTokens: W2_BUDGET, seqMultiple, batchMultiple, memPattern, shapeBuckets, latency: key === 'buckets' });
+    report.raw[key] = await raw({ label: `fp16, pooled in graph, 1 session, ${label}`, w1Batches: key === 'buckets' ? [chosen] : [], w2BudgetTokens: budgetW2, seqMultiple, batchMultiple, memPattern, shapeBuckets, latency: key === 'buckets' });
   }
   const w2Cost = (r: any) => (r?.w2?.passTokensPerS ? 1 / r.w2.passTokensPerS[0] + 1 / r.w2.passTokensPerS[1] : Infinity);
   const choices: [string, number, number, string, string][] = [['fp16Pooled1', 1, 1, 'on', 'off'], ...variants];
   const [bucketKey, seqMultiple, batchMultiple, memPattern, shapeBuckets] = choices.reduce((a, b) => (w2Cost(report.raw[b[0]]) < w2Cost(report.raw[a[0]]) ? b : a));
-  report.raw.fp16Pooled2 = await raw({ label: `fp16, pooled in graph, 2 sessions, ${bucketKey}`, sessions: 2, w1Batches: [chosen], w2BudgetTokens: W2_BUDGET, seqMultiple, batchMultiple, memPattern, shapeBuckets, latency: true });
+  report.raw.fp16Pooled2 = await raw({ label: `fp16, pooled in graph, 2 sessions, ${bucketKey}`, sessions: 2, w1Batches: [chosen], w2BudgetTokens: budgetW2, seqMultiple, batchMultiple, memPattern, shapeBuckets, latency: true });
   report.raw.fp16Token1 = await raw({ label: 'fp16, [B,S,D] out, pooled on host', poolInGraph: false, w1Batches: [chosen] });
   if (FP16 !== 'model.onnx') report.raw.fp32Pooled1 = await raw({ label: 'fp32 export, not optimized, pooled in graph', onnxFile: 'model.onnx', w1Batches: [chosen] });
   const w1Of = (r: any) => r?.w1?.find((p: any) => p.batch === chosen)?.tokensPerS ?? 0;
@@ -387,18 +399,43 @@ async function main(): Promise<void> {
     w1: twoBetter ? report.raw.fp16Pooled2.w1 : report.raw.fp16Pooled1.w1,
     w2: (twoBetter ? report.raw.fp16Pooled2 : oneSession)?.w2,
   };
+  return { ceiling, chosen, seqMultiple, batchMultiple, memPattern, shapeBuckets, sessions };
+}
+
+/** Only the server's own settings (2 sessions, shape buckets): W2 as sorted batches (the ceiling) and in arrival order. */
+async function minimalRaw(reference: string[], budgetW2: number): Promise<RawChoice> {
+  const common = { shapeBuckets: 'on', seqMultiple: 0, w1Batches: [256], w2BudgetTokens: budgetW2 };
+  report.raw.fp16Pooled1 = await raw({ label: '1 session, shape buckets', ...common, latency: true, referenceTexts: reference });
+  report.raw.fp16Pooled2 = await raw({ label: '2 sessions, shape buckets, W2 sorted by length', ...common, sessions: 2 });
+  report.raw.arrival2 = await raw({ label: '2 sessions, shape buckets, W2 in arrival order', ...common, w1Batches: [], sessions: 2, w2Order: 'arrival' });
+  return { ceiling: { w1: report.raw.fp16Pooled2.w1, w2: report.raw.fp16Pooled2.w2 }, chosen: 256, seqMultiple: 0, batchMultiple: 1, memPattern: 'on', shapeBuckets: 'on', sessions: 2 };
+}
+
+async function main(): Promise<void> {
+  log(`model ${MODEL} graph ${FP16} (${(statSync(join(MODEL, FP16)).size / 2 ** 20).toFixed(0)} MiB), device ${DEVICE}, ${CORES} cores`);
+  report.cpuCosts = cpuCosts();
+  log('CPU costs (µs):', JSON.stringify(report.cpuCosts, (_, v) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v)));
+
+  const reference = torch.reference?.texts ?? [];
+  const budget = (size: number) => size * 128;
+  // W2's padded token budget per batch, raw and served alike (the server's --max-batch-tokens).
+  const W2_BUDGET = QUICK ? 4096 : 32768;
+  report.raw = {};
+  const serverDefaults: RawChoice = { ceiling: { w1: undefined, w2: undefined }, chosen: 256, seqMultiple: 0, batchMultiple: 1, memPattern: 'on', shapeBuckets: 'on', sessions: 2 };
+  const { ceiling, chosen, seqMultiple, batchMultiple, memPattern, shapeBuckets, sessions } =
+    RAW === 'minimal' ? await minimalRaw(reference, W2_BUDGET) : RAW === 'none' ? serverDefaults : await fullRaw(reference, W2_BUDGET);
   report.chosen = { batchTexts: chosen, maxBatchTokens: Math.max(budget(chosen), W2_BUDGET), sessions, seqMultiple, batchMultiple, memPattern, shapeBuckets };
   log('chosen server settings:', JSON.stringify(report.chosen));
 
   // Correctness of what the GPU returns against PyTorch fp32 (sentence-transformers).
   const refVecs: number[][] = torch.reference?.vectors ?? [];
-  const got: number[][] = report.raw.fp16Pooled1.referenceVectors ?? [];
+  const got: number[][] = report.raw.fp16Pooled1?.referenceVectors ?? [];
   if (refVecs.length && got.length === refVecs.length) {
     const cos = refVecs.map((r, i) => r.reduce((s, x, d) => s + x * got[i][d], 0));
     report.correctness = { texts: cos.length, minCosine: Math.min(...cos), meanCosine: cos.reduce((a, b) => a + b, 0) / cos.length };
     log('correctness vs sentence-transformers fp32:', JSON.stringify(report.correctness));
   }
-  delete report.raw.fp16Pooled1.referenceVectors;
+  if (report.raw.fp16Pooled1) delete report.raw.fp16Pooled1.referenceVectors;
 
   // Served
   const tokW1 = 32 * 128;
@@ -408,7 +445,7 @@ async function main(): Promise<void> {
   const tokenizationWorkers = Math.max(2, Math.min(8, CORES - 8));
   const flags = ['--max-batch-tokens', String(Math.max(budget(chosen), W2_BUDGET)), '--max-batch-requests', String(Math.max(chosen, 512)), '--sessions', String(sessions),
     '--pad-seq-multiple', String(seqMultiple), '--pad-batch-multiple', String(batchMultiple), '--mem-pattern', memPattern, '--shape-buckets', shapeBuckets,
-    '--tokenization-workers', String(tokenizationWorkers), '--max-concurrent-requests', '2048'];
+    '--tokenization-workers', String(tokenizationWorkers), '--max-concurrent-requests', '2048', ...SERVER_FLAGS];
   report.serverFlags = flags;
   log('server flags:', flags.join(' '));
   const gpuIdleMiB = gpuUsedTotalMiB();
@@ -422,10 +459,10 @@ async function main(): Promise<void> {
     serverProcessMiB: gpuAtRest?.find((g) => g.pid === server.pid)?.usedMiB ?? null,
     gpuUsedIdleMiB: gpuIdleMiB,
     gpuUsedWithServerMiB: gpuUsedTotalMiB(),
-    rawOneSessionTotalMiB: report.raw.fp16Pooled1.gpuUsedTotalMiB ?? null,
-    rawTwoSessionsTotalMiB: report.raw.fp16Pooled2.gpuUsedTotalMiB ?? null,
-    rawOneSessionMiB: report.raw.fp16Pooled1.gpuMemoryPeakMiB ?? null,
-    rawTwoSessionsMiB: report.raw.fp16Pooled2.gpuMemoryPeakMiB ?? null,
+    rawOneSessionTotalMiB: report.raw.fp16Pooled1?.gpuUsedTotalMiB ?? null,
+    rawTwoSessionsTotalMiB: report.raw.fp16Pooled2?.gpuUsedTotalMiB ?? null,
+    rawOneSessionMiB: report.raw.fp16Pooled1?.gpuMemoryPeakMiB ?? null,
+    rawTwoSessionsMiB: report.raw.fp16Pooled2?.gpuMemoryPeakMiB ?? null,
   };
   const dims = info.dimensions ?? 768;
   const shardsFor = (clients: number) => Math.max(1, Math.min(clients, QUICK ? 2 : Math.min(8, Math.floor(CORES / 3))));
@@ -437,11 +474,11 @@ async function main(): Promise<void> {
     { name: 'W3 json', bodiesFile: w3Bodies, clients: 1, shards: 1, accept: 'json', textsPerRequest: 1 },
   ];
   report.served = [];
-  for (const phase of phases) report.served.push(await runPhase(server, phase, dims));
+  for (const phase of phases.filter((p) => !PHASES || PHASES.includes(p.name))) report.served.push(await runPhase(server, phase, dims));
   await server.stop();
 
   // Forking servers load one copy per worker process; this one holds `sessions` copies in one process.
-  const single = report.raw.fp16Pooled1.gpuMemoryPeakMiB ?? (report.raw.fp16Pooled1.gpuUsedTotalMiB != null && gpuIdleMiB != null ? report.raw.fp16Pooled1.gpuUsedTotalMiB - gpuIdleMiB : null);
+  const single = report.raw.fp16Pooled1?.gpuMemoryPeakMiB ?? (report.raw.fp16Pooled1?.gpuUsedTotalMiB != null && gpuIdleMiB != null ? report.raw.fp16Pooled1.gpuUsedTotalMiB - gpuIdleMiB : null);
   report.gpuMemory.forkingServerEstimateMiB = single ? { 4: 4 * single, 8: 8 * single, 16: 16 * single } : null;
   summarize(ceiling);
 }
@@ -467,6 +504,7 @@ function summarize(ceiling: any): void {
   const md: string[] = [];
   md.push(`# GPU benchmark (${report.device}, ${torch.device ?? 'unknown GPU'}, ${report.cores} cores)`, '');
   md.push(`Model: BERT-base architecture (768/12/12), random seeded weights, real BERT vocabulary; graph ${report.graph}. ${report.started}.`, '');
+  md.push(`Server flags: \`${(report.serverFlags ?? []).join(' ')}\``, '');
   md.push('| what | target | measured | ratios |', '| --- | --- | --- | --- |', ...rows.map((x) => `| ${x.join(' | ')} |`), '');
   md.push('## Served over HTTP (loopback, closed loop)', '', '| phase | clients | tok/s | req/s | p50 ms | p99 ms | server cores (main thread) | server CPU µs/req | mean batch | errors |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const p of report.served) {
@@ -481,15 +519,15 @@ function summarize(ceiling: any): void {
   md.push('', '## CPU costs per item (µs, one core of this machine)', '', '```', JSON.stringify(report.cpuCosts, null, 1), '```');
   md.push('', '## GPU memory', '', '```', JSON.stringify(report.gpuMemory, null, 1), '```');
   md.push('', '## Correctness', '', '```', JSON.stringify(report.correctness ?? null), '```');
-  writeFileSync(join(OUT, 'gpu-bench.json'), JSON.stringify(report, null, 1));
-  writeFileSync(join(OUT, 'gpu-bench.md'), md.join('\n') + '\n');
+  writeFileSync(join(OUT, `${OUT_NAME}.json`), JSON.stringify(report, null, 1));
+  writeFileSync(join(OUT, `${OUT_NAME}.md`), md.join('\n') + '\n');
   console.log(md.slice(0, 10 + report.served.length + 4).join('\n'));
 }
 
 main().catch((e) => {
   log('FAILED', (e as Error).stack);
   try {
-    writeFileSync(join(OUT, 'gpu-bench.json'), JSON.stringify({ ...report, failure: (e as Error).stack }, null, 1));
+    writeFileSync(join(OUT, `${OUT_NAME}.json`), JSON.stringify({ ...report, failure: (e as Error).stack }, null, 1));
   } catch {
     /* nothing more to save */
   }

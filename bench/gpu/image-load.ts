@@ -25,6 +25,10 @@ interface Args {
   imageWorkers: number;
   maxBatchImages: number;
   port: number;
+  /** More server flags, e.g. "--http-threads 4". */
+  serverFlags: string[];
+  /** Writes image-bench-<tag>.{json,md}. */
+  tag: string | null;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -46,6 +50,8 @@ function parseArgs(argv: string[]): Args {
     imageWorkers: Number(get('image-workers', String(Math.max(1, Math.min(8, availableParallelism() - 4))))),
     maxBatchImages: Number(get('max-batch-images', '64')),
     port: Number(get('port', '8097')),
+    serverFlags: (get('server-flags', '') ?? '').split(' ').filter(Boolean),
+    tag: get('tag', null),
   };
 }
 
@@ -76,6 +82,7 @@ async function startServer(args: Args): Promise<ChildProcess> {
     '--hostname', '127.0.0.1', '--max-batch-images', String(args.maxBatchImages), '--image-workers', String(args.imageWorkers),
     '--max-concurrent-requests', '4096', '--payload-limit', '20000000'];
   if (args.variant !== 'fp32') flags.push('--onnx-variant', args.variant);
+  flags.push(...args.serverFlags);
   const child = spawn(process.execPath, flags, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '16' } });
   const deadline = Date.now() + 300_000;
   while (Date.now() < deadline) {
@@ -260,8 +267,9 @@ async function main(): Promise<void> {
       phases,
       torch,
     };
-    writeFileSync(join(args.out, 'image-bench.json'), JSON.stringify(report, null, 1));
-    writeFileSync(join(args.out, 'image-bench.md'), markdown(report));
+    const name = args.tag ? `image-bench-${args.tag}` : 'image-bench';
+    writeFileSync(join(args.out, `${name}.json`), JSON.stringify(report, null, 1));
+    writeFileSync(join(args.out, `${name}.md`), markdown(report));
     console.log(markdown(report));
   } finally {
     server.kill('SIGTERM');

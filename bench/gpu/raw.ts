@@ -26,6 +26,12 @@ export interface RawTask {
   /** Token budget (padded) for the W2 batches; 0 skips W2. */
   w2BudgetTokens: number;
   w2MaxBatch: number;
+  /**
+   * 'sorted': batches of length-sorted texts (what a full queue allows, best for padded graphs);
+   * 'arrival': texts in arrival order, a batch closing at the budget or w2MaxBatch (what a
+   * dynamic batcher meets with a short queue). Budgets count padding unless the graph removes it.
+   */
+  w2Order?: 'sorted' | 'arrival';
   /** Passes over all W2 batches: the first meets every shape cold, the later ones warm. */
   w2Passes: number;
   seqMultiple: number;
@@ -81,6 +87,29 @@ async function throughput(backend: OrtBackend, batches: EncodedText[][], seconds
   await Promise.all(Array.from({ length: inFlight }, lane));
   const s = (performance.now() - started) / 1000;
   return { batches: done, tokens, s, tokensPerS: tokens / s, msPerBatch: (s * 1000) / done };
+}
+
+/** Texts in arrival order, each batch within the budget (real tokens for graphs that remove padding). */
+function arrivalBatches(encoded: EncodedText[], budget: number, maxBatch: number, padded: boolean): EncodedText[][] {
+  const out: EncodedText[][] = [];
+  let cur: EncodedText[] = [];
+  let longest = 0;
+  let tokens = 0;
+  for (const e of encoded) {
+    const n = e.ids.length;
+    const cost = padded ? (cur.length + 1) * Math.max(longest, n) : tokens + n;
+    if (cur.length > 0 && (cost > budget || cur.length >= maxBatch)) {
+      out.push(cur);
+      cur = [];
+      longest = 0;
+      tokens = 0;
+    }
+    cur.push(e);
+    longest = Math.max(longest, n);
+    tokens += n;
+  }
+  if (cur.length) out.push(cur);
+  return out;
 }
 
 /** The server's padded budget applied to length-sorted texts: what a full queue lets the batcher form. */
@@ -143,7 +172,11 @@ async function main(): Promise<void> {
     const w2 = texts.w2.map(encode);
     const counts = w2.map((e) => e.ids.length);
     result.w2TokenCountsMatch = counts.filter((n, i) => n === texts.w2_tokens[i]).length / counts.length;
-    const batches = sortedBatches(w2, task.w2BudgetTokens, task.w2MaxBatch);
+    const batches = task.w2Order === 'arrival'
+      ? arrivalBatches(w2, task.w2BudgetTokens, task.w2MaxBatch, backend.info.padded)
+      : sortedBatches(w2, task.w2BudgetTokens, task.w2MaxBatch);
+    result.w2Order = task.w2Order ?? 'sorted';
+    result.paddingRemovedInGraph = backend.removesPadding;
     const useful = counts.reduce((a, b) => a + b, 0);
     const padded = batches.reduce((n, b) => n + b.length * Math.max(...b.map((e) => e.ids.length)), 0);
     const passes: number[] = [];
