@@ -7,6 +7,7 @@ import type { ErrorKind } from '../../../errors.js';
 
 export type FacadeMethod =
   | 'text.embed'
+  | 'text.embedEncoded'
   | 'text.tokenize'
   | 'text.decode'
   | 'images.embed'
@@ -46,6 +47,9 @@ export interface HttpThreadData {
   /** The facades' `info`, which never changes after start. */
   textInfo: unknown;
   imageInfo: unknown | null;
+  /** The thread tokenizes texts itself with these files (as the facade would), sparing the main thread. */
+  tokenizer: { tokenizerPath: string; configPath: string | null; maxLength: number } | null;
+  limits: { maxClientBatchSize: number; autoTruncate: boolean };
 }
 
 /** From an HTTP thread to the main thread, besides facade calls (which use their own port). */
