@@ -133,8 +133,6 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     threads: config.httpThreads,
     textInfo: info,
     imageInfo: images?.images.info ?? null,
-    tokenizer: tokenizerFiles,
-    limits: { maxClientBatchSize: config.maxClientBatchSize, autoTruncate: config.autoTruncate },
     onThreadError: (e) => log('an HTTP thread failed', { error: e.message }),
   }).catch(async (e: Error) => {
     await releaseModel();

@@ -5,8 +5,7 @@
 # text: builds BERT-base (fused fp16 and packed fp16 graphs) and the PyTorch anchors, then
 #   A. fused fp16, HTTP on the main thread: raw ceiling (sorted and arrival-order W2), W2, W3;
 #   B. fused fp16, --http-threads 4: W1, W2, W3;
-#   C. packed fp16 (padding removed in the graph), --http-threads 4: raw ceiling, W2, W3;
-#   D. packed fp16, --http-threads 6 --tokenization-workers 2: W1, W2, W3.
+#   C. packed fp16 (padding removed in the graph), --http-threads 4: raw ceiling, W2, W3.
 # images: SigLIP-base export (keeps the optimizer model type that fuses the most attention), the
 #   PyTorch anchors, then /embed_image with HTTP on the main thread and with --http-threads 4.
 # Results: gpu-bench-<tag>.{json,md}, image-bench-<tag>.{json,md}, variants-<step>.log in $OUT.
@@ -27,8 +26,6 @@ mkdir -p "$OUT"
     $B --raw none --tag http-threads --server-flags "--http-threads 4" --phases "W1 binary,W2 binary,W2 json,W3 json"
     if [ -f "$MODEL/model_packed_fp16.onnx" ]; then
       $B --raw minimal --onnx-file model_packed_fp16.onnx --tag packed-http-threads --server-flags "--http-threads 4" --phases "W2 binary,W2 json,W3 json"
-      # HTTP threads tokenize embed requests themselves: more of them, fewer tokenizer workers (those serve gRPC only).
-      $B --raw none --onnx-file model_packed_fp16.onnx --tag packed-http-threads-6 --server-flags "--http-threads 6 --tokenization-workers 2" --phases "W1 binary,W2 binary,W3 json"
     else
       echo "no packed graph: see the optimize-fp16 --packed line above"
     fi

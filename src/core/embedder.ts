@@ -3,7 +3,7 @@ import { Admission } from './admission.js';
 import { admittedRequestsDone, checkDimensions, checkInputCount, runAdmitted, type EmbedObserver } from './request-guard.js';
 import type { Batcher } from './batcher.js';
 import { finalizeVector } from './postprocess.js';
-import type { EncodedText, EncodeOptions, ModelInfo, TextEncoder, Timings, Token, TruncationDirection } from './types.js';
+import type { EncodeOptions, ModelInfo, TextEncoder, Timings, Token, TruncationDirection } from './types.js';
 
 export interface EmbedderLimits {
   maxClientBatchSize: number;
@@ -28,20 +28,6 @@ export interface EmbedResponse {
   /** Tokens the model saw, special tokens included (OpenAI's usage.prompt_tokens). */
   promptTokens: number;
   timings: Timings;
-}
-
-/**
- * An embed request tokenized elsewhere in this process (an HTTP thread), with `encodeOptions`
- * applied: the facade then admits, validates and enqueues it as if it had encoded it.
- */
-export interface EncodedEmbedRequest extends Omit<EmbedRequest, 'inputs'> {
-  encoded: EncodedText[];
-  tokenizationMs: number;
-}
-
-/** How a request's inputs are tokenized: its own truncation settings, else the server's (--auto-truncate). */
-export function encodeOptions(request: Pick<EmbedRequest, 'truncate' | 'truncationDirection'>, autoTruncate: boolean): EncodeOptions {
-  return { truncate: request.truncate ?? autoTruncate, direction: request.truncationDirection ?? 'right' };
 }
 
 export interface TokenizeRequest {
@@ -86,20 +72,10 @@ export class Embedder {
     return runAdmitted(this.ready, this.admission, this.observer, () => this.embedAdmitted(request), (r) => r.timings);
   }
 
-  /** `embed` for inputs already tokenized with `encodeOptions` (by an HTTP thread's own tokenizer). */
-  embedEncoded(request: EncodedEmbedRequest): Promise<EmbedResponse> {
-    return runAdmitted(this.ready, this.admission, this.observer, () => {
-      const started = performance.now() - request.tokenizationMs;
-      this.checkInputs(request.encoded);
-      checkDimensions(request.dimensions, this.info.dimensions);
-      return this.enqueue(request, request.encoded, encodeOptions(request, this.limits.autoTruncate).truncate, started, request.tokenizationMs);
-    }, (r) => r.timings);
-  }
-
   tokenize(request: TokenizeRequest): Promise<Token[][]> {
     return runAdmitted(this.ready, this.admission, undefined, async () => {
       this.checkInputs(request.inputs);
-      const options = encodeOptions(request, this.limits.autoTruncate);
+      const options = this.encodeOptions(request.truncate, request.truncationDirection);
       const tokens = await this.encoder.tokenize(request.inputs, { ...options, addSpecialTokens: request.addSpecialTokens });
       if (!options.truncate) tokens.forEach((t, i) => this.checkLength(t.length, i));
       return tokens;
@@ -123,17 +99,13 @@ export class Embedder {
   private async embedAdmitted(request: EmbedRequest): Promise<EmbedResponse> {
     const started = performance.now();
     this.checkInputs(request.inputs);
-    checkDimensions(request.dimensions, this.info.dimensions);
-    const options = encodeOptions(request, this.limits.autoTruncate);
-    const encoded = await this.encoder.encode(request.inputs, options);
-    return this.enqueue(request, encoded, options.truncate, started, performance.now() - started);
-  }
-
-  /** Checks lengths (when not truncated), queues the inputs, shapes the vectors. `started` counts tokenization. */
-  private async enqueue(request: Omit<EmbedRequest, 'inputs'>, encoded: EncodedText[], truncated: boolean, started: number, tokenizationMs: number): Promise<EmbedResponse> {
-    if (!truncated) encoded.forEach((e, i) => this.checkLength(e.ids.length, i));
-    if (request.signal?.aborted) throw new CoalesceError('cancelled', 'the client cancelled the request');
     const { dimensions } = request;
+    checkDimensions(dimensions, this.info.dimensions);
+    const options = this.encodeOptions(request.truncate, request.truncationDirection);
+    const encoded = await this.encoder.encode(request.inputs, options);
+    if (!options.truncate) encoded.forEach((e, i) => this.checkLength(e.ids.length, i));
+    const tokenizationMs = performance.now() - started;
+    if (request.signal?.aborted) throw new CoalesceError('cancelled', 'the client cancelled the request');
 
     const outcomes = await this.batcher.submit(encoded, request.signal);
     // The model may already normalize; normalizing again is a no-op, so only skip it when asked not to.
@@ -150,7 +122,7 @@ export class Embedder {
     };
   }
 
-  private checkInputs(inputs: readonly unknown[]): void {
+  private checkInputs(inputs: readonly string[]): void {
     checkInputCount(inputs.length, this.limits.maxClientBatchSize);
   }
 
@@ -163,4 +135,7 @@ export class Embedder {
     }
   }
 
+  private encodeOptions(truncate: boolean | undefined, direction: TruncationDirection | undefined): EncodeOptions {
+    return { truncate: truncate ?? this.limits.autoTruncate, direction: direction ?? 'right' };
+  }
 }

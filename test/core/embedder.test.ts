@@ -49,23 +49,3 @@ test('validation happens before anything is queued, and releases the permit', as
   assert.equal(cut.vectors[0][0], 16);
   assert.equal(cut.promptTokens, 16);
 });
-
-test('embedEncoded (inputs tokenized by an HTTP thread) answers as embed does and applies the same checks', async () => {
-  const { e } = embedder();
-  const texts = ['abc', 'hello world'];
-  const direct = await e.embed({ inputs: texts, normalize: false });
-  const encoded = await encoder().encode(texts, { truncate: false, direction: 'right' });
-  const viaThread = await e.embedEncoded({ encoded, tokenizationMs: 2, normalize: false });
-  assert.deepEqual(viaThread.vectors.map((v) => [...v]), direct.vectors.map((v) => [...v]));
-  assert.equal(viaThread.promptTokens, direct.promptTokens);
-  assert.equal(viaThread.timings.tokenizationMs, 2);
-  assert.ok(viaThread.timings.totalMs >= 2, 'total time counts the tokenization done elsewhere');
-
-  const long = await encoder().encode(['x'.repeat(20)], { truncate: false, direction: 'right' });
-  await assert.rejects(e.embedEncoded({ encoded: long, tokenizationMs: 0, normalize: true }), (err) => isCoalesceError(err) && err.kind === 'validation' && /at most 16 tokens/.test(err.message));
-  await assert.rejects(e.embedEncoded({ encoded, tokenizationMs: 0, normalize: true, dimensions: 999 }), (err) => isCoalesceError(err) && err.kind === 'validation');
-  await assert.rejects(e.embedEncoded({ encoded: [], tokenizationMs: 0, normalize: true }), (err) => isCoalesceError(err) && err.kind === 'empty');
-  assert.equal(e.admission.inUse, 0);
-  e.markReady(false);
-  await assert.rejects(e.embedEncoded({ encoded, tokenizationMs: 0, normalize: true }), (err) => isCoalesceError(err) && err.kind === 'unhealthy');
-});

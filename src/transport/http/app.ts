@@ -13,7 +13,7 @@ import { imageRoutes } from './image-routes.js';
  * What the routes call: the facades' methods, not the classes, so the same routes run beside the
  * facades on the main thread or in HTTP threads that reach them by message (threads/).
  */
-export type TextFacade = Pick<Embedder, 'info' | 'embed' | 'tokenize' | 'decode'> & Partial<Pick<Embedder, 'embedEncoded'>>;
+export type TextFacade = Pick<Embedder, 'info' | 'embed' | 'tokenize' | 'decode'>;
 export type ImageFacade = Pick<ImageEmbedder, 'info' | 'embed'>;
 export type ClassifierFacade = Pick<ZeroShotClassifier, 'classify'>;
 export interface ImageFacades {

@@ -6,7 +6,6 @@ import { createAdaptorServer } from '@hono/node-server';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHttpApp, type HttpDeps } from './app.js';
-import type { HttpThreadData } from './threads/facade-protocol.js';
 import { HttpThreads } from './threads/http-threads.js';
 
 export interface HttpServing {
@@ -24,9 +23,6 @@ export interface HttpServeOptions {
   /** What HTTP threads need to know up front: the facades' info never changes after start. */
   textInfo: unknown;
   imageInfo: unknown | null;
-  /** HTTP threads tokenize embed requests themselves with these files and limits. */
-  tokenizer: HttpThreadData['tokenizer'];
-  limits: HttpThreadData['limits'];
   onThreadError: (e: Error) => void;
 }
 
@@ -36,7 +32,7 @@ export async function serveHttp(deps: HttpDeps, options: HttpServeOptions): Prom
       options.threads,
       { hostname: options.hostname, port: options.port },
       deps,
-      { modelName: deps.modelName, payloadLimit: deps.payloadLimit, textInfo: options.textInfo, imageInfo: options.imageInfo, tokenizer: options.tokenizer, limits: options.limits },
+      { modelName: deps.modelName, payloadLimit: deps.payloadLimit, textInfo: options.textInfo, imageInfo: options.imageInfo },
       options.onThreadError,
     );
     return { port: threads.port, where: `${threads.size} threads`, close: () => threads.close() };

@@ -4,9 +4,6 @@
  * answer exactly as they would beside the facades.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { encodeOptions, type EmbedRequest } from '../../../core/embedder.js';
-import { checkInputCount } from '../../../core/request-guard.js';
-import type { TextEncoder } from '../../../core/types.js';
 import { CoalesceError } from '../../../errors.js';
 import type { HttpDeps, ImageFacade, TextFacade } from '../app.js';
 import type { CallMessage, FacadeMethod, HttpThreadData, ReplyMessage } from './facade-protocol.js';
@@ -72,22 +69,11 @@ export class FacadeClient {
   }
 }
 
-/**
- * HttpDeps whose facades live on the main thread. With `encoder`, texts are tokenized here, as
- * the facade would (same input-count check, same truncation settings), and only their ids cross.
- */
-export function remoteDeps(client: FacadeClient, data: HttpThreadData, encoder: TextEncoder | null = null): HttpDeps {
-  const embed = async (request: EmbedRequest) => {
-    if (!encoder) return client.call<Awaited<ReturnType<TextFacade['embed']>>>('text.embed', [request]);
-    checkInputCount(request.inputs.length, data.limits.maxClientBatchSize);
-    const started = performance.now();
-    const encoded = await encoder.encode(request.inputs, encodeOptions(request, data.limits.autoTruncate));
-    const { inputs: _texts, ...rest } = request;
-    return client.call<Awaited<ReturnType<TextFacade['embed']>>>('text.embedEncoded', [{ ...rest, encoded, tokenizationMs: performance.now() - started }]);
-  };
+/** HttpDeps whose facades live on the main thread. */
+export function remoteDeps(client: FacadeClient, data: HttpThreadData): HttpDeps {
   const embedder: TextFacade = {
     info: data.textInfo as TextFacade['info'],
-    embed,
+    embed: (request) => client.call('text.embed', [request]),
     tokenize: (request) => client.call('text.tokenize', [request]),
     decode: (ids, skipSpecialTokens) => client.call('text.decode', [ids, skipSpecialTokens]),
   };

@@ -17,10 +17,6 @@ function images(deps: HttpDeps) {
 
 const HANDLERS: Record<FacadeMethod, Handler> = {
   'text.embed': (d, [request]) => d.embedder.embed(request),
-  'text.embedEncoded': (d, [request]) => {
-    if (!d.embedder.embedEncoded) throw new Error('this facade takes no pre-tokenized inputs');
-    return d.embedder.embedEncoded(request);
-  },
   'text.tokenize': (d, [request]) => d.embedder.tokenize(request),
   'text.decode': (d, [ids, skipSpecialTokens]) => d.embedder.decode(ids, skipSpecialTokens),
   'images.embed': (d, [request]) => images(d).images.embed(request),

@@ -7,7 +7,6 @@ import type { ErrorKind } from '../../../errors.js';
 
 export type FacadeMethod =
   | 'text.embed'
-  | 'text.embedEncoded'
   | 'text.tokenize'
   | 'text.decode'
   | 'images.embed'
@@ -47,9 +46,6 @@ export interface HttpThreadData {
   /** The facades' `info`, which never changes after start. */
   textInfo: unknown;
   imageInfo: unknown | null;
-  /** The thread tokenizes texts itself with these files (as the facade would), sparing the main thread. */
-  tokenizer: { tokenizerPath: string; configPath: string | null; maxLength: number } | null;
-  limits: { maxClientBatchSize: number; autoTruncate: boolean };
 }
 
 /** From an HTTP thread to the main thread, besides facade calls (which use their own port). */

@@ -1,13 +1,11 @@
 /**
  * One HTTP thread: the same hono app as the main thread's, listening on the shared socket, with
- * facades that are messages to the main thread (facade-client.ts). It tokenizes the texts of
- * embed requests itself with its own copy of the tokenizer, so the main thread only batches.
+ * facades that are messages to the main thread (facade-client.ts).
  */
 import { createAdaptorServer } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { HfTokenizer, InlineTextEncoder } from '../../../preprocess/tokenizer.js';
 import { createHttpApp } from '../app.js';
 import { FacadeClient, remoteDeps } from './facade-client.js';
 import type { HttpThreadData, HttpThreadEvent, StopMessage } from './facade-protocol.js';
@@ -18,9 +16,7 @@ const post = (m: HttpThreadEvent) => parentPort!.postMessage(m);
 const STOP_GRACE_MS = 5000;
 
 const client = new FacadeClient(calls);
-const { tokenizer } = data;
-const encoder = tokenizer ? new InlineTextEncoder(HfTokenizer.fromFiles(tokenizer.tokenizerPath, tokenizer.configPath, tokenizer.maxLength)) : null;
-const app = createHttpApp(remoteDeps(client, data, encoder));
+const app = createHttpApp(remoteDeps(client, data));
 const server = createAdaptorServer({ fetch: app.fetch }) as Server;
 
 server.once('error', (e) => post({ type: 'listen-failed', message: e.message }));

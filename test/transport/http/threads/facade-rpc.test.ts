@@ -6,16 +6,11 @@ import { CoalesceError } from '../../../../src/errors.js';
 import type { HttpDeps } from '../../../../src/transport/http/app.js';
 import { FacadeClient, remoteDeps } from '../../../../src/transport/http/threads/facade-client.js';
 import { hostFacades } from '../../../../src/transport/http/threads/facade-host.js';
-import type { EncodedEmbedRequest } from '../../../../src/core/embedder.js';
-import type { TextEncoder } from '../../../../src/core/types.js';
-import { charEncoder } from '../../../helpers/fake-backend.js';
 
 const timings = { tokenizationMs: 1, queueMs: 2, inferenceMs: 3, totalMs: 6 };
 const textInfo = { id: 'fake', dimensions: 4, device: 'cpu' };
 
-const threadData = { listen: { fd: -1 }, modelName: 'fake', payloadLimit: 1000, textInfo, imageInfo: null, tokenizer: null, limits: { maxClientBatchSize: 3, autoTruncate: false } };
-
-function connect(deps: Partial<HttpDeps>, encoder: TextEncoder | null = null) {
+function connect(deps: Partial<HttpDeps>) {
   const { port1, port2 } = new MessageChannel();
   const full: HttpDeps = {
     embedder: { info: textInfo as any, embed: async () => { throw new Error('unused'); }, tokenize: async () => [], decode: async () => [] },
@@ -28,7 +23,7 @@ function connect(deps: Partial<HttpDeps>, encoder: TextEncoder | null = null) {
   };
   hostFacades(port1, full);
   const client = new FacadeClient(port2);
-  const remote = remoteDeps(client, threadData, encoder);
+  const remote = remoteDeps(client, { listen: { fd: -1 }, modelName: 'fake', payloadLimit: 1000, textInfo, imageInfo: null });
   return { remote, client, close: () => { port1.close(); port2.close(); } };
 }
 
@@ -125,45 +120,4 @@ test('when the main thread side closes, waiting calls fail as unhealthy instead 
   const client = new FacadeClient(port2);
   await assert.rejects(client.call('server.info'), (e: CoalesceError) => e.kind === 'unhealthy');
   await assert.rejects(client.call('server.info'), (e: CoalesceError) => e.kind === 'unhealthy');
-});
-
-test('with a tokenizer in the thread, only token ids cross; the facade gets the same truncation settings', async () => {
-  const seen: EncodedEmbedRequest[] = [];
-  let texts = 0;
-  const { remote, close } = connect(
-    {
-      embedder: {
-        info: textInfo as any,
-        embed: async () => {
-          texts++;
-          throw new Error('texts should not reach the main thread');
-        },
-        embedEncoded: async (r) => {
-          seen.push(r);
-          return { vectors: r.encoded.map((e) => new Float32Array([e.ids.length])), promptTokens: 0, timings };
-        },
-        tokenize: async () => [],
-        decode: async () => [],
-      },
-    },
-    charEncoder,
-  );
-  try {
-    const out = await remote.embedder.embed({ inputs: ['abc', 'hello'], normalize: false, truncate: true, truncationDirection: 'left', dimensions: 2 });
-    assert.equal(texts, 0);
-    assert.equal(seen.length, 1);
-    const expected = await charEncoder.encode(['abc', 'hello'], { truncate: true, direction: 'left' });
-    assert.deepEqual(seen[0].encoded.map((e) => [...e.ids]), expected.map((e) => [...e.ids]));
-    assert.equal(seen[0].truncate, true);
-    assert.equal(seen[0].truncationDirection, 'left');
-    assert.equal(seen[0].dimensions, 2);
-    assert.equal((seen[0] as any).inputs, undefined, 'the texts themselves stay in the thread');
-    assert.ok(seen[0].tokenizationMs >= 0);
-    assert.deepEqual(out.vectors.map((v) => v[0]), expected.map((e) => e.ids.length));
-    // Too many inputs: refused in the thread with the facade's own error, nothing sent.
-    await assert.rejects(remote.embedder.embed({ inputs: ['a', 'b', 'c', 'd'], normalize: true }), (e: CoalesceError) => e.kind === 'validation' && /less than 3/.test(e.message));
-    assert.equal(seen.length, 1);
-  } finally {
-    close();
-  }
 });
