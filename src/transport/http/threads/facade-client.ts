@@ -6,7 +6,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { CoalesceError } from '../../../errors.js';
 import type { HttpDeps, ImageFacade, TextFacade } from '../app.js';
-import type { CallMessage, FacadeMethod, HttpThreadData, ReplyMessage } from './facade-protocol.js';
+import type { CallMessage, CancelMessage, FacadeMethod, HttpThreadData, ReplyMessage } from './facade-protocol.js';
 
 interface Pending {
   resolve: (value: any) => void;
@@ -19,6 +19,8 @@ export class FacadeClient {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private closed = false;
+  /** Calls and cancels of this event-loop turn, sent as one message (fewer messages for the main thread to take). */
+  private outbox: (CallMessage | CancelMessage)[] = [];
 
   /** Calls sent and not answered yet. */
   get inFlight(): number {
@@ -26,7 +28,9 @@ export class FacadeClient {
   }
 
   constructor(private readonly port: MessagePort) {
-    port.on('message', (m: ReplyMessage) => this.settle(m));
+    port.on('message', (replies: ReplyMessage[]) => {
+      for (const m of replies) this.settle(m);
+    });
     port.on('close', () => this.fail(new CoalesceError('unhealthy', 'the server is shutting down')));
   }
 
@@ -45,11 +49,20 @@ export class FacadeClient {
     return new Promise<T>((resolve, reject) => {
       const entry: Pending = { resolve, reject, signal };
       if (signal) {
-        entry.onAbort = () => this.port.postMessage({ type: 'cancel', id });
+        entry.onAbort = () => this.send({ type: 'cancel', id });
         signal.addEventListener('abort', entry.onAbort, { once: true });
       }
       this.pending.set(id, entry);
-      this.port.postMessage({ type: 'call', id, method, args: sent, cancellable: signal !== undefined } satisfies CallMessage);
+      this.send({ type: 'call', id, method, args: sent, cancellable: signal !== undefined });
+    });
+  }
+
+  private send(m: CallMessage | CancelMessage): void {
+    if (this.outbox.push(m) > 1) return;
+    setImmediate(() => {
+      const batch = this.outbox;
+      this.outbox = [];
+      if (!this.closed) this.port.postMessage(batch);
     });
   }
 

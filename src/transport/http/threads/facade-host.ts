@@ -34,10 +34,26 @@ function detachVectors(result: unknown): { value: unknown; transfer: ArrayBuffer
   return { value: { ...(result as object), vectors: copies }, transfer: copies.map((c) => c.buffer as ArrayBuffer) };
 }
 
-/** Serves one HTTP thread's calls until its port closes. */
+/**
+ * Serves one HTTP thread's calls until its port closes. Both ways, the messages of one
+ * event-loop turn travel together: the answers of one model batch reach a thread as one message.
+ */
 export function hostFacades(port: MessagePort, deps: HttpDeps): void {
   const controllers = new Map<number, AbortController>();
-  port.on('message', (m: CallMessage | CancelMessage) => {
+  let replies: ReplyMessage[] = [];
+  let transfers: ArrayBuffer[] = [];
+  const reply = (m: ReplyMessage, transfer: ArrayBuffer[] = []) => {
+    replies.push(m);
+    transfers.push(...transfer);
+    if (replies.length > 1) return;
+    setImmediate(() => {
+      const [batch, buffers] = [replies, transfers];
+      replies = [];
+      transfers = [];
+      port.postMessage(batch, buffers);
+    });
+  };
+  const handle = (m: CallMessage | CancelMessage) => {
     if (m.type === 'cancel') {
       controllers.get(m.id)?.abort();
       return;
@@ -50,14 +66,16 @@ export function hostFacades(port: MessagePort, deps: HttpDeps): void {
       .then(
         (result) => {
           const { value, transfer } = detachVectors(result);
-          port.postMessage({ type: 'reply', id: m.id, ok: value } satisfies ReplyMessage, transfer);
+          reply({ type: 'reply', id: m.id, ok: value }, transfer);
         },
         (e) => {
           const error = toCoalesceError(e);
-          const reply: ReplyMessage = { type: 'reply', id: m.id, error: { kind: error.kind, message: error.message, param: error.param } };
-          port.postMessage(reply);
+          reply({ type: 'reply', id: m.id, error: { kind: error.kind, message: error.message, param: error.param } });
         },
       )
       .finally(() => controllers.delete(m.id));
+  };
+  port.on('message', (batch: (CallMessage | CancelMessage)[]) => {
+    for (const m of batch) handle(m);
   });
 }

@@ -12,7 +12,7 @@ import type { HttpThreadData, HttpThreadEvent, StopMessage } from './facade-prot
 
 const { data, calls } = workerData as { data: HttpThreadData; calls: MessagePort };
 const post = (m: HttpThreadEvent) => parentPort!.postMessage(m);
-/** Longest wait at stop for answers the main thread already sent. */
+/** Longest wait at stop for the answers still being written. */
 const STOP_GRACE_MS = 5000;
 
 const client = new FacadeClient(calls);
@@ -27,22 +27,27 @@ const onListening = () => {
 if ('fd' in data.listen) server.listen({ fd: data.listen.fd }, onListening);
 else server.listen(data.listen.port, data.listen.hostname, onListening);
 
+// Connections open now: at stop, each is closed once its answer is written.
+let connections = 0;
+server.on('connection', (socket) => {
+  connections++;
+  socket.once('close', () => connections--);
+});
+
 parentPort!.on('message', (m: StopMessage) => {
   if (m.type !== 'stop') return;
   // Only the thread that bound the socket closes it. The others share its one file descriptor:
   // closing theirs too would close the number again, maybe after something else reused it, so
   // their listening handles stay open, idle, until the process ends.
   if (m.closeListener) server.close();
-  // The main thread has drained, but replies travel on another port than this message: let the
-  // answers still on their way be written before connections close.
+  // Like http.Server.close() on the main thread: requests already on a connection are answered
+  // (503 once the facades drained), then their connections close; idle ones close at once.
   const started = Date.now();
   const finish = () => {
     server.closeIdleConnections();
-    if (client.inFlight > 0 && Date.now() - started < STOP_GRACE_MS) return void setTimeout(finish, 5);
-    setTimeout(() => {
-      server.closeAllConnections();
-      post({ type: 'stopped' });
-    }, 20);
+    if ((connections > 0 || client.inFlight > 0) && Date.now() - started < STOP_GRACE_MS) return void setTimeout(finish, 5);
+    server.closeAllConnections();
+    post({ type: 'stopped' });
   };
   finish();
 });
