@@ -40,7 +40,7 @@ export class TokenizerPool implements TextEncoder {
         return worker;
       }),
     );
-    return new TokenizerPool(new LeastBusyPool<PoolResponse>(workers, 'tokenizer'), files.maxLength);
+    return new TokenizerPool(new LeastBusyPool<PoolResponse>(workers, 'tokenizer', { batchPerTurn: true }), files.maxLength);
   }
 
   private async call<T>(request: DistributiveOmit<PoolRequest, 'id'>): Promise<T> {

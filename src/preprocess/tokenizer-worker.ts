@@ -7,22 +7,24 @@ const files = workerData as TokenizerFiles;
 const tokenizer = HfTokenizer.fromFiles(files.tokenizerPath, files.configPath, files.maxLength);
 const port = parentPort!;
 
-port.on('message', (m: PoolRequest) => {
+function answer(m: PoolRequest, transfer: ArrayBuffer[]): PoolResponse {
   try {
-    let response: PoolResponse;
-    const transfer: ArrayBuffer[] = [];
     if (m.op === 'encode') {
       const encoded = m.texts.map((t) => tokenizer.encode(t, m.options));
       for (const e of encoded) transfer.push(e.ids.buffer as ArrayBuffer, ...(e.typeIds ? [e.typeIds.buffer as ArrayBuffer] : []));
-      response = { id: m.id, ok: true, value: encoded };
-    } else if (m.op === 'tokenize') {
-      response = { id: m.id, ok: true, value: m.texts.map((t) => tokenizer.tokenize(t, m.options)) };
-    } else {
-      response = { id: m.id, ok: true, value: m.ids.map((ids) => tokenizer.decode(ids, m.skipSpecialTokens)) };
+      return { id: m.id, ok: true, value: encoded };
     }
-    port.postMessage(response, transfer);
+    if (m.op === 'tokenize') return { id: m.id, ok: true, value: m.texts.map((t) => tokenizer.tokenize(t, m.options)) };
+    return { id: m.id, ok: true, value: m.ids.map((ids) => tokenizer.decode(ids, m.skipSpecialTokens)) };
   } catch (e) {
-    port.postMessage({ id: m.id, ok: false, message: (e as Error).message } satisfies PoolResponse);
+    return { id: m.id, ok: false, message: (e as Error).message };
   }
+}
+
+// The pool sends one event-loop turn's requests as one array; they are answered as one array.
+port.on('message', (batch: PoolRequest[]) => {
+  const transfer: ArrayBuffer[] = [];
+  const responses = batch.map((m) => answer(m, transfer));
+  port.postMessage(responses, transfer);
 });
 port.postMessage({ id: 0, ok: true, value: 'ready' } satisfies PoolResponse);

@@ -4,6 +4,16 @@ import { CoalesceError } from '../errors.js';
 interface Slot {
   worker: Worker;
   busy: number;
+  /** With batchPerTurn: this turn's messages for the thread and their buffers. */
+  outbox: { messages: Record<string, unknown>[]; transfer: ArrayBuffer[] };
+}
+
+export interface PoolOptions {
+  /**
+   * Send each thread the calls of one event-loop turn as one array (the thread answers with one
+   * array too): under load, one message per turn instead of one per call for the main thread.
+   */
+  batchPerTurn?: boolean;
 }
 
 /**
@@ -18,10 +28,13 @@ export class LeastBusyPool<Reply extends { id: number }> {
   private failure: Error | null = null;
 
   /** `what` names the threads in errors ("model", "tokenizer", ...). */
-  constructor(workers: Worker[], private readonly what: string) {
-    this.slots = workers.map((worker) => ({ worker, busy: 0 }));
+  constructor(workers: Worker[], private readonly what: string, private readonly options: PoolOptions = {}) {
+    this.slots = workers.map((worker) => ({ worker, busy: 0, outbox: { messages: [], transfer: [] } }));
     for (const s of this.slots) {
-      s.worker.on('message', (m: Reply) => this.onReply(m));
+      s.worker.on('message', (m: Reply | Reply[]) => {
+        if (Array.isArray(m)) for (const r of m) this.onReply(r);
+        else this.onReply(m);
+      });
       s.worker.on('error', (e) => this.fail(new Error(`a ${what} worker failed: ${e.message}`)));
       s.worker.on('exit', (code) => this.fail(new Error(`a ${what} worker exited (code ${code})`)));
     }
@@ -40,7 +53,19 @@ export class LeastBusyPool<Reply extends { id: number }> {
     slot.busy++;
     return new Promise<Reply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, slot });
-      slot.worker.postMessage({ ...message, id }, transfer);
+      if (this.options.batchPerTurn) this.queue(slot, { ...message, id }, transfer);
+      else slot.worker.postMessage({ ...message, id }, transfer);
+    });
+  }
+
+  private queue(slot: Slot, message: Record<string, unknown>, transfer: ArrayBuffer[]): void {
+    slot.outbox.messages.push(message);
+    slot.outbox.transfer.push(...transfer);
+    if (slot.outbox.messages.length > 1) return;
+    setImmediate(() => {
+      const { messages, transfer: buffers } = slot.outbox;
+      slot.outbox = { messages: [], transfer: [] };
+      if (!this.failure) slot.worker.postMessage(messages, buffers);
     });
   }
 

@@ -34,3 +34,30 @@ test('a thread that dies fails the calls in flight and every later call, at once
   await assert.rejects(within(pool.call({ value: 2 }), 1000, 'a later call'), (e) => isCoalesceError(e) && e.kind === 'unhealthy');
   await pool.close();
 });
+
+/** Answers an array of calls with one array, and counts the messages it received. */
+const BATCH_ECHO = `
+const { parentPort, threadId } = require('node:worker_threads');
+let messages = 0;
+parentPort.on('message', (batch) => {
+  messages++;
+  parentPort.postMessage(batch.map((m) => ({ id: m.id, value: m.value, thread: threadId, messages, size: batch.length })));
+});`;
+
+test('batchPerTurn: the calls of one turn reach a thread as one message, and every reply finds its call', async () => {
+  const pool = new LeastBusyPool<{ id: number; value: number; thread: number; messages: number; size: number }>(
+    [new Worker(BATCH_ECHO, { eval: true })],
+    'echo',
+    { batchPerTurn: true },
+  );
+  try {
+    const first = await within(Promise.all(Array.from({ length: 5 }, (_, i) => pool.call({ value: i }))));
+    assert.deepEqual(first.map((r) => r.value), [0, 1, 2, 3, 4]);
+    assert.ok(first.every((r) => r.size === 5 && r.messages === 1), 'five calls, one message');
+    const later = await within(pool.call({ value: 9 }));
+    assert.equal(later.value, 9);
+    assert.equal(later.messages, 2, 'a later turn sends its own message');
+  } finally {
+    await pool.close();
+  }
+});
