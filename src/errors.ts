@@ -97,3 +97,4 @@ export function toCoalesceError(e: unknown, fallback: ErrorKind = 'backend'): Co
 }
 
 export const validation = (message: string, param?: string) => new CoalesceError('validation', message, param);
+export const cancelled = () => new CoalesceError('cancelled', 'the client cancelled the request');

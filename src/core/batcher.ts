@@ -1,4 +1,4 @@
-import { CoalesceError, toCoalesceError } from '../errors.js';
+import { cancelled, CoalesceError, toCoalesceError } from '../errors.js';
 import { BatchCostModel, chooseCandidate } from './batch-cost.js';
 import type { EncodedText } from './types.js';
 
@@ -103,7 +103,7 @@ export class Batcher<I = EncodedText> {
    */
   submit(inputs: readonly I[], signal?: AbortSignal): Promise<EmbedOutcome[]> {
     if (this.closed) return Promise.reject(new CoalesceError('unhealthy', 'the server is shutting down'));
-    if (signal?.aborted) return Promise.reject(new CoalesceError('cancelled', 'the client cancelled the request'));
+    if (signal?.aborted) return Promise.reject(cancelled());
     const enqueuedAt = performance.now();
     const entries: Entry<I>[] = [];
     const outcomes = inputs.map(
@@ -114,8 +114,8 @@ export class Batcher<I = EncodedText> {
     );
     // One listener per request, not per input: a 32-input request must not trip MaxListeners.
     const onAbort = () => {
-      const cancelled = new CoalesceError('cancelled', 'the client cancelled the request');
-      for (const e of entries) this.settle(e, cancelled);
+      const error = cancelled();
+      for (const e of entries) this.settle(e, error);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     this.queue.push(...entries);

@@ -1,9 +1,9 @@
 import { CoalesceError, validation } from '../errors.js';
 import { Admission } from './admission.js';
-import { admittedRequestsDone, checkDimensions, checkInputCount, runAdmitted, type EmbedObserver } from './request-guard.js';
+import { batchTimings, checkDimensions, checkInputCount, GuardedFacade, type EmbedObserver } from './request-guard.js';
 import type { Batcher } from './batcher.js';
 import { finalizeVector } from './postprocess.js';
-import type { EncodeOptions, ModelInfo, TextEncoder, Timings, Token, TruncationDirection } from './types.js';
+import type { EncodedText, EncodeOptions, ModelInfo, TextEncoder, Timings, Token, TruncationDirection } from './types.js';
 
 export interface EmbedderLimits {
   maxClientBatchSize: number;
@@ -41,71 +41,48 @@ export interface TokenizeRequest {
  * The facade every transport calls: admits, validates, encodes and enqueues, then shapes the
  * vectors. Transports only translate wire formats and errors.
  */
-export class Embedder {
-  readonly admission: Admission;
-  private ready = false;
-
+export class Embedder extends GuardedFacade<EncodedText> {
   constructor(
     readonly info: ModelInfo,
     private readonly encoder: TextEncoder,
-    private readonly batcher: Batcher,
+    batcher: Batcher,
     private readonly limits: EmbedderLimits,
     maxConcurrentRequests: number,
-    private readonly observer?: EmbedObserver,
+    observer?: EmbedObserver,
   ) {
-    this.admission = new Admission(maxConcurrentRequests);
-  }
-
-  get isReady(): boolean {
-    return this.ready;
-  }
-
-  markReady(ready: boolean): void {
-    this.ready = ready;
-  }
-
-  get queueDepth(): number {
-    return this.batcher.queued;
+    super(new Admission(maxConcurrentRequests), batcher, observer);
   }
 
   embed(request: EmbedRequest): Promise<EmbedResponse> {
-    return runAdmitted(this.ready, this.admission, this.observer, () => this.embedAdmitted(request), (r) => r.timings);
+    return this.admitted(() => this.embedAdmitted(request), (r) => r.timings);
   }
 
   tokenize(request: TokenizeRequest): Promise<Token[][]> {
-    return runAdmitted(this.ready, this.admission, undefined, async () => {
-      this.checkInputs(request.inputs);
+    return this.admitted(async () => {
+      checkInputCount(request.inputs.length, this.limits.maxClientBatchSize);
       const options = this.encodeOptions(request.truncate, request.truncationDirection);
       const tokens = await this.encoder.tokenize(request.inputs, { ...options, addSpecialTokens: request.addSpecialTokens });
       if (!options.truncate) tokens.forEach((t, i) => this.checkLength(t.length, i));
       return tokens;
-    }, () => null);
+    });
   }
 
   decode(ids: readonly number[][], skipSpecialTokens: boolean): Promise<string[]> {
-    return runAdmitted(this.ready, this.admission, undefined, async () => {
+    return this.admitted(async () => {
       if (ids.length === 0) throw new CoalesceError('empty', 'Input validation error: `ids` cannot be empty');
       return this.encoder.decode(ids, skipSpecialTokens);
-    }, () => null);
-  }
-
-  /** Stops admitting and waits for everything admitted to finish. */
-  async drain(): Promise<void> {
-    this.ready = false;
-    await admittedRequestsDone(this.admission);
-    await this.batcher.drain();
+    });
   }
 
   private async embedAdmitted(request: EmbedRequest): Promise<EmbedResponse> {
     const started = performance.now();
-    this.checkInputs(request.inputs);
+    checkInputCount(request.inputs.length, this.limits.maxClientBatchSize);
     const { dimensions } = request;
     checkDimensions(dimensions, this.info.dimensions);
     const options = this.encodeOptions(request.truncate, request.truncationDirection);
     const encoded = await this.encoder.encode(request.inputs, options);
     if (!options.truncate) encoded.forEach((e, i) => this.checkLength(e.ids.length, i));
     const tokenizationMs = performance.now() - started;
-    if (request.signal?.aborted) throw new CoalesceError('cancelled', 'the client cancelled the request');
 
     const outcomes = await this.batcher.submit(encoded, request.signal);
     // The model may already normalize; normalizing again is a no-op, so only skip it when asked not to.
@@ -115,15 +92,10 @@ export class Embedder {
       promptTokens: encoded.reduce((n, e) => n + e.ids.length, 0),
       timings: {
         tokenizationMs,
-        queueMs: Math.max(...outcomes.map((o) => o.queueMs)),
-        inferenceMs: Math.max(...outcomes.map((o) => o.inferenceMs)),
+        ...batchTimings(outcomes),
         totalMs: performance.now() - started,
       },
     };
-  }
-
-  private checkInputs(inputs: readonly string[]): void {
-    checkInputCount(inputs.length, this.limits.maxClientBatchSize);
   }
 
   private checkLength(tokens: number, index: number): void {

@@ -1,7 +1,6 @@
-import { CoalesceError } from '../errors.js';
 import type { Admission } from './admission.js';
 import type { Batcher } from './batcher.js';
-import { admittedRequestsDone, checkDimensions, checkInputCount, runAdmitted, type EmbedObserver } from './request-guard.js';
+import { batchTimings, checkDimensions, checkInputCount, GuardedFacade, type EmbedObserver } from './request-guard.js';
 import type { ImageLoader, PreprocessedImage, VisionModelInfo } from './image-types.js';
 import { finalizeVector } from './postprocess.js';
 import type { Timings } from './types.js';
@@ -38,39 +37,20 @@ export interface ImageEmbedResponse {
  * preprocesses, enqueues on the image batcher (its own budget: --max-batch-images), then
  * shapes the vectors.
  */
-export class ImageEmbedder {
-  private ready = false;
-
+export class ImageEmbedder extends GuardedFacade<PreprocessedImage> {
   constructor(
     readonly info: VisionModelInfo,
     private readonly loader: ImageLoader,
-    private readonly batcher: Batcher<PreprocessedImage>,
+    batcher: Batcher<PreprocessedImage>,
     private readonly limits: ImageEmbedderLimits,
-    readonly admission: Admission,
-    private readonly observer?: EmbedObserver,
-  ) {}
-
-  get isReady(): boolean {
-    return this.ready;
-  }
-
-  markReady(ready: boolean): void {
-    this.ready = ready;
-  }
-
-  get queueDepth(): number {
-    return this.batcher.queued;
+    admission: Admission,
+    observer?: EmbedObserver,
+  ) {
+    super(admission, batcher, observer);
   }
 
   embed(request: ImageEmbedRequest): Promise<ImageEmbedResponse> {
-    return runAdmitted(this.ready, this.admission, this.observer, () => this.embedAdmitted(request), (r) => r.timings);
-  }
-
-  /** Stops admitting images and waits for the queued ones. */
-  async drain(): Promise<void> {
-    this.ready = false;
-    await admittedRequestsDone(this.admission);
-    await this.batcher.drain();
+    return this.admitted(() => this.embedAdmitted(request), (r) => r.timings);
   }
 
   private async embedAdmitted(request: ImageEmbedRequest): Promise<ImageEmbedResponse> {
@@ -81,7 +61,6 @@ export class ImageEmbedder {
     const where = (i: number) => (inputs.length === 1 ? '`inputs`' : `\`inputs[${i}]\``);
     const prepared = await Promise.all(inputs.map((input, i) => this.loader.prepare(input, where(i), request.signal)));
     const preprocessedAt = performance.now();
-    if (request.signal?.aborted) throw new CoalesceError('cancelled', 'the client cancelled the request');
 
     const outcomes = await this.batcher.submit(prepared, request.signal);
     const vectors = outcomes.map((o) => finalizeVector(o.vector, { dimensions, normalize: request.normalize }));
@@ -92,8 +71,7 @@ export class ImageEmbedder {
         tokenizationMs: preprocessedAt - started,
         decodeMs: Math.max(...prepared.map((p) => p.decodeMs)),
         resizeMs: Math.max(...prepared.map((p) => p.resizeMs)),
-        queueMs: Math.max(...outcomes.map((o) => o.queueMs)),
-        inferenceMs: Math.max(...outcomes.map((o) => o.inferenceMs)),
+        ...batchTimings(outcomes),
         totalMs: performance.now() - started,
       },
     };

@@ -4,6 +4,7 @@
  */
 import { CoalesceError, validation } from '../errors.js';
 import type { Admission } from './admission.js';
+import type { Batcher, EmbedOutcome } from './batcher.js';
 import type { Timings } from './types.js';
 
 /** Hooks for metrics; the core does not know how they are exported. */
@@ -13,7 +14,7 @@ export interface EmbedObserver {
 }
 
 /** Runs `work` holding an admission permit; refuses at once when not ready or overloaded. */
-export async function runAdmitted<T>(
+async function runAdmitted<T>(
   ready: boolean,
   admission: Admission,
   observer: EmbedObserver | undefined,
@@ -36,9 +37,42 @@ export async function runAdmitted<T>(
   }
 }
 
-/** Resolves once no admitted request is left: requests still tokenizing or decoding have not reached a batcher yet. */
-export async function admittedRequestsDone(admission: Admission): Promise<void> {
-  while (admission.inUse > 0) await new Promise((r) => setTimeout(r, 5));
+/**
+ * The part of a facade that is the same for texts and images: readiness, admission (with its
+ * observer), the depth of its batcher's queue, and draining.
+ */
+export abstract class GuardedFacade<I> {
+  private ready = false;
+
+  constructor(
+    readonly admission: Admission,
+    protected readonly batcher: Batcher<I>,
+    private readonly observer?: EmbedObserver,
+  ) {}
+
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  markReady(ready: boolean): void {
+    this.ready = ready;
+  }
+
+  get queueDepth(): number {
+    return this.batcher.queued;
+  }
+
+  /** Stops admitting and waits for everything admitted to finish: requests still tokenizing or decoding have not reached the batcher yet. */
+  async drain(): Promise<void> {
+    this.ready = false;
+    while (this.admission.inUse > 0) await new Promise((r) => setTimeout(r, 5));
+    await this.batcher.drain();
+  }
+
+  /** Runs `work` holding a permit. With `timingsOf` the observer sees the request (embeddings); without, it does not (tokenize, decode). */
+  protected admitted<T>(work: () => Promise<T>, timingsOf?: (result: T) => Timings | null): Promise<T> {
+    return runAdmitted(this.ready, this.admission, timingsOf ? this.observer : undefined, work, timingsOf ?? (() => null));
+  }
 }
 
 export function checkInputCount(count: number, maxClientBatchSize: number): void {
@@ -55,4 +89,9 @@ export function checkDimensions(dimensions: number | undefined, modelDimensions:
   if (dimensions !== undefined && (!Number.isInteger(dimensions) || dimensions < 1 || dimensions > modelDimensions)) {
     throw validation(`Input validation error: \`dimensions\` must be an integer between 1 and ${modelDimensions}. Given: ${dimensions}`, 'dimensions');
   }
+}
+
+/** A request's queue and inference times: those of its slowest input. */
+export function batchTimings(outcomes: readonly EmbedOutcome[]): { queueMs: number; inferenceMs: number } {
+  return { queueMs: Math.max(...outcomes.map((o) => o.queueMs)), inferenceMs: Math.max(...outcomes.map((o) => o.inferenceMs)) };
 }

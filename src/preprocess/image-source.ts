@@ -3,7 +3,7 @@
  * when --allow-url-fetch is on, within a time and size limit). Every refusal is a 4xx naming the
  * input at fault.
  */
-import { CoalesceError, validation } from '../errors.js';
+import { cancelled, CoalesceError, validation } from '../errors.js';
 
 export interface ImageSourceOptions {
   allowUrlFetch: boolean;
@@ -71,7 +71,7 @@ async function fetchImage(url: string, options: ImageSourceOptions, where: strin
     return await readCapped(response, options.fetchMaxBytes, url, where);
   } catch (e) {
     if (e instanceof CoalesceError) throw e;
-    if (signal?.aborted) throw new CoalesceError('cancelled', 'the client cancelled the request');
+    if (signal?.aborted) throw cancelled();
     if (timeout.aborted) throw validation(`${where}: fetching ${url} took longer than ${options.fetchTimeoutMs} ms (--url-fetch-timeout-ms)`, 'inputs');
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
     throw validation(`${where}: fetching ${url} failed (${cause?.code ?? cause?.message ?? (e as Error).message})`, 'inputs');

@@ -4,7 +4,7 @@
  * answer exactly as they would beside the facades.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { CoalesceError } from '../../../errors.js';
+import { cancelled, CoalesceError } from '../../../errors.js';
 import type { HttpDeps, ImageFacade, TextFacade } from '../app.js';
 import type { CallMessage, CancelMessage, FacadeMethod, HttpThreadData, ReplyMessage } from './facade-protocol.js';
 
@@ -39,7 +39,7 @@ export class FacadeClient {
     if (this.closed) return Promise.reject(new CoalesceError('unhealthy', 'the server is shutting down'));
     const [first, ...rest] = args;
     const signal = (first as { signal?: AbortSignal } | undefined)?.signal;
-    if (signal?.aborted) return Promise.reject(new CoalesceError('cancelled', 'the client cancelled the request'));
+    if (signal?.aborted) return Promise.reject(cancelled());
     const id = this.nextId++;
     let sent = args;
     if (signal) {
