@@ -17,6 +17,7 @@ import { HfTokenizer, InlineTextEncoder } from './preprocess/tokenizer.js';
 import { TokenizerPool } from './preprocess/tokenizer-pool.js';
 import type { HttpDeps } from './transport/http/app.js';
 import { serveHttp, type HttpServing } from './transport/http/serve.js';
+import { reachableHostPort } from './transport/host-port.js';
 import { startGrpcServer, type GrpcServer } from './transport/grpc/server.js';
 import { VERSION } from './version.js';
 
@@ -131,16 +132,13 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     hostname: config.hostname,
     port: config.port,
     threads: config.httpThreads,
-    textInfo: info,
-    imageInfo: images?.images.info ?? null,
     onThreadError: (e) => log('an HTTP thread failed', { error: e.message }),
   }).catch(async (e: Error) => {
     await releaseModel();
     throw new Error(`cannot serve HTTP on ${config.hostname}:${config.port}: ${e.message}`);
   });
   const port = http.port;
-  const host = config.hostname === '0.0.0.0' || config.hostname === '::' ? '127.0.0.1' : config.hostname;
-  const httpUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const httpUrl = `http://${reachableHostPort(config.hostname, port)}`;
 
   let grpc: GrpcServer | null = null;
   if (config.grpcPort >= 0) {

@@ -3,7 +3,7 @@
  * packed little-endian float32 matrix, so neither side converts floats one by one.
  */
 import type { Server, UntypedServiceImplementation } from '@grpc/grpc-js';
-import { endianness } from 'node:os';
+import { vectorsToPackedFloat32 } from '../packed-float32.js';
 import { orderedStream, unary } from './calls.js';
 import type { GrpcDeps } from './deps.js';
 import { loadProto, PROTO_FILES, serviceDefinition } from './protos.js';
@@ -25,22 +25,6 @@ interface EmbedBatchResponse {
   metadata: ProtoMetadata;
 }
 
-const LITTLE_ENDIAN_HOST = endianness() === 'LE';
-
-/** Rows of equal length as one row-major little-endian float32 matrix. */
-export function packRows(rows: readonly Float32Array[], width: number): Uint8Array {
-  // A fresh ArrayBuffer, not Buffer.allocUnsafe: pooled Buffers may start at an offset a Float32Array cannot view.
-  const bytes = new Uint8Array(rows.length * width * 4);
-  if (LITTLE_ENDIAN_HOST) {
-    const floats = new Float32Array(bytes.buffer);
-    rows.forEach((row, i) => floats.set(row, i * width));
-  } else {
-    const view = new DataView(bytes.buffer);
-    rows.forEach((row, i) => row.forEach((v, j) => view.setFloat32((i * width + j) * 4, v, true)));
-  }
-  return bytes;
-}
-
 export function addCoalesceService(server: Server, deps: GrpcDeps, streamMaxInFlight: number): string[] {
   const { embedder } = deps;
   const file = loadProto(PROTO_FILES.coalesce);
@@ -54,12 +38,12 @@ export function addCoalesceService(server: Server, deps: GrpcDeps, streamMaxInFl
       dimensions: request.dimensions ?? undefined,
       signal,
     });
-    const width = result.vectors[0]?.length ?? 0;
+    const { bytes, dimensions } = vectorsToPackedFloat32(result.vectors);
     const chars = request.inputs.reduce((n, s) => n + s.length, 0);
     const response: EmbedBatchResponse = {
-      embeddings: packRows(result.vectors, width),
+      embeddings: bytes,
       rows: result.vectors.length,
-      dimensions: width,
+      dimensions,
       metadata: protoMetadata(result.timings, result.promptTokens, chars),
     };
     return { response, metadata: timingMetadata(result.timings, result.promptTokens, chars, embedder.info.device) };

@@ -86,9 +86,3 @@ export function serviceDefinition(file: ProtoFile, serviceName: string): Service
   }
   return definition as ServiceDefinition;
 }
-
-/** Every fully-qualified service name of a file, e.g. tei.v1.Embed. */
-export function serviceNames(file: ProtoFile): string[] {
-  const ns = file.root.lookup(file.pkg) as protobuf.Namespace;
-  return ns.nestedArray.filter((n): n is protobuf.Service => n instanceof protobuf.Service).map((s) => `${file.pkg}.${s.name}`);
-}

@@ -9,6 +9,7 @@ import { HealthService } from './health.js';
 import { loadProto, PROTO_FILES } from './protos.js';
 import { Reflection } from './reflection.js';
 import { addTeiServices } from './tei-service.js';
+import { hostPort, reachableHostPort } from '../host-port.js';
 
 export type { GrpcDeps } from './deps.js';
 
@@ -44,16 +45,14 @@ export function createGrpcServer(deps: GrpcDeps): { server: Server; health: Heal
 
 export async function startGrpcServer(deps: GrpcDeps, hostname: string, port: number): Promise<GrpcServer> {
   const { server, health } = createGrpcServer(deps);
-  const host = hostname.includes(':') ? `[${hostname}]` : hostname;
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p))),
+    server.bindAsync(hostPort(hostname, port), ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p))),
   );
-  const reachable = hostname === '0.0.0.0' || hostname === '::' ? '127.0.0.1' : hostname;
 
   let closing: Promise<void> | null = null;
   return {
     port: bound,
-    url: `${reachable.includes(':') ? `[${reachable}]` : reachable}:${bound}`,
+    url: reachableHostPort(hostname, bound),
     close: (graceMs = DEFAULT_CLOSE_GRACE_MS) =>
       (closing ??= new Promise<void>((resolve) => {
         health.shutdown();

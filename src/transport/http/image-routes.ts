@@ -2,6 +2,7 @@ import type { Context, Hono } from 'hono';
 import type { ImageTimings } from '../../core/image-embedder.js';
 import type { ImageFacade, ImageFacades, TextFacade } from './app.js';
 import { validation } from '../../errors.js';
+import { isImageDataUri } from '../../preprocess/image-source.js';
 import { openaiListBody } from './encode.js';
 import { optionalBool, optionalInt, optionalString, parseJsonBody, stringInputs, type Body } from './parse.js';
 import { setTimingHeaders } from './timing-headers.js';
@@ -66,7 +67,7 @@ export function wantsImages(body: Body, inputs: readonly string[]): boolean {
     throw validation(`\`modality\` must be "text" or "image", not ${JSON.stringify(modality)}`, 'modality');
   }
   if (modality !== undefined) return modality === 'image';
-  return inputs.some((s) => /^data:image\//i.test(s.slice(0, 16)));
+  return inputs.some(isImageDataUri);
 }
 
 /**
@@ -83,7 +84,7 @@ export async function openaiImageEmbeddings(
 ): Promise<Response> {
   const dimensions = optionalInt(body, 'dimensions');
   const allImages = optionalString(body, 'modality') === 'image';
-  const isImage = inputs.map((s) => allImages || /^data:image\//i.test(s.slice(0, 16)));
+  const isImage = inputs.map((s) => allImages || isImageDataUri(s));
   const imageInputs = inputs.filter((_, i) => isImage[i]);
   const textInputs = inputs.filter((_, i) => !isImage[i]);
   const [img, txt] = await Promise.all([

@@ -43,11 +43,8 @@ export function payloadLimit(limit: number): MiddlewareHandler {
   };
 }
 
-/**
- * The body as UTF-8 text (a leading BOM dropped, as Request.text() does). payloadLimit() has
- * already checked Content-Length; `limit` guards callers that did not mount it.
- */
-export function bodyText(c: Context, limit = Infinity): Promise<string> {
+/** The body as UTF-8 text (a leading BOM dropped, as Request.text() does); payloadLimit() bounds its size. */
+export function bodyText(c: Context): Promise<string> {
   const { incoming } = bindings(c);
   // Once the fetch API has read the stream (a chunked body under bodyLimit), its copy is the body.
   if (!incoming || incoming.readableDidRead || incoming.readableEnded) return c.req.text();
@@ -63,8 +60,7 @@ export function bodyText(c: Context, limit = Infinity): Promise<string> {
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) done(tooLarge(limit));
-      else chunks.push(chunk);
+      chunks.push(chunk);
     };
     const onEnd = () => {
       const text = Buffer.concat(chunks, size).toString('utf8');

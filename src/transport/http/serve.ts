@@ -20,9 +20,6 @@ export interface HttpServeOptions {
   hostname: string;
   port: number;
   threads: number;
-  /** What HTTP threads need to know up front: the facades' info never changes after start. */
-  textInfo: unknown;
-  imageInfo: unknown | null;
   onThreadError: (e: Error) => void;
 }
 
@@ -32,7 +29,8 @@ export async function serveHttp(deps: HttpDeps, options: HttpServeOptions): Prom
       options.threads,
       { hostname: options.hostname, port: options.port },
       deps,
-      { modelName: deps.modelName, payloadLimit: deps.payloadLimit, textInfo: options.textInfo, imageInfo: options.imageInfo },
+      // The facades' info never changes after start: threads get it once.
+      { modelName: deps.modelName, payloadLimit: deps.payloadLimit, textInfo: deps.embedder.info, imageInfo: deps.images?.images.info ?? null },
       options.onThreadError,
     );
     return { port: threads.port, where: `${threads.size} threads`, close: () => threads.close() };

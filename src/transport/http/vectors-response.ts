@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
-import { acceptsPackedFloat32, vectorsToPackedFloat32 } from './encode.js';
+import { vectorsToPackedFloat32 } from '../packed-float32.js';
+import { acceptsPackedFloat32 } from './encode.js';
 import { vectorsToJsonBytes } from './float-json.js';
 
 /**

@@ -45,14 +45,15 @@ function startThread(data: HttpThreadData, deps: HttpDeps, onError: (e: Error) =
 
 function stop(thread: Started, closeListener: boolean): Promise<void> {
   return new Promise((resolve) => {
+    const onExit = () => resolve();
     const done = (m: HttpThreadEvent) => {
       if (m.type !== 'stopped') return;
       thread.worker.off('message', done);
-      thread.worker.off('exit', resolve);
+      thread.worker.off('exit', onExit);
       resolve();
     };
     thread.worker.on('message', done);
-    thread.worker.once('exit', () => resolve());
+    thread.worker.once('exit', onExit);
     thread.worker.postMessage({ type: 'stop', closeListener } satisfies StopMessage);
   });
 }
