@@ -3,7 +3,7 @@
  * documented default; `--help`, the README table and `/info` all come from this table.
  * Precedence: flag > environment variable > default.
  */
-export type OptionType = 'string' | 'int' | 'bool' | 'float';
+export type OptionType = 'string' | 'int' | 'bool';
 
 interface OptionSpec<T> {
   flag: string;
@@ -113,7 +113,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-function parseValue(key: string, spec: OptionSpec<unknown>, raw: string, source: string): unknown {
+function parseValue(spec: OptionSpec<unknown>, raw: string, source: string): unknown {
   switch (spec.type) {
     case 'string':
       if (spec.choices && !spec.choices.includes(raw)) {
@@ -135,13 +135,7 @@ function parseValue(key: string, spec: OptionSpec<unknown>, raw: string, source:
       if (spec.min !== undefined && n < spec.min) throw new ConfigError(`${source}: ${n} is below the minimum ${spec.min}`);
       return n;
     }
-    case 'float': {
-      const n = Number(raw);
-      if (!Number.isFinite(n)) throw new ConfigError(`${source}: '${raw}' is not a number`);
-      return n;
-    }
   }
-  throw new ConfigError(`${key}: unknown option type`);
 }
 
 /** Resolves flag > env > default. Throws ConfigError naming the flag or variable at fault. */
@@ -166,8 +160,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   for (const [key, spec] of Object.entries(OPTIONS) as [keyof Options, OptionSpec<unknown>][]) {
     const flagValue = fromFlags.get(key);
     const envValue = env[spec.env];
-    if (flagValue !== undefined) config[key] = parseValue(key, spec, flagValue, spec.flag);
-    else if (envValue !== undefined && envValue !== '') config[key] = parseValue(key, spec, envValue, spec.env);
+    if (flagValue !== undefined) config[key] = parseValue(spec, flagValue, spec.flag);
+    else if (envValue !== undefined && envValue !== '') config[key] = parseValue(spec, envValue, spec.env);
     else config[key] = spec.default;
   }
   return config as Config;

@@ -64,6 +64,13 @@ const MIN_WINDOW = 64;
  * backend has room, and while it runs the queue fills, so batches grow by themselves under load
  * and stay small (low latency) when idle.
  */
+/** The inputs of one model call, with its size in the budget's units (`units`) and the inputs' own (`useful`). */
+interface ChosenBatch<I> {
+  entries: Entry<I>[];
+  useful: number;
+  units: number;
+}
+
 export class Batcher<I = EncodedText> {
   private queue: Entry<I>[] = [];
   private inFlight = 0;
@@ -154,7 +161,7 @@ export class Batcher<I = EncodedText> {
   private pump(): void {
     while (this.inFlight < this.backend.maxConcurrentBatches) {
       const batch = this.nextBatch();
-      if (batch.length === 0) return;
+      if (!batch) return;
       this.inFlight++;
       void this.run(batch);
     }
@@ -170,18 +177,18 @@ export class Batcher<I = EncodedText> {
    * cap and the padding-efficiency floor; then keeps the step of that growth the learned cost
    * model expects to embed the most tokens per millisecond (the largest step, until it knows).
    */
-  nextBatch(): Entry<I>[] {
+  private nextBatch(): ChosenBatch<I> | null {
     this.queue = this.queue.filter((e) => !e.settled); // drop inputs whose client went away
-    if (this.queue.length === 0) return [];
+    if (this.queue.length === 0) return null;
     const { maxBatchTokens, maxBatchRequests } = this.limits;
     const window = this.queue.slice(0, Math.max(MIN_WINDOW, maxBatchRequests * WINDOW_PER_REQUEST));
-    const len = (e: Entry<I>) => this.size(e.input);
-    const sorted = window.map((e, age) => ({ e, age })).sort((a, b) => len(a.e) - len(b.e) || a.age - b.age);
+    // Each input's size once: the sort and the growth below read it many times.
+    const sorted = window.map((e, age) => ({ e, age, n: this.size(e.input) })).sort((a, b) => a.n - b.n || a.age - b.age);
     const start = sorted.findIndex((s) => s.age === 0);
 
     let lo = start;
     let hi = start;
-    let longest = len(sorted[start].e);
+    let longest = sorted[start].n;
     let tokens = longest;
     // Every step of the growth is a candidate; the cost model picks one (the last, until it knows).
     const candidates = [{ lo, hi, useful: tokens, units: this.cost(1, longest, tokens) }];
@@ -191,8 +198,8 @@ export class Batcher<I = EncodedText> {
 
     while (hi - lo + 1 < maxBatchRequests) {
       const count = hi - lo + 2;
-      const shorter = lo > 0 ? len(sorted[lo - 1].e) : -1;
-      const longer = hi < sorted.length - 1 ? len(sorted[hi + 1].e) : -1;
+      const shorter = lo > 0 ? sorted[lo - 1].n : -1;
+      const longer = hi < sorted.length - 1 ? sorted[hi + 1].n : -1;
       // Padding a shorter input wastes (longest - its length); a longer one re-pads everyone.
       const shorterWaste = shorter >= 0 ? longest - shorter : Infinity;
       const longerWaste = longer >= 0 ? (longer - longest) * (count - 1) : Infinity;
@@ -212,13 +219,13 @@ export class Batcher<I = EncodedText> {
       candidates.push({ lo, hi, useful: tokens, units: this.cost(hi - lo + 1, longest, tokens) });
     }
 
-    ({ lo, hi } = candidates[chooseCandidate(candidates, this.costModel)]);
-    const chosen = new Set(sorted.slice(lo, hi + 1).map((s) => s.e));
+    const pick = candidates[chooseCandidate(candidates, this.costModel)];
+    const chosen = new Set(sorted.slice(pick.lo, pick.hi + 1).map((s) => s.e));
     this.queue = this.queue.filter((e) => !chosen.has(e));
-    return [...chosen];
+    return { entries: [...chosen], useful: pick.useful, units: pick.units };
   }
 
-  private async run(batch: Entry<I>[]): Promise<void> {
+  private async run({ entries: batch, useful, units }: ChosenBatch<I>): Promise<void> {
     const started = performance.now();
     try {
       const vectors = await this.backend.embed({ inputs: batch.map((e) => e.input) });
@@ -226,16 +233,8 @@ export class Batcher<I = EncodedText> {
         throw new CoalesceError('backend', `the backend returned ${vectors.length} vectors for ${batch.length} inputs`);
       }
       const inferenceMs = performance.now() - started;
-      let longest = 0;
-      let tokens = 0;
-      for (const e of batch) {
-        const n = this.size(e.input);
-        longest = Math.max(longest, n);
-        tokens += n;
-      }
-      const units = this.cost(batch.length, longest, tokens);
       this.costModel.observe(units, inferenceMs);
-      this.limits.onBatch?.(batch.length, inferenceMs, { useful: tokens, units });
+      this.limits.onBatch?.(batch.length, inferenceMs, { useful, units });
       batch.forEach((e, i) =>
         this.settle(e, { vector: vectors[i], queueMs: started - e.enqueuedAt, inferenceMs, batchSize: batch.length }),
       );
