@@ -1,19 +1,11 @@
 /** Reads single small tensors (logit_scale, logit_bias) from a .safetensors file without loading the rest. */
 import { closeSync, openSync, readSync } from 'node:fs';
+import { halfToFloat } from './ort/tensors.js';
 
 interface Entry {
   dtype: string;
   shape: number[];
   data_offsets: [number, number];
-}
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
 /** The first element of each named tensor found (float types only); missing names are left out. */

@@ -395,14 +395,8 @@ export function attrInt(name: string, i: Int64): AttributeProto {
 export function attrFloat(name: string, f: number): AttributeProto {
   return { name, type: AttributeType.FLOAT, f };
 }
-export function attrString(name: string, s: string | Uint8Array): AttributeProto {
-  return { name, type: AttributeType.STRING, s: typeof s === 'string' ? utf8.encode(s) : s };
-}
 export function attrInts(name: string, ints: readonly Int64[]): AttributeProto {
   return { name, type: AttributeType.INTS, ints: [...ints] };
-}
-export function attrFloats(name: string, floats: readonly number[]): AttributeProto {
-  return { name, type: AttributeType.FLOATS, floats: [...floats] };
 }
 export function attrTensor(name: string, t: TensorProto): AttributeProto {
   return { name, type: AttributeType.TENSOR, t };

@@ -41,11 +41,14 @@ export class OrtBackend implements Backend {
     readonly notes: string[],
     /** Bucket shapes each session ran at load (0 without shape buckets), and the slowest session's time. */
     readonly warmup: { shapes: number; ms: number },
-    /** The graph removes padding itself (packing mode), so batches cost their real tokens. */
-    readonly removesPadding: boolean,
   ) {
     this.threads = new SessionThreads(workers, 'model');
     this.maxConcurrentBatches = this.threads.size;
+  }
+
+  /** The graph removes padding itself (packing mode), so batches cost their real tokens. */
+  get removesPadding(): boolean {
+    return !this.info.padded;
   }
 
   get sessions(): number {
@@ -68,7 +71,7 @@ export class OrtBackend implements Backend {
       throw e;
     });
     const started = [first, ...rest];
-    const warmups = started.map((w) => w.facts.warmup ?? { shapes: 0, ms: 0 });
+    const warmups = started.map((w) => w.facts.warmup);
     const workers = started.map((w) => w.worker);
     return new OrtBackend(
       workers,
@@ -88,8 +91,7 @@ export class OrtBackend implements Backend {
       },
       facts.pooledInGraph,
       facts.notes,
-      { shapes: facts.warmup?.shapes ?? 0, ms: Math.max(...warmups.map((w) => w.ms)) },
-      graph.removesPadding,
+      { shapes: facts.warmup.shapes, ms: Math.max(...warmups.map((w) => w.ms)) },
     );
   }
 

@@ -45,7 +45,6 @@ export interface EmbedMessage {
   lengths: Uint32Array;
 }
 
-export type ToWorker = LoadRequest | EmbedMessage;
 
 export interface SessionFacts {
   inputNames: string[];

@@ -173,7 +173,7 @@ async function warmShapes(l: Loaded, budgetTokens: number, maxRows: number, remo
 
 async function run(l: Loaded, ids: Uint32Array, typeIds: Uint8Array, lengths: Uint32Array): Promise<{ vectors: Float32Array; dimensions: number }> {
   const batch = lengths.length;
-  const padded = padBatch(ids, typeIds, lengths, l.intType, { positions: l.wants.positions, ...l.pad, maxSeqLen: l.manifest.maxLength });
+  const padded = padBatch(ids, typeIds, lengths, l.intType, { positions: l.wants.positions, typeIds: l.wants.typeIds, ...l.pad, maxSeqLen: l.manifest.maxLength });
   const shape = [padded.rows, padded.seqLen];
   const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor(l.intType, padded.ids, shape) };
   if (l.wants.mask) feeds.attention_mask = new ort.Tensor(l.intType, padded.mask, shape);

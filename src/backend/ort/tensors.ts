@@ -13,8 +13,10 @@ export interface PaddedInputs {
 }
 
 export interface PadOptions {
-  /** Fill position ids (default true). */
+  /** Fill position ids (default true); off, `positions` is empty. */
   positions?: boolean;
+  /** Fill token type ids (default true); off, `typeIds` is empty. */
+  typeIds?: boolean;
   /** Round the sequence length up to a multiple of this (fewer distinct shapes for the runtime to plan). */
   seqMultiple?: number;
   /** Round the row count up to a multiple of this with one-token filler rows (id 0, mask 1), whose outputs the caller drops. */
@@ -50,9 +52,10 @@ export function padBatch(
   const rows = options.batchPow2 ? nextPow2(roundUp(batch, options.batchMultiple)) : roundUp(batch, options.batchMultiple);
   const size = rows * seqLen;
   const wide = type === 'int64';
-  const make = () => (wide ? new BigInt64Array(size) : new Int32Array(size));
+  const make = (wanted = true) => (wide ? new BigInt64Array(wanted ? size : 0) : new Int32Array(wanted ? size : 0));
   const fillPositions = options.positions !== false;
-  const out = { seqLen, rows, ids: make(), mask: make(), typeIds: make(), positions: fillPositions ? make() : wide ? new BigInt64Array(0) : new Int32Array(0) };
+  const fillTypes = options.typeIds !== false;
+  const out = { seqLen, rows, ids: make(), mask: make(), typeIds: make(fillTypes), positions: make(fillPositions) };
   // Low word first: little-endian hosts only (every platform onnxruntime-node ships for).
   const words = (a: BigInt64Array | Int32Array) => (wide ? new Int32Array(a.buffer, a.byteOffset, a.length * 2) : (a as Int32Array));
   const idW = words(out.ids);
@@ -65,7 +68,7 @@ export function padBatch(
     let at = b * seqLen * step;
     for (let t = 0; t < lengths[b]; t++, src++, at += step) {
       idW[at] = ids[src];
-      typeW[at] = typeIds[src];
+      if (fillTypes) typeW[at] = typeIds[src];
       maskW[at] = 1;
       if (fillPositions) posW[at] = t;
     }
@@ -75,17 +78,19 @@ export function padBatch(
   return out;
 }
 
+/** One IEEE 754 half -> single. */
+export function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
 /** IEEE 754 half -> single, for models whose outputs are float16. */
 export function float16ToFloat32(half: Uint16Array): Float32Array {
   const out = new Float32Array(half.length);
-  for (let i = 0; i < half.length; i++) {
-    const h = half[i];
-    const sign = h & 0x8000 ? -1 : 1;
-    const exp = (h >> 10) & 0x1f;
-    const frac = h & 0x3ff;
-    if (exp === 0) out[i] = sign * frac * 2 ** -24;
-    else if (exp === 31) out[i] = frac ? NaN : sign * Infinity;
-    else out[i] = sign * (1 + frac / 1024) * 2 ** (exp - 15);
-  }
+  for (let i = 0; i < half.length; i++) out[i] = halfToFloat(half[i]);
   return out;
 }
