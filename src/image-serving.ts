@@ -41,16 +41,23 @@ export async function startImageServing(
     intraOpThreads: config.intraOpThreads,
     sessions: text.backend.sessions,
   });
+  if (vision.info.dimensions !== text.backend.info.dimensions) {
+    await vision.close();
+    throw new Error(`the image tower outputs ${vision.info.dimensions} dimensions but the text tower ${text.backend.info.dimensions}: not one embedding space`);
+  }
   const loader = await ImagePreprocessor.start(
     vl.image,
     { maxPixels: config.maxImagePixels },
     { allowUrlFetch: config.allowUrlFetch, fetchTimeoutMs: config.urlFetchTimeoutMs, fetchMaxBytes: config.urlFetchMaxBytes },
     config.imageWorkers,
-  );
-  if (vision.info.dimensions !== text.backend.info.dimensions) {
-    await Promise.all([vision.close(), loader.close()]);
-    throw new Error(`the image tower outputs ${vision.info.dimensions} dimensions but the text tower ${text.backend.info.dimensions}: not one embedding space`);
-  }
+  ).catch(async (e) => {
+    await vision.close();
+    throw e;
+  });
+  const close = async () => {
+    await loader.close();
+    await vision.close();
+  };
   const batcher = new Batcher<PreprocessedImage>(
     vision,
     {
@@ -70,7 +77,7 @@ export async function startImageServing(
   images.markReady(true);
   await images.embed({ inputs: [probe.toString('base64')], normalize: true }).catch(async (e) => {
     images.markReady(false);
-    await Promise.all([vision.close(), loader.close()]);
+    await close();
     throw e;
   });
   log('image tower loaded', {
@@ -104,9 +111,6 @@ export async function startImageServing(
       url_fetch: config.allowUrlFetch,
     }),
     drain: () => images.drain(),
-    close: async () => {
-      await loader.close();
-      await vision.close();
-    },
+    close,
   };
 }

@@ -38,7 +38,12 @@ export function cachedCommit(repoDir: string, revision: string): string | null {
   const ref = join(repoDir, 'refs', revision);
   if (!existsSync(ref)) return null;
   const sha = readFileSync(ref, 'utf8').trim();
-  return /^[\w.-]+$/.test(sha) && sha !== '.' && sha !== '..' ? sha : null;
+  return isSafeCommitName(sha) ? sha : null;
+}
+
+/** A commit name usable as one path segment of the cache (no separators, not . or ..). */
+export function isSafeCommitName(s: string): boolean {
+  return /^[\w.-]+$/.test(s) && s !== '.' && s !== '..';
 }
 
 export async function writeRef(repoDir: string, revision: string, sha: string): Promise<void> {

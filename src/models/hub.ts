@@ -11,6 +11,7 @@ import {
   defaultHubCache,
   downloadsFolder,
   isCommitSha,
+  isSafeCommitName,
   removeStaleDownloads,
   repoFolder,
   snapshotFolder,
@@ -111,7 +112,7 @@ export async function downloadFromHub(id: string, options: HubOptions): Promise<
   }
 
   const { sha, siblings } = info;
-  if (!/^[\w.-]+$/.test(sha) || sha === '.' || sha === '..') throw new HubError(`${endpoint} gave '${sha}' as the commit of ${id}: not a commit id`);
+  if (!isSafeCommitName(sha)) throw new HubError(`${endpoint} gave '${sha}' as the commit of ${id}: not a commit id`);
   if (!siblings.includes('tokenizer.json')) {
     throw new HubError(
       `model ${id} (revision ${revision}) on ${endpoint} has no tokenizer.json, the tokenizer file Coalesce reads. ` +

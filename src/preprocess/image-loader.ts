@@ -1,9 +1,9 @@
-import { Worker } from 'node:worker_threads';
 import { CoalesceError, type ErrorKind } from '../errors.js';
 import type { ImageLoader, PreparedImage } from '../core/image-types.js';
 import { preprocessImage, type ImageLimits, type ImageProcessorConfig } from './image.js';
 import { loadImageBytes, type ImageSourceOptions } from './image-source.js';
 import { LeastBusyPool } from '../workers/least-busy-pool.js';
+import { startAll, startReadyWorker } from '../workers/start-workers.js';
 
 export interface ImageJob {
   id: number;
@@ -30,17 +30,7 @@ export class ImagePreprocessor implements ImageLoader {
   ) {}
 
   static async start(config: ImageProcessorConfig, limits: ImageLimits, source: ImageSourceOptions, workers: number): Promise<ImagePreprocessor> {
-    const started = await Promise.all(
-      Array.from({ length: workers }, async () => {
-        const worker = new Worker(new URL('./image-worker.js', import.meta.url), { workerData: { config, limits } });
-        // The worker says ready once it is up.
-        await new Promise<void>((resolve, reject) => {
-          worker.once('message', () => resolve());
-          worker.once('error', reject);
-        });
-        return worker;
-      }),
-    );
+    const started = (await startAll(workers, () => startReadyWorker(new URL('./image-worker.js', import.meta.url), { config, limits }))).map((s) => s.worker);
     return new ImagePreprocessor(config, limits, source, started.length > 0 ? new LeastBusyPool<ImageJobResult>(started, 'image') : null);
   }
 

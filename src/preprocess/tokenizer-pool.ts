@@ -1,7 +1,7 @@
-import { Worker } from 'node:worker_threads';
 import { CoalesceError } from '../errors.js';
 import type { EncodedText, EncodeOptions, TextEncoder, Token } from '../core/types.js';
 import { LeastBusyPool } from '../workers/least-busy-pool.js';
+import { startAll, startReadyWorker } from '../workers/start-workers.js';
 
 export interface TokenizerFiles {
   tokenizerPath: string;
@@ -29,17 +29,9 @@ export class TokenizerPool implements TextEncoder {
   ) {}
 
   static async start(files: TokenizerFiles, size: number): Promise<TokenizerPool> {
-    const workers = await Promise.all(
-      Array.from({ length: size }, async () => {
-        const worker = new Worker(new URL('./tokenizer-worker.js', import.meta.url), { workerData: files });
-        // The worker says ready (id 0) once its tokenizer is loaded.
-        await new Promise<void>((resolve, reject) => {
-          worker.once('message', () => resolve());
-          worker.once('error', reject);
-        });
-        return worker;
-      }),
-    );
+    // Each worker says ready (id 0) once its tokenizer is loaded.
+    const started = await startAll(size, () => startReadyWorker(new URL('./tokenizer-worker.js', import.meta.url), files));
+    const workers = started.map((s) => s.worker);
     return new TokenizerPool(new LeastBusyPool<PoolResponse>(workers, 'tokenizer', { batchPerTurn: true }), files.maxLength);
   }
 

@@ -70,9 +70,8 @@ export class HfTokenizer {
     const { tokens, token_type_ids } = this.pieces(text, options, true);
     const ids = new Uint32Array(tokens.length);
     for (let i = 0; i < tokens.length; i++) ids[i] = this.id(tokens[i]);
-    const typeIds = new Uint8Array(tokens.length);
-    if (token_type_ids) typeIds.set(token_type_ids);
-    return { ids, typeIds };
+    // No segment ids from the post-processor: leave them out (the backend pads with zeros), one buffer less per text.
+    return token_type_ids ? { ids, typeIds: Uint8Array.from(token_type_ids) } : { ids };
   }
 
   /**

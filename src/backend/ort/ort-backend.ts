@@ -4,7 +4,8 @@ import type { ModelManifest } from '../manifest.js';
 import { ModelError } from '../model-error.js';
 import { prepareServingGraph, type ServingGraph } from '../onnx/serving-graph.js';
 import type { EmbedMessage, FromWorker, SessionFacts, SessionSettings } from './protocol.js';
-import { SessionThreads, startAll, startSessionWorker } from './session-threads.js';
+import { SessionThreads, startSessionWorker } from './session-threads.js';
+import { startAll } from '../../workers/start-workers.js';
 
 /** Sessions when --sessions is 0: a second CUDA session uploads and launches while the first computes; on CPU one session already uses every core. */
 export function defaultSessions(provider: string): number {

@@ -36,18 +36,6 @@ export async function startSessionWorker<F>(script: URL, load: unknown, readLoad
   }
 }
 
-/** Starts `count` workers; if any fails, stops the others and rethrows its error. */
-export async function startAll<F>(count: number, start: () => Promise<{ worker: Worker; facts: F }>): Promise<{ worker: Worker; facts: F }[]> {
-  const started = await Promise.allSettled(Array.from({ length: count }, start));
-  const ok = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-  const failed = started.find((r) => r.status === 'rejected');
-  if (failed) {
-    await Promise.all(ok.map((w) => w.worker.terminate()));
-    throw (failed as PromiseRejectedResult).reason;
-  }
-  return ok;
-}
-
 /**
  * The worker threads of this process that each own a session on the same device. A batch goes
  * to the least busy one; its flat [B, D] reply is split into one vector per input.

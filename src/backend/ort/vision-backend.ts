@@ -3,7 +3,8 @@ import { CoalesceError } from '../../errors.js';
 import type { ImageBackend, PreprocessedImage, VisionModelInfo } from '../../core/image-types.js';
 import { ModelError } from '../model-error.js';
 import type { VisionEmbedMessage, VisionFacts, VisionFromWorker, VisionLoadRequest } from './vision-protocol.js';
-import { SessionThreads, startAll, startSessionWorker } from './session-threads.js';
+import { SessionThreads, startSessionWorker } from './session-threads.js';
+import { startAll } from '../../workers/start-workers.js';
 
 export interface VisionSettings {
   /** The device the text sessions resolved (cpu or cuda:N): both towers share it. */
