@@ -126,6 +126,26 @@ function textPadding(dir: string, family: string, config: Record<string, unknown
   return { length, padId };
 }
 
+/** A combined text + vision graph, decoded on first use only: once its towers and logits are cached, a start reads none of it. */
+interface CombinedGraph {
+  path: string;
+  graph: () => ModelProto;
+}
+
+function combinedGraph(path: string): CombinedGraph {
+  let model: ModelProto | null = null;
+  return {
+    path,
+    graph: () => {
+      if (model) return model;
+      const decoded = loadGraph(path);
+      const inputs = graphInputNames(decoded);
+      if (!inputs.includes('pixel_values')) throw new ModelError(path, `takes no pixel_values (inputs: ${inputs.join(', ')}): not an image-text graph`);
+      return (model = decoded);
+    },
+  };
+}
+
 /** Picks the tower files: split transformers.js files first, else a combined graph. */
 function towerFiles(dir: string, options: VisionLanguageOptions): { layout: 'split'; text: string; vision: string } | { layout: 'combined'; graph: string } {
   const sfx = suffix(options.variant);
@@ -150,7 +170,14 @@ function towerFiles(dir: string, options: VisionLanguageOptions): { layout: 'spl
 const rel = (dir: string, path: string) => (path.startsWith(dir + '/') ? path.slice(dir.length + 1) : path);
 
 /** logit_scale / logit_bias: weights file, else measured on a combined graph, else config defaults. */
-async function logitParameters(dir: string, family: string, config: Record<string, unknown>, combined: ModelProto | null, sfx: string): Promise<VisionLanguageModel['logits']> {
+async function logitParameters(
+  dir: string,
+  family: string,
+  config: Record<string, unknown>,
+  combined: CombinedGraph | null,
+  sfx: string,
+  cacheDir: string,
+): Promise<VisionLanguageModel['logits']> {
   const weights = join(dir, 'model.safetensors');
   if (existsSync(weights)) {
     const found = readSafetensorScalars(weights, ['logit_scale', 'logit_bias']);
@@ -163,13 +190,20 @@ async function logitParameters(dir: string, family: string, config: Record<strin
   if (!graph) {
     const c = [`onnx/model${sfx}.onnx`, `model${sfx}.onnx`, 'onnx/model.onnx', 'model.onnx'].map((f) => join(dir, f)).find((p) => existsSync(p));
     if (c) {
-      graph = loadGraph(c);
+      graph = { path: c, graph: () => loadGraph(c) };
       source = rel(dir, c);
     }
   }
   if (graph) {
-    const measured = await measureLogits(graph).catch(() => null);
-    if (measured) return { ...measured, source: `measured on ${source}` };
+    // Measured once per graph file: decoding a whole combined graph at every start only for two numbers is slow.
+    const cached = cachePath(cacheDir, graph.path, 'logits').replace(/\.onnx$/, '.json');
+    const measured = existsSync(cached)
+      ? (JSON.parse(readFileSync(cached, 'utf8')) as { scale: number; bias: number })
+      : await measureLogits(graph.graph()).catch(() => null);
+    if (measured) {
+      writeOnce(cached, () => new TextEncoder().encode(JSON.stringify(measured)));
+      return { scale: measured.scale, bias: measured.bias, source: `measured on ${source}` };
+    }
   }
   // Untrained values: scores are then only a ranking, which /info says.
   if (SIGMOID_FAMILIES.has(family)) return { scale: 10, bias: -10, source: 'SigLIP initial values (no weights or combined graph to read them from)' };
@@ -210,12 +244,12 @@ export async function measureLogits(model: ModelProto): Promise<{ scale: number;
   }
 }
 
-function textTower(dir: string, files: ReturnType<typeof towerFiles>, combined: ModelProto | null, padding: FixedPadding | null, cacheDir: string): { path: string; source: string } {
+function textTower(dir: string, files: ReturnType<typeof towerFiles>, combined: CombinedGraph | null, padding: FixedPadding | null, cacheDir: string): { path: string; source: string } {
   const sourcePath = files.layout === 'split' ? files.text : files.graph;
   const what = `text|${padding ? `${padding.length}:${padding.padId}` : 'none'}`;
   const target = cachePath(cacheDir, sourcePath, what);
   if (existsSync(target)) return { path: target, source: rel(dir, sourcePath) };
-  const model = combined ?? loadGraph(sourcePath);
+  const model = combined ? combined.graph() : loadGraph(sourcePath);
   const names = (model.graph?.output ?? []).map((o) => o.name ?? '');
   const output = ['text_embeds', 'pooler_output', 'sentence_embedding'].find((n) => names.includes(n));
   if (!output) throw new ModelError(sourcePath, `has no text embedding output (outputs: ${names.join(', ')}; expected text_embeds or pooler_output)`);
@@ -232,12 +266,12 @@ function textTower(dir: string, files: ReturnType<typeof towerFiles>, combined: 
   return { path: target, source: `${rel(dir, sourcePath)}${files.layout === 'combined' ? '#text_embeds' : ''}` };
 }
 
-function visionTower(dir: string, files: ReturnType<typeof towerFiles>, combined: ModelProto | null, cacheDir: string): { path: string; source: string } {
+function visionTower(dir: string, files: ReturnType<typeof towerFiles>, combined: CombinedGraph | null, cacheDir: string): { path: string; source: string } {
   if (files.layout === 'split') return { path: float32Pixels(files.vision, cacheDir), source: rel(dir, files.vision) };
   const target = cachePath(cacheDir, files.graph, 'vision');
   if (!existsSync(target)) {
     try {
-      const tower = extractSubgraph(combined ?? loadGraph(files.graph), ['image_embeds']);
+      const tower = extractSubgraph(combined ? combined.graph() : loadGraph(files.graph), ['image_embeds']);
       writeOnce(target, () => encodeModel(float32Input(tower, 'pixel_values') ?? tower));
     } catch (e) {
       if (e instanceof SubgraphError) throw new ModelError(files.graph, e.message);
@@ -281,15 +315,11 @@ export async function prepareVisionLanguage(dir: string, options: VisionLanguage
     throw e;
   }
   const files = towerFiles(dir, options);
-  const combined = files.layout === 'combined' ? loadGraph(files.graph) : null;
-  if (combined && files.layout === 'combined') {
-    const inputs = graphInputNames(combined);
-    if (!inputs.includes('pixel_values')) throw new ModelError(files.graph, `takes no pixel_values (inputs: ${inputs.join(', ')}): not an image-text graph`);
-  }
+  const combined = files.layout === 'combined' ? combinedGraph(files.graph) : null;
   const padding = textPadding(dir, family, config);
   const text = textTower(dir, files, combined, padding, cacheDir);
   const vision = visionTower(dir, files, combined, cacheDir);
-  const logits = await logitParameters(dir, family, config, combined, suffix(options.variant));
+  const logits = await logitParameters(dir, family, config, combined, suffix(options.variant), cacheDir);
   return {
     family,
     layout: files.layout,
