@@ -13,6 +13,7 @@ import { silentLogger } from '../src/log.js';
 import { parsePreprocessorConfig, resizedSize, toChw, type ImageProcessorConfig } from '../src/preprocess/image.js';
 import { startCoalesce } from '../src/server.js';
 import { imageBytes, preprocessorJson, reference, TINY_CLIP, TINY_SIGLIP } from '../test/helpers/image-fixtures.js';
+import { cosine } from './cosine.js';
 
 const KERNEL = { nearest: 'nearest', linear: 'linear', cubic: 'cubic', lanczos3: 'lanczos3', box: 'linear', hamming: 'linear' } as const;
 
@@ -45,18 +46,6 @@ function diff(a: Uint8Array, b: Uint8Array): { max: number; mean: number } {
     sum += d;
   }
   return { max, mean: sum / a.length };
-}
-
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    d += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return d / Math.sqrt(na * nb);
 }
 
 async function main(): Promise<void> {

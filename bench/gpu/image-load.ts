@@ -12,6 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { cosine } from '../cosine.js';
 
 interface Args {
   model: string;
@@ -54,18 +55,6 @@ function parseArgs(argv: string[]): Args {
     tag: get('tag', null),
   };
 }
-
-const cosine = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let d = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    d += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return d / Math.sqrt(na * nb);
-};
 
 /** CPU seconds (user + system) a process used so far, from /proc (Linux). */
 function cpuSeconds(pid: number): number {

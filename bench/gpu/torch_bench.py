@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer, models
 from transformers import AutoTokenizer, BertModel
+from anchor_timing import sectioned, timed
 
 model_dir, out_path = sys.argv[1], sys.argv[2]
 hf = os.path.join(model_dir, "hf")
@@ -27,26 +28,7 @@ def log(*a):
     print(f"[torch_bench {time.time() - t_start:6.1f}s]", *a, flush=True)
 
 
-def timed(fn, warmup=3, iters=10):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(iters):
-        t = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
-
-
-def section(name, fn):
-    try:
-        results[name] = fn()
-        log(name, json.dumps(results[name]))
-    except Exception as e:  # one broken anchor must not lose the others
-        results[name] = {"error": repr(e)[:500]}
-        log(name, "FAILED", repr(e)[:500])
+section = sectioned(results, log)
 
 
 tok = AutoTokenizer.from_pretrained(hf)
