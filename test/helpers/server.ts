@@ -25,17 +25,7 @@ export async function post(base: string, path: string, body: unknown, headers: R
   return { status: res.status, json, headers: res.headers };
 }
 
-export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(na * nb);
-}
+export { cosine } from '../../bench/cosine.js';
 
 /** Tolerant float comparison: every component within atol + rtol * |expected|. */
 export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, atol = 1e-5, rtol = 1e-4, what = 'vector'): void {
