@@ -41,7 +41,7 @@ const WARM_UP_TEXTS = ['Coalesce warms up the model before it reports healthy.']
 export async function startCoalesce(config: Config, log: Logger): Promise<Coalesce> {
   const { dir, id } = await resolveModelDir(config, log);
   // An image-text model: the text path serves its text tower (a graph whose one output is text_embeds).
-  const vl = isVisionLanguageFolder(dir) ? await prepareVisionLanguage(dir, { variant: config.onnxVariant, onnxFile: config.onnxFile }) : null;
+  const vl = isVisionLanguageFolder(dir) ? await prepareVisionLanguage(dir, { variant: config.onnxVariant, onnxFile: config.onnxFile, fuseAttention: config.fuseAttention }) : null;
   const textManifest = readManifest(dir, { onnxFile: vl ? vl.textFile : config.onnxFile, pooling: config.pooling, maxInputLength: config.maxInputLength });
   const manifest = vl ? { ...textManifest, onnxPath: vl.textGraphPath, onnxFile: vl.textSource } : textManifest;
   if (config.maxBatchTokens < manifest.maxLength) {

@@ -16,6 +16,7 @@ import * as ort from 'onnxruntime-node';
 import { parsePreprocessorConfig, PreprocessorConfigError, type ImageProcessorConfig } from '../preprocess/image.js';
 import { ModelError } from './model-error.js';
 import { float32Input } from './onnx/float32-input.js';
+import { fuseAttention } from './onnx/fuse-attention.js';
 import { readJson } from './manifest.js';
 import { hasExternalData } from './onnx/serving-graph.js';
 import { decodeModel, encodeModel, makeValueInfo, DataType, valueInfoShape, type ModelProto } from './onnx/onnx-proto.js';
@@ -37,6 +38,8 @@ export interface VisionLanguageModel {
   textFile: string;
   visionGraphPath: string;
   visionSource: string;
+  /** Attention blocks of the vision tower fused into MultiHeadAttention at load. */
+  visionFusedAttention: number;
   image: ImageProcessorConfig;
   /** How /classify_image turns logits into scores: SigLIP's sigmoid or CLIP's softmax over labels. */
   scoring: 'sigmoid' | 'softmax';
@@ -51,6 +54,8 @@ export interface VisionLanguageOptions {
   /** --onnx-file: a combined graph to use instead of looking. */
   onnxFile?: string | null;
   cacheDir?: string;
+  /** Rewrite the vision tower's attention into fused MultiHeadAttention (fuse-attention.ts); default true. */
+  fuseAttention?: boolean;
 }
 
 const suffix = (variant: string | null | undefined) => (variant && variant !== 'fp32' ? `_${variant}` : '');
@@ -266,37 +271,65 @@ function textTower(dir: string, files: ReturnType<typeof towerFiles>, combined: 
   return { path: target, source: `${rel(dir, sourcePath)}${files.layout === 'combined' ? '#text_embeds' : ''}` };
 }
 
-function visionTower(dir: string, files: ReturnType<typeof towerFiles>, combined: CombinedGraph | null, cacheDir: string): { path: string; source: string } {
-  if (files.layout === 'split') return { path: float32Pixels(files.vision, cacheDir), source: rel(dir, files.vision) };
-  const target = cachePath(cacheDir, files.graph, 'vision');
-  if (!existsSync(target)) {
+interface VisionRewrite {
+  /** Whether the served graph differs from the source (else the source file is loaded as it is). */
+  rewritten: boolean;
+  fusedAttention: number;
+}
+
+/**
+ * The vision tower as served: float32 pixel_values (a float16 input is cast on the device:
+ * converting pixels in JS costs ~30 ms per 17 images of 224 x 224) and, unless turned off,
+ * attention fused into MultiHeadAttention. Written once to the cache, with a note of what was
+ * done beside it, so a later start decodes nothing.
+ */
+function servedVision(
+  cacheDir: string,
+  source: string,
+  what: 'tower' | 'image_embeds',
+  tower: () => ModelProto,
+  heads: number | null,
+  fuse: boolean,
+): { path: string; rewrite: VisionRewrite } {
+  const target = cachePath(cacheDir, source, `vision|${what}|float32-pixels${fuse ? '|mha' : ''}`);
+  const note = target.replace(/\.onnx$/, '.json');
+  if (existsSync(note)) {
+    const rewrite = JSON.parse(readFileSync(note, 'utf8')) as VisionRewrite;
+    if (!rewrite.rewritten || existsSync(target)) return { path: rewrite.rewritten ? target : source, rewrite };
+  }
+  const original = tower();
+  let model = float32Input(original, 'pixel_values') ?? original;
+  let fusedAttention = 0;
+  if (fuse) ({ model, fused: fusedAttention } = fuseAttention(model, heads));
+  // A tower cut out of a combined graph is always a new file.
+  const rewrite = { rewritten: what === 'image_embeds' || model !== original, fusedAttention };
+  if (rewrite.rewritten) writeOnce(target, () => encodeModel(model));
+  writeOnce(note, () => new TextEncoder().encode(JSON.stringify(rewrite)));
+  return { path: rewrite.rewritten ? target : source, rewrite };
+}
+
+function visionTower(
+  dir: string,
+  files: ReturnType<typeof towerFiles>,
+  combined: CombinedGraph | null,
+  cacheDir: string,
+  heads: number | null,
+  fuse: boolean,
+): { path: string; source: string; fusedAttention: number } {
+  if (files.layout === 'split') {
+    const { path, rewrite } = servedVision(cacheDir, files.vision, 'tower', () => loadGraph(files.vision), heads, fuse);
+    return { path, source: rel(dir, files.vision), fusedAttention: rewrite.fusedAttention };
+  }
+  const extract = () => {
     try {
-      const tower = extractSubgraph(combined ? combined.graph() : loadGraph(files.graph), ['image_embeds']);
-      writeOnce(target, () => encodeModel(float32Input(tower, 'pixel_values') ?? tower));
+      return extractSubgraph(combined ? combined.graph() : loadGraph(files.graph), ['image_embeds']);
     } catch (e) {
       if (e instanceof SubgraphError) throw new ModelError(files.graph, e.message);
       throw e;
     }
-  }
-  return { path: target, source: `${rel(dir, files.graph)}#image_embeds` };
-}
-
-/**
- * The vision graph to load: as it is, or, when its pixel_values are float16, a cached copy that
- * takes float32 and casts on the device. A marker remembers graphs that need no copy, so they are
- * decoded once, not at every start.
- */
-function float32Pixels(path: string, cacheDir: string): string {
-  const target = cachePath(cacheDir, path, 'vision|float32-pixels');
-  const unchanged = `${target}.unchanged`;
-  if (existsSync(target)) return target;
-  if (existsSync(unchanged)) return path;
-  const rewritten = float32Input(loadGraph(path), 'pixel_values');
-  if (!rewritten) {
-    writeOnce(unchanged, () => new Uint8Array(0));
-    return path;
-  }
-  return writeOnce(target, () => encodeModel(rewritten));
+  };
+  const { path, rewrite } = servedVision(cacheDir, files.graph, 'image_embeds', extract, heads, fuse);
+  return { path, source: `${rel(dir, files.graph)}#image_embeds`, fusedAttention: rewrite.fusedAttention };
 }
 
 /** Reads and prepares an image-text model folder; throws ModelError naming the file at fault. */
@@ -318,7 +351,9 @@ export async function prepareVisionLanguage(dir: string, options: VisionLanguage
   const combined = files.layout === 'combined' ? combinedGraph(files.graph) : null;
   const padding = textPadding(dir, family, config);
   const text = textTower(dir, files, combined, padding, cacheDir);
-  const vision = visionTower(dir, files, combined, cacheDir);
+  const visionConfig = (config.vision_config ?? {}) as Record<string, unknown>;
+  const heads = Number.isInteger(visionConfig.num_attention_heads) ? (visionConfig.num_attention_heads as number) : null;
+  const vision = visionTower(dir, files, combined, cacheDir, heads, options.fuseAttention ?? true);
   const logits = await logitParameters(dir, family, config, combined, suffix(options.variant), cacheDir);
   return {
     family,
@@ -328,6 +363,7 @@ export async function prepareVisionLanguage(dir: string, options: VisionLanguage
     textFile: rel(dir, files.layout === 'split' ? files.text : files.graph),
     visionGraphPath: vision.path,
     visionSource: vision.source,
+    visionFusedAttention: vision.fusedAttention,
     image,
     scoring: SIGMOID_FAMILIES.has(family) ? 'sigmoid' : 'softmax',
     logits,

@@ -101,6 +101,7 @@ for (const [dir, family, httpThreads] of [[TINY_SIGLIP, 'siglip', '2'], [TINY_CL
       assert.ok(Math.abs(info.image.logit_scale - ref.model.logit_scale_exp) < 1e-3);
       assert.ok(Math.abs(info.image.logit_bias - ref.model.logit_bias) < 1e-3);
       assert.deepEqual(info.modalities, ['text', 'image']);
+      assert.equal(info.image.vision_fused_attention, 2, 'both vision layers run as fused MultiHeadAttention');
       const many = await post(server.httpUrl, '/classify_image', { inputs: [b64('tiny_2x2.png'), b64('grey_L_120x120.png')], labels: ['a', 'b'], hypothesis_template: 'a photo of {}' });
       assert.equal(many.json.length, 2);
       expectError(await post(server.httpUrl, '/classify_image', { inputs: b64('tiny_2x2.png'), labels: [] }), 422, /labels/);
@@ -186,6 +187,19 @@ describe('transformers.js variants (--onnx-variant)', () => {
         await server.close();
       }
     });
+  }
+});
+
+test('--fuse-attention false serves the vision tower as exported, with the same vectors', async () => {
+  const ref = reference(TINY_SIGLIP);
+  const server = await startServer(['--fuse-attention', 'false', '--image-workers', '0'], TINY_SIGLIP);
+  try {
+    const info = (await (await fetch(server.httpUrl + '/info')).json()) as any;
+    assert.equal(info.image.vision_fused_attention, 0);
+    const got = await embedAll(server.httpUrl, { ...ref, images: ref.images.slice(0, 4) });
+    assert.ok(minCosine(got, ref.image_embeds[ref.default_backend]).min >= 0.999);
+  } finally {
+    await server.close();
   }
 });
 

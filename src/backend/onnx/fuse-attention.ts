@@ -1,0 +1,260 @@
+/**
+ * Rewrites self-attention as torch.onnx exports it, unfused, into ONNX Runtime's
+ * com.microsoft.MultiHeadAttention, which the CUDA provider runs with flash / memory-efficient
+ * kernels. ORT's transformer optimizer fuses BERT's attention but none of SigLIP's vision tower
+ * (tried with model types clip, vit and bert), and that tower then ran at a quarter of PyTorch's
+ * speed (bench/results/gpu/vision-raw-session.md).
+ *
+ * The pattern, per head-split projection (legacy exporter, SDPA or eager attention):
+ *
+ *   q_in -> Reshape [B,S,H,D] -> Transpose(0,2,1,3) ─┐
+ *   k_in -> Reshape [B,S,H,D] -> Transpose(0,2,3,1) ─┴ MatMul -> Softmax(-1) ─┐
+ *   v_in -> Reshape [B,S,H,D] -> Transpose(0,2,1,3) ──────────────────────────┴ MatMul
+ *        -> Transpose(0,2,1,3) -> Reshape [B,S,H*D] = out
+ *
+ * with constant scalar Mul / Div anywhere on the q, k and score paths (their product is the
+ * softmax scale). Attention with a mask or bias added to the scores (CLIP's causal text tower),
+ * or with any intermediate read elsewhere, is left as it is.
+ */
+import { halfToFloat } from '../ort/tensors.js';
+import { attrFloat, attrInt, DataType, int64ToNumber, makeNode, tensorData, type ModelProto, type NodeProto, type TensorProto } from './onnx-proto.js';
+import { extractSubgraph } from './subgraph.js';
+
+interface GraphIndex {
+  producer: Map<string, NodeProto>;
+  consumers: Map<string, NodeProto[]>;
+  constants: Map<string, TensorProto>;
+}
+
+function indexGraph(nodes: readonly NodeProto[], initializers: readonly TensorProto[]): GraphIndex {
+  const producer = new Map<string, NodeProto>();
+  const consumers = new Map<string, NodeProto[]>();
+  const constants = new Map<string, TensorProto>();
+  for (const t of initializers) constants.set(t.name ?? '', t);
+  for (const n of nodes) {
+    for (const o of n.output ?? []) producer.set(o, n);
+    for (const i of n.input ?? []) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+    const value = n.op_type === 'Constant' ? (n.attribute ?? []).find((a) => a.name === 'value')?.t : undefined;
+    if (value && n.output?.[0]) constants.set(n.output[0], value);
+    // The exporter shares equal weights through Identity nodes (all-zero biases of a fresh model).
+    const shared = n.op_type === 'Identity' ? constants.get(n.input?.[0] ?? '') : undefined;
+    if (shared && n.output?.[0]) constants.set(n.output[0], shared);
+  }
+  return { producer, consumers, constants };
+}
+
+/** All elements of a constant as numbers (small tensors only: shapes and scalars); null when not a constant. */
+function constantValues(index: GraphIndex, name: string): number[] | null {
+  const t = index.constants.get(name);
+  if (!t) return null;
+  let data;
+  try {
+    data = tensorData(t);
+  } catch {
+    return null;
+  }
+  if (data.length > 16) return null;
+  const half = t.data_type === DataType.FLOAT16;
+  return Array.from(data as ArrayLike<number | bigint>, (v) => (half ? halfToFloat(Number(v)) : Number(v)));
+}
+
+function constantScalar(index: GraphIndex, name: string): number | null {
+  const v = constantValues(index, name);
+  return v && v.length === 1 ? v[0] : null;
+}
+
+function perm(node: NodeProto): number[] {
+  return ((node.attribute ?? []).find((a) => a.name === 'perm')?.ints ?? []).map(int64ToNumber);
+}
+
+const samePerm = (a: number[], b: number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** Walks a chain of nodes upwards, collecting them, with constant scalar Mul / Div skipped and folded into `scale`. */
+class Walk {
+  readonly nodes: NodeProto[] = [];
+  scale = 1;
+  constructor(private readonly index: GraphIndex) {}
+
+  /** The producer of `name` after skipping scalings, if it is an `opType` node. */
+  up(name: string, opType: string): NodeProto | null {
+    let at = name;
+    for (;;) {
+      const p = this.index.producer.get(at);
+      if (!p) return null;
+      const [a, b] = p.input ?? [];
+      if (p.op_type === 'Mul') {
+        const ca = constantScalar(this.index, a);
+        const cb = constantScalar(this.index, b);
+        if (cb !== null || ca !== null) {
+          this.scale *= cb ?? ca!;
+          this.nodes.push(p);
+          at = cb !== null ? a : b;
+          continue;
+        }
+      }
+      if (p.op_type === 'Div') {
+        const cb = constantScalar(this.index, b);
+        if (cb !== null && cb !== 0) {
+          this.scale /= cb;
+          this.nodes.push(p);
+          at = a;
+          continue;
+        }
+      }
+      if (p.op_type !== opType) return null;
+      this.nodes.push(p);
+      return p;
+    }
+  }
+}
+
+/** The last dimension of a projection's output, from its bias (Add) or weight (MatMul) initializer. */
+function widthOf(index: GraphIndex, name: string): number | null {
+  const p = index.producer.get(name);
+  if (!p) return null;
+  const dims = (n: string) => index.constants.get(n)?.dims?.map(int64ToNumber);
+  if (p.op_type === 'Add') {
+    for (const n of p.input ?? []) {
+      const d = dims(n);
+      if (d?.length === 1) return d[0];
+    }
+  }
+  if (p.op_type === 'MatMul') {
+    const d = dims(p.input?.[1] ?? '');
+    if (d?.length === 2) return d[1];
+  }
+  return null;
+}
+
+/**
+ * Heads of a split Reshape(in, [B, S, H, D]): H when the target shape says it (a constant, or a
+ * Concat of constants), else width / D (transformers 5 writes H as -1), else null.
+ */
+function headsOfSplit(index: GraphIndex, reshape: NodeProto): number | null {
+  const shapeName = reshape.input?.[1] ?? '';
+  let h: number | undefined;
+  let d: number | undefined;
+  const shape = constantValues(index, shapeName);
+  if (shape) {
+    if (shape.length !== 4) return null;
+    [, , h, d] = shape;
+  } else {
+    const concat = index.producer.get(shapeName);
+    if (concat?.op_type !== 'Concat' || concat.input?.length !== 4) return null;
+    const hs = constantValues(index, concat.input[2]);
+    const ds = constantValues(index, concat.input[3]);
+    h = hs?.length === 1 ? hs[0] : undefined;
+    d = ds?.length === 1 ? ds[0] : undefined;
+  }
+  if (h !== undefined && h > 0) return h;
+  const width = widthOf(index, reshape.input?.[0] ?? '');
+  return d !== undefined && d > 0 && width !== null && width % d === 0 ? width / d : null;
+}
+
+/** Whether a Reshape's target shape has rank 3 (merging heads back), as far as the graph says. */
+function mergesHeads(index: GraphIndex, reshape: NodeProto): boolean {
+  const shapeName = reshape.input?.[1] ?? '';
+  const shape = constantValues(index, shapeName);
+  if (shape) return shape.length === 3;
+  const concat = index.producer.get(shapeName);
+  return concat?.op_type === 'Concat' && concat.input?.length === 3;
+}
+
+interface Match {
+  q: string;
+  k: string;
+  v: string;
+  out: string;
+  heads: number;
+  scale: number;
+  nodes: NodeProto[];
+  /** The node whose place the fused one takes (the last of the pattern). */
+  last: NodeProto;
+}
+
+/** A head split: in -> Reshape -> Transpose(0,2,1,3) (and for keys, then (0,1,3,2), or (0,2,3,1) at once). */
+function split(walk: Walk, index: GraphIndex, name: string, key: boolean): { input: string; heads: number | null } | null {
+  let t = walk.up(name, 'Transpose');
+  if (!t) return null;
+  if (key && samePerm(perm(t), [0, 1, 3, 2])) {
+    t = walk.up(t.input?.[0] ?? '', 'Transpose');
+    if (!t || !samePerm(perm(t), [0, 2, 1, 3])) return null;
+  } else if (!samePerm(perm(t), key ? [0, 2, 3, 1] : [0, 2, 1, 3])) {
+    return null;
+  }
+  const r = walk.up(t.input?.[0] ?? '', 'Reshape');
+  if (!r) return null;
+  return { input: r.input?.[0] ?? '', heads: headsOfSplit(index, r) };
+}
+
+function match(index: GraphIndex, softmax: NodeProto, graphOutputs: Set<string>, defaultHeads: number | null): Match | null {
+  const axis = (softmax.attribute ?? []).find((a) => a.name === 'axis');
+  if (axis && int64ToNumber(axis.i) !== -1 && int64ToNumber(axis.i) !== 3) return null;
+  const walk = new Walk(index);
+  const scores = walk.up(softmax.input?.[0] ?? '', 'MatMul');
+  if (!scores) return null;
+  const q = split(walk, index, scores.input?.[0] ?? '', false);
+  const k = split(walk, index, scores.input?.[1] ?? '', true);
+  if (!q || !k) return null;
+  const [context] = index.consumers.get(softmax.output?.[0] ?? '') ?? [];
+  if (context?.op_type !== 'MatMul' || context.input?.[0] !== softmax.output?.[0]) return null;
+  const v = split(walk, index, context.input?.[1] ?? '', false);
+  if (!v) return null;
+  const [merge] = index.consumers.get(context.output?.[0] ?? '') ?? [];
+  if (merge?.op_type !== 'Transpose' || !samePerm(perm(merge), [0, 2, 1, 3])) return null;
+  const [reshape] = index.consumers.get(merge.output?.[0] ?? '') ?? [];
+  if (reshape?.op_type !== 'Reshape' || reshape.input?.[0] !== merge.output?.[0] || !mergesHeads(index, reshape)) return null;
+
+  const nodes = [...walk.nodes, softmax, context, merge, reshape];
+  const inside = new Set(nodes);
+  const out = reshape.output?.[0] ?? '';
+  // Every intermediate must be read only inside the pattern: it disappears with the rewrite.
+  for (const n of nodes) {
+    for (const o of n.output ?? []) {
+      if (o === out) continue;
+      if (graphOutputs.has(o) || (index.consumers.get(o) ?? []).some((c) => !inside.has(c))) return null;
+    }
+  }
+  const heads = [q.heads, k.heads, v.heads].find((h) => h !== null) ?? defaultHeads;
+  if (!heads || [q.heads, k.heads, v.heads].some((h) => h !== null && h !== heads)) return null;
+  return { q: q.input, k: k.input, v: v.input, out, heads, scale: walk.scale, nodes, last: reshape };
+}
+
+export interface FusedAttention {
+  model: ModelProto;
+  /** How many attention blocks became MultiHeadAttention nodes. */
+  fused: number;
+}
+
+/**
+ * The model with every matching attention block fused (see above); `fused` 0 means unchanged.
+ * `numHeads` is used only where the graph's reshapes do not say it.
+ */
+export function fuseAttention(model: ModelProto, numHeads: number | null = null): FusedAttention {
+  const graph = model.graph ?? {};
+  const nodes = graph.node ?? [];
+  const index = indexGraph(nodes, graph.initializer ?? []);
+  const graphOutputs = new Set((graph.output ?? []).map((o) => o.name ?? ''));
+  const removed = new Set<NodeProto>();
+  const replacement = new Map<NodeProto, NodeProto>();
+  for (const softmax of nodes.filter((n) => n.op_type === 'Softmax' && (n.domain ?? '') === '')) {
+    const m = match(index, softmax, graphOutputs, numHeads);
+    if (!m || m.nodes.some((n) => removed.has(n))) continue;
+    for (const n of m.nodes) removed.add(n);
+    replacement.set(
+      m.last,
+      makeNode('MultiHeadAttention', [m.q, m.k, m.v], [m.out], [attrInt('num_heads', m.heads), attrFloat('scale', m.scale)], {
+        name: `coalesce_mha_${replacement.size}`,
+        domain: 'com.microsoft',
+      }),
+    );
+  }
+  if (replacement.size === 0) return { model, fused: 0 };
+  // The fused node sits where the pattern's last node was: everything it reads comes before.
+  const rewritten = nodes.flatMap((n) => (replacement.has(n) ? [replacement.get(n)!] : removed.has(n) ? [] : [n]));
+  const opsets = model.opset_import ?? [];
+  const withMs = opsets.some((o) => o.domain === 'com.microsoft') ? opsets : [...opsets, { domain: 'com.microsoft', version: 1 }];
+  const fusedModel: ModelProto = { ...model, opset_import: withMs, graph: { ...graph, node: rewritten } };
+  // Drop what only fed the removed nodes (the shape arithmetic of their reshapes).
+  return { model: extractSubgraph(fusedModel, [...graphOutputs]), fused: replacement.size };
+}
