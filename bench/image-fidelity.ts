@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import * as ort from 'onnxruntime-node';
 import { loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
-import { parsePreprocessorConfig, resizedSize, toChw, type ImageProcessorConfig } from '../src/preprocess/image.js';
+import { cropRgb, parsePreprocessorConfig, pixelNormalization, resizedSize, type ImageProcessorConfig } from '../src/preprocess/image.js';
 import { startCoalesce } from '../src/server.js';
 import { imageBytes, preprocessorJson, reference, TINY_CLIP, TINY_SIGLIP } from '../test/helpers/image-fixtures.js';
 import { cosine } from './cosine.js';
@@ -18,6 +18,16 @@ import { cosine } from './cosine.js';
 const KERNEL = { nearest: 'nearest', linear: 'linear', cubic: 'cubic', lanczos3: 'lanczos3', box: 'linear', hamming: 'linear' } as const;
 
 /** The alternative measured here: decode and resize with libvips (no shrink-on-load, alpha dropped first). */
+/** The tower's own float32 [3, H, W] input from 8-bit RGB, as the served graph computes it (pixel-input.ts). */
+function pixelValues(rgb: Uint8Array, width: number, height: number, config: ImageProcessorConfig): Float32Array {
+  const hwc = cropRgb(rgb, width, height, config);
+  const { scale, shift } = pixelNormalization(config);
+  const plane = config.height * config.width;
+  const out = new Float32Array(3 * plane);
+  for (let c = 0; c < 3; c++) for (let p = 0; p < plane; p++) out[c * plane + p] = hwc[p * 3 + c] * scale[c] + shift[c];
+  return out;
+}
+
 async function libvipsRgb(bytes: Buffer, config: ImageProcessorConfig): Promise<{ rgb: Uint8Array; width: number; height: number }> {
   const flat = await sharp(bytes, { autoOrient: true, ignoreIcc: true, pages: 1 }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   const target = config.resize ? resizedSize(config.resize, flat.info.width, flat.info.height) : { width: flat.info.width, height: flat.info.height };
@@ -72,7 +82,7 @@ async function main(): Promise<void> {
       // Served pixels are checked exactly in test/preprocess/image.test.ts; here the libvips alternative's.
       const alt = await libvipsRgb(bytes, config);
       const altCrop = cropChw(alt.rgb, alt.width, alt.height, h, w);
-      const out = await vision.run({ ...textFeeds, pixel_values: new ort.Tensor('float32', toChw(alt.rgb, alt.width, alt.height, config), [1, 3, h, w]) });
+      const out = await vision.run({ ...textFeeds, pixel_values: new ort.Tensor('float32', pixelValues(alt.rgb, alt.width, alt.height, config), [1, 3, h, w]) });
       const altCos = cosine(out[vision.outputNames.includes('image_embeds') ? 'image_embeds' : 'pooler_output'].data as Float32Array, ref.image_embeds.torchvision[i]);
       rows.push({
         file: img.file,

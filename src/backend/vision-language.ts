@@ -13,9 +13,9 @@ import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { parsePreprocessorConfig, PreprocessorConfigError, type ImageProcessorConfig } from '../preprocess/image.js';
+import { parsePreprocessorConfig, pixelNormalization, PreprocessorConfigError, type ImageProcessorConfig } from '../preprocess/image.js';
 import { ModelError } from './model-error.js';
-import { float32Input } from './onnx/float32-input.js';
+import { pixelInput, type PixelNormalization } from './onnx/pixel-input.js';
 import { fuseAttention } from './onnx/fuse-attention.js';
 import { readJson } from './manifest.js';
 import { hasExternalData } from './onnx/serving-graph.js';
@@ -271,41 +271,36 @@ function textTower(dir: string, files: ReturnType<typeof towerFiles>, combined: 
   return { path: target, source: `${rel(dir, sourcePath)}${files.layout === 'combined' ? '#text_embeds' : ''}` };
 }
 
-interface VisionRewrite {
-  /** Whether the served graph differs from the source (else the source file is loaded as it is). */
-  rewritten: boolean;
-  fusedAttention: number;
-}
-
 /**
- * The vision tower as served: float32 pixel_values (a float16 input is cast on the device:
- * converting pixels in JS costs ~30 ms per 17 images of 224 x 224) and, unless turned off,
- * attention fused into MultiHeadAttention. Written once to the cache, with a note of what was
- * done beside it, so a later start decodes nothing.
+ * The vision tower as served: it takes the decoded image as uint8 [B, H, W, 3] and normalizes it
+ * on the device (pixel-input.ts), and, unless turned off, its attention runs fused
+ * (fuse-attention.ts). Written once to the cache with a note of what was fused, so a later
+ * start decodes nothing.
  */
 function servedVision(
   cacheDir: string,
   source: string,
   what: 'tower' | 'image_embeds',
   tower: () => ModelProto,
+  normalization: PixelNormalization,
   heads: number | null,
   fuse: boolean,
-): { path: string; rewrite: VisionRewrite } {
-  const target = cachePath(cacheDir, source, `vision|${what}|float32-pixels${fuse ? '|mha' : ''}`);
+): { path: string; fusedAttention: number } {
+  const target = cachePath(cacheDir, source, `vision|${what}|pixels|${JSON.stringify(normalization)}${fuse ? '|mha' : ''}`);
   const note = target.replace(/\.onnx$/, '.json');
-  if (existsSync(note)) {
-    const rewrite = JSON.parse(readFileSync(note, 'utf8')) as VisionRewrite;
-    if (!rewrite.rewritten || existsSync(target)) return { path: rewrite.rewritten ? target : source, rewrite };
+  if (existsSync(note) && existsSync(target)) return { path: target, fusedAttention: (JSON.parse(readFileSync(note, 'utf8')) as { fusedAttention: number }).fusedAttention };
+  let model: ModelProto;
+  try {
+    model = pixelInput(tower(), normalization);
+  } catch (e) {
+    if (e instanceof ModelError) throw e;
+    throw new ModelError(source, `cannot take images: ${(e as Error).message}`);
   }
-  const original = tower();
-  let model = float32Input(original, 'pixel_values') ?? original;
   let fusedAttention = 0;
   if (fuse) ({ model, fused: fusedAttention } = fuseAttention(model, heads));
-  // A tower cut out of a combined graph is always a new file.
-  const rewrite = { rewritten: what === 'image_embeds' || model !== original, fusedAttention };
-  if (rewrite.rewritten) writeOnce(target, () => encodeModel(model));
-  writeOnce(note, () => new TextEncoder().encode(JSON.stringify(rewrite)));
-  return { path: rewrite.rewritten ? target : source, rewrite };
+  writeOnce(target, () => encodeModel(model));
+  writeOnce(note, () => new TextEncoder().encode(JSON.stringify({ fusedAttention })));
+  return { path: target, fusedAttention };
 }
 
 function visionTower(
@@ -313,12 +308,12 @@ function visionTower(
   files: ReturnType<typeof towerFiles>,
   combined: CombinedGraph | null,
   cacheDir: string,
+  normalization: PixelNormalization,
   heads: number | null,
   fuse: boolean,
 ): { path: string; source: string; fusedAttention: number } {
   if (files.layout === 'split') {
-    const { path, rewrite } = servedVision(cacheDir, files.vision, 'tower', () => loadGraph(files.vision), heads, fuse);
-    return { path, source: rel(dir, files.vision), fusedAttention: rewrite.fusedAttention };
+    return { ...servedVision(cacheDir, files.vision, 'tower', () => loadGraph(files.vision), normalization, heads, fuse), source: rel(dir, files.vision) };
   }
   const extract = () => {
     try {
@@ -328,8 +323,7 @@ function visionTower(
       throw e;
     }
   };
-  const { path, rewrite } = servedVision(cacheDir, files.graph, 'image_embeds', extract, heads, fuse);
-  return { path, source: `${rel(dir, files.graph)}#image_embeds`, fusedAttention: rewrite.fusedAttention };
+  return { ...servedVision(cacheDir, files.graph, 'image_embeds', extract, normalization, heads, fuse), source: `${rel(dir, files.graph)}#image_embeds` };
 }
 
 /** Reads and prepares an image-text model folder; throws ModelError naming the file at fault. */
@@ -353,7 +347,7 @@ export async function prepareVisionLanguage(dir: string, options: VisionLanguage
   const text = textTower(dir, files, combined, padding, cacheDir);
   const visionConfig = (config.vision_config ?? {}) as Record<string, unknown>;
   const heads = Number.isInteger(visionConfig.num_attention_heads) ? (visionConfig.num_attention_heads as number) : null;
-  const vision = visionTower(dir, files, combined, cacheDir, heads, options.fuseAttention ?? true);
+  const vision = visionTower(dir, files, combined, cacheDir, pixelNormalization(image), heads, options.fuseAttention ?? true);
   const logits = await logitParameters(dir, family, config, combined, suffix(options.variant), cacheDir);
   return {
     family,

@@ -2,8 +2,8 @@
 
 /** One image after preprocessing: what the image batcher queues and the vision backend runs. */
 export interface PreprocessedImage {
-  /** [3, height, width] float32, channels first, already rescaled and normalized. */
-  readonly pixels: Float32Array;
+  /** [height, width, 3] 8-bit RGB, resized and cropped; the vision graph rescales and normalizes it. */
+  readonly pixels: Uint8Array;
 }
 
 /** A preprocessed image and where its preprocessing time went. */
@@ -12,7 +12,7 @@ export interface PreparedImage extends PreprocessedImage {
   bytes: number;
   /** Reading the input (base64, data: URI or URL fetch) and decoding it. */
   decodeMs: number;
-  /** Resize, crop and normalize. */
+  /** Resize and crop. */
   resizeMs: number;
 }
 
@@ -25,7 +25,7 @@ export interface ImageLoader {
 
 export interface VisionModelInfo {
   dimensions: number;
-  /** The tensor the vision tower takes: [B, 3, height, width]. */
+  /** The images the vision tower takes: [B, height, width, 3]. */
   height: number;
   width: number;
   /** Images cost the same whatever their source size: no padding. */
@@ -35,7 +35,7 @@ export interface VisionModelInfo {
   /** The graph the vision tower runs, as /info shows it. */
   onnxFile: string;
   outputName: string;
-  /** float32 or float16 pixel_values. */
+  /** The element type of the images fed (uint8: normalized inside the graph). */
   inputType: string;
 }
 

@@ -11,13 +11,13 @@ export interface ImageJob {
 }
 
 export type ImageJobResult =
-  | { id: number; ok: true; pixels: Float32Array; decodeMs: number; resizeMs: number }
+  | { id: number; ok: true; pixels: Uint8Array; decodeMs: number; resizeMs: number }
   | { id: number; ok: false; kind: ErrorKind; message: string; param?: string };
 
 /**
  * Reads image inputs (base64, data: URI, URL: on the main thread, it is I/O) and decodes and
  * preprocesses them, on the main thread or in N worker threads. Decoding already runs on
- * libuv's pool inside sharp; the workers take the JS part (Pillow-exact resize, crop, normalize),
+ * libuv's pool inside sharp; the workers take the JS part (Pillow-exact resize, crop),
  * which for a 1024 x 768 photo is tens of milliseconds the event loop would otherwise block.
  */
 export class ImagePreprocessor implements ImageLoader {

@@ -1,7 +1,8 @@
 /**
  * Image preprocessing for vision towers, with sharp (libvips): decode -> EXIF orientation -> RGB ->
- * resize -> center crop -> rescale -> normalize -> CHW Float32Array, following the model's
- * preprocessor_config.json the way transformers' image processors do.
+ * resize -> center crop, to [H, W, 3] uint8, following the model's preprocessor_config.json the way
+ * transformers' image processors do. Rescale and normalize (pixelNormalization) and the transpose
+ * to CHW run inside the vision graph, on the device.
  *
  * sharp decodes (JPEG, PNG, WebP, GIF first frame, TIFF), applies EXIF orientation and converts
  * to 8-bit sRGB; the resize is Pillow's own algorithm (./resample.ts), not libvips', because
@@ -44,14 +45,14 @@ export interface ImageLimits {
   maxPixels: number;
 }
 
-/** One preprocessed image: CHW float32, ready to be stacked into pixel_values. */
+/** One preprocessed image: [height, width, 3] 8-bit RGB, what the vision graph takes (pixel-input.ts). */
 export interface PixelTensor {
-  pixels: Float32Array;
+  pixels: Uint8Array;
   /** The decoded image (after EXIF orientation), for logs and tests. */
   sourceWidth: number;
   sourceHeight: number;
   format: string;
-  /** Where the time went: decoding (sharp) and resize + crop + normalize (JS). */
+  /** Where the time went: decoding (sharp) and resize + crop (JS). */
   decodeMs: number;
   resizeMs: number;
 }
@@ -228,43 +229,44 @@ export async function decodeToRgb(
 }
 
 /**
- * Center crop (or zero-pad, as torchvision does when the crop is larger), rescale and normalize,
- * from interleaved 8-bit RGB to planar float32.
+ * Center crop (or zero-pad, as torchvision does when the crop is larger) of interleaved 8-bit RGB
+ * to the model's height x width. Rescale and normalize run in the vision graph (pixelNormalization).
  */
-export function toChw(rgb: Uint8Array, width: number, height: number, config: ImageProcessorConfig): Float32Array {
+export function cropRgb(rgb: Uint8Array, width: number, height: number, config: ImageProcessorConfig): Uint8Array {
   const outH = config.height;
   const outW = config.width;
+  if (outH === height && outW === width) return rgb;
   // torchvision: pad (crop - size) // 2 before, crop at int((size - crop) / 2) otherwise.
   const top = outH > height ? -Math.floor((outH - height) / 2) : Math.trunc((height - outH) / 2);
   const left = outW > width ? -Math.floor((outW - width) / 2) : Math.trunc((width - outW) / 2);
-  const scale = config.rescaleFactor ?? 1;
-  const a = [0, 1, 2].map((c) => (config.normalize ? scale / config.normalize.std[c] : scale));
-  const b = [0, 1, 2].map((c) => (config.normalize ? -config.normalize.mean[c] / config.normalize.std[c] : 0));
-  const plane = outH * outW;
-  const out = new Float32Array(3 * plane);
-  const [a0, a1, a2] = a;
-  const [b0, b1, b2] = b;
-  const inside = top >= 0 && left >= 0 && top + outH <= height && left + outW <= width;
+  const out = new Uint8Array(outH * outW * 3);
+  // Per row, the columns inside the image: copied; the rest stays 0.
+  const x0 = Math.max(0, -left);
+  const x1 = Math.min(outW, width - left);
   for (let y = 0; y < outH; y++) {
     const sy = y + top;
-    const rowOk = sy >= 0 && sy < height;
-    let src = (sy * width + left) * 3;
-    let dst = y * outW;
-    for (let x = 0; x < outW; x++, src += 3, dst++) {
-      // The common case (crop inside the image) skips the per-pixel bounds test.
-      const ok = inside || (rowOk && x + left >= 0 && x + left < width);
-      out[dst] = (ok ? rgb[src] : 0) * a0 + b0;
-      out[plane + dst] = (ok ? rgb[src + 1] : 0) * a1 + b1;
-      out[2 * plane + dst] = (ok ? rgb[src + 2] : 0) * a2 + b2;
-    }
+    if (sy < 0 || sy >= height || x1 <= x0) continue;
+    out.set(rgb.subarray((sy * width + left + x0) * 3, (sy * width + left + x1) * 3), (y * outW + x0) * 3);
   }
   return out;
+}
+
+/** pixel_values = pixel * scale + shift per channel: do_rescale / rescale_factor, then do_normalize. */
+export function pixelNormalization(config: ImageProcessorConfig): { scale: number[]; shift: number[]; height: number; width: number } {
+  const r = config.rescaleFactor ?? 1;
+  const n = config.normalize;
+  return {
+    scale: [0, 1, 2].map((c) => (n ? r / n.std[c] : r)),
+    shift: [0, 1, 2].map((c) => (n ? -n.mean[c] / n.std[c] : 0)),
+    height: config.height,
+    width: config.width,
+  };
 }
 
 /** The whole pipeline for one encoded image. Bad images throw 422 errors that say what is wrong. */
 export async function preprocessImage(bytes: Uint8Array, config: ImageProcessorConfig, limits: ImageLimits): Promise<PixelTensor> {
   const { rgb, width, height, source, decodeMs, resizeMs } = await decodeToRgb(bytes, config, limits);
   const at = performance.now();
-  const pixels = toChw(rgb, width, height, config);
+  const pixels = cropRgb(rgb, width, height, config);
   return { pixels, sourceWidth: source.width, sourceHeight: source.height, format: source.format, decodeMs, resizeMs: resizeMs + performance.now() - at };
 }

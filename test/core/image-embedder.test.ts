@@ -31,7 +31,7 @@ class FakeLoader implements ImageLoader {
   async prepare(input: string): Promise<PreparedImage> {
     if (input === 'hold') await new Promise<void>((r) => (this.gate = r));
     const v = Number(input);
-    return { pixels: Float32Array.from([v, v, v]), bytes: input.length, decodeMs: 0, resizeMs: 0 };
+    return { pixels: Uint8Array.from([v, v, v]), bytes: input.length, decodeMs: 0, resizeMs: 0 };
   }
   async close(): Promise<void> {}
 }

@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { isCoalesceError } from '../../src/errors.js';
-import { decodeToRgb, parsePreprocessorConfig, preprocessImage, resizedSize, toChw, type ImageProcessorConfig } from '../../src/preprocess/image.js';
+import { cropRgb, decodeToRgb, parsePreprocessorConfig, pixelNormalization, preprocessImage, resizedSize, type ImageProcessorConfig } from '../../src/preprocess/image.js';
 import { loadImageBytes } from '../../src/preprocess/image-source.js';
 import { resampleRgb } from '../../src/preprocess/resample.js';
 import { imageBytes, pngHeaderOnly, preprocessorJson, reference, TINY_CLIP, TINY_SIGLIP } from '../helpers/image-fixtures.js';
@@ -18,12 +18,10 @@ import { imageBytes, pngHeaderOnly, preprocessorJson, reference, TINY_CLIP, TINY
 const LIMITS = { maxPixels: 50_000_000 };
 const FIXTURES = [TINY_SIGLIP, TINY_CLIP];
 
-/** The [3, H, W] crop of an interleaved RGB image, as the reference stores it. */
-function centerCropChw(rgb: Uint8Array, width: number, height: number, h: number, w: number): Uint8Array {
-  const top = Math.trunc((height - h) / 2);
-  const left = Math.trunc((width - w) / 2);
+/** [H, W, 3] -> [3, H, W], as the reference stores pixels. */
+function planes(hwc: Uint8Array, h: number, w: number): Uint8Array {
   const out = new Uint8Array(3 * h * w);
-  for (let c = 0; c < 3; c++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[c * h * w + y * w + x] = rgb[((y + top) * width + x + left) * 3 + c];
+  for (let c = 0; c < 3; c++) for (let p = 0; p < h * w; p++) out[c * h * w + p] = hwc[p * 3 + c];
   return out;
 }
 
@@ -75,7 +73,7 @@ for (const dir of FIXTURES) {
     for (const [i, img] of ref.images.entries()) {
       const { rgb, width, height, source } = await decodeToRgb(imageBytes(img.file), config, LIMITS);
       assert.deepEqual([source.width, source.height], img.loaded_size, `${img.file}: size after EXIF orientation`);
-      const got = centerCropChw(rgb, width, height, h, w);
+      const got = planes(cropRgb(rgb, width, height, config), h, w);
       for (const [backend, tolerance] of [['pil', 0], ['torchvision', 1]] as const) {
         const want = Buffer.from(ref.pixels[backend][i], 'base64');
         let max = 0;
@@ -86,27 +84,31 @@ for (const dir of FIXTURES) {
   });
 }
 
-test('rescale and normalize give the processor\'s pixel_values (CHW, float32)', async () => {
+test('the [H, W, 3] pixels and the per-channel scale and shift give the processor\'s pixel_values', async () => {
   const ref = reference(TINY_CLIP);
   const config = parsePreprocessorConfig(preprocessorJson(TINY_CLIP));
   const i = ref.images.findIndex((x) => x.file === 'odd_333x211.png');
   const t = await preprocessImage(imageBytes('odd_333x211.png'), config, LIMITS);
-  const u8 = Buffer.from(ref.pixels.pil[i], 'base64');
+  const u8 = Buffer.from(ref.pixels.pil[i], 'base64'); // [3, H, W]
   const plane = 48 * 48;
   assert.equal(t.pixels.length, 3 * plane);
+  const { scale, shift } = pixelNormalization(config);
   for (let k = 0; k < u8.length; k++) {
     const c = Math.floor(k / plane);
     const want = (u8[k] / 255 - config.normalize!.mean[c]) / config.normalize!.std[c];
-    assert.ok(Math.abs(t.pixels[k] - want) < 1e-5, `value ${k}: ${t.pixels[k]} vs ${want}`);
+    const got = t.pixels[(k % plane) * 3 + c] * scale[c] + shift[c];
+    assert.ok(Math.abs(got - want) < 1e-5, `value ${k}: ${got} vs ${want}`);
   }
 });
 
 test('center crop larger than the image zero-pads as torchvision does', () => {
   const config: ImageProcessorConfig = { resize: null, filter: 'cubic', crop: { height: 4, width: 4 }, rescaleFactor: null, normalize: null, height: 4, width: 4 };
   const rgb = new Uint8Array(2 * 2 * 3).fill(200);
-  const out = toChw(rgb, 2, 2, config);
+  const out = cropRgb(rgb, 2, 2, config);
   // (4 - 2) // 2 = 1 row / column of padding before the image.
-  assert.deepEqual([...out.subarray(0, 16)], [0, 0, 0, 0, 0, 200, 200, 0, 0, 200, 200, 0, 0, 0, 0, 0]);
+  const red = [...out].filter((_, k) => k % 3 === 0);
+  assert.deepEqual(red, [0, 0, 0, 0, 0, 200, 200, 0, 0, 200, 200, 0, 0, 0, 0, 0]);
+  assert.equal(out.length, 4 * 4 * 3);
 });
 
 test('Pillow resampling: identity, box average, nearest centre', () => {
@@ -123,14 +125,14 @@ test('alpha is dropped like PIL convert("RGB"), not composited on white', async 
   const png = await sharp(rgba, { raw: { width: 4, height: 4, channels: 4 } }).png().toBuffer();
   const config: ImageProcessorConfig = { resize: { kind: 'exact', height: 2, width: 2 }, filter: 'linear', crop: null, rescaleFactor: null, normalize: null, height: 2, width: 2 };
   const t = await preprocessImage(png, config, LIMITS);
-  assert.deepEqual([...t.pixels], [10, 10, 10, 10, 200, 200, 200, 200, 30, 30, 30, 30]);
+  assert.deepEqual([...t.pixels], [10, 200, 30, 10, 200, 30, 10, 200, 30, 10, 200, 30]);
 });
 
 test('greyscale images become three equal channels; EXIF orientation is applied', async () => {
   const config = parsePreprocessorConfig(preprocessorJson(TINY_SIGLIP));
   const grey = await preprocessImage(imageBytes('grey_100x150.jpg'), config, LIMITS);
   const plane = 64 * 64;
-  for (let k = 0; k < plane; k += 97) assert.ok(grey.pixels[k] === grey.pixels[k + plane] && grey.pixels[k] === grey.pixels[k + 2 * plane]);
+  for (let k = 0; k < plane; k += 97) assert.ok(grey.pixels[3 * k] === grey.pixels[3 * k + 1] && grey.pixels[3 * k] === grey.pixels[3 * k + 2]);
   const rotated = await preprocessImage(imageBytes('exif6_160x100.jpg'), config, LIMITS);
   assert.deepEqual([rotated.sourceWidth, rotated.sourceHeight, rotated.format], [100, 160, 'jpeg']);
 });

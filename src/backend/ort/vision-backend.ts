@@ -24,7 +24,7 @@ function startWorker(request: VisionLoadRequest): Promise<{ worker: Worker; fact
 
 /**
  * The main-thread face of the vision sessions (threads of this process, like the text ones):
- * stacks a batch of CHW images into one pixel_values buffer, transfers it to the least busy
+ * stacks a batch of [H, W, 3] uint8 images into one buffer, transfers it to the least busy
  * session, and splits the [B, D] result.
  */
 export class VisionBackend implements ImageBackend {
@@ -61,7 +61,7 @@ export class VisionBackend implements ImageBackend {
 
   embed(batch: { inputs: readonly PreprocessedImage[] }): Promise<Float32Array[]> {
     const size = 3 * this.info.height * this.info.width;
-    const pixels = new Float32Array(size * batch.inputs.length);
+    const pixels = new Uint8Array(size * batch.inputs.length);
     batch.inputs.forEach((img, i) => {
       if (img.pixels.length !== size) throw new CoalesceError('backend', `an image has ${img.pixels.length} values, expected ${size}`);
       pixels.set(img.pixels, i * size);

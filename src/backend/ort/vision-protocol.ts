@@ -8,21 +8,21 @@ export interface VisionLoadRequest {
   /** Already resolved by the text sessions: cpu or cuda:N. */
   device: string;
   intraOpThreads: number;
-  /** The [3, height, width] the preprocessing produces. */
+  /** The [height, width, 3] the preprocessing produces. */
   height: number;
   width: number;
 }
 
-/** One batch: `count` CHW float32 images, concatenated (transferred, not copied). */
+/** One batch: `count` [height, width, 3] uint8 images, concatenated (transferred, not copied). */
 export interface VisionEmbedMessage {
   type: 'embed';
   id: number;
-  pixels: Float32Array;
+  pixels: Uint8Array;
   count: number;
 }
 
 export interface VisionFacts {
-  inputType: 'float32' | 'float16';
+  inputType: 'uint8';
   outputName: string;
   dimensions: number;
   provider: string;

@@ -1,15 +1,15 @@
 /**
  * A worker thread that owns one vision-tower session (CLIP / SigLIP image encoder), on the device
  * the text sessions resolved: same process, same CUDA context, its own thread because
- * `session.run` blocks the thread it runs on. It receives stacked CHW float32 images, converts
- * them to float16 when the graph takes that, runs, and sends back [B, D] (transferred).
+ * `session.run` blocks the thread it runs on. It receives stacked [H, W, 3] uint8 images (the
+ * graph normalizes them: pixel-input.ts), runs, and sends back [B, D] (transferred).
  */
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { cudaUnavailableMessage, parseDevice } from './device.js';
 import { serveBatches, sessionOptions } from './worker-common.js';
 import { float16ToFloat32 } from './tensors.js';
-import { float32ToFloat16 } from './vision-tensors.js';
+import { PIXELS_INPUT } from '../onnx/pixel-input.js';
 import type { VisionEmbedMessage, VisionFacts, VisionFromWorker, VisionLoadRequest } from './vision-protocol.js';
 
 /** Which output carries the image embedding, in order of preference. */
@@ -40,17 +40,13 @@ async function load(req: VisionLoadRequest): Promise<Loaded> {
     throw new Error(`${req.path}: cannot be loaded by ONNX Runtime: ${message}`);
   }
   const inputs = session.inputNames;
-  if (inputs.length !== 1 || inputs[0] !== 'pixel_values') {
-    throw new Error(`${req.path}: a vision tower takes pixel_values only (inputs: ${inputs.join(', ')})`);
+  if (inputs.length !== 1 || inputs[0] !== PIXELS_INPUT) {
+    throw new Error(`${req.path}: a vision tower prepared for serving takes ${PIXELS_INPUT} only (inputs: ${inputs.join(', ')})`);
   }
-  const meta = session.inputMetadata.find((m) => m.name === 'pixel_values');
-  const type = meta && meta.isTensor ? meta.type : 'float32';
-  if (type !== 'float32' && type !== 'float16') throw new Error(`${req.path}: pixel_values is ${type}, not float32 or float16`);
-  const shape = meta && meta.isTensor ? meta.shape : [];
-  const [, c, h, w] = shape;
-  const fixed = (d: unknown, want: number) => typeof d !== 'number' || d <= 0 || d === want;
-  if (shape.length !== 4 || !fixed(c, 3) || !fixed(h, req.height) || !fixed(w, req.width)) {
-    throw new Error(`${req.path}: pixel_values is [${shape.join(', ')}] but preprocessor_config.json makes [batch, 3, ${req.height}, ${req.width}]`);
+  const meta = session.inputMetadata[0];
+  const shape = meta.isTensor ? meta.shape : [];
+  if (!meta.isTensor || meta.type !== 'uint8' || shape.length !== 4 || shape[1] !== req.height || shape[2] !== req.width || shape[3] !== 3) {
+    throw new Error(`${req.path}: ${PIXELS_INPUT} is not uint8 [batch, ${req.height}, ${req.width}, 3]`);
   }
   const names = session.outputNames;
   const outputName = IMAGE_OUTPUTS.find((n) => names.includes(n)) ?? (names.length === 1 ? names[0] : null);
@@ -59,20 +55,18 @@ async function load(req: VisionLoadRequest): Promise<Loaded> {
     session,
     height: req.height,
     width: req.width,
-    facts: { inputType: type, outputName, dimensions: 0, provider: onCuda ? 'cuda' : 'cpu', device: onCuda ? `cuda:${device.kind === 'cuda' ? device.id : 0}` : 'cpu' },
+    facts: { inputType: 'uint8', outputName, dimensions: 0, provider: onCuda ? 'cuda' : 'cpu', device: onCuda ? `cuda:${device.kind === 'cuda' ? device.id : 0}` : 'cpu' },
   };
   // A probe run tells the output width and proves the graph runs.
-  const probe = await run(l, new Float32Array(3 * req.height * req.width), 1);
+  const probe = await run(l, new Uint8Array(3 * req.height * req.width), 1);
   l.facts.dimensions = probe.dimensions;
   return l;
 }
 
-async function run(l: Loaded, pixels: Float32Array, count: number): Promise<{ vectors: Float32Array; dimensions: number }> {
-  const shape = [count, 3, l.height, l.width];
-  if (pixels.length !== count * 3 * l.height * l.width) throw new Error(`got ${pixels.length} pixel values for ${count} images of [3, ${l.height}, ${l.width}]`);
-  const input =
-    l.facts.inputType === 'float16' ? new ort.Tensor('float16', float32ToFloat16(pixels), shape) : new ort.Tensor('float32', pixels, shape);
-  const results = await l.session.run({ pixel_values: input }, [l.facts.outputName]);
+async function run(l: Loaded, pixels: Uint8Array, count: number): Promise<{ vectors: Float32Array; dimensions: number }> {
+  if (pixels.length !== count * l.height * l.width * 3) throw new Error(`got ${pixels.length} pixel bytes for ${count} images of [${l.height}, ${l.width}, 3]`);
+  const input = new ort.Tensor('uint8', pixels, [count, l.height, l.width, 3]);
+  const results = await l.session.run({ [PIXELS_INPUT]: input }, [l.facts.outputName]);
   const out = results[l.facts.outputName];
   const data = out.type === 'float16' ? float16ToFloat32(out.data as Uint16Array) : (out.data as Float32Array);
   const dims = out.dims;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { fuseAttention } from '../../../src/backend/onnx/fuse-attention.js';
-import { float32Input } from '../../../src/backend/onnx/float32-input.js';
+import { pixelInput } from '../../../src/backend/onnx/pixel-input.js';
 import { decodeModel, encodeModel, makeValueInfo, DataType, type ModelProto } from '../../../src/backend/onnx/onnx-proto.js';
 import { extractSubgraph } from '../../../src/backend/onnx/subgraph.js';
 import { float16ToFloat32 } from '../../../src/backend/ort/tensors.js';
@@ -51,11 +51,11 @@ test('SigLIP vision attention becomes MultiHeadAttention, one per layer, and the
   names.forEach((n, i) => assert.ok(maxAbsDiff(a[i], b[i]) < 1e-5, `${n}: ${maxAbsDiff(a[i], b[i])}`));
 });
 
-test('a float16 tower fuses too (after its input is made float32), within half-float rounding', async () => {
-  const half = float32Input(load(SIGLIP_FP16), 'pixel_values')!;
+test('a float16 tower fuses too (as served: fed uint8 images), within half-float rounding', async () => {
+  const half = pixelInput(load(SIGLIP_FP16), { scale: [1 / 127.5, 1 / 127.5, 1 / 127.5], shift: [-1, -1, -1], height: 64, width: 64 });
   const { model, fused } = fuseAttention(half);
   assert.equal(fused, 2);
-  const feeds = { pixel_values: pixels(2, 64) };
+  const feeds = { pixels: new ort.Tensor('uint8', Uint8Array.from({ length: 2 * 64 * 64 * 3 }, (_, i) => (i * 7919) % 256), [2, 64, 64, 3]) };
   const [a] = await outputs(half, feeds, ['pooler_output']);
   const [b] = await outputs(model, feeds, ['pooler_output']);
   for (let r = 0; r < 2; r++) assert.ok(cosine(a.subarray(r * 32, r * 32 + 32), b.subarray(r * 32, r * 32 + 32)) > 0.9999);

@@ -177,7 +177,7 @@ describe('transformers.js variants (--onnx-variant)', () => {
       try {
         const info = (await (await fetch(server.httpUrl + '/info')).json()) as any;
         assert.equal(info.image.vision_onnx, `onnx/vision_model_${variant}.onnx`);
-        assert.equal(info.image.vision_input_type, 'float32', 'float16 pixel inputs are cast inside the graph, not in JS');
+        assert.equal(info.image.vision_input_type, 'uint8', 'images go to the graph as 8-bit RGB; it normalizes them and casts to float16 for the tower');
         const got = await embedAll(server.httpUrl, { ...ref, images: ref.images.slice(0, 6) });
         const { min } = minCosine(got, ref.image_embeds[ref.default_backend]);
         assert.ok(min >= floor, `${variant} image cosine ${min}`);
