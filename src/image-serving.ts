@@ -40,6 +40,8 @@ export async function startImageServing(
     device: text.backend.info.device,
     intraOpThreads: config.intraOpThreads,
     sessions: text.backend.sessions,
+    buckets: config.shapeBuckets === 'on' || (config.shapeBuckets === 'auto' && text.backend.info.provider === 'cuda'),
+    maxBatchImages: config.maxBatchImages,
   });
   if (vision.info.dimensions !== text.backend.info.dimensions) {
     await vision.close();
@@ -109,6 +111,7 @@ export async function startImageServing(
       max_batch_images: config.maxBatchImages,
       image_workers: loader.workers,
       vision_sessions: vision.maxConcurrentBatches,
+      vision_warmup: vision.info.warmup,
       url_fetch: config.allowUrlFetch,
     }),
     drain: () => images.drain(),

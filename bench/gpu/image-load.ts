@@ -208,7 +208,7 @@ function markdown(report: Record<string, any>): string {
   lines.push('', '**Where the time goes** (server side, mean per request, ms; cores = CPU the server process used):', '', '| | 224 x 224 | 1024 x 768 |', '| --- | --- | --- |');
   const both = (name: string, g: (x: Phase) => string) => row(name, p['224x224'] ? g(p['224x224']) : '—', p['1024x768'] ? g(p['1024x768']) : '—');
   both('read + decode (base64, sharp)', (x) => f(x.serverMs.decode, 1));
-  both('resize + crop + normalize (JS, image workers)', (x) => f(x.serverMs.resize, 1));
+  both('resize + crop (JS, image workers)', (x) => f(x.serverMs.resize, 1));
   both('queue (waiting for a vision batch)', (x) => f(x.serverMs.queue, 1));
   both('inference (the vision batch that carried it)', (x) => f(x.serverMs.inference, 1));
   both('total in server', (x) => f(x.serverMs.total, 1));

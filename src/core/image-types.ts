@@ -37,6 +37,8 @@ export interface VisionModelInfo {
   outputName: string;
   /** The element type of the images fed (uint8: normalized inside the graph). */
   inputType: string;
+  /** Batch shapes each session ran at load (0 without shape buckets), and the slowest session's time. */
+  warmup: { shapes: number; ms: number };
 }
 
 /** The seam to the vision runtime; one call runs one batch of images. */

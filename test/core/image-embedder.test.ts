@@ -8,7 +8,7 @@ import type { ImageBackend, ImageLoader, PreparedImage, PreprocessedImage, Visio
 import { scoreLabels } from '../../src/core/zero-shot.js';
 import { isCoalesceError } from '../../src/errors.js';
 
-const INFO: VisionModelInfo = { dimensions: 3, height: 1, width: 1, padded: false, device: 'cpu', provider: 'fake', onnxFile: 'fake', outputName: 'out', inputType: 'float32' };
+const INFO: VisionModelInfo = { dimensions: 3, height: 1, width: 1, padded: false, device: 'cpu', provider: 'fake', onnxFile: 'fake', outputName: 'out', inputType: 'uint8', warmup: { shapes: 0, ms: 0 } };
 
 class FakeVision implements ImageBackend {
   readonly info = INFO;

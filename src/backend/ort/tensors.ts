@@ -31,6 +31,14 @@ export function nextPow2(n: number): number {
   return 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 }
 
+/**
+ * The batch size a vision session runs `count` images at: 1, 2, 4, 8, then multiples of 8, so 64
+ * images make 11 shapes to warm, and a batch carries at most 7 blank filler images (or doubles below 8).
+ */
+export function imageBucket(count: number): number {
+  return count <= 8 ? nextPow2(count) : Math.ceil(count / 8) * 8;
+}
+
 const roundUp = (n: number, multiple: number | undefined) => (multiple && multiple > 1 ? Math.ceil(n / multiple) * multiple : n);
 
 /**

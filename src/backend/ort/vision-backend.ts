@@ -11,6 +11,9 @@ export interface VisionSettings {
   device: string;
   intraOpThreads: number;
   sessions: number;
+  /** --shape-buckets resolved for this device. */
+  buckets: boolean;
+  maxBatchImages: number;
 }
 
 function startWorker(request: VisionLoadRequest): Promise<{ worker: Worker; facts: VisionFacts }> {
@@ -40,7 +43,15 @@ export class VisionBackend implements ImageBackend {
   }
 
   static async start(graphPath: string, source: string, image: { height: number; width: number }, settings: VisionSettings): Promise<VisionBackend> {
-    const request: VisionLoadRequest = { type: 'load', path: graphPath, device: settings.device, intraOpThreads: settings.intraOpThreads, ...image };
+    const request: VisionLoadRequest = {
+      type: 'load',
+      path: graphPath,
+      device: settings.device,
+      intraOpThreads: settings.intraOpThreads,
+      buckets: settings.buckets,
+      maxBatchImages: settings.maxBatchImages,
+      ...image,
+    };
     const ok = await startAll(Math.max(1, settings.sessions), () => startWorker(request));
     const facts = ok[0].facts;
     return new VisionBackend(
@@ -55,6 +66,7 @@ export class VisionBackend implements ImageBackend {
         onnxFile: source,
         outputName: facts.outputName,
         inputType: facts.inputType,
+        warmup: facts.warmup,
       },
     );
   }

@@ -8,6 +8,9 @@ export interface VisionLoadRequest {
   /** Already resolved by the text sessions: cpu or cuda:N. */
   device: string;
   intraOpThreads: number;
+  /** Pad batches to imageBucket sizes and run each up to maxBatchImages once at load (--shape-buckets). */
+  buckets: boolean;
+  maxBatchImages: number;
   /** The [height, width, 3] the preprocessing produces. */
   height: number;
   width: number;
@@ -23,6 +26,8 @@ export interface VisionEmbedMessage {
 
 export interface VisionFacts {
   inputType: 'uint8';
+  /** Batch shapes run at load (shape buckets), and how long that took. */
+  warmup: { shapes: number; ms: number };
   outputName: string;
   dimensions: number;
   provider: string;

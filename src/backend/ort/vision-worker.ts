@@ -8,7 +8,7 @@ import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { cudaUnavailableMessage, parseDevice } from './device.js';
 import { serveBatches, sessionOptions } from './worker-common.js';
-import { float16ToFloat32 } from './tensors.js';
+import { float16ToFloat32, imageBucket } from './tensors.js';
 import { PIXELS_INPUT } from '../onnx/pixel-input.js';
 import type { VisionEmbedMessage, VisionFacts, VisionFromWorker, VisionLoadRequest } from './vision-protocol.js';
 
@@ -20,6 +20,7 @@ interface Loaded {
   facts: VisionFacts;
   height: number;
   width: number;
+  buckets: boolean;
 }
 
 let loaded: Loaded | null = null;
@@ -55,23 +56,45 @@ async function load(req: VisionLoadRequest): Promise<Loaded> {
     session,
     height: req.height,
     width: req.width,
-    facts: { inputType: 'uint8', outputName, dimensions: 0, provider: onCuda ? 'cuda' : 'cpu', device: onCuda ? `cuda:${device.kind === 'cuda' ? device.id : 0}` : 'cpu' },
+    buckets: req.buckets,
+    facts: { inputType: 'uint8', warmup: { shapes: 0, ms: 0 }, outputName, dimensions: 0, provider: onCuda ? 'cuda' : 'cpu', device: onCuda ? `cuda:${device.kind === 'cuda' ? device.id : 0}` : 'cpu' },
   };
   // A probe run tells the output width and proves the graph runs.
   const probe = await run(l, new Uint8Array(3 * req.height * req.width), 1);
   l.facts.dimensions = probe.dimensions;
+  if (l.buckets) l.facts.warmup = await warmBuckets(l, req.maxBatchImages);
   return l;
 }
 
+/**
+ * Runs every bucket batch size once: the CUDA provider pays tens of milliseconds (cuDNN's
+ * convolution search among them) the first time a session meets a shape, and the image batcher
+ * would otherwise bring a new batch size most calls.
+ */
+async function warmBuckets(l: Loaded, maxBatchImages: number): Promise<{ shapes: number; ms: number }> {
+  const started = performance.now();
+  let shapes = 0;
+  for (let rows = 1; rows <= imageBucket(maxBatchImages); rows = imageBucket(rows + 1)) {
+    await run(l, new Uint8Array(rows * l.height * l.width * 3), rows);
+    shapes++;
+  }
+  return { shapes, ms: performance.now() - started };
+}
+
 async function run(l: Loaded, pixels: Uint8Array, count: number): Promise<{ vectors: Float32Array; dimensions: number }> {
-  if (pixels.length !== count * l.height * l.width * 3) throw new Error(`got ${pixels.length} pixel bytes for ${count} images of [${l.height}, ${l.width}, 3]`);
-  const input = new ort.Tensor('uint8', pixels, [count, l.height, l.width, 3]);
+  const size = l.height * l.width * 3;
+  if (pixels.length !== count * size) throw new Error(`got ${pixels.length} pixel bytes for ${count} images of [${l.height}, ${l.width}, 3]`);
+  const rows = l.buckets ? imageBucket(count) : count;
+  // Filler images are blank and come last; their vectors are dropped.
+  const fed = rows === count ? pixels : new Uint8Array(rows * size);
+  if (fed !== pixels) fed.set(pixels);
+  const input = new ort.Tensor('uint8', fed, [rows, l.height, l.width, 3]);
   const results = await l.session.run({ [PIXELS_INPUT]: input }, [l.facts.outputName]);
   const out = results[l.facts.outputName];
   const data = out.type === 'float16' ? float16ToFloat32(out.data as Uint16Array) : (out.data as Float32Array);
   const dims = out.dims;
-  if (dims.length !== 2 || dims[0] !== count) throw new Error(`output ${l.facts.outputName} has shape [${dims}], expected [${count}, D]`);
-  return { vectors: data, dimensions: dims[1] };
+  if (dims.length !== 2 || dims[0] !== rows) throw new Error(`output ${l.facts.outputName} has shape [${dims}], expected [${rows}, D]`);
+  return { vectors: rows === count ? data : data.subarray(0, count * dims[1]), dimensions: dims[1] };
 }
 
 serveBatches<VisionLoadRequest, VisionEmbedMessage>(

@@ -203,6 +203,24 @@ test('--fuse-attention false serves the vision tower as exported, with the same 
   }
 });
 
+test('--shape-buckets on: image batches padded to bucket sizes, every bucket run at load, the same vectors', async () => {
+  const ref = reference(TINY_SIGLIP);
+  const server = await startServer(['--shape-buckets', 'on', '--max-batch-images', '12', '--image-workers', '0'], TINY_SIGLIP);
+  try {
+    const info = (await (await fetch(server.httpUrl + '/info')).json()) as any;
+    assert.equal(info.image.vision_warmup.shapes, 5, 'batches of 1, 2, 4, 8 and 16 images');
+    const files = ref.images.slice(0, 3).map((i) => b64(i.file));
+    const together = await post(server.httpUrl, '/embed_image', { inputs: files });
+    assert.equal(together.status, 200);
+    for (const [i, file] of files.entries()) {
+      const alone = await post(server.httpUrl, '/embed_image', { inputs: file });
+      together.json[i].forEach((x: number, k: number) => assert.ok(Math.abs(x - alone.json[0][k]) < 1e-5, `image ${i} value ${k}`));
+    }
+  } finally {
+    await server.close();
+  }
+});
+
 describe('URL inputs', () => {
   let files: Server;
   let base = '';
