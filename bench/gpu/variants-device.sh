@@ -8,8 +8,9 @@
 #   C. packed fp16 (padding removed in the graph), --http-threads 4: raw ceiling (sorted and arrival-order W2), W2, W3;
 #   D. packed fp16, --http-threads 6: W1, W2.
 # sessions: the packed graph with 4 HTTP threads and 2, 3 or 4 sessions, W2 only (about 4 minutes).
-# images: SigLIP-base export (keeps the optimizer model type that fuses the most attention), the
-#   PyTorch anchors, then /embed_image with HTTP on the main thread and with --http-threads 4.
+# images: SigLIP-base export, the PyTorch anchors, the vision tower's raw session (as exported and as
+#   served), then /embed_image with --http-threads 4: as served, with --fuse-attention false, and
+#   with libvips on one thread per image (VIPS_CONCURRENCY=1).
 # Results: gpu-bench-<tag>.{json,md}, image-bench-<tag>.{json,md}, variants-<step>.log in $OUT.
 set -uo pipefail
 STEP=${1:?text, sessions or images}
@@ -46,8 +47,10 @@ bert_base_and_anchors() {
     MODEL=${MODEL:-/tmp/bench-siglip-base}
     [ -f "$MODEL/onnx/vision_model_fp16.onnx" ] || python3 bench/gpu/export_siglip_base.py "$MODEL" test/fixtures/tiny-siglip || exit 1
     [ -f "$OUT/torch-image.json" ] || python3 bench/gpu/image_torch_anchor.py "$MODEL" "$OUT/torch-image.json"
+    node dist/bench/gpu/vision-raw.js --model "$MODEL" --variant fp16 --out "$OUT"
     I="node dist/bench/gpu/image-load.js --model $MODEL --torch $OUT/torch-image.json --out $OUT --device cuda --variant fp16 --clients 64 --seconds 10"
-    $I --tag main-thread
     $I --tag http-threads --server-flags "--http-threads 4"
+    $I --tag http-threads-unfused --server-flags "--http-threads 4 --fuse-attention false"
+    VIPS_CONCURRENCY=1 $I --tag http-threads-vips1 --server-flags "--http-threads 4"
   fi
 } 2>&1 | tee "$OUT/variants-$STEP.log"
