@@ -9,8 +9,8 @@
 #   D. packed fp16, --http-threads 6: W1, W2.
 # sessions: the packed graph with 4 HTTP threads and 2, 3 or 4 sessions, W2 only (about 4 minutes).
 # images: SigLIP-base export, the PyTorch anchors, the vision tower's raw session (as exported and as
-#   served), then /embed_image with --http-threads 4: as served, with --fuse-attention false, and
-#   with libvips on one thread per image (VIPS_CONCURRENCY=1).
+#   served, at fixed and changing batch sizes), then /embed_image with --http-threads 4: as served,
+#   and with --fuse-attention false.
 # Results: gpu-bench-<tag>.{json,md}, image-bench-<tag>.{json,md}, variants-<step>.log in $OUT.
 set -uo pipefail
 STEP=${1:?text, sessions or images}
@@ -51,6 +51,5 @@ bert_base_and_anchors() {
     I="node dist/bench/gpu/image-load.js --model $MODEL --torch $OUT/torch-image.json --out $OUT --device cuda --variant fp16 --clients 64 --seconds 10"
     $I --tag http-threads --server-flags "--http-threads 4"
     $I --tag http-threads-unfused --server-flags "--http-threads 4 --fuse-attention false"
-    VIPS_CONCURRENCY=1 $I --tag http-threads-vips1 --server-flags "--http-threads 4"
   fi
 } 2>&1 | tee "$OUT/variants-$STEP.log"

@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { parsePreprocessorConfig, pixelNormalization, PreprocessorConfigError, type ImageProcessorConfig } from '../preprocess/image.js';
 import { ModelError } from './model-error.js';
-import { pixelInput, type PixelNormalization } from './onnx/pixel-input.js';
+import { PIXEL_VALUES, pixelInput, type PixelNormalization } from './onnx/pixel-input.js';
+import { patchMatMul } from './onnx/patch-matmul.js';
 import { fuseAttention } from './onnx/fuse-attention.js';
 import { readJson } from './manifest.js';
 import { hasExternalData } from './onnx/serving-graph.js';
@@ -40,6 +41,8 @@ export interface VisionLanguageModel {
   visionSource: string;
   /** Attention blocks of the vision tower fused into MultiHeadAttention at load. */
   visionFusedAttention: number;
+  /** The patch embedding runs as a MatMul over cut-out patches, not a Conv (patch-matmul.ts). */
+  visionPatchMatMul: boolean;
   image: ImageProcessorConfig;
   /** How /classify_image turns logits into scores: SigLIP's sigmoid or CLIP's softmax over labels. */
   scoring: 'sigmoid' | 'softmax';
@@ -285,13 +288,16 @@ function servedVision(
   normalization: PixelNormalization,
   heads: number | null,
   fuse: boolean,
-): { path: string; fusedAttention: number } {
-  const target = cachePath(cacheDir, source, `vision|${what}|pixels|${JSON.stringify(normalization)}${fuse ? '|mha' : ''}`);
+): { path: string; fusedAttention: number; patchMatMul: boolean } {
+  // The rewrites are named in the key: a change to them must not reuse graphs cached by an older one.
+  const target = cachePath(cacheDir, source, `vision|${what}|pixels|${JSON.stringify(normalization)}|patches-v2${fuse ? '|mha-v1' : ''}`);
   const note = target.replace(/\.onnx$/, '.json');
-  if (existsSync(note) && existsSync(target)) return { path: target, fusedAttention: (JSON.parse(readFileSync(note, 'utf8')) as { fusedAttention: number }).fusedAttention };
+  if (existsSync(note) && existsSync(target)) return { path: target, ...(JSON.parse(readFileSync(note, 'utf8')) as { fusedAttention: number; patchMatMul: boolean }) };
   let model: ModelProto;
+  let patches = 0;
   try {
     model = pixelInput(tower(), normalization);
+    ({ model, rewritten: patches } = patchMatMul(model, PIXEL_VALUES, normalization.height, normalization.width));
   } catch (e) {
     if (e instanceof ModelError) throw e;
     throw new ModelError(source, `cannot take images: ${(e as Error).message}`);
@@ -299,8 +305,9 @@ function servedVision(
   let fusedAttention = 0;
   if (fuse) ({ model, fused: fusedAttention } = fuseAttention(model, heads));
   writeOnce(target, () => encodeModel(model));
-  writeOnce(note, () => new TextEncoder().encode(JSON.stringify({ fusedAttention })));
-  return { path: target, fusedAttention };
+  const done = { fusedAttention, patchMatMul: patches > 0 };
+  writeOnce(note, () => new TextEncoder().encode(JSON.stringify(done)));
+  return { path: target, ...done };
 }
 
 function visionTower(
@@ -311,7 +318,7 @@ function visionTower(
   normalization: PixelNormalization,
   heads: number | null,
   fuse: boolean,
-): { path: string; source: string; fusedAttention: number } {
+): { path: string; source: string; fusedAttention: number; patchMatMul: boolean } {
   if (files.layout === 'split') {
     return { ...servedVision(cacheDir, files.vision, 'tower', () => loadGraph(files.vision), normalization, heads, fuse), source: rel(dir, files.vision) };
   }
@@ -358,6 +365,7 @@ export async function prepareVisionLanguage(dir: string, options: VisionLanguage
     visionGraphPath: vision.path,
     visionSource: vision.source,
     visionFusedAttention: vision.fusedAttention,
+    visionPatchMatMul: vision.patchMatMul,
     image,
     scoring: SIGMOID_FAMILIES.has(family) ? 'sigmoid' : 'softmax',
     logits,

@@ -3,6 +3,8 @@ import { replaceReads } from './subgraph.js';
 
 /** The input of a vision graph after pixelInput: the image as decoded, [B, H, W, 3] uint8 RGB. */
 export const PIXELS_INPUT = 'pixels';
+/** What the tower's own nodes read after pixelInput: pixel_values [B, 3, H, W] as the tower takes them. */
+export const PIXEL_VALUES = 'coalesce_pixels_chw';
 
 export interface PixelNormalization {
   /** pixel_values[c] = pixel * scale[c] + shift[c]: rescale_factor / std and -mean / std. */
@@ -26,15 +28,15 @@ export function pixelInput(model: ModelProto, normalization: PixelNormalization,
   const type = valueInfoElemType(declared);
   if (type !== DataType.FLOAT && type !== DataType.FLOAT16) throw new Error(`${input} is not float32 or float16 (ONNX type ${type})`);
   const p = 'coalesce_pixels';
-  const float = type === DataType.FLOAT ? `${p}_chw` : `${p}_chw_float32`;
+  const float = type === DataType.FLOAT ? PIXEL_VALUES : `${p}_chw_float32`;
   const nodes: NodeProto[] = (graph.node ?? []).map((n) => ({ ...n, input: [...(n.input ?? [])] }));
-  replaceReads(nodes, input, `${p}_chw`);
+  replaceReads(nodes, input, PIXEL_VALUES);
   const prologue = [
     makeNode('Cast', [PIXELS_INPUT], [`${p}_float`], [attrInt('to', DataType.FLOAT)]),
     makeNode('Mul', [`${p}_float`, `${p}_scale`], [`${p}_scaled`]),
     makeNode('Add', [`${p}_scaled`, `${p}_shift`], [`${p}_hwc`]),
     makeNode('Transpose', [`${p}_hwc`], [float], [attrInts('perm', [0, 3, 1, 2])]),
-    ...(type === DataType.FLOAT16 ? [makeNode('Cast', [float], [`${p}_chw`], [attrInt('to', DataType.FLOAT16)])] : []),
+    ...(type === DataType.FLOAT16 ? [makeNode('Cast', [float], [PIXEL_VALUES], [attrInt('to', DataType.FLOAT16)])] : []),
   ];
   return {
     ...model,

@@ -102,6 +102,7 @@ for (const [dir, family, httpThreads] of [[TINY_SIGLIP, 'siglip', '2'], [TINY_CL
       assert.ok(Math.abs(info.image.logit_bias - ref.model.logit_bias) < 1e-3);
       assert.deepEqual(info.modalities, ['text', 'image']);
       assert.equal(info.image.vision_fused_attention, 2, 'both vision layers run as fused MultiHeadAttention');
+      assert.equal(info.image.vision_patch_matmul, true, 'the patch embedding runs as a MatMul');
       const many = await post(server.httpUrl, '/classify_image', { inputs: [b64('tiny_2x2.png'), b64('grey_L_120x120.png')], labels: ['a', 'b'], hypothesis_template: 'a photo of {}' });
       assert.equal(many.json.length, 2);
       expectError(await post(server.httpUrl, '/classify_image', { inputs: b64('tiny_2x2.png'), labels: [] }), 422, /labels/);
