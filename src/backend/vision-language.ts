@@ -276,8 +276,8 @@ function textTower(dir: string, files: ReturnType<typeof towerFiles>, combined: 
 
 /**
  * The vision tower as served: it takes the decoded image as uint8 [B, H, W, 3] and normalizes it
- * on the device (pixel-input.ts), and, unless turned off, its attention runs fused
- * (fuse-attention.ts). Written once to the cache with a note of what was fused, so a later
+ * on the device (pixel-input.ts), its patch embedding runs as a MatMul (patch-matmul.ts), and,
+ * unless turned off, its attention runs fused (fuse-attention.ts). Written once to the cache with a note of what was fused, so a later
  * start decodes nothing.
  */
 function servedVision(
