@@ -34,6 +34,6 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/proto ./proto
 COPY --from=build /app/models ./models
-ENV PORT=8080 GRPC_PORT=50051
+ENV PORT=8080 GRPC_PORT=50051 UV_THREADPOOL_SIZE=16
 EXPOSE 8080 50051
 ENTRYPOINT ["node", "dist/src/main.js"]
