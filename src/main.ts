@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 /** `coalesce`: parses the config, starts the server, drains on SIGTERM / SIGINT. */
-import './threadpool.js';
 import { ConfigError, helpText, loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { ModelError } from './backend/model-error.js';
