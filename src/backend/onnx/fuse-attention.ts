@@ -17,7 +17,21 @@
  * or with any intermediate read elsewhere, is left as it is.
  */
 import { halfToFloat } from '../ort/tensors.js';
-import { attrFloat, attrInt, DataType, int64ToNumber, makeNode, tensorData, type ModelProto, type NodeProto, type TensorProto } from './onnx-proto.js';
+import {
+  attrFloat,
+  attribute,
+  attributeInts,
+  attrInt,
+  DataType,
+  graphConstants,
+  int64ToNumber,
+  makeNode,
+  tensorData,
+  type GraphProto,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+} from './onnx-proto.js';
 import { extractSubgraph } from './subgraph.js';
 
 interface GraphIndex {
@@ -26,21 +40,14 @@ interface GraphIndex {
   constants: Map<string, TensorProto>;
 }
 
-function indexGraph(nodes: readonly NodeProto[], initializers: readonly TensorProto[]): GraphIndex {
+function indexGraph(graph: GraphProto): GraphIndex {
   const producer = new Map<string, NodeProto>();
   const consumers = new Map<string, NodeProto[]>();
-  const constants = new Map<string, TensorProto>();
-  for (const t of initializers) constants.set(t.name ?? '', t);
-  for (const n of nodes) {
+  for (const n of graph.node ?? []) {
     for (const o of n.output ?? []) producer.set(o, n);
     for (const i of n.input ?? []) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
-    const value = n.op_type === 'Constant' ? (n.attribute ?? []).find((a) => a.name === 'value')?.t : undefined;
-    if (value && n.output?.[0]) constants.set(n.output[0], value);
-    // The exporter shares equal weights through Identity nodes (all-zero biases of a fresh model).
-    const shared = n.op_type === 'Identity' ? constants.get(n.input?.[0] ?? '') : undefined;
-    if (shared && n.output?.[0]) constants.set(n.output[0], shared);
   }
-  return { producer, consumers, constants };
+  return { producer, consumers, constants: graphConstants(graph) };
 }
 
 /** All elements of a constant as numbers (small tensors only: shapes and scalars); null when not a constant. */
@@ -63,9 +70,7 @@ function constantScalar(index: GraphIndex, name: string): number | null {
   return v && v.length === 1 ? v[0] : null;
 }
 
-function perm(node: NodeProto): number[] {
-  return ((node.attribute ?? []).find((a) => a.name === 'perm')?.ints ?? []).map(int64ToNumber);
-}
+const perm = (node: NodeProto) => attributeInts(node, 'perm');
 
 const samePerm = (a: number[], b: number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
@@ -188,7 +193,7 @@ function split(walk: Walk, index: GraphIndex, name: string, key: boolean): { inp
 }
 
 function match(index: GraphIndex, softmax: NodeProto, graphOutputs: Set<string>, defaultHeads: number | null): Match | null {
-  const axis = (softmax.attribute ?? []).find((a) => a.name === 'axis');
+  const axis = attribute(softmax, 'axis');
   if (axis && int64ToNumber(axis.i) !== -1 && int64ToNumber(axis.i) !== 3) return null;
   const walk = new Walk(index);
   const scores = walk.up(softmax.input?.[0] ?? '', 'MatMul');
@@ -233,7 +238,7 @@ export interface FusedAttention {
 export function fuseAttention(model: ModelProto, numHeads: number | null = null): FusedAttention {
   const graph = model.graph ?? {};
   const nodes = graph.node ?? [];
-  const index = indexGraph(nodes, graph.initializer ?? []);
+  const index = indexGraph(graph);
   const graphOutputs = new Set((graph.output ?? []).map((o) => o.name ?? ''));
   const removed = new Set<NodeProto>();
   const replacement = new Map<NodeProto, NodeProto>();

@@ -478,3 +478,29 @@ export function opsetVersion(model: ModelProto, domain = ''): number | undefined
   }
   return undefined;
 }
+
+/** A node's attribute by name, or undefined. */
+export function attribute(node: NodeProto, name: string): AttributeProto | undefined {
+  return (node.attribute ?? []).find((a) => a.name === name);
+}
+
+/** An INTS attribute as numbers ([] when absent). */
+export function attributeInts(node: NodeProto, name: string): number[] {
+  return (attribute(node, name)?.ints ?? []).map(int64ToNumber);
+}
+
+/**
+ * Every tensor of the graph whose value is known without running it, by name: initializers,
+ * Constant nodes' values, and Identity nodes of those (the exporter shares equal weights, such as
+ * the all-zero biases of a fresh model, through Identity).
+ */
+export function graphConstants(graph: GraphProto): Map<string, TensorProto> {
+  const constants = new Map<string, TensorProto>((graph.initializer ?? []).map((t) => [t.name ?? '', t]));
+  for (const n of graph.node ?? []) {
+    const out = n.output?.[0];
+    if (!out) continue;
+    const value = n.op_type === 'Constant' ? attribute(n, 'value')?.t : n.op_type === 'Identity' ? constants.get(n.input?.[0] ?? '') : undefined;
+    if (value) constants.set(out, value);
+  }
+  return constants;
+}

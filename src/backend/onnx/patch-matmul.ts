@@ -1,4 +1,4 @@
-import { attrInts, int64Tensor, int64ToNumber, makeNode, makeTensor, tensorData, type ModelProto, type NodeProto, type TensorProto } from './onnx-proto.js';
+import { attribute, attributeInts, attrInts, graphConstants, int64Tensor, int64ToNumber, makeNode, makeTensor, tensorData, type ModelProto, type NodeProto, type TensorProto } from './onnx-proto.js';
 
 /**
  * A vision tower's patch embedding, Conv(pixels) with kernel == stride and no padding, rewritten
@@ -11,18 +11,12 @@ import { attrInts, int64Tensor, int64ToNumber, makeNode, makeTensor, tensorData,
  */
 export function patchMatMul(model: ModelProto, input: string, height: number, width: number): { model: ModelProto; rewritten: number } {
   const graph = model.graph ?? {};
-  const inits = new Map<string, TensorProto>((graph.initializer ?? []).map((t) => [t.name ?? '', t]));
-  // The exporter shares equal weights through Identity nodes (all-zero biases of a fresh model).
-  for (const n of graph.node ?? []) {
-    const shared = n.op_type === 'Identity' ? inits.get(n.input?.[0] ?? '') : undefined;
-    if (shared && n.output?.[0]) inits.set(n.output[0], shared);
-  }
+  const inits = graphConstants(graph);
   const added: TensorProto[] = [];
   let rewritten = 0;
   // The tower may cast pixel_values to its own type first (SigLIP does): same shape.
   const pixels = new Set([input]);
   for (const n of graph.node ?? []) if (n.op_type === 'Cast' && pixels.has(n.input?.[0] ?? '')) pixels.add(n.output?.[0] ?? '');
-  const ints = (n: NodeProto, name: string) => ((n.attribute ?? []).find((a) => a.name === name)?.ints ?? []).map(int64ToNumber);
   const nodes = (graph.node ?? []).flatMap((n): NodeProto[] => {
     const [x = '', weight = '', biasName = ''] = n.input ?? [];
     if (n.op_type !== 'Conv' || (n.domain ?? '') !== '' || !pixels.has(x)) return [n];
@@ -30,11 +24,11 @@ export function patchMatMul(model: ModelProto, input: string, height: number, wi
     const bias = biasName ? inits.get(biasName) : undefined;
     const dims = w?.dims?.map(int64ToNumber) ?? [];
     const [out, channels, kh, kw] = dims;
-    const [sh, sw] = ints(n, 'strides');
-    const group = int64ToNumber((n.attribute ?? []).find((a) => a.name === 'group')?.i ?? 1);
-    const autoPad = new TextDecoder().decode((n.attribute ?? []).find((a) => a.name === 'auto_pad')?.s ?? new Uint8Array());
-    const unpadded = ints(n, 'pads').every((p) => p === 0) && ['', 'NOTSET', 'VALID'].includes(autoPad);
-    const undilated = ints(n, 'dilations').every((d) => d === 1);
+    const [sh, sw] = attributeInts(n, 'strides');
+    const group = int64ToNumber(attribute(n, 'group')?.i ?? 1);
+    const autoPad = new TextDecoder().decode(attribute(n, 'auto_pad')?.s ?? new Uint8Array());
+    const unpadded = attributeInts(n, 'pads').every((p) => p === 0) && ['', 'NOTSET', 'VALID'].includes(autoPad);
+    const undilated = attributeInts(n, 'dilations').every((d) => d === 1);
     if (!w || dims.length !== 4 || kh !== sh || kw !== sw || group !== 1 || !unpadded || !undilated || height % kh !== 0 || width % kw !== 0) return [n];
     if (biasName && !bias) return [n];
     const k = channels * kh * kw;
