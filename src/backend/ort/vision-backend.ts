@@ -5,6 +5,7 @@ import { ModelError } from '../model-error.js';
 import type { VisionEmbedMessage, VisionFacts, VisionFromWorker, VisionLoadRequest } from './vision-protocol.js';
 import { SessionThreads, startSessionWorker } from './session-threads.js';
 import { startAll } from '../../workers/start-workers.js';
+import { imageBucket } from './tensors.js';
 
 export interface VisionSettings {
   /** The device the text sessions resolved (cpu or cuda:N): both towers share it. */
@@ -37,6 +38,8 @@ export class VisionBackend implements ImageBackend {
   private constructor(
     workers: Worker[],
     readonly info: VisionModelInfo,
+    /** Pad each batch with blank images to its imageBucket size (shape buckets). */
+    private readonly buckets: boolean,
   ) {
     this.threads = new SessionThreads(workers, 'vision model');
     this.maxConcurrentBatches = this.threads.size;
@@ -68,17 +71,20 @@ export class VisionBackend implements ImageBackend {
         inputType: facts.inputType,
         warmup: facts.warmup,
       },
+      settings.buckets,
     );
   }
 
   embed(batch: { inputs: readonly PreprocessedImage[] }): Promise<Float32Array[]> {
     const size = 3 * this.info.height * this.info.width;
-    const pixels = new Uint8Array(size * batch.inputs.length);
+    const count = batch.inputs.length;
+    // Filler images are the blank tail of the one buffer the batch is stacked into.
+    const pixels = new Uint8Array(size * (this.buckets ? imageBucket(count) : count));
     batch.inputs.forEach((img, i) => {
       if (img.pixels.length !== size) throw new CoalesceError('backend', `an image has ${img.pixels.length} values, expected ${size}`);
       pixels.set(img.pixels, i * size);
     });
-    const message: Omit<VisionEmbedMessage, 'id'> = { type: 'embed', pixels, count: batch.inputs.length };
+    const message: Omit<VisionEmbedMessage, 'id'> = { type: 'embed', pixels, count };
     return this.threads.run(message, [pixels.buffer]);
   }
 

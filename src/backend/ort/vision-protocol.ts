@@ -8,7 +8,7 @@ export interface VisionLoadRequest {
   /** Already resolved by the text sessions: cpu or cuda:N. */
   device: string;
   intraOpThreads: number;
-  /** Pad batches to imageBucket sizes and run each up to maxBatchImages once at load (--shape-buckets). */
+  /** Run each imageBucket batch size up to maxBatchImages once at load (--shape-buckets); the main thread pads batches to them. */
   buckets: boolean;
   maxBatchImages: number;
   /** The [height, width, 3] the preprocessing produces. */
@@ -16,7 +16,7 @@ export interface VisionLoadRequest {
   width: number;
 }
 
-/** One batch: `count` [height, width, 3] uint8 images, concatenated (transferred, not copied). */
+/** One batch: `count` [height, width, 3] uint8 images, concatenated, then blank filler images up to the bucket size (transferred, not copied). */
 export interface VisionEmbedMessage {
   type: 'embed';
   id: number;

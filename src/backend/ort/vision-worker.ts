@@ -20,7 +20,6 @@ interface Loaded {
   facts: VisionFacts;
   height: number;
   width: number;
-  buckets: boolean;
 }
 
 let loaded: Loaded | null = null;
@@ -56,13 +55,12 @@ async function load(req: VisionLoadRequest): Promise<Loaded> {
     session,
     height: req.height,
     width: req.width,
-    buckets: req.buckets,
     facts: { inputType: 'uint8', warmup: { shapes: 0, ms: 0 }, outputName, dimensions: 0, provider: onCuda ? 'cuda' : 'cpu', device: onCuda ? `cuda:${device.kind === 'cuda' ? device.id : 0}` : 'cpu' },
   };
   // A probe run tells the output width and proves the graph runs.
   const probe = await run(l, new Uint8Array(3 * req.height * req.width), 1);
   l.facts.dimensions = probe.dimensions;
-  if (l.buckets) l.facts.warmup = await warmBuckets(l, req.maxBatchImages);
+  if (req.buckets) l.facts.warmup = await warmBuckets(l, req.maxBatchImages);
   return l;
 }
 
@@ -81,14 +79,12 @@ async function warmBuckets(l: Loaded, maxBatchImages: number): Promise<{ shapes:
   return { shapes, ms: performance.now() - started };
 }
 
+/** `pixels` holds `count` images, then any blank filler images (shape buckets), whose vectors are dropped. */
 async function run(l: Loaded, pixels: Uint8Array, count: number): Promise<{ vectors: Float32Array; dimensions: number }> {
   const size = l.height * l.width * 3;
-  if (pixels.length !== count * size) throw new Error(`got ${pixels.length} pixel bytes for ${count} images of [${l.height}, ${l.width}, 3]`);
-  const rows = l.buckets ? imageBucket(count) : count;
-  // Filler images are blank and come last; their vectors are dropped.
-  const fed = rows === count ? pixels : new Uint8Array(rows * size);
-  if (fed !== pixels) fed.set(pixels);
-  const input = new ort.Tensor('uint8', fed, [rows, l.height, l.width, 3]);
+  const rows = pixels.length / size;
+  if (!Number.isInteger(rows) || rows < count) throw new Error(`got ${pixels.length} pixel bytes for ${count} images of [${l.height}, ${l.width}, 3]`);
+  const input = new ort.Tensor('uint8', pixels, [rows, l.height, l.width, 3]);
   const results = await l.session.run({ [PIXELS_INPUT]: input }, [l.facts.outputName]);
   const out = results[l.facts.outputName];
   const data = out.type === 'float16' ? float16ToFloat32(out.data as Uint16Array) : (out.data as Float32Array);
