@@ -22,13 +22,13 @@ import numpy as np
 import onnx
 import torch
 from sentence_transformers import SentenceTransformer, models
-from tokenizers import BertWordPieceTokenizer
-from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+from transformers import BertConfig, BertModel
+
+from bert_vocab import bert_tokenizer
 
 vocab_json, out = sys.argv[1], sys.argv[2]
 HERE = os.path.dirname(os.path.abspath(__file__))
 MAX_LEN = 512
-SPECIAL = re.compile(r"^\[(PAD|UNK|CLS|SEP|MASK|unused\d+)\]$")
 t0 = time.time()
 
 
@@ -36,30 +36,11 @@ def log(*a):
     print(f"[make_bert_base {time.time() - t0:6.1f}s]", *a, flush=True)
 
 
-def wordpiece(token: str) -> str:
-    # bert-tokenizer marks word starts with '▁' instead of marking continuations with '##'.
-    if token == "▁":
-        return "[unused0]"
-    if token.startswith("▁"):
-        return token[1:]
-    if SPECIAL.match(token):
-        return token
-    return "##" + token
-
-
-with open(vocab_json, encoding="utf-8") as f:
-    vocab = [wordpiece(t) for t in json.load(f)]
 if os.path.exists(out):
     shutil.rmtree(out)
 os.makedirs(out)
 work = tempfile.mkdtemp()
-with open(os.path.join(work, "vocab.txt"), "w", encoding="utf-8") as f:
-    f.write("\n".join(vocab) + "\n")
-backend = BertWordPieceTokenizer(os.path.join(work, "vocab.txt"), lowercase=True)
-tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend._tokenizer, model_max_length=MAX_LEN, unk_token="[UNK]",
-                                    sep_token="[SEP]", pad_token="[PAD]", cls_token="[CLS]", mask_token="[MASK]",
-                                    model_input_names=["input_ids", "token_type_ids", "attention_mask"])
-assert tokenizer("Hello world")["input_ids"] == [101, 7592, 2088, 102]
+tokenizer, vocab = bert_tokenizer(vocab_json, work, MAX_LEN)
 
 torch.manual_seed(1234)
 config = BertConfig(vocab_size=len(vocab), hidden_size=768, num_hidden_layers=12, num_attention_heads=12,

@@ -11,37 +11,15 @@ import json, os, re, shutil, sys, tempfile
 import onnx
 import torch
 from sentence_transformers import SentenceTransformer, models
-from tokenizers import BertWordPieceTokenizer
-from transformers import AutoTokenizer, BertConfig, BertModel, PreTrainedTokenizerFast
+from transformers import AutoTokenizer, BertConfig, BertModel
+
+from bert_vocab import bert_tokenizer
 
 vocab_json, out = sys.argv[1], sys.argv[2]
 MAX_LEN = 64
-SPECIAL = re.compile(r"^\[(PAD|UNK|CLS|SEP|MASK|unused\d+)\]$")
-
-
-def wordpiece(token: str) -> str:
-    # bert-tokenizer marks word starts with '▁' instead of marking continuations with '##'.
-    if token == "▁":
-        return "[unused0]"
-    if token.startswith("▁"):
-        return token[1:]
-    if SPECIAL.match(token):
-        return token
-    return "##" + token
-
 
 work = tempfile.mkdtemp()
-with open(vocab_json, encoding="utf-8") as f:
-    vocab = [wordpiece(t) for t in json.load(f)]
-with open(os.path.join(work, "vocab.txt"), "w", encoding="utf-8") as f:
-    f.write("\n".join(vocab) + "\n")
-
-# The tokenizers library's own BERT pipeline (BertNormalizer lower-casing, BertPreTokenizer, WordPiece, [CLS]/[SEP]).
-backend = BertWordPieceTokenizer(os.path.join(work, "vocab.txt"), lowercase=True)
-tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend._tokenizer, model_max_length=MAX_LEN, unk_token="[UNK]",
-                                    sep_token="[SEP]", pad_token="[PAD]", cls_token="[CLS]", mask_token="[MASK]",
-                                    model_input_names=["input_ids", "token_type_ids", "attention_mask"])
-assert tokenizer("Hello world")["input_ids"] == [101, 7592, 2088, 102], tokenizer("Hello world")["input_ids"]
+tokenizer, vocab = bert_tokenizer(vocab_json, work, MAX_LEN)
 
 torch.manual_seed(1234)
 config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
