@@ -45,7 +45,12 @@ function indexGraph(graph: GraphProto): GraphIndex {
   const consumers = new Map<string, NodeProto[]>();
   for (const n of graph.node ?? []) {
     for (const o of n.output ?? []) producer.set(o, n);
-    for (const i of n.input ?? []) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+    for (const i of n.input ?? []) {
+      if (!i) continue;
+      const readers = consumers.get(i);
+      if (readers) readers.push(n);
+      else consumers.set(i, [n]);
+    }
   }
   return { producer, consumers, constants: graphConstants(graph) };
 }
