@@ -85,6 +85,8 @@ export const OPTIONS = {
     doc: 'Image-text models: most images in one vision-model call (images batch apart from texts, every image costs the same).' }),
   imageWorkers: opt<number>({ flag: '--image-workers', env: 'IMAGE_WORKERS', type: 'int', default: 2, min: 0,
     doc: 'Image-text models: worker threads that decode, resize and normalize images. 0: on the main thread.' }),
+  jpegDecoder: opt<string>({ flag: '--jpeg-decoder', env: 'JPEG_DECODER', type: 'string', default: 'wasm', choices: ['wasm', 'sharp'],
+    doc: 'Image-text models: wasm decodes plain 8-bit JPEGs with libjpeg-turbo in WebAssembly on the image workers (same pixels, about half the CPU of a libvips call); others, and everything with sharp, go through sharp (libvips).' }),
   maxImagePixels: opt<number>({ flag: '--max-image-pixels', env: 'MAX_IMAGE_PIXELS', type: 'int', default: 50_000_000, min: 1,
     doc: 'Largest image (width x height) decoded; larger gets 422 before any pixel is decoded (decompression bombs).' }),
   allowUrlFetch: opt<boolean>({ flag: '--allow-url-fetch', env: 'ALLOW_URL_FETCH', type: 'bool', default: false,

@@ -49,7 +49,7 @@ export async function startImageServing(
   }
   const loader = await ImagePreprocessor.start(
     vl.image,
-    { maxPixels: config.maxImagePixels },
+    { maxPixels: config.maxImagePixels, jpegDecoder: config.jpegDecoder as 'wasm' | 'sharp' },
     { allowUrlFetch: config.allowUrlFetch, fetchTimeoutMs: config.urlFetchTimeoutMs, fetchMaxBytes: config.urlFetchMaxBytes },
     config.imageWorkers,
   ).catch(async (e) => {

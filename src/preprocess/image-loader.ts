@@ -1,6 +1,6 @@
 import { CoalesceError, type ErrorKind } from '../errors.js';
 import type { ImageLoader, PreparedImage } from '../core/image-types.js';
-import { preprocessImage, type ImageLimits, type ImageProcessorConfig } from './image.js';
+import { preprocessImage, type ImageDecodeOptions, type ImageProcessorConfig } from './image.js';
 import { loadImageBytes, type ImageSourceOptions } from './image-source.js';
 import { LeastBusyPool } from '../workers/least-busy-pool.js';
 import { startAll, startReadyWorker } from '../workers/start-workers.js';
@@ -23,13 +23,13 @@ export type ImageJobResult =
 export class ImagePreprocessor implements ImageLoader {
   private constructor(
     private readonly config: ImageProcessorConfig,
-    private readonly limits: ImageLimits,
+    private readonly limits: ImageDecodeOptions,
     private readonly source: ImageSourceOptions,
     /** Null: preprocess on the main thread (--image-workers 0). */
     private readonly pool: LeastBusyPool<ImageJobResult> | null,
   ) {}
 
-  static async start(config: ImageProcessorConfig, limits: ImageLimits, source: ImageSourceOptions, workers: number): Promise<ImagePreprocessor> {
+  static async start(config: ImageProcessorConfig, limits: ImageDecodeOptions, source: ImageSourceOptions, workers: number): Promise<ImagePreprocessor> {
     const started = (await startAll(workers, () => startReadyWorker(new URL('./image-worker.js', import.meta.url), { config, limits }))).map((s) => s.worker);
     return new ImagePreprocessor(config, limits, source, started.length > 0 ? new LeastBusyPool<ImageJobResult>(started, 'image') : null);
   }

@@ -1,10 +1,10 @@
 /** A worker thread that decodes and preprocesses images (see image-loader.ts). */
 import { parentPort, workerData } from 'node:worker_threads';
 import { isCoalesceError } from '../errors.js';
-import { preprocessImage, type ImageLimits, type ImageProcessorConfig } from './image.js';
+import { preprocessImage, type ImageDecodeOptions, type ImageProcessorConfig } from './image.js';
 import type { ImageJob, ImageJobResult } from './image-loader.js';
 
-const { config, limits } = workerData as { config: ImageProcessorConfig; limits: ImageLimits };
+const { config, limits } = workerData as { config: ImageProcessorConfig; limits: ImageDecodeOptions };
 const port = parentPort!;
 
 port.on('message', async (job: ImageJob) => {

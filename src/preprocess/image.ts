@@ -5,7 +5,8 @@
  * to CHW run inside the vision graph, on the device.
  *
  * sharp decodes (JPEG, PNG, WebP, GIF first frame, TIFF), applies EXIF orientation and converts
- * to 8-bit sRGB; the resize is Pillow's own algorithm (./resample.ts), not libvips', because
+ * to 8-bit sRGB; plain JPEGs, most of what is sent, go to libjpeg in WebAssembly instead
+ * (jpeg-wasm.ts: the same pixels for less CPU per call); the resize is Pillow's own algorithm (./resample.ts), not libvips', because
  * libvips box-shrinks by large factors first and aligns upsampling differently: on the tiny
  * SigLIP fixture that cost up to 0.17 of cosine on upscaled images (see bench/results/image-fidelity.md).
  *
@@ -21,6 +22,8 @@ import sharp from 'sharp';
 import type { Metadata, Sharp } from 'sharp';
 import { CoalesceError, validation } from '../errors.js';
 import { resampleRgb, type ResampleFilter } from './resample.js';
+import { jpegLayout } from './jpeg-layout.js';
+import { decodeJpegRgb, wasmDecodes } from './jpeg-wasm.js';
 
 export type ResizeTarget =
   | { kind: 'exact'; height: number; width: number }
@@ -40,9 +43,11 @@ export interface ImageProcessorConfig {
   width: number;
 }
 
-export interface ImageLimits {
+export interface ImageDecodeOptions {
   /** Largest width x height accepted before decoding (decompression-bomb guard). */
   maxPixels: number;
+  /** Who decodes plain JPEGs (--jpeg-decoder): libjpeg in WebAssembly (jpeg-wasm.ts) or sharp. */
+  jpegDecoder: 'wasm' | 'sharp';
 }
 
 /** One preprocessed image: [height, width, 3] 8-bit RGB, what the vision graph takes (pixel-input.ts). */
@@ -180,41 +185,53 @@ async function checkFormat(bytes: Uint8Array): Promise<string> {
   throw validation(`unsupported image format '${meta.format}': send JPEG, PNG, WebP, GIF or TIFF`);
 }
 
-async function bombMessage(bytes: Uint8Array, limits: ImageLimits): Promise<string> {
+async function bombMessage(bytes: Uint8Array, options: ImageDecodeOptions): Promise<string> {
   const meta = await header(bytes);
   const w = meta?.autoOrient?.width ?? meta?.width;
   const h = meta?.autoOrient?.height ?? meta?.height;
   const size = w && h ? `${w} x ${h} = ${w * h} pixels` : 'over the pixel limit';
-  return `the image is ${size}, over the limit of ${limits.maxPixels} (--max-image-pixels): refused as a possible decompression bomb`;
+  return `the image is ${size}, over the limit of ${options.maxPixels} (--max-image-pixels): refused as a possible decompression bomb`;
 }
 
-function input(bytes: Uint8Array, limits: ImageLimits): Sharp {
+function input(bytes: Uint8Array, options: ImageDecodeOptions): Sharp {
   // failOn 'error': truncated and corrupt files are refused (PIL refuses truncated images too).
-  return sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'error', autoOrient: true, ignoreIcc: true, page: 0, pages: 1 });
+  return sharp(bytes, { limitInputPixels: options.maxPixels, failOn: 'error', autoOrient: true, ignoreIcc: true, page: 0, pages: 1 });
 }
 
-async function raw(pipeline: Sharp, bytes: Uint8Array, limits: ImageLimits): Promise<{ data: Buffer; width: number; height: number; channels: number }> {
+async function raw(pipeline: Sharp, bytes: Uint8Array, options: ImageDecodeOptions): Promise<{ data: Buffer; width: number; height: number; channels: number }> {
   try {
     const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
     return { data, width: info.width, height: info.height, channels: info.channels };
   } catch (e) {
     // libvips checks the pixel limit from the header, before decoding anything.
-    if (/pixel limit/i.test(describe(e))) throw validation(await bombMessage(bytes, limits));
+    if (/pixel limit/i.test(describe(e))) throw validation(await bombMessage(bytes, options));
     throw validation(`the image could not be decoded (${describe(e)}): is it truncated or corrupt?`);
   }
 }
 
-/** Decodes (sharp) and resizes (Pillow's resampling) to 8-bit RGB, interleaved (HWC). */
+/** Plain JPEGs through libjpeg in WebAssembly; null sends the image to sharp. */
+async function wasmJpeg(bytes: Uint8Array, options: ImageDecodeOptions): Promise<{ data: Uint8Array; width: number; height: number } | null> {
+  if (!wasmDecodes(jpegLayout(bytes), options.maxPixels)) return null;
+  const d = await decodeJpegRgb(bytes);
+  return d && { data: d.rgb, width: d.width, height: d.height };
+}
+
+async function sharpRgb(bytes: Uint8Array, options: ImageDecodeOptions): Promise<{ data: Uint8Array; width: number; height: number }> {
+  // One libvips call, no resize in it: libvips would premultiply alpha, and its resampling differs from Pillow's.
+  const decoded = await raw(input(bytes, options).removeAlpha().toColourspace('srgb'), bytes, options);
+  if (decoded.channels !== 3) throw new CoalesceError('backend', `image decoding gave ${decoded.channels} channels, expected 3`);
+  return decoded;
+}
+
+/** Decodes (sharp, or jpeg-wasm.ts for plain JPEGs) and resizes (Pillow's resampling) to 8-bit RGB, interleaved (HWC). */
 export async function decodeToRgb(
   bytes: Uint8Array,
   config: ImageProcessorConfig,
-  limits: ImageLimits,
+  options: ImageDecodeOptions,
 ): Promise<{ rgb: Uint8Array; width: number; height: number; source: { width: number; height: number; format: string }; decodeMs: number; resizeMs: number }> {
   const started = performance.now();
   const format = await checkFormat(bytes);
-  // One libvips call, no resize in it: libvips would premultiply alpha, and its resampling differs from Pillow's.
-  const decoded = await raw(input(bytes, limits).removeAlpha().toColourspace('srgb'), bytes, limits);
-  if (decoded.channels !== 3) throw new CoalesceError('backend', `image decoding gave ${decoded.channels} channels, expected 3`);
+  const decoded = (format === 'jpeg' && options.jpegDecoder === 'wasm' && (await wasmJpeg(bytes, options))) || (await sharpRgb(bytes, options));
   const decodedAt = performance.now();
   const target = config.resize ? resizedSize(config.resize, decoded.width, decoded.height) : { width: decoded.width, height: decoded.height };
   const rgb = resampleRgb(decoded.data, decoded.width, decoded.height, target.width, target.height, config.filter);
@@ -264,8 +281,8 @@ export function pixelNormalization(config: ImageProcessorConfig): { scale: numbe
 }
 
 /** The whole pipeline for one encoded image. Bad images throw 422 errors that say what is wrong. */
-export async function preprocessImage(bytes: Uint8Array, config: ImageProcessorConfig, limits: ImageLimits): Promise<PixelTensor> {
-  const { rgb, width, height, source, decodeMs, resizeMs } = await decodeToRgb(bytes, config, limits);
+export async function preprocessImage(bytes: Uint8Array, config: ImageProcessorConfig, options: ImageDecodeOptions): Promise<PixelTensor> {
+  const { rgb, width, height, source, decodeMs, resizeMs } = await decodeToRgb(bytes, config, options);
   const at = performance.now();
   const pixels = cropRgb(rgb, width, height, config);
   return { pixels, sourceWidth: source.width, sourceHeight: source.height, format: source.format, decodeMs, resizeMs: resizeMs + performance.now() - at };

@@ -15,7 +15,7 @@ import { loadImageBytes } from '../../src/preprocess/image-source.js';
 import { resampleRgb } from '../../src/preprocess/resample.js';
 import { imageBytes, pngHeaderOnly, preprocessorJson, reference, TINY_CLIP, TINY_SIGLIP } from '../helpers/image-fixtures.js';
 
-const LIMITS = { maxPixels: 50_000_000 };
+const LIMITS = { maxPixels: 50_000_000, jpegDecoder: "wasm" } as const;
 const FIXTURES = [TINY_SIGLIP, TINY_CLIP];
 
 /** [H, W, 3] -> [3, H, W], as the reference stores pixels. */
@@ -161,7 +161,7 @@ test('bad images are 422s that say what is wrong', async () => {
   await rejects422(preprocessImage(pngHeaderOnly(50_000, 50_000), config, LIMITS), /50000 x 50000 = 2500000000 pixels.*decompression bomb/);
   assert.ok(performance.now() - started < 2000, 'refused from the header, nothing decoded');
   await rejects422(preprocessImage(pngHeaderOnly(0, 10), config, LIMITS), /not an image|no pixels|could not be decoded/);
-  await rejects422(preprocessImage(png, config, { maxPixels: 1000 }), /--max-image-pixels/);
+  await rejects422(preprocessImage(png, config, { ...LIMITS, maxPixels: 1000 }), /--max-image-pixels/);
 });
 
 let server: Server;
