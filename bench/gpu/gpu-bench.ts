@@ -27,6 +27,7 @@ import { readManifest } from '../../src/backend/manifest.js';
 import { HfTokenizer } from '../../src/preprocess/tokenizer.js';
 import { vectorsToJsonBytes } from '../../src/transport/http/float-json.js';
 import type { LoaderTask } from './loader.js';
+import { runChild } from './child.js';
 import type { RawTask } from './raw.js';
 
 const args = process.argv.slice(2);
@@ -118,28 +119,6 @@ function cpuCosts(): Record<string, number> {
 // ---------------------------------------------------------------------------------------------
 // 2. Raw sessions
 
-function runChild(script: string, payload: unknown, timeoutMs: number): Promise<any> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(HERE, script), JSON.stringify(payload)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => {
-      err += d;
-      process.stderr.write(d);
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-      try {
-        resolve(line ? JSON.parse(line.slice(7)) : { error: `exit ${code}: ${err.slice(-1500)}` });
-      } catch (e) {
-        resolve({ error: `exit ${code}: unreadable result (${(e as Error).message}, ${out.length} bytes)` });
-      }
-    });
-  });
-}
 
 async function raw(task: Partial<RawTask> & { label: string }): Promise<any> {
   const full: RawTask = {

@@ -6,13 +6,15 @@
  * the server's per-request decode / resize / queue / inference times and the cores it used.
  *
  * usage: node dist/bench/gpu/image-load.js --model DIR --torch torch.json --out DIR
- *          [--device cuda] [--variant fp16] [--clients 64] [--seconds 15] [--warmup 4] [--image-workers 8]
+ *          [--device cuda] [--variant fp16] [--clients 64] [--loaders 4] [--seconds 15] [--warmup 4] [--image-workers 8]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cosine } from '../cosine.js';
+import { runChild } from './child.js';
+import type { LoaderTask } from './loader.js';
 
 interface Args {
   model: string;
@@ -24,6 +26,10 @@ interface Args {
   seconds: number;
   warmup: number;
   imageWorkers: number;
+  /** Load generator processes the clients are spread over. */
+  loaders: number;
+  /** Width of the served vectors, to check the first answers. */
+  dimensions: number;
   maxBatchImages: number;
   port: number;
   /** More server flags, e.g. "--http-threads 4". */
@@ -49,6 +55,8 @@ function parseArgs(argv: string[]): Args {
     seconds: Number(get('seconds', '15')),
     warmup: Number(get('warmup', '4')),
     imageWorkers: Number(get('image-workers', String(Math.max(1, Math.min(8, availableParallelism() - 4))))),
+    loaders: Number(get('loaders', '4')),
+    dimensions: Number(get('dimensions', '768')),
     maxBatchImages: Number(get('max-batch-images', '64')),
     port: Number(get('port', '8097')),
     serverFlags: (get('server-flags', '') ?? '').split(' ').filter(Boolean),
@@ -103,6 +111,7 @@ async function embed(base: string, body: string): Promise<{ vectors: Float32Arra
 interface Phase {
   input: string;
   clients: number;
+  loaders: number;
   seconds: number;
   images: number;
   imagesPerS: number;
@@ -124,60 +133,58 @@ async function batchStats(base: string): Promise<{ sum: number; count: number }>
   return { sum: Number(/te_batch_next_size_sum (\S+)/.exec(text)?.[1] ?? NaN), count: Number(/te_batch_next_size_count (\S+)/.exec(text)?.[1] ?? NaN) };
 }
 
+const TIMING_HEADERS = ['x-decode-time', 'x-resize-time', 'x-queue-time', 'x-inference-time', 'x-total-time'];
+
+/** N closed-loop clients spread over --loaders processes (bench/gpu/loader.ts), so the client side never limits the server. */
 async function phase(base: string, pid: number, input: string, blobs: string[], args: Args): Promise<Phase> {
-  let cursor = 0;
-  let stop = false;
-  let measuring = false;
-  const lat: number[] = [];
-  const sums = { decode: 0, resize: 0, queue: 0, inference: 0, total: 0 };
-  let images = 0;
-  let errors = 0;
-  const client = async () => {
-    while (!stop) {
-      const body = blobs[cursor++ % blobs.length];
-      const t = performance.now();
-      try {
-        const { headers } = await embed(base, body);
-        if (measuring) {
-          lat.push(performance.now() - t);
-          images++;
-          sums.decode += Number(headers.get('x-decode-time'));
-          sums.resize += Number(headers.get('x-resize-time'));
-          sums.queue += Number(headers.get('x-queue-time'));
-          sums.inference += Number(headers.get('x-inference-time'));
-          sums.total += Number(headers.get('x-total-time'));
-        }
-      } catch {
-        if (measuring) errors++;
-      }
-    }
+  const bodiesFile = join(mkdtempSync(join(tmpdir(), 'image-load-')), 'bodies.json');
+  writeFileSync(bodiesFile, JSON.stringify(blobs.map((body) => ({ body, tokens: 1 }))));
+  const windowStart = Date.now() + args.warmup * 1000 + 500;
+  const windowEnd = windowStart + args.seconds * 1000;
+  const per = Math.ceil(args.clients / args.loaders);
+  const tasks: LoaderTask[] = Array.from({ length: args.loaders }, (_, shard) => ({
+    url: base,
+    path: '/embed_image',
+    sumHeaders: TIMING_HEADERS,
+    bodiesFile,
+    shard,
+    shards: args.loaders,
+    clients: Math.max(0, Math.min(per, args.clients - shard * per)),
+    accept: 'binary' as const,
+    windowStart,
+    windowEnd,
+    textsPerRequest: 1,
+    dimensions: args.dimensions,
+  })).filter((t) => t.clients > 0);
+  const at: { cpu?: number[]; batches?: { sum: number; count: number }[] } = { cpu: [], batches: [] };
+  const sample = async () => {
+    at.cpu!.push(cpuSeconds(pid));
+    at.batches!.push(await batchStats(base));
   };
-  const running = Array.from({ length: args.clients }, client);
-  await new Promise((r) => setTimeout(r, args.warmup * 1000));
-  const b0 = await batchStats(base);
-  const c0 = cpuSeconds(pid);
-  const t0 = performance.now();
-  measuring = true;
-  await new Promise((r) => setTimeout(r, args.seconds * 1000));
-  measuring = false;
-  const elapsed = (performance.now() - t0) / 1000;
-  const c1 = cpuSeconds(pid);
-  const b1 = await batchStats(base);
-  stop = true;
-  await Promise.all(running);
-  lat.sort((a, b) => a - b);
+  const timers = [setTimeout(sample, windowStart - Date.now()), setTimeout(sample, windowEnd - Date.now())];
+  const results = await Promise.all(tasks.map((t) => runChild('loader.js', t, (args.warmup + args.seconds + 120) * 1000)));
+  timers.forEach(clearTimeout);
+  const lat = results.flatMap((r) => r.latencies ?? []).sort((a: number, b: number) => a - b);
+  const images = results.reduce((n, r) => n + (r.requests ?? 0), 0);
+  const errors = results.reduce((n, r) => n + (r.errors ?? 0), 0);
+  const failure = results.find((r) => r.error || r.firstError);
+  if (failure) console.error('loader:', failure.error ?? failure.firstError);
+  const sum = (h: string) => results.reduce((a, r) => a + (r.headerSums?.[h] ?? 0), 0);
   const n = Math.max(1, images);
+  const [b0, b1] = at.batches!;
+  const [c0, c1] = at.cpu!;
   return {
     input,
     clients: args.clients,
-    seconds: elapsed,
+    loaders: tasks.length,
+    seconds: args.seconds,
     images,
-    imagesPerS: images / elapsed,
+    imagesPerS: images / args.seconds,
     errors,
-    latencyMs: { p50: pct(lat, 50), p90: pct(lat, 90), p99: pct(lat, 99), mean: lat.reduce((a, b) => a + b, 0) / n },
-    serverMs: { decode: sums.decode / n, resize: sums.resize / n, queue: sums.queue / n, inference: sums.inference / n, total: sums.total / n },
-    meanBatchImages: (b1.sum - b0.sum) / Math.max(1, b1.count - b0.count),
-    serverCores: (c1 - c0) / elapsed,
+    latencyMs: { p50: pct(lat, 50), p90: pct(lat, 90), p99: pct(lat, 99), mean: lat.reduce((a: number, b: number) => a + b, 0) / n },
+    serverMs: { decode: sum('x-decode-time') / n, resize: sum('x-resize-time') / n, queue: sum('x-queue-time') / n, inference: sum('x-inference-time') / n, total: sum('x-total-time') / n },
+    meanBatchImages: b0 && b1 ? (b1.sum - b0.sum) / Math.max(1, b1.count - b0.count) : NaN,
+    serverCores: c0 !== undefined && c1 !== undefined ? (c1 - c0) / args.seconds : NaN,
     bytesPerImage: blobs.reduce((a, b) => a + b.length, 0) / blobs.length,
   };
 }
@@ -190,7 +197,7 @@ function markdown(report: Record<string, any>): string {
   const lines = [
     `# Image benchmark: SigLIP-base (patch16, 224), random weights`,
     '',
-    `${report.device} · ${report.cores} cores · Coalesce ${report.variant} on ${report.serverDevice}, ${report.args.clients} HTTP clients, one JPEG per request, ` +
+    `${report.device} · ${report.cores} cores · Coalesce ${report.variant} on ${report.serverDevice}, ${report.args.clients} HTTP clients in ${report.args.loaders} load processes, one JPEG per request, ` +
       `--max-batch-images ${report.args.maxBatchImages}, --image-workers ${report.args.imageWorkers}; PyTorch ${torch.torch ?? '?'} fp16 eager, batch ${torch.batch ?? 64}.`,
     '',
     '| what | 224 x 224 JPEG | 1024 x 768 JPEG |',
@@ -207,7 +214,7 @@ function markdown(report: Record<string, any>): string {
   row('Coalesce / transformers processor + model', f(p['224x224']?.imagesPerS / torch['processor_model_224x224']?.images_per_s, 2), f(p['1024x768']?.imagesPerS / torch['processor_model_1024x768']?.images_per_s, 2));
   lines.push('', '**Where the time goes** (server side, mean per request, ms; cores = CPU the server process used):', '', '| | 224 x 224 | 1024 x 768 |', '| --- | --- | --- |');
   const both = (name: string, g: (x: Phase) => string) => row(name, p['224x224'] ? g(p['224x224']) : '—', p['1024x768'] ? g(p['1024x768']) : '—');
-  both('read + decode (base64, sharp)', (x) => f(x.serverMs.decode, 1));
+  both('read + decode (base64, JPEG decoder)', (x) => f(x.serverMs.decode, 1));
   both('resize + crop (JS, image workers)', (x) => f(x.serverMs.resize, 1));
   both('queue (waiting for a vision batch)', (x) => f(x.serverMs.queue, 1));
   both('inference (the vision batch that carried it)', (x) => f(x.serverMs.inference, 1));

@@ -11,6 +11,10 @@ import { readFileSync } from 'node:fs';
 
 export interface LoaderTask {
   url: string;
+  /** Route posted to; /embed unless set (the image bench posts to /embed_image). */
+  path?: string;
+  /** Response headers summed over the answers that count (the server's per-request timings). */
+  sumHeaders?: string[];
   /** One request body per entry, with the tokens it carries. */
   bodiesFile: string;
   shard: number;
@@ -31,7 +35,8 @@ async function main(): Promise<void> {
   const all = JSON.parse(readFileSync(task.bodiesFile, 'utf8')) as { body: string; tokens: number }[];
   const bodies = all.map((b) => ({ body: Buffer.from(b.body), tokens: b.tokens }));
   const agent = new Agent({ keepAlive: true, maxSockets: task.clients });
-  const target = new URL(task.url + '/embed');
+  const target = new URL(task.url + (task.path ?? '/embed'));
+  const headerSums: Record<string, number> = Object.fromEntries((task.sumHeaders ?? []).map((h) => [h, 0]));
   const headers = {
     'content-type': 'application/json',
     accept: task.accept === 'binary' ? 'application/octet-stream' : 'application/json',
@@ -44,14 +49,14 @@ async function main(): Promise<void> {
   let checked = 0;
 
   const send = (i: number) =>
-    new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+    new Promise<{ status: number; body: Buffer; headers: Record<string, unknown> }>((resolve, reject) => {
       const b = bodies[i % bodies.length];
       const req = request(
         { host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent, headers: { ...headers, 'content-length': b.body.length } },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), headers: res.headers }));
           res.on('error', reject);
         },
       );
@@ -80,6 +85,7 @@ async function main(): Promise<void> {
           latencies.push(ended - started);
           tokens += bodies[idx % bodies.length].tokens;
           requests++;
+          for (const h in headerSums) headerSums[h] += Number(res.headers[h]);
         }
       } catch (e) {
         errors++;
@@ -90,7 +96,7 @@ async function main(): Promise<void> {
   };
   await Promise.all(Array.from({ length: task.clients }, (_, c) => client(c)));
   agent.destroy();
-  process.stdout.write('RESULT ' + JSON.stringify({ shard: task.shard, requests, tokens, errors, firstError, latencies }) + '\n');
+  process.stdout.write('RESULT ' + JSON.stringify({ shard: task.shard, requests, tokens, errors, firstError, latencies, headerSums }) + '\n');
 }
 
 main().catch((e) => {

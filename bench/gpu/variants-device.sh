@@ -9,8 +9,9 @@
 #   D. packed fp16, --http-threads 6: W1, W2.
 # sessions: the packed graph with 4 HTTP threads and 2, 3 or 4 sessions, W2 only (about 4 minutes).
 # images: SigLIP-base export, the PyTorch anchors, the vision tower's raw session (as exported and as
-#   served, at fixed and changing batch sizes), then /embed_image with --http-threads 4: as served,
-#   and with --fuse-attention false.
+#   served, at fixed and changing batch sizes; VISION_RAW=0 skips it), JPEG decoding alone (sharp vs
+#   WebAssembly, bench/jpeg-decode.ts), then /embed_image with --http-threads 4: as served, with
+#   --jpeg-decoder sharp, and with --http-threads 6.
 # Results: gpu-bench-<tag>.{json,md}, image-bench-<tag>.{json,md}, variants-<step>.log in $OUT.
 set -uo pipefail
 STEP=${1:?text, sessions or images}
@@ -47,9 +48,11 @@ bert_base_and_anchors() {
     MODEL=${MODEL:-/tmp/bench-siglip-base}
     [ -f "$MODEL/onnx/vision_model_fp16.onnx" ] || python3 bench/gpu/export_siglip_base.py "$MODEL" test/fixtures/tiny-siglip || exit 1
     [ -f "$OUT/torch-image.json" ] || python3 bench/gpu/image_torch_anchor.py "$MODEL" "$OUT/torch-image.json"
-    node dist/bench/gpu/vision-raw.js --model "$MODEL" --variant fp16 --out "$OUT"
+    [ "${VISION_RAW:-1}" = 1 ] && node dist/bench/gpu/vision-raw.js --model "$MODEL" --variant fp16 --out "$OUT"
+    node dist/bench/jpeg-decode.js --images "$MODEL/images" --threads 8 --out "$OUT"
     I="node dist/bench/gpu/image-load.js --model $MODEL --torch $OUT/torch-image.json --out $OUT --device cuda --variant fp16 --clients 64 --seconds 10"
     $I --tag http-threads --server-flags "--http-threads 4"
-    $I --tag http-threads-unfused --server-flags "--http-threads 4 --fuse-attention false"
+    $I --tag http-threads-sharp --server-flags "--http-threads 4 --jpeg-decoder sharp"
+    $I --tag http-threads-6 --server-flags "--http-threads 6"
   fi
 } 2>&1 | tee "$OUT/variants-$STEP.log"
