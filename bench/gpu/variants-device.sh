@@ -11,7 +11,8 @@
 # images: SigLIP-base export, the PyTorch anchors, the vision tower's raw session (as exported and as
 #   served, at fixed and changing batch sizes; VISION_RAW=0 skips it), JPEG decoding alone (sharp vs
 #   WebAssembly, bench/jpeg-decode.ts), then /embed_image with --http-threads 4: as served, with
-#   --jpeg-decoder sharp, and with --http-threads 6.
+#   --jpeg-decoder sharp, and with --http-threads 6 (IMAGE_RUNS="tag:flags;tag:flags" picks others;
+#   JPEG_BENCH=0 skips the decode bench).
 # Results: gpu-bench-<tag>.{json,md}, image-bench-<tag>.{json,md}, variants-<step>.log in $OUT.
 set -uo pipefail
 STEP=${1:?text, sessions or images}
@@ -49,10 +50,9 @@ bert_base_and_anchors() {
     [ -f "$MODEL/onnx/vision_model_fp16.onnx" ] || python3 bench/gpu/export_siglip_base.py "$MODEL" test/fixtures/tiny-siglip || exit 1
     [ -f "$OUT/torch-image.json" ] || python3 bench/gpu/image_torch_anchor.py "$MODEL" "$OUT/torch-image.json"
     [ "${VISION_RAW:-1}" = 1 ] && node dist/bench/gpu/vision-raw.js --model "$MODEL" --variant fp16 --out "$OUT"
-    node dist/bench/jpeg-decode.js --images "$MODEL/images" --threads 8 --out "$OUT"
+    [ "${JPEG_BENCH:-1}" = 1 ] && node dist/bench/jpeg-decode.js --images "$MODEL/images" --threads 8 --out "$OUT"
     I="node dist/bench/gpu/image-load.js --model $MODEL --torch $OUT/torch-image.json --out $OUT --device cuda --variant fp16 --clients 64 --seconds 10"
-    $I --tag http-threads --server-flags "--http-threads 4"
-    $I --tag http-threads-sharp --server-flags "--http-threads 4 --jpeg-decoder sharp"
-    $I --tag http-threads-6 --server-flags "--http-threads 6"
+    IFS=';' read -ra RUNS <<< "${IMAGE_RUNS:-http-threads:--http-threads 4;http-threads-sharp:--http-threads 4 --jpeg-decoder sharp;http-threads-6:--http-threads 6}"
+    for run in "${RUNS[@]}"; do $I --tag "${run%%:*}" --server-flags "${run#*:}"; done
   fi
 } 2>&1 | tee "$OUT/variants-$STEP.log"
