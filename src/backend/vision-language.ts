@@ -17,6 +17,7 @@ import { parsePreprocessorConfig, pixelNormalization, PreprocessorConfigError, t
 import { ModelError } from './model-error.js';
 import { PIXEL_VALUES, pixelInput, type PixelNormalization } from './onnx/pixel-input.js';
 import { patchMatMul } from './onnx/patch-matmul.js';
+import { fuseSkipLayerNorm } from './onnx/fuse-skip-layer-norm.js';
 import { fuseAttention } from './onnx/fuse-attention.js';
 import { readJson } from './manifest.js';
 import { hasExternalData } from './onnx/serving-graph.js';
@@ -43,6 +44,8 @@ export interface VisionLanguageModel {
   visionFusedAttention: number;
   /** The patch embedding runs as a MatMul over cut-out patches, not a Conv (patch-matmul.ts). */
   visionPatchMatMul: boolean;
+  /** Residual Add + LayerNorm (+ projection bias) blocks fused into SkipLayerNormalization. */
+  visionSkipLayerNorm: number;
   image: ImageProcessorConfig;
   /** How /classify_image turns logits into scores: SigLIP's sigmoid or CLIP's softmax over labels. */
   scoring: 'sigmoid' | 'softmax';
@@ -280,6 +283,13 @@ function textTower(dir: string, files: ReturnType<typeof towerFiles>, combined: 
  * unless turned off, its attention runs fused (fuse-attention.ts). Written once to the cache with a note of what was fused, so a later
  * start decodes nothing.
  */
+interface ServedVision {
+  path: string;
+  fusedAttention: number;
+  patchMatMul: boolean;
+  skipLayerNorm: number;
+}
+
 function servedVision(
   cacheDir: string,
   source: string,
@@ -288,11 +298,12 @@ function servedVision(
   normalization: PixelNormalization,
   heads: number | null,
   fuse: boolean,
-): { path: string; fusedAttention: number; patchMatMul: boolean } {
+): ServedVision {
   // The rewrites are named in the key: a change to them must not reuse graphs cached by an older one.
-  const target = cachePath(cacheDir, source, `vision|${what}|pixels|${JSON.stringify(normalization)}|patches-v2${fuse ? '|mha-v1' : ''}`);
+  const target = cachePath(cacheDir, source, `vision|${what}|pixels|${JSON.stringify(normalization)}|patches-v2${fuse ? '|mha-v2|sln-v1' : ''}`);
   const note = target.replace(/\.onnx$/, '.json');
-  if (existsSync(note) && existsSync(target)) return { path: target, ...(JSON.parse(readFileSync(note, 'utf8')) as { fusedAttention: number; patchMatMul: boolean }) };
+  // Notes written before SkipLayerNormalization existed (unfused graphs keep their key) lack its count: 0.
+  if (existsSync(note) && existsSync(target)) return { path: target, skipLayerNorm: 0, ...(JSON.parse(readFileSync(note, 'utf8')) as Partial<ServedVision>), } as ServedVision;
   let model: ModelProto;
   let patches = 0;
   try {
@@ -303,9 +314,13 @@ function servedVision(
     throw new ModelError(source, `cannot take images: ${(e as Error).message}`);
   }
   let fusedAttention = 0;
-  if (fuse) ({ model, fused: fusedAttention } = fuseAttention(model, heads));
+  let skipLayerNorm = 0;
+  if (fuse) {
+    ({ model, fused: fusedAttention } = fuseAttention(model, heads));
+    ({ model, fused: skipLayerNorm } = fuseSkipLayerNorm(model));
+  }
   writeOnce(target, () => encodeModel(model));
-  const done = { fusedAttention, patchMatMul: patches > 0 };
+  const done = { fusedAttention, patchMatMul: patches > 0, skipLayerNorm };
   writeOnce(note, () => new TextEncoder().encode(JSON.stringify(done)));
   return { path: target, ...done };
 }
@@ -318,7 +333,7 @@ function visionTower(
   normalization: PixelNormalization,
   heads: number | null,
   fuse: boolean,
-): { path: string; source: string; fusedAttention: number; patchMatMul: boolean } {
+): ServedVision & { source: string } {
   if (files.layout === 'split') {
     return { ...servedVision(cacheDir, files.vision, 'tower', () => loadGraph(files.vision), normalization, heads, fuse), source: rel(dir, files.vision) };
   }
@@ -366,6 +381,7 @@ export async function prepareVisionLanguage(dir: string, options: VisionLanguage
     visionSource: vision.source,
     visionFusedAttention: vision.fusedAttention,
     visionPatchMatMul: vision.patchMatMul,
+    visionSkipLayerNorm: vision.skipLayerNorm,
     image,
     scoring: SIGMOID_FAMILIES.has(family) ? 'sigmoid' : 'softmax',
     logits,

@@ -13,7 +13,8 @@
  *        -> Transpose(0,2,1,3) -> Reshape [B,S,H*D] = out
  *
  * with constant scalar Mul / Div anywhere on the q, k and score paths (their product is the
- * softmax scale). Attention with a mask or bias added to the scores (CLIP's causal text tower),
+ * softmax scale). When q_in, k_in and v_in are each MatMul + a constant bias read only here, the
+ * three biases go into MultiHeadAttention's bias input: one kernel adds them instead of three. Attention with a mask or bias added to the scores (CLIP's causal text tower),
  * or with any intermediate read elsewhere, is left as it is.
  */
 import { halfToFloat } from '../ort/tensors.js';
@@ -22,10 +23,12 @@ import {
   attribute,
   attributeInts,
   attrInt,
+  bytesOf,
   DataType,
   graphConstants,
   int64ToNumber,
   makeNode,
+  makeTensor,
   tensorData,
   type GraphProto,
   type ModelProto,
@@ -174,6 +177,8 @@ interface Match {
   q: string;
   k: string;
   v: string;
+  /** The q, k and v projections' biases (each Add(MatMul, bias) read only here), in MultiHeadAttention's packed bias input. */
+  bias: TensorProto[] | null;
   out: string;
   heads: number;
   scale: number;
@@ -227,7 +232,41 @@ function match(index: GraphIndex, softmax: NodeProto, graphOutputs: Set<string>,
   }
   const heads = [q.heads, k.heads, v.heads].find((h) => h !== null) ?? defaultHeads;
   if (!heads || [q.heads, k.heads, v.heads].some((h) => h !== null && h !== heads)) return null;
-  return { q: q.input, k: k.input, v: v.input, out, heads, scale: walk.scale, nodes, last: reshape };
+  const biased = [q.input, k.input, v.input].map((name) => projectionBias(index, name, inside, graphOutputs));
+  if (biased.every((b) => b !== null) && biased.every((b) => b!.bias.data_type === biased[0]!.bias.data_type)) {
+    const [bq, bk, bv] = biased as ProjectionBias[];
+    return { q: bq.input, k: bk.input, v: bv.input, bias: [bq.bias, bk.bias, bv.bias], out, heads, scale: walk.scale, nodes: [...nodes, bq.add, bk.add, bv.add], last: reshape };
+  }
+  return { q: q.input, k: k.input, v: v.input, bias: null, out, heads, scale: walk.scale, nodes, last: reshape };
+}
+
+interface ProjectionBias {
+  add: NodeProto;
+  /** The MatMul output the bias was added to. */
+  input: string;
+  bias: TensorProto;
+}
+
+/** `name` = Add(MatMul(..), 1-D constant bias), read only by `readers`: MultiHeadAttention can add the bias itself. */
+function projectionBias(index: GraphIndex, name: string, readers: Set<NodeProto>, graphOutputs: Set<string>): ProjectionBias | null {
+  const add = index.producer.get(name);
+  if (add?.op_type !== 'Add' || (add.domain ?? '') !== '' || graphOutputs.has(name)) return null;
+  if ((index.consumers.get(name) ?? []).some((c) => !readers.has(c))) return null;
+  const [a, b] = add.input ?? [];
+  for (const [input, constant] of [[a, b], [b, a]]) {
+    const bias = index.constants.get(constant);
+    if (bias && bias.dims?.length === 1 && index.producer.get(input)?.op_type === 'MatMul') return { add, input, bias };
+  }
+  return null;
+}
+
+/** One 1-D tensor holding the given ones end to end (same data type). */
+function concatTensors(name: string, parts: TensorProto[]): TensorProto {
+  const arrays = parts.map((t) => bytesOf(tensorData(t)));
+  const out = new Uint8Array(arrays.reduce((n, a) => n + a.length, 0));
+  arrays.reduce((at, a) => (out.set(a, at), at + a.length), 0);
+  const elements = parts.reduce((n, t) => n + int64ToNumber(t.dims![0]), 0);
+  return makeTensor(name, parts[0].data_type ?? DataType.FLOAT, [elements], out);
 }
 
 export interface FusedAttention {
@@ -247,16 +286,20 @@ export function fuseAttention(model: ModelProto, numHeads: number | null = null)
   const graphOutputs = new Set((graph.output ?? []).map((o) => o.name ?? ''));
   const removed = new Set<NodeProto>();
   const replacement = new Map<NodeProto, NodeProto>();
+  const biases: TensorProto[] = [];
   for (const softmax of nodes.filter((n) => n.op_type === 'Softmax' && (n.domain ?? '') === '')) {
     const m = match(index, softmax, graphOutputs, numHeads);
     if (!m || m.nodes.some((n) => removed.has(n))) continue;
     for (const n of m.nodes) removed.add(n);
+    const name = `coalesce_mha_${replacement.size}`;
+    const inputs = [m.q, m.k, m.v];
+    if (m.bias) {
+      biases.push(concatTensors(`${name}_qkv_bias`, m.bias));
+      inputs.push(`${name}_qkv_bias`);
+    }
     replacement.set(
       m.last,
-      makeNode('MultiHeadAttention', [m.q, m.k, m.v], [m.out], [attrInt('num_heads', m.heads), attrFloat('scale', m.scale)], {
-        name: `coalesce_mha_${replacement.size}`,
-        domain: 'com.microsoft',
-      }),
+      makeNode('MultiHeadAttention', inputs, [m.out], [attrInt('num_heads', m.heads), attrFloat('scale', m.scale)], { name, domain: 'com.microsoft' }),
     );
   }
   if (replacement.size === 0) return { model, fused: 0 };
@@ -264,7 +307,7 @@ export function fuseAttention(model: ModelProto, numHeads: number | null = null)
   const rewritten = nodes.flatMap((n) => (replacement.has(n) ? [replacement.get(n)!] : removed.has(n) ? [] : [n]));
   const opsets = model.opset_import ?? [];
   const withMs = opsets.some((o) => o.domain === 'com.microsoft') ? opsets : [...opsets, { domain: 'com.microsoft', version: 1 }];
-  const fusedModel: ModelProto = { ...model, opset_import: withMs, graph: { ...graph, node: rewritten } };
+  const fusedModel: ModelProto = { ...model, opset_import: withMs, graph: { ...graph, node: rewritten, initializer: [...(graph.initializer ?? []), ...biases] } };
   // Drop what only fed the removed nodes (the shape arithmetic of their reshapes).
   return { model: extractSubgraph(fusedModel, [...graphOutputs]), fused: replacement.size };
 }

@@ -45,6 +45,8 @@ test('SigLIP vision attention becomes MultiHeadAttention, one per layer, and the
   assert.equal(Number(mha.attribute!.find((a) => a.name === 'num_heads')!.i), 4, 'heads from the projection width / head size (the export writes -1 heads)');
   assert.ok(Math.abs(mha.attribute!.find((a) => a.name === 'scale')!.f! - 1 / Math.sqrt(8)) < 1e-6, 'the two sqrt(scale) factors folded into one');
   assert.ok(model.graph!.node!.length < before.graph!.node!.length - 2 * 8, 'the reshapes’ shape arithmetic went with them');
+  assert.equal(mha.input!.length, 4, 'the q, k and v projection biases are its bias input');
+  assert.equal(count(model, 'Add'), count(before, 'Add') - 2 * 3, 'three bias Adds fewer per layer');
   const feeds = { pixel_values: pixels(3, 64) };
   const names = ['last_hidden_state', 'pooler_output'];
   const [a, b] = [await outputs(before, feeds, names), await outputs(model, feeds, names)];

@@ -102,6 +102,8 @@ for (const [dir, family, httpThreads] of [[TINY_SIGLIP, 'siglip', '2'], [TINY_CL
       assert.ok(Math.abs(info.image.logit_bias - ref.model.logit_bias) < 1e-3);
       assert.deepEqual(info.modalities, ['text', 'image']);
       assert.equal(info.image.vision_fused_attention, 2, 'both vision layers run as fused MultiHeadAttention');
+      // After each attention and each MLP but the last one (SigLIP: post-layernorm; CLIP normalizes the pooled token instead).
+      assert.equal(info.image.vision_skip_layer_norm, info.image.family === 'siglip' ? 4 : 3, 'residual + LayerNorm fused');
       assert.equal(info.image.vision_patch_matmul, true, 'the patch embedding runs as a MatMul');
       const many = await post(server.httpUrl, '/classify_image', { inputs: [b64('tiny_2x2.png'), b64('grey_L_120x120.png')], labels: ['a', 'b'], hypothesis_template: 'a photo of {}' });
       assert.equal(many.json.length, 2);
@@ -197,6 +199,7 @@ test('--fuse-attention false serves the vision tower as exported, with the same 
   try {
     const info = (await (await fetch(server.httpUrl + '/info')).json()) as any;
     assert.equal(info.image.vision_fused_attention, 0);
+    assert.equal(info.image.vision_skip_layer_norm, 0);
     const got = await embedAll(server.httpUrl, { ...ref, images: ref.images.slice(0, 4) });
     assert.ok(minCosine(got, ref.image_embeds[ref.default_backend]).min >= 0.999);
   } finally {
