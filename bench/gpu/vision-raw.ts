@@ -1,9 +1,9 @@
 /**
- * The vision tower's raw ceiling on the device: one CUDA session, batches of 1, 16 and 64 images,
+ * The vision tower's raw ceiling on the device: one CUDA session, batches of 1 to 64 images,
  * fetching only the embedding (as the server does), for the graph as exported (float32
- * pixel_values [B, 3, H, W]) and as served (uint8 [B, H, W, 3] normalized in the graph, attention
- * fused, patch embedding as a MatMul), and as served but with the patch Conv kept; at fixed batch
- * sizes and at sizes that change every call. Prints a table and writes vision-raw.json.
+ * pixel_values [B, 3, H, W]), as served (uint8 [B, H, W, 3] normalized in the graph, patch
+ * embedding as a MatMul, attention and residual + LayerNorm fused), and the steps in between;
+ * at fixed batch sizes and at sizes that change every call. Prints a table and writes vision-raw.json.
  *
  * usage: node dist/bench/gpu/vision-raw.js --model DIR [--variant fp16] [--out DIR]
  */
@@ -11,7 +11,8 @@ import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { prepareVisionLanguage } from '../../src/backend/vision-language.js';
-import { PIXELS_INPUT, pixelInput } from '../../src/backend/onnx/pixel-input.js';
+import { PIXEL_VALUES, PIXELS_INPUT, pixelInput } from '../../src/backend/onnx/pixel-input.js';
+import { patchMatMul } from '../../src/backend/onnx/patch-matmul.js';
 import { fuseAttention } from '../../src/backend/onnx/fuse-attention.js';
 import { decodeModel, encodeModel } from '../../src/backend/onnx/onnx-proto.js';
 import { pixelNormalization } from '../../src/preprocess/image.js';
@@ -24,6 +25,7 @@ const dir = arg('model', '/tmp/bench-siglip-base');
 const variant = arg('variant', 'fp16');
 const out = arg('out', 'bench/results/gpu');
 
+const FIXED = [1, 8, 16, 32, 64];
 const MIXED = [16, 24, 8, 16, 32, 4];
 
 /** Fixed batch sizes, then batch sizes that change every call, as the image batcher makes them. */
@@ -38,7 +40,7 @@ async function time(path: string, feed: (b: number) => Record<string, ort.Tensor
     const ms = (performance.now() - t0) / (repeat * sizes.length);
     return { ms, imagesPerS: (sizes.reduce((a, b) => a + b, 0) / sizes.length / ms) * 1000 };
   };
-  for (const b of [1, 16, 64]) result[b] = await measure([b], 20);
+  for (const b of FIXED) result[b] = await measure([b], 20);
   result.mixed = await measure(MIXED, 5);
   await session.release();
   return result;
@@ -47,20 +49,30 @@ async function time(path: string, feed: (b: number) => Record<string, ort.Tensor
 const vl = await prepareVisionLanguage(dir, { variant });
 const { height: h, width: w } = vl.image;
 const exported = join(dir, 'onnx', `vision_model${variant === 'fp32' ? '' : `_${variant}`}.onnx`);
-// The served graph without the patch MatMul: the Conv as exported, to measure what that rewrite is for.
-const withConv = join(out, 'vision-served-with-conv.onnx');
-writeFileSync(withConv, encodeModel(fuseAttention(pixelInput(decodeModel(readFileSync(exported)), pixelNormalization(vl.image))).model));
+// Steps towards the served graph, to measure what each later rewrite buys: as served in session 4
+// (uint8 pixels, patch MatMul, attention fused without its biases), then with the q/k/v biases
+// inside MultiHeadAttention; the served graph adds SkipLayerNormalization.
+const step = (name: string, projectionBias: boolean) => {
+  const path = join(out, `vision-${name}.onnx`);
+  const base = patchMatMul(pixelInput(decodeModel(readFileSync(exported)), pixelNormalization(vl.image)), PIXEL_VALUES, h, w).model;
+  writeFileSync(path, encodeModel(fuseAttention(base, null, { projectionBias }).model));
+  return path;
+};
+const session4 = step('session4', false);
+const withBias = step('mha-bias', true);
 const pixelValues = (b: number) => ({ pixel_values: new ort.Tensor('float32', new Float32Array(b * 3 * h * w).fill(0.1), [b, 3, h, w]) });
 const pixels = (b: number) => ({ [PIXELS_INPUT]: new ort.Tensor('uint8', new Uint8Array(b * h * w * 3).fill(140), [b, h, w, 3]) });
 const rows = {
   [`exported (${variant}, float32 pixel_values)`]: await time(exported, pixelValues, 'pooler_output'),
-  'uint8 pixels + fused attention, patch Conv kept': await time(withConv, pixels, 'pooler_output'),
-  [`served (uint8 pixels, ${vl.visionFusedAttention} attention blocks fused, patch MatMul ${vl.visionPatchMatMul})`]: await time(vl.visionGraphPath, pixels, 'pooler_output'),
+  'session 4: uint8 pixels, patch MatMul, attention fused (biases as Adds)': await time(session4, pixels, 'pooler_output'),
+  '+ q/k/v biases inside MultiHeadAttention': await time(withBias, pixels, 'pooler_output'),
+  [`served: + ${vl.visionSkipLayerNorm} SkipLayerNormalization`]: await time(vl.visionGraphPath, pixels, 'pooler_output'),
 };
-unlinkSync(withConv);
-const lines = ['| graph | batch 1 | batch 16 | batch 64 | batch sizes 16, 24, 8, 16, 32, 4 in turn |', '| --- | ---: | ---: | ---: | ---: |'];
+unlinkSync(session4);
+unlinkSync(withBias);
+const lines = [`| graph | ${FIXED.map((b) => `batch ${b}`).join(' | ')} | batch sizes ${MIXED.join(', ')} in turn |`, `| --- |${FIXED.map(() => ' ---: |').join('')} ---: |`];
 const cell = (r: { ms: number; imagesPerS: number }) => `${r.ms.toFixed(2)} ms (${r.imagesPerS.toFixed(0)} img/s)`;
-for (const [name, r] of Object.entries(rows)) lines.push(`| ${name} | ${[1, 16, 64].map((b) => cell(r[b])).join(' | ')} | ${cell(r.mixed)} per batch |`);
+for (const [name, r] of Object.entries(rows)) lines.push(`| ${name} | ${FIXED.map((b) => cell(r[b])).join(' | ')} | ${cell(r.mixed)} per batch |`);
 console.log(lines.join('\n'));
 mkdirSync(out, { recursive: true });
 writeFileSync(join(out, 'vision-raw.json'), JSON.stringify({ model: dir, variant, rows }, null, 1));

@@ -202,7 +202,7 @@ function split(walk: Walk, index: GraphIndex, name: string, key: boolean): { inp
   return { input: r.input?.[0] ?? '', heads: headsOfSplit(index, r) };
 }
 
-function match(index: GraphIndex, softmax: NodeProto, graphOutputs: Set<string>, defaultHeads: number | null): Match | null {
+function match(index: GraphIndex, softmax: NodeProto, graphOutputs: Set<string>, defaultHeads: number | null, takeBias: boolean): Match | null {
   const axis = attribute(softmax, 'axis');
   if (axis && int64ToNumber(axis.i) !== -1 && int64ToNumber(axis.i) !== 3) return null;
   const walk = new Walk(index);
@@ -232,7 +232,7 @@ function match(index: GraphIndex, softmax: NodeProto, graphOutputs: Set<string>,
   }
   const heads = [q.heads, k.heads, v.heads].find((h) => h !== null) ?? defaultHeads;
   if (!heads || [q.heads, k.heads, v.heads].some((h) => h !== null && h !== heads)) return null;
-  const biased = [q.input, k.input, v.input].map((name) => projectionBias(index, name, inside, graphOutputs));
+  const biased = [q.input, k.input, v.input].map((name) => (takeBias ? projectionBias(index, name, inside, graphOutputs) : null));
   if (biased.every((b) => b !== null) && biased.every((b) => b!.bias.data_type === biased[0]!.bias.data_type)) {
     const [bq, bk, bv] = biased as ProjectionBias[];
     return { q: bq.input, k: bk.input, v: bv.input, bias: [bq.bias, bk.bias, bv.bias], out, heads, scale: walk.scale, nodes: [...nodes, bq.add, bk.add, bv.add], last: reshape };
@@ -277,9 +277,10 @@ export interface FusedAttention {
 
 /**
  * The model with every matching attention block fused (see above); `fused` 0 means unchanged.
- * `numHeads` is used only where the graph's reshapes do not say it.
+ * `numHeads` is used only where the graph's reshapes do not say it. `projectionBias: false`
+ * leaves the q/k/v bias Adds in place (the benchmark measures what moving them buys).
  */
-export function fuseAttention(model: ModelProto, numHeads: number | null = null): FusedAttention {
+export function fuseAttention(model: ModelProto, numHeads: number | null = null, options: { projectionBias?: boolean } = {}): FusedAttention {
   const graph = model.graph ?? {};
   const nodes = graph.node ?? [];
   const index = indexGraph(graph);
@@ -288,7 +289,7 @@ export function fuseAttention(model: ModelProto, numHeads: number | null = null)
   const replacement = new Map<NodeProto, NodeProto>();
   const biases: TensorProto[] = [];
   for (const softmax of nodes.filter((n) => n.op_type === 'Softmax' && (n.domain ?? '') === '')) {
-    const m = match(index, softmax, graphOutputs, numHeads);
+    const m = match(index, softmax, graphOutputs, numHeads, options.projectionBias ?? true);
     if (!m || m.nodes.some((n) => removed.has(n))) continue;
     for (const n of m.nodes) removed.add(n);
     const name = `coalesce_mha_${replacement.size}`;
