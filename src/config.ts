@@ -96,7 +96,7 @@ export const OPTIONS = {
   urlFetchMaxBytes: opt<number>({ flag: '--url-fetch-max-bytes', env: 'URL_FETCH_MAX_BYTES', type: 'int', default: 20_000_000, min: 1,
     doc: 'Largest image fetched from a URL; larger gets 413.' }),
   fuseAttention: opt<boolean>({ flag: '--fuse-attention', env: 'FUSE_ATTENTION', type: 'bool', default: true,
-    doc: "Image-text models: at load, rewrite the vision tower's unfused attention (as torch.onnx exports it, with its q/k/v biases) into ONNX Runtime's MultiHeadAttention, and residual Add + LayerNorm (+ projection bias) into SkipLayerNormalization; /info shows how many of each were fused." }),
+    doc: "Image-text models: at load, rewrite the vision tower's unfused attention (as torch.onnx exports it, with its q/k/v biases) into ONNX Runtime's MultiHeadAttention, residual Add + LayerNorm (+ projection bias) into SkipLayerNormalization, and tanh GELU (+ its bias) into FastGelu; /info shows how many of each were fused." }),
   onnxVariant: opt<string | null>({ flag: '--onnx-variant', env: 'ONNX_VARIANT', type: 'string', default: null,
     doc: 'Image-text models in the transformers.js layout: which onnx/{text,vision}_model_<variant>.onnx to load (e.g. fp16, quantized). Unset: the fp32 files.' }),
   servedModelName: opt<string | null>({ flag: '--served-model-name', env: 'SERVED_MODEL_NAME', type: 'string', default: null,

@@ -2,8 +2,9 @@
  * The vision tower's raw ceiling on the device: one CUDA session, batches of 1 to 64 images,
  * fetching only the embedding (as the server does), for the graph as exported (float32
  * pixel_values [B, 3, H, W]), as served (uint8 [B, H, W, 3] normalized in the graph, patch
- * embedding as a MatMul, attention and residual + LayerNorm fused), and the steps in between;
- * at fixed batch sizes and at sizes that change every call. Prints a table and writes vision-raw.json.
+ * embedding as a MatMul, attention, residual + LayerNorm and GELU fused), and the steps in
+ * between; at fixed batch sizes, at sizes that change every call, and at sizes the session has
+ * not met. Prints a table and writes vision-raw.json.
  *
  * usage: node dist/bench/gpu/vision-raw.js --model DIR [--variant fp16] [--out DIR]
  */
@@ -14,6 +15,7 @@ import { prepareVisionLanguage } from '../../src/backend/vision-language.js';
 import { PIXEL_VALUES, PIXELS_INPUT, pixelInput } from '../../src/backend/onnx/pixel-input.js';
 import { patchMatMul } from '../../src/backend/onnx/patch-matmul.js';
 import { fuseAttention } from '../../src/backend/onnx/fuse-attention.js';
+import { fuseSkipLayerNorm } from '../../src/backend/onnx/fuse-skip-layer-norm.js';
 import { decodeModel, encodeModel } from '../../src/backend/onnx/onnx-proto.js';
 import { pixelNormalization } from '../../src/preprocess/image.js';
 
@@ -27,6 +29,7 @@ const out = arg('out', 'bench/results/gpu');
 
 const FIXED = [1, 8, 16, 32, 64];
 const MIXED = [16, 24, 8, 16, 32, 4];
+const UNSEEN = [13, 17, 11, 19, 14, 21, 27, 35];
 
 /** Fixed batch sizes, then batch sizes that change every call, as the image batcher makes them. */
 async function time(path: string, feed: (b: number) => Record<string, ort.Tensor>, output: string): Promise<Record<string, { ms: number; imagesPerS: number }>> {
@@ -42,6 +45,13 @@ async function time(path: string, feed: (b: number) => Record<string, ort.Tensor
   };
   for (const b of FIXED) result[b] = await measure([b], 20);
   result.mixed = await measure(MIXED, 5);
+  // Sizes this session has not met: what a first call costs without shape buckets.
+  for (const pass of ['unseenFirst', 'unseenAgain']) {
+    const t0 = performance.now();
+    for (const b of UNSEEN) await session.run(feed(b), [output]);
+    const ms = (performance.now() - t0) / UNSEEN.length;
+    result[pass] = { ms, imagesPerS: (UNSEEN.reduce((a, b) => a + b, 0) / UNSEEN.length / ms) * 1000 };
+  }
   await session.release();
   return result;
 }
@@ -52,27 +62,34 @@ const exported = join(dir, 'onnx', `vision_model${variant === 'fp32' ? '' : `_${
 // Steps towards the served graph, to measure what each later rewrite buys: as served in session 4
 // (uint8 pixels, patch MatMul, attention fused without its biases), then with the q/k/v biases
 // inside MultiHeadAttention; the served graph adds SkipLayerNormalization.
-const step = (name: string, projectionBias: boolean) => {
+const step = (name: string, projectionBias: boolean, skipLayerNorm: boolean) => {
   const path = join(out, `vision-${name}.onnx`);
   const base = patchMatMul(pixelInput(decodeModel(readFileSync(exported)), pixelNormalization(vl.image)), PIXEL_VALUES, h, w).model;
-  writeFileSync(path, encodeModel(fuseAttention(base, null, { projectionBias }).model));
+  const fused = fuseAttention(base, null, { projectionBias }).model;
+  writeFileSync(path, encodeModel(skipLayerNorm ? fuseSkipLayerNorm(fused).model : fused));
   return path;
 };
-const session4 = step('session4', false);
-const withBias = step('mha-bias', true);
+const session4 = step('session4', false, false);
+const withBias = step('mha-bias', true, false);
+const withSln = step('skip-ln', true, true);
 const pixelValues = (b: number) => ({ pixel_values: new ort.Tensor('float32', new Float32Array(b * 3 * h * w).fill(0.1), [b, 3, h, w]) });
 const pixels = (b: number) => ({ [PIXELS_INPUT]: new ort.Tensor('uint8', new Uint8Array(b * h * w * 3).fill(140), [b, h, w, 3]) });
 const rows = {
   [`exported (${variant}, float32 pixel_values)`]: await time(exported, pixelValues, 'pooler_output'),
   'session 4: uint8 pixels, patch MatMul, attention fused (biases as Adds)': await time(session4, pixels, 'pooler_output'),
   '+ q/k/v biases inside MultiHeadAttention': await time(withBias, pixels, 'pooler_output'),
-  [`served: + ${vl.visionSkipLayerNorm} SkipLayerNormalization`]: await time(vl.visionGraphPath, pixels, 'pooler_output'),
+  [`+ ${vl.visionSkipLayerNorm} SkipLayerNormalization`]: await time(withSln, pixels, 'pooler_output'),
+  [`served: + ${vl.visionFastGelu} FastGelu with bias`]: await time(vl.visionGraphPath, pixels, 'pooler_output'),
 };
-unlinkSync(session4);
-unlinkSync(withBias);
-const lines = [`| graph | ${FIXED.map((b) => `batch ${b}`).join(' | ')} | batch sizes ${MIXED.join(', ')} in turn |`, `| --- |${FIXED.map(() => ' ---: |').join('')} ---: |`];
+for (const path of [session4, withBias, withSln]) unlinkSync(path);
+const lines = [
+  `| graph | ${FIXED.map((b) => `batch ${b}`).join(' | ')} | batch sizes ${MIXED.join(', ')} in turn | sizes ${UNSEEN.join(', ')}: first call / again |`,
+  `| --- |${FIXED.map(() => ' ---: |').join('')} ---: | ---: |`,
+];
 const cell = (r: { ms: number; imagesPerS: number }) => `${r.ms.toFixed(2)} ms (${r.imagesPerS.toFixed(0)} img/s)`;
-for (const [name, r] of Object.entries(rows)) lines.push(`| ${name} | ${FIXED.map((b) => cell(r[b])).join(' | ')} | ${cell(r.mixed)} per batch |`);
+for (const [name, r] of Object.entries(rows)) {
+  lines.push(`| ${name} | ${FIXED.map((b) => cell(r[b])).join(' | ')} | ${cell(r.mixed)} per batch | ${r.unseenFirst.ms.toFixed(2)} / ${r.unseenAgain.ms.toFixed(2)} ms |`);
+}
 console.log(lines.join('\n'));
 mkdirSync(out, { recursive: true });
 writeFileSync(join(out, 'vision-raw.json'), JSON.stringify({ model: dir, variant, rows }, null, 1));

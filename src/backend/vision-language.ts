@@ -18,6 +18,7 @@ import { ModelError } from './model-error.js';
 import { PIXEL_VALUES, pixelInput, type PixelNormalization } from './onnx/pixel-input.js';
 import { patchMatMul } from './onnx/patch-matmul.js';
 import { fuseSkipLayerNorm } from './onnx/fuse-skip-layer-norm.js';
+import { fuseGelu } from './onnx/fuse-gelu.js';
 import { fuseAttention } from './onnx/fuse-attention.js';
 import { readJson } from './manifest.js';
 import { hasExternalData } from './onnx/serving-graph.js';
@@ -46,6 +47,8 @@ export interface VisionLanguageModel {
   visionPatchMatMul: boolean;
   /** Residual Add + LayerNorm (+ projection bias) blocks fused into SkipLayerNormalization. */
   visionSkipLayerNorm: number;
+  /** tanh GELUs (+ their bias Add) fused into FastGelu. */
+  visionFastGelu: number;
   image: ImageProcessorConfig;
   /** How /classify_image turns logits into scores: SigLIP's sigmoid or CLIP's softmax over labels. */
   scoring: 'sigmoid' | 'softmax';
@@ -288,6 +291,7 @@ interface ServedVision {
   fusedAttention: number;
   patchMatMul: boolean;
   skipLayerNorm: number;
+  fastGelu: number;
 }
 
 function servedVision(
@@ -300,10 +304,10 @@ function servedVision(
   fuse: boolean,
 ): ServedVision {
   // The rewrites are named in the key: a change to them must not reuse graphs cached by an older one.
-  const target = cachePath(cacheDir, source, `vision|${what}|pixels|${JSON.stringify(normalization)}|patches-v2${fuse ? '|mha-v2|sln-v1' : ''}`);
+  const target = cachePath(cacheDir, source, `vision|${what}|pixels|${JSON.stringify(normalization)}|patches-v2${fuse ? '|mha-v2|sln-v1|gelu-v1' : ''}`);
   const note = target.replace(/\.onnx$/, '.json');
-  // Notes written before SkipLayerNormalization existed (unfused graphs keep their key) lack its count: 0.
-  if (existsSync(note) && existsSync(target)) return { path: target, skipLayerNorm: 0, ...(JSON.parse(readFileSync(note, 'utf8')) as Partial<ServedVision>), } as ServedVision;
+  // Notes written before these fusions existed (unfused graphs keep their key) lack their counts: 0.
+  if (existsSync(note) && existsSync(target)) return { path: target, skipLayerNorm: 0, fastGelu: 0, ...(JSON.parse(readFileSync(note, 'utf8')) as Partial<ServedVision>), } as ServedVision;
   let model: ModelProto;
   let patches = 0;
   try {
@@ -315,12 +319,14 @@ function servedVision(
   }
   let fusedAttention = 0;
   let skipLayerNorm = 0;
+  let fastGelu = 0;
   if (fuse) {
     ({ model, fused: fusedAttention } = fuseAttention(model, heads));
     ({ model, fused: skipLayerNorm } = fuseSkipLayerNorm(model));
+    ({ model, fused: fastGelu } = fuseGelu(model));
   }
   writeOnce(target, () => encodeModel(model));
-  const done = { fusedAttention, patchMatMul: patches > 0, skipLayerNorm };
+  const done = { fusedAttention, patchMatMul: patches > 0, skipLayerNorm, fastGelu };
   writeOnce(note, () => new TextEncoder().encode(JSON.stringify(done)));
   return { path: target, ...done };
 }
@@ -382,6 +388,7 @@ export async function prepareVisionLanguage(dir: string, options: VisionLanguage
     visionFusedAttention: vision.fusedAttention,
     visionPatchMatMul: vision.patchMatMul,
     visionSkipLayerNorm: vision.skipLayerNorm,
+    visionFastGelu: vision.fastGelu,
     image,
     scoring: SIGMOID_FAMILIES.has(family) ? 'sigmoid' : 'softmax',
     logits,

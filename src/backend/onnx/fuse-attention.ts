@@ -17,66 +17,9 @@
  * three biases go into MultiHeadAttention's bias input: one kernel adds them instead of three. Attention with a mask or bias added to the scores (CLIP's causal text tower),
  * or with any intermediate read elsewhere, is left as it is.
  */
-import { halfToFloat } from '../ort/tensors.js';
-import {
-  attrFloat,
-  attribute,
-  attributeInts,
-  attrInt,
-  bytesOf,
-  DataType,
-  graphConstants,
-  int64ToNumber,
-  makeNode,
-  makeTensor,
-  tensorData,
-  type GraphProto,
-  type ModelProto,
-  type NodeProto,
-  type TensorProto,
-} from './onnx-proto.js';
+import { attrFloat, attribute, attributeInts, attrInt, bytesOf, DataType, int64ToNumber, makeNode, makeTensor, tensorData, type ModelProto, type NodeProto, type TensorProto } from './onnx-proto.js';
+import { constantScalar, constantValues, indexGraph, projectionBias, rewriteNodes, type GraphIndex } from './graph-index.js';
 import { extractSubgraph } from './subgraph.js';
-
-interface GraphIndex {
-  producer: Map<string, NodeProto>;
-  consumers: Map<string, NodeProto[]>;
-  constants: Map<string, TensorProto>;
-}
-
-function indexGraph(graph: GraphProto): GraphIndex {
-  const producer = new Map<string, NodeProto>();
-  const consumers = new Map<string, NodeProto[]>();
-  for (const n of graph.node ?? []) {
-    for (const o of n.output ?? []) producer.set(o, n);
-    for (const i of n.input ?? []) {
-      if (!i) continue;
-      const readers = consumers.get(i);
-      if (readers) readers.push(n);
-      else consumers.set(i, [n]);
-    }
-  }
-  return { producer, consumers, constants: graphConstants(graph) };
-}
-
-/** All elements of a constant as numbers (small tensors only: shapes and scalars); null when not a constant. */
-function constantValues(index: GraphIndex, name: string): number[] | null {
-  const t = index.constants.get(name);
-  if (!t) return null;
-  let data;
-  try {
-    data = tensorData(t);
-  } catch {
-    return null;
-  }
-  if (data.length > 16) return null;
-  const half = t.data_type === DataType.FLOAT16;
-  return Array.from(data as ArrayLike<number | bigint>, (v) => (half ? halfToFloat(Number(v)) : Number(v)));
-}
-
-function constantScalar(index: GraphIndex, name: string): number | null {
-  const v = constantValues(index, name);
-  return v && v.length === 1 ? v[0] : null;
-}
 
 const perm = (node: NodeProto) => attributeInts(node, 'perm');
 
@@ -202,7 +145,7 @@ function split(walk: Walk, index: GraphIndex, name: string, key: boolean): { inp
   return { input: r.input?.[0] ?? '', heads: headsOfSplit(index, r) };
 }
 
-function match(index: GraphIndex, softmax: NodeProto, graphOutputs: Set<string>, defaultHeads: number | null, takeBias: boolean): Match | null {
+function match(index: GraphIndex, softmax: NodeProto, defaultHeads: number | null, takeBias: boolean): Match | null {
   const axis = attribute(softmax, 'axis');
   if (axis && int64ToNumber(axis.i) !== -1 && int64ToNumber(axis.i) !== 3) return null;
   const walk = new Walk(index);
@@ -211,13 +154,13 @@ function match(index: GraphIndex, softmax: NodeProto, graphOutputs: Set<string>,
   const q = split(walk, index, scores.input?.[0] ?? '', false);
   const k = split(walk, index, scores.input?.[1] ?? '', true);
   if (!q || !k) return null;
-  const [context] = index.consumers.get(softmax.output?.[0] ?? '') ?? [];
+  const [context] = index.readers.get(softmax.output?.[0] ?? '') ?? [];
   if (context?.op_type !== 'MatMul' || context.input?.[0] !== softmax.output?.[0]) return null;
   const v = split(walk, index, context.input?.[1] ?? '', false);
   if (!v) return null;
-  const [merge] = index.consumers.get(context.output?.[0] ?? '') ?? [];
+  const [merge] = index.readers.get(context.output?.[0] ?? '') ?? [];
   if (merge?.op_type !== 'Transpose' || !samePerm(perm(merge), [0, 2, 1, 3])) return null;
-  const [reshape] = index.consumers.get(merge.output?.[0] ?? '') ?? [];
+  const [reshape] = index.readers.get(merge.output?.[0] ?? '') ?? [];
   if (reshape?.op_type !== 'Reshape' || reshape.input?.[0] !== merge.output?.[0] || !mergesHeads(index, reshape)) return null;
 
   const nodes = [...walk.nodes, softmax, context, merge, reshape];
@@ -227,37 +170,18 @@ function match(index: GraphIndex, softmax: NodeProto, graphOutputs: Set<string>,
   for (const n of nodes) {
     for (const o of n.output ?? []) {
       if (o === out) continue;
-      if (graphOutputs.has(o) || (index.consumers.get(o) ?? []).some((c) => !inside.has(c))) return null;
+      if (index.outputs.has(o) || (index.readers.get(o) ?? []).some((c) => !inside.has(c))) return null;
     }
   }
   const heads = [q.heads, k.heads, v.heads].find((h) => h !== null) ?? defaultHeads;
   if (!heads || [q.heads, k.heads, v.heads].some((h) => h !== null && h !== heads)) return null;
-  const biased = [q.input, k.input, v.input].map((name) => (takeBias ? projectionBias(index, name, inside, graphOutputs) : null));
-  if (biased.every((b) => b !== null) && biased.every((b) => b!.bias.data_type === biased[0]!.bias.data_type)) {
-    const [bq, bk, bv] = biased as ProjectionBias[];
-    return { q: bq.input, k: bk.input, v: bv.input, bias: [bq.bias, bk.bias, bv.bias], out, heads, scale: walk.scale, nodes: [...nodes, bq.add, bk.add, bv.add], last: reshape };
+  const biased = [q.input, k.input, v.input].map((name) => (takeBias ? projectionBias(index, name, inside) : null));
+  const tensors = biased.map((b) => (b ? index.constants.get(b.bias)! : null));
+  if (biased.every((b) => b !== null) && tensors.every((t) => t!.data_type === tensors[0]!.data_type)) {
+    const [bq, bk, bv] = biased;
+    return { q: bq!.input, k: bk!.input, v: bv!.input, bias: tensors as TensorProto[], out, heads, scale: walk.scale, nodes: [...nodes, bq!.add, bk!.add, bv!.add], last: reshape };
   }
   return { q: q.input, k: k.input, v: v.input, bias: null, out, heads, scale: walk.scale, nodes, last: reshape };
-}
-
-interface ProjectionBias {
-  add: NodeProto;
-  /** The MatMul output the bias was added to. */
-  input: string;
-  bias: TensorProto;
-}
-
-/** `name` = Add(MatMul(..), 1-D constant bias), read only by `readers`: MultiHeadAttention can add the bias itself. */
-function projectionBias(index: GraphIndex, name: string, readers: Set<NodeProto>, graphOutputs: Set<string>): ProjectionBias | null {
-  const add = index.producer.get(name);
-  if (add?.op_type !== 'Add' || (add.domain ?? '') !== '' || graphOutputs.has(name)) return null;
-  if ((index.consumers.get(name) ?? []).some((c) => !readers.has(c))) return null;
-  const [a, b] = add.input ?? [];
-  for (const [input, constant] of [[a, b], [b, a]]) {
-    const bias = index.constants.get(constant);
-    if (bias && bias.dims?.length === 1 && index.producer.get(input)?.op_type === 'MatMul') return { add, input, bias };
-  }
-  return null;
 }
 
 /** One 1-D tensor holding the given ones end to end (same data type). */
@@ -284,12 +208,11 @@ export function fuseAttention(model: ModelProto, numHeads: number | null = null,
   const graph = model.graph ?? {};
   const nodes = graph.node ?? [];
   const index = indexGraph(graph);
-  const graphOutputs = new Set((graph.output ?? []).map((o) => o.name ?? ''));
   const removed = new Set<NodeProto>();
   const replacement = new Map<NodeProto, NodeProto>();
   const biases: TensorProto[] = [];
   for (const softmax of nodes.filter((n) => n.op_type === 'Softmax' && (n.domain ?? '') === '')) {
-    const m = match(index, softmax, graphOutputs, numHeads, options.projectionBias ?? true);
+    const m = match(index, softmax, numHeads, options.projectionBias ?? true);
     if (!m || m.nodes.some((n) => removed.has(n))) continue;
     for (const n of m.nodes) removed.add(n);
     const name = `coalesce_mha_${replacement.size}`;
@@ -305,10 +228,7 @@ export function fuseAttention(model: ModelProto, numHeads: number | null = null,
   }
   if (replacement.size === 0) return { model, fused: 0 };
   // The fused node sits where the pattern's last node was: everything it reads comes before.
-  const rewritten = nodes.flatMap((n) => (replacement.has(n) ? [replacement.get(n)!] : removed.has(n) ? [] : [n]));
-  const opsets = model.opset_import ?? [];
-  const withMs = opsets.some((o) => o.domain === 'com.microsoft') ? opsets : [...opsets, { domain: 'com.microsoft', version: 1 }];
-  const fusedModel: ModelProto = { ...model, opset_import: withMs, graph: { ...graph, node: rewritten, initializer: [...(graph.initializer ?? []), ...biases] } };
+  const fusedModel = rewriteNodes(model, removed, replacement, biases);
   // Drop what only fed the removed nodes (the shape arithmetic of their reshapes).
-  return { model: extractSubgraph(fusedModel, [...graphOutputs]), fused: replacement.size };
+  return { model: extractSubgraph(fusedModel, [...index.outputs]), fused: replacement.size };
 }

@@ -11,60 +11,13 @@
  * operands have the full [batch, sequence, hidden] shape; embeddings + broadcast positions are
  * left alone. Exact up to float rounding.
  */
-import {
-  attribute,
-  attrFloat,
-  graphConstants,
-  int64ToNumber,
-  makeNode,
-  type GraphProto,
-  type ModelProto,
-  type NodeProto,
-  type TensorProto,
-} from './onnx-proto.js';
-
-interface Index {
-  producer: Map<string, NodeProto>;
-  readers: Map<string, NodeProto[]>;
-  position: Map<NodeProto, number>;
-  constants: Map<string, TensorProto>;
-  outputs: Set<string>;
-}
-
-function indexGraph(graph: GraphProto): Index {
-  const producer = new Map<string, NodeProto>();
-  const readers = new Map<string, NodeProto[]>();
-  const position = new Map<NodeProto, number>();
-  for (const [at, n] of (graph.node ?? []).entries()) {
-    position.set(n, at);
-    for (const o of n.output ?? []) producer.set(o, n);
-    for (const i of n.input ?? []) {
-      if (!i) continue;
-      const list = readers.get(i);
-      if (list) list.push(n);
-      else readers.set(i, [n]);
-    }
-  }
-  return { producer, readers, position, constants: graphConstants(graph), outputs: new Set((graph.output ?? []).map((o) => o.name ?? '')) };
-}
-
-const isAdd = (n: NodeProto | undefined): n is NodeProto => n?.op_type === 'Add' && (n.domain ?? '') === '';
+import { attribute, attrFloat, int64ToNumber, makeNode, type ModelProto, type NodeProto, type TensorProto } from './onnx-proto.js';
+import { indexGraph, isOp, projectionBias, rewriteNodes, type GraphIndex as Index } from './graph-index.js';
 
 /** A 1-D constant of `width` elements. */
 function vector(index: Index, name: string, width: number | null): TensorProto | null {
   const t = index.constants.get(name);
   return t && t.dims?.length === 1 && (width === null || int64ToNumber(t.dims[0]) === width) ? t : null;
-}
-
-/** `name` = Add(MatMul(..), 1-D constant), read once and not a graph output: the bias can move into the fused node. */
-function projection(index: Index, name: string, width: number): { input: string; bias: string; add: NodeProto } | null {
-  const add = index.producer.get(name);
-  if (!isAdd(add) || index.readers.get(name)?.length !== 1 || index.outputs.has(name)) return null;
-  const [a, b] = add.input ?? [];
-  for (const [input, bias] of [[a, b], [b, a]]) {
-    if (vector(index, bias, width) && index.producer.get(input)?.op_type === 'MatMul') return { input, bias, add };
-  }
-  return null;
 }
 
 interface Fusion {
@@ -83,10 +36,11 @@ function match(index: Index, ln: NodeProto): Fusion | null {
   if (!gamma || (betaName && !vector(index, betaName, int64ToNumber(gamma.dims![0])))) return null;
   const width = int64ToNumber(gamma.dims![0]);
   const sum = index.producer.get(x);
-  if (!isAdd(sum)) return null;
+  if (!isOp(sum, 'Add')) return null;
   const [a, b] = sum.input ?? [];
   if (index.constants.has(a) || index.constants.has(b)) return null;
-  const p = projection(index, a, width) ?? projection(index, b, width);
+  const only = new Set([sum]);
+  const p = [projectionBias(index, a, only), projectionBias(index, b, only)].find((x) => x && vector(index, x.bias, width));
   if (!p) return null;
   const skip = p.add.output![0] === a ? b : a;
   const epsilon = attribute(ln, 'epsilon')?.f ?? 1e-5;
@@ -107,9 +61,8 @@ function match(index: Index, ln: NodeProto): Fusion | null {
 
 /** The model with every matching residual + LayerNormalization fused; `fused` 0 means unchanged. */
 export function fuseSkipLayerNorm(model: ModelProto): { model: ModelProto; fused: number } {
-  const graph = model.graph ?? {};
-  const nodes = graph.node ?? [];
-  const index = indexGraph(graph);
+  const nodes = model.graph?.node ?? [];
+  const index = indexGraph(model.graph ?? {});
   const removed = new Set<NodeProto>();
   const replacement = new Map<NodeProto, NodeProto>();
   for (const ln of nodes.filter((n) => n.op_type === 'LayerNormalization' && (n.domain ?? '') === '')) {
@@ -119,8 +72,5 @@ export function fuseSkipLayerNorm(model: ModelProto): { model: ModelProto; fused
     replacement.set(f.at, f.node);
   }
   if (replacement.size === 0) return { model, fused: 0 };
-  const rewritten = nodes.flatMap((n) => (replacement.has(n) ? [replacement.get(n)!] : removed.has(n) ? [] : [n]));
-  const opsets = model.opset_import ?? [];
-  const withMs = opsets.some((o) => o.domain === 'com.microsoft') ? opsets : [...opsets, { domain: 'com.microsoft', version: 1 }];
-  return { model: { ...model, opset_import: withMs, graph: { ...graph, node: rewritten } }, fused: replacement.size };
+  return { model: rewriteNodes(model, removed, replacement), fused: replacement.size };
 }

@@ -104,6 +104,8 @@ for (const [dir, family, httpThreads] of [[TINY_SIGLIP, 'siglip', '2'], [TINY_CL
       assert.equal(info.image.vision_fused_attention, 2, 'both vision layers run as fused MultiHeadAttention');
       // After each attention and each MLP but the last one (SigLIP: post-layernorm; CLIP normalizes the pooled token instead).
       assert.equal(info.image.vision_skip_layer_norm, info.image.family === 'siglip' ? 4 : 3, 'residual + LayerNorm fused');
+      // SigLIP's MLPs (two layers and the pooling head) use tanh GELU; CLIP's quick GELU is another pattern.
+      assert.equal(info.image.vision_fast_gelu, info.image.family === 'siglip' ? 3 : 0, 'tanh GELU + bias fused');
       assert.equal(info.image.vision_patch_matmul, true, 'the patch embedding runs as a MatMul');
       const many = await post(server.httpUrl, '/classify_image', { inputs: [b64('tiny_2x2.png'), b64('grey_L_120x120.png')], labels: ['a', 'b'], hypothesis_template: 'a photo of {}' });
       assert.equal(many.json.length, 2);
@@ -200,6 +202,7 @@ test('--fuse-attention false serves the vision tower as exported, with the same 
     const info = (await (await fetch(server.httpUrl + '/info')).json()) as any;
     assert.equal(info.image.vision_fused_attention, 0);
     assert.equal(info.image.vision_skip_layer_norm, 0);
+    assert.equal(info.image.vision_fast_gelu, 0);
     const got = await embedAll(server.httpUrl, { ...ref, images: ref.images.slice(0, 4) });
     assert.ok(minCosine(got, ref.image_embeds[ref.default_backend]).min >= 0.999);
   } finally {
