@@ -304,7 +304,7 @@ function servedVision(
   fuse: boolean,
 ): ServedVision {
   // The rewrites are named in the key: a change to them must not reuse graphs cached by an older one.
-  const target = cachePath(cacheDir, source, `vision|${what}|pixels|${JSON.stringify(normalization)}|patches-v2${fuse ? '|mha-v2|sln-v1|gelu-v1' : ''}`);
+  const target = cachePath(cacheDir, source, `vision|${what}|pixels|${JSON.stringify(normalization)}|patches-v2${fuse ? '|mha-v2|sln-v1|gelu-v2' : ''}`);
   const note = target.replace(/\.onnx$/, '.json');
   // Notes written before these fusions existed (unfused graphs keep their key) lack their counts: 0.
   if (existsSync(note) && existsSync(target)) return { path: target, skipLayerNorm: 0, fastGelu: 0, ...(JSON.parse(readFileSync(note, 'utf8')) as Partial<ServedVision>), } as ServedVision;

@@ -6,7 +6,8 @@
  *   y = 0.5 * x * (1 + tanh(0.7978845608 * (x + 0.044715 * x^3)))     (x^3 as x * x * x or Pow(x, 3))
  *   becomes y = FastGelu(MatMul(..), bias)
  *
- * ONNX Runtime fuses the activation itself but leaves the bias Add before it, which in SigLIP's
+ * A FastGelu without bias after such an Add (what ONNX Runtime's transformer optimizer writes)
+ * takes the bias too. ONNX Runtime fuses the activation itself but leaves the bias Add before it, which in SigLIP's
  * MLP runs over [batch, 196, 3072], four times the width of the other Adds. FastGelu computes the
  * same formula (float16 graphs: the same constants rounded to half), exact up to float rounding.
  */
@@ -102,6 +103,13 @@ export function fuseGelu(model: ModelProto): { model: ModelProto; fused: number 
     const last = m.nodes[m.nodes.length - 1];
     for (const n of b ? [...m.nodes, b.add] : m.nodes) removed.add(n);
     replacement.set(last, makeNode('FastGelu', b ? [b.input, b.bias] : [m.x], [m.out], [], { name: `coalesce_fast_gelu:${m.out}`, domain: 'com.microsoft' }));
+  }
+  // Graphs from ONNX Runtime's transformer optimizer already have FastGelu, with the bias still an Add.
+  for (const gelu of nodes.filter((n) => n.op_type === 'FastGelu' && n.domain === 'com.microsoft' && !n.input?.[1])) {
+    const b = projectionBias(index, gelu.input![0], new Set([gelu]));
+    if (!b || removed.has(b.add)) continue;
+    removed.add(b.add);
+    replacement.set(gelu, { ...gelu, input: [b.input, b.bias] });
   }
   if (replacement.size === 0) return { model, fused: 0 };
   return { model: rewriteNodes(model, removed, replacement), fused: replacement.size };

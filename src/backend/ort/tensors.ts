@@ -32,11 +32,14 @@ export function nextPow2(n: number): number {
 }
 
 /**
- * The batch size a vision session runs `count` images at: 1, 2, 4, 8, then multiples of 8, so 64
- * images make 11 shapes to warm, and a batch carries at most 7 blank filler images (or doubles below 8).
+ * The batch size a vision session runs `count` images at: every size up to 16, then multiples of
+ * 4 up to 32, then of 8. A CUDA session's first call at a new size costs ~45 ms against ~4 ms
+ * after (bench/gpu/vision-raw.ts, H200), so each bucket is warmed at load (24 up to 64 images,
+ * ~1 s); the image batcher's batches under load are mostly 10-16 images, which then carry no filler.
  */
 export function imageBucket(count: number): number {
-  return count <= 8 ? nextPow2(count) : Math.ceil(count / 8) * 8;
+  if (count <= 16) return Math.max(1, count);
+  return count <= 32 ? Math.ceil(count / 4) * 4 : Math.ceil(count / 8) * 8;
 }
 
 const roundUp = (n: number, multiple: number | undefined) => (multiple && multiple > 1 ? Math.ceil(n / multiple) * multiple : n);

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { fuseGelu } from '../../../src/backend/onnx/fuse-gelu.js';
 import { pixelInput } from '../../../src/backend/onnx/pixel-input.js';
-import { decodeModel, encodeModel, type ModelProto } from '../../../src/backend/onnx/onnx-proto.js';
+import { decodeModel, encodeModel, makeNode, type ModelProto } from '../../../src/backend/onnx/onnx-proto.js';
 import { extractSubgraph } from '../../../src/backend/onnx/subgraph.js';
 import { float16ToFloat32 } from '../../../src/backend/ort/tensors.js';
 import { cosine } from '../../helpers/server.js';
@@ -48,6 +48,21 @@ test('a float16 tower as served fuses within half-float rounding', async () => {
   const feeds = { pixels: new ort.Tensor('uint8', Uint8Array.from({ length: 2 * 64 * 64 * 3 }, (_, i) => (i * 7919) % 256), [2, 64, 64, 3]) };
   const [a, b] = [await run(half, feeds, 'pooler_output'), await run(model, feeds, 'pooler_output')];
   for (let r = 0; r < 2; r++) assert.ok(cosine(a.subarray(r * 32, r * 32 + 32), b.subarray(r * 32, r * 32 + 32)) > 0.9999);
+});
+
+test("a bias Add before a one-input FastGelu (ONNX Runtime's transformer optimizer writes these) moves into it", async () => {
+  const fused = fuseGelu(load(SIGLIP)).model;
+  const node = fused.graph!.node!.flatMap((n) =>
+    n.op_type === 'FastGelu' ? [makeNode('Add', [n.input![0], n.input![1]], [`${n.output![0]}_x`]), { ...n, input: [`${n.output![0]}_x`] }] : [n],
+  );
+  const optimized = { ...fused, graph: { ...fused.graph, node } };
+  const again = fuseGelu(optimized);
+  assert.equal(again.fused, count(fused, 'FastGelu'));
+  assert.equal(count(again.model, 'Add'), count(fused, 'Add'));
+  assert.ok(again.model.graph!.node!.filter((n) => n.op_type === 'FastGelu').every((n) => n.input!.length === 2));
+  const feeds = { pixel_values: new ort.Tensor('float32', Float32Array.from({ length: 3 * 64 * 64 }, (_, i) => Math.sin(i * 0.37)), [1, 3, 64, 64]) };
+  const [a, b] = [await run(optimized, feeds, 'pooler_output'), await run(again.model, feeds, 'pooler_output')];
+  assert.ok(a.every((x, i) => Math.abs(x - b[i]) < 1e-4));
 });
 
 test("CLIP's quick GELU (x * sigmoid(1.702 x)) is not this pattern and is left as it is", () => {

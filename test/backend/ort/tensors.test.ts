@@ -47,7 +47,7 @@ test('positions can be skipped for models that do not take them', () => {
 
 test('power-of-two rows', () => {
   assert.deepEqual([1, 2, 3, 5, 8, 9, 300].map(nextPow2), [1, 2, 4, 8, 8, 16, 512]);
-  assert.deepEqual([1, 2, 3, 5, 8, 9, 16, 17, 63, 64].map(imageBucket), [1, 2, 4, 8, 8, 16, 16, 24, 64, 64]);
+  assert.deepEqual([1, 2, 3, 5, 8, 9, 16, 17, 21, 32, 33, 63, 64].map(imageBucket), [1, 2, 3, 5, 8, 9, 16, 20, 24, 32, 40, 64, 64]);
   const p = padBatch(Uint32Array.from([101, 102, 101, 7, 102, 101, 8, 102]), new Uint8Array(8), Uint32Array.from([2, 3, 3]), 'int32', { batchPow2: true, seqMultiple: 4 });
   assert.equal(p.rows, 4);
   assert.equal(p.seqLen, 4);

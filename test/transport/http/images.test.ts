@@ -212,11 +212,12 @@ test('--fuse-attention false serves the vision tower as exported, with the same 
 
 test('--shape-buckets on: image batches padded to bucket sizes, every bucket run at load, the same vectors', async () => {
   const ref = reference(TINY_SIGLIP);
-  const server = await startServer(['--shape-buckets', 'on', '--max-batch-images', '12', '--image-workers', '0'], TINY_SIGLIP);
+  const server = await startServer(['--shape-buckets', 'on', '--max-batch-images', '18', '--image-workers', '0'], TINY_SIGLIP);
   try {
     const info = (await (await fetch(server.httpUrl + '/info')).json()) as any;
-    assert.equal(info.image.vision_warmup.shapes, 5, 'batches of 1, 2, 4, 8 and 16 images');
-    const files = ref.images.slice(0, 3).map((i) => b64(i.file));
+    assert.equal(info.image.vision_warmup.shapes, 17, 'batches of 1 to 16 images, and 20');
+    // 17 images run as a batch of 20: three blank fillers whose vectors are dropped.
+    const files = Array.from({ length: 17 }, (_, i) => b64(ref.images[i % ref.images.length].file));
     const together = await post(server.httpUrl, '/embed_image', { inputs: files });
     assert.equal(together.status, 200);
     for (const [i, file] of files.entries()) {
