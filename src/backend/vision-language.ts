@@ -280,12 +280,6 @@ function textTower(dir: string, files: ReturnType<typeof towerFiles>, combined: 
   return { path: target, source: `${rel(dir, sourcePath)}${files.layout === 'combined' ? '#text_embeds' : ''}` };
 }
 
-/**
- * The vision tower as served: it takes the decoded image as uint8 [B, H, W, 3] and normalizes it
- * on the device (pixel-input.ts), its patch embedding runs as a MatMul (patch-matmul.ts), and,
- * unless turned off, its attention runs fused (fuse-attention.ts). Written once to the cache with a note of what was fused, so a later
- * start decodes nothing.
- */
 interface ServedVision {
   path: string;
   fusedAttention: number;
@@ -294,6 +288,13 @@ interface ServedVision {
   fastGelu: number;
 }
 
+/**
+ * The vision tower as served: it takes the decoded image as uint8 [B, H, W, 3] and normalizes it
+ * on the device (pixel-input.ts), its patch embedding runs as a MatMul (patch-matmul.ts), and,
+ * unless turned off, its attention, residual + LayerNorm and GELU run fused (fuse-attention.ts,
+ * fuse-skip-layer-norm.ts, fuse-gelu.ts). Written once to the cache with a note of what was
+ * fused, so a later start decodes nothing.
+ */
 function servedVision(
   cacheDir: string,
   source: string,
@@ -307,7 +308,10 @@ function servedVision(
   const target = cachePath(cacheDir, source, `vision|${what}|pixels|${JSON.stringify(normalization)}|patches-v2${fuse ? '|mha-v2|sln-v1|gelu-v2' : ''}`);
   const note = target.replace(/\.onnx$/, '.json');
   // Notes written before these fusions existed (unfused graphs keep their key) lack their counts: 0.
-  if (existsSync(note) && existsSync(target)) return { path: target, skipLayerNorm: 0, fastGelu: 0, ...(JSON.parse(readFileSync(note, 'utf8')) as Partial<ServedVision>), } as ServedVision;
+  if (existsSync(note) && existsSync(target)) {
+    const done = JSON.parse(readFileSync(note, 'utf8')) as Partial<ServedVision>;
+    return { path: target, fusedAttention: done.fusedAttention ?? 0, patchMatMul: done.patchMatMul ?? false, skipLayerNorm: done.skipLayerNorm ?? 0, fastGelu: done.fastGelu ?? 0 };
+  }
   let model: ModelProto;
   let patches = 0;
   try {

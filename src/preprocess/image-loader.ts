@@ -23,15 +23,15 @@ export type ImageJobResult =
 export class ImagePreprocessor implements ImageLoader {
   private constructor(
     private readonly config: ImageProcessorConfig,
-    private readonly limits: ImageDecodeOptions,
+    private readonly decoding: ImageDecodeOptions,
     private readonly source: ImageSourceOptions,
     /** Null: preprocess on the main thread (--image-workers 0). */
     private readonly pool: LeastBusyPool<ImageJobResult> | null,
   ) {}
 
-  static async start(config: ImageProcessorConfig, limits: ImageDecodeOptions, source: ImageSourceOptions, workers: number): Promise<ImagePreprocessor> {
-    const started = (await startAll(workers, () => startReadyWorker(new URL('./image-worker.js', import.meta.url), { config, limits }))).map((s) => s.worker);
-    return new ImagePreprocessor(config, limits, source, started.length > 0 ? new LeastBusyPool<ImageJobResult>(started, 'image') : null);
+  static async start(config: ImageProcessorConfig, decoding: ImageDecodeOptions, source: ImageSourceOptions, workers: number): Promise<ImagePreprocessor> {
+    const started = (await startAll(workers, () => startReadyWorker(new URL('./image-worker.js', import.meta.url), { config, decoding }))).map((s) => s.worker);
+    return new ImagePreprocessor(config, decoding, source, started.length > 0 ? new LeastBusyPool<ImageJobResult>(started, 'image') : null);
   }
 
   get workers(): number {
@@ -44,7 +44,7 @@ export class ImagePreprocessor implements ImageLoader {
     const loadMs = performance.now() - started;
     try {
       if (!this.pool) {
-        const t = await preprocessImage(bytes, this.config, this.limits);
+        const t = await preprocessImage(bytes, this.config, this.decoding);
         return { pixels: t.pixels, bytes: bytes.length, decodeMs: loadMs + t.decodeMs, resizeMs: t.resizeMs };
       }
       // A copy the worker owns (the input may be a view of a larger request buffer).

@@ -4,14 +4,14 @@ import { isCoalesceError } from '../errors.js';
 import { preprocessImage, type ImageDecodeOptions, type ImageProcessorConfig } from './image.js';
 import type { ImageJob, ImageJobResult } from './image-loader.js';
 
-const { config, limits } = workerData as { config: ImageProcessorConfig; limits: ImageDecodeOptions };
+const { config, decoding } = workerData as { config: ImageProcessorConfig; decoding: ImageDecodeOptions };
 const port = parentPort!;
 
 port.on('message', async (job: ImageJob) => {
   let reply: ImageJobResult;
   const transfer: ArrayBuffer[] = [];
   try {
-    const t = await preprocessImage(job.bytes, config, limits);
+    const t = await preprocessImage(job.bytes, config, decoding);
     reply = { id: job.id, ok: true, pixels: t.pixels, decodeMs: t.decodeMs, resizeMs: t.resizeMs };
     transfer.push(t.pixels.buffer as ArrayBuffer);
   } catch (e) {

@@ -5,10 +5,11 @@
  * to CHW run inside the vision graph, on the device.
  *
  * sharp decodes (JPEG, PNG, WebP, GIF first frame, TIFF), applies EXIF orientation and converts
- * to 8-bit sRGB; plain JPEGs, most of what is sent, go to libjpeg in WebAssembly instead
- * (jpeg-wasm.ts: the same pixels for less CPU per call); the resize is Pillow's own algorithm (./resample.ts), not libvips', because
- * libvips box-shrinks by large factors first and aligns upsampling differently: on the tiny
- * SigLIP fixture that cost up to 0.17 of cosine on upscaled images (see bench/results/image-fidelity.md).
+ * to 8-bit sRGB; small plain JPEGs, most of what is sent, go to libjpeg in WebAssembly instead
+ * (jpeg-wasm.ts: the same pixels for less CPU per call). The resize is Pillow's own algorithm
+ * (./resample.ts), not libvips', because libvips box-shrinks by large factors first and aligns
+ * upsampling differently: on the tiny SigLIP fixture that cost up to 0.17 of cosine on upscaled
+ * images (see bench/results/image-fidelity.md).
  *
  * Choices that keep the vectors close to transformers':
  * - alpha is dropped, not composited: PIL's convert("RGB"), which transformers' load_image and
@@ -211,9 +212,7 @@ async function raw(pipeline: Sharp, bytes: Uint8Array, options: ImageDecodeOptio
 
 /** Plain JPEGs through libjpeg in WebAssembly; null sends the image to sharp. */
 async function wasmJpeg(bytes: Uint8Array, options: ImageDecodeOptions): Promise<{ data: Uint8Array; width: number; height: number } | null> {
-  if (!wasmDecodes(jpegLayout(bytes), options.maxPixels)) return null;
-  const d = await decodeJpegRgb(bytes);
-  return d && { data: d.rgb, width: d.width, height: d.height };
+  return wasmDecodes(jpegLayout(bytes), options.maxPixels) ? decodeJpegRgb(bytes) : null;
 }
 
 async function sharpRgb(bytes: Uint8Array, options: ImageDecodeOptions): Promise<{ data: Uint8Array; width: number; height: number }> {

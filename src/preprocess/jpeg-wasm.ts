@@ -47,7 +47,7 @@ function load(): Promise<MozJpegModule> {
  * Above this size libvips' SIMD decoding outweighs its per-call cost (bench/jpeg-decode.ts on the
  * 2-core CI machine: wasm 1.7x the images/s at 224 x 224, even at 384 x 384, 0.8x at 1024 x 768).
  */
-export const WASM_MAX_PIXELS = 1 << 17;
+const WASM_MAX_PIXELS = 1 << 17;
 
 /** True when the WebAssembly decoder should take a JPEG with this layout: it gives sharp's pixels, cheaper. */
 export function wasmDecodes(layout: JpegLayout | null, maxPixels: number): layout is JpegLayout {
@@ -65,7 +65,7 @@ export function wasmDecodes(layout: JpegLayout | null, maxPixels: number): layou
 }
 
 /** Interleaved 8-bit RGB, or null when the decoder refused the data (the caller asks sharp). */
-export async function decodeJpegRgb(bytes: Uint8Array): Promise<{ rgb: Uint8Array; width: number; height: number } | null> {
+export async function decodeJpegRgb(bytes: Uint8Array): Promise<{ data: Uint8Array; width: number; height: number } | null> {
   const module = await load();
   let rgba: DecodedRgba | null;
   try {
@@ -83,5 +83,5 @@ export async function decodeJpegRgb(bytes: Uint8Array): Promise<{ rgb: Uint8Arra
     rgb[j + 1] = data[i + 1];
     rgb[j + 2] = data[i + 2];
   }
-  return { rgb, width, height };
+  return { data: rgb, width, height };
 }

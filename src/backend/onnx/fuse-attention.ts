@@ -14,8 +14,9 @@
  *
  * with constant scalar Mul / Div anywhere on the q, k and score paths (their product is the
  * softmax scale). When q_in, k_in and v_in are each MatMul + a constant bias read only here, the
- * three biases go into MultiHeadAttention's bias input: one kernel adds them instead of three. Attention with a mask or bias added to the scores (CLIP's causal text tower),
- * or with any intermediate read elsewhere, is left as it is.
+ * three biases go into MultiHeadAttention's bias input: one kernel adds them instead of three.
+ * Attention with a mask or bias added to the scores (CLIP's causal text tower), or with any
+ * intermediate read elsewhere, is left as it is.
  */
 import { attrFloat, attribute, attributeInts, attrInt, bytesOf, DataType, int64ToNumber, makeNode, makeTensor, tensorData, type ModelProto, type NodeProto, type TensorProto } from './onnx-proto.js';
 import { constantScalar, constantValues, indexGraph, projectionBias, rewriteNodes, type GraphIndex } from './graph-index.js';

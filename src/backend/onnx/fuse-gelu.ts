@@ -6,10 +6,11 @@
  *   y = 0.5 * x * (1 + tanh(0.7978845608 * (x + 0.044715 * x^3)))     (x^3 as x * x * x or Pow(x, 3))
  *   becomes y = FastGelu(MatMul(..), bias)
  *
- * A FastGelu without bias after such an Add (what ONNX Runtime's transformer optimizer writes)
- * takes the bias too. ONNX Runtime fuses the activation itself but leaves the bias Add before it, which in SigLIP's
- * MLP runs over [batch, 196, 3072], four times the width of the other Adds. FastGelu computes the
- * same formula (float16 graphs: the same constants rounded to half), exact up to float rounding.
+ * ONNX Runtime fuses the activation itself but leaves the bias Add before it, which in SigLIP's
+ * MLP runs over [batch, 196, 3072], four times the width of the other Adds; a FastGelu without
+ * bias after such an Add (what its transformer optimizer can write) takes the bias too. FastGelu
+ * computes the same formula (float16 graphs: the constants rounded to half), exact up to float
+ * rounding.
  */
 import { makeNode, type ModelProto, type NodeProto } from './onnx-proto.js';
 import { constantScalar as scalar, indexGraph, isOp, projectionBias, rewriteNodes, type GraphIndex as Index } from './graph-index.js';

@@ -40,7 +40,7 @@ function match(index: Index, ln: NodeProto): Fusion | null {
   const [a, b] = sum.input ?? [];
   if (index.constants.has(a) || index.constants.has(b)) return null;
   const only = new Set([sum]);
-  const p = [projectionBias(index, a, only), projectionBias(index, b, only)].find((x) => x && vector(index, x.bias, width));
+  const p = [projectionBias(index, a, only), projectionBias(index, b, only)].find((c) => c && vector(index, c.bias, width));
   if (!p) return null;
   const skip = p.add.output![0] === a ? b : a;
   const epsilon = attribute(ln, 'epsilon')?.f ?? 1e-5;
