@@ -40,7 +40,6 @@ const OUT = arg('--out', 'bench/results')!;
 const DEVICE = arg('--device', 'cuda')!;
 const QUICK = args.includes('--quick');
 const TORCH = arg('--torch');
-const HERE = fileURLToPath(new URL('.', import.meta.url));
 const MAIN_JS = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 const FP16 = arg('--onnx-file') ?? (existsSync(join(MODEL, 'model_fp16.onnx')) ? 'model_fp16.onnx' : 'model.onnx');
 const RAW = arg('--raw', 'full')!;

@@ -387,8 +387,6 @@ export function valueInfoShape(vi: ValueInfoProto): Dim[] | undefined {
   );
 }
 
-const utf8 = new TextEncoder();
-
 export function attrInt(name: string, i: Int64): AttributeProto {
   return { name, type: AttributeType.INT, i };
 }
