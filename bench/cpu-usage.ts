@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 
 /** USER_HZ: /proc reports CPU time in these ticks; 100 on every Linux build Node supports. */
-const TICKS_PER_S = 100;
+export const TICKS_PER_S = 100;
 
 export interface CpuSnapshot {
   at: number;
@@ -16,7 +16,7 @@ export interface CpuSnapshot {
   mainByPid: Map<number, number>;
 }
 
-function machineBusyTicks(): number {
+export function machineBusyTicks(): number {
   try {
     const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
     const idle = (fields[3] ?? 0) + (fields[4] ?? 0); // idle + iowait

@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cosine } from '../cosine.js';
+import { machineBusyTicks, TICKS_PER_S } from '../cpu-usage.js';
 import { runChild } from './child.js';
 import type { LoaderTask } from './loader.js';
 
@@ -118,9 +119,12 @@ interface Phase {
   errors: number;
   latencyMs: { p50: number; p90: number; p99: number; mean: number };
   /** Means of the server's per-request times (ms), from its timing headers. */
-  serverMs: { decode: number; resize: number; queue: number; inference: number; total: number };
+  /** prepare: from admission until the image's pixels are back on the main thread (reading, waiting for and decoding on an image worker). */
+  serverMs: { prepare: number; decode: number; resize: number; queue: number; inference: number; total: number };
   meanBatchImages: number;
   serverCores: number;
+  /** Busy cores of the whole machine (server, load generators, everything). */
+  machineCores: number;
   bytesPerImage: number;
 }
 
@@ -133,7 +137,7 @@ async function batchStats(base: string): Promise<{ sum: number; count: number }>
   return { sum: Number(/te_batch_next_size_sum (\S+)/.exec(text)?.[1] ?? NaN), count: Number(/te_batch_next_size_count (\S+)/.exec(text)?.[1] ?? NaN) };
 }
 
-const TIMING_HEADERS = ['x-decode-time', 'x-resize-time', 'x-queue-time', 'x-inference-time', 'x-total-time'];
+const TIMING_HEADERS = ['x-tokenization-time', 'x-decode-time', 'x-resize-time', 'x-queue-time', 'x-inference-time', 'x-total-time'];
 
 /** N closed-loop clients spread over --loaders processes (bench/gpu/loader.ts), so the client side never limits the server. */
 async function phase(base: string, pid: number, input: string, blobs: string[], args: Args): Promise<Phase> {
@@ -156,10 +160,11 @@ async function phase(base: string, pid: number, input: string, blobs: string[], 
     textsPerRequest: 1,
     dimensions: args.dimensions,
   })).filter((t) => t.clients > 0);
-  const at: { cpu?: number[]; batches?: { sum: number; count: number }[] } = { cpu: [], batches: [] };
+  const at: { cpu: number[]; machine: number[]; batches: { sum: number; count: number }[] } = { cpu: [], machine: [], batches: [] };
   const sample = async () => {
-    at.cpu!.push(cpuSeconds(pid));
-    at.batches!.push(await batchStats(base));
+    at.cpu.push(cpuSeconds(pid));
+    at.machine.push(machineBusyTicks() / TICKS_PER_S);
+    at.batches.push(await batchStats(base));
   };
   const timers = [setTimeout(sample, windowStart - Date.now()), setTimeout(sample, windowEnd - Date.now())];
   const results = await Promise.all(tasks.map((t) => runChild('loader.js', t, (args.warmup + args.seconds + 120) * 1000)));
@@ -171,8 +176,9 @@ async function phase(base: string, pid: number, input: string, blobs: string[], 
   if (failure) console.error('loader:', failure.error ?? failure.firstError);
   const sum = (h: string) => results.reduce((a, r) => a + (r.headerSums?.[h] ?? 0), 0);
   const n = Math.max(1, images);
-  const [b0, b1] = at.batches!;
-  const [c0, c1] = at.cpu!;
+  const [b0, b1] = at.batches;
+  const [c0, c1] = at.cpu;
+  const [m0, m1] = at.machine;
   return {
     input,
     clients: args.clients,
@@ -182,9 +188,10 @@ async function phase(base: string, pid: number, input: string, blobs: string[], 
     imagesPerS: images / args.seconds,
     errors,
     latencyMs: { p50: pct(lat, 50), p90: pct(lat, 90), p99: pct(lat, 99), mean: lat.reduce((a: number, b: number) => a + b, 0) / n },
-    serverMs: { decode: sum('x-decode-time') / n, resize: sum('x-resize-time') / n, queue: sum('x-queue-time') / n, inference: sum('x-inference-time') / n, total: sum('x-total-time') / n },
+    serverMs: { prepare: sum('x-tokenization-time') / n, decode: sum('x-decode-time') / n, resize: sum('x-resize-time') / n, queue: sum('x-queue-time') / n, inference: sum('x-inference-time') / n, total: sum('x-total-time') / n },
     meanBatchImages: b0 && b1 ? (b1.sum - b0.sum) / Math.max(1, b1.count - b0.count) : NaN,
     serverCores: c0 !== undefined && c1 !== undefined ? (c1 - c0) / args.seconds : NaN,
+    machineCores: m0 !== undefined && m1 !== undefined ? (m1 - m0) / args.seconds : NaN,
     bytesPerImage: blobs.reduce((a, b) => a + b.length, 0) / blobs.length,
   };
 }
@@ -214,7 +221,8 @@ function markdown(report: Record<string, any>): string {
   row('Coalesce / transformers processor + model', f(p['224x224']?.imagesPerS / torch['processor_model_224x224']?.images_per_s, 2), f(p['1024x768']?.imagesPerS / torch['processor_model_1024x768']?.images_per_s, 2));
   lines.push('', '**Where the time goes** (server side, mean per request, ms; cores = CPU the server process used):', '', '| | 224 x 224 | 1024 x 768 |', '| --- | --- | --- |');
   const both = (name: string, g: (x: Phase) => string) => row(name, p['224x224'] ? g(p['224x224']) : '—', p['1024x768'] ? g(p['1024x768']) : '—');
-  both('read + decode (base64, JPEG decoder)', (x) => f(x.serverMs.decode, 1));
+  both('read + wait for an image worker + decode, until the pixels are back', (x) => f(x.serverMs.prepare, 1));
+  both('of which decoding (base64, JPEG decoder)', (x) => f(x.serverMs.decode, 1));
   both('resize + crop (JS, image workers)', (x) => f(x.serverMs.resize, 1));
   both('queue (waiting for a vision batch)', (x) => f(x.serverMs.queue, 1));
   both('inference (the vision batch that carried it)', (x) => f(x.serverMs.inference, 1));
@@ -222,6 +230,7 @@ function markdown(report: Record<string, any>): string {
   both('client latency p50 / p99', (x) => `${f(x.latencyMs.p50, 1)} / ${f(x.latencyMs.p99, 1)}`);
   both('mean images per vision batch', (x) => f(x.meanBatchImages, 1));
   both('server CPU cores used', (x) => f(x.serverCores, 1));
+  both('machine cores busy (server + load generators)', (x) => `${f(x.machineCores, 1)} of ${availableParallelism()}`);
   both('errors', (x) => String(x.errors));
   lines.push('', `Fidelity at full size (served ${report.variant} vs PyTorch fp32 through transformers' processor): min cosine ` +
     Object.entries(report.fidelity as Record<string, number>).map(([k, v]) => `${k} ${v.toFixed(5)}`).join(', ') + '.');
