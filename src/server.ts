@@ -124,10 +124,12 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
       output: info.outputName,
       version: VERSION,
       ...(images ? { modalities: ['text', 'image'], image: images.info() } : {}),
-      http: http.where,
+      // HTTP threads answer before serveHttp resolves: /info must not read `http` before then.
+      http: serving?.where ?? 'starting',
       config: publicConfig(config),
     }),
   };
+  let serving: HttpServing | undefined;
   const http: HttpServing = await serveHttp(httpDeps, {
     hostname: config.hostname,
     port: config.port,
@@ -137,6 +139,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     await releaseModel();
     throw new Error(`cannot serve HTTP on ${config.hostname}:${config.port}: ${e.message}`);
   });
+  serving = http;
   const port = http.port;
   const httpUrl = `http://${reachableHostPort(config.hostname, port)}`;
 

@@ -1,7 +1,8 @@
 /** The CLI fails at start, with one clear message and a non-zero exit, on models it cannot serve. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,8 +57,29 @@ test('a missing model folder fails the start naming it', () => {
   assert.match(r.stderr, /\/nonexistent\/model: is not a model folder/);
 });
 
+test('with HTTP threads, /info answers 200 from the first moment the port accepts connections', async () => {
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise((r) => probe.close(r));
+  const child = spawn(process.execPath, [MAIN, '--model', 'test/fixtures/tiny-bert', '--port', String(port), '--hostname', '127.0.0.1', '--grpc-port', '-1', '--http-threads', '2'], { stdio: 'ignore' });
+  try {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      assert.ok(Date.now() < deadline, 'the server did not answer /info in 60 s');
+      const res = await fetch(`http://127.0.0.1:${port}/info`).catch(() => null);
+      if (!res) continue; // not listening yet
+      const body = await res.text();
+      assert.equal(res.status, 200, body);
+      assert.match((JSON.parse(body) as { http: string }).http, /threads|starting/);
+      break;
+    }
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
 test('SIGTERM drains: every request admitted before it is answered, then the process exits 0', async () => {
-  const { spawn } = await import('node:child_process');
   const child = spawn(process.execPath, [MAIN, '--model', 'test/fixtures/tiny-bert', '--port', '0', '--grpc-port', '-1', '--hostname', '127.0.0.1'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
