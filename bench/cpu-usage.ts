@@ -27,7 +27,7 @@ export function machineBusyTicks(): number {
 }
 
 /** utime + stime of every thread of the process (or of one thread), in ticks. */
-function processTicks(pid: number, tid?: number): number {
+export function processTicks(pid: number, tid?: number): number {
   try {
     const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

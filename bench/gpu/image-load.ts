@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cosine } from '../cosine.js';
-import { machineBusyTicks, TICKS_PER_S } from '../cpu-usage.js';
+import { machineBusyTicks, processTicks, TICKS_PER_S } from '../cpu-usage.js';
 import { runChild } from './child.js';
 import type { LoaderTask } from './loader.js';
 
@@ -65,16 +65,6 @@ function parseArgs(argv: string[]): Args {
   };
 }
 
-/** CPU seconds (user + system) a process used so far, from /proc (Linux). */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
-
 async function startServer(args: Args): Promise<ChildProcess> {
   const flags = ['dist/src/main.js', '--model', args.model, '--device', args.device, '--port', String(args.port), '--grpc-port', '-1',
     '--hostname', '127.0.0.1', '--max-batch-images', String(args.maxBatchImages), '--image-workers', String(args.imageWorkers),
@@ -123,6 +113,8 @@ interface Phase {
   serverMs: { prepare: number; decode: number; resize: number; queue: number; inference: number; total: number };
   meanBatchImages: number;
   serverCores: number;
+  /** Of the server's cores, its main thread (facades, batchers, the hops between threads). */
+  mainThreadCores: number;
   /** Busy cores of the whole machine (server, load generators, everything). */
   machineCores: number;
   bytesPerImage: number;
@@ -160,9 +152,10 @@ async function phase(base: string, pid: number, input: string, blobs: string[], 
     textsPerRequest: 1,
     dimensions: args.dimensions,
   })).filter((t) => t.clients > 0);
-  const at: { cpu: number[]; machine: number[]; batches: { sum: number; count: number }[] } = { cpu: [], machine: [], batches: [] };
+  const at: { cpu: number[]; main: number[]; machine: number[]; batches: { sum: number; count: number }[] } = { cpu: [], main: [], machine: [], batches: [] };
   const sample = async () => {
-    at.cpu.push(cpuSeconds(pid));
+    at.cpu.push(processTicks(pid) / TICKS_PER_S);
+    at.main.push(processTicks(pid, pid) / TICKS_PER_S);
     at.machine.push(machineBusyTicks() / TICKS_PER_S);
     at.batches.push(await batchStats(base));
   };
@@ -179,6 +172,7 @@ async function phase(base: string, pid: number, input: string, blobs: string[], 
   const [b0, b1] = at.batches;
   const [c0, c1] = at.cpu;
   const [m0, m1] = at.machine;
+  const [t0, t1] = at.main;
   return {
     input,
     clients: args.clients,
@@ -191,6 +185,7 @@ async function phase(base: string, pid: number, input: string, blobs: string[], 
     serverMs: { prepare: sum('x-tokenization-time') / n, decode: sum('x-decode-time') / n, resize: sum('x-resize-time') / n, queue: sum('x-queue-time') / n, inference: sum('x-inference-time') / n, total: sum('x-total-time') / n },
     meanBatchImages: b0 && b1 ? (b1.sum - b0.sum) / Math.max(1, b1.count - b0.count) : NaN,
     serverCores: c0 !== undefined && c1 !== undefined ? (c1 - c0) / args.seconds : NaN,
+    mainThreadCores: t0 !== undefined && t1 !== undefined ? (t1 - t0) / args.seconds : NaN,
     machineCores: m0 !== undefined && m1 !== undefined ? (m1 - m0) / args.seconds : NaN,
     bytesPerImage: blobs.reduce((a, b) => a + b.length, 0) / blobs.length,
   };
@@ -229,7 +224,7 @@ function markdown(report: Record<string, any>): string {
   both('total in server', (x) => f(x.serverMs.total, 1));
   both('client latency p50 / p99', (x) => `${f(x.latencyMs.p50, 1)} / ${f(x.latencyMs.p99, 1)}`);
   both('mean images per vision batch', (x) => f(x.meanBatchImages, 1));
-  both('server CPU cores used', (x) => f(x.serverCores, 1));
+  both('server CPU cores used (of which its main thread)', (x) => `${f(x.serverCores, 1)} (${f(x.mainThreadCores, 2)})`);
   both('machine cores busy (server + load generators)', (x) => `${f(x.machineCores, 1)} of ${availableParallelism()}`);
   both('errors', (x) => String(x.errors));
   lines.push('', `Fidelity at full size (served ${report.variant} vs PyTorch fp32 through transformers' processor): min cosine ` +
