@@ -7,6 +7,7 @@
  *
  * usage: node dist/bench/gpu/image-load.js --model DIR --torch torch.json --out DIR
  *          [--device cuda] [--variant fp16] [--clients 64] [--loaders 4] [--seconds 15] [--warmup 4] [--image-workers 8]
+ *          [--inputs 224x224,1024x768]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -27,6 +28,8 @@ interface Args {
   seconds: number;
   warmup: number;
   imageWorkers: number;
+  /** Input sizes measured, in order (224x224, 1024x768). */
+  inputs: string[];
   /** Load generator processes the clients are spread over. */
   loaders: number;
   /** Width of the served vectors, to check the first answers. */
@@ -56,6 +59,7 @@ function parseArgs(argv: string[]): Args {
     seconds: Number(get('seconds', '15')),
     warmup: Number(get('warmup', '4')),
     imageWorkers: Number(get('image-workers', String(Math.max(1, Math.min(8, availableParallelism() - 4))))),
+    inputs: get('inputs', '224x224,1024x768')!.split(','),
     loaders: Number(get('loaders', '4')),
     dimensions: Number(get('dimensions', '768')),
     maxBatchImages: Number(get('max-batch-images', '64')),
@@ -249,7 +253,7 @@ async function main(): Promise<void> {
     }
     console.log('fidelity', JSON.stringify(fidelity));
     const phases: Phase[] = [];
-    for (const size of ['224x224', '1024x768']) {
+    for (const size of args.inputs) {
       const blobs = ref.files.filter((f) => f.includes(`_${size}_`)).map((f) => JSON.stringify({ inputs: [blob(f)] }));
       const p = await phase(base, server.pid!, size, blobs, args);
       console.log('phase', JSON.stringify(p));
