@@ -36,6 +36,8 @@ interface Args {
   dimensions: number;
   maxBatchImages: number;
   port: number;
+  /** Node flags for the server process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (NODE_OPTIONS refuses --cpu-prof). */
+  nodeFlags: string[];
   /** More server flags, e.g. "--http-threads 4". */
   serverFlags: string[];
   /** Writes image-bench-<tag>.{json,md}. */
@@ -64,13 +66,14 @@ function parseArgs(argv: string[]): Args {
     dimensions: Number(get('dimensions', '768')),
     maxBatchImages: Number(get('max-batch-images', '64')),
     port: Number(get('port', '8097')),
+    nodeFlags: (get('node-flags', '') ?? '').split(' ').filter(Boolean),
     serverFlags: (get('server-flags', '') ?? '').split(' ').filter(Boolean),
     tag: get('tag', null),
   };
 }
 
 async function startServer(args: Args): Promise<ChildProcess> {
-  const flags = ['dist/src/main.js', '--model', args.model, '--device', args.device, '--port', String(args.port), '--grpc-port', '-1',
+  const flags = [...args.nodeFlags, 'dist/src/main.js', '--model', args.model, '--device', args.device, '--port', String(args.port), '--grpc-port', '-1',
     '--hostname', '127.0.0.1', '--max-batch-images', String(args.maxBatchImages), '--image-workers', String(args.imageWorkers),
     '--max-concurrent-requests', '4096', '--payload-limit', '20000000'];
   if (args.variant !== 'fp32') flags.push('--onnx-variant', args.variant);
