@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const [dir, pid, top = '18'] = process.argv.slice(2);
-const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile') && f.split('.')[2] === pid);
+const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile') && f.split('.')[3] === pid);
 function selfTimes(file) {
   const p = JSON.parse(readFileSync(join(dir, file), 'utf8'));
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
@@ -28,7 +28,7 @@ function print(title, self, total) {
     console.log(`${((v / (total - idle)) * 100).toFixed(1).padStart(5)} %  ${k}`);
   }
 }
-const main = files.find((f) => f.split('.')[3] === '0');
+const main = files.find((f) => f.split('.')[4] === '0');
 if (main) {
   const { self, total } = selfTimes(main);
   print(`main thread (${main})`, self, total);
