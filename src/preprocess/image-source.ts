@@ -78,11 +78,17 @@ async function fetchImage(url: string, options: ImageSourceOptions, where: strin
   }
 }
 
+/** An http(s) URL input (fetched, not decoded). */
+export function isUrl(input: string): boolean {
+  const head = input.slice(0, 16).trimStart().toLowerCase();
+  return head.startsWith('http://') || head.startsWith('https://');
+}
+
 /** Bytes of one image input; `where` names it in errors (e.g. "inputs[2]"). */
 export async function loadImageBytes(input: string, options: ImageSourceOptions, where: string, signal?: AbortSignal): Promise<Uint8Array> {
   const head = input.slice(0, 16).trimStart().toLowerCase();
   if (head.startsWith('data:')) return decodeDataUri(input.trim(), where);
-  if (head.startsWith('http://') || head.startsWith('https://')) {
+  if (isUrl(input)) {
     let url: URL;
     try {
       url = new URL(input.trim());

@@ -8,7 +8,7 @@ export interface VisionLoadRequest {
   /** Already resolved by the text sessions: cpu or cuda:N. */
   device: string;
   intraOpThreads: number;
-  /** Run each imageBucket batch size up to maxBatchImages once at load (--shape-buckets); the main thread pads batches to them. */
+  /** Pad batches to imageBucket sizes, each run once at load up to maxBatchImages (--shape-buckets). */
   buckets: boolean;
   maxBatchImages: number;
   /** The [height, width, 3] the preprocessing produces. */
@@ -16,12 +16,11 @@ export interface VisionLoadRequest {
   width: number;
 }
 
-/** One batch: `count` [height, width, 3] uint8 images, concatenated, then blank filler images up to the bucket size (transferred, not copied). */
+/** One batch: [height, width, 3] uint8 images (their buffers transferred, not copied); the worker stacks them. */
 export interface VisionEmbedMessage {
   type: 'embed';
   id: number;
-  pixels: Uint8Array;
-  count: number;
+  images: Uint8Array[];
 }
 
 export interface VisionFacts {

@@ -20,6 +20,9 @@ interface Loaded {
   facts: VisionFacts;
   height: number;
   width: number;
+  buckets: boolean;
+  /** Where batches are stacked, reused (grown as needed): session.run has copied its input when it returns. */
+  stack: Uint8Array;
 }
 
 let loaded: Loaded | null = null;
@@ -55,6 +58,8 @@ async function load(req: VisionLoadRequest): Promise<Loaded> {
     session,
     height: req.height,
     width: req.width,
+    buckets: req.buckets,
+    stack: new Uint8Array(0),
     facts: { inputType: 'uint8', warmup: { shapes: 0, ms: 0 }, outputName, dimensions: 0, provider: onCuda ? 'cuda' : 'cpu', device: onCuda ? `cuda:${device.kind === 'cuda' ? device.id : 0}` : 'cpu' },
   };
   // A probe run tells the output width and proves the graph runs.
@@ -93,6 +98,19 @@ async function run(l: Loaded, pixels: Uint8Array, count: number): Promise<{ vect
   return { vectors: rows === count ? data : data.subarray(0, count * dims[1]), dimensions: dims[1] };
 }
 
+/**
+ * The batch's images stacked into this size's buffer, padded to its bucket when buckets are on.
+ * Filler rows keep whatever an earlier batch left there: their vectors are dropped.
+ */
+function stack(l: Loaded, images: Uint8Array[]): Uint8Array {
+  const size = l.height * l.width * 3;
+  const rows = l.buckets ? imageBucket(images.length) : images.length;
+  if (l.stack.length < rows * size) l.stack = new Uint8Array(rows * size);
+  const batch = l.stack.subarray(0, rows * size);
+  images.forEach((img, i) => batch.set(img, i * size));
+  return batch;
+}
+
 serveBatches<VisionLoadRequest, VisionEmbedMessage>(
   async (message) => {
     try {
@@ -104,6 +122,6 @@ serveBatches<VisionLoadRequest, VisionEmbedMessage>(
   },
   async (message) => {
     if (!loaded) throw new Error('no vision model is loaded');
-    return run(loaded, message.pixels, message.count);
+    return run(loaded, stack(loaded, message.images), message.images.length);
   },
 );
