@@ -15,6 +15,7 @@
  *   [--onnx-file F]          the graph to serve (default model_fp16.onnx, else model.onnx)
  *   [--raw full|minimal|none] minimal: only the server's own settings (2 sessions, shape buckets), W2 sorted and in arrival order
  *   [--server-flags "..."]   more server flags (e.g. "--http-threads 4")
+ *   [--node-flags "..."]     Node flags for the server process (e.g. "--cpu-prof --cpu-prof-dir=DIR")
  *   [--phases "W2 binary,W3 json"]  only these served phases
  *   [--tag T]                write gpu-bench-T.{json,md}
  */
@@ -44,6 +45,7 @@ const MAIN_JS = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 const FP16 = arg('--onnx-file') ?? (existsSync(join(MODEL, 'model_fp16.onnx')) ? 'model_fp16.onnx' : 'model.onnx');
 const RAW = arg('--raw', 'full')!;
 const SERVER_FLAGS = (arg('--server-flags', '') ?? '').split(' ').filter(Boolean);
+const NODE_FLAGS = (arg('--node-flags', '') ?? '').split(' ').filter(Boolean);
 const PHASES = arg('--phases')?.split(',').map((p) => p.trim());
 const TAG = arg('--tag');
 const OUT_NAME = TAG ? `gpu-bench-${TAG}` : 'gpu-bench';
@@ -211,7 +213,7 @@ interface Server {
 }
 
 async function startServer(flags: string[]): Promise<Server> {
-  const child = spawn(process.execPath, [MAIN_JS, '--model', MODEL, '--onnx-file', FP16, '--device', DEVICE, '--port', '0', '--hostname', '127.0.0.1', '--grpc-port', '-1', ...flags], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, MAIN_JS, '--model', MODEL, '--onnx-file', FP16, '--device', DEVICE, '--port', '0', '--hostname', '127.0.0.1', '--grpc-port', '-1', ...flags], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let text = '';
