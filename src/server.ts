@@ -16,7 +16,7 @@ import { resolveModelDir } from './models/resolve.js';
 import { HfTokenizer, InlineTextEncoder } from './preprocess/tokenizer.js';
 import { TokenizerPool } from './preprocess/tokenizer-pool.js';
 import type { HttpDeps } from './transport/http/app.js';
-import { serveHttp, type HttpServing } from './transport/http/serve.js';
+import { httpWhere, serveHttp, type HttpServing } from './transport/http/serve.js';
 import { reachableHostPort } from './transport/host-port.js';
 import { startGrpcServer, type GrpcServer } from './transport/grpc/server.js';
 import { VERSION } from './version.js';
@@ -124,12 +124,10 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
       output: info.outputName,
       version: VERSION,
       ...(images ? { modalities: ['text', 'image'], image: images.info() } : {}),
-      // HTTP threads answer before serveHttp resolves: /info must not read `http` before then.
-      http: serving?.where ?? 'starting',
+      http: httpWhere(config.httpThreads),
       config: publicConfig(config),
     }),
   };
-  let serving: HttpServing | undefined;
   const http: HttpServing = await serveHttp(httpDeps, {
     hostname: config.hostname,
     port: config.port,
@@ -139,7 +137,6 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     await releaseModel();
     throw new Error(`cannot serve HTTP on ${config.hostname}:${config.port}: ${e.message}`);
   });
-  serving = http;
   const port = http.port;
   const httpUrl = `http://${reachableHostPort(config.hostname, port)}`;
 

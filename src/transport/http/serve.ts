@@ -10,8 +10,6 @@ import { HttpThreads } from './threads/http-threads.js';
 
 export interface HttpServing {
   port: number;
-  /** Where HTTP runs, for /info and the log: 'main thread' or 'N threads'. */
-  where: string;
   /** Stops accepting and closes connections; call after the facades drained. */
   close(): Promise<void>;
 }
@@ -21,6 +19,11 @@ export interface HttpServeOptions {
   port: number;
   threads: number;
   onThreadError: (e: Error) => void;
+}
+
+/** Where HTTP runs, for /info: 'main thread' or 'N threads' (HttpThreads starts all N or fails). */
+export function httpWhere(threads: number): string {
+  return threads > 0 ? `${threads} threads` : 'main thread';
 }
 
 export async function serveHttp(deps: HttpDeps, options: HttpServeOptions): Promise<HttpServing> {
@@ -33,7 +36,7 @@ export async function serveHttp(deps: HttpDeps, options: HttpServeOptions): Prom
       { modelName: deps.modelName, payloadLimit: deps.payloadLimit, textInfo: deps.embedder.info, imageInfo: deps.images?.images.info ?? null },
       options.onThreadError,
     );
-    return { port: threads.port, where: `${threads.size} threads`, close: () => threads.close() };
+    return { port: threads.port, close: () => threads.close() };
   }
   const server = createAdaptorServer({ fetch: createHttpApp(deps).fetch }) as Server;
   await new Promise<void>((resolve, reject) => {
@@ -42,7 +45,6 @@ export async function serveHttp(deps: HttpDeps, options: HttpServeOptions): Prom
   });
   return {
     port: (server.address() as AddressInfo).port,
-    where: 'main thread',
     close: async () => {
       await new Promise<void>((r) => {
         server.close(() => r());

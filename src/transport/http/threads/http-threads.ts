@@ -65,10 +65,6 @@ export class HttpThreads {
     readonly port: number,
   ) {}
 
-  get size(): number {
-    return this.threads.length;
-  }
-
   static async start(
     count: number,
     listen: { hostname: string; port: number },
