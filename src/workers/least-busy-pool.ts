@@ -1,11 +1,12 @@
 import type { Worker } from 'node:worker_threads';
 import { CoalesceError } from '../errors.js';
+import { TurnOutbox } from './turn-outbox.js';
 
 interface Slot {
   worker: Worker;
   busy: number;
   /** With batchPerTurn: this turn's messages for the thread and their buffers. */
-  outbox: { messages: Record<string, unknown>[]; transfer: ArrayBuffer[] };
+  outbox: TurnOutbox<Record<string, unknown>>;
 }
 
 export interface PoolOptions {
@@ -29,7 +30,13 @@ export class LeastBusyPool<Reply extends { id: number }> {
 
   /** `what` names the threads in errors ("model", "tokenizer", ...). */
   constructor(workers: Worker[], private readonly what: string, private readonly options: PoolOptions = {}) {
-    this.slots = workers.map((worker) => ({ worker, busy: 0, outbox: { messages: [], transfer: [] } }));
+    this.slots = workers.map((worker) => ({
+      worker,
+      busy: 0,
+      outbox: new TurnOutbox((messages, transfer) => {
+        if (!this.failure) worker.postMessage(messages, transfer);
+      }),
+    }));
     for (const s of this.slots) {
       s.worker.on('message', (m: Reply | Reply[]) => {
         if (Array.isArray(m)) for (const r of m) this.onReply(r);
@@ -53,19 +60,8 @@ export class LeastBusyPool<Reply extends { id: number }> {
     slot.busy++;
     return new Promise<Reply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, slot });
-      if (this.options.batchPerTurn) this.queue(slot, { ...message, id }, transfer);
+      if (this.options.batchPerTurn) slot.outbox.push({ ...message, id }, transfer);
       else slot.worker.postMessage({ ...message, id }, transfer);
-    });
-  }
-
-  private queue(slot: Slot, message: Record<string, unknown>, transfer: ArrayBuffer[]): void {
-    slot.outbox.messages.push(message);
-    slot.outbox.transfer.push(...transfer);
-    if (slot.outbox.messages.length > 1) return;
-    setImmediate(() => {
-      const { messages, transfer: buffers } = slot.outbox;
-      slot.outbox = { messages: [], transfer: [] };
-      if (!this.failure) slot.worker.postMessage(messages, buffers);
     });
   }
 

@@ -7,6 +7,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { cancelled, CoalesceError } from '../../../errors.js';
 import type { HttpDeps, ImageFacade, TextFacade } from '../app.js';
 import type { CallMessage, CancelMessage, FacadeMethod, HttpThreadData, ReplyMessage } from './facade-protocol.js';
+import { TurnOutbox } from '../../../workers/turn-outbox.js';
 
 interface Pending {
   resolve: (value: any) => void;
@@ -20,7 +21,9 @@ export class FacadeClient {
   private readonly pending = new Map<number, Pending>();
   private closed = false;
   /** Calls and cancels of this event-loop turn, sent as one message (fewer messages for the main thread to take). */
-  private outbox: (CallMessage | CancelMessage)[] = [];
+  private readonly outbox = new TurnOutbox<CallMessage | CancelMessage>((batch) => {
+    if (!this.closed) this.port.postMessage(batch);
+  });
 
   /** Calls sent and not answered yet. */
   get inFlight(): number {
@@ -49,20 +52,11 @@ export class FacadeClient {
     return new Promise<T>((resolve, reject) => {
       const entry: Pending = { resolve, reject, signal };
       if (signal) {
-        entry.onAbort = () => this.send({ type: 'cancel', id });
+        entry.onAbort = () => this.outbox.push({ type: 'cancel', id });
         signal.addEventListener('abort', entry.onAbort, { once: true });
       }
       this.pending.set(id, entry);
-      this.send({ type: 'call', id, method, args: sent, cancellable: signal !== undefined });
-    });
-  }
-
-  private send(m: CallMessage | CancelMessage): void {
-    if (this.outbox.push(m) > 1) return;
-    setImmediate(() => {
-      const batch = this.outbox;
-      this.outbox = [];
-      if (!this.closed) this.port.postMessage(batch);
+      this.outbox.push({ type: 'call', id, method, args: sent, cancellable: signal !== undefined });
     });
   }
 

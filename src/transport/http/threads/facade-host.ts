@@ -7,6 +7,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { toCoalesceError } from '../../../errors.js';
 import type { HttpDeps } from '../app.js';
 import type { CallMessage, CancelMessage, FacadeMethod, ReplyMessage } from './facade-protocol.js';
+import { TurnOutbox } from '../../../workers/turn-outbox.js';
 
 type Handler = (deps: HttpDeps, args: any[]) => unknown;
 
@@ -26,11 +27,19 @@ const HANDLERS: Record<FacadeMethod, Handler> = {
   'server.metrics': (d) => d.metrics(),
 };
 
-/** Replaces `vectors` with compact copies and lists their buffers for transfer. */
+/**
+ * Lists the vectors' buffers for transfer: a vector that is all of its buffer (a normalized one,
+ * fresh from l2Normalize) goes as it is, a view into a batch's buffer as a compact copy.
+ */
 function detachVectors(result: unknown): { value: unknown; transfer: ArrayBuffer[] } {
   const vectors = (result as { vectors?: unknown } | null)?.vectors;
   if (!Array.isArray(vectors)) return { value: result, transfer: [] };
-  const copies = vectors.map((v: Float32Array) => v.slice());
+  const seen = new Set<ArrayBufferLike>();
+  const copies = vectors.map((v: Float32Array) => {
+    const whole = v.byteOffset === 0 && v.byteLength === v.buffer.byteLength && !seen.has(v.buffer);
+    seen.add(v.buffer);
+    return whole ? v : v.slice();
+  });
   return { value: { ...(result as object), vectors: copies }, transfer: copies.map((c) => c.buffer as ArrayBuffer) };
 }
 
@@ -40,19 +49,8 @@ function detachVectors(result: unknown): { value: unknown; transfer: ArrayBuffer
  */
 export function hostFacades(port: MessagePort, deps: HttpDeps): void {
   const controllers = new Map<number, AbortController>();
-  let replies: ReplyMessage[] = [];
-  let transfers: ArrayBuffer[] = [];
-  const reply = (m: ReplyMessage, transfer: ArrayBuffer[] = []) => {
-    replies.push(m);
-    transfers.push(...transfer);
-    if (replies.length > 1) return;
-    setImmediate(() => {
-      const [batch, buffers] = [replies, transfers];
-      replies = [];
-      transfers = [];
-      port.postMessage(batch, buffers);
-    });
-  };
+  const outbox = new TurnOutbox<ReplyMessage>((batch, buffers) => port.postMessage(batch, buffers));
+  const reply = (m: ReplyMessage, transfer: ArrayBuffer[] = []) => outbox.push(m, transfer);
   const handle = (m: CallMessage | CancelMessage) => {
     if (m.type === 'cancel') {
       controllers.get(m.id)?.abort();
