@@ -98,3 +98,4 @@ export function toCoalesceError(e: unknown, fallback: ErrorKind = 'backend'): Co
 
 export const validation = (message: string, param?: string) => new CoalesceError('validation', message, param);
 export const cancelled = () => new CoalesceError('cancelled', 'the client cancelled the request');
+export const shuttingDown = () => new CoalesceError('unhealthy', 'the server is shutting down');

@@ -1,4 +1,4 @@
-import { cancelled, CoalesceError, toCoalesceError } from '../errors.js';
+import { cancelled, CoalesceError, shuttingDown, toCoalesceError } from '../errors.js';
 import { BatchCostModel, chooseCandidate } from './batch-cost.js';
 import type { EncodedText } from './types.js';
 
@@ -59,11 +59,6 @@ interface Entry<I> {
 const WINDOW_PER_REQUEST = 4;
 const MIN_WINDOW = 64;
 
-/**
- * Coalesces queued inputs into model calls. There is no timer: a batch starts as soon as the
- * backend has room, and while it runs the queue fills, so batches grow by themselves under load
- * and stay small (low latency) when idle.
- */
 /** The inputs of one model call, with its size in the budget's units (`units`) and the inputs' own (`useful`). */
 interface ChosenBatch<I> {
   entries: Entry<I>[];
@@ -71,6 +66,11 @@ interface ChosenBatch<I> {
   units: number;
 }
 
+/**
+ * Coalesces queued inputs into model calls. There is no timer: a batch starts as soon as the
+ * backend has room, and while it runs the queue fills, so batches grow by themselves under load
+ * and stay small (low latency) when idle.
+ */
 export class Batcher<I = EncodedText> {
   private queue: Entry<I>[] = [];
   private inFlight = 0;
@@ -109,7 +109,7 @@ export class Batcher<I = EncodedText> {
    * the signal aborts (the inputs still queued are then dropped before they reach the model).
    */
   submit(inputs: readonly I[], signal?: AbortSignal): Promise<EmbedOutcome[]> {
-    if (this.closed) return Promise.reject(new CoalesceError('unhealthy', 'the server is shutting down'));
+    if (this.closed) return Promise.reject(shuttingDown());
     if (signal?.aborted) return Promise.reject(cancelled());
     const enqueuedAt = performance.now();
     const entries: Entry<I>[] = [];

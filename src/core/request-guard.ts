@@ -13,30 +13,6 @@ export interface EmbedObserver {
   requestFinished(ok: boolean, timings: Timings | null): void;
 }
 
-/** Runs `work` holding an admission permit; refuses at once when not ready or overloaded. */
-async function runAdmitted<T>(
-  ready: boolean,
-  admission: Admission,
-  observer: EmbedObserver | undefined,
-  work: () => Promise<T>,
-  timingsOf: (result: T) => Timings | null,
-): Promise<T> {
-  observer?.requestStarted();
-  let release: (() => void) | null = null;
-  try {
-    if (!ready) throw new CoalesceError('unhealthy', 'the model is not ready');
-    release = admission.acquire();
-    const result = await work();
-    observer?.requestFinished(true, timingsOf(result));
-    return result;
-  } catch (e) {
-    observer?.requestFinished(false, null);
-    throw e;
-  } finally {
-    release?.();
-  }
-}
-
 /**
  * The part of a facade that is the same for texts and images: readiness, admission (with its
  * observer), the depth of its batcher's queue, and draining.
@@ -69,9 +45,26 @@ export abstract class GuardedFacade<I> {
     await this.batcher.drain();
   }
 
-  /** Runs `work` holding a permit. With `timingsOf` the observer sees the request (embeddings); without, it does not (tokenize, decode). */
-  protected admitted<T>(work: () => Promise<T>, timingsOf?: (result: T) => Timings | null): Promise<T> {
-    return runAdmitted(this.ready, this.admission, timingsOf ? this.observer : undefined, work, timingsOf ?? (() => null));
+  /**
+   * Runs `work` holding a permit; refuses at once when not ready or overloaded. With `timingsOf`
+   * the observer sees the request (embeddings); without, it does not (tokenize, decode).
+   */
+  protected async admitted<T>(work: () => Promise<T>, timingsOf?: (result: T) => Timings | null): Promise<T> {
+    const observer = timingsOf ? this.observer : undefined;
+    observer?.requestStarted();
+    let release: (() => void) | null = null;
+    try {
+      if (!this.ready) throw new CoalesceError('unhealthy', 'the model is not ready');
+      release = this.admission.acquire();
+      const result = await work();
+      observer?.requestFinished(true, timingsOf!(result));
+      return result;
+    } catch (e) {
+      observer?.requestFinished(false, null);
+      throw e;
+    } finally {
+      release?.();
+    }
   }
 }
 

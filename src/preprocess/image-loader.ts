@@ -3,7 +3,7 @@ import type { ImageLoader, PreparedImage } from '../core/image-types.js';
 import { preprocessImage, type ImageDecodeOptions, type ImageProcessorConfig } from './image.js';
 import { isUrl, loadImageBytes, type ImageSourceOptions } from './image-source.js';
 import { LeastBusyPool } from '../workers/least-busy-pool.js';
-import { startAll, startReadyWorker } from '../workers/start-workers.js';
+import { startReadyWorkers } from '../workers/start-workers.js';
 
 /** An encoded image, or a base64 / data: URI string the worker decodes to one (`where` names it in errors). */
 export type ImageJob = { id: number; bytes: Uint8Array } | { id: number; text: string; where: string };
@@ -31,7 +31,7 @@ export class ImagePreprocessor implements ImageLoader {
   ) {}
 
   static async start(config: ImageProcessorConfig, decoding: ImageDecodeOptions, source: ImageSourceOptions, workers: number): Promise<ImagePreprocessor> {
-    const started = (await startAll(workers, () => startReadyWorker(new URL('./image-worker.js', import.meta.url), { config, decoding, source }))).map((s) => s.worker);
+    const started = await startReadyWorkers(workers, new URL('./image-worker.js', import.meta.url), { config, decoding, source });
     return new ImagePreprocessor(config, decoding, source, started.length > 0 ? new LeastBusyPool<ImageJobResult>(started, 'image') : null);
   }
 

@@ -1,7 +1,7 @@
 import { CoalesceError } from '../errors.js';
 import type { EncodedText, EncodeOptions, TextEncoder, Token } from '../core/types.js';
 import { LeastBusyPool } from '../workers/least-busy-pool.js';
-import { startAll, startReadyWorker } from '../workers/start-workers.js';
+import { startReadyWorkers } from '../workers/start-workers.js';
 
 export interface TokenizerFiles {
   tokenizerPath: string;
@@ -30,8 +30,7 @@ export class TokenizerPool implements TextEncoder {
 
   static async start(files: TokenizerFiles, size: number): Promise<TokenizerPool> {
     // Each worker says ready (id 0) once its tokenizer is loaded.
-    const started = await startAll(size, () => startReadyWorker(new URL('./tokenizer-worker.js', import.meta.url), files));
-    const workers = started.map((s) => s.worker);
+    const workers = await startReadyWorkers(size, new URL('./tokenizer-worker.js', import.meta.url), files);
     return new TokenizerPool(new LeastBusyPool<PoolResponse>(workers, 'tokenizer', { batchPerTurn: true }), files.maxLength);
   }
 

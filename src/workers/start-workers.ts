@@ -13,11 +13,16 @@ export async function startAll<T extends { worker: Worker }>(count: number, star
 }
 
 /** A worker whose first message says it is ready (its script loaded what it needs). */
-export async function startReadyWorker(url: URL, workerData: unknown): Promise<{ worker: Worker }> {
+async function startReadyWorker(url: URL, workerData: unknown): Promise<{ worker: Worker }> {
   const worker = new Worker(url, { workerData });
   await new Promise<void>((resolve, reject) => {
     worker.once('message', () => resolve());
     worker.once('error', reject);
   });
   return { worker };
+}
+
+/** `count` workers of `url`, each ready (see startReadyWorker), or none (startAll). */
+export async function startReadyWorkers(count: number, url: URL, workerData: unknown): Promise<Worker[]> {
+  return (await startAll(count, () => startReadyWorker(url, workerData))).map((s) => s.worker);
 }

@@ -4,7 +4,7 @@
  * answer exactly as they would beside the facades.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { cancelled, CoalesceError } from '../../../errors.js';
+import { cancelled, CoalesceError, shuttingDown } from '../../../errors.js';
 import type { HttpDeps, ImageFacade, TextFacade } from '../app.js';
 import type { CallMessage, CancelMessage, FacadeMethod, HttpThreadData, ReplyMessage } from './facade-protocol.js';
 import { TurnOutbox } from '../../../workers/turn-outbox.js';
@@ -34,12 +34,12 @@ export class FacadeClient {
     port.on('message', (replies: ReplyMessage[]) => {
       for (const m of replies) this.settle(m);
     });
-    port.on('close', () => this.fail(new CoalesceError('unhealthy', 'the server is shutting down')));
+    port.on('close', () => this.fail(shuttingDown()));
   }
 
   /** Calls `method`; a request (first argument) with a signal is cancelled on the main thread when it aborts. */
   call<T>(method: FacadeMethod, args: unknown[] = []): Promise<T> {
-    if (this.closed) return Promise.reject(new CoalesceError('unhealthy', 'the server is shutting down'));
+    if (this.closed) return Promise.reject(shuttingDown());
     const [first, ...rest] = args;
     const signal = (first as { signal?: AbortSignal } | undefined)?.signal;
     if (signal?.aborted) return Promise.reject(cancelled());
@@ -79,13 +79,13 @@ export class FacadeClient {
 /** HttpDeps whose facades live on the main thread. */
 export function remoteDeps(client: FacadeClient, data: HttpThreadData): HttpDeps {
   const embedder: TextFacade = {
-    info: data.textInfo as TextFacade['info'],
+    info: data.textInfo,
     embed: (request) => client.call('text.embed', [request]),
     tokenize: (request) => client.call('text.tokenize', [request]),
     decode: (ids, skipSpecialTokens) => client.call('text.decode', [ids, skipSpecialTokens]),
   };
   const images: ImageFacade | null = data.imageInfo
-    ? { info: data.imageInfo as ImageFacade['info'], embed: (request) => client.call('images.embed', [request]) }
+    ? { info: data.imageInfo, embed: (request) => client.call('images.embed', [request]) }
     : null;
   return {
     embedder,

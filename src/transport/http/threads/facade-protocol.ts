@@ -5,6 +5,7 @@
  * postMessage carries an array: everything one side produced in one event-loop turn.
  */
 import type { ErrorKind } from '../../../errors.js';
+import type { ImageFacade, TextFacade } from '../app.js';
 
 export type FacadeMethod =
   | 'text.embed'
@@ -45,8 +46,8 @@ export interface HttpThreadData {
   modelName: string;
   payloadLimit: number;
   /** The facades' `info`, which never changes after start. */
-  textInfo: unknown;
-  imageInfo: unknown | null;
+  textInfo: TextFacade['info'];
+  imageInfo: ImageFacade['info'] | null;
 }
 
 /** From an HTTP thread to the main thread, besides facade calls (which use their own port). */

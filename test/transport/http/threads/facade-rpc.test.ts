@@ -23,7 +23,7 @@ function connect(deps: Partial<HttpDeps>) {
   };
   hostFacades(port1, full);
   const client = new FacadeClient(port2);
-  const remote = remoteDeps(client, { listen: { fd: -1 }, modelName: 'fake', payloadLimit: 1000, textInfo, imageInfo: null });
+  const remote = remoteDeps(client, { listen: { fd: -1 }, modelName: 'fake', payloadLimit: 1000, textInfo: textInfo as any, imageInfo: null });
   return { remote, client, close: () => { port1.close(); port2.close(); } };
 }
 
