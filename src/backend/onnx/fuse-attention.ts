@@ -19,7 +19,7 @@
  * intermediate read elsewhere, is left as it is.
  */
 import { attrFloat, attribute, attributeInts, attrInt, bytesOf, DataType, int64ToNumber, makeNode, makeTensor, tensorData, type ModelProto, type NodeProto, type TensorProto } from './onnx-proto.js';
-import { constantScalar, constantValues, indexGraph, projectionBias, rewriteNodes, type GraphIndex } from './graph-index.js';
+import { constantScalar, constantValues, fuseEach, isOp, projectionBias, readOnlyInside, type Fusion, type GraphIndex } from './graph-index.js';
 import { extractSubgraph } from './subgraph.js';
 
 const perm = (node: NodeProto) => attributeInts(node, 'perm');
@@ -84,38 +84,34 @@ function widthOf(index: GraphIndex, name: string): number | null {
 }
 
 /**
- * Heads of a split Reshape(in, [B, S, H, D]): H when the target shape says it (a constant, or a
- * Concat of constants), else width / D (transformers 5 writes H as -1), else null.
+ * A Reshape's target shape, one entry per dimension: its value where the graph says it (a
+ * constant shape, or a Concat of one-element constants), else undefined; null when even the
+ * rank is unknown.
  */
-function headsOfSplit(index: GraphIndex, reshape: NodeProto): number | null {
+function reshapeTarget(index: GraphIndex, reshape: NodeProto): (number | undefined)[] | null {
   const shapeName = reshape.input?.[1] ?? '';
-  let h: number | undefined;
-  let d: number | undefined;
   const shape = constantValues(index, shapeName);
-  if (shape) {
-    if (shape.length !== 4) return null;
-    [, , h, d] = shape;
-  } else {
-    const concat = index.producer.get(shapeName);
-    if (concat?.op_type !== 'Concat' || concat.input?.length !== 4) return null;
-    const hs = constantValues(index, concat.input[2]);
-    const ds = constantValues(index, concat.input[3]);
-    h = hs?.length === 1 ? hs[0] : undefined;
-    d = ds?.length === 1 ? ds[0] : undefined;
-  }
+  if (shape) return shape;
+  const concat = index.producer.get(shapeName);
+  if (concat?.op_type !== 'Concat') return null;
+  return (concat.input ?? []).map((i) => {
+    const v = constantValues(index, i);
+    return v?.length === 1 ? v[0] : undefined;
+  });
+}
+
+/** Heads of a split Reshape(in, [B, S, H, D]): H when the target says it, else width / D (transformers 5 writes H as -1), else null. */
+function headsOfSplit(index: GraphIndex, reshape: NodeProto): number | null {
+  const target = reshapeTarget(index, reshape);
+  if (target?.length !== 4) return null;
+  const [, , h, d] = target;
   if (h !== undefined && h > 0) return h;
   const width = widthOf(index, reshape.input?.[0] ?? '');
   return d !== undefined && d > 0 && width !== null && width % d === 0 ? width / d : null;
 }
 
 /** Whether a Reshape's target shape has rank 3 (merging heads back), as far as the graph says. */
-function mergesHeads(index: GraphIndex, reshape: NodeProto): boolean {
-  const shapeName = reshape.input?.[1] ?? '';
-  const shape = constantValues(index, shapeName);
-  if (shape) return shape.length === 3;
-  const concat = index.producer.get(shapeName);
-  return concat?.op_type === 'Concat' && concat.input?.length === 3;
-}
+const mergesHeads = (index: GraphIndex, reshape: NodeProto) => reshapeTarget(index, reshape)?.length === 3;
 
 interface Match {
   q: string;
@@ -168,12 +164,7 @@ function match(index: GraphIndex, softmax: NodeProto, defaultHeads: number | nul
   const inside = new Set(nodes);
   const out = reshape.output?.[0] ?? '';
   // Every intermediate must be read only inside the pattern: it disappears with the rewrite.
-  for (const n of nodes) {
-    for (const o of n.output ?? []) {
-      if (o === out) continue;
-      if (index.outputs.has(o) || (index.readers.get(o) ?? []).some((c) => !inside.has(c))) return null;
-    }
-  }
+  if (!readOnlyInside(index, nodes, out)) return null;
   const heads = [q.heads, k.heads, v.heads].find((h) => h !== null) ?? defaultHeads;
   if (!heads || [q.heads, k.heads, v.heads].some((h) => h !== null && h !== heads)) return null;
   const biased = [q.input, k.input, v.input].map((name) => (takeBias ? projectionBias(index, name, inside) : null));
@@ -206,30 +197,18 @@ export interface FusedAttention {
  * leaves the q/k/v bias Adds in place (the benchmark measures what moving them buys).
  */
 export function fuseAttention(model: ModelProto, numHeads: number | null = null, options: { projectionBias?: boolean } = {}): FusedAttention {
-  const graph = model.graph ?? {};
-  const nodes = graph.node ?? [];
-  const index = indexGraph(graph);
-  const removed = new Set<NodeProto>();
-  const replacement = new Map<NodeProto, NodeProto>();
-  const biases: TensorProto[] = [];
-  for (const softmax of nodes.filter((n) => n.op_type === 'Softmax' && (n.domain ?? '') === '')) {
-    const m = match(index, softmax, numHeads, options.projectionBias ?? true);
-    if (!m || m.nodes.some((n) => removed.has(n))) continue;
-    for (const n of m.nodes) removed.add(n);
-    const name = `coalesce_mha_${replacement.size}`;
-    const inputs = [m.q, m.k, m.v];
-    if (m.bias) {
-      biases.push(concatTensors(`${name}_qkv_bias`, m.bias));
-      inputs.push(`${name}_qkv_bias`);
-    }
-    replacement.set(
-      m.last,
-      makeNode('MultiHeadAttention', inputs, [m.out], [attrInt('num_heads', m.heads), attrFloat('scale', m.scale)], { name, domain: 'com.microsoft' }),
-    );
-  }
-  if (replacement.size === 0) return { model, fused: 0 };
   // The fused node sits where the pattern's last node was: everything it reads comes before.
-  const fusedModel = rewriteNodes(model, removed, replacement, biases);
+  const fusion = (index: GraphIndex, softmax: NodeProto, fusedSoFar: number): Fusion | null => {
+    const m = match(index, softmax, numHeads, options.projectionBias ?? true);
+    if (!m) return null;
+    const name = `coalesce_mha_${fusedSoFar}`;
+    const bias = m.bias && concatTensors(`${name}_qkv_bias`, m.bias);
+    const inputs = bias ? [m.q, m.k, m.v, bias.name!] : [m.q, m.k, m.v];
+    const node = makeNode('MultiHeadAttention', inputs, [m.out], [attrInt('num_heads', m.heads), attrFloat('scale', m.scale)], { name, domain: 'com.microsoft' });
+    return { removed: m.nodes, at: m.last, node, initializers: bias ? [bias] : [] };
+  };
+  const fused = fuseEach(model, (n) => isOp(n, 'Softmax'), fusion);
   // Drop what only fed the removed nodes (the shape arithmetic of their reshapes).
-  return { model: extractSubgraph(fusedModel, [...index.outputs]), fused: replacement.size };
+  const outputs = (model.graph?.output ?? []).map((o) => o.name ?? '');
+  return fused.fused === 0 ? fused : { model: extractSubgraph(fused.model, outputs), fused: fused.fused };
 }

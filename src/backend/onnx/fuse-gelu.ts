@@ -13,7 +13,7 @@
  * rounding.
  */
 import { makeNode, type ModelProto, type NodeProto } from './onnx-proto.js';
-import { constantScalar as scalar, indexGraph, isOp, projectionBias, rewriteNodes, type GraphIndex as Index } from './graph-index.js';
+import { constantScalar as scalar, fuseEach, isOp, projectionBias, readOnlyInside, type Fusion, type GraphIndex as Index } from './graph-index.js';
 
 /** Within half-float rounding of `want`. */
 const near = (v: number | null, want: number) => v !== null && Math.abs(v - want) <= Math.abs(want) * 2e-3;
@@ -87,31 +87,25 @@ function match(index: Index, tanh: NodeProto): Match | null {
   return null;
 }
 
+/** A tanh GELU from its Tanh: FastGelu, with the bias of the projection feeding it when there is one. */
+function fromTanh(index: Index, tanh: NodeProto): Fusion | null {
+  const m = match(index, tanh);
+  // Every intermediate is read only inside the pattern (x itself may be read elsewhere).
+  if (!m || !readOnlyInside(index, m.nodes, m.out)) return null;
+  const b = projectionBias(index, m.x, new Set(m.nodes));
+  const node = makeNode('FastGelu', b ? [b.input, b.bias] : [m.x], [m.out], [], { name: `coalesce_fast_gelu:${m.out}`, domain: 'com.microsoft' });
+  return { removed: b ? [...m.nodes, b.add] : m.nodes, at: m.nodes[m.nodes.length - 1], node };
+}
+
+/** A FastGelu without bias after a projection's bias Add (ONNX Runtime's transformer optimizer writes these): the bias moves in. */
+function biasIntoFastGelu(index: Index, gelu: NodeProto): Fusion | null {
+  const b = projectionBias(index, gelu.input![0], new Set([gelu]));
+  return b && { removed: [b.add, gelu], at: gelu, node: { ...gelu, input: [b.input, b.bias] } };
+}
+
+const isBiaslessFastGelu = (n: NodeProto) => n.op_type === 'FastGelu' && n.domain === 'com.microsoft' && !n.input?.[1];
+
 /** The model with every tanh-GELU (and its bias Add) as FastGelu; `fused` 0 means unchanged. */
 export function fuseGelu(model: ModelProto): { model: ModelProto; fused: number } {
-  const nodes = model.graph?.node ?? [];
-  const index = indexGraph(model.graph ?? {});
-  const removed = new Set<NodeProto>();
-  const replacement = new Map<NodeProto, NodeProto>();
-  for (const tanh of nodes.filter((n) => isOp(n, 'Tanh'))) {
-    const m = match(index, tanh);
-    if (!m) continue;
-    const inside = new Set(m.nodes);
-    // Every intermediate is read only inside the pattern (x itself may be read elsewhere).
-    const leaks = m.nodes.some((n) => n.output!.some((o) => o !== m.out && (index.outputs.has(o) || (index.readers.get(o) ?? []).some((r) => !inside.has(r)))));
-    if (leaks || m.nodes.some((n) => removed.has(n))) continue;
-    const b = projectionBias(index, m.x, inside);
-    const last = m.nodes[m.nodes.length - 1];
-    for (const n of b ? [...m.nodes, b.add] : m.nodes) removed.add(n);
-    replacement.set(last, makeNode('FastGelu', b ? [b.input, b.bias] : [m.x], [m.out], [], { name: `coalesce_fast_gelu:${m.out}`, domain: 'com.microsoft' }));
-  }
-  // Graphs from ONNX Runtime's transformer optimizer already have FastGelu, with the bias still an Add.
-  for (const gelu of nodes.filter((n) => n.op_type === 'FastGelu' && n.domain === 'com.microsoft' && !n.input?.[1])) {
-    const b = projectionBias(index, gelu.input![0], new Set([gelu]));
-    if (!b || removed.has(b.add)) continue;
-    removed.add(b.add);
-    replacement.set(gelu, { ...gelu, input: [b.input, b.bias] });
-  }
-  if (replacement.size === 0) return { model, fused: 0 };
-  return { model: rewriteNodes(model, removed, replacement), fused: replacement.size };
+  return fuseEach(model, (n) => isOp(n, 'Tanh') || isBiaslessFastGelu(n), (index, n) => (n.op_type === 'Tanh' ? fromTanh(index, n) : biasIntoFastGelu(index, n)));
 }

@@ -12,19 +12,12 @@
  * left alone. Exact up to float rounding.
  */
 import { attribute, attrFloat, int64ToNumber, makeNode, type ModelProto, type NodeProto, type TensorProto } from './onnx-proto.js';
-import { indexGraph, isOp, projectionBias, rewriteNodes, type GraphIndex as Index } from './graph-index.js';
+import { fuseEach, isOp, projectionBias, type Fusion, type GraphIndex as Index } from './graph-index.js';
 
 /** A 1-D constant of `width` elements. */
 function vector(index: Index, name: string, width: number | null): TensorProto | null {
   const t = index.constants.get(name);
   return t && t.dims?.length === 1 && (width === null || int64ToNumber(t.dims[0]) === width) ? t : null;
-}
-
-interface Fusion {
-  removed: NodeProto[];
-  node: NodeProto;
-  /** Where the fused node goes: the LayerNormalization's place (after everything it reads). */
-  at: NodeProto;
 }
 
 function match(index: Index, ln: NodeProto): Fusion | null {
@@ -61,16 +54,6 @@ function match(index: Index, ln: NodeProto): Fusion | null {
 
 /** The model with every matching residual + LayerNormalization fused; `fused` 0 means unchanged. */
 export function fuseSkipLayerNorm(model: ModelProto): { model: ModelProto; fused: number } {
-  const nodes = model.graph?.node ?? [];
-  const index = indexGraph(model.graph ?? {});
-  const removed = new Set<NodeProto>();
-  const replacement = new Map<NodeProto, NodeProto>();
-  for (const ln of nodes.filter((n) => n.op_type === 'LayerNormalization' && (n.domain ?? '') === '')) {
-    const f = match(index, ln);
-    if (!f || f.removed.some((n) => removed.has(n))) continue;
-    for (const n of f.removed) removed.add(n);
-    replacement.set(f.at, f.node);
-  }
-  if (replacement.size === 0) return { model, fused: 0 };
-  return { model: rewriteNodes(model, removed, replacement), fused: replacement.size };
+  // The fused node takes the LayerNormalization's place, after everything it reads.
+  return fuseEach(model, (n) => isOp(n, 'LayerNormalization'), match);
 }

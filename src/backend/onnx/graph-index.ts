@@ -4,7 +4,7 @@
  * fused nodes in the place of the ones they replace.
  */
 import { halfToFloat } from '../ort/tensors.js';
-import { DataType, graphConstants, tensorData, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from './onnx-proto.js';
+import { DataType, graphConstants, int64ToNumber, opsetVersion, tensorData, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from './onnx-proto.js';
 
 export interface GraphIndex {
   producer: Map<string, NodeProto>;
@@ -16,7 +16,7 @@ export interface GraphIndex {
   outputs: Set<string>;
 }
 
-export function indexGraph(graph: GraphProto): GraphIndex {
+function indexGraph(graph: GraphProto): GraphIndex {
   const producer = new Map<string, NodeProto>();
   const readers = new Map<string, NodeProto[]>();
   const position = new Map<NodeProto, number>();
@@ -39,14 +39,14 @@ export const isOp = (n: NodeProto | undefined, op: string): n is NodeProto => n?
 /** All elements of a small constant (shapes, scalars) as numbers; null when not a constant. */
 export function constantValues(index: GraphIndex, name: string): number[] | null {
   const t = index.constants.get(name);
-  if (!t) return null;
+  // Shapes and scalars only: decide from the dims before decoding (raw data may be copied).
+  if (!t || (t.dims ?? []).reduce((n: number, d) => n * int64ToNumber(d), 1) > 16) return null;
   let data;
   try {
     data = tensorData(t);
   } catch {
     return null;
   }
-  if (data.length > 16) return null;
   const half = t.data_type === DataType.FLOAT16;
   return Array.from(data as ArrayLike<number | bigint>, (v) => (half ? halfToFloat(Number(v)) : Number(v)));
 }
@@ -78,14 +78,46 @@ export function projectionBias(index: GraphIndex, name: string, readers: Readonl
   return null;
 }
 
+/** Whether the outputs of `nodes` (but `out`) are read only by `nodes`: they disappear when the nodes are fused. */
+export function readOnlyInside(index: GraphIndex, nodes: readonly NodeProto[], out: string): boolean {
+  const inside = new Set(nodes);
+  return nodes.every((n) => (n.output ?? []).every((o) => o === out || (!index.outputs.has(o) && (index.readers.get(o) ?? []).every((r) => inside.has(r)))));
+}
+
+/** One fusion a matcher found: `node` takes the place of `at` (the last of `removed` to run). */
+export interface Fusion {
+  removed: NodeProto[];
+  at: NodeProto;
+  node: NodeProto;
+  /** New constants the fused node reads. */
+  initializers?: TensorProto[];
+}
+
 /**
- * The model with `removed` nodes gone and each key of `replacement` swapped for its fused node
- * (which therefore sits where everything it reads is computed), importing com.microsoft.
+ * Tries `match` on every anchor node (in graph order), keeps the fusions that do not overlap an
+ * earlier one, and rewrites the model: removed nodes go, each fused node sits where everything it
+ * reads is computed, and com.microsoft is imported. `fused` 0 means the model came back unchanged.
  */
-export function rewriteNodes(model: ModelProto, removed: ReadonlySet<NodeProto>, replacement: ReadonlyMap<NodeProto, NodeProto>, initializers: TensorProto[] = []): ModelProto {
+export function fuseEach(
+  model: ModelProto,
+  isAnchor: (n: NodeProto) => boolean,
+  match: (index: GraphIndex, anchor: NodeProto, fusedSoFar: number) => Fusion | null,
+): { model: ModelProto; fused: number } {
   const graph = model.graph ?? {};
+  const index = indexGraph(graph);
+  const removed = new Set<NodeProto>();
+  const replacement = new Map<NodeProto, NodeProto>();
+  const initializers: TensorProto[] = [];
+  for (const anchor of (graph.node ?? []).filter(isAnchor)) {
+    const f = match(index, anchor, replacement.size);
+    if (!f || f.removed.some((n) => removed.has(n))) continue;
+    for (const n of f.removed) removed.add(n);
+    replacement.set(f.at, f.node);
+    initializers.push(...(f.initializers ?? []));
+  }
+  if (replacement.size === 0) return { model, fused: 0 };
   const node = (graph.node ?? []).flatMap((n) => (replacement.has(n) ? [replacement.get(n)!] : removed.has(n) ? [] : [n]));
   const opsets = model.opset_import ?? [];
-  const opset_import = opsets.some((o) => o.domain === 'com.microsoft') ? opsets : [...opsets, { domain: 'com.microsoft', version: 1 }];
-  return { ...model, opset_import, graph: { ...graph, node, initializer: [...(graph.initializer ?? []), ...initializers] } };
+  const opset_import = opsetVersion(model, 'com.microsoft') === undefined ? [...opsets, { domain: 'com.microsoft', version: 1 }] : opsets;
+  return { model: { ...model, opset_import, graph: { ...graph, node, initializer: [...(graph.initializer ?? []), ...initializers] } }, fused: replacement.size };
 }
