@@ -40,7 +40,7 @@ export async function startImageServing(
     device: text.backend.info.device,
     intraOpThreads: config.intraOpThreads,
     sessions: text.backend.sessions,
-    buckets: config.shapeBuckets === 'on' || (config.shapeBuckets === 'auto' && text.backend.info.provider === 'cuda'),
+    shapeBuckets: config.shapeBuckets,
     maxBatchImages: config.maxBatchImages,
   });
   if (vision.info.dimensions !== text.backend.info.dimensions) {
@@ -83,7 +83,7 @@ export async function startImageServing(
     throw e;
   });
   log('image tower loaded', {
-    family: vl.family, layout: vl.layout, onnx: vl.visionSource, fusedAttention: vl.visionFusedAttention, skipLayerNorm: vl.visionSkipLayerNorm, fastGelu: vl.visionFastGelu, patchMatMul: vl.visionPatchMatMul, input: `${vl.image.height}x${vl.image.width} ${vision.info.inputType}`,
+    family: vl.family, layout: vl.layout, onnx: vl.visionSource, ...vl.visionRewrites, input: `${vl.image.height}x${vl.image.width} ${vision.info.inputType}`,
     output: vision.info.outputName, dimensions: vision.info.dimensions, sessions: vision.maxConcurrentBatches, imageWorkers: loader.workers,
     logitScale: Number(vl.logits.scale.toFixed(4)), logitBias: Number(vl.logits.bias.toFixed(4)), logits: vl.logits.source,
     ms: Math.round(performance.now() - started),
@@ -98,10 +98,10 @@ export async function startImageServing(
       layout: vl.layout,
       text_onnx: vl.textSource,
       vision_onnx: vl.visionSource,
-      vision_fused_attention: vl.visionFusedAttention,
-      vision_patch_matmul: vl.visionPatchMatMul,
-      vision_skip_layer_norm: vl.visionSkipLayerNorm,
-      vision_fast_gelu: vl.visionFastGelu,
+      vision_fused_attention: vl.visionRewrites.fusedAttention,
+      vision_patch_matmul: vl.visionRewrites.patchMatMul,
+      vision_skip_layer_norm: vl.visionRewrites.skipLayerNorm,
+      vision_fast_gelu: vl.visionRewrites.fastGelu,
       vision_output: vision.info.outputName,
       vision_input: [3, vl.image.height, vl.image.width],
       vision_input_type: vision.info.inputType,

@@ -78,8 +78,8 @@ const rows = {
   [`exported (${variant}, float32 pixel_values)`]: await time(exported, pixelValues, 'pooler_output'),
   'session 4: uint8 pixels, patch MatMul, attention fused (biases as Adds)': await time(session4, pixels, 'pooler_output'),
   '+ q/k/v biases inside MultiHeadAttention': await time(withBias, pixels, 'pooler_output'),
-  [`+ ${vl.visionSkipLayerNorm} SkipLayerNormalization`]: await time(withSln, pixels, 'pooler_output'),
-  [`served: + ${vl.visionFastGelu} FastGelu with bias`]: await time(vl.visionGraphPath, pixels, 'pooler_output'),
+  [`+ ${vl.visionRewrites.skipLayerNorm} SkipLayerNormalization`]: await time(withSln, pixels, 'pooler_output'),
+  [`served: + ${vl.visionRewrites.fastGelu} FastGelu with bias`]: await time(vl.visionGraphPath, pixels, 'pooler_output'),
 };
 for (const path of [session4, withBias, withSln]) unlinkSync(path);
 const lines = [

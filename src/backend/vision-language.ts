@@ -41,14 +41,8 @@ export interface VisionLanguageModel {
   textFile: string;
   visionGraphPath: string;
   visionSource: string;
-  /** Attention blocks of the vision tower fused into MultiHeadAttention at load. */
-  visionFusedAttention: number;
-  /** The patch embedding runs as a MatMul over cut-out patches, not a Conv (patch-matmul.ts). */
-  visionPatchMatMul: boolean;
-  /** Residual Add + LayerNorm (+ projection bias) blocks fused into SkipLayerNormalization. */
-  visionSkipLayerNorm: number;
-  /** tanh GELUs (+ their bias Add) fused into FastGelu. */
-  visionFastGelu: number;
+  /** What the load-time rewrites did to the vision tower. */
+  visionRewrites: VisionRewrites;
   image: ImageProcessorConfig;
   /** How /classify_image turns logits into scores: SigLIP's sigmoid or CLIP's softmax over labels. */
   scoring: 'sigmoid' | 'softmax';
@@ -63,7 +57,7 @@ export interface VisionLanguageOptions {
   /** --onnx-file: a combined graph to use instead of looking. */
   onnxFile?: string | null;
   cacheDir?: string;
-  /** Rewrite the vision tower's attention into fused MultiHeadAttention (fuse-attention.ts); default true. */
+  /** --fuse-attention: fuse the vision tower's attention, residual + LayerNorm and GELU (fuse-*.ts); default true. */
   fuseAttention?: boolean;
 }
 
@@ -76,13 +70,13 @@ export function isVisionLanguageFolder(dir: string): boolean {
   return FAMILIES.has(type) || existsSync(join(dir, 'onnx', 'vision_model.onnx')) || existsSync(join(dir, 'vision_model.onnx'));
 }
 
-function cachePath(cacheDir: string, source: string, what: string): string {
+function cachePath(cacheDir: string, source: string, what: string, ext: 'onnx' | 'json' = 'onnx'): string {
   const st = statSync(source);
   const key = createHash('sha256').update(`${source}|${st.size}|${st.mtimeMs}|${what}|v1`).digest('hex').slice(0, 24);
-  return join(cacheDir, `${key}.onnx`);
+  return join(cacheDir, `${key}.${ext}`);
 }
 
-function writeOnce(path: string, make: () => Uint8Array): string {
+function writeOnce(path: string, make: () => Uint8Array | string): string {
   if (existsSync(path)) return path;
   mkdirSync(join(path, '..'), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
@@ -209,15 +203,17 @@ async function logitParameters(
     }
   }
   if (graph) {
-    // Measured once per graph file: decoding a whole combined graph at every start only for two numbers is slow.
-    const cached = cachePath(cacheDir, graph.path, 'logits').replace(/\.onnx$/, '.json');
-    const measured = existsSync(cached)
-      ? (JSON.parse(readFileSync(cached, 'utf8')) as { scale: number; bias: number })
-      : await measureLogits(graph.graph()).catch(() => null);
-    if (measured) {
-      writeOnce(cached, () => new TextEncoder().encode(JSON.stringify(measured)));
-      return { scale: measured.scale, bias: measured.bias, source: `measured on ${source}` };
+    // Measured once per graph file, "not measurable" (null) included: decoding a whole combined
+    // graph at every start only for two numbers is slow.
+    const cached = cachePath(cacheDir, graph.path, 'logits', 'json');
+    let measured: { scale: number; bias: number } | null;
+    if (existsSync(cached)) {
+      measured = JSON.parse(readFileSync(cached, 'utf8')) as typeof measured;
+    } else {
+      measured = await measureLogits(graph.graph()).catch(() => null);
+      writeOnce(cached, () => JSON.stringify(measured));
     }
+    if (measured) return { scale: measured.scale, bias: measured.bias, source: `measured on ${source}` };
   }
   // Untrained values: scores are then only a ranking, which /info says.
   if (SIGMOID_FAMILIES.has(family)) return { scale: 10, bias: -10, source: 'SigLIP initial values (no weights or combined graph to read them from)' };
@@ -280,12 +276,22 @@ function textTower(dir: string, files: ReturnType<typeof towerFiles>, combined: 
   return { path: target, source: `${rel(dir, sourcePath)}${files.layout === 'combined' ? '#text_embeds' : ''}` };
 }
 
+export interface VisionRewrites {
+  /** Attention blocks fused into MultiHeadAttention. */
+  fusedAttention: number;
+  /** The patch embedding runs as a MatMul over cut-out patches, not a Conv (patch-matmul.ts). */
+  patchMatMul: boolean;
+  /** Residual Add + LayerNorm (+ projection bias) blocks fused into SkipLayerNormalization. */
+  skipLayerNorm: number;
+  /** tanh GELUs (+ their bias Add) fused into FastGelu. */
+  fastGelu: number;
+}
+
+const NO_REWRITES: VisionRewrites = { fusedAttention: 0, patchMatMul: false, skipLayerNorm: 0, fastGelu: 0 };
+
 interface ServedVision {
   path: string;
-  fusedAttention: number;
-  patchMatMul: boolean;
-  skipLayerNorm: number;
-  fastGelu: number;
+  rewrites: VisionRewrites;
 }
 
 /**
@@ -305,13 +311,11 @@ function servedVision(
   fuse: boolean,
 ): ServedVision {
   // The rewrites are named in the key: a change to them must not reuse graphs cached by an older one.
-  const target = cachePath(cacheDir, source, `vision|${what}|pixels|${JSON.stringify(normalization)}|patches-v2${fuse ? '|mha-v2|sln-v1|gelu-v2' : ''}`);
-  const note = target.replace(/\.onnx$/, '.json');
-  // Notes written before these fusions existed (unfused graphs keep their key) lack their counts: 0.
-  if (existsSync(note) && existsSync(target)) {
-    const done = JSON.parse(readFileSync(note, 'utf8')) as Partial<ServedVision>;
-    return { path: target, fusedAttention: done.fusedAttention ?? 0, patchMatMul: done.patchMatMul ?? false, skipLayerNorm: done.skipLayerNorm ?? 0, fastGelu: done.fastGelu ?? 0 };
-  }
+  const key = `vision|${what}|pixels|${JSON.stringify(normalization)}|patches-v2${fuse ? '|mha-v2|sln-v1|gelu-v2' : ''}`;
+  const target = cachePath(cacheDir, source, key);
+  const note = cachePath(cacheDir, source, key, 'json');
+  // Notes written before some rewrites existed (unfused graphs keep their key) lack their counts: none done.
+  if (existsSync(note) && existsSync(target)) return { path: target, rewrites: { ...NO_REWRITES, ...(JSON.parse(readFileSync(note, 'utf8')) as Partial<VisionRewrites>) } };
   let model: ModelProto;
   let patches = 0;
   try {
@@ -330,9 +334,9 @@ function servedVision(
     ({ model, fused: fastGelu } = fuseGelu(model));
   }
   writeOnce(target, () => encodeModel(model));
-  const done = { fusedAttention, patchMatMul: patches > 0, skipLayerNorm, fastGelu };
-  writeOnce(note, () => new TextEncoder().encode(JSON.stringify(done)));
-  return { path: target, ...done };
+  const rewrites: VisionRewrites = { fusedAttention, patchMatMul: patches > 0, skipLayerNorm, fastGelu };
+  writeOnce(note, () => JSON.stringify(rewrites));
+  return { path: target, rewrites };
 }
 
 function visionTower(
@@ -389,10 +393,7 @@ export async function prepareVisionLanguage(dir: string, options: VisionLanguage
     textFile: rel(dir, files.layout === 'split' ? files.text : files.graph),
     visionGraphPath: vision.path,
     visionSource: vision.source,
-    visionFusedAttention: vision.fusedAttention,
-    visionPatchMatMul: vision.patchMatMul,
-    visionSkipLayerNorm: vision.skipLayerNorm,
-    visionFastGelu: vision.fastGelu,
+    visionRewrites: vision.rewrites,
     image,
     scoring: SIGMOID_FAMILIES.has(family) ? 'sigmoid' : 'softmax',
     logits,

@@ -23,6 +23,7 @@ import sharp from 'sharp';
 import type { Metadata, Sharp } from 'sharp';
 import { CoalesceError, validation } from '../errors.js';
 import { resampleRgb, type ResampleFilter } from './resample.js';
+import type { PixelNormalization } from '../backend/onnx/pixel-input.js';
 import { jpegLayout } from './jpeg-layout.js';
 import { decodeJpegRgb, wasmDecodes } from './jpeg-wasm.js';
 
@@ -268,7 +269,7 @@ export function cropRgb(rgb: Uint8Array, width: number, height: number, config: 
 }
 
 /** pixel_values = pixel * scale + shift per channel: do_rescale / rescale_factor, then do_normalize. */
-export function pixelNormalization(config: ImageProcessorConfig): { scale: number[]; shift: number[]; height: number; width: number } {
+export function pixelNormalization(config: ImageProcessorConfig): PixelNormalization {
   const r = config.rescaleFactor ?? 1;
   const n = config.normalize;
   return {

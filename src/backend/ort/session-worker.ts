@@ -12,7 +12,7 @@ import { makeGraph, makeModel, makeNode, makeValueInfo, DataType, encodeModel } 
 import { pickOutput, POOLED_OUTPUTS, TOKEN_OUTPUTS } from '../onnx/serving-graph.js';
 import { poolTokens } from '../pooling.js';
 import { cudaUnavailableMessage, parseDevice } from './device.js';
-import { serveBatches, sessionOptions } from './worker-common.js';
+import { serveBatches, sessionOptions, shapeBucketsOn } from './worker-common.js';
 import type { EmbedMessage, FromWorker, LoadRequest, SessionFacts } from './protocol.js';
 import { float16ToFloat32, nextPow2, padBatch, type IntegerType } from './tensors.js';
 
@@ -107,7 +107,7 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
   const idType = tensorMeta(session, 'input_ids')?.type;
   const intType: IntegerType = idType === 'int32' ? 'int32' : 'int64';
   const output = graph.outputName && graph.outputKind ? { name: graph.outputName, kind: graph.outputKind } : chooseOutput(session, manifest.onnxPath);
-  const buckets = settings.shapeBuckets === 'on' || (settings.shapeBuckets === 'auto' && onCuda);
+  const buckets = shapeBucketsOn(settings.shapeBuckets, onCuda);
   const l: Loaded = {
     session,
     pad: {

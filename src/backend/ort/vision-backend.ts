@@ -11,8 +11,8 @@ export interface VisionSettings {
   device: string;
   intraOpThreads: number;
   sessions: number;
-  /** --shape-buckets resolved for this device. */
-  buckets: boolean;
+  /** --shape-buckets (auto, on, off): the worker resolves it for its device. */
+  shapeBuckets: string;
   maxBatchImages: number;
 }
 
@@ -49,7 +49,7 @@ export class VisionBackend implements ImageBackend {
       path: graphPath,
       device: settings.device,
       intraOpThreads: settings.intraOpThreads,
-      buckets: settings.buckets,
+      shapeBuckets: settings.shapeBuckets,
       maxBatchImages: settings.maxBatchImages,
       ...image,
     };
@@ -66,7 +66,8 @@ export class VisionBackend implements ImageBackend {
         provider: facts.provider,
         onnxFile: source,
         outputName: facts.outputName,
-        inputType: facts.inputType,
+        // The served graph takes decoded pixels (pixel-input.ts).
+        inputType: 'uint8',
         warmup: facts.warmup,
       },
     );

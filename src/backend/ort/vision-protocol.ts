@@ -8,8 +8,8 @@ export interface VisionLoadRequest {
   /** Already resolved by the text sessions: cpu or cuda:N. */
   device: string;
   intraOpThreads: number;
-  /** Pad batches to imageBucket sizes, each run once at load up to maxBatchImages (--shape-buckets). */
-  buckets: boolean;
+  /** --shape-buckets: when on for the device, batches are padded to imageBucket sizes, each run once at load up to maxBatchImages. */
+  shapeBuckets: string;
   maxBatchImages: number;
   /** The [height, width, 3] the preprocessing produces. */
   height: number;
@@ -24,7 +24,6 @@ export interface VisionEmbedMessage {
 }
 
 export interface VisionFacts {
-  inputType: 'uint8';
   /** Batch shapes run at load (shape buckets), and how long that took. */
   warmup: { shapes: number; ms: number };
   outputName: string;

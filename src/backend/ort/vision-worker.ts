@@ -7,7 +7,7 @@
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { cudaUnavailableMessage, parseDevice } from './device.js';
-import { serveBatches, sessionOptions } from './worker-common.js';
+import { serveBatches, sessionOptions, shapeBucketsOn } from './worker-common.js';
 import { float16ToFloat32, imageBucket } from './tensors.js';
 import { PIXELS_INPUT } from '../onnx/pixel-input.js';
 import type { VisionEmbedMessage, VisionFacts, VisionFromWorker, VisionLoadRequest } from './vision-protocol.js';
@@ -58,14 +58,14 @@ async function load(req: VisionLoadRequest): Promise<Loaded> {
     session,
     height: req.height,
     width: req.width,
-    buckets: req.buckets,
+    buckets: shapeBucketsOn(req.shapeBuckets, onCuda),
     stack: new Uint8Array(0),
-    facts: { inputType: 'uint8', warmup: { shapes: 0, ms: 0 }, outputName, dimensions: 0, provider: onCuda ? 'cuda' : 'cpu', device: onCuda ? `cuda:${device.kind === 'cuda' ? device.id : 0}` : 'cpu' },
+    facts: { warmup: { shapes: 0, ms: 0 }, outputName, dimensions: 0, provider: onCuda ? 'cuda' : 'cpu', device: onCuda ? `cuda:${device.kind === 'cuda' ? device.id : 0}` : 'cpu' },
   };
-  // A probe run tells the output width and proves the graph runs.
+  // A probe run (batch size 1, the first bucket) tells the output width and proves the graph runs.
   const probe = await run(l, new Uint8Array(3 * req.height * req.width), 1);
   l.facts.dimensions = probe.dimensions;
-  if (req.buckets) l.facts.warmup = await warmBuckets(l, req.maxBatchImages);
+  if (l.buckets) l.facts.warmup = await warmBuckets(l, req.maxBatchImages);
   return l;
 }
 
@@ -76,9 +76,11 @@ async function load(req: VisionLoadRequest): Promise<Loaded> {
  */
 async function warmBuckets(l: Loaded, maxBatchImages: number): Promise<{ shapes: number; ms: number }> {
   const started = performance.now();
-  let shapes = 0;
-  for (let rows = 1; rows <= imageBucket(maxBatchImages); rows = imageBucket(rows + 1)) {
-    await run(l, new Uint8Array(rows * l.height * l.width * 3), rows);
+  const size = l.height * l.width * 3;
+  const blank = new Uint8Array(imageBucket(maxBatchImages) * size);
+  let shapes = 1; // batch size 1: the probe
+  for (let rows = imageBucket(2); rows <= imageBucket(maxBatchImages); rows = imageBucket(rows + 1)) {
+    await run(l, blank.subarray(0, rows * size), rows);
     shapes++;
   }
   return { shapes, ms: performance.now() - started };

@@ -6,6 +6,11 @@ import { parentPort } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import type { BatchReply } from './session-threads.js';
 
+/** --shape-buckets on this device: 'on', or 'auto' on CUDA (where every new shape costs a slow first run). */
+export function shapeBucketsOn(mode: string | undefined, onCuda: boolean): boolean {
+  return mode === 'on' || (mode === 'auto' && onCuda);
+}
+
 export function sessionOptions(
   executionProviders: ort.InferenceSession.ExecutionProviderConfig[],
   intraOpThreads: number,
