@@ -5,13 +5,12 @@ import { isUrl, loadImageBytes, type ImageSourceOptions } from './image-source.j
 import { LeastBusyPool } from '../workers/least-busy-pool.js';
 import { startReadyWorkers } from '../workers/start-workers.js';
 
-/** An encoded image, or a base64 / data: URI string the worker decodes to one (`where` names it in errors). */
-export type ImageJob = { id: number; bytes: Uint8Array } | { id: number; text: string; where: string };
+/** An encoded image, or a base64 / data: URI string the worker decodes to one; `where` names it in errors. */
+export type ImageJob = { id: number; where: string } & ({ bytes: Uint8Array } | { text: string });
 
 export type ImageJobResult =
   | { id: number; ok: true; pixels: Uint8Array; bytes: number; decodeMs: number; resizeMs: number }
-  /** `named`: the message already names the input (it came from reading the string). */
-  | { id: number; ok: false; kind: ErrorKind; message: string; param?: string; named?: boolean };
+  | { id: number; ok: false; kind: ErrorKind; message: string; param?: string };
 
 /**
  * Reads image inputs and decodes and preprocesses them, on the main thread or in N worker
@@ -40,38 +39,23 @@ export class ImagePreprocessor implements ImageLoader {
   }
 
   async prepare(input: string, where: string, signal?: AbortSignal): Promise<PreparedImage> {
-    if (this.pool && !isUrl(input)) return this.onWorker(this.pool, { text: input, where }, [], 0, where);
+    if (this.pool && !isUrl(input)) return this.onWorker(this.pool, { text: input, where }, [], 0);
     const started = performance.now();
     const bytes = await loadImageBytes(input, this.source, where, signal);
     const loadMs = performance.now() - started;
-    if (this.pool) {
-      // A copy the worker owns (the input may be a view of a larger request buffer).
-      const owned = new Uint8Array(bytes);
-      return this.onWorker(this.pool, { bytes: owned }, [owned.buffer], loadMs, where);
-    }
-    try {
-      const t = await preprocessImage(bytes, this.config, this.decoding);
-      return { pixels: t.pixels, bytes: bytes.length, decodeMs: loadMs + t.decodeMs, resizeMs: t.resizeMs };
-    } catch (e) {
-      throw nameInput(e, where);
-    }
+    // Fetched bytes are their own buffer (readCapped): the worker can have it.
+    if (this.pool) return this.onWorker(this.pool, { bytes, where }, [bytes.buffer as ArrayBuffer], loadMs);
+    const t = await preprocessImage(bytes, this.config, this.decoding, where);
+    return { pixels: t.pixels, bytes: bytes.length, decodeMs: loadMs + t.decodeMs, resizeMs: t.resizeMs };
   }
 
-  private async onWorker(pool: LeastBusyPool<ImageJobResult>, job: Record<string, unknown>, transfer: ArrayBuffer[], loadMs: number, where: string): Promise<PreparedImage> {
+  private async onWorker(pool: LeastBusyPool<ImageJobResult>, job: Record<string, unknown>, transfer: ArrayBuffer[], loadMs: number): Promise<PreparedImage> {
     const r = await pool.call(job, transfer);
-    if (!r.ok) {
-      const e = new CoalesceError(r.kind, r.message, r.param);
-      throw r.named ? e : nameInput(e, where);
-    }
+    if (!r.ok) throw new CoalesceError(r.kind, r.message, r.param);
     return { pixels: r.pixels, bytes: r.bytes, decodeMs: loadMs + r.decodeMs, resizeMs: r.resizeMs };
   }
 
   async close(): Promise<void> {
     await this.pool?.close();
   }
-}
-
-/** Names the input in a decoding error: with several images, "the image is truncated" alone would not say which. */
-function nameInput(e: unknown, where: string): unknown {
-  return e instanceof CoalesceError && e.kind === 'validation' ? new CoalesceError(e.kind, `${where}: ${e.message}`, 'inputs') : e;
 }

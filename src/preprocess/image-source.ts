@@ -53,7 +53,10 @@ async function readCapped(response: Response, max: number, url: string, where: s
     }
     chunks.push(value);
   }
-  return Buffer.concat(chunks, total);
+  // Its own buffer (Buffer.concat may slice Node's shared pool): the caller can transfer it to a worker.
+  const bytes = new Uint8Array(total);
+  chunks.reduce((at, c) => (bytes.set(c, at), at + c.length), 0);
+  return bytes;
 }
 
 async function fetchImage(url: string, options: ImageSourceOptions, where: string, signal?: AbortSignal): Promise<Uint8Array> {
@@ -78,17 +81,17 @@ async function fetchImage(url: string, options: ImageSourceOptions, where: strin
   }
 }
 
+const headOf = (input: string) => input.slice(0, 16).trimStart().toLowerCase();
+const isUrlHead = (head: string) => head.startsWith('http://') || head.startsWith('https://');
+
 /** An http(s) URL input (fetched, not decoded). */
-export function isUrl(input: string): boolean {
-  const head = input.slice(0, 16).trimStart().toLowerCase();
-  return head.startsWith('http://') || head.startsWith('https://');
-}
+export const isUrl = (input: string): boolean => isUrlHead(headOf(input));
 
 /** Bytes of one image input; `where` names it in errors (e.g. "inputs[2]"). */
 export async function loadImageBytes(input: string, options: ImageSourceOptions, where: string, signal?: AbortSignal): Promise<Uint8Array> {
-  const head = input.slice(0, 16).trimStart().toLowerCase();
+  const head = headOf(input);
   if (head.startsWith('data:')) return decodeDataUri(input.trim(), where);
-  if (isUrl(input)) {
+  if (isUrlHead(head)) {
     let url: URL;
     try {
       url = new URL(input.trim());

@@ -280,10 +280,16 @@ export function pixelNormalization(config: ImageProcessorConfig): PixelNormaliza
   };
 }
 
-/** The whole pipeline for one encoded image. Bad images throw 422 errors that say what is wrong. */
-export async function preprocessImage(bytes: Uint8Array, config: ImageProcessorConfig, options: ImageDecodeOptions): Promise<PixelTensor> {
-  const { rgb, width, height, source, decodeMs, resizeMs } = await decodeToRgb(bytes, config, options);
-  const at = performance.now();
-  const pixels = cropRgb(rgb, width, height, config);
-  return { pixels, sourceWidth: source.width, sourceHeight: source.height, format: source.format, decodeMs, resizeMs: resizeMs + performance.now() - at };
+/** The whole pipeline for one encoded image. Bad images throw 422 errors that say what is wrong (and, given `where`, which input). */
+export async function preprocessImage(bytes: Uint8Array, config: ImageProcessorConfig, options: ImageDecodeOptions, where?: string): Promise<PixelTensor> {
+  try {
+    const { rgb, width, height, source, decodeMs, resizeMs } = await decodeToRgb(bytes, config, options);
+    const at = performance.now();
+    const pixels = cropRgb(rgb, width, height, config);
+    return { pixels, sourceWidth: source.width, sourceHeight: source.height, format: source.format, decodeMs, resizeMs: resizeMs + performance.now() - at };
+  } catch (e) {
+    // `where` names the input: with several images, "the image is truncated" alone would not say which.
+    if (where && e instanceof CoalesceError && e.kind === 'validation') throw new CoalesceError(e.kind, `${where}: ${e.message}`, 'inputs');
+    throw e;
+  }
 }
