@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 
 /** USER_HZ: /proc reports CPU time in these ticks; 100 on every Linux build Node supports. */
-export const TICKS_PER_S = 100;
+const TICKS_PER_S = 100;
 
 export interface CpuSnapshot {
   at: number;
@@ -16,7 +16,7 @@ export interface CpuSnapshot {
   mainByPid: Map<number, number>;
 }
 
-export function machineBusyTicks(): number {
+function machineBusyTicks(): number {
   try {
     const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
     const idle = (fields[3] ?? 0) + (fields[4] ?? 0); // idle + iowait
@@ -27,7 +27,7 @@ export function machineBusyTicks(): number {
 }
 
 /** utime + stime of every thread of the process (or of one thread), in ticks. */
-export function processTicks(pid: number, tid?: number): number {
+function processTicks(pid: number, tid?: number): number {
   try {
     const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

@@ -17,10 +17,16 @@ import { cosine } from './cosine.js';
 
 const KERNEL = { nearest: 'nearest', linear: 'linear', cubic: 'cubic', lanczos3: 'lanczos3', box: 'linear', hamming: 'linear' } as const;
 
-/** The alternative measured here: decode and resize with libvips (no shrink-on-load, alpha dropped first). */
-/** The tower's own float32 [3, H, W] input from 8-bit RGB, as the served graph computes it (pixel-input.ts). */
-function pixelValues(rgb: Uint8Array, width: number, height: number, config: ImageProcessorConfig): Float32Array {
-  const hwc = cropRgb(rgb, width, height, config);
+/** [H, W, 3] -> [3, H, W], as the reference stores pixels. */
+function planes(hwc: Uint8Array, config: ImageProcessorConfig): Uint8Array {
+  const plane = config.height * config.width;
+  const out = new Uint8Array(3 * plane);
+  for (let c = 0; c < 3; c++) for (let p = 0; p < plane; p++) out[c * plane + p] = hwc[p * 3 + c];
+  return out;
+}
+
+/** The tower's own float32 [3, H, W] input from cropped 8-bit RGB, as the served graph computes it (pixel-input.ts). */
+function pixelValues(hwc: Uint8Array, config: ImageProcessorConfig): Float32Array {
   const { scale, shift } = pixelNormalization(config);
   const plane = config.height * config.width;
   const out = new Float32Array(3 * plane);
@@ -28,6 +34,7 @@ function pixelValues(rgb: Uint8Array, width: number, height: number, config: Ima
   return out;
 }
 
+/** The alternative measured here: decode and resize with libvips (no shrink-on-load, alpha dropped first). */
 async function libvipsRgb(bytes: Buffer, config: ImageProcessorConfig): Promise<{ rgb: Uint8Array; width: number; height: number }> {
   const flat = await sharp(bytes, { autoOrient: true, ignoreIcc: true, pages: 1 }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   const target = config.resize ? resizedSize(config.resize, flat.info.width, flat.info.height) : { width: flat.info.width, height: flat.info.height };
@@ -37,14 +44,6 @@ async function libvipsRgb(bytes: Buffer, config: ImageProcessorConfig): Promise<
     .raw()
     .toBuffer();
   return { rgb: out, ...target };
-}
-
-function cropChw(rgb: Uint8Array, width: number, height: number, h: number, w: number): Uint8Array {
-  const top = Math.trunc((height - h) / 2);
-  const left = Math.trunc((width - w) / 2);
-  const out = new Uint8Array(3 * h * w);
-  for (let c = 0; c < 3; c++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[c * h * w + y * w + x] = rgb[((y + top) * width + x + left) * 3 + c];
-  return out;
 }
 
 function diff(a: Uint8Array, b: Uint8Array): { max: number; mean: number } {
@@ -81,8 +80,9 @@ async function main(): Promise<void> {
       const [, h, w] = ref.pixel_shape;
       // Served pixels are checked exactly in test/preprocess/image.test.ts; here the libvips alternative's.
       const alt = await libvipsRgb(bytes, config);
-      const altCrop = cropChw(alt.rgb, alt.width, alt.height, h, w);
-      const out = await vision.run({ ...textFeeds, pixel_values: new ort.Tensor('float32', pixelValues(alt.rgb, alt.width, alt.height, config), [1, 3, h, w]) });
+      const altHwc = cropRgb(alt.rgb, alt.width, alt.height, config);
+      const altCrop = planes(altHwc, config);
+      const out = await vision.run({ ...textFeeds, pixel_values: new ort.Tensor('float32', pixelValues(altHwc, config), [1, 3, h, w]) });
       const altCos = cosine(out[vision.outputNames.includes('image_embeds') ? 'image_embeds' : 'pooler_output'].data as Float32Array, ref.image_embeds.torchvision[i]);
       rows.push({
         file: img.file,

@@ -382,13 +382,16 @@ async function fullRaw(reference: string[], budgetW2: number): Promise<RawChoice
   return { ceiling, chosen, seqMultiple, batchMultiple, memPattern, shapeBuckets, sessions };
 }
 
+/** The server's own settings, as the raw runs of minimalRaw use them and --raw none takes them. */
+const SERVER_DEFAULTS: Omit<RawChoice, 'ceiling'> = { chosen: 256, seqMultiple: 0, batchMultiple: 1, memPattern: 'on', shapeBuckets: 'on', sessions: 2 };
+
 /** Only the server's own settings (2 sessions, shape buckets): W2 as sorted batches (the ceiling) and in arrival order. */
 async function minimalRaw(reference: string[], budgetW2: number): Promise<RawChoice> {
-  const common = { shapeBuckets: 'on', seqMultiple: 0, w1Batches: [256], w2BudgetTokens: budgetW2 };
+  const common = { shapeBuckets: SERVER_DEFAULTS.shapeBuckets, seqMultiple: SERVER_DEFAULTS.seqMultiple, w1Batches: [SERVER_DEFAULTS.chosen], w2BudgetTokens: budgetW2 };
   report.raw.fp16Pooled1 = await raw({ label: '1 session, shape buckets', ...common, latency: true, referenceTexts: reference });
   report.raw.fp16Pooled2 = await raw({ label: '2 sessions, shape buckets, W2 sorted by length', ...common, sessions: 2 });
   report.raw.arrival2 = await raw({ label: '2 sessions, shape buckets, W2 in arrival order', ...common, w1Batches: [], sessions: 2, w2Order: 'arrival' });
-  return { ceiling: { w1: report.raw.fp16Pooled2.w1, w2: report.raw.fp16Pooled2.w2 }, chosen: 256, seqMultiple: 0, batchMultiple: 1, memPattern: 'on', shapeBuckets: 'on', sessions: 2 };
+  return { ...SERVER_DEFAULTS, ceiling: { w1: report.raw.fp16Pooled2.w1, w2: report.raw.fp16Pooled2.w2 } };
 }
 
 async function main(): Promise<void> {
@@ -401,9 +404,8 @@ async function main(): Promise<void> {
   // W2's padded token budget per batch, raw and served alike (the server's --max-batch-tokens).
   const W2_BUDGET = QUICK ? 4096 : 32768;
   report.raw = {};
-  const serverDefaults: RawChoice = { ceiling: { w1: undefined, w2: undefined }, chosen: 256, seqMultiple: 0, batchMultiple: 1, memPattern: 'on', shapeBuckets: 'on', sessions: 2 };
   const { ceiling, chosen, seqMultiple, batchMultiple, memPattern, shapeBuckets, sessions } =
-    RAW === 'minimal' ? await minimalRaw(reference, W2_BUDGET) : RAW === 'none' ? serverDefaults : await fullRaw(reference, W2_BUDGET);
+    RAW === 'minimal' ? await minimalRaw(reference, W2_BUDGET) : RAW === 'none' ? { ...SERVER_DEFAULTS, ceiling: { w1: undefined, w2: undefined } } : await fullRaw(reference, W2_BUDGET);
   report.chosen = { batchTexts: chosen, maxBatchTokens: Math.max(budget(chosen), W2_BUDGET), sessions, seqMultiple, batchMultiple, memPattern, shapeBuckets };
   log('chosen server settings:', JSON.stringify(report.chosen));
 

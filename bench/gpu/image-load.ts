@@ -10,11 +10,12 @@
  *          [--inputs 224x224,1024x768]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { cosine } from '../cosine.js';
-import { machineBusyTicks, processTicks, TICKS_PER_S } from '../cpu-usage.js';
+import { cpuShares, cpuSnapshot, type CpuSnapshot } from '../cpu-usage.js';
+import { percentile } from '../load.js';
 import { runChild } from './child.js';
 import type { LoaderTask } from './loader.js';
 
@@ -127,9 +128,6 @@ interface Phase {
   bytesPerImage: number;
 }
 
-function pct(sorted: number[], p: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] : NaN;
-}
 
 async function batchStats(base: string): Promise<{ sum: number; count: number }> {
   const text = await (await fetch(`${base}/metrics`)).text();
@@ -159,15 +157,14 @@ async function phase(base: string, pid: number, input: string, blobs: string[], 
     textsPerRequest: 1,
     dimensions: args.dimensions,
   })).filter((t) => t.clients > 0);
-  const at: { cpu: number[]; main: number[]; machine: number[]; batches: { sum: number; count: number }[] } = { cpu: [], main: [], machine: [], batches: [] };
+  const at: { cpu: CpuSnapshot[]; batches: { sum: number; count: number }[] } = { cpu: [], batches: [] };
   const sample = async () => {
-    at.cpu.push(processTicks(pid) / TICKS_PER_S);
-    at.main.push(processTicks(pid, pid) / TICKS_PER_S);
-    at.machine.push(machineBusyTicks() / TICKS_PER_S);
+    at.cpu.push(cpuSnapshot([pid]));
     at.batches.push(await batchStats(base));
   };
   const timers = [setTimeout(sample, windowStart - Date.now()), setTimeout(sample, windowEnd - Date.now())];
   const results = await Promise.all(tasks.map((t) => runChild('loader.js', t, (args.warmup + args.seconds + 120) * 1000)));
+  rmSync(dirname(bodiesFile), { recursive: true, force: true });
   timers.forEach(clearTimeout);
   const lat = results.flatMap((r) => r.latencies ?? []).sort((a: number, b: number) => a - b);
   const images = results.reduce((n, r) => n + (r.requests ?? 0), 0);
@@ -178,8 +175,7 @@ async function phase(base: string, pid: number, input: string, blobs: string[], 
   const n = Math.max(1, images);
   const [b0, b1] = at.batches;
   const [c0, c1] = at.cpu;
-  const [m0, m1] = at.machine;
-  const [t0, t1] = at.main;
+  const cpu = c0 && c1 ? cpuShares(c0, c1, { server: pid }) : null;
   return {
     input,
     clients: args.clients,
@@ -188,12 +184,12 @@ async function phase(base: string, pid: number, input: string, blobs: string[], 
     images,
     imagesPerS: images / args.seconds,
     errors,
-    latencyMs: { p50: pct(lat, 50), p90: pct(lat, 90), p99: pct(lat, 99), mean: lat.reduce((a: number, b: number) => a + b, 0) / n },
+    latencyMs: { p50: percentile(lat, 50), p90: percentile(lat, 90), p99: percentile(lat, 99), mean: lat.reduce((a: number, b: number) => a + b, 0) / n },
     serverMs: { prepare: sum('x-tokenization-time') / n, decode: sum('x-decode-time') / n, resize: sum('x-resize-time') / n, queue: sum('x-queue-time') / n, inference: sum('x-inference-time') / n, total: sum('x-total-time') / n },
     meanBatchImages: b0 && b1 ? (b1.sum - b0.sum) / Math.max(1, b1.count - b0.count) : NaN,
-    serverCores: c0 !== undefined && c1 !== undefined ? (c1 - c0) / args.seconds : NaN,
-    mainThreadCores: t0 !== undefined && t1 !== undefined ? (t1 - t0) / args.seconds : NaN,
-    machineCores: m0 !== undefined && m1 !== undefined ? (m1 - m0) / args.seconds : NaN,
+    serverCores: cpu?.cores.server ?? NaN,
+    mainThreadCores: cpu?.mainThreadCores.server ?? NaN,
+    machineCores: cpu ? cpu.cores.server + cpu.othersCores : NaN,
     bytesPerImage: blobs.reduce((a, b) => a + b.length, 0) / blobs.length,
   };
 }
