@@ -27,14 +27,27 @@ interface MozJpegModule {
 
 type ModuleFactory = (options: Record<string, unknown>) => Promise<MozJpegModule>;
 
+// The global WebAssembly API, as far as used here (this project's TS libs do not declare it).
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: object };
+};
+
 let loading: Promise<MozJpegModule> | null = null;
+/** Compiled once per thread; an instance that hit exit() is replaced by a fresh instance of it. */
+let compiled: object | null = null;
 
 function load(): Promise<MozJpegModule> {
   loading ??= import('@jsquash/jpeg/codec/dec/mozjpeg_dec.js').then((m) =>
     (m.default as unknown as ModuleFactory)({
       noInitialRun: true,
       // Left to itself the loader fetch()es the .wasm by URL, which Node cannot do for files.
-      wasmBinary: readFileSync(fileURLToPath(import.meta.resolve('@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm'))),
+      instantiateWasm: (imports: object, done: (instance: object) => void) => {
+        compiled ??= new WebAssembly.Module(readFileSync(fileURLToPath(import.meta.resolve('@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm'))));
+        const instance = new WebAssembly.Instance(compiled, imports);
+        done(instance);
+        return instance.exports;
+      },
       // libjpeg's warnings (e.g. "Premature end of JPEG file") would go to stderr.
       print: () => {},
       printErr: () => {},
