@@ -21,7 +21,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readManifest } from '../../src/backend/manifest.js';
@@ -29,6 +29,7 @@ import { HfTokenizer } from '../../src/preprocess/tokenizer.js';
 import { vectorsToJsonBytes } from '../../src/transport/http/float-json.js';
 import type { LoaderTask } from './loader.js';
 import { runChild } from './child.js';
+import { cpuShares, cpuSnapshot } from '../cpu-usage.js';
 import type { RawTask } from './raw.js';
 
 const args = process.argv.slice(2);
@@ -150,15 +151,6 @@ async function raw(task: Partial<RawTask> & { label: string }): Promise<any> {
 // ---------------------------------------------------------------------------------------------
 // 3. Served over HTTP
 
-function procCpuSeconds(path: string): number {
-  try {
-    const stat = readFileSync(path, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, USER_HZ = 100
-  } catch {
-    return NaN;
-  }
-}
 
 function childrenOf(pid: number): number[] {
   const out: number[] = [];
@@ -270,10 +262,8 @@ async function runPhase(server: Server, phase: Phase, dimensions: number): Promi
     dimensions,
   }));
   const sample: Record<string, any> = {};
-  const taskPath = `/proc/${server.pid}/task/${server.pid}/stat`;
   const atStart = setTimeout(async () => {
-    sample.cpu0 = procCpuSeconds(`/proc/${server.pid}/stat`);
-    sample.main0 = procCpuSeconds(taskPath);
+    sample.cpu0 = cpuSnapshot([server.pid]);
     sample.metrics0 = await metricSums(server.url);
   }, windowStart - Date.now());
   const atMiddle = setTimeout(() => {
@@ -283,8 +273,7 @@ async function runPhase(server: Server, phase: Phase, dimensions: number): Promi
     sample.gpuUsed = gpuUsedTotalMiB();
   }, windowStart - Date.now() + (duration * 1000) / 2);
   const atEnd = setTimeout(async () => {
-    sample.cpu1 = procCpuSeconds(`/proc/${server.pid}/stat`);
-    sample.main1 = procCpuSeconds(taskPath);
+    sample.cpu1 = cpuSnapshot([server.pid]);
     sample.metrics1 = await metricSums(server.url);
   }, windowEnd - Date.now());
   const results = await Promise.all(tasks.filter((t) => t.clients > 0).map((t) => runChild('loader.js', t, (warmup + duration + 120) * 1000)));
@@ -298,6 +287,9 @@ async function runPhase(server: Server, phase: Phase, dimensions: number): Promi
   const failure = results.find((r) => r.error || r.firstError);
   const m0 = sample.metrics0 ?? {};
   const m1 = sample.metrics1 ?? {};
+  const cpu = sample.cpu0 && sample.cpu1 ? cpuShares(sample.cpu0, sample.cpu1, { server: server.pid }) : null;
+  const serverCores = cpu?.cores.server ?? NaN;
+  const mainCores = cpu?.mainThreadCores.server ?? NaN;
   const batches = (m1.te_batch_next_size_count ?? 0) - (m0.te_batch_next_size_count ?? 0);
   const out = {
     name: phase.name,
@@ -313,11 +305,13 @@ async function runPhase(server: Server, phase: Phase, dimensions: number): Promi
     p50Ms: percentile(latencies, 50),
     p90Ms: percentile(latencies, 90),
     p99Ms: percentile(latencies, 99),
-    serverCores: (sample.cpu1 - sample.cpu0) / duration,
-    serverMainThreadCores: (sample.main1 - sample.main0) / duration,
-    serverCpuUsPerRequest: ((sample.cpu1 - sample.cpu0) / Math.max(1, requests)) * 1e6,
-    serverCpuUsPerToken: ((sample.cpu1 - sample.cpu0) / Math.max(1, tokens)) * 1e6,
-    mainThreadUsPerRequest: ((sample.main1 - sample.main0) / Math.max(1, requests)) * 1e6,
+    serverCores,
+    serverMainThreadCores: mainCores,
+    // Busy cores of the whole machine (server, load generators, everything): near all of them, CPU is the limit.
+    machineCores: cpu ? serverCores + cpu.othersCores : NaN,
+    serverCpuUsPerRequest: ((serverCores * duration) / Math.max(1, requests)) * 1e6,
+    serverCpuUsPerToken: ((serverCores * duration) / Math.max(1, tokens)) * 1e6,
+    mainThreadUsPerRequest: ((mainCores * duration) / Math.max(1, requests)) * 1e6,
     batches,
     meanBatchSize: batches > 0 ? ((m1.te_batch_next_size_sum ?? 0) - (m0.te_batch_next_size_sum ?? 0)) / batches : null,
     // te_request_inference_duration is observed once per model call
@@ -327,7 +321,7 @@ async function runPhase(server: Server, phase: Phase, dimensions: number): Promi
     gpuProcesses: sample.gpu ?? null,
     gpuUsedTotalMiB: sample.gpuUsed ?? null,
   };
-  log(`${phase.name}: ${(out.tokensPerS / 1e6).toFixed(3)} M tok/s, ${out.requestsPerS.toFixed(0)} req/s, p50 ${out.p50Ms.toFixed(2)} ms, p99 ${out.p99Ms.toFixed(2)} ms, errors ${errors}${out.firstError ? ' (' + out.firstError + ')' : ''}, server ${out.serverCores.toFixed(2)} cores (main ${out.serverMainThreadCores.toFixed(2)}), mean batch ${out.meanBatchSize?.toFixed(1)} in ${out.meanBatchMs?.toFixed(1)} ms`);
+  log(`${phase.name}: ${(out.tokensPerS / 1e6).toFixed(3)} M tok/s, ${out.requestsPerS.toFixed(0)} req/s, p50 ${out.p50Ms.toFixed(2)} ms, p99 ${out.p99Ms.toFixed(2)} ms, errors ${errors}${out.firstError ? ' (' + out.firstError + ')' : ''}, server ${out.serverCores.toFixed(2)} cores (main ${out.serverMainThreadCores.toFixed(2)}), machine ${out.machineCores.toFixed(1)} of ${availableParallelism()} cores busy, mean batch ${out.meanBatchSize?.toFixed(1)} in ${out.meanBatchMs?.toFixed(1)} ms`);
   return out;
 }
 
@@ -488,9 +482,9 @@ function summarize(ceiling: any): void {
   md.push(`Model: BERT-base architecture (768/12/12), random seeded weights, real BERT vocabulary; graph ${report.graph}. ${report.started}.`, '');
   md.push(`Server flags: \`${(report.serverFlags ?? []).join(' ')}\``, '');
   md.push('| what | target | measured | ratios |', '| --- | --- | --- | --- |', ...rows.map((x) => `| ${x.join(' | ')} |`), '');
-  md.push('## Served over HTTP (loopback, closed loop)', '', '| phase | clients | tok/s | req/s | p50 ms | p99 ms | server cores (main thread) | server CPU µs/req | mean batch | errors |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  md.push('## Served over HTTP (loopback, closed loop)', '', '| phase | clients | tok/s | req/s | p50 ms | p99 ms | server cores (main thread) | machine cores busy | server CPU µs/req | mean batch | errors |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const p of report.served) {
-    md.push(`| ${p.name} | ${p.clients} | ${m(p.tokensPerS)} | ${p.requestsPerS.toFixed(0)} | ${p.p50Ms.toFixed(2)} | ${p.p99Ms.toFixed(2)} | ${p.serverCores.toFixed(2)} (${p.serverMainThreadCores.toFixed(2)}) | ${p.serverCpuUsPerRequest.toFixed(0)} | ${p.meanBatchSize?.toFixed(1) ?? 'n/a'} | ${p.errors} |`);
+    md.push(`| ${p.name} | ${p.clients} | ${m(p.tokensPerS)} | ${p.requestsPerS.toFixed(0)} | ${p.p50Ms.toFixed(2)} | ${p.p99Ms.toFixed(2)} | ${p.serverCores.toFixed(2)} (${p.serverMainThreadCores.toFixed(2)}) | ${p.machineCores?.toFixed(1) ?? 'n/a'} of ${availableParallelism()} | ${p.serverCpuUsPerRequest.toFixed(0)} | ${p.meanBatchSize?.toFixed(1) ?? 'n/a'} | ${p.errors} |`);
   }
   md.push('', '## Raw sessions (pre-formed batches, no HTTP, no tokenization)', '', '| configuration | W1 points (texts/batch: M tok/s) | W2 M tok/s per pass (cold / warm / warm) | W3 p50 / p99 ms | GPU MiB |', '| --- | --- | --- | --- | --- |');
   for (const [k, v] of Object.entries<any>(report.raw)) {

@@ -8,6 +8,9 @@
 #   C. packed fp16 (padding removed in the graph), --http-threads 4: raw ceiling (sorted and arrival-order W2), W2, W3;
 #   D. packed fp16, --http-threads 6: W1, W2.
 # sessions: the packed graph with 4 HTTP threads and 2, 3 or 4 sessions, W2 only (about 4 minutes).
+# ab: the packed graph with 4 HTTP threads, W2 only, served by an earlier build ($BEFORE, default
+#   dist-before: e.g. `git worktree add /tmp/b <commit> && (cd /tmp/b && npx tsc -p .)`, copied in)
+#   and by dist, alternating, ROUNDS times (default 2); then dist alone on W1, W3 and the raw ceiling.
 # images: SigLIP-base export, the PyTorch anchors, the vision tower's raw session (as exported and as
 #   served, at fixed and changing batch sizes; VISION_RAW=0 skips it), JPEG decoding alone (sharp vs
 #   WebAssembly, bench/jpeg-decode.ts), then /embed_image with --http-threads 4: as served, with
@@ -15,7 +18,7 @@
 #   JPEG_BENCH=0 skips the decode bench).
 # Results: gpu-bench-<tag>.{json,md}, image-bench-<tag>.{json,md}, variants-<step>.log in $OUT.
 set -uo pipefail
-STEP=${1:?text, sessions or images}
+STEP=${1:?text, sessions, ab or images}
 OUT=${OUT:-bench/results/gpu}
 export PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
@@ -45,6 +48,17 @@ bert_base_and_anchors() {
     for n in 2 3 4; do
       $B --tag packed-http-threads-sessions-$n --server-flags "--http-threads 4 --sessions $n" --phases "W2 binary"
     done
+  elif [ "$STEP" = ab ]; then
+    bert_base_and_anchors || exit 1
+    for round in $(seq "${ROUNDS:-2}"); do
+      for side in before after; do
+        build=$([ "$side" = before ] && echo "${BEFORE:-dist-before}" || echo dist)
+        node "$build/bench/gpu/gpu-bench.js" --model "$MODEL" --torch "$OUT/torch.json" --out "$OUT" --device cuda --raw none \
+          --onnx-file model_packed_fp16.onnx --tag "ab-$side-$round" --server-flags "--http-threads 4" --phases "W2 binary"
+      done
+    done
+    node dist/bench/gpu/gpu-bench.js --model "$MODEL" --torch "$OUT/torch.json" --out "$OUT" --device cuda --raw minimal \
+      --onnx-file model_packed_fp16.onnx --tag packed-http-threads --server-flags "--http-threads 4" --phases "W1 binary,W2 binary,W3 json"
   else
     MODEL=${MODEL:-/tmp/bench-siglip-base}
     [ -f "$MODEL/onnx/vision_model_fp16.onnx" ] || python3 bench/gpu/export_siglip_base.py "$MODEL" test/fixtures/tiny-siglip || exit 1
