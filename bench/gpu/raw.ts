@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { readManifest } from '../../src/backend/manifest.js';
 import { OrtBackend } from '../../src/backend/ort/ort-backend.js';
 import type { EncodedText } from '../../src/core/types.js';
-import { l2Normalize } from '../../src/core/postprocess.js';
 import { HfTokenizer } from '../../src/preprocess/tokenizer.js';
 
 export interface RawTask {
@@ -209,8 +208,8 @@ async function main(): Promise<void> {
   }
 
   if (task.referenceTexts.length > 0) {
-    const vectors = await backend.embed({ inputs: task.referenceTexts.map(encode) });
-    result.referenceVectors = vectors.map((v) => Array.from(l2Normalize(v)));
+    const { normalized } = await backend.embed({ inputs: task.referenceTexts.map(encode) });
+    result.referenceVectors = normalized!.map((v) => Array.from(v));
   }
   result.gpuMemoryPeakMiB = gpuMemoryMiB(process.pid);
   result.gpuUsedTotalMiB = gpuUsedTotalMiB();

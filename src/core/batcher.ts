@@ -1,6 +1,7 @@
 import { cancelled, CoalesceError, shuttingDown, toCoalesceError } from '../errors.js';
 import { BatchCostModel, chooseCandidate } from './batch-cost.js';
-import type { EncodedText } from './types.js';
+import type { BatchResult, EncodedText } from './types.js';
+import type { CancelSignal } from './cancellation.js';
 
 /**
  * What the batcher needs from a backend, for any input type: text (EncodedText, the default)
@@ -9,7 +10,7 @@ import type { EncodedText } from './types.js';
 export interface BatchBackend<I> {
   readonly maxConcurrentBatches: number;
   readonly info: { padded: boolean };
-  embed(batch: { inputs: readonly I[] }): Promise<Float32Array[]>;
+  embed(batch: { inputs: readonly I[] }): Promise<BatchResult>;
 }
 
 /** Cost of one input in budget units: its tokens for text, 1 for an image. */
@@ -39,6 +40,8 @@ export interface BatcherLimits {
 
 export interface EmbedOutcome {
   vector: Float32Array;
+  /** `vector` L2-normalized, when the backend computed it. */
+  normalized?: Float32Array;
   /** From enqueue to the start of the model call that carried this input. */
   queueMs: number;
   /** Duration of that model call. */
@@ -108,7 +111,7 @@ export class Batcher<I = EncodedText> {
    * promise settles with one outcome per input, in order, or rejects with 'cancelled' as soon as
    * the signal aborts (the inputs still queued are then dropped before they reach the model).
    */
-  submit(inputs: readonly I[], signal?: AbortSignal): Promise<EmbedOutcome[]> {
+  submit(inputs: readonly I[], signal?: CancelSignal): Promise<EmbedOutcome[]> {
     if (this.closed) return Promise.reject(shuttingDown());
     if (signal?.aborted) return Promise.reject(cancelled());
     const enqueuedAt = performance.now();
@@ -228,15 +231,15 @@ export class Batcher<I = EncodedText> {
   private async run({ entries: batch, useful, units }: ChosenBatch<I>): Promise<void> {
     const started = performance.now();
     try {
-      const vectors = await this.backend.embed({ inputs: batch.map((e) => e.input) });
-      if (vectors.length !== batch.length) {
+      const { vectors, normalized } = await this.backend.embed({ inputs: batch.map((e) => e.input) });
+      if (vectors.length !== batch.length || (normalized && normalized.length !== batch.length)) {
         throw new CoalesceError('backend', `the backend returned ${vectors.length} vectors for ${batch.length} inputs`);
       }
       const inferenceMs = performance.now() - started;
       this.costModel.observe(units, inferenceMs);
       this.limits.onBatch?.(batch.length, inferenceMs, { useful, units });
       batch.forEach((e, i) =>
-        this.settle(e, { vector: vectors[i], queueMs: started - e.enqueuedAt, inferenceMs, batchSize: batch.length }),
+        this.settle(e, { vector: vectors[i], normalized: normalized?.[i], queueMs: started - e.enqueuedAt, inferenceMs, batchSize: batch.length }),
       );
     } catch (error) {
       const failure = toCoalesceError(error, 'backend');

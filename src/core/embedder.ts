@@ -4,6 +4,7 @@ import { batchTimings, checkDimensions, checkInputCount, GuardedFacade, type Emb
 import type { Batcher } from './batcher.js';
 import { finalizeVector } from './postprocess.js';
 import type { EncodedText, EncodeOptions, ModelInfo, TextEncoder, Timings, Token, TruncationDirection } from './types.js';
+import type { CancelSignal } from './cancellation.js';
 
 export interface EmbedderLimits {
   maxClientBatchSize: number;
@@ -20,7 +21,7 @@ export interface EmbedRequest {
   truncationDirection?: TruncationDirection;
   dimensions?: number;
   /** Aborts when the client goes away; its queued inputs are then dropped. */
-  signal?: AbortSignal;
+  signal?: CancelSignal;
 }
 
 export interface EmbedResponse {
@@ -86,7 +87,7 @@ export class Embedder extends GuardedFacade<EncodedText> {
 
     const outcomes = await this.batcher.submit(encoded, request.signal);
     // The model may already normalize; normalizing again is a no-op, so only skip it when asked not to.
-    const vectors = outcomes.map((o) => finalizeVector(o.vector, { dimensions, normalize: request.normalize }));
+    const vectors = outcomes.map((o) => finalizeVector(o.vector, { dimensions, normalize: request.normalize }, o.normalized));
     return {
       vectors,
       promptTokens: encoded.reduce((n, e) => n + e.ids.length, 0),

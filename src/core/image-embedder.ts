@@ -4,6 +4,7 @@ import { batchTimings, checkDimensions, checkInputCount, GuardedFacade, type Emb
 import type { ImageLoader, PreprocessedImage, VisionModelInfo } from './image-types.js';
 import { finalizeVector } from './postprocess.js';
 import type { Timings } from './types.js';
+import type { CancelSignal } from './cancellation.js';
 
 export interface ImageEmbedderLimits {
   maxClientBatchSize: number;
@@ -14,7 +15,7 @@ export interface ImageEmbedRequest {
   inputs: readonly string[];
   normalize: boolean;
   dimensions?: number;
-  signal?: AbortSignal;
+  signal?: CancelSignal;
 }
 
 export interface ImageTimings extends Timings {
@@ -63,7 +64,7 @@ export class ImageEmbedder extends GuardedFacade<PreprocessedImage> {
     const preprocessedAt = performance.now();
 
     const outcomes = await this.batcher.submit(prepared, request.signal);
-    const vectors = outcomes.map((o) => finalizeVector(o.vector, { dimensions, normalize: request.normalize }));
+    const vectors = outcomes.map((o) => finalizeVector(o.vector, { dimensions, normalize: request.normalize }, o.normalized));
     return {
       vectors,
       bytes: prepared.reduce((n, p) => n + p.bytes, 0),

@@ -1,4 +1,6 @@
 /** Shapes of the image path of the core. Nothing here knows about sharp, HTTP or ONNX Runtime. */
+import type { BatchResult } from './types.js';
+import type { CancelSignal } from './cancellation.js';
 
 /** One image after preprocessing: what the image batcher queues and the vision backend runs. */
 export interface PreprocessedImage {
@@ -19,7 +21,7 @@ export interface PreparedImage extends PreprocessedImage {
 /** Turns image inputs (base64, data: URI, URL) into tensors; implemented in src/preprocess. */
 export interface ImageLoader {
   /** `where` names the input in errors, e.g. "inputs[2]"; bad images throw 4xx CoalesceErrors. */
-  prepare(input: string, where: string, signal?: AbortSignal): Promise<PreparedImage>;
+  prepare(input: string, where: string, signal?: CancelSignal): Promise<PreparedImage>;
   close(): Promise<void>;
 }
 
@@ -45,6 +47,6 @@ export interface VisionModelInfo {
 export interface ImageBackend {
   readonly info: VisionModelInfo;
   readonly maxConcurrentBatches: number;
-  embed(batch: { inputs: readonly PreprocessedImage[] }): Promise<Float32Array[]>;
+  embed(batch: { inputs: readonly PreprocessedImage[] }): Promise<BatchResult>;
   close(): Promise<void>;
 }

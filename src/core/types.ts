@@ -60,7 +60,14 @@ export interface Batch {
 }
 
 /** One vector per input of the batch, in order. */
-export type BatchResult = Float32Array[];
+export interface BatchResult {
+  vectors: Float32Array[];
+  /**
+   * The same vectors L2-normalized, when the backend computed them off the main thread (in the
+   * graph or its worker): most requests ask for exactly these.
+   */
+  normalized?: Float32Array[];
+}
 
 /**
  * The seam to the model runtime. One call runs one batch; the batcher decides how many

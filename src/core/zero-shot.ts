@@ -1,6 +1,7 @@
 import { validation } from '../errors.js';
 import type { Embedder } from './embedder.js';
 import type { ImageEmbedder } from './image-embedder.js';
+import type { CancelSignal } from './cancellation.js';
 
 /** How a two-tower model turns image-text similarity into scores. */
 export interface ZeroShotScoring {
@@ -16,7 +17,7 @@ export interface ClassifyRequest {
   labels: readonly string[];
   /** e.g. "a photo of a {}." ; each label replaces "{}". */
   hypothesisTemplate?: string;
-  signal?: AbortSignal;
+  signal?: CancelSignal;
 }
 
 export interface LabelScore {

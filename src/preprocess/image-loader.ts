@@ -4,6 +4,7 @@ import { preprocessImage, type ImageDecodeOptions, type ImageProcessorConfig } f
 import { isUrl, loadImageBytes, type ImageSourceOptions } from './image-source.js';
 import { LeastBusyPool } from '../workers/least-busy-pool.js';
 import { startReadyWorkers } from '../workers/start-workers.js';
+import type { CancelSignal } from '../core/cancellation.js';
 
 /** An encoded image, or a base64 / data: URI string the worker decodes to one; `where` names it in errors. */
 export type ImageJob = { id: number; where: string } & ({ bytes: Uint8Array } | { text: string });
@@ -38,7 +39,7 @@ export class ImagePreprocessor implements ImageLoader {
     return this.pool?.size ?? 0;
   }
 
-  async prepare(input: string, where: string, signal?: AbortSignal): Promise<PreparedImage> {
+  async prepare(input: string, where: string, signal?: CancelSignal): Promise<PreparedImage> {
     if (this.pool && !isUrl(input)) return this.onWorker(this.pool, { text: input, where }, [], 0);
     const started = performance.now();
     const bytes = await loadImageBytes(input, this.source, where, signal);

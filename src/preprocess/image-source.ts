@@ -4,6 +4,7 @@
  * input at fault.
  */
 import { cancelled, CoalesceError, validation } from '../errors.js';
+import { toAbortSignal, type CancelSignal } from '../core/cancellation.js';
 
 export interface ImageSourceOptions {
   allowUrlFetch: boolean;
@@ -59,12 +60,12 @@ async function readCapped(response: Response, max: number, url: string, where: s
   return bytes;
 }
 
-async function fetchImage(url: string, options: ImageSourceOptions, where: string, signal?: AbortSignal): Promise<Uint8Array> {
+async function fetchImage(url: string, options: ImageSourceOptions, where: string, signal?: CancelSignal): Promise<Uint8Array> {
   if (!options.allowUrlFetch) {
     throw validation(`${where} is a URL, and fetching URLs is off: send the image as base64 or a data: URI, or start the server with --allow-url-fetch`, 'inputs');
   }
   const timeout = AbortSignal.timeout(options.fetchTimeoutMs);
-  const both = signal ? AbortSignal.any([signal, timeout]) : timeout;
+  const both = signal ? AbortSignal.any([toAbortSignal(signal), timeout]) : timeout;
   try {
     const response = await fetch(url, { signal: both, redirect: 'follow', headers: { accept: 'image/*' } });
     if (!response.ok) {
@@ -88,7 +89,7 @@ const isUrlHead = (head: string) => head.startsWith('http://') || head.startsWit
 export const isUrl = (input: string): boolean => isUrlHead(headOf(input));
 
 /** Bytes of one image input; `where` names it in errors (e.g. "inputs[2]"). */
-export async function loadImageBytes(input: string, options: ImageSourceOptions, where: string, signal?: AbortSignal): Promise<Uint8Array> {
+export async function loadImageBytes(input: string, options: ImageSourceOptions, where: string, signal?: CancelSignal): Promise<Uint8Array> {
   const head = headOf(input);
   if (head.startsWith('data:')) return decodeDataUri(input.trim(), where);
   if (isUrlHead(head)) {

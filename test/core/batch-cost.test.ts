@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BatchCostModel, chooseCandidate } from '../../src/core/batch-cost.js';
 import { Batcher } from '../../src/core/batcher.js';
-import type { EncodedText } from '../../src/core/types.js';
+import type { BatchResult, EncodedText } from '../../src/core/types.js';
 import { ids, within } from '../helpers/fake-backend.js';
 
 test('the cost model recovers fixed and per-unit time from the calls, once they differ in size', () => {
@@ -43,11 +43,11 @@ class ComputeBound {
   readonly info = { padded: true };
   /** Real and padded tokens of each call. */
   readonly calls: { real: number; padded: number }[] = [];
-  async embed({ inputs }: { inputs: readonly EncodedText[] }): Promise<Float32Array[]> {
+  async embed({ inputs }: { inputs: readonly EncodedText[] }): Promise<BatchResult> {
     const longest = Math.max(...inputs.map((i) => i.ids.length));
     this.calls.push({ real: inputs.reduce((n, i) => n + i.ids.length, 0), padded: longest * inputs.length });
     await new Promise((r) => setTimeout(r, 0.05 * longest * inputs.length));
-    return inputs.map(() => new Float32Array(2));
+    return { vectors: inputs.map(() => new Float32Array(2)) };
   }
 }
 

@@ -49,3 +49,16 @@ test('validation happens before anything is queued, and releases the permit', as
   assert.equal(cut.vectors[0][0], 16);
   assert.equal(cut.promptTokens, 16);
 });
+
+test("a full-width normalized request takes the backend's normalized vector as it is; raw and truncated ones are finalized from the raw vector", async () => {
+  const { e, backend } = embedder();
+  backend.markedNormalized = true;
+  const normalized = await e.embed({ inputs: ['abc'], normalize: true });
+  assert.deepEqual(Array.from(normalized.vectors[0]), [-1, -1, -1, -1]);
+  const raw = await e.embed({ inputs: ['abc'], normalize: false });
+  assert.deepEqual(Array.from(raw.vectors[0]), [3, 97, 1, 0]);
+  const truncated = await e.embed({ inputs: ['abc'], normalize: true, dimensions: 2 });
+  const norm = Math.hypot(3, 97);
+  assert.equal(truncated.vectors[0].length, 2);
+  [3 / norm, 97 / norm].forEach((x, i) => assert.ok(Math.abs(truncated.vectors[0][i] - x) < 1e-6));
+});

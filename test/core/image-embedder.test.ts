@@ -5,6 +5,7 @@ import { Admission } from '../../src/core/admission.js';
 import { Batcher } from '../../src/core/batcher.js';
 import { ImageEmbedder } from '../../src/core/image-embedder.js';
 import type { ImageBackend, ImageLoader, PreparedImage, PreprocessedImage, VisionModelInfo } from '../../src/core/image-types.js';
+import type { BatchResult } from '../../src/core/types.js';
 import { scoreLabels } from '../../src/core/zero-shot.js';
 import { isCoalesceError } from '../../src/errors.js';
 
@@ -14,10 +15,10 @@ class FakeVision implements ImageBackend {
   readonly info = INFO;
   maxConcurrentBatches = 1;
   readonly batches: number[] = [];
-  async embed(batch: { inputs: readonly PreprocessedImage[] }): Promise<Float32Array[]> {
+  async embed(batch: { inputs: readonly PreprocessedImage[] }): Promise<BatchResult> {
     this.batches.push(batch.inputs.length);
     await new Promise((r) => setTimeout(r, 5));
-    return batch.inputs.map((i) => Float32Array.from([i.pixels[0], 1, 0]));
+    return { vectors: batch.inputs.map((i) => Float32Array.from([i.pixels[0], 1, 0])) };
   }
   async close(): Promise<void> {}
 }

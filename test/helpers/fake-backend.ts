@@ -8,6 +8,8 @@ export class FakeBackend implements Backend {
   failNext: Error | null = null;
   /** Resolves the next model call only when released, to hold batches open in tests. */
   gate: Promise<void> | null = null;
+  /** Also answer "normalized" rows, as the ORT backend does: [-1, -1, -1, -1], so tests can tell which one a request got. */
+  markedNormalized = false;
   readonly info: ModelInfo = {
     id: 'fake', dimensions: 4, maxInputLength: 512, padded: true, pooling: 'mean', normalizedByModel: false,
     device: 'cpu', provider: 'fake', onnxFile: 'none', inputNames: ['input_ids'], outputName: 'out', outputKind: 'pooled',
@@ -22,7 +24,8 @@ export class FakeBackend implements Backend {
       this.failNext = null;
       throw e;
     }
-    return batch.inputs.map((i) => Float32Array.from([i.ids.length, i.ids[0] ?? 0, 1, 0]));
+    const vectors = batch.inputs.map((i) => Float32Array.from([i.ids.length, i.ids[0] ?? 0, 1, 0]));
+    return this.markedNormalized ? { vectors, normalized: vectors.map(() => Float32Array.from([-1, -1, -1, -1])) } : { vectors };
   }
 
   async close(): Promise<void> {}

@@ -17,6 +17,8 @@ export interface ServingGraph {
   /** The output to fetch; null when the file could not be read here (the session's metadata then decides). */
   outputName: string | null;
   outputKind: 'pooled' | 'token' | null;
+  /** The same vectors L2-normalized, when the rewritten graph outputs them too. */
+  normalizedOutputName: string | null;
   /** Pooling was appended to the graph (so the output is pooled but not by the model itself). */
   pooledInGraph: boolean;
   /** Why pooling stays on the host although the output is token-level. */
@@ -69,7 +71,7 @@ function shared(bytes: Uint8Array): Uint8Array {
 }
 
 export function prepareServingGraph(onnxPath: string, options: { pooling: Pooling; poolInGraph: boolean }): ServingGraph {
-  const unread: ServingGraph = { bytes: null, outputName: null, outputKind: null, pooledInGraph: false, note: null, removesPadding: false };
+  const unread: ServingGraph = { bytes: null, outputName: null, outputKind: null, normalizedOutputName: null, pooledInGraph: false, note: null, removesPadding: false };
   if (statSync(onnxPath).size > MAX_DECODE_BYTES) return { ...unread, note: 'the graph file is over 1.9 GiB' };
   const file = readFileSync(onnxPath);
   let model: ModelProto;
@@ -80,13 +82,21 @@ export function prepareServingGraph(onnxPath: string, options: { pooling: Poolin
   }
   const output = chooseOutput(model);
   if (!output) return unread;
-  const asIs: ServingGraph = { bytes: null, outputName: output.name, outputKind: output.kind, pooledInGraph: false, note: null, removesPadding: removesPadding(model) };
+  const asIs: ServingGraph = { bytes: null, outputName: output.name, outputKind: output.kind, normalizedOutputName: null, pooledInGraph: false, note: null, removesPadding: removesPadding(model) };
   if (output.kind === 'pooled') return asIs;
   if (!options.poolInGraph) return { ...asIs, note: 'in-graph pooling is off (--pool-in-graph false)' };
   if (hasExternalData(model)) return { ...asIs, note: 'the graph keeps its weights in external files' };
   try {
-    const rewritten = appendPooling(model, { pooling: options.pooling, tokenOutput: output.name });
-    return { ...asIs, bytes: shared(encodeModel(rewritten.model)), outputName: rewritten.outputName, outputKind: 'pooled', pooledInGraph: true };
+    // Normalized on the device too: most requests want it, and then no thread does it per vector.
+    const rewritten = appendPooling(model, { pooling: options.pooling, tokenOutput: output.name, normalized: true });
+    return {
+      ...asIs,
+      bytes: shared(encodeModel(rewritten.model)),
+      outputName: rewritten.outputName,
+      normalizedOutputName: rewritten.normalizedOutputName,
+      outputKind: 'pooled',
+      pooledInGraph: true,
+    };
   } catch (e) {
     if (e instanceof AppendPoolingError) return { ...asIs, note: `pooling could not be appended: ${e.message}` };
     throw e;

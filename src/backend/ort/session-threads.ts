@@ -1,9 +1,18 @@
 import { Worker } from 'node:worker_threads';
 import { CoalesceError } from '../../errors.js';
+import type { BatchResult } from '../../core/types.js';
 import { LeastBusyPool } from '../../workers/least-busy-pool.js';
 
-/** What every session worker (text or vision) answers to a batch. */
-export type BatchReply = { type: 'result'; id: number; vectors: Float32Array; dimensions: number } | { type: 'failed'; id: number; message: string };
+/** What every session worker (text or vision) answers to a batch: flat [B, D] vectors, raw and L2-normalized. */
+export type BatchReply =
+  | { type: 'result'; id: number; vectors: Float32Array; normalized: Float32Array; dimensions: number }
+  | { type: 'failed'; id: number; message: string };
+
+function splitRows(flat: Float32Array, width: number): Float32Array[] {
+  const rows: Float32Array[] = [];
+  for (let at = 0; at < flat.length; at += width) rows.push(flat.subarray(at, at + width));
+  return rows;
+}
 
 /** A load reply read as facts, a failure, or neither (not a load reply). */
 export type LoadOutcome<F> = { facts: F } | { error: Error } | null;
@@ -53,12 +62,10 @@ export class SessionThreads {
   }
 
   /** Sends `message` with its buffers transferred. */
-  async run(message: Record<string, unknown>, transfer: ArrayBuffer[]): Promise<Float32Array[]> {
+  async run(message: Record<string, unknown>, transfer: ArrayBuffer[]): Promise<BatchResult> {
     const m = await this.pool.call(message, transfer);
     if (m.type === 'failed') throw new CoalesceError('backend', `${this.what} call failed: ${m.message}`);
-    const rows: Float32Array[] = [];
-    for (let i = 0; i < m.vectors.length / m.dimensions; i++) rows.push(m.vectors.subarray(i * m.dimensions, (i + 1) * m.dimensions));
-    return rows;
+    return { vectors: splitRows(m.vectors, m.dimensions), normalized: splitRows(m.normalized, m.dimensions) };
   }
 
   close(): Promise<void> {

@@ -12,7 +12,7 @@ import { makeGraph, makeModel, makeNode, makeValueInfo, DataType, encodeModel } 
 import { pickOutput, POOLED_OUTPUTS, TOKEN_OUTPUTS } from '../onnx/serving-graph.js';
 import { poolTokens } from '../pooling.js';
 import { cudaUnavailableMessage, parseDevice } from './device.js';
-import { serveBatches, sessionOptions, shapeBucketsOn } from './worker-common.js';
+import { serveBatches, sessionOptions, shapeBucketsOn, type RunOutput } from './worker-common.js';
 import type { EmbedMessage, FromWorker, LoadRequest, SessionFacts } from './protocol.js';
 import { float16ToFloat32, nextPow2, padBatch, type IntegerType } from './tensors.js';
 
@@ -22,6 +22,8 @@ interface Loaded {
   manifest: ModelManifest;
   facts: SessionFacts;
   intType: IntegerType;
+  /** The graph's L2-normalized output, fetched along with the pooled one. */
+  normalizedOutput: string | null;
   wants: { mask: boolean; typeIds: boolean; positions: boolean };
 }
 
@@ -117,6 +119,7 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
     },
     manifest,
     intType,
+    normalizedOutput: graph.bytes ? graph.normalizedOutputName : null,
     wants: { mask: inputs.includes('attention_mask'), typeIds: inputs.includes('token_type_ids'), positions: inputs.includes('position_ids') },
     facts: {
       inputNames: [...inputs],
@@ -171,7 +174,7 @@ async function warmShapes(l: Loaded, budgetTokens: number, maxRows: number, remo
   return { shapes, ms: performance.now() - started };
 }
 
-async function run(l: Loaded, ids: Uint32Array, typeIds: Uint8Array, lengths: Uint32Array): Promise<{ vectors: Float32Array; dimensions: number }> {
+async function run(l: Loaded, ids: Uint32Array, typeIds: Uint8Array, lengths: Uint32Array): Promise<RunOutput> {
   const batch = lengths.length;
   const padded = padBatch(ids, typeIds, lengths, l.intType, { positions: l.wants.positions, typeIds: l.wants.typeIds, ...l.pad, maxSeqLen: l.manifest.maxLength });
   const shape = [padded.rows, padded.seqLen];
@@ -179,14 +182,17 @@ async function run(l: Loaded, ids: Uint32Array, typeIds: Uint8Array, lengths: Ui
   if (l.wants.mask) feeds.attention_mask = new ort.Tensor(l.intType, padded.mask, shape);
   if (l.wants.typeIds) feeds.token_type_ids = new ort.Tensor(l.intType, padded.typeIds, shape);
   if (l.wants.positions) feeds.position_ids = new ort.Tensor(l.intType, padded.positions, shape);
-  const results = await l.session.run(feeds, [l.facts.outputName]);
+  const fetches = l.normalizedOutput ? [l.facts.outputName, l.normalizedOutput] : [l.facts.outputName];
+  const results = await l.session.run(feeds, fetches);
   const out = results[l.facts.outputName];
   const data = out.type === 'float16' ? float16ToFloat32(out.data as Uint16Array) : (out.data as Float32Array);
   const dims = out.dims;
   if (l.facts.outputKind === 'pooled') {
     if (dims.length !== 2 || dims[0] !== padded.rows) throw new Error(`output ${l.facts.outputName} has shape [${dims}], expected [${padded.rows}, D]`);
     // Filler rows come last: drop them.
-    return { vectors: padded.rows === batch ? data : data.subarray(0, batch * dims[1]), dimensions: dims[1] };
+    const real = (v: Float32Array) => (padded.rows === batch ? v : v.subarray(0, batch * dims[1]));
+    const normalized = l.normalizedOutput ? real(results[l.normalizedOutput].data as Float32Array) : undefined;
+    return { vectors: real(data), normalized, dimensions: dims[1] };
   }
   if (dims.length !== 3 || dims[0] !== padded.rows) throw new Error(`output ${l.facts.outputName} has shape [${dims}], expected [${padded.rows}, S, D]`);
   return { vectors: poolTokens(l.manifest.pooling, data, lengths, dims[1], dims[2]), dimensions: dims[2] };

@@ -1,6 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import { CoalesceError } from '../../errors.js';
 import type { ImageBackend, PreprocessedImage, VisionModelInfo } from '../../core/image-types.js';
+import type { BatchResult } from '../../core/types.js';
 import { ModelError } from '../model-error.js';
 import type { VisionEmbedMessage, VisionFacts, VisionFromWorker, VisionLoadRequest } from './vision-protocol.js';
 import { SessionThreads, startSessionWorker } from './session-threads.js';
@@ -73,7 +74,7 @@ export class VisionBackend implements ImageBackend {
     );
   }
 
-  embed(batch: { inputs: readonly PreprocessedImage[] }): Promise<Float32Array[]> {
+  embed(batch: { inputs: readonly PreprocessedImage[] }): Promise<BatchResult> {
     const size = 3 * this.info.height * this.info.width;
     const images = batch.inputs.map((img) => {
       if (img.pixels.length !== size) throw new CoalesceError('backend', `an image has ${img.pixels.length} values, expected ${size}`);

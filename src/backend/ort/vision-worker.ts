@@ -7,7 +7,7 @@
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { cudaUnavailableMessage, parseDevice } from './device.js';
-import { serveBatches, sessionOptions, shapeBucketsOn } from './worker-common.js';
+import { serveBatches, sessionOptions, shapeBucketsOn, type RunOutput } from './worker-common.js';
 import { float16ToFloat32, imageBucket } from './tensors.js';
 import { PIXELS_INPUT } from '../onnx/pixel-input.js';
 import type { VisionEmbedMessage, VisionFacts, VisionFromWorker, VisionLoadRequest } from './vision-protocol.js';
@@ -87,7 +87,7 @@ async function warmBuckets(l: Loaded, maxBatchImages: number): Promise<{ shapes:
 }
 
 /** `pixels` holds `count` images, then any blank filler images (shape buckets), whose vectors are dropped. */
-async function run(l: Loaded, pixels: Uint8Array, count: number): Promise<{ vectors: Float32Array; dimensions: number }> {
+async function run(l: Loaded, pixels: Uint8Array, count: number): Promise<RunOutput> {
   const size = l.height * l.width * 3;
   const rows = pixels.length / size;
   if (!Number.isInteger(rows) || rows < count) throw new Error(`got ${pixels.length} pixel bytes for ${count} images of [${l.height}, ${l.width}, 3]`);

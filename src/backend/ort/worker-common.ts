@@ -5,6 +5,7 @@
 import { parentPort } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import type { BatchReply } from './session-threads.js';
+import { l2NormalizeRows } from '../../core/postprocess.js';
 
 /** --shape-buckets on this device: 'on', or 'auto' on CUDA (where every new shape costs a slow first run). */
 export function shapeBucketsOn(mode: string | undefined, onCuda: boolean): boolean {
@@ -31,21 +32,36 @@ export function sessionOptions(
   };
 }
 
+/** A batch's flat [B, D] output; `normalized` when the graph also gave it L2-normalized. */
+export interface RunOutput {
+  vectors: Float32Array;
+  normalized?: Float32Array;
+  dimensions: number;
+}
+
+/** ORT may hand back a view of a larger buffer; copy only then, so the transfer is exact. */
+function owned(v: Float32Array): Float32Array {
+  return v.byteOffset === 0 && v.byteLength === v.buffer.byteLength ? v : v.slice();
+}
+
 /**
  * Handles the thread's messages strictly one at a time (a session runs one batch at once): load
- * requests go to `onLoad`, batches to `run`, whose vectors go back transferred.
+ * requests go to `onLoad`, batches to `run`, whose vectors go back transferred, raw and
+ * L2-normalized. Normalizing here, when the graph did not, keeps that arithmetic off the main
+ * thread, which serves every request.
  */
 export function serveBatches<L extends { type: 'load' }, B extends { type: 'embed'; id: number }>(
   onLoad: (message: L) => Promise<void>,
-  run: (message: B) => Promise<{ vectors: Float32Array; dimensions: number }>,
+  run: (message: B) => Promise<RunOutput>,
 ): void {
   const port = parentPort!;
   const answer = async (message: B): Promise<void> => {
     try {
-      const { vectors, dimensions } = await run(message);
-      // ORT may hand back a view of a larger buffer; copy only then, so the transfer is exact.
-      const owned = vectors.byteOffset === 0 && vectors.byteLength === vectors.buffer.byteLength ? vectors : vectors.slice();
-      port.postMessage({ type: 'result', id: message.id, vectors: owned, dimensions } satisfies BatchReply, [owned.buffer as ArrayBuffer]);
+      const out = await run(message);
+      const vectors = owned(out.vectors);
+      const normalized = out.normalized ? owned(out.normalized) : l2NormalizeRows(vectors, out.dimensions);
+      const reply: BatchReply = { type: 'result', id: message.id, vectors, normalized, dimensions: out.dimensions };
+      port.postMessage(reply, [vectors.buffer as ArrayBuffer, normalized.buffer as ArrayBuffer]);
     } catch (e) {
       port.postMessage({ type: 'failed', id: message.id, message: (e as Error).message } satisfies BatchReply);
     }

@@ -9,6 +9,12 @@ import { CUDA_PROVIDER_LIBRARIES, cudaUnavailableMessage, DEVICE_PATTERN, ortBin
 import { OrtBackend } from '../../../src/backend/ort/ort-backend.js';
 import { existsSync } from 'node:fs';
 import { TINY_BERT } from '../../helpers/server.js';
+import { l2Normalize } from '../../../src/core/postprocess.js';
+
+function assertRowsClose(a: Float32Array[], b: Float32Array[]): void {
+  assert.equal(a.length, b.length);
+  a.forEach((v, i) => v.forEach((x, d) => assert.ok(Math.abs(x - b[i][d]) < 1e-5, `row ${i}[${d}]: ${x} vs ${b[i][d]}`)));
+}
 
 test('--device takes cpu, cuda, cuda:N and auto, and refuses anything else naming the forms', () => {
   assert.deepEqual(parseDevice('cpu'), { kind: 'cpu' });
@@ -62,7 +68,7 @@ test('--device cuda without a usable CUDA provider fails at start with that mess
     assert.equal(backend.sessions, 1);
     assert.equal(backend.notes.length, 1);
     assert.match(backend.notes[0], /^--device auto: running on the CPU because .*libonnxruntime_providers_cuda\.so/);
-    const [v] = await backend.embed({ inputs: [{ ids: Uint32Array.from([101, 7592, 2088, 102]) }] });
+    const [v] = (await backend.embed({ inputs: [{ ids: Uint32Array.from([101, 7592, 2088, 102]) }] })).vectors;
     assert.equal(v.length, 32);
   } finally {
     await backend.close();
@@ -78,13 +84,13 @@ test('several sessions in one process share the batches and give the same vector
     assert.equal(backend.pooledInGraph, true);
     const input = { ids: Uint32Array.from([101, 1996, 4248, 2829, 4419, 102]) };
     const results = await Promise.all(Array.from({ length: 9 }, () => backend.embed({ inputs: [input, input] })));
-    for (const r of results) assert.deepEqual(Array.from(r[1]), Array.from(results[0][0]));
+    for (const r of results) assert.deepEqual(Array.from(r.vectors[1]), Array.from(results[0].vectors[0]));
   } finally {
     await backend.close();
   }
 });
 
-test('pooling on the host (--pool-in-graph false) and in the graph give the same vectors', async () => {
+test('pooling on the host (--pool-in-graph false) and in the graph give the same vectors, raw and normalized', async () => {
   const manifest = readManifest(TINY_BERT, { pooling: 'max' });
   const inGraph = await OrtBackend.start('tiny', manifest, { device: 'cpu', intraOpThreads: 1 });
   const onHost = await OrtBackend.start('tiny', manifest, { device: 'cpu', intraOpThreads: 1, poolInGraph: false });
@@ -95,7 +101,11 @@ test('pooling on the host (--pool-in-graph false) and in the graph give the same
     assert.match(onHost.notes[0], /pooling on the host: in-graph pooling is off/);
     const batch = { inputs: [{ ids: Uint32Array.from([101, 7592, 2088, 102]) }, { ids: Uint32Array.from([101, 1037, 102]) }] };
     const [a, b] = [await inGraph.embed(batch), await onHost.embed(batch)];
-    a.forEach((v, i) => v.forEach((x, d) => assert.ok(Math.abs(x - b[i][d]) < 1e-5, `row ${i}[${d}]: ${x} vs ${b[i][d]}`)));
+    assertRowsClose(a.vectors, b.vectors);
+    // Normalized by the graph on one side, by the session worker on the other.
+    assertRowsClose(a.normalized!, b.normalized!);
+    assertRowsClose(a.normalized!, a.vectors.map(l2Normalize));
+    assert.ok(Math.abs(Math.hypot(...a.normalized![0]) - 1) < 1e-6);
   } finally {
     await Promise.all([inGraph.close(), onHost.close()]);
   }
@@ -108,8 +118,10 @@ test('shape padding (sequence and batch multiples) leaves the vectors unchanged'
   try {
     const batch = { inputs: [{ ids: Uint32Array.from([101, 7592, 2088, 102]) }, { ids: Uint32Array.from([101, 1037, 1996, 4248, 2829, 102]) }, { ids: Uint32Array.from([101, 102]) }] };
     const [a, b] = [await plain.embed(batch), await padded.embed(batch)];
-    assert.equal(b.length, 3, 'filler rows are dropped');
-    a.forEach((v, i) => v.forEach((x, d) => assert.ok(Math.abs(x - b[i][d]) < 1e-5, `row ${i}[${d}]: ${x} vs ${b[i][d]}`)));
+    assert.equal(b.vectors.length, 3, 'filler rows are dropped');
+    assert.equal(b.normalized!.length, 3, 'filler rows are dropped');
+    assertRowsClose(a.vectors, b.vectors);
+    assertRowsClose(a.normalized!, b.normalized!);
   } finally {
     await Promise.all([plain.close(), padded.close()]);
   }
@@ -125,8 +137,8 @@ test('shape buckets pad to length x32 and power-of-two rows, warm every bucket a
     assert.equal(bucketed.warmup.shapes, 8);
     const batch = { inputs: [{ ids: Uint32Array.from([101, 7592, 2088, 102]) }, { ids: Uint32Array.from([101, 1037, 1996, 4248, 2829, 102]) }, { ids: Uint32Array.from([101, 102]) }] };
     const [a, b] = [await plain.embed(batch), await bucketed.embed(batch)];
-    assert.equal(b.length, 3);
-    a.forEach((v, i) => v.forEach((x, d) => assert.ok(Math.abs(x - b[i][d]) < 1e-5, `row ${i}[${d}]: ${x} vs ${b[i][d]}`)));
+    assert.equal(b.vectors.length, 3);
+    assertRowsClose(a.vectors, b.vectors);
   } finally {
     await Promise.all([plain.close(), bucketed.close()]);
   }

@@ -8,6 +8,7 @@ import { toCoalesceError } from '../../../errors.js';
 import type { HttpDeps } from '../app.js';
 import type { CallMessage, CancelMessage, FacadeMethod, ReplyMessage } from './facade-protocol.js';
 import { TurnOutbox } from '../../../workers/turn-outbox.js';
+import { CallCancellation } from '../../../core/cancellation.js';
 
 type Handler = (deps: HttpDeps, args: any[]) => unknown;
 
@@ -28,8 +29,8 @@ const HANDLERS: Record<FacadeMethod, Handler> = {
 };
 
 /**
- * Lists the vectors' buffers for transfer: a vector that is all of its buffer (a normalized one,
- * fresh from l2Normalize) goes as it is, a view into a batch's buffer as a compact copy.
+ * Lists the vectors' buffers for transfer: a vector that is all of its buffer (one normalized on
+ * the main thread, after truncation) goes as it is, a view into a batch's buffer as a compact copy.
  */
 function detachVectors(result: unknown): { value: unknown; transfer: ArrayBuffer[] } {
   const vectors = (result as { vectors?: unknown } | null)?.vectors;
@@ -48,17 +49,17 @@ function detachVectors(result: unknown): { value: unknown; transfer: ArrayBuffer
  * event-loop turn travel together: the answers of one model batch reach a thread as one message.
  */
 export function hostFacades(port: MessagePort, deps: HttpDeps): void {
-  const controllers = new Map<number, AbortController>();
+  const cancellations = new Map<number, CallCancellation>();
   const outbox = new TurnOutbox<ReplyMessage>((batch, buffers) => port.postMessage(batch, buffers));
   const reply = (m: ReplyMessage, transfer: ArrayBuffer[] = []) => outbox.push(m, transfer);
   const handle = (m: CallMessage | CancelMessage) => {
     if (m.type === 'cancel') {
-      controllers.get(m.id)?.abort();
+      cancellations.get(m.id)?.abort();
       return;
     }
-    const controller = m.cancellable ? new AbortController() : null;
-    if (controller) controllers.set(m.id, controller);
-    const args = controller ? [{ ...(m.args[0] as object), signal: controller.signal }, ...m.args.slice(1)] : m.args;
+    const cancellation = m.cancellable ? new CallCancellation() : null;
+    if (cancellation) cancellations.set(m.id, cancellation);
+    const args = cancellation ? [{ ...(m.args[0] as object), signal: cancellation }, ...m.args.slice(1)] : m.args;
     Promise.resolve()
       .then(() => HANDLERS[m.method](deps, args))
       .then(
@@ -71,7 +72,7 @@ export function hostFacades(port: MessagePort, deps: HttpDeps): void {
           reply({ type: 'reply', id: m.id, error: { kind: error.kind, message: error.message, param: error.param } });
         },
       )
-      .finally(() => controllers.delete(m.id));
+      .finally(() => cancellations.delete(m.id));
   };
   port.on('message', (batch: (CallMessage | CancelMessage)[]) => {
     for (const m of batch) handle(m);

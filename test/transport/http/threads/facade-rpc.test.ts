@@ -6,6 +6,7 @@ import { CoalesceError } from '../../../../src/errors.js';
 import type { HttpDeps } from '../../../../src/transport/http/app.js';
 import { FacadeClient, remoteDeps } from '../../../../src/transport/http/threads/facade-client.js';
 import { hostFacades } from '../../../../src/transport/http/threads/facade-host.js';
+import type { CancelSignal } from '../../../../src/core/cancellation.js';
 
 const timings = { tokenizationMs: 1, queueMs: 2, inferenceMs: 3, totalMs: 6 };
 const textInfo = { id: 'fake', dimensions: 4, device: 'cpu' };
@@ -84,7 +85,7 @@ test('errors keep their kind and param; other errors become backend errors', asy
 });
 
 test('aborting the request aborts the call on the main thread, which answers cancelled', async () => {
-  let seen: AbortSignal | undefined;
+  let seen: CancelSignal | undefined;
   const { remote, client, close } = connect({
     embedder: {
       info: textInfo as any,
