@@ -3,7 +3,7 @@
  * and everything else on the machine used. The 2 cores are shared with other work, so the
  * "others" figure says how much a phase's numbers were squeezed.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** USER_HZ: /proc reports CPU time in these ticks; 100 on every Linux build Node supports. */
 const TICKS_PER_S = 100;
@@ -75,4 +75,32 @@ export async function withCpu<T>(names: Record<string, number>, fn: () => Promis
   const before = cpuSnapshot(Object.values(names));
   const result = await fn();
   return { result, cpu: cpuShares(before, cpuSnapshot(Object.values(names)), names) };
+}
+
+/** CPU ticks of every thread of a process, with its name (comm), keyed by thread id. */
+export function threadTicks(pid: number): Map<number, { name: string; ticks: number }> {
+  const out = new Map<number, { name: string; ticks: number }>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      out.set(Number(tid), { name, ticks: processTicks(pid, Number(tid)) });
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+/** Cores each thread used between two threadTicks() snapshots `wallS` apart, busiest first. */
+export function threadCores(before: Map<number, { name: string; ticks: number }>, after: Map<number, { name: string; ticks: number }>, wallS: number): { tid: number; name: string; cores: number }[] {
+  return [...after]
+    .map(([tid, t]) => ({ tid, name: t.name, cores: (t.ticks - (before.get(tid)?.ticks ?? 0)) / TICKS_PER_S / wallS }))
+    .sort((a, b) => b.cores - a.cores);
 }

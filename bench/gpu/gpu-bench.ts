@@ -29,7 +29,7 @@ import { HfTokenizer } from '../../src/preprocess/tokenizer.js';
 import { vectorsToJsonBytes } from '../../src/transport/http/float-json.js';
 import type { LoaderTask } from './loader.js';
 import { runChild } from './child.js';
-import { cpuShares, cpuSnapshot } from '../cpu-usage.js';
+import { cpuShares, cpuSnapshot, threadCores, threadTicks } from '../cpu-usage.js';
 import type { RawTask } from './raw.js';
 
 const args = process.argv.slice(2);
@@ -234,6 +234,9 @@ async function startServer(flags: string[]): Promise<Server> {
   };
 }
 
+/** TEI's per-request timing headers (ms, rounded), summed by the loaders. */
+const TIMING_HEADERS = ['x-tokenization-time', 'x-queue-time', 'x-inference-time', 'x-total-time'];
+
 interface Phase {
   name: string;
   bodiesFile: string;
@@ -260,10 +263,12 @@ async function runPhase(server: Server, phase: Phase, dimensions: number): Promi
     windowEnd,
     textsPerRequest: phase.textsPerRequest,
     dimensions,
+    sumHeaders: TIMING_HEADERS,
   }));
   const sample: Record<string, any> = {};
   const atStart = setTimeout(async () => {
     sample.cpu0 = cpuSnapshot([server.pid]);
+    sample.threads0 = threadTicks(server.pid);
     sample.metrics0 = await metricSums(server.url);
   }, windowStart - Date.now());
   const atMiddle = setTimeout(() => {
@@ -274,6 +279,7 @@ async function runPhase(server: Server, phase: Phase, dimensions: number): Promi
   }, windowStart - Date.now() + (duration * 1000) / 2);
   const atEnd = setTimeout(async () => {
     sample.cpu1 = cpuSnapshot([server.pid]);
+    sample.threads1 = threadTicks(server.pid);
     sample.metrics1 = await metricSums(server.url);
   }, windowEnd - Date.now());
   const results = await Promise.all(tasks.filter((t) => t.clients > 0).map((t) => runChild('loader.js', t, (warmup + duration + 120) * 1000)));
@@ -281,6 +287,12 @@ async function runPhase(server: Server, phase: Phase, dimensions: number): Promi
   clearTimeout(atMiddle);
   clearTimeout(atEnd);
   const latencies = results.flatMap((r) => r.latencies ?? []).sort((a: number, b: number) => a - b);
+  const counted = results.reduce((n, r) => n + (r.requests ?? 0), 0);
+  // Where a request's time went inside the facade (the server's own headers), against what the
+  // client waited: the difference is spent in HTTP threads, hops between threads and the loaders.
+  const serverMeanMs = Object.fromEntries(
+    TIMING_HEADERS.map((h) => [h.slice(2, -5), results.reduce((a, r) => a + (r.headerSums?.[h] ?? 0), 0) / Math.max(1, counted)]),
+  );
   const requests = results.reduce((n, r) => n + (r.requests ?? 0), 0);
   const tokens = results.reduce((n, r) => n + (r.tokens ?? 0), 0);
   const errors = results.reduce((n, r) => n + (r.errors ?? 0), 0);
@@ -305,6 +317,8 @@ async function runPhase(server: Server, phase: Phase, dimensions: number): Promi
     p50Ms: percentile(latencies, 50),
     p90Ms: percentile(latencies, 90),
     p99Ms: percentile(latencies, 99),
+    meanMs: latencies.reduce((a: number, b: number) => a + b, 0) / Math.max(1, latencies.length),
+    serverMeanMs,
     serverCores,
     serverMainThreadCores: mainCores,
     // Busy cores of the whole machine (server, load generators, everything): near all of them, CPU is the limit.
@@ -318,10 +332,13 @@ async function runPhase(server: Server, phase: Phase, dimensions: number): Promi
     meanBatchMs: batches > 0 ? (((m1.te_request_inference_duration_sum ?? 0) - (m0.te_request_inference_duration_sum ?? 0)) * 1000) / batches : null,
     serverChildren: sample.children ?? null,
     serverThreads: sample.threads ?? null,
+    // Which threads are busy (HTTP threads sharing one listening socket may not share its connections evenly).
+    threadCores: sample.threads0 && sample.threads1 ? threadCores(sample.threads0, sample.threads1, (sample.cpu1.at - sample.cpu0.at) / 1000).filter((t) => t.cores >= 0.05) : null,
     gpuProcesses: sample.gpu ?? null,
     gpuUsedTotalMiB: sample.gpuUsed ?? null,
   };
-  log(`${phase.name}: ${(out.tokensPerS / 1e6).toFixed(3)} M tok/s, ${out.requestsPerS.toFixed(0)} req/s, p50 ${out.p50Ms.toFixed(2)} ms, p99 ${out.p99Ms.toFixed(2)} ms, errors ${errors}${out.firstError ? ' (' + out.firstError + ')' : ''}, server ${out.serverCores.toFixed(2)} cores (main ${out.serverMainThreadCores.toFixed(2)}), machine ${out.machineCores.toFixed(1)} of ${availableParallelism()} cores busy, mean batch ${out.meanBatchSize?.toFixed(1)} in ${out.meanBatchMs?.toFixed(1)} ms`);
+  log(`${phase.name} busy threads (cores): ${(out.threadCores ?? []).map((t: { tid: number; name: string; cores: number }) => `${t.tid} ${t.name} ${t.cores.toFixed(2)}`).join(', ')}`);
+  log(`${phase.name}: ${(out.tokensPerS / 1e6).toFixed(3)} M tok/s, ${out.requestsPerS.toFixed(0)} req/s, p50 ${out.p50Ms.toFixed(2)} ms, p99 ${out.p99Ms.toFixed(2)} ms, errors ${errors}${out.firstError ? ' (' + out.firstError + ')' : ''}, server ${out.serverCores.toFixed(2)} cores (main ${out.serverMainThreadCores.toFixed(2)}), machine ${out.machineCores.toFixed(1)} of ${availableParallelism()} cores busy, mean batch ${out.meanBatchSize?.toFixed(1)} in ${out.meanBatchMs?.toFixed(1)} ms; mean ${out.meanMs.toFixed(2)} ms, of which in the facade ${JSON.stringify(serverMeanMs, (_, v) => (typeof v === 'number' ? Number(v.toFixed(2)) : v))}`);
   return out;
 }
 

@@ -11,14 +11,16 @@
 # ab: the packed graph with 4 HTTP threads, W2 only, served by an earlier build ($BEFORE, default
 #   dist-before: e.g. `git worktree add /tmp/b <commit> && (cd /tmp/b && npx tsc -p .)`, copied in)
 #   and by dist, alternating, ROUNDS times (default 2); then dist alone on W1, W3 and the raw ceiling.
+# w2: the packed graph, W2 only, once per W2_RUNS entry ("tag:server flags;tag:server flags").
 # images: SigLIP-base export, the PyTorch anchors, the vision tower's raw session (as exported and as
 #   served, at fixed and changing batch sizes; VISION_RAW=0 skips it), JPEG decoding alone (sharp vs
 #   WebAssembly, bench/jpeg-decode.ts), then /embed_image with --http-threads 4: as served, with
 #   --jpeg-decoder sharp, and with --http-threads 6 (IMAGE_RUNS="tag:flags;tag:flags" picks others;
 #   JPEG_BENCH=0 skips the decode bench).
-# Results: gpu-bench-<tag>.{json,md}, image-bench-<tag>.{json,md}, variants-<step>.log in $OUT.
+# Results: gpu-bench-<tag>.{json,md}, image-bench-<tag>.{json,md}, variants-<step>.log in $OUT;
+# PACK=1 packs them into $OUT/results-<step>.tgz instead (the device tool returns only a few files).
 set -uo pipefail
-STEP=${1:?text, sessions, ab or images}
+STEP=${1:?text, sessions, ab, w2 or images}
 OUT=${OUT:-bench/results/gpu}
 export PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
@@ -48,6 +50,13 @@ bert_base_and_anchors() {
     for n in 2 3 4; do
       $B --tag packed-http-threads-sessions-$n --server-flags "--http-threads 4 --sessions $n" --phases "W2 binary"
     done
+  elif [ "$STEP" = w2 ]; then
+    bert_base_and_anchors || exit 1
+    IFS=';' read -ra RUNS <<< "${W2_RUNS:-http-threads-4:--http-threads 4}"
+    for run in "${RUNS[@]}"; do
+      node dist/bench/gpu/gpu-bench.js --model "$MODEL" --torch "$OUT/torch.json" --out "$OUT" --device cuda --raw none \
+        --onnx-file model_packed_fp16.onnx --tag "w2-${run%%:*}" --server-flags "${run#*:}" --phases "W2 binary"
+    done
   elif [ "$STEP" = ab ]; then
     bert_base_and_anchors || exit 1
     for round in $(seq "${ROUNDS:-2}"); do
@@ -70,3 +79,6 @@ bert_base_and_anchors() {
     for run in "${RUNS[@]}"; do $I --tag "${run%%:*}" --server-flags "${run#*:}"; done
   fi
 } 2>&1 | tee "$OUT/variants-$STEP.log"
+if [ "${PACK:-0}" = 1 ]; then
+  tar czf "/tmp/results-$STEP.tgz" -C "$OUT" . && rm -rf "${OUT:?}"/* && mv "/tmp/results-$STEP.tgz" "$OUT/"
+fi

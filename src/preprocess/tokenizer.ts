@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Tokenizer } from '@huggingface/tokenizers';
 import type { EncodedText, EncodeOptions, TextEncoder, Token } from '../core/types.js';
+import { BertFastPath } from './bert-fast-path.js';
 
 interface PostProcessed {
   tokens: string[];
@@ -21,6 +22,8 @@ export class HfTokenizer {
   private readonly vocab: Map<string, number>;
   private readonly unkId: number;
   private readonly postProcess: PostProcessor | null;
+  /** Plain BERT WordPiece on ASCII text, without the library (null: not a BERT tokenizer). */
+  private readonly fast: BertFastPath | null;
   private readonly specialTokens: Set<string>;
   /** Special tokens the post-processor adds to one text; they count against maxLength. */
   readonly specialCount: number;
@@ -31,6 +34,7 @@ export class HfTokenizer {
     readonly maxLength: number,
   ) {
     this.tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
+    this.fast = BertFastPath.from(tokenizerJson, tokenizerConfig);
     this.vocab = this.tokenizer.get_vocab(true);
     const model = tokenizerJson.model as { unk_token?: string; unk_id?: number };
     const unkToken = model.unk_token ?? (tokenizerConfig.unk_token as string | undefined);
@@ -54,7 +58,7 @@ export class HfTokenizer {
 
   /** Tokens with special tokens, truncated when asked; without truncation the result may exceed maxLength. */
   private pieces(text: string, { truncate, direction }: EncodeOptions, addSpecialTokens: boolean): PostProcessed {
-    let tokens = this.tokenizer.tokenize(text, { add_special_tokens: false });
+    let tokens = this.fast?.tokenize(text) ?? this.tokenizer.tokenize(text, { add_special_tokens: false });
     const room = this.maxLength - (addSpecialTokens ? this.specialCount : 0);
     if (truncate && tokens.length > room) {
       tokens = direction === 'left' ? tokens.slice(tokens.length - room) : tokens.slice(0, room);
