@@ -8,9 +8,10 @@
 #   C. packed fp16 (padding removed in the graph), --http-threads 4: raw ceiling (sorted and arrival-order W2), W2, W3;
 #   D. packed fp16, --http-threads 6: W1, W2.
 # sessions: the packed graph with 4 HTTP threads and 2, 3 or 4 sessions, W2 only (about 4 minutes).
-# ab: the packed graph with 4 HTTP threads, W2 only, served by an earlier build ($BEFORE, default
-#   dist-before: e.g. `git worktree add /tmp/b <commit> && (cd /tmp/b && npx tsc -p .)`, copied in)
-#   and by dist, alternating, ROUNDS times (default 2); then dist alone on W1, W3 and the raw ceiling.
+# ab: the packed graph with 4 HTTP threads, W2 only, served by each build of AB_BUILDS in turn
+#   ("tag:dir;tag:dir", default "before:dist-before;after:dist"; an earlier build is e.g.
+#   `git worktree add /tmp/b <commit> && (cd /tmp/b && npx tsc -p .)`, copied in), ROUNDS times
+#   (default 2); then dist alone on W1, W2, W3 and the raw ceiling.
 # w2: the packed graph, W2 only, once per W2_RUNS entry ("tag:server flags;tag:server flags").
 # images: SigLIP-base export, the PyTorch anchors, the vision tower's raw session (as exported and as
 #   served, at fixed and changing batch sizes; VISION_RAW=0 skips it), JPEG decoding alone (sharp vs
@@ -59,11 +60,11 @@ bert_base_and_anchors() {
     done
   elif [ "$STEP" = ab ]; then
     bert_base_and_anchors || exit 1
+    IFS=';' read -ra BUILDS <<< "${AB_BUILDS:-before:dist-before;after:dist}"
     for round in $(seq "${ROUNDS:-2}"); do
-      for side in before after; do
-        build=$([ "$side" = before ] && echo "${BEFORE:-dist-before}" || echo dist)
-        node "$build/bench/gpu/gpu-bench.js" --model "$MODEL" --torch "$OUT/torch.json" --out "$OUT" --device cuda --raw none \
-          --onnx-file model_packed_fp16.onnx --tag "ab-$side-$round" --server-flags "--http-threads 4" --phases "W2 binary"
+      for build in "${BUILDS[@]}"; do
+        node "${build#*:}/bench/gpu/gpu-bench.js" --model "$MODEL" --torch "$OUT/torch.json" --out "$OUT" --device cuda --raw none \
+          --onnx-file model_packed_fp16.onnx --tag "ab-${build%%:*}-$round" --server-flags "--http-threads 4" --phases "W2 binary"
       done
     done
     node dist/bench/gpu/gpu-bench.js --model "$MODEL" --torch "$OUT/torch.json" --out "$OUT" --device cuda --raw minimal \

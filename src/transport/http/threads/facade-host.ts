@@ -1,7 +1,6 @@
 /**
  * The main thread's side of HTTP threads: runs the calls they send on the real facades and
- * answers. Vectors go back as fresh copies in transferred buffers: a vector that views a whole
- * batch's buffer would otherwise be cloned with all of it.
+ * answers. The vectors of one turn's answers go back packed in one transferred buffer.
  */
 import type { MessagePort } from 'node:worker_threads';
 import { toCoalesceError } from '../../../errors.js';
@@ -29,19 +28,31 @@ const HANDLERS: Record<FacadeMethod, Handler> = {
 };
 
 /**
- * Lists the vectors' buffers for transfer: a vector that is all of its buffer (one normalized on
- * the main thread, after truncation) goes as it is, a view into a batch's buffer as a compact copy.
+ * Copies the vectors of one turn's replies into one buffer, transferred with them. A vector that
+ * views a whole batch's buffer would otherwise be cloned with all of it, and a buffer per vector
+ * cost an allocation and a transfer each: about a tenth of the main thread under single-text
+ * load (bench/results/gpu, session 6).
  */
-function detachVectors(result: unknown): { value: unknown; transfer: ArrayBuffer[] } {
-  const vectors = (result as { vectors?: unknown } | null)?.vectors;
-  if (!Array.isArray(vectors)) return { value: result, transfer: [] };
-  const seen = new Set<ArrayBufferLike>();
-  const copies = vectors.map((v: Float32Array) => {
-    const whole = v.byteOffset === 0 && v.byteLength === v.buffer.byteLength && !seen.has(v.buffer);
-    seen.add(v.buffer);
-    return whole ? v : v.slice();
+function packVectors(replies: ReplyMessage[]): ArrayBuffer[] {
+  const withVectors = replies.flatMap((r) => {
+    const ok = 'ok' in r ? (r.ok as { vectors?: unknown } | null) : null;
+    return ok && Array.isArray(ok.vectors) ? [{ reply: r as { ok: unknown }, ok, vectors: ok.vectors as Float32Array[] }] : [];
   });
-  return { value: { ...(result as object), vectors: copies }, transfer: copies.map((c) => c.buffer as ArrayBuffer) };
+  let floats = 0;
+  for (const { vectors } of withVectors) for (const v of vectors) floats += v.length;
+  if (floats === 0) return [];
+  const packed = new Float32Array(floats);
+  let at = 0;
+  for (const entry of withVectors) {
+    const views = entry.vectors.map((v) => {
+      const view = packed.subarray(at, at + v.length);
+      view.set(v);
+      at += v.length;
+      return view;
+    });
+    entry.reply.ok = { ...entry.ok, vectors: views };
+  }
+  return [packed.buffer];
 }
 
 /**
@@ -50,8 +61,8 @@ function detachVectors(result: unknown): { value: unknown; transfer: ArrayBuffer
  */
 export function hostFacades(port: MessagePort, deps: HttpDeps): void {
   const cancellations = new Map<number, CallCancellation>();
-  const outbox = new TurnOutbox<ReplyMessage>((batch, buffers) => port.postMessage(batch, buffers));
-  const reply = (m: ReplyMessage, transfer: ArrayBuffer[] = []) => outbox.push(m, transfer);
+  const outbox = new TurnOutbox<ReplyMessage>((batch) => port.postMessage(batch, packVectors(batch)));
+  const reply = (m: ReplyMessage) => outbox.push(m);
   const handle = (m: CallMessage | CancelMessage) => {
     if (m.type === 'cancel') {
       cancellations.get(m.id)?.abort();
@@ -63,10 +74,7 @@ export function hostFacades(port: MessagePort, deps: HttpDeps): void {
     Promise.resolve()
       .then(() => HANDLERS[m.method](deps, args))
       .then(
-        (result) => {
-          const { value, transfer } = detachVectors(result);
-          reply({ type: 'reply', id: m.id, ok: value }, transfer);
-        },
+        (result) => reply({ type: 'reply', id: m.id, ok: result }),
         (e) => {
           const error = toCoalesceError(e);
           reply({ type: 'reply', id: m.id, error: { kind: error.kind, message: error.message, param: error.param } });

@@ -28,7 +28,7 @@ function connect(deps: Partial<HttpDeps>) {
   return { remote, client, close: () => { port1.close(); port2.close(); } };
 }
 
-test('a call returns what the facade returned; vectors arrive compact, not with the whole batch buffer', async () => {
+test('a call returns what the facade returned; vectors arrive packed, not with the whole batch buffer', async () => {
   const batch = new Float32Array(1024).map((_, i) => i);
   const { remote, close } = connect({
     embedder: {
@@ -39,9 +39,16 @@ test('a call returns what the facade returned; vectors arrive compact, not with 
     },
   });
   try {
-    const out = await remote.embedder.embed({ inputs: ['a', 'b'], normalize: true });
+    const [out, other] = await Promise.all([
+      remote.embedder.embed({ inputs: ['a', 'b'], normalize: true }),
+      remote.embedder.embed({ inputs: ['c', 'd'], normalize: true }),
+    ]);
     assert.deepEqual(out.vectors.map((v) => [...v]), [[4, 5, 6, 7], [8, 9, 10, 11]]);
-    assert.ok(out.vectors.every((v) => v instanceof Float32Array && v.buffer.byteLength === 16), 'each vector travels alone');
+    assert.deepEqual(other.vectors.map((v) => [...v]), [[4, 5, 6, 7], [8, 9, 10, 11]]);
+    // Answered in one turn: all four vectors share one buffer of exactly their size.
+    const buffers = new Set([...out.vectors, ...other.vectors].map((v) => v.buffer));
+    assert.equal(buffers.size, 1);
+    assert.equal([...buffers][0].byteLength, 4 * 16);
     assert.equal(out.promptTokens, 6);
     assert.deepEqual(out.timings, timings);
     assert.equal(batch[4], 4, 'the host keeps its batch buffer intact');
