@@ -81,8 +81,6 @@ export const OPTIONS = {
     doc: 'Worker threads of this process that serve HTTP (parsing, routing, JSON), sharing one listening socket and calling the one model through the main thread. 0: HTTP runs on the main thread. Use 2-4 when many small requests keep one event loop busy.' }),
   tokenizationWorkers: opt<number>({ flag: '--tokenization-workers', env: 'TOKENIZATION_WORKERS', type: 'int', default: 0, min: 0,
     doc: 'Worker threads that tokenize. 0: tokenize on the main thread.' }),
-  tokenizeInlineChars: opt<number>({ flag: '--tokenize-inline-chars', env: 'TOKENIZE_INLINE_CHARS', type: 'int', default: 2048, min: 0,
-    doc: 'With --tokenization-workers: a request of at most this many characters, all plain ASCII for a BERT WordPiece tokenizer, is tokenized on the main thread (a few µs per sentence) instead of in a worker, sparing it two thread hops. 0: every request goes to the workers.' }),
   maxBatchImages: opt<number>({ flag: '--max-batch-images', env: 'MAX_BATCH_IMAGES', type: 'int', default: 64, min: 1,
     doc: 'Image-text models: most images in one vision-model call (images batch apart from texts, every image costs the same).' }),
   imageWorkers: opt<number>({ flag: '--image-workers', env: 'IMAGE_WORKERS', type: 'int', default: 2, min: 0,

@@ -14,7 +14,6 @@ import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { resolveModelDir } from './models/resolve.js';
 import { HfTokenizer, InlineTextEncoder } from './preprocess/tokenizer.js';
-import { ShortTextsInline } from './preprocess/short-texts-inline.js';
 import { TokenizerPool } from './preprocess/tokenizer-pool.js';
 import type { HttpDeps } from './transport/http/app.js';
 import { httpWhere, serveHttp, type HttpServing } from './transport/http/serve.js';
@@ -49,11 +48,10 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     throw new Error(`--max-batch-tokens ${config.maxBatchTokens} is below the max input length ${manifest.maxLength}: a full-length input could never run`);
   }
   const tokenizerFiles = { tokenizerPath: manifest.tokenizerPath, configPath: manifest.tokenizerConfigPath, maxLength: manifest.maxLength };
-  const tokenizer = HfTokenizer.fromFiles(tokenizerFiles.tokenizerPath, tokenizerFiles.configPath, tokenizerFiles.maxLength);
   const encoder: TextEncoder =
     config.tokenizationWorkers > 0
-      ? new ShortTextsInline(tokenizer, await TokenizerPool.start(tokenizerFiles, config.tokenizationWorkers), config.tokenizeInlineChars)
-      : new InlineTextEncoder(tokenizer);
+      ? await TokenizerPool.start(tokenizerFiles, config.tokenizationWorkers)
+      : new InlineTextEncoder(HfTokenizer.fromFiles(tokenizerFiles.tokenizerPath, tokenizerFiles.configPath, tokenizerFiles.maxLength));
 
   const loadStart = performance.now();
   const backend = await OrtBackend.start(id, manifest, { device: config.device, intraOpThreads: config.intraOpThreads,

@@ -56,14 +56,9 @@ export class HfTokenizer {
     return new HfTokenizer(json, config, maxLength);
   }
 
-  /** The word pieces of `text`, without special tokens. */
-  private wordPieces(text: string): string[] {
-    return this.fast?.tokenize(text) ?? this.tokenizer.tokenize(text, { add_special_tokens: false });
-  }
-
-  /** Word pieces with special tokens, truncated when asked; without truncation the result may exceed maxLength. */
-  private finish(pieces: string[], { truncate, direction }: EncodeOptions, addSpecialTokens: boolean): PostProcessed {
-    let tokens = pieces;
+  /** Tokens with special tokens, truncated when asked; without truncation the result may exceed maxLength. */
+  private pieces(text: string, { truncate, direction }: EncodeOptions, addSpecialTokens: boolean): PostProcessed {
+    let tokens = this.fast?.tokenize(text) ?? this.tokenizer.tokenize(text, { add_special_tokens: false });
     const room = this.maxLength - (addSpecialTokens ? this.specialCount : 0);
     if (truncate && tokens.length > room) {
       tokens = direction === 'left' ? tokens.slice(tokens.length - room) : tokens.slice(0, room);
@@ -76,17 +71,7 @@ export class HfTokenizer {
   }
 
   encode(text: string, options: EncodeOptions): EncodedText {
-    return this.encodePieces(this.wordPieces(text), options);
-  }
-
-  /** encode(), when the ASCII BERT fast path takes the text (a few µs per sentence); null otherwise. */
-  encodeIfFast(text: string, options: EncodeOptions): EncodedText | null {
-    const pieces = this.fast?.tokenize(text);
-    return pieces ? this.encodePieces(pieces, options) : null;
-  }
-
-  private encodePieces(pieces: string[], options: EncodeOptions): EncodedText {
-    const { tokens, token_type_ids } = this.finish(pieces, options, true);
+    const { tokens, token_type_ids } = this.pieces(text, options, true);
     const ids = new Uint32Array(tokens.length);
     for (let i = 0; i < tokens.length; i++) ids[i] = this.id(tokens[i]);
     // No segment ids from the post-processor: leave them out (the backend pads with zeros), one buffer less per text.
@@ -99,7 +84,7 @@ export class HfTokenizer {
    * changed beyond case (e.g. stripped accents) get null offsets.
    */
   tokenize(text: string, options: EncodeOptions & { addSpecialTokens: boolean }): Token[] {
-    const { tokens } = this.finish(this.wordPieces(text), options, options.addSpecialTokens);
+    const { tokens } = this.pieces(text, options, options.addSpecialTokens);
     const lower = text.toLowerCase();
     let cursor = 0;
     return tokens.map((piece) => {
