@@ -114,26 +114,45 @@ export class Batcher<I = EncodedText> {
   submit(inputs: readonly I[], signal?: CancelSignal): Promise<EmbedOutcome[]> {
     if (this.closed) return Promise.reject(shuttingDown());
     if (signal?.aborted) return Promise.reject(cancelled());
+    if (inputs.length === 0) return Promise.resolve([]);
     const enqueuedAt = performance.now();
-    const entries: Entry<I>[] = [];
-    const outcomes = inputs.map(
-      (input) =>
-        new Promise<EmbedOutcome>((resolve, reject) => {
-          entries.push({ input, enqueuedAt, settled: false, resolve, reject });
+    // One promise per request, not per input: under single-text load the batcher's promises were
+    // a measurable share of the main thread.
+    return new Promise<EmbedOutcome[]>((resolve, reject) => {
+      const outcomes = new Array<EmbedOutcome>(inputs.length);
+      let waiting = inputs.length;
+      let done = false;
+      const entries: Entry<I>[] = [];
+      const finish = (error: Error | null) => {
+        done = true;
+        signal?.removeEventListener('abort', onAbort);
+        if (!error) return resolve(outcomes);
+        // A failed input fails the request: settle its siblings so none of them still runs.
+        for (const e of entries) e.settled = true;
+        reject(error);
+      };
+      // One listener per request, not per input: a 32-input request must not trip MaxListeners.
+      const onAbort = () => {
+        if (!done) finish(cancelled());
+      };
+      inputs.forEach((input, i) =>
+        entries.push({
+          input,
+          enqueuedAt,
+          settled: false,
+          resolve: (outcome) => {
+            outcomes[i] = outcome;
+            if (--waiting === 0 && !done) finish(null);
+          },
+          reject: (error) => {
+            if (!done) finish(error);
+          },
         }),
-    );
-    // One listener per request, not per input: a 32-input request must not trip MaxListeners.
-    const onAbort = () => {
-      const error = cancelled();
-      for (const e of entries) this.settle(e, error);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    this.queue.push(...entries);
-    this.schedulePump();
-    const all = Promise.all(outcomes);
-    // A failed input fails the request: settle its siblings so none of them still runs.
-    all.catch((e: Error) => entries.forEach((entry) => this.settle(entry, e))).finally(() => signal?.removeEventListener('abort', onAbort));
-    return all;
+      );
+      signal?.addEventListener('abort', onAbort, { once: true });
+      for (const e of entries) this.queue.push(e);
+      this.schedulePump();
+    });
   }
 
   /** Stops taking inputs; resolves once everything admitted has run. */

@@ -2,18 +2,16 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { HfTokenizer } from './tokenizer.js';
 import type { PoolRequest, PoolResponse, TokenizerFiles } from './tokenizer-pool.js';
+import type { EncodedText } from '../core/types.js';
+import { packViews } from '../workers/pack-views.js';
 
 const files = workerData as TokenizerFiles;
 const tokenizer = HfTokenizer.fromFiles(files.tokenizerPath, files.configPath, files.maxLength);
 const port = parentPort!;
 
-function answer(m: PoolRequest, transfer: ArrayBuffer[]): PoolResponse {
+function answer(m: PoolRequest): PoolResponse {
   try {
-    if (m.op === 'encode') {
-      const encoded = m.texts.map((t) => tokenizer.encode(t, m.options));
-      for (const e of encoded) transfer.push(e.ids.buffer as ArrayBuffer, ...(e.typeIds ? [e.typeIds.buffer as ArrayBuffer] : []));
-      return { id: m.id, ok: true, value: encoded };
-    }
+    if (m.op === 'encode') return { id: m.id, ok: true, value: m.texts.map((t) => tokenizer.encode(t, m.options)) };
     if (m.op === 'tokenize') return { id: m.id, ok: true, value: m.texts.map((t) => tokenizer.tokenize(t, m.options)) };
     return { id: m.id, ok: true, value: m.ids.map((ids) => tokenizer.decode(ids, m.skipSpecialTokens)) };
   } catch (e) {
@@ -21,10 +19,28 @@ function answer(m: PoolRequest, transfer: ArrayBuffer[]): PoolResponse {
   }
 }
 
+/**
+ * The encodings of one turn's answers with their token ids packed into one transferred buffer
+ * (pack-views.ts), and their segment ids, if any, into another.
+ */
+function packEncodings(batch: PoolRequest[], responses: PoolResponse[]): ArrayBuffer[] {
+  const answers = batch.flatMap((m, i) => {
+    const r = responses[i];
+    return m.op === 'encode' && r.ok ? [r as { value: EncodedText[] }] : [];
+  });
+  const all = answers.flatMap((r) => r.value);
+  if (all.length === 0) return [];
+  const ids = packViews(all.map((e) => e.ids), (n) => new Uint32Array(n));
+  const typeIds = packViews(all.flatMap((e) => (e.typeIds ? [e.typeIds] : [])), (n) => new Uint8Array(n));
+  let id = 0;
+  let type = 0;
+  for (const r of answers) r.value = r.value.map((e) => (e.typeIds ? { ids: ids[id++], typeIds: typeIds[type++] } : { ids: ids[id++] }));
+  return [ids[0].buffer as ArrayBuffer, ...(typeIds.length > 0 ? [typeIds[0].buffer as ArrayBuffer] : [])];
+}
+
 // The pool sends one event-loop turn's requests as one array; they are answered as one array.
 port.on('message', (batch: PoolRequest[]) => {
-  const transfer: ArrayBuffer[] = [];
-  const responses = batch.map((m) => answer(m, transfer));
-  port.postMessage(responses, transfer);
+  const responses = batch.map(answer);
+  port.postMessage(responses, packEncodings(batch, responses));
 });
 port.postMessage({ id: 0, ok: true, value: 'ready' } satisfies PoolResponse);

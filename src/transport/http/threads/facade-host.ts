@@ -8,6 +8,7 @@ import type { HttpDeps } from '../app.js';
 import type { CallMessage, CancelMessage, FacadeMethod, ReplyMessage } from './facade-protocol.js';
 import { TurnOutbox } from '../../../workers/turn-outbox.js';
 import { CallCancellation } from '../../../core/cancellation.js';
+import { packViews } from '../../../workers/pack-views.js';
 
 type Handler = (deps: HttpDeps, args: any[]) => unknown;
 
@@ -28,31 +29,22 @@ const HANDLERS: Record<FacadeMethod, Handler> = {
 };
 
 /**
- * Copies the vectors of one turn's replies into one buffer, transferred with them. A vector that
- * views a whole batch's buffer would otherwise be cloned with all of it, and a buffer per vector
- * cost an allocation and a transfer each: about a tenth of the main thread under single-text
- * load (bench/results/gpu, session 6).
+ * The vectors of one turn's replies, packed into one transferred buffer (pack-views.ts). A vector
+ * that views a whole batch's buffer would otherwise be cloned with all of it.
  */
 function packVectors(replies: ReplyMessage[]): ArrayBuffer[] {
   const withVectors = replies.flatMap((r) => {
     const ok = 'ok' in r ? (r.ok as { vectors?: unknown } | null) : null;
     return ok && Array.isArray(ok.vectors) ? [{ reply: r as { ok: unknown }, ok, vectors: ok.vectors as Float32Array[] }] : [];
   });
-  let floats = 0;
-  for (const { vectors } of withVectors) for (const v of vectors) floats += v.length;
-  if (floats === 0) return [];
-  const packed = new Float32Array(floats);
+  if (withVectors.length === 0) return [];
+  const packed = packViews(withVectors.flatMap((w) => w.vectors), (n) => new Float32Array(n));
   let at = 0;
-  for (const entry of withVectors) {
-    const views = entry.vectors.map((v) => {
-      const view = packed.subarray(at, at + v.length);
-      view.set(v);
-      at += v.length;
-      return view;
-    });
-    entry.reply.ok = { ...entry.ok, vectors: views };
+  for (const w of withVectors) {
+    w.reply.ok = { ...w.ok, vectors: packed.slice(at, at + w.vectors.length) };
+    at += w.vectors.length;
   }
-  return [packed.buffer];
+  return packed.length > 0 ? [packed[0].buffer as ArrayBuffer] : [];
 }
 
 /**
@@ -71,16 +63,23 @@ export function hostFacades(port: MessagePort, deps: HttpDeps): void {
     const cancellation = m.cancellable ? new CallCancellation() : null;
     if (cancellation) cancellations.set(m.id, cancellation);
     const args = cancellation ? [{ ...(m.args[0] as object), signal: cancellation }, ...m.args.slice(1)] : m.args;
-    Promise.resolve()
-      .then(() => HANDLERS[m.method](deps, args))
-      .then(
-        (result) => reply({ type: 'reply', id: m.id, ok: result }),
-        (e) => {
-          const error = toCoalesceError(e);
-          reply({ type: 'reply', id: m.id, error: { kind: error.kind, message: error.message, param: error.param } });
-        },
-      )
-      .finally(() => cancellations.delete(m.id));
+    let result: Promise<unknown>;
+    try {
+      result = Promise.resolve(HANDLERS[m.method](deps, args));
+    } catch (e) {
+      result = Promise.reject(e);
+    }
+    result.then(
+      (ok) => {
+        cancellations.delete(m.id);
+        reply({ type: 'reply', id: m.id, ok });
+      },
+      (e) => {
+        cancellations.delete(m.id);
+        const error = toCoalesceError(e);
+        reply({ type: 'reply', id: m.id, error: { kind: error.kind, message: error.message, param: error.param } });
+      },
+    );
   };
   port.on('message', (batch: (CallMessage | CancelMessage)[]) => {
     for (const m of batch) handle(m);
