@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { CoalesceError } from '../../errors.js';
+import { CallCancellation, type CancelSignal } from '../../core/cancellation.js';
 
 interface NodeBindings {
   incoming?: IncomingMessage;
@@ -74,19 +75,22 @@ export function bodyText(c: Context): Promise<string> {
   });
 }
 
-const signals = new WeakMap<ServerResponse, AbortSignal>();
+const signals = new WeakMap<ServerResponse, CallCancellation>();
 
-/** Aborts when the connection closes before the response was sent (one signal per request). */
-export function clientGone(c: Context): AbortSignal {
+/**
+ * Aborts when the connection closes before the response was sent (one signal per request). A
+ * CallCancellation, not an AbortController: those cost several µs each in Node 20.
+ */
+export function clientGone(c: Context): CancelSignal {
   const { outgoing } = bindings(c);
   if (!outgoing) return c.req.raw.signal;
   let signal = signals.get(outgoing);
   if (!signal) {
-    const controller = new AbortController();
+    const cancellation = new CallCancellation();
     outgoing.once('close', () => {
-      if (!outgoing.writableFinished) controller.abort(new Error('the client closed the connection'));
+      if (!outgoing.writableFinished) cancellation.abort();
     });
-    signals.set(outgoing, (signal = controller.signal));
+    signals.set(outgoing, (signal = cancellation));
   }
   return signal;
 }

@@ -8,11 +8,12 @@ import { cancelled, CoalesceError, shuttingDown } from '../../../errors.js';
 import type { HttpDeps, ImageFacade, TextFacade } from '../app.js';
 import type { CallMessage, CancelMessage, FacadeMethod, HttpThreadData, ReplyMessage } from './facade-protocol.js';
 import { TurnOutbox } from '../../../workers/turn-outbox.js';
+import type { CancelSignal } from '../../../core/cancellation.js';
 
 interface Pending {
   resolve: (value: any) => void;
   reject: (error: Error) => void;
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   onAbort?: () => void;
 }
 
@@ -41,12 +42,12 @@ export class FacadeClient {
   call<T>(method: FacadeMethod, args: unknown[] = []): Promise<T> {
     if (this.closed) return Promise.reject(shuttingDown());
     const [first, ...rest] = args;
-    const signal = (first as { signal?: AbortSignal } | undefined)?.signal;
+    const signal = (first as { signal?: CancelSignal } | undefined)?.signal;
     if (signal?.aborted) return Promise.reject(cancelled());
     const id = this.nextId++;
     let sent = args;
     if (signal) {
-      const { signal: _dropped, ...request } = first as { signal?: AbortSignal };
+      const { signal: _dropped, ...request } = first as { signal?: CancelSignal };
       sent = [request, ...rest];
     }
     return new Promise<T>((resolve, reject) => {

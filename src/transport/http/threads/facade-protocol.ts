@@ -1,7 +1,7 @@
 /**
  * Messages between an HTTP thread and the main thread, which owns the facades (and through them
  * the batchers and the model). One call per facade method a route uses; a call whose request
- * carried an AbortSignal can be cancelled by id, since signals do not cross threads. Each
+ * carried a cancel signal can be cancelled by id, since signals do not cross threads. Each
  * postMessage carries an array: everything one side produced in one event-loop turn.
  */
 import type { ErrorKind } from '../../../errors.js';
