@@ -151,7 +151,6 @@ async function raw(task: Partial<RawTask> & { label: string }): Promise<any> {
 // ---------------------------------------------------------------------------------------------
 // 3. Served over HTTP
 
-
 function childrenOf(pid: number): number[] {
   const out: number[] = [];
   for (const d of readdirSync('/proc')) {
@@ -287,13 +286,12 @@ async function runPhase(server: Server, phase: Phase, dimensions: number): Promi
   clearTimeout(atMiddle);
   clearTimeout(atEnd);
   const latencies = results.flatMap((r) => r.latencies ?? []).sort((a: number, b: number) => a - b);
-  const counted = results.reduce((n, r) => n + (r.requests ?? 0), 0);
+  const requests = results.reduce((n, r) => n + (r.requests ?? 0), 0);
   // Where a request's time went inside the facade (the server's own headers), against what the
   // client waited: the difference is spent in HTTP threads, hops between threads and the loaders.
   const serverMeanMs = Object.fromEntries(
-    TIMING_HEADERS.map((h) => [h.slice(2, -5), results.reduce((a, r) => a + (r.headerSums?.[h] ?? 0), 0) / Math.max(1, counted)]),
+    TIMING_HEADERS.map((h) => [h.slice(2, -5), results.reduce((a, r) => a + (r.headerSums?.[h] ?? 0), 0) / Math.max(1, requests)]),
   );
-  const requests = results.reduce((n, r) => n + (r.requests ?? 0), 0);
   const tokens = results.reduce((n, r) => n + (r.tokens ?? 0), 0);
   const errors = results.reduce((n, r) => n + (r.errors ?? 0), 0);
   const failure = results.find((r) => r.error || r.firstError);

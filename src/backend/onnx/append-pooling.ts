@@ -1,9 +1,8 @@
 /**
  * Appends sentence pooling (mean / cls / max / last token), and optionally an L2-normalized copy
- * of the pooled output, to a graph that outputs token states [B, S, D], so only [B, D] leaves
- * the device. On an H100 this
- * took a random-weight BERT-base from 0.34 M to 1.20 M tokens/s: copying [B, S, D] back to the
- * host and pooling there cost more than the model.
+ * of the pooled output, to a graph that outputs token states [B, S, D], so only [B, D] leaves the
+ * device. On an H100 this took a random-weight BERT-base from 0.34 M to 1.20 M tokens/s: copying
+ * [B, S, D] back to the host and pooling there cost more than the model.
  *
  * The pooling is computed in float32 whatever the model's precision (a float16 sum over 512
  * tokens loses digits), and matches sentence-transformers' Pooling module: mean divides by
