@@ -13,7 +13,8 @@
  *
  * usage: node dist/bench/gpu/gpu-bench.js --model DIR [--torch torch.json] [--out DIR] [--device cuda] [--quick]
  *   [--onnx-file F]          the graph to serve (default model_fp16.onnx, else model.onnx)
- *   [--raw full|minimal|none] minimal: only the server's own settings (2 sessions, shape buckets), W2 sorted and in arrival order
+ *   [--raw full|minimal|none] minimal: only the server's own settings (2 sessions, shape buckets), W2 sorted and in arrival order,
+ *                            and in arrival order in batches of 24-64 texts on the served sessions (served / raw on the same batches)
  *   [--server-flags "..."]   more server flags (e.g. "--http-threads 4")
  *   [--node-flags "..."]     Node flags for the server process (e.g. "--cpu-prof --cpu-prof-dir=DIR")
  *   [--phases "W2 binary,W3 json"]  only these served phases
@@ -394,12 +395,30 @@ async function fullRaw(reference: string[], budgetW2: number): Promise<RawChoice
 /** The server's own settings, as the raw runs of minimalRaw use them and --raw none takes them. */
 const SERVER_DEFAULTS: Omit<RawChoice, 'ceiling'> = { chosen: 256, seqMultiple: 0, batchMultiple: 1, memPattern: 'on', shapeBuckets: 'on', sessions: 2 };
 
-/** Only the server's own settings (2 sessions, shape buckets): W2 as sorted batches (the ceiling) and in arrival order. */
+/** --sessions as the served phases run it (--server-flags may change it). */
+const SERVED_SESSIONS = (() => {
+  const i = SERVER_FLAGS.lastIndexOf('--sessions');
+  return i >= 0 ? Number(SERVER_FLAGS[i + 1]) : SERVER_DEFAULTS.sessions;
+})();
+/** Texts per batch of the "same batches" W2 ceiling: around what 256 closed-loop clients give the batcher (32-55 measured). */
+const SAME_BATCH_TEXTS = QUICK ? [8, 16] : [24, 32, 48, 64];
+
+/**
+ * Only the server's own settings (2 sessions, shape buckets): W2 as sorted batches (the ceiling)
+ * and in arrival order; then W2 in arrival order in batches of a fixed number of texts, on the
+ * served number of sessions: the served W2 is judged against the size nearest its own batches.
+ */
 async function minimalRaw(reference: string[], budgetW2: number): Promise<RawChoice> {
   const common = { shapeBuckets: SERVER_DEFAULTS.shapeBuckets, seqMultiple: SERVER_DEFAULTS.seqMultiple, w1Batches: [SERVER_DEFAULTS.chosen], w2BudgetTokens: budgetW2 };
   report.raw.fp16Pooled1 = await raw({ label: '1 session, shape buckets', ...common, latency: true, referenceTexts: reference });
   report.raw.fp16Pooled2 = await raw({ label: '2 sessions, shape buckets, W2 sorted by length', ...common, sessions: 2 });
   report.raw.arrival2 = await raw({ label: '2 sessions, shape buckets, W2 in arrival order', ...common, w1Batches: [], sessions: 2, w2Order: 'arrival' });
+  report.raw.sameBatches = [];
+  for (const texts of SAME_BATCH_TEXTS) {
+    const label = `${SERVED_SESSIONS} sessions, W2 in arrival order, ${texts} texts per batch`;
+    const r = await raw({ label, ...common, w1Batches: [], sessions: SERVED_SESSIONS, w2Order: 'arrival', w2MaxBatch: texts });
+    report.raw.sameBatches.push({ texts, sessions: SERVED_SESSIONS, tokensPerS: r.w2?.tokensPerS ?? NaN });
+  }
   return { ...SERVER_DEFAULTS, ceiling: { w1: report.raw.fp16Pooled2.w1, w2: report.raw.fp16Pooled2.w2 } };
 }
 
@@ -490,6 +509,14 @@ function summarize(ceiling: any): void {
   rows.push(['W2 tokens/s (HTTP)', '>= 1.0 M', `${m(served('W2 json').tokensPerS)} json, ${m(served('W2 binary').tokensPerS)} binary`, `${r(w2.tokensPerS, st('st_w2'))} of ST, ${r(w2.tokensPerS, rawW2)} of raw`]);
   rows.push(['W3 p50 (HTTP)', '<= 3 ms', `${w3.p50Ms?.toFixed(2)} ms (p99 ${w3.p99Ms?.toFixed(2)})`, `ST ${torch.st_w3?.p50_ms?.toFixed(2) ?? 'n/a'} ms`]);
   rows.push(['served / raw ceiling', '>= 0.9', `W1 ${r(w1.tokensPerS, rawW1)}, W2 ${r(w2.tokensPerS, rawW2)}`, '']);
+  // The issue's "on the same batches": raw W2 in batches of about the size the served W2 formed.
+  const same: { texts: number; sessions: number; tokensPerS: number }[] = report.raw.sameBatches ?? [];
+  const servedBatch = w2.meanBatchSize ?? NaN;
+  const nearest = same.reduce<(typeof same)[number] | null>((best, p) => (!best || Math.abs(p.texts - servedBatch) < Math.abs(best.texts - servedBatch) ? p : best), null);
+  if (nearest) {
+    rows.push(['served / raw, same batch size (W2)', '>= 0.9', r(w2.tokensPerS, nearest.tokensPerS),
+      `served batches ${servedBatch.toFixed(1)} texts; raw ${m(nearest.tokensPerS)} at ${nearest.texts} texts, ${nearest.sessions} sessions (${same.map((p) => `${p.texts}: ${m(p.tokensPerS)}`).join(', ')})`]);
+  }
   rows.push(['raw ceiling W1 / W2', '', `${m(rawW1)} / ${m(rawW2)}`, `eager 256x128 ${m(torch.eager_256x128?.tokens_per_s)}`]);
   report.summary = rows;
   const md: string[] = [];
