@@ -287,8 +287,6 @@ export interface VisionRewrites {
   fastGelu: number;
 }
 
-const NO_REWRITES: VisionRewrites = { fusedAttention: 0, patchMatMul: false, skipLayerNorm: 0, fastGelu: 0 };
-
 interface ServedVision {
   path: string;
   rewrites: VisionRewrites;
@@ -313,9 +311,8 @@ function servedVision(
   // The rewrites are named in the key: a change to them must not reuse graphs cached by an older one.
   const key = `vision|${what}|pixels|${JSON.stringify(normalization)}|patches-v2${fuse ? '|mha-v2|sln-v1|gelu-v2' : ''}`;
   const target = cachePath(cacheDir, source, key);
-  const note = cachePath(cacheDir, source, key, 'json');
-  // Notes written before some rewrites existed (unfused graphs keep their key) lack their counts: none done.
-  if (existsSync(note) && existsSync(target)) return { path: target, rewrites: { ...NO_REWRITES, ...(JSON.parse(readFileSync(note, 'utf8')) as Partial<VisionRewrites>) } };
+  const note = target.replace(/\.onnx$/, '.json');
+  if (existsSync(note) && existsSync(target)) return { path: target, rewrites: JSON.parse(readFileSync(note, 'utf8')) as VisionRewrites };
   let model: ModelProto;
   let patches = 0;
   try {

@@ -19,8 +19,7 @@
  * intermediate read elsewhere, is left as it is.
  */
 import { attrFloat, attribute, attributeInts, attrInt, bytesOf, DataType, int64ToNumber, makeNode, makeTensor, tensorData, type ModelProto, type NodeProto, type TensorProto } from './onnx-proto.js';
-import { constantScalar, constantValues, fuseEach, isOp, projectionBias, readOnlyInside, type Fusion, type GraphIndex } from './graph-index.js';
-import { extractSubgraph } from './subgraph.js';
+import { constantScalar, constantValues, fuseEach, isOp, projectionBias, readOnlyInside, scalarOperand, type Fusion, type GraphIndex } from './graph-index.js';
 
 const perm = (node: NodeProto) => attributeInts(node, 'perm');
 
@@ -39,15 +38,12 @@ class Walk {
       const p = this.index.producer.get(at);
       if (!p) return null;
       const [a, b] = p.input ?? [];
-      if (p.op_type === 'Mul') {
-        const ca = constantScalar(this.index, a);
-        const cb = constantScalar(this.index, b);
-        if (cb !== null || ca !== null) {
-          this.scale *= cb ?? ca!;
-          this.nodes.push(p);
-          at = cb !== null ? a : b;
-          continue;
-        }
+      const scaling = p.op_type === 'Mul' ? scalarOperand(this.index, p) : null;
+      if (scaling) {
+        this.scale *= scaling[0];
+        this.nodes.push(p);
+        at = scaling[1];
+        continue;
       }
       if (p.op_type === 'Div') {
         const cb = constantScalar(this.index, b);
@@ -198,17 +194,14 @@ export interface FusedAttention {
  */
 export function fuseAttention(model: ModelProto, numHeads: number | null = null, options: { projectionBias?: boolean } = {}): FusedAttention {
   // The fused node sits where the pattern's last node was: everything it reads comes before.
-  const fusion = (index: GraphIndex, softmax: NodeProto, fusedSoFar: number): Fusion | null => {
+  const fusion = (index: GraphIndex, softmax: NodeProto): Fusion | null => {
     const m = match(index, softmax, numHeads, options.projectionBias ?? true);
     if (!m) return null;
-    const name = `coalesce_mha_${fusedSoFar}`;
+    const name = `coalesce_mha/${m.out}`;
     const bias = m.bias && concatTensors(`${name}_qkv_bias`, m.bias);
     const inputs = bias ? [m.q, m.k, m.v, bias.name!] : [m.q, m.k, m.v];
     const node = makeNode('MultiHeadAttention', inputs, [m.out], [attrInt('num_heads', m.heads), attrFloat('scale', m.scale)], { name, domain: 'com.microsoft' });
     return { removed: m.nodes, at: m.last, node, initializers: bias ? [bias] : [] };
   };
-  const fused = fuseEach(model, (n) => isOp(n, 'Softmax'), fusion);
-  // Drop what only fed the removed nodes (the shape arithmetic of their reshapes).
-  const outputs = (model.graph?.output ?? []).map((o) => o.name ?? '');
-  return fused.fused === 0 ? fused : { model: extractSubgraph(fused.model, outputs), fused: fused.fused };
+  return fuseEach(model, (n) => isOp(n, 'Softmax'), fusion);
 }

@@ -13,19 +13,10 @@
  * rounding.
  */
 import { makeNode, type ModelProto, type NodeProto } from './onnx-proto.js';
-import { constantScalar as scalar, fuseEach, isOp, projectionBias, readOnlyInside, type Fusion, type GraphIndex as Index } from './graph-index.js';
+import { constantScalar as scalar, fuseEach, isOp, projectionBias, readOnlyInside, scalarOperand, type Fusion, type GraphIndex as Index } from './graph-index.js';
 
 /** Within half-float rounding of `want`. */
 const near = (v: number | null, want: number) => v !== null && Math.abs(v - want) <= Math.abs(want) * 2e-3;
-
-/** For a binary op node with a constant operand: [the constant's value, the other input]. */
-function withConstant(index: Index, n: NodeProto): [number, string] | null {
-  const [a, b] = n.input ?? [];
-  const ca = scalar(index, a);
-  if (ca !== null) return [ca, b];
-  const cb = scalar(index, b);
-  return cb !== null ? [cb, a] : null;
-}
 
 /** The only reader of `name` when it is `op` and nothing else (no graph output) reads it. */
 function onlyReader(index: Index, name: string, op: string): NodeProto | null {
@@ -55,32 +46,32 @@ function match(index: Index, tanh: NodeProto): Match | null {
   // Backwards from tanh: sqrt(2/pi) * (x + 0.044715 * x^3).
   const scaled = index.producer.get(tanh.input?.[0] ?? '');
   if (!isOp(scaled, 'Mul')) return null;
-  const s = withConstant(index, scaled);
+  const s = scalarOperand(index, scaled);
   if (!s || !near(s[0], Math.sqrt(2 / Math.PI))) return null;
   const inner = index.producer.get(s[1]);
   if (!isOp(inner, 'Add')) return null;
   for (const [x, cubic] of [[inner.input![0], inner.input![1]], [inner.input![1], inner.input![0]]]) {
     const c = index.producer.get(cubic);
     if (!isOp(c, 'Mul')) continue;
-    const k = withConstant(index, c);
+    const k = scalarOperand(index, c);
     if (!k || !near(k[0], 0.044715)) continue;
     const cube = cubeOf(index, k[1], x);
     if (!cube) continue;
     // Forwards from tanh: 0.5 * x * (1 + t), as (x * (1 + t)) * 0.5 or (0.5 * x) * (1 + t).
     const one = onlyReader(index, tanh.output![0], 'Add');
-    if (!one || !near(withConstant(index, one)?.[0] ?? null, 1)) return null;
+    if (!one || !near(scalarOperand(index, one)?.[0] ?? null, 1)) return null;
     const times = onlyReader(index, one.output![0], 'Mul');
     if (!times) return null;
     const other = times.input![0] === one.output![0] ? times.input![1] : times.input![0];
     const nodes = [...cube, c, inner, scaled, tanh, one, times];
     if (other === x) {
       const half = onlyReader(index, times.output![0], 'Mul');
-      if (!half || !near(withConstant(index, half)?.[0] ?? null, 0.5)) return null;
+      if (!half || !near(scalarOperand(index, half)?.[0] ?? null, 0.5)) return null;
       return { x, nodes: [...nodes, half], out: half.output![0] };
     }
     const halfX = index.producer.get(other);
     if (!isOp(halfX, 'Mul') || (index.readers.get(other) ?? []).length !== 1) return null;
-    const h = withConstant(index, halfX);
+    const h = scalarOperand(index, halfX);
     if (!h || h[1] !== x || !near(h[0], 0.5)) return null;
     return { x, nodes: [...nodes, halfX], out: times.output![0] };
   }

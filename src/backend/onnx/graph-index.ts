@@ -4,6 +4,7 @@
  * fused nodes in the place of the ones they replace.
  */
 import { halfToFloat } from '../ort/tensors.js';
+import { pruneUnread } from './subgraph.js';
 import { DataType, graphConstants, int64ToNumber, opsetVersion, tensorData, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from './onnx-proto.js';
 
 export interface GraphIndex {
@@ -56,6 +57,15 @@ export function constantScalar(index: GraphIndex, name: string): number | null {
   return v && v.length === 1 ? v[0] : null;
 }
 
+/** For a binary op node with a constant scalar operand: [its value, the other input] (the second operand checked first). */
+export function scalarOperand(index: GraphIndex, n: NodeProto): [number, string] | null {
+  const [a, b] = n.input ?? [];
+  const cb = constantScalar(index, b);
+  if (cb !== null) return [cb, a];
+  const ca = constantScalar(index, a);
+  return ca !== null ? [ca, b] : null;
+}
+
 export interface ProjectionBias {
   /** The Add that goes away. */
   add: NodeProto;
@@ -95,13 +105,14 @@ export interface Fusion {
 
 /**
  * Tries `match` on every anchor node (in graph order), keeps the fusions that do not overlap an
- * earlier one, and rewrites the model: removed nodes go, each fused node sits where everything it
- * reads is computed, and com.microsoft is imported. `fused` 0 means the model came back unchanged.
+ * earlier one, and rewrites the model: removed nodes go (with whatever only fed them, such as a
+ * reshape's shape arithmetic), each fused node sits where everything it reads is computed, and
+ * com.microsoft is imported. `fused` 0 means the model came back unchanged.
  */
 export function fuseEach(
   model: ModelProto,
   isAnchor: (n: NodeProto) => boolean,
-  match: (index: GraphIndex, anchor: NodeProto, fusedSoFar: number) => Fusion | null,
+  match: (index: GraphIndex, anchor: NodeProto) => Fusion | null,
 ): { model: ModelProto; fused: number } {
   const graph = model.graph ?? {};
   const index = indexGraph(graph);
@@ -109,7 +120,7 @@ export function fuseEach(
   const replacement = new Map<NodeProto, NodeProto>();
   const initializers: TensorProto[] = [];
   for (const anchor of (graph.node ?? []).filter(isAnchor)) {
-    const f = match(index, anchor, replacement.size);
+    const f = match(index, anchor);
     if (!f || f.removed.some((n) => removed.has(n))) continue;
     for (const n of f.removed) removed.add(n);
     replacement.set(f.at, f.node);
@@ -119,5 +130,6 @@ export function fuseEach(
   const node = (graph.node ?? []).flatMap((n) => (replacement.has(n) ? [replacement.get(n)!] : removed.has(n) ? [] : [n]));
   const opsets = model.opset_import ?? [];
   const opset_import = opsetVersion(model, 'com.microsoft') === undefined ? [...opsets, { domain: 'com.microsoft', version: 1 }] : opsets;
-  return { model: { ...model, opset_import, graph: { ...graph, node, initializer: [...(graph.initializer ?? []), ...initializers] } }, fused: replacement.size };
+  const rewritten = { ...model, opset_import, graph: { ...graph, node, initializer: [...(graph.initializer ?? []), ...initializers] } };
+  return { model: pruneUnread(rewritten), fused: replacement.size };
 }

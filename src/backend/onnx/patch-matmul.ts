@@ -1,3 +1,4 @@
+import { pruneUnread } from './subgraph.js';
 import { attribute, attributeInts, attrInts, graphConstants, int64Tensor, int64ToNumber, makeNode, makeTensor, tensorData, type ModelProto, type NodeProto, type TensorProto } from './onnx-proto.js';
 
 /**
@@ -59,5 +60,6 @@ export function patchMatMul(model: ModelProto, input: string, height: number, wi
     ];
   });
   if (rewritten === 0) return { model, rewritten };
-  return { model: { ...model, graph: { ...graph, node: nodes, initializer: [...(graph.initializer ?? []), ...added] } }, rewritten };
+  // The Conv's own weight goes with it (pruneUnread): the served graph would carry it twice.
+  return { model: pruneUnread({ ...model, graph: { ...graph, node: nodes, initializer: [...(graph.initializer ?? []), ...added] } }), rewritten };
 }

@@ -87,6 +87,11 @@ export function extractSubgraph(model: ModelProto, outputs: readonly string[], o
   return { ...model, graph: sub };
 }
 
+/** The model without what none of its outputs needs: nodes, constants and inputs a rewrite left unread. */
+export function pruneUnread(model: ModelProto): ModelProto {
+  return extractSubgraph(model, (model.graph?.output ?? []).map((o) => o.name ?? ''));
+}
+
 /** Names of the graph's inputs that are real inputs (not initializers listed as inputs, as old exporters did). */
 export function graphInputNames(model: ModelProto): string[] {
   const inits = new Set((model.graph?.initializer ?? []).map((t) => t.name ?? ''));
