@@ -12,7 +12,7 @@ import { makeGraph, makeModel, makeNode, makeValueInfo, DataType, encodeModel } 
 import { pickOutput, POOLED_OUTPUTS, TOKEN_OUTPUTS } from '../onnx/serving-graph.js';
 import { poolTokens } from '../pooling.js';
 import { cudaUnavailableMessage, parseDevice } from './device.js';
-import { serveBatches, sessionOptions, shapeBucketsOn, type RunOutput } from './worker-common.js';
+import { pooledRows, serveBatches, sessionOptions, shapeBucketsOn, type RunOutput } from './worker-common.js';
 import type { EmbedMessage, FromWorker, LoadRequest, SessionFacts } from './protocol.js';
 import { float16ToFloat32, nextPow2, padBatch, type IntegerType } from './tensors.js';
 
@@ -119,7 +119,7 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
     },
     manifest,
     intType,
-    normalizedOutput: graph.bytes ? graph.normalizedOutputName : null,
+    normalizedOutput: graph.normalizedOutputName,
     wants: { mask: inputs.includes('attention_mask'), typeIds: inputs.includes('token_type_ids'), positions: inputs.includes('position_ids') },
     facts: {
       inputNames: [...inputs],
@@ -185,15 +185,13 @@ async function run(l: Loaded, ids: Uint32Array, typeIds: Uint8Array, lengths: Ui
   const fetches = l.normalizedOutput ? [l.facts.outputName, l.normalizedOutput] : [l.facts.outputName];
   const results = await l.session.run(feeds, fetches);
   const out = results[l.facts.outputName];
-  const data = out.type === 'float16' ? float16ToFloat32(out.data as Uint16Array) : (out.data as Float32Array);
-  const dims = out.dims;
   if (l.facts.outputKind === 'pooled') {
-    if (dims.length !== 2 || dims[0] !== padded.rows) throw new Error(`output ${l.facts.outputName} has shape [${dims}], expected [${padded.rows}, D]`);
-    // Filler rows come last: drop them.
-    const real = (v: Float32Array) => (padded.rows === batch ? v : v.subarray(0, batch * dims[1]));
-    const normalized = l.normalizedOutput ? real(results[l.normalizedOutput].data as Float32Array) : undefined;
-    return { vectors: real(data), normalized, dimensions: dims[1] };
+    const { rows: vectors, dimensions } = pooledRows(out, l.facts.outputName, padded.rows, batch);
+    const normalized = l.normalizedOutput ? pooledRows(results[l.normalizedOutput], l.normalizedOutput, padded.rows, batch).rows : undefined;
+    return { vectors, normalized, dimensions };
   }
+  const dims = out.dims;
+  const data = out.type === 'float16' ? float16ToFloat32(out.data as Uint16Array) : (out.data as Float32Array);
   if (dims.length !== 3 || dims[0] !== padded.rows) throw new Error(`output ${l.facts.outputName} has shape [${dims}], expected [${padded.rows}, S, D]`);
   return { vectors: poolTokens(l.manifest.pooling, data, lengths, dims[1], dims[2]), dimensions: dims[2] };
 }

@@ -7,8 +7,8 @@
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { cudaUnavailableMessage, parseDevice } from './device.js';
-import { serveBatches, sessionOptions, shapeBucketsOn, type RunOutput } from './worker-common.js';
-import { float16ToFloat32, imageBucket } from './tensors.js';
+import { pooledRows, serveBatches, sessionOptions, shapeBucketsOn, type RunOutput } from './worker-common.js';
+import { imageBucket } from './tensors.js';
 import { PIXELS_INPUT } from '../onnx/pixel-input.js';
 import type { VisionEmbedMessage, VisionFacts, VisionFromWorker, VisionLoadRequest } from './vision-protocol.js';
 
@@ -77,10 +77,11 @@ async function load(req: VisionLoadRequest): Promise<Loaded> {
 async function warmBuckets(l: Loaded, maxBatchImages: number): Promise<{ shapes: number; ms: number }> {
   const started = performance.now();
   const size = l.height * l.width * 3;
-  const blank = new Uint8Array(imageBucket(maxBatchImages) * size);
+  // Warmed on the batch buffer itself, still blank: allocated once at its largest, never regrown while serving.
+  l.stack = new Uint8Array(imageBucket(maxBatchImages) * size);
   let shapes = 1; // batch size 1: the probe
   for (let rows = imageBucket(2); rows <= imageBucket(maxBatchImages); rows = imageBucket(rows + 1)) {
-    await run(l, blank.subarray(0, rows * size), rows);
+    await run(l, l.stack.subarray(0, rows * size), rows);
     shapes++;
   }
   return { shapes, ms: performance.now() - started };
@@ -93,11 +94,8 @@ async function run(l: Loaded, pixels: Uint8Array, count: number): Promise<RunOut
   if (!Number.isInteger(rows) || rows < count) throw new Error(`got ${pixels.length} pixel bytes for ${count} images of [${l.height}, ${l.width}, 3]`);
   const input = new ort.Tensor('uint8', pixels, [rows, l.height, l.width, 3]);
   const results = await l.session.run({ [PIXELS_INPUT]: input }, [l.facts.outputName]);
-  const out = results[l.facts.outputName];
-  const data = out.type === 'float16' ? float16ToFloat32(out.data as Uint16Array) : (out.data as Float32Array);
-  const dims = out.dims;
-  if (dims.length !== 2 || dims[0] !== rows) throw new Error(`output ${l.facts.outputName} has shape [${dims}], expected [${rows}, D]`);
-  return { vectors: rows === count ? data : data.subarray(0, count * dims[1]), dimensions: dims[1] };
+  const { rows: vectors, dimensions } = pooledRows(results[l.facts.outputName], l.facts.outputName, rows, count);
+  return { vectors, dimensions };
 }
 
 /**

@@ -6,6 +6,7 @@ import { parentPort } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import type { BatchReply } from './session-threads.js';
 import { l2NormalizeRows } from '../../core/postprocess.js';
+import { float16ToFloat32 } from './tensors.js';
 
 /** --shape-buckets on this device: 'on', or 'auto' on CUDA (where every new shape costs a slow first run). */
 export function shapeBucketsOn(mode: string | undefined, onCuda: boolean): boolean {
@@ -37,6 +38,17 @@ export interface RunOutput {
   vectors: Float32Array;
   normalized?: Float32Array;
   dimensions: number;
+}
+
+/**
+ * The first `count` rows of a pooled [rows, D] output as float32 (float16 widened): rows past
+ * `count` are filler (shape buckets). Throws when the output is not [rows, D].
+ */
+export function pooledRows(out: ort.Tensor, name: string, rows: number, count: number): { rows: Float32Array; dimensions: number } {
+  const dims = out.dims;
+  if (dims.length !== 2 || dims[0] !== rows) throw new Error(`output ${name} has shape [${dims}], expected [${rows}, D]`);
+  const data = out.type === 'float16' ? float16ToFloat32(out.data as Uint16Array) : (out.data as Float32Array);
+  return { rows: rows === count ? data : data.subarray(0, count * dims[1]), dimensions: dims[1] };
 }
 
 /** ORT may hand back a view of a larger buffer; copy only then, so the transfer is exact. */
