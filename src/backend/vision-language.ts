@@ -287,6 +287,8 @@ export interface VisionRewrites {
   fastGelu: number;
 }
 
+const NO_REWRITES: VisionRewrites = { fusedAttention: 0, patchMatMul: false, skipLayerNorm: 0, fastGelu: 0 };
+
 interface ServedVision {
   path: string;
   rewrites: VisionRewrites;
@@ -312,7 +314,8 @@ function servedVision(
   const key = `vision|${what}|pixels|${JSON.stringify(normalization)}|patches-v2${fuse ? '|mha-v2|sln-v1|gelu-v2' : ''}`;
   const target = cachePath(cacheDir, source, key);
   const note = target.replace(/\.onnx$/, '.json');
-  if (existsSync(note) && existsSync(target)) return { path: target, rewrites: JSON.parse(readFileSync(note, 'utf8')) as VisionRewrites };
+  // Notes written before some rewrites existed (unfused graphs keep their key) lack their counts: none done.
+  if (existsSync(note) && existsSync(target)) return { path: target, rewrites: { ...NO_REWRITES, ...(JSON.parse(readFileSync(note, 'utf8')) as Partial<VisionRewrites>) } };
   let model: ModelProto;
   let patches = 0;
   try {
