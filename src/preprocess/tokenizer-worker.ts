@@ -3,7 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { HfTokenizer } from './tokenizer.js';
 import type { PoolRequest, PoolResponse, TokenizerFiles } from './tokenizer-pool.js';
 import type { EncodedText } from '../core/types.js';
-import { packViews } from '../workers/pack-views.js';
+import { packGroups } from '../workers/pack-views.js';
 
 const files = workerData as TokenizerFiles;
 const tokenizer = HfTokenizer.fromFiles(files.tokenizerPath, files.configPath, files.maxLength);
@@ -28,14 +28,13 @@ function packEncodings(batch: PoolRequest[], responses: PoolResponse[]): ArrayBu
     const r = responses[i];
     return m.op === 'encode' && r.ok ? [r as { value: EncodedText[] }] : [];
   });
-  const all = answers.flatMap((r) => r.value);
-  if (all.length === 0) return [];
-  const ids = packViews(all.map((e) => e.ids), (n) => new Uint32Array(n));
-  const typeIds = packViews(all.flatMap((e) => (e.typeIds ? [e.typeIds] : [])), (n) => new Uint8Array(n));
-  let id = 0;
-  let type = 0;
-  for (const r of answers) r.value = r.value.map((e) => (e.typeIds ? { ids: ids[id++], typeIds: typeIds[type++] } : { ids: ids[id++] }));
-  return [ids[0].buffer as ArrayBuffer, ...(typeIds.length > 0 ? [typeIds[0].buffer as ArrayBuffer] : [])];
+  const ids = packGroups(answers.map((r) => r.value.map((e) => e.ids)), (n) => new Uint32Array(n));
+  const typeIds = packGroups(answers.map((r) => r.value.flatMap((e) => (e.typeIds ? [e.typeIds] : []))), (n) => new Uint8Array(n));
+  answers.forEach((r, i) => {
+    let type = 0;
+    r.value = r.value.map((e, j) => (e.typeIds ? { ids: ids.groups[i][j], typeIds: typeIds.groups[i][type++] } : { ids: ids.groups[i][j] }));
+  });
+  return [ids.buffer, typeIds.buffer].filter((b): b is ArrayBuffer => b !== null);
 }
 
 // The pool sends one event-loop turn's requests as one array; they are answered as one array.

@@ -17,3 +17,11 @@ export function packViews<T extends Packable>(arrays: readonly T[], make: (lengt
     return view;
   });
 }
+
+/** packViews over several lists at once: the views list by list, and the one buffer to transfer (null: nothing packed). */
+export function packGroups<T extends Packable>(groups: readonly (readonly T[])[], make: (length: number) => T): { groups: T[][]; buffer: ArrayBuffer | null } {
+  const flat = packViews(groups.flat() as T[], make);
+  let at = 0;
+  const out = groups.map((g) => flat.slice(at, (at += g.length)));
+  return { groups: out, buffer: flat.length > 0 ? (flat[0].buffer as ArrayBuffer) : null };
+}

@@ -8,7 +8,7 @@ import type { HttpDeps } from '../app.js';
 import type { CallMessage, CancelMessage, FacadeMethod, ReplyMessage } from './facade-protocol.js';
 import { TurnOutbox } from '../../../workers/turn-outbox.js';
 import { CallCancellation } from '../../../core/cancellation.js';
-import { packViews } from '../../../workers/pack-views.js';
+import { packGroups } from '../../../workers/pack-views.js';
 
 type Handler = (deps: HttpDeps, args: any[]) => unknown;
 
@@ -35,16 +35,12 @@ const HANDLERS: Record<FacadeMethod, Handler> = {
 function packVectors(replies: ReplyMessage[]): ArrayBuffer[] {
   const withVectors = replies.flatMap((r) => {
     const ok = 'ok' in r ? (r.ok as { vectors?: unknown } | null) : null;
-    return ok && Array.isArray(ok.vectors) ? [{ reply: r as { ok: unknown }, ok, vectors: ok.vectors as Float32Array[] }] : [];
+    return ok && Array.isArray(ok.vectors) ? [ok as { vectors: Float32Array[] }] : [];
   });
-  if (withVectors.length === 0) return [];
-  const packed = packViews(withVectors.flatMap((w) => w.vectors), (n) => new Float32Array(n));
-  let at = 0;
-  for (const w of withVectors) {
-    w.reply.ok = { ...w.ok, vectors: packed.slice(at, at + w.vectors.length) };
-    at += w.vectors.length;
-  }
-  return packed.length > 0 ? [packed[0].buffer as ArrayBuffer] : [];
+  const { groups, buffer } = packGroups(withVectors.map((ok) => ok.vectors), (n) => new Float32Array(n));
+  // The results are this call's own objects: they take their packed views in place.
+  withVectors.forEach((ok, i) => (ok.vectors = groups[i]));
+  return buffer ? [buffer] : [];
 }
 
 /**
