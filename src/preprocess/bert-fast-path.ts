@@ -38,17 +38,21 @@ export class BertFastPath {
     private readonly added: string[],
   ) {}
 
-  /** The fast path for this tokenizer, or null when its pipeline is not plain BERT WordPiece. */
-  static from(json: TokenizerJson, config: Record<string, unknown>): BertFastPath | null {
+  /**
+   * The fast path for this tokenizer, or null when its pipeline is not plain BERT WordPiece.
+   * `vocab`: the WordPiece model's own token -> id map when the caller already has one (the
+   * library's), else built from the JSON.
+   */
+  static from(json: TokenizerJson, config: Record<string, unknown>, vocab?: Map<string, number>): BertFastPath | null {
     const { normalizer, pre_tokenizer: pre, model } = json;
     if (normalizer?.type !== 'BertNormalizer' || pre?.type !== 'BertPreTokenizer' || model?.type !== 'WordPiece' || !model.vocab) return null;
     // Options of the library's Tokenizer that change the text before the normalizer.
     if (config.remove_space === true || config.do_lowercase_and_remove_accent) return null;
     // The model's own vocabulary, as the library's WordPiece looks pieces up (added tokens are not in it).
-    const vocab = new Map(Object.entries(model.vocab));
-    if (model.unk_token === undefined || !vocab.has(model.unk_token)) return null;
+    const pieces = vocab ?? new Map(Object.entries(model.vocab));
+    if (model.unk_token === undefined || !pieces.has(model.unk_token)) return null;
     return new BertFastPath(
-      vocab,
+      pieces,
       normalizer.lowercase === true,
       model.unk_token,
       model.continuing_subword_prefix ?? '##',
@@ -89,10 +93,6 @@ export class BertFastPath {
   private wordPieces(word: string, out: string[]): void {
     if (word.length > this.maxWordChars) {
       out.push(this.unk);
-      return;
-    }
-    if (this.vocab.has(word)) {
-      out.push(word);
       return;
     }
     const first = out.length;

@@ -34,7 +34,9 @@ export class HfTokenizer {
     readonly maxLength: number,
   ) {
     this.tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
-    this.fast = BertFastPath.from(tokenizerJson, tokenizerConfig);
+    // The library's WordPiece map, not a third copy of the vocabulary per tokenizer thread.
+    const wordPiece = (this.tokenizer as unknown as { model?: { tokens_to_ids?: Map<string, number> } }).model?.tokens_to_ids;
+    this.fast = BertFastPath.from(tokenizerJson, tokenizerConfig, wordPiece);
     this.vocab = this.tokenizer.get_vocab(true);
     const model = tokenizerJson.model as { unk_token?: string; unk_id?: number };
     const unkToken = model.unk_token ?? (tokenizerConfig.unk_token as string | undefined);
