@@ -83,28 +83,33 @@ async function fetchImage(url: string, options: ImageSourceOptions, where: strin
 }
 
 const headOf = (input: string) => input.slice(0, 16).trimStart().toLowerCase();
-const isUrlHead = (head: string) => head.startsWith('http://') || head.startsWith('https://');
 
 /** An http(s) URL input (fetched, not decoded). */
-export const isUrl = (input: string): boolean => isUrlHead(headOf(input));
+export function isUrl(input: string): boolean {
+  const head = headOf(input);
+  return head.startsWith('http://') || head.startsWith('https://');
+}
 
-/** Bytes of one image input; `where` names it in errors (e.g. "inputs[2]"). */
-export async function loadImageBytes(input: string, options: ImageSourceOptions, where: string, signal?: CancelSignal): Promise<Uint8Array> {
+/** Bytes of a base64 or data: URI input (any input but an http(s) URL); `where` names it in errors. */
+export function decodeImageText(input: string, where: string): Uint8Array {
   const head = headOf(input);
   if (head.startsWith('data:')) return decodeDataUri(input.trim(), where);
-  if (isUrlHead(head)) {
-    let url: URL;
-    try {
-      url = new URL(input.trim());
-    } catch {
-      throw validation(`${where} is not a valid URL`, 'inputs');
-    }
-    return fetchImage(url.href, options, where, signal);
-  }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(head)) {
     throw validation(`${where}: only http(s) URLs can be fetched`, 'inputs');
   }
   return decodeBase64(input, where);
+}
+
+/** Bytes of one image input; `where` names it in errors (e.g. "inputs[2]"). */
+export async function loadImageBytes(input: string, options: ImageSourceOptions, where: string, signal?: CancelSignal): Promise<Uint8Array> {
+  if (!isUrl(input)) return decodeImageText(input, where);
+  let url: URL;
+  try {
+    url = new URL(input.trim());
+  } catch {
+    throw validation(`${where} is not a valid URL`, 'inputs');
+  }
+  return fetchImage(url.href, options, where, signal);
 }
 
 /** True when the string looks like an image input rather than text (data: URI of an image). */

@@ -1,18 +1,19 @@
-/** A worker thread that reads, decodes and preprocesses images (see image-loader.ts). */
+/** A worker thread that decodes and preprocesses images, base64 included (see image-loader.ts). */
 import { parentPort, workerData } from 'node:worker_threads';
 import { isCoalesceError } from '../errors.js';
 import { preprocessImage, type ImageDecodeOptions, type ImageProcessorConfig } from './image.js';
-import { loadImageBytes, type ImageSourceOptions } from './image-source.js';
+import { decodeImageText } from './image-source.js';
 import type { ImageJob, ImageJobResult } from './image-loader.js';
 
-const { config, decoding, source } = workerData as { config: ImageProcessorConfig; decoding: ImageDecodeOptions; source: ImageSourceOptions };
+const { config, decoding } = workerData as { config: ImageProcessorConfig; decoding: ImageDecodeOptions };
 const port = parentPort!;
 
 port.on('message', async (job: ImageJob) => {
   const started = performance.now();
   try {
     // Both steps name the input (job.where) in their errors.
-    const bytes = 'bytes' in job ? job.bytes : await loadImageBytes(job.text, source, job.where);
+    // URLs were fetched on the main thread: text here is base64 or a data: URI.
+    const bytes = 'bytes' in job ? job.bytes : decodeImageText(job.text, job.where);
     const loadMs = performance.now() - started;
     const t = await preprocessImage(bytes, config, decoding, job.where);
     const reply: ImageJobResult = { id: job.id, ok: true, pixels: t.pixels, bytes: bytes.length, decodeMs: loadMs + t.decodeMs, resizeMs: t.resizeMs };
