@@ -26,12 +26,16 @@ function machineBusyTicks(): number {
   }
 }
 
+/** utime + stime from a /proc stat line, in ticks. */
+function statTicks(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
 /** utime + stime of every thread of the process (or of one thread), in ticks. */
 function processTicks(pid: number, tid?: number): number {
   try {
-    const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
+    return statTicks(readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8'));
   } catch {
     return NaN;
   }
@@ -90,7 +94,7 @@ export function threadTicks(pid: number): Map<number, { name: string; ticks: num
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      out.set(Number(tid), { name, ticks: processTicks(pid, Number(tid)) });
+      out.set(Number(tid), { name, ticks: statTicks(stat) });
     } catch {
       // the thread ended meanwhile
     }

@@ -12,26 +12,16 @@ import { loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
 import { cropRgb, parsePreprocessorConfig, pixelNormalization, resizedSize, type ImageProcessorConfig } from '../src/preprocess/image.js';
 import { startCoalesce } from '../src/server.js';
-import { imageBytes, preprocessorJson, reference, TINY_CLIP, TINY_SIGLIP } from '../test/helpers/image-fixtures.js';
+import { imageBytes, planes, preprocessorJson, reference, TINY_CLIP, TINY_SIGLIP } from '../test/helpers/image-fixtures.js';
 import { cosine } from './cosine.js';
 
 const KERNEL = { nearest: 'nearest', linear: 'linear', cubic: 'cubic', lanczos3: 'lanczos3', box: 'linear', hamming: 'linear' } as const;
 
-/** [H, W, 3] -> [3, H, W], as the reference stores pixels. */
-function planes(hwc: Uint8Array, config: ImageProcessorConfig): Uint8Array {
-  const plane = config.height * config.width;
-  const out = new Uint8Array(3 * plane);
-  for (let c = 0; c < 3; c++) for (let p = 0; p < plane; p++) out[c * plane + p] = hwc[p * 3 + c];
-  return out;
-}
-
-/** The tower's own float32 [3, H, W] input from cropped 8-bit RGB, as the served graph computes it (pixel-input.ts). */
-function pixelValues(hwc: Uint8Array, config: ImageProcessorConfig): Float32Array {
+/** The tower's own float32 [3, H, W] input from 8-bit planes, as the served graph computes it (pixel-input.ts). */
+function pixelValues(chw: Uint8Array, config: ImageProcessorConfig): Float32Array {
   const { scale, shift } = pixelNormalization(config);
   const plane = config.height * config.width;
-  const out = new Float32Array(3 * plane);
-  for (let c = 0; c < 3; c++) for (let p = 0; p < plane; p++) out[c * plane + p] = hwc[p * 3 + c] * scale[c] + shift[c];
-  return out;
+  return Float32Array.from(chw, (v, i) => v * scale[Math.floor(i / plane)] + shift[Math.floor(i / plane)]);
 }
 
 /** The alternative measured here: decode and resize with libvips (no shrink-on-load, alpha dropped first). */
@@ -81,8 +71,8 @@ async function main(): Promise<void> {
       // Served pixels are checked exactly in test/preprocess/image.test.ts; here the libvips alternative's.
       const alt = await libvipsRgb(bytes, config);
       const altHwc = cropRgb(alt.rgb, alt.width, alt.height, config);
-      const altCrop = planes(altHwc, config);
-      const out = await vision.run({ ...textFeeds, pixel_values: new ort.Tensor('float32', pixelValues(altHwc, config), [1, 3, h, w]) });
+      const altCrop = planes(altHwc, config.height, config.width);
+      const out = await vision.run({ ...textFeeds, pixel_values: new ort.Tensor('float32', pixelValues(altCrop, config), [1, 3, h, w]) });
       const altCos = cosine(out[vision.outputNames.includes('image_embeds') ? 'image_embeds' : 'pooler_output'].data as Float32Array, ref.image_embeds.torchvision[i]);
       rows.push({
         file: img.file,

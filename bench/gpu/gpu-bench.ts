@@ -30,6 +30,7 @@ import { HfTokenizer } from '../../src/preprocess/tokenizer.js';
 import { vectorsToJsonBytes } from '../../src/transport/http/float-json.js';
 import type { LoaderTask } from './loader.js';
 import { runChild } from './child.js';
+import { percentile } from '../load.js';
 import { cpuShares, cpuSnapshot, threadCores, threadTicks } from '../cpu-usage.js';
 import type { RawTask } from './raw.js';
 
@@ -65,11 +66,6 @@ const texts = JSON.parse(readFileSync(join(MODEL, 'texts.json'), 'utf8')) as Tex
 const torch = TORCH && existsSync(TORCH) ? (JSON.parse(readFileSync(TORCH, 'utf8')) as Record<string, any>) : {};
 const report: Record<string, any> = { started: new Date(started).toISOString(), model: MODEL, graph: FP16, device: DEVICE, cores: CORES, quick: QUICK, tag: TAG, extraServerFlags: SERVER_FLAGS };
 mkdirSync(OUT, { recursive: true });
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
 
 // ---------------------------------------------------------------------------------------------
 // 1. CPU-side costs per request, measured here (one core)

