@@ -28,10 +28,9 @@ import { fileURLToPath } from 'node:url';
 import { readManifest } from '../../src/backend/manifest.js';
 import { HfTokenizer } from '../../src/preprocess/tokenizer.js';
 import { vectorsToJsonBytes } from '../../src/transport/http/float-json.js';
-import type { LoaderTask } from './loader.js';
 import { runChild } from './child.js';
 import { percentile } from '../load.js';
-import { cpuShares, cpuSnapshot, threadCores, threadTicks } from '../cpu-usage.js';
+import { runLoadPhase } from './load-phase.js';
 import type { RawTask } from './raw.js';
 
 const args = process.argv.slice(2);
@@ -184,14 +183,6 @@ function threadsOf(pid: number): number {
   return m ? Number(m[1]) : NaN;
 }
 
-async function metricSums(url: string): Promise<Record<string, number>> {
-  const text = await (await fetch(url + '/metrics')).text();
-  const out: Record<string, number> = {};
-  for (const m of text.matchAll(/^(te_batch_next_size|te_request_inference_duration|te_request_queue_duration)_(sum|count)\s+([\d.e+-]+)/gm)) {
-    out[`${m[1]}_${m[2]}`] = Number(m[3]);
-  }
-  return out;
-}
 
 interface Server {
   url: string;
@@ -243,76 +234,49 @@ interface Phase {
 }
 
 async function runPhase(server: Server, phase: Phase, dimensions: number): Promise<Record<string, any>> {
-  const warmup = QUICK ? 1.5 : 4;
   const duration = QUICK ? 3 : 10;
-  const windowStart = Date.now() + warmup * 1000 + 500;
-  const windowEnd = windowStart + duration * 1000;
-  const per = Math.ceil(phase.clients / phase.shards);
-  const tasks: LoaderTask[] = Array.from({ length: phase.shards }, (_, shard) => ({
+  const middle: Record<string, any> = {};
+  const r = await runLoadPhase({
     url: server.url,
     bodiesFile: phase.bodiesFile,
-    shard,
-    shards: phase.shards,
-    clients: Math.min(per, phase.clients - shard * per),
+    clients: phase.clients,
+    loaders: phase.shards,
     accept: phase.accept,
-    windowStart,
-    windowEnd,
     textsPerRequest: phase.textsPerRequest,
     dimensions,
     sumHeaders: TIMING_HEADERS,
-  }));
-  const sample: Record<string, any> = {};
-  const atStart = setTimeout(async () => {
-    sample.cpu0 = cpuSnapshot([server.pid]);
-    sample.threads0 = threadTicks(server.pid);
-    sample.metrics0 = await metricSums(server.url);
-  }, windowStart - Date.now());
-  const atMiddle = setTimeout(() => {
-    sample.children = childrenOf(server.pid);
-    sample.threads = threadsOf(server.pid);
-    sample.gpu = gpuProcesses();
-    sample.gpuUsed = gpuUsedTotalMiB();
-  }, windowStart - Date.now() + (duration * 1000) / 2);
-  const atEnd = setTimeout(async () => {
-    sample.cpu1 = cpuSnapshot([server.pid]);
-    sample.threads1 = threadTicks(server.pid);
-    sample.metrics1 = await metricSums(server.url);
-  }, windowEnd - Date.now());
-  const results = await Promise.all(tasks.filter((t) => t.clients > 0).map((t) => runChild('loader.js', t, (warmup + duration + 120) * 1000)));
-  clearTimeout(atStart);
-  clearTimeout(atMiddle);
-  clearTimeout(atEnd);
-  const latencies = results.flatMap((r) => r.latencies ?? []).sort((a: number, b: number) => a - b);
-  const requests = results.reduce((n, r) => n + (r.requests ?? 0), 0);
+    warmupS: QUICK ? 1.5 : 4,
+    seconds: duration,
+    pid: server.pid,
+    atMiddle: () => {
+      middle.children = childrenOf(server.pid);
+      middle.threads = threadsOf(server.pid);
+      middle.gpu = gpuProcesses();
+      middle.gpuUsed = gpuUsedTotalMiB();
+    },
+  });
+  const { latencies, requests, tokens, errors, cpu, metrics } = r;
   // Where a request's time went inside the facade (the server's own headers), against what the
   // client waited: the difference is spent in HTTP threads, hops between threads and the loaders.
-  const serverMeanMs = Object.fromEntries(
-    TIMING_HEADERS.map((h) => [h.slice(2, -5), results.reduce((a, r) => a + (r.headerSums?.[h] ?? 0), 0) / Math.max(1, requests)]),
-  );
-  const tokens = results.reduce((n, r) => n + (r.tokens ?? 0), 0);
-  const errors = results.reduce((n, r) => n + (r.errors ?? 0), 0);
-  const failure = results.find((r) => r.error || r.firstError);
-  const m0 = sample.metrics0 ?? {};
-  const m1 = sample.metrics1 ?? {};
-  const cpu = sample.cpu0 && sample.cpu1 ? cpuShares(sample.cpu0, sample.cpu1, { server: server.pid }) : null;
+  const serverMeanMs = Object.fromEntries(TIMING_HEADERS.map((h) => [h.slice(2, -5), r.headerMeans[h]]));
   const serverCores = cpu?.cores.server ?? NaN;
   const mainCores = cpu?.mainThreadCores.server ?? NaN;
-  const batches = (m1.te_batch_next_size_count ?? 0) - (m0.te_batch_next_size_count ?? 0);
+  const batches = metrics.te_batch_next_size_count ?? 0;
   const out = {
     name: phase.name,
     clients: phase.clients,
     accept: phase.accept,
-    loaderProcesses: tasks.filter((t) => t.clients > 0).length,
+    loaderProcesses: r.loaders,
     durationS: duration,
     requests,
     errors,
-    firstError: failure ? failure.error ?? failure.firstError : null,
+    firstError: r.firstError,
     requestsPerS: requests / duration,
     tokensPerS: tokens / duration,
     p50Ms: percentile(latencies, 50),
     p90Ms: percentile(latencies, 90),
     p99Ms: percentile(latencies, 99),
-    meanMs: latencies.reduce((a: number, b: number) => a + b, 0) / Math.max(1, latencies.length),
+    meanMs: latencies.reduce((a, b) => a + b, 0) / Math.max(1, latencies.length),
     serverMeanMs,
     serverCores,
     serverMainThreadCores: mainCores,
@@ -322,17 +286,17 @@ async function runPhase(server: Server, phase: Phase, dimensions: number): Promi
     serverCpuUsPerToken: ((serverCores * duration) / Math.max(1, tokens)) * 1e6,
     mainThreadUsPerRequest: ((mainCores * duration) / Math.max(1, requests)) * 1e6,
     batches,
-    meanBatchSize: batches > 0 ? ((m1.te_batch_next_size_sum ?? 0) - (m0.te_batch_next_size_sum ?? 0)) / batches : null,
+    meanBatchSize: batches > 0 ? (metrics.te_batch_next_size_sum ?? 0) / batches : null,
     // te_request_inference_duration is observed once per model call
-    meanBatchMs: batches > 0 ? (((m1.te_request_inference_duration_sum ?? 0) - (m0.te_request_inference_duration_sum ?? 0)) * 1000) / batches : null,
-    serverChildren: sample.children ?? null,
-    serverThreads: sample.threads ?? null,
+    meanBatchMs: batches > 0 ? ((metrics.te_request_inference_duration_sum ?? 0) * 1000) / batches : null,
+    serverChildren: middle.children ?? null,
+    serverThreads: middle.threads ?? null,
     // Which threads are busy (HTTP threads sharing one listening socket may not share its connections evenly).
-    threadCores: sample.threads0 && sample.threads1 ? threadCores(sample.threads0, sample.threads1, (sample.cpu1.at - sample.cpu0.at) / 1000).filter((t) => t.cores >= 0.05) : null,
-    gpuProcesses: sample.gpu ?? null,
-    gpuUsedTotalMiB: sample.gpuUsed ?? null,
+    threadCores: r.threads,
+    gpuProcesses: middle.gpu ?? null,
+    gpuUsedTotalMiB: middle.gpuUsed ?? null,
   };
-  log(`${phase.name} busy threads (cores): ${(out.threadCores ?? []).map((t: { tid: number; name: string; cores: number }) => `${t.tid} ${t.name} ${t.cores.toFixed(2)}`).join(', ')}`);
+  log(`${phase.name} busy threads (cores): ${(out.threadCores ?? []).map((t) => `${t.tid} ${t.name} ${t.cores.toFixed(2)}`).join(', ')}`);
   log(`${phase.name}: ${(out.tokensPerS / 1e6).toFixed(3)} M tok/s, ${out.requestsPerS.toFixed(0)} req/s, p50 ${out.p50Ms.toFixed(2)} ms, p99 ${out.p99Ms.toFixed(2)} ms, errors ${errors}${out.firstError ? ' (' + out.firstError + ')' : ''}, server ${out.serverCores.toFixed(2)} cores (main ${out.serverMainThreadCores.toFixed(2)}), machine ${out.machineCores.toFixed(1)} of ${availableParallelism()} cores busy, mean batch ${out.meanBatchSize?.toFixed(1)} in ${out.meanBatchMs?.toFixed(1)} ms; mean ${out.meanMs.toFixed(2)} ms, of which in the facade ${JSON.stringify(serverMeanMs, (_, v) => (typeof v === 'number' ? Number(v.toFixed(2)) : v))}`);
   return out;
 }

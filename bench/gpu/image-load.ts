@@ -14,10 +14,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { cosine } from '../cosine.js';
-import { cpuShares, cpuSnapshot, type CpuSnapshot } from '../cpu-usage.js';
 import { percentile } from '../load.js';
-import { runChild } from './child.js';
-import type { LoaderTask } from './loader.js';
+import { runLoadPhase } from './load-phase.js';
 
 interface Args {
   model: string;
@@ -129,64 +127,48 @@ interface Phase {
 }
 
 
-async function batchStats(base: string): Promise<{ sum: number; count: number }> {
-  const text = await (await fetch(`${base}/metrics`)).text();
-  return { sum: Number(/te_batch_next_size_sum (\S+)/.exec(text)?.[1] ?? NaN), count: Number(/te_batch_next_size_count (\S+)/.exec(text)?.[1] ?? NaN) };
-}
-
 const TIMING_HEADERS = ['x-tokenization-time', 'x-decode-time', 'x-resize-time', 'x-queue-time', 'x-inference-time', 'x-total-time'];
 
-/** N closed-loop clients spread over --loaders processes (bench/gpu/loader.ts), so the client side never limits the server. */
+/** N closed-loop clients spread over --loaders processes (load-phase.ts), so the client side never limits the server. */
 async function phase(base: string, pid: number, input: string, blobs: string[], args: Args): Promise<Phase> {
   const bodiesFile = join(mkdtempSync(join(tmpdir(), 'image-load-')), 'bodies.json');
   writeFileSync(bodiesFile, JSON.stringify(blobs.map((body) => ({ body, tokens: 1 }))));
-  const windowStart = Date.now() + args.warmup * 1000 + 500;
-  const windowEnd = windowStart + args.seconds * 1000;
-  const per = Math.ceil(args.clients / args.loaders);
-  const tasks: LoaderTask[] = Array.from({ length: args.loaders }, (_, shard) => ({
+  const r = await runLoadPhase({
     url: base,
     path: '/embed_image',
-    sumHeaders: TIMING_HEADERS,
     bodiesFile,
-    shard,
-    shards: args.loaders,
-    clients: Math.max(0, Math.min(per, args.clients - shard * per)),
-    accept: 'binary' as const,
-    windowStart,
-    windowEnd,
+    clients: args.clients,
+    loaders: args.loaders,
+    accept: 'binary',
     textsPerRequest: 1,
     dimensions: args.dimensions,
-  })).filter((t) => t.clients > 0);
-  const at: { cpu: CpuSnapshot[]; batches: { sum: number; count: number }[] } = { cpu: [], batches: [] };
-  const sample = async () => {
-    at.cpu.push(cpuSnapshot([pid]));
-    at.batches.push(await batchStats(base));
-  };
-  const timers = [setTimeout(sample, windowStart - Date.now()), setTimeout(sample, windowEnd - Date.now())];
-  const results = await Promise.all(tasks.map((t) => runChild('loader.js', t, (args.warmup + args.seconds + 120) * 1000)));
-  rmSync(dirname(bodiesFile), { recursive: true, force: true });
-  timers.forEach(clearTimeout);
-  const lat = results.flatMap((r) => r.latencies ?? []).sort((a: number, b: number) => a - b);
-  const images = results.reduce((n, r) => n + (r.requests ?? 0), 0);
-  const errors = results.reduce((n, r) => n + (r.errors ?? 0), 0);
-  const failure = results.find((r) => r.error || r.firstError);
-  if (failure) console.error('loader:', failure.error ?? failure.firstError);
-  const sum = (h: string) => results.reduce((a, r) => a + (r.headerSums?.[h] ?? 0), 0);
-  const n = Math.max(1, images);
-  const [b0, b1] = at.batches;
-  const [c0, c1] = at.cpu;
-  const cpu = c0 && c1 ? cpuShares(c0, c1, { server: pid }) : null;
+    sumHeaders: TIMING_HEADERS,
+    warmupS: args.warmup,
+    seconds: args.seconds,
+    pid,
+  }).finally(() => rmSync(dirname(bodiesFile), { recursive: true, force: true }));
+  if (r.firstError) console.error('loader:', r.firstError);
+  const lat = r.latencies;
+  const mean = (h: string) => r.headerMeans[h];
+  const { cpu, metrics } = r;
   return {
     input,
     clients: args.clients,
-    loaders: tasks.length,
+    loaders: r.loaders,
     seconds: args.seconds,
-    images,
-    imagesPerS: images / args.seconds,
-    errors,
-    latencyMs: { p50: percentile(lat, 50), p90: percentile(lat, 90), p99: percentile(lat, 99), mean: lat.reduce((a: number, b: number) => a + b, 0) / n },
-    serverMs: { prepare: sum('x-tokenization-time') / n, decode: sum('x-decode-time') / n, resize: sum('x-resize-time') / n, queue: sum('x-queue-time') / n, inference: sum('x-inference-time') / n, total: sum('x-total-time') / n },
-    meanBatchImages: b0 && b1 ? (b1.sum - b0.sum) / Math.max(1, b1.count - b0.count) : NaN,
+    images: r.requests,
+    imagesPerS: r.requests / args.seconds,
+    errors: r.errors,
+    latencyMs: { p50: percentile(lat, 50), p90: percentile(lat, 90), p99: percentile(lat, 99), mean: lat.reduce((a, b) => a + b, 0) / Math.max(1, r.requests) },
+    serverMs: {
+      prepare: mean('x-tokenization-time'),
+      decode: mean('x-decode-time'),
+      resize: mean('x-resize-time'),
+      queue: mean('x-queue-time'),
+      inference: mean('x-inference-time'),
+      total: mean('x-total-time'),
+    },
+    meanBatchImages: metrics.te_batch_next_size_count !== undefined ? metrics.te_batch_next_size_sum / Math.max(1, metrics.te_batch_next_size_count) : NaN,
     serverCores: cpu?.cores.server ?? NaN,
     mainThreadCores: cpu?.mainThreadCores.server ?? NaN,
     machineCores: cpu ? cpu.cores.server + cpu.othersCores : NaN,
