@@ -18,6 +18,7 @@
  *   [--server-flags "..."]   more server flags (e.g. "--http-threads 4")
  *   [--node-flags "..."]     Node flags for the server process (e.g. "--cpu-prof --cpu-prof-dir=DIR")
  *   [--phases "W2 binary,W3 json"]  only these served phases
+ *   [--loaders N]            load generator processes per phase (default: a third of the cores, at most 8)
  *   [--tag T]                write gpu-bench-T.{json,md}
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -50,6 +51,8 @@ const SERVER_FLAGS = (arg('--server-flags', '') ?? '').split(' ').filter(Boolean
 const NODE_FLAGS = (arg('--node-flags', '') ?? '').split(' ').filter(Boolean);
 const PHASES = arg('--phases')?.split(',').map((p) => p.trim());
 const TAG = arg('--tag');
+/** Load generator processes per phase (default: a third of the cores, at most 8). */
+const LOADERS = arg('--loaders') ? Number(arg('--loaders')) : null;
 const OUT_NAME = TAG ? `gpu-bench-${TAG}` : 'gpu-bench';
 const CORES = (await import('node:os')).availableParallelism();
 const started = Date.now();
@@ -373,11 +376,12 @@ async function minimalRaw(reference: string[], budgetW2: number): Promise<RawCho
   report.raw.fp16Pooled1 = await raw({ label: '1 session, shape buckets', ...common, latency: true, referenceTexts: reference });
   report.raw.fp16Pooled2 = await raw({ label: '2 sessions, shape buckets, W2 sorted by length', ...common, sessions: 2 });
   report.raw.arrival2 = await raw({ label: '2 sessions, shape buckets, W2 in arrival order', ...common, w1Batches: [], sessions: 2, w2Order: 'arrival' });
-  report.raw.sameBatches = [];
+  report.sameBatches = [];
   for (const texts of SAME_BATCH_TEXTS) {
     const label = `${SERVED_SESSIONS} sessions, W2 in arrival order, ${texts} texts per batch`;
     const r = await raw({ label, ...common, w1Batches: [], sessions: SERVED_SESSIONS, w2Order: 'arrival', w2MaxBatch: texts });
-    report.raw.sameBatches.push({ texts, sessions: SERVED_SESSIONS, tokensPerS: r.w2?.tokensPerS ?? NaN });
+    report.raw[`arrival${SERVED_SESSIONS}x${texts}`] = r;
+    report.sameBatches.push({ texts, sessions: SERVED_SESSIONS, tokensPerS: r.w2?.tokensPerS ?? NaN });
   }
   return { ...SERVER_DEFAULTS, ceiling: { w1: report.raw.fp16Pooled2.w1, w2: report.raw.fp16Pooled2.w2 } };
 }
@@ -435,7 +439,7 @@ async function main(): Promise<void> {
     rawTwoSessionsMiB: report.raw.fp16Pooled2?.gpuMemoryPeakMiB ?? null,
   };
   const dims = info.dimensions ?? 768;
-  const shardsFor = (clients: number) => Math.max(1, Math.min(clients, QUICK ? 2 : Math.min(8, Math.floor(CORES / 3))));
+  const shardsFor = (clients: number) => Math.max(1, Math.min(clients, LOADERS ?? (QUICK ? 2 : Math.min(8, Math.floor(CORES / 3)))));
   const phases: Phase[] = [
     { name: 'W1 json', bodiesFile: w1Bodies, clients: 64, shards: shardsFor(64), accept: 'json', textsPerRequest: 32 },
     { name: 'W1 binary', bodiesFile: w1Bodies, clients: 64, shards: shardsFor(64), accept: 'binary', textsPerRequest: 32 },
@@ -470,7 +474,7 @@ function summarize(ceiling: any): void {
   rows.push(['W3 p50 (HTTP)', '<= 3 ms', `${w3.p50Ms?.toFixed(2)} ms (p99 ${w3.p99Ms?.toFixed(2)})`, `ST ${torch.st_w3?.p50_ms?.toFixed(2) ?? 'n/a'} ms`]);
   rows.push(['served / raw ceiling', '>= 0.9', `W1 ${r(w1.tokensPerS, rawW1)}, W2 ${r(w2.tokensPerS, rawW2)}`, '']);
   // The issue's "on the same batches": raw W2 in batches of about the size the served W2 formed.
-  const same: { texts: number; sessions: number; tokensPerS: number }[] = report.raw.sameBatches ?? [];
+  const same: { texts: number; sessions: number; tokensPerS: number }[] = report.sameBatches ?? [];
   const servedBatch = w2.meanBatchSize ?? NaN;
   const nearest = same.reduce<(typeof same)[number] | null>((best, p) => (!best || Math.abs(p.texts - servedBatch) < Math.abs(best.texts - servedBatch) ? p : best), null);
   if (nearest) {

@@ -8,11 +8,14 @@
 #   C. packed fp16 (padding removed in the graph), --http-threads 4: raw ceiling (sorted and arrival-order W2), W2, W3;
 #   D. packed fp16, --http-threads 6: W1, W2.
 # sessions: the packed graph with 4 HTTP threads and 2, 3 or 4 sessions, W2 only (about 4 minutes).
-# ab: the packed graph with 4 HTTP threads, W2 only, served by each build of AB_BUILDS in turn
-#   ("tag:dir;tag:dir", default "before:dist-before;after:dist"; an earlier build is e.g.
-#   `git worktree add /tmp/b <commit> && (cd /tmp/b && npx tsc -p .)`, copied in), ROUNDS times
-#   (default 2); then dist alone on W1, W2, W3 and the raw ceiling.
+# ab: the packed graph served with AB_FLAGS (default "--http-threads 4"), W2 only, by each build of
+#   AB_BUILDS in turn ("tag:dir;tag:dir", default "before:dist-before;after:dist"; an earlier build
+#   is e.g. `git worktree add /tmp/b <commit> && (cd /tmp/b && npx tsc -p .)`, copied in), ROUNDS
+#   times (default 2).
 # w2: the packed graph, W2 only, once per W2_RUNS entry ("tag:server flags;tag:server flags").
+# full: the packed graph served with FULL_FLAGS (default "--http-threads 4 --sessions 3"): W1, W2, W3 and
+#   the raw ceiling, including raw W2 in arrival order at the served batch sizes (the issue's report in one run).
+# anchors: only builds BERT-base and the PyTorch anchors (a call of its own when the bench would not fit in one).
 # images: SigLIP-base export, the PyTorch anchors, the vision tower's raw session (as exported and as
 #   served, at fixed and changing batch sizes; VISION_RAW=0 skips it), JPEG decoding alone (sharp vs
 #   WebAssembly, bench/jpeg-decode.ts), then /embed_image with --http-threads 4: as served, with
@@ -21,7 +24,7 @@
 # Results: gpu-bench-<tag>.{json,md}, image-bench-<tag>.{json,md}, variants-<step>.log in $OUT;
 # PACK=1 packs them into $OUT/results-<step>.tgz instead (the device tool returns only a few files).
 set -uo pipefail
-STEP=${1:?text, sessions, ab, w2 or images}
+STEP=${1:?text, sessions, ab, w2, full, anchors or images}
 OUT=${OUT:-bench/results/gpu}
 export PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
@@ -58,6 +61,12 @@ packed_w2() {
     for n in 2 3 4; do
       $B --tag packed-http-threads-sessions-$n --server-flags "--http-threads 4 --sessions $n" --phases "W2 binary"
     done
+  elif [ "$STEP" = anchors ]; then
+    bert_base_and_anchors || exit 1
+  elif [ "$STEP" = full ]; then
+    bert_base_and_anchors || exit 1
+    node dist/bench/gpu/gpu-bench.js --model "$MODEL" --torch "$OUT/torch.json" --out "$OUT" --device cuda --raw minimal \
+      --onnx-file model_packed_fp16.onnx --tag full --server-flags "${FULL_FLAGS:---http-threads 4 --sessions 3}" --phases "W1 binary,W2 binary,W3 json"
   elif [ "$STEP" = w2 ]; then
     bert_base_and_anchors || exit 1
     IFS=';' read -ra RUNS <<< "${W2_RUNS:-http-threads-4:--http-threads 4}"
@@ -69,11 +78,9 @@ packed_w2() {
     IFS=';' read -ra BUILDS <<< "${AB_BUILDS:-before:dist-before;after:dist}"
     for round in $(seq "${ROUNDS:-2}"); do
       for build in "${BUILDS[@]}"; do
-        packed_w2 "${build#*:}" --tag "ab-${build%%:*}-$round" --server-flags "--http-threads 4"
+        packed_w2 "${build#*:}" --tag "ab-${build%%:*}-$round" --server-flags "${AB_FLAGS:---http-threads 4}"
       done
     done
-    node dist/bench/gpu/gpu-bench.js --model "$MODEL" --torch "$OUT/torch.json" --out "$OUT" --device cuda --raw minimal \
-      --onnx-file model_packed_fp16.onnx --tag packed-http-threads --server-flags "--http-threads 4" --phases "W1 binary,W2 binary,W3 json"
   else
     MODEL=${MODEL:-/tmp/bench-siglip-base}
     [ -f "$MODEL/onnx/vision_model_fp16.onnx" ] || python3 bench/gpu/export_siglip_base.py "$MODEL" test/fixtures/tiny-siglip || exit 1
