@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import sharp from 'sharp';
 import { preprocessImage, type ImageDecodeOptions, type ImageProcessorConfig } from '../src/preprocess/image.js';
+import { flagValue } from './args.js';
 
 const SIGLIP: ImageProcessorConfig = {
   resize: { kind: 'exact', height: 224, width: 224 },
@@ -46,13 +47,11 @@ if (!isMainThread) {
   parentPort!.once('message', async () => parentPort!.postMessage(await loop(job, options)));
   parentPort!.postMessage('ready');
 } else {
-  const argv = process.argv.slice(2);
-  const arg = (name: string, fallback: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : fallback);
-  const threads = Number(arg('threads', String(Math.max(1, availableParallelism() - 2))));
-  const seconds = Number(arg('seconds', '3'));
-  const out = arg('out', 'bench/results');
-  const dir = arg('images', '');
-  const sizes = arg('sizes', '224x224,1024x768').split(',').map((s) => s.split('x').map(Number));
+  const threads = Number(flagValue('threads', String(Math.max(1, availableParallelism() - 2))));
+  const seconds = Number(flagValue('seconds', '3'));
+  const out = flagValue('out', 'bench/results');
+  const dir = flagValue('images', '');
+  const sizes = flagValue('sizes', '224x224,1024x768').split(',').map((s) => s.split('x').map(Number));
 
   /** Photo-like test pictures (gradients, waves, noise), JPEG quality 90 as the GPU bench's. */
   async function scene(w: number, h: number, seed: number): Promise<Uint8Array> {

@@ -11,14 +11,11 @@ import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { BertFastPath } from '../src/preprocess/bert-fast-path.js';
 import { rng, sentence } from './texts.js';
+import { flagValue } from './args.js';
 
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-};
-const DIR = arg('tokenizer', 'test/fixtures/tiny-bert');
-const SECONDS = Number(arg('seconds', '2'));
-const OUT = arg('out', 'bench/results');
+const DIR = flagValue('tokenizer', 'test/fixtures/tiny-bert');
+const SECONDS = Number(flagValue('seconds', '2'));
+const OUT = flagValue('out', 'bench/results');
 
 const json = JSON.parse(readFileSync(join(DIR, 'tokenizer.json'), 'utf8'));
 const config = JSON.parse(readFileSync(join(DIR, 'tokenizer_config.json'), 'utf8'));

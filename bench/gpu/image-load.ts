@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { cosine } from '../cosine.js';
 import { percentile } from '../load.js';
 import { runLoadPhase } from './load-phase.js';
+import { flagValue } from '../args.js';
 
 interface Args {
   model: string;
@@ -44,10 +45,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const get = (name: string, fallback: string | null): string | null => {
-    const i = argv.indexOf(`--${name}`);
-    return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
-  };
+  const get = (name: string, fallback: string | null) => flagValue(name, fallback, argv);
   const model = get('model', null);
   if (!model) throw new Error('--model DIR is required (from bench/gpu/export_siglip_base.py)');
   return {

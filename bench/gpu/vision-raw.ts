@@ -18,14 +18,11 @@ import { fuseAttention } from '../../src/backend/onnx/fuse-attention.js';
 import { fuseSkipLayerNorm } from '../../src/backend/onnx/fuse-skip-layer-norm.js';
 import { decodeModel, encodeModel, type ModelProto } from '../../src/backend/onnx/onnx-proto.js';
 import { pixelNormalization } from '../../src/preprocess/image.js';
+import { flagValue } from '../args.js';
 
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-};
-const dir = arg('model', '/tmp/bench-siglip-base');
-const variant = arg('variant', 'fp16');
-const out = arg('out', 'bench/results/gpu');
+const dir = flagValue('model', '/tmp/bench-siglip-base');
+const variant = flagValue('variant', 'fp16');
+const out = flagValue('out', 'bench/results/gpu');
 
 const FIXED = [1, 8, 16, 32, 64];
 const MIXED = [16, 24, 8, 16, 32, 4];
