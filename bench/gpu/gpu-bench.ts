@@ -50,7 +50,8 @@ const NODE_FLAGS = flagValue('node-flags', '').split(' ').filter(Boolean);
 const PHASES = flagValue('phases')?.split(',').map((p) => p.trim());
 const TAG = flagValue('tag');
 /** Load generator processes per phase (default: a third of the cores, at most 8). */
-const LOADERS = flagValue('loaders') !== null ? Number(flagValue('loaders')) : null;
+const LOADERS_FLAG = flagValue('loaders');
+const LOADERS = LOADERS_FLAG !== null ? Number(LOADERS_FLAG) : null;
 const OUT_NAME = TAG ? `gpu-bench-${TAG}` : 'gpu-bench';
 const CORES = (await import('node:os')).availableParallelism();
 const started = Date.now();
