@@ -30,7 +30,6 @@ import { readManifest } from '../../src/backend/manifest.js';
 import { HfTokenizer } from '../../src/preprocess/tokenizer.js';
 import { vectorsToJsonBytes } from '../../src/transport/http/float-json.js';
 import { runChild } from './child.js';
-import { percentile } from '../load.js';
 import { runLoadPhase } from './load-phase.js';
 import { flagValue } from '../args.js';
 import type { RawTask } from './raw.js';
@@ -53,7 +52,7 @@ const TAG = flagValue('tag');
 const LOADERS_FLAG = flagValue('loaders');
 const LOADERS = LOADERS_FLAG !== null ? Number(LOADERS_FLAG) : null;
 const OUT_NAME = TAG ? `gpu-bench-${TAG}` : 'gpu-bench';
-const CORES = (await import('node:os')).availableParallelism();
+const CORES = availableParallelism();
 const started = Date.now();
 const log = (...a: unknown[]) => console.error(`[gpu-bench ${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s]`, ...a);
 
@@ -119,7 +118,6 @@ function cpuCosts(): Record<string, number> {
 // ---------------------------------------------------------------------------------------------
 // 2. Raw sessions
 
-
 async function raw(task: Partial<RawTask> & { label: string }): Promise<any> {
   const full: RawTask = {
     model: MODEL,
@@ -184,7 +182,6 @@ function threadsOf(pid: number): number {
   const m = /Threads:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : NaN;
 }
-
 
 interface Server {
   url: string;
@@ -257,7 +254,7 @@ async function runPhase(server: Server, phase: Phase, dimensions: number): Promi
       middle.gpuUsed = gpuUsedTotalMiB();
     },
   });
-  const { latencies, requests, tokens, errors, cpu, metrics } = r;
+  const { latencyMs, requests, tokens, errors, cpu, metrics } = r;
   // Where a request's time went inside the facade (the server's own headers), against what the
   // client waited: the difference is spent in HTTP threads, hops between threads and the loaders.
   const serverMeanMs = Object.fromEntries(TIMING_HEADERS.map((h) => [h.slice(2, -5), r.headerMeans[h]]));
@@ -275,10 +272,10 @@ async function runPhase(server: Server, phase: Phase, dimensions: number): Promi
     firstError: r.firstError,
     requestsPerS: requests / duration,
     tokensPerS: tokens / duration,
-    p50Ms: percentile(latencies, 50),
-    p90Ms: percentile(latencies, 90),
-    p99Ms: percentile(latencies, 99),
-    meanMs: latencies.reduce((a, b) => a + b, 0) / Math.max(1, latencies.length),
+    p50Ms: latencyMs.p50,
+    p90Ms: latencyMs.p90,
+    p99Ms: latencyMs.p99,
+    meanMs: latencyMs.mean,
     serverMeanMs,
     serverCores,
     serverMainThreadCores: mainCores,
@@ -299,7 +296,7 @@ async function runPhase(server: Server, phase: Phase, dimensions: number): Promi
     gpuUsedTotalMiB: middle.gpuUsed ?? null,
   };
   log(`${phase.name} busy threads (cores): ${(out.threadCores ?? []).map((t) => `${t.tid} ${t.name} ${t.cores.toFixed(2)}`).join(', ')}`);
-  log(`${phase.name}: ${(out.tokensPerS / 1e6).toFixed(3)} M tok/s, ${out.requestsPerS.toFixed(0)} req/s, p50 ${out.p50Ms.toFixed(2)} ms, p99 ${out.p99Ms.toFixed(2)} ms, errors ${errors}${out.firstError ? ' (' + out.firstError + ')' : ''}, server ${out.serverCores.toFixed(2)} cores (main ${out.serverMainThreadCores.toFixed(2)}), machine ${out.machineCores.toFixed(1)} of ${availableParallelism()} cores busy, mean batch ${out.meanBatchSize?.toFixed(1)} in ${out.meanBatchMs?.toFixed(1)} ms; mean ${out.meanMs.toFixed(2)} ms, of which in the facade ${JSON.stringify(serverMeanMs, (_, v) => (typeof v === 'number' ? Number(v.toFixed(2)) : v))}`);
+  log(`${phase.name}: ${(out.tokensPerS / 1e6).toFixed(3)} M tok/s, ${out.requestsPerS.toFixed(0)} req/s, p50 ${out.p50Ms.toFixed(2)} ms, p99 ${out.p99Ms.toFixed(2)} ms, errors ${errors}${out.firstError ? ' (' + out.firstError + ')' : ''}, server ${out.serverCores.toFixed(2)} cores (main ${out.serverMainThreadCores.toFixed(2)}), machine ${out.machineCores.toFixed(1)} of ${CORES} cores busy, mean batch ${out.meanBatchSize?.toFixed(1)} in ${out.meanBatchMs?.toFixed(1)} ms; mean ${out.meanMs.toFixed(2)} ms, of which in the facade ${JSON.stringify(serverMeanMs, (_, v) => (typeof v === 'number' ? Number(v.toFixed(2)) : v))}`);
   return out;
 }
 
@@ -489,7 +486,7 @@ function summarize(ceiling: any): void {
   md.push('| what | target | measured | ratios |', '| --- | --- | --- | --- |', ...rows.map((x) => `| ${x.join(' | ')} |`), '');
   md.push('## Served over HTTP (loopback, closed loop)', '', '| phase | clients | tok/s | req/s | p50 ms | p99 ms | server cores (main thread) | machine cores busy | server CPU µs/req | mean batch | errors |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const p of report.served) {
-    md.push(`| ${p.name} | ${p.clients} | ${m(p.tokensPerS)} | ${p.requestsPerS.toFixed(0)} | ${p.p50Ms.toFixed(2)} | ${p.p99Ms.toFixed(2)} | ${p.serverCores.toFixed(2)} (${p.serverMainThreadCores.toFixed(2)}) | ${p.machineCores?.toFixed(1) ?? 'n/a'} of ${availableParallelism()} | ${p.serverCpuUsPerRequest.toFixed(0)} | ${p.meanBatchSize?.toFixed(1) ?? 'n/a'} | ${p.errors} |`);
+    md.push(`| ${p.name} | ${p.clients} | ${m(p.tokensPerS)} | ${p.requestsPerS.toFixed(0)} | ${p.p50Ms.toFixed(2)} | ${p.p99Ms.toFixed(2)} | ${p.serverCores.toFixed(2)} (${p.serverMainThreadCores.toFixed(2)}) | ${p.machineCores?.toFixed(1) ?? 'n/a'} of ${CORES} | ${p.serverCpuUsPerRequest.toFixed(0)} | ${p.meanBatchSize?.toFixed(1) ?? 'n/a'} | ${p.errors} |`);
   }
   md.push('', '## Raw sessions (pre-formed batches, no HTTP, no tokenization)', '', '| configuration | W1 points (texts/batch: M tok/s) | W2 M tok/s per pass (cold / warm / warm) | W3 p50 / p99 ms | GPU MiB |', '| --- | --- | --- | --- | --- |');
   for (const [k, v] of Object.entries<any>(report.raw)) {

@@ -14,7 +14,6 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { cosine } from '../cosine.js';
-import { percentile } from '../load.js';
 import { runLoadPhase } from './load-phase.js';
 import { flagValue } from '../args.js';
 
@@ -124,7 +123,6 @@ interface Phase {
   bytesPerImage: number;
 }
 
-
 const TIMING_HEADERS = ['x-tokenization-time', 'x-decode-time', 'x-resize-time', 'x-queue-time', 'x-inference-time', 'x-total-time'];
 
 /** N closed-loop clients spread over --loaders processes (load-phase.ts), so the client side never limits the server. */
@@ -146,7 +144,6 @@ async function phase(base: string, pid: number, input: string, blobs: string[], 
     pid,
   }).finally(() => rmSync(dirname(bodiesFile), { recursive: true, force: true }));
   if (r.firstError) console.error('loader:', r.firstError);
-  const lat = r.latencies;
   const mean = (h: string) => r.headerMeans[h];
   const { cpu, metrics } = r;
   return {
@@ -157,7 +154,7 @@ async function phase(base: string, pid: number, input: string, blobs: string[], 
     images: r.requests,
     imagesPerS: r.requests / args.seconds,
     errors: r.errors,
-    latencyMs: { p50: percentile(lat, 50), p90: percentile(lat, 90), p99: percentile(lat, 99), mean: lat.reduce((a, b) => a + b, 0) / Math.max(1, r.requests) },
+    latencyMs: r.latencyMs,
     serverMs: {
       prepare: mean('x-tokenization-time'),
       decode: mean('x-decode-time'),

@@ -6,6 +6,7 @@
  */
 import { cpuShares, cpuSnapshot, threadCores, threadTicks, type CpuShares, type CpuSnapshot } from '../cpu-usage.js';
 import { runChild } from './child.js';
+import { percentile } from '../load.js';
 import type { LoaderTask } from './loader.js';
 
 export interface LoadPhaseOptions {
@@ -32,8 +33,8 @@ export interface LoadPhaseOptions {
 
 export interface LoadPhaseResult {
   loaders: number;
-  /** Client latencies of the counted requests, sorted (ms). */
-  latencies: number[];
+  /** Client latency of the counted requests (ms). */
+  latencyMs: { p50: number; p90: number; p99: number; mean: number };
   requests: number;
   tokens: number;
   errors: number;
@@ -91,13 +92,14 @@ export async function runLoadPhase(o: LoadPhaseOptions): Promise<LoadPhaseResult
   const results = await Promise.all(tasks.map((t) => runChild('loader.js', t, (o.warmupS + o.seconds + 120) * 1000)));
   timers.forEach(clearTimeout);
   const requests = results.reduce((n, r) => n + (r.requests ?? 0), 0);
+  const latencies: number[] = results.flatMap((r) => r.latencies ?? []).sort((a: number, b: number) => a - b);
   const failure = results.find((r) => r.error || r.firstError);
   const [s0, s1] = samples;
   const metrics: Record<string, number> = {};
   if (s0 && s1) for (const k of Object.keys(s1.metrics)) metrics[k] = s1.metrics[k] - (s0.metrics[k] ?? 0);
   return {
     loaders: tasks.length,
-    latencies: results.flatMap((r) => r.latencies ?? []).sort((a: number, b: number) => a - b),
+    latencyMs: { p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), mean: latencies.reduce((a, b) => a + b, 0) / Math.max(1, latencies.length) },
     requests,
     tokens: results.reduce((n, r) => n + (r.tokens ?? 0), 0),
     errors: results.reduce((n, r) => n + (r.errors ?? 0), 0),
