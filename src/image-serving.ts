@@ -65,8 +65,7 @@ export async function startImageServing(
     {
       maxBatchTokens: config.maxBatchImages,
       maxBatchRequests: config.maxBatchImages,
-      // Not the text batcher's load: images are no tokens.
-      onBatch: (size, ms) => metrics.observeBatch(size, ms),
+      onBatch: metrics.observeImageBatch,
     },
     () => 1,
   );

@@ -1,4 +1,5 @@
 import type { EmbedObserver } from './core/request-guard.js';
+import type { BatchStats } from './core/batcher.js';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 
 /**
@@ -83,6 +84,8 @@ export class Metrics {
   readonly requestDuration = new Histogram('te_request_duration', 'Request duration in seconds', LATENCY_BUCKETS_S);
   readonly queueDuration = new Histogram('te_request_queue_duration', 'Time inputs waited for a model call, seconds', LATENCY_BUCKETS_S);
   readonly inferenceDuration = new Histogram('te_request_inference_duration', 'Model call duration, seconds', LATENCY_BUCKETS_S);
+  /** Against te_request_inference_duration: how much of a model call the threads' messages waited. */
+  readonly sessionDuration = new Histogram('coalesce_batch_session_duration', "Time a session's thread worked on a model call, seconds", LATENCY_BUCKETS_S);
   readonly batchSize = new Histogram('te_batch_next_size', 'Inputs per model call', SIZE_BUCKETS);
   /** Their ratio is the padding efficiency of the batches that ran. */
   readonly batchTokens = new Counter('coalesce_batch_tokens_total', 'Tokens of the inputs sent to the model');
@@ -102,14 +105,18 @@ export class Metrics {
     },
   };
 
-  /** The batchers' onBatch hook; `load` is in tokens for text (useful vs padded). */
-  readonly observeBatch = (size: number, ms: number, load?: { useful: number; units: number }): void => {
-    this.batchSize.observe(size);
-    this.inferenceDuration.observe(ms / 1000);
-    if (load) {
-      this.batchTokens.inc(load.useful);
-      this.batchPaddedTokens.inc(load.units);
-    }
+  /** The text batcher's onBatch hook: its units are tokens (useful vs padded). */
+  readonly observeBatch = (batch: BatchStats): void => {
+    this.observeImageBatch(batch);
+    this.batchTokens.inc(batch.useful);
+    this.batchPaddedTokens.inc(batch.units);
+  };
+
+  /** The image batcher's onBatch hook: images are no tokens. */
+  readonly observeImageBatch = (batch: BatchStats): void => {
+    this.batchSize.observe(batch.size);
+    this.inferenceDuration.observe(batch.inferenceMs / 1000);
+    if (batch.sessionMs !== undefined) this.sessionDuration.observe(batch.sessionMs / 1000);
   };
 
   /** Opt-in (--event-loop-metrics): samples the main thread's event-loop delay every `resolutionMs`. */
@@ -126,7 +133,7 @@ export class Metrics {
   }
 
   render(): string {
-    const all = [this.requests, this.successes, this.failures, this.requestDuration, this.queueDuration, this.inferenceDuration, this.batchSize,
+    const all = [this.requests, this.successes, this.failures, this.requestDuration, this.queueDuration, this.inferenceDuration, this.sessionDuration, this.batchSize,
       this.batchTokens, this.batchPaddedTokens, ...this.gauges];
     const lines = all.flatMap((m) => m.render());
     if (this.eventLoopLag) lines.push(...this.eventLoopLag.render());

@@ -288,6 +288,8 @@ async function runPhase(server: Server, phase: Phase, dimensions: number): Promi
     meanBatchSize: batches > 0 ? (metrics.te_batch_next_size_sum ?? 0) / batches : null,
     // te_request_inference_duration is observed once per model call
     meanBatchMs: batches > 0 ? ((metrics.te_request_inference_duration_sum ?? 0) * 1000) / batches : null,
+    // The session threads' own share of meanBatchMs; the rest is batches and answers waiting for threads.
+    meanSessionMs: metrics.coalesce_batch_session_duration_count > 0 ? ((metrics.coalesce_batch_session_duration_sum ?? 0) * 1000) / metrics.coalesce_batch_session_duration_count : null,
     serverChildren: middle.children ?? null,
     serverThreads: middle.threads ?? null,
     // Which threads are busy (HTTP threads sharing one listening socket may not share its connections evenly).
@@ -296,7 +298,7 @@ async function runPhase(server: Server, phase: Phase, dimensions: number): Promi
     gpuUsedTotalMiB: middle.gpuUsed ?? null,
   };
   log(`${phase.name} busy threads (cores): ${(out.threadCores ?? []).map((t) => `${t.tid} ${t.name} ${t.cores.toFixed(2)}`).join(', ')}`);
-  log(`${phase.name}: ${(out.tokensPerS / 1e6).toFixed(3)} M tok/s, ${out.requestsPerS.toFixed(0)} req/s, p50 ${out.p50Ms.toFixed(2)} ms, p99 ${out.p99Ms.toFixed(2)} ms, errors ${errors}${out.firstError ? ' (' + out.firstError + ')' : ''}, server ${out.serverCores.toFixed(2)} cores (main ${out.serverMainThreadCores.toFixed(2)}), machine ${out.machineCores.toFixed(1)} of ${CORES} cores busy, mean batch ${out.meanBatchSize?.toFixed(1)} in ${out.meanBatchMs?.toFixed(1)} ms; mean ${out.meanMs.toFixed(2)} ms, of which in the facade ${JSON.stringify(serverMeanMs, (_, v) => (typeof v === 'number' ? Number(v.toFixed(2)) : v))}`);
+  log(`${phase.name}: ${(out.tokensPerS / 1e6).toFixed(3)} M tok/s, ${out.requestsPerS.toFixed(0)} req/s, p50 ${out.p50Ms.toFixed(2)} ms, p99 ${out.p99Ms.toFixed(2)} ms, errors ${errors}${out.firstError ? ' (' + out.firstError + ')' : ''}, server ${out.serverCores.toFixed(2)} cores (main ${out.serverMainThreadCores.toFixed(2)}), machine ${out.machineCores.toFixed(1)} of ${CORES} cores busy, mean batch ${out.meanBatchSize?.toFixed(1)} in ${out.meanBatchMs?.toFixed(2)} ms (${out.meanSessionMs?.toFixed(2)} in its session); mean ${out.meanMs.toFixed(2)} ms, of which in the facade ${JSON.stringify(serverMeanMs, (_, v) => (typeof v === 'number' ? Number(v.toFixed(2)) : v))}`);
   return out;
 }
 
@@ -484,9 +486,9 @@ function summarize(ceiling: any): void {
   md.push(`Model: BERT-base architecture (768/12/12), random seeded weights, real BERT vocabulary; graph ${report.graph}. ${report.started}.`, '');
   md.push(`Server flags: \`${(report.serverFlags ?? []).join(' ')}\``, '');
   md.push('| what | target | measured | ratios |', '| --- | --- | --- | --- |', ...rows.map((x) => `| ${x.join(' | ')} |`), '');
-  md.push('## Served over HTTP (loopback, closed loop)', '', '| phase | clients | tok/s | req/s | p50 ms | p99 ms | server cores (main thread) | machine cores busy | server CPU µs/req | mean batch | errors |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  md.push('## Served over HTTP (loopback, closed loop)', '', '| phase | clients | tok/s | req/s | p50 ms | p99 ms | server cores (main thread) | machine cores busy | server CPU µs/req | mean batch: texts, ms (in its session) | errors |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const p of report.served) {
-    md.push(`| ${p.name} | ${p.clients} | ${m(p.tokensPerS)} | ${p.requestsPerS.toFixed(0)} | ${p.p50Ms.toFixed(2)} | ${p.p99Ms.toFixed(2)} | ${p.serverCores.toFixed(2)} (${p.serverMainThreadCores.toFixed(2)}) | ${p.machineCores?.toFixed(1) ?? 'n/a'} of ${CORES} | ${p.serverCpuUsPerRequest.toFixed(0)} | ${p.meanBatchSize?.toFixed(1) ?? 'n/a'} | ${p.errors} |`);
+    md.push(`| ${p.name} | ${p.clients} | ${m(p.tokensPerS)} | ${p.requestsPerS.toFixed(0)} | ${p.p50Ms.toFixed(2)} | ${p.p99Ms.toFixed(2)} | ${p.serverCores.toFixed(2)} (${p.serverMainThreadCores.toFixed(2)}) | ${p.machineCores?.toFixed(1) ?? 'n/a'} of ${CORES} | ${p.serverCpuUsPerRequest.toFixed(0)} | ${p.meanBatchSize?.toFixed(1) ?? 'n/a'}, ${p.meanBatchMs?.toFixed(2) ?? 'n/a'} (${p.meanSessionMs?.toFixed(2) ?? 'n/a'}) | ${p.errors} |`);
   }
   md.push('', '## Raw sessions (pre-formed batches, no HTTP, no tokenization)', '', '| configuration | W1 points (texts/batch: M tok/s) | W2 M tok/s per pass (cold / warm / warm) | W3 p50 / p99 ms | GPU MiB |', '| --- | --- | --- | --- | --- |');
   for (const [k, v] of Object.entries<any>(report.raw)) {

@@ -53,7 +53,7 @@ export interface LoadPhaseResult {
 export async function metricSums(url: string): Promise<Record<string, number>> {
   const text = await (await fetch(url + '/metrics')).text();
   const out: Record<string, number> = {};
-  for (const m of text.matchAll(/^(te_batch_next_size|te_request_inference_duration|te_request_queue_duration)_(sum|count)\s+([\d.e+-]+)/gm)) {
+  for (const m of text.matchAll(/^(te_batch_next_size|te_request_inference_duration|te_request_queue_duration|coalesce_batch_session_duration)_(sum|count)\s+([\d.e+-]+)/gm)) {
     out[`${m[1]}_${m[2]}`] = Number(m[3]);
   }
   return out;

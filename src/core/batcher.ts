@@ -31,11 +31,21 @@ export interface BatcherLimits {
    * tokens: a short input is better run in the next batch than padded to a long one.
    */
   minPaddingEfficiency?: number;
-  /**
-   * Called after every model call, for metrics: `units` is the call's cost in budget units
-   * (padded tokens for padded text backends) and `useful` the inputs' own size (real tokens).
-   */
-  onBatch?: (size: number, inferenceMs: number, load?: { useful: number; units: number }) => void;
+  /** Called after every model call, for metrics. */
+  onBatch?: (batch: BatchStats) => void;
+}
+
+export interface BatchStats {
+  /** Inputs in the call. */
+  size: number;
+  /** The call's cost in budget units (padded tokens for padded text backends). */
+  units: number;
+  /** The inputs' own size in those units (real tokens). */
+  useful: number;
+  /** From sending the batch to the backend to its answer. */
+  inferenceMs: number;
+  /** The backend's own share of inferenceMs, when it knows it (BatchResult.sessionMs). */
+  sessionMs?: number;
 }
 
 export interface EmbedOutcome {
@@ -250,13 +260,13 @@ export class Batcher<I = EncodedText> {
   private async run({ entries: batch, useful, units }: ChosenBatch<I>): Promise<void> {
     const started = performance.now();
     try {
-      const { vectors, normalized } = await this.backend.embed({ inputs: batch.map((e) => e.input) });
+      const { vectors, normalized, sessionMs } = await this.backend.embed({ inputs: batch.map((e) => e.input) });
       if (vectors.length !== batch.length || (normalized && normalized.length !== batch.length)) {
         throw new CoalesceError('backend', `the backend returned ${vectors.length} vectors for ${batch.length} inputs`);
       }
       const inferenceMs = performance.now() - started;
       this.costModel.observe(units, inferenceMs);
-      this.limits.onBatch?.(batch.length, inferenceMs, { useful, units });
+      this.limits.onBatch?.({ size: batch.length, units, useful, inferenceMs, sessionMs });
       batch.forEach((e, i) =>
         this.settle(e, { vector: vectors[i], normalized: normalized?.[i], queueMs: started - e.enqueuedAt, inferenceMs, batchSize: batch.length }),
       );

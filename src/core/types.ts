@@ -67,6 +67,11 @@ export interface BatchResult {
    * graph or its worker): most requests ask for exactly these.
    */
   normalized?: Float32Array[];
+  /**
+   * How long the thread that owns the session worked on the batch, when it is not the caller's:
+   * the rest of the call's time is waiting for threads to pick up messages.
+   */
+  sessionMs?: number;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Batcher } from '../../src/core/batcher.js';
+import { Batcher, type BatchStats } from '../../src/core/batcher.js';
 import { isCoalesceError } from '../../src/errors.js';
 import { FakeBackend, ids, within } from '../helpers/fake-backend.js';
 
@@ -49,6 +49,19 @@ test('max batch requests caps the batch size', async () => {
   const batcher = new Batcher(backend, { maxBatchTokens: 10_000, maxBatchRequests: 3 });
   await within(Promise.all(Array.from({ length: 7 }, () => batcher.submit([ids(2)]))));
   assert.deepEqual(backend.batches.map((b) => b.length), [3, 3, 1]);
+});
+
+test('onBatch reports each call: size, padded and real tokens, its duration and the backend\'s own share of it', async () => {
+  const backend = new FakeBackend();
+  backend.delayMs = 5;
+  backend.sessionMs = 2.5;
+  const seen: BatchStats[] = [];
+  const batcher = new Batcher(backend, { maxBatchTokens: 1000, maxBatchRequests: 100, minPaddingEfficiency: 0, onBatch: (b) => seen.push(b) });
+  await within(Promise.all([batcher.submit([ids(4)]), batcher.submit([ids(4), ids(3)])]));
+  assert.equal(seen.length, 1);
+  const [b] = seen;
+  assert.deepEqual({ size: b.size, units: b.units, useful: b.useful, sessionMs: b.sessionMs }, { size: 3, units: 12, useful: 11, sessionMs: 2.5 });
+  assert.ok(b.inferenceMs >= 4, `inferenceMs ${b.inferenceMs} is shorter than the backend's 5 ms`);
 });
 
 test('an input longer than the budget still runs, alone', async () => {

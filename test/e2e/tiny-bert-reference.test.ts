@@ -69,6 +69,12 @@ test('concurrent single requests coalesce into shared model calls and still matc
   responses.forEach((r, k) => assert.ok(cosine(r.json[0], ref.mean_normalized[k % ref.sentences.length]) >= MIN_COSINE));
   const calls = (server.metrics.batchSize as unknown as { count: number }).count - countBefore;
   assert.ok(calls < 48, `48 concurrent requests took ${calls} model calls: nothing was coalesced`);
+  // Every call's time in its session thread is exported, and is part of the call's time.
+  const metrics = await (await fetch(server.httpUrl + '/metrics')).text();
+  const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
+  assert.equal(read('coalesce_batch_session_duration_count'), read('te_request_inference_duration_count'));
+  assert.ok(read('coalesce_batch_session_duration_sum') > 0);
+  assert.ok(read('coalesce_batch_session_duration_sum') <= read('te_request_inference_duration_sum'));
 });
 
 for (const pooling of ['cls', 'max', 'last_token'] as const) {

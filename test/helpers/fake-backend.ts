@@ -10,6 +10,8 @@ export class FakeBackend implements Backend {
   gate: Promise<void> | null = null;
   /** Also answer "normalized" rows, as the ORT backend does: [-1, -1, -1, -1], so tests can tell which one a request got. */
   markedNormalized = false;
+  /** Reported as BatchResult.sessionMs when set. */
+  sessionMs: number | undefined = undefined;
   readonly info: ModelInfo = {
     id: 'fake', dimensions: 4, maxInputLength: 512, padded: true, pooling: 'mean', normalizedByModel: false,
     device: 'cpu', provider: 'fake', onnxFile: 'none', inputNames: ['input_ids'], outputName: 'out', outputKind: 'pooled',
@@ -25,7 +27,8 @@ export class FakeBackend implements Backend {
       throw e;
     }
     const vectors = batch.inputs.map((i) => Float32Array.from([i.ids.length, i.ids[0] ?? 0, 1, 0]));
-    return this.markedNormalized ? { vectors, normalized: vectors.map(() => Float32Array.from([-1, -1, -1, -1])) } : { vectors };
+    const normalized = this.markedNormalized ? vectors.map(() => Float32Array.from([-1, -1, -1, -1])) : undefined;
+    return { vectors, normalized, sessionMs: this.sessionMs };
   }
 
   async close(): Promise<void> {}

@@ -3,9 +3,12 @@ import { CoalesceError } from '../../errors.js';
 import type { BatchResult } from '../../core/types.js';
 import { LeastBusyPool } from '../../workers/least-busy-pool.js';
 
-/** What every session worker (text or vision) answers to a batch: flat [B, D] vectors, raw and L2-normalized. */
+/**
+ * What every session worker (text or vision) answers to a batch: flat [B, D] vectors, raw and
+ * L2-normalized, and how long the thread worked on it.
+ */
 export type BatchReply =
-  | { type: 'result'; id: number; vectors: Float32Array; normalized: Float32Array; dimensions: number }
+  | { type: 'result'; id: number; vectors: Float32Array; normalized: Float32Array; dimensions: number; sessionMs: number }
   | { type: 'failed'; id: number; message: string };
 
 function splitRows(flat: Float32Array, width: number): Float32Array[] {
@@ -65,7 +68,7 @@ export class SessionThreads {
   async run(message: Record<string, unknown>, transfer: ArrayBuffer[]): Promise<BatchResult> {
     const m = await this.pool.call(message, transfer);
     if (m.type === 'failed') throw new CoalesceError('backend', `${this.what} call failed: ${m.message}`);
-    return { vectors: splitRows(m.vectors, m.dimensions), normalized: splitRows(m.normalized, m.dimensions) };
+    return { vectors: splitRows(m.vectors, m.dimensions), normalized: splitRows(m.normalized, m.dimensions), sessionMs: m.sessionMs };
   }
 
   close(): Promise<void> {

@@ -68,11 +68,13 @@ export function serveBatches<L extends { type: 'load' }, B extends { type: 'embe
 ): void {
   const port = parentPort!;
   const answer = async (message: B): Promise<void> => {
+    const started = performance.now();
     try {
       const out = await run(message);
       const vectors = owned(out.vectors);
       const normalized = out.normalized ? owned(out.normalized) : l2NormalizeRows(vectors, out.dimensions);
-      const reply: BatchReply = { type: 'result', id: message.id, vectors, normalized, dimensions: out.dimensions };
+      const sessionMs = performance.now() - started;
+      const reply: BatchReply = { type: 'result', id: message.id, vectors, normalized, dimensions: out.dimensions, sessionMs };
       port.postMessage(reply, [vectors.buffer as ArrayBuffer, normalized.buffer as ArrayBuffer]);
     } catch (e) {
       port.postMessage({ type: 'failed', id: message.id, message: (e as Error).message } satisfies BatchReply);
