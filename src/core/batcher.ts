@@ -259,23 +259,29 @@ export class Batcher<I = EncodedText> {
 
   private async run({ entries: batch, useful, units }: ChosenBatch<I>): Promise<void> {
     const started = performance.now();
+    let result: BatchResult | CoalesceError;
     try {
-      const { vectors, normalized, sessionMs } = await this.backend.embed({ inputs: batch.map((e) => e.input) });
-      if (vectors.length !== batch.length || (normalized && normalized.length !== batch.length)) {
-        throw new CoalesceError('backend', `the backend returned ${vectors.length} vectors for ${batch.length} inputs`);
+      result = await this.backend.embed({ inputs: batch.map((e) => e.input) });
+      if (result.vectors.length !== batch.length || (result.normalized && result.normalized.length !== batch.length)) {
+        throw new CoalesceError('backend', `the backend returned ${result.vectors.length} vectors for ${batch.length} inputs`);
       }
-      const inferenceMs = performance.now() - started;
-      this.costModel.observe(units, inferenceMs);
-      this.limits.onBatch?.({ size: batch.length, units, useful, inferenceMs, sessionMs });
-      batch.forEach((e, i) =>
-        this.settle(e, { vector: vectors[i], normalized: normalized?.[i], queueMs: started - e.enqueuedAt, inferenceMs, batchSize: batch.length }),
-      );
     } catch (error) {
-      const failure = toCoalesceError(error, 'backend');
-      for (const e of batch) this.settle(e, failure);
-    } finally {
-      this.inFlight--;
-      if (this.queue.length > 0) this.schedulePump();
+      result = toCoalesceError(error, 'backend');
     }
+    const inferenceMs = performance.now() - started;
+    // The backend has room again: hand it the next batch before answering this one's requests,
+    // so it does not idle while this thread routes a whole batch of answers.
+    this.inFlight--;
+    this.pump();
+    if (result instanceof Error) {
+      for (const e of batch) this.settle(e, result);
+      return;
+    }
+    const { vectors, normalized, sessionMs } = result;
+    this.costModel.observe(units, inferenceMs);
+    this.limits.onBatch?.({ size: batch.length, units, useful, inferenceMs, sessionMs });
+    batch.forEach((e, i) =>
+      this.settle(e, { vector: vectors[i], normalized: normalized?.[i], queueMs: started - e.enqueuedAt, inferenceMs, batchSize: batch.length }),
+    );
   }
 }

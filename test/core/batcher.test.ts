@@ -159,3 +159,20 @@ test('drain waits for admitted inputs, then refuses new ones', async () => {
   await within(pending);
   await assert.rejects(batcher.submit([ids(2)]), (e) => isCoalesceError(e) && e.kind === 'unhealthy');
 });
+
+test('a finished call hands the backend its next batch before its own requests are answered', async () => {
+  const backend = new FakeBackend();
+  const { gate, open } = release();
+  backend.gate = gate;
+  const batcher = new Batcher(backend, { maxBatchTokens: 1000, maxBatchRequests: 100 });
+  const first = batcher.submit([ids(4)]);
+  await new Promise((r) => setImmediate(r));
+  const second = batcher.submit([ids(4)]);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(backend.batches.length, 1, 'the second input waits while the only call runs');
+  backend.gate = null;
+  const callsWhenFirstAnswered = first.then(() => backend.batches.length);
+  open();
+  assert.equal(await within(callsWhenFirstAnswered), 2);
+  await within(second);
+});
