@@ -48,6 +48,8 @@ export interface HttpThreadData {
   /** The facades' `info`, which never changes after start. */
   textInfo: TextFacade['info'];
   imageInfo: ImageFacade['info'] | null;
+  /** Open connections per HTTP thread (Int32Array over a SharedArrayBuffer) and this thread's slot in it. */
+  connections: { counts: SharedArrayBuffer; slot: number };
 }
 
 /** From an HTTP thread to the main thread, besides facade calls (which use their own port). */

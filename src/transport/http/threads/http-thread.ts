@@ -9,6 +9,7 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { createHttpApp } from '../app.js';
 import { FacadeClient, remoteDeps } from './facade-client.js';
 import type { HttpThreadData, HttpThreadEvent, StopMessage } from './facade-protocol.js';
+import { overShare } from './connection-share.js';
 
 const { data, calls } = workerData as { data: HttpThreadData; calls: MessagePort };
 const post = (m: HttpThreadEvent) => parentPort!.postMessage(m);
@@ -27,11 +28,21 @@ const onListening = () => {
 if ('fd' in data.listen) server.listen({ fd: data.listen.fd }, onListening);
 else server.listen(data.listen.port, data.listen.hostname, onListening);
 
-// Connections open now: at stop, each is closed once its answer is written.
-let connections = 0;
+// Connections open now, this thread's slot among all threads' (connection-share.ts). At stop,
+// each is closed once its answer is written.
+const counts = new Int32Array(data.connections.counts);
+const slot = data.connections.slot;
 server.on('connection', (socket) => {
-  connections++;
-  socket.once('close', () => connections--);
+  Atomics.add(counts, slot, 1);
+  socket.once('close', () => Atomics.sub(counts, slot, 1));
+});
+
+let closing = 0;
+server.on('request', (_req, res) => {
+  if (!overShare(counts, slot, closing)) return;
+  closing++;
+  res.setHeader('connection', 'close');
+  res.socket?.once('close', () => closing--);
 });
 
 parentPort!.on('message', (m: StopMessage) => {
@@ -45,7 +56,7 @@ parentPort!.on('message', (m: StopMessage) => {
   const started = Date.now();
   const finish = () => {
     server.closeIdleConnections();
-    if ((connections > 0 || client.inFlight > 0) && Date.now() - started < STOP_GRACE_MS) return void setTimeout(finish, 5);
+    if ((Atomics.load(counts, slot) > 0 || client.inFlight > 0) && Date.now() - started < STOP_GRACE_MS) return void setTimeout(finish, 5);
     server.closeAllConnections();
     post({ type: 'stopped' });
   };

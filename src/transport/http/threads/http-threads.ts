@@ -63,25 +63,32 @@ export class HttpThreads {
     private readonly threads: Started[],
     /** The bound port (the one asked for, or the one chosen for port 0). */
     readonly port: number,
+    private readonly counts: Int32Array,
   ) {}
+
+  /** Open connections per thread, now. */
+  connections(): number[] {
+    return Array.from(this.counts, (_, i) => Atomics.load(this.counts, i));
+  }
 
   static async start(
     count: number,
     listen: { hostname: string; port: number },
     deps: HttpDeps,
-    shared: Omit<HttpThreadData, 'listen'>,
+    shared: Omit<HttpThreadData, 'listen' | 'connections'>,
     onError: (e: Error) => void,
   ): Promise<HttpThreads> {
-    const owner = await startThread({ ...shared, listen }, deps, onError);
+    const counts = new SharedArrayBuffer(4 * count);
+    const owner = await startThread({ ...shared, listen, connections: { counts, slot: 0 } }, deps, onError);
     if (owner.fd < 0) {
       await stop(owner, true);
       await owner.worker.terminate();
       throw new Error('the first HTTP thread did not expose its listening socket');
     }
-    const others = await Promise.allSettled(Array.from({ length: count - 1 }, () => startThread({ ...shared, listen: { fd: owner.fd } }, deps, onError)));
+    const others = await Promise.allSettled(Array.from({ length: count - 1 }, (_, i) => startThread({ ...shared, listen: { fd: owner.fd }, connections: { counts, slot: i + 1 } }, deps, onError)));
     const failed = others.find((r) => r.status === 'rejected');
     const started = others.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-    const threads = new HttpThreads([owner, ...started], owner.port);
+    const threads = new HttpThreads([owner, ...started], owner.port, new Int32Array(counts));
     if (failed) {
       await threads.close();
       throw (failed as PromiseRejectedResult).reason;

@@ -24,7 +24,7 @@ function connect(deps: Partial<HttpDeps>) {
   };
   hostFacades(port1, full);
   const client = new FacadeClient(port2);
-  const remote = remoteDeps(client, { listen: { fd: -1 }, modelName: 'fake', payloadLimit: 1000, textInfo: textInfo as any, imageInfo: null });
+  const remote = remoteDeps(client, { listen: { fd: -1 }, modelName: 'fake', payloadLimit: 1000, textInfo: textInfo as any, imageInfo: null, connections: { counts: new SharedArrayBuffer(4), slot: 0 } });
   return { remote, client, close: () => { port1.close(); port2.close(); } };
 }
 

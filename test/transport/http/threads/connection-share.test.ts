@@ -1,0 +1,60 @@
+/** HTTP threads even out the keep-alive connections that land on them unevenly. */
+import assert from 'node:assert/strict';
+import { Agent, request } from 'node:http';
+import { test } from 'node:test';
+import type { HttpDeps } from '../../../../src/transport/http/app.js';
+import { HttpThreads } from '../../../../src/transport/http/threads/http-threads.js';
+import { overShare } from '../../../../src/transport/http/threads/connection-share.js';
+
+const shares = (...counts: number[]) => Int32Array.from(counts);
+
+test('a thread is over its share past the even share plus one, less the connections it is already closing', () => {
+  assert.equal(overShare(shares(10, 7, 41, 6), 2, 0), true);
+  assert.equal(overShare(shares(10, 7, 41, 6), 0, 0), false);
+  // 64 over 4: 16 each, 17 tolerated.
+  assert.equal(overShare(shares(17, 16, 16, 15), 0, 0), false);
+  assert.equal(overShare(shares(18, 16, 15, 15), 0, 0), true);
+  assert.equal(overShare(shares(18, 16, 15, 15), 0, 1), false);
+  // Counts that cannot be even: no churn.
+  assert.equal(overShare(shares(2, 1, 1, 1), 0, 0), false);
+  assert.equal(overShare(shares(1, 0, 0, 0), 0, 0), false);
+});
+
+const deps: HttpDeps = {
+  embedder: { info: { id: 'fake', dimensions: 4 } as any, embed: async () => { throw new Error('unused'); }, tokenize: async () => [], decode: async () => [] },
+  ready: () => true,
+  modelName: 'fake',
+  payloadLimit: 1000,
+  info: () => ({}),
+  metrics: () => '',
+};
+
+function get(port: number, agent: Agent): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/health', agent }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('64 keep-alive clients opened at once end up spread over 4 threads within one of their share', async () => {
+  const threads = await HttpThreads.start(4, { hostname: '127.0.0.1', port: 0 }, deps, { modelName: 'fake', payloadLimit: 1000, textInfo: deps.embedder.info, imageInfo: null }, () => {});
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  try {
+    const until = Date.now() + 2000;
+    const statuses: number[] = [];
+    await Promise.all(Array.from({ length: 64 }, async () => {
+      while (Date.now() < until) statuses.push(await get(threads.port, agent));
+    }));
+    assert.ok(statuses.every((s) => s === 200), 'every request answered');
+    const counts = threads.connections();
+    assert.equal(counts.reduce((a, b) => a + b, 0), 64, counts.join(' '));
+    assert.ok(Math.max(...counts) <= 64 / 4 + 2, `connections per thread: ${counts.join(' ')}`);
+  } finally {
+    agent.destroy();
+    await threads.close();
+  }
+});
