@@ -11,7 +11,11 @@ import { assertClose, post, startServer } from '../../../helpers/server.js';
 let threaded: Coalesce;
 let plain: Coalesce;
 before(async () => {
-  [threaded, plain] = await Promise.all([startServer(['--http-threads', '2', '--max-client-batch-size', '4']), startServer(['--max-client-batch-size', '4'])]);
+  // Threaded with tokenizer workers, plain with inline tokenization: the same answers either way.
+  [threaded, plain] = await Promise.all([
+    startServer(['--http-threads', '2', '--tokenization-workers', '2', '--max-client-batch-size', '4']),
+    startServer(['--max-client-batch-size', '4']),
+  ]);
 });
 after(async () => {
   await Promise.all([threaded.close(), plain.close()]);
@@ -23,6 +27,10 @@ test('HTTP threads answer /embed, /v1/embeddings, /tokenize and /decode exactly 
   const [a, b] = await Promise.all([post(threaded.httpUrl, '/embed', { inputs: TEXTS }), post(plain.httpUrl, '/embed', { inputs: TEXTS })]);
   assert.equal(a.status, 200, JSON.stringify(a.json));
   a.json.forEach((v: number[], i: number) => assertClose(v, b.json[i], 1e-6, 1e-5, `/embed ${i}`));
+  const long = { inputs: ['word '.repeat(100) + 'end'], truncate: true, truncation_direction: 'left' };
+  const [la, lb] = await Promise.all([post(threaded.httpUrl, '/embed', long), post(plain.httpUrl, '/embed', long)]);
+  assert.equal(la.status, 200, JSON.stringify(la.json));
+  assertClose(la.json[0], lb.json[0], 1e-6, 1e-5, '/embed truncated left');
   const [ta, tb] = await Promise.all([post(threaded.httpUrl, '/tokenize', { inputs: TEXTS }), post(plain.httpUrl, '/tokenize', { inputs: TEXTS })]);
   assert.deepEqual(ta.json, tb.json);
   const emb = await post(threaded.httpUrl, '/embed', { inputs: TEXTS[0] });
@@ -43,6 +51,7 @@ test('errors cross the thread boundary with their status and shape', async () =>
     ['/embed', { inputs: ['a', 'b', 'c', 'd', 'e'] }, 422],
     ['/embed', '{"inputs": [', 400],
     ['/embed', { inputs: ['a'], dimensions: 999 }, 422],
+    ['/embed', { inputs: ['a', 'word '.repeat(100)], truncate: false }, 422],
     ['/v1/embeddings', { input: 'a', encoding_format: 'x' }, 422],
     ['/nope', {}, 404],
   ];
