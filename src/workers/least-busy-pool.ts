@@ -7,14 +7,18 @@ interface Slot {
   busy: number;
   /** With batchPerTurn: this turn's messages for the thread and their buffers. */
   outbox: TurnOutbox<Record<string, unknown>>;
+  /** With batchPerTurn: the weight of the calls in `outbox`. */
+  gathered: number;
 }
 
 export interface PoolOptions {
   /**
    * Send each thread the calls of one event-loop turn as one array (the thread answers with one
-   * array too): under load, one message per turn instead of one per call for the main thread.
+   * array too), and keep a turn's calls together on one thread up to this much weight (see
+   * `call`): under load, one message per turn each way instead of one per call, for the main
+   * thread to take. 0: one message per thread per turn, calls spread over the threads.
    */
-  batchPerTurn?: boolean;
+  batchPerTurn?: { gatherWeight: number };
 }
 
 /**
@@ -30,13 +34,14 @@ export class LeastBusyPool<Reply extends { id: number }> {
 
   /** `what` names the threads in errors ("model", "tokenizer", ...). */
   constructor(workers: Worker[], private readonly what: string, private readonly options: PoolOptions = {}) {
-    this.slots = workers.map((worker) => ({
-      worker,
-      busy: 0,
-      outbox: new TurnOutbox((messages, transfer) => {
+    this.slots = workers.map((worker) => {
+      const slot = { worker, busy: 0, gathered: 0 } as Slot;
+      slot.outbox = new TurnOutbox((messages, transfer) => {
+        slot.gathered = 0;
         if (!this.failure) worker.postMessage(messages, transfer);
-      }),
-    }));
+      });
+      return slot;
+    });
     for (const s of this.slots) {
       s.worker.on('message', (m: Reply | Reply[]) => {
         if (Array.isArray(m)) for (const r of m) this.onReply(r);
@@ -51,18 +56,35 @@ export class LeastBusyPool<Reply extends { id: number }> {
     return this.slots.length;
   }
 
-  /** Sends `message` with a fresh `id`, its buffers transferred; resolves with the reply of that id. */
-  call(message: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<Reply> {
+  /**
+   * Sends `message` with a fresh `id`, its buffers transferred; resolves with the reply of that id.
+   * `weight` (e.g. texts) counts against batchPerTurn's gatherWeight.
+   */
+  call(message: Record<string, unknown>, transfer: ArrayBuffer[] = [], weight = 1): Promise<Reply> {
     if (this.failure) return Promise.reject(new CoalesceError('unhealthy', this.failure.message));
     const id = this.nextId++;
-    let slot = this.slots[0];
-    for (const s of this.slots) if (s.busy < slot.busy) slot = s;
+    const slot = this.pick(weight);
     slot.busy++;
     return new Promise<Reply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, slot });
-      if (this.options.batchPerTurn) slot.outbox.push({ ...message, id }, transfer);
-      else slot.worker.postMessage({ ...message, id }, transfer);
+      if (!this.options.batchPerTurn) return slot.worker.postMessage({ ...message, id }, transfer);
+      slot.gathered += weight;
+      slot.outbox.push({ ...message, id }, transfer);
     });
+  }
+
+  /**
+   * The thread already gathering this turn's calls while they stay within gatherWeight, so a
+   * turn's small calls travel as one message and come back as one; else the least busy thread.
+   * Spreading them instead gave every call a message of its own each way: the main thread took
+   * one tokenizer answer per request under single-text load.
+   */
+  private pick(weight: number): Slot {
+    const gather = this.options.batchPerTurn?.gatherWeight ?? 0;
+    for (const s of this.slots) if (s.gathered > 0 && s.gathered + weight <= gather) return s;
+    let slot = this.slots[0];
+    for (const s of this.slots) if (s.busy < slot.busy) slot = s;
+    return slot;
   }
 
   async close(): Promise<void> {

@@ -48,7 +48,7 @@ test('batchPerTurn: the calls of one turn reach a thread as one message, and eve
   const pool = new LeastBusyPool<{ id: number; value: number; thread: number; messages: number; size: number }>(
     [new Worker(BATCH_ECHO, { eval: true })],
     'echo',
-    { batchPerTurn: true },
+    { batchPerTurn: { gatherWeight: 0 } },
   );
   try {
     const first = await within(Promise.all(Array.from({ length: 5 }, (_, i) => pool.call({ value: i }))));
@@ -57,6 +57,25 @@ test('batchPerTurn: the calls of one turn reach a thread as one message, and eve
     const later = await within(pool.call({ value: 9 }));
     assert.equal(later.value, 9);
     assert.equal(later.messages, 2, 'a later turn sends its own message');
+  } finally {
+    await pool.close();
+  }
+});
+
+test('batchPerTurn with a gather weight: small calls of one turn travel together to one thread, heavy ones spread', async () => {
+  const pool = new LeastBusyPool<{ id: number; value: number; thread: number; messages: number; size: number }>(
+    [new Worker(BATCH_ECHO, { eval: true }), new Worker(BATCH_ECHO, { eval: true })],
+    'echo',
+    { batchPerTurn: { gatherWeight: 4 } },
+  );
+  try {
+    const small = await within(Promise.all(Array.from({ length: 4 }, (_, i) => pool.call({ value: i }))));
+    assert.equal(new Set(small.map((r) => r.thread)).size, 1, 'four calls of weight 1, one thread');
+    assert.ok(small.every((r) => r.size === 4));
+    const heavy = await within(Promise.all(Array.from({ length: 2 }, (_, i) => pool.call({ value: i }, [], 3))));
+    assert.equal(new Set(heavy.map((r) => r.thread)).size, 2, 'two calls of weight 3 exceed 4 together: two threads');
+    const mixed = await within(Promise.all([pool.call({ value: 0 }, [], 3), pool.call({ value: 1 }), pool.call({ value: 2 })]));
+    assert.deepEqual(mixed.map((r) => r.size), [2, 2, 1], 'the first two fill one message, the third starts another');
   } finally {
     await pool.close();
   }
