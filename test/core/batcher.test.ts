@@ -4,11 +4,17 @@ import { Batcher, type BatchStats } from '../../src/core/batcher.js';
 import { isCoalesceError } from '../../src/errors.js';
 import { FakeBackend, ids, within } from '../helpers/fake-backend.js';
 
-function release(): { gate: Promise<void>; open: () => void } {
+/** Holds the backend's calls until the returned function is called. */
+function hold(backend: FakeBackend): () => void {
   let open!: () => void;
-  const gate = new Promise<void>((r) => (open = r));
-  return { gate, open };
+  backend.gate = new Promise<void>((r) => (open = r));
+  return () => {
+    backend.gate = null;
+    open();
+  };
 }
+
+const nextTurn = () => new Promise((r) => setImmediate(r));
 
 test('inputs submitted in the same turn share one model call', async () => {
   const backend = new FakeBackend();
@@ -21,15 +27,13 @@ test('inputs submitted in the same turn share one model call', async () => {
 
 test('requests arriving while a batch runs are coalesced into the next one', async () => {
   const backend = new FakeBackend();
-  const { gate, open } = release();
-  backend.gate = gate;
+  const open = hold(backend);
   const batcher = new Batcher(backend, { maxBatchTokens: 1000, maxBatchRequests: 100 });
   const first = batcher.submit([ids(4)]);
-  await new Promise((r) => setImmediate(r));
-  await new Promise((r) => setImmediate(r));
+  await nextTurn();
+  await nextTurn();
   assert.equal(backend.batches.length, 1, 'the first input ran alone, without waiting for a timer');
   const later = Array.from({ length: 10 }, (_, i) => batcher.submit([ids(4, 100 + i)]));
-  backend.gate = null;
   open();
   await within(Promise.all([first, ...later]));
   assert.equal(backend.batches.length, 2);
@@ -73,14 +77,12 @@ test('an input longer than the budget still runs, alone', async () => {
 
 test('inputs are grouped by length so short ones are not padded to long ones', async () => {
   const backend = new FakeBackend();
-  const { gate, open } = release();
-  backend.gate = gate;
+  const open = hold(backend);
   const batcher = new Batcher(backend, { maxBatchTokens: 10_000, maxBatchRequests: 4 });
   const blocker = batcher.submit([ids(1)]);
-  await new Promise((r) => setImmediate(r));
+  await nextTurn();
   const lengths = [100, 5, 100, 6, 100, 5, 100, 6];
   const all = lengths.map((n) => batcher.submit([ids(n)]));
-  backend.gate = null;
   open();
   await within(Promise.all([blocker, ...all]));
   const formed = backend.batches.slice(1).map((b) => b.map((x) => x.length).sort((a, c) => a - c));
@@ -89,14 +91,12 @@ test('inputs are grouped by length so short ones are not padded to long ones', a
 
 test('the oldest input is always in the next batch, so nothing starves', async () => {
   const backend = new FakeBackend();
-  const { gate, open } = release();
-  backend.gate = gate;
+  const open = hold(backend);
   const batcher = new Batcher(backend, { maxBatchTokens: 10_000, maxBatchRequests: 2 });
   const blocker = batcher.submit([ids(1)]);
-  await new Promise((r) => setImmediate(r));
+  await nextTurn();
   const old = batcher.submit([ids(300, 99)]);
   const short = Array.from({ length: 6 }, () => batcher.submit([ids(3)]));
-  backend.gate = null;
   open();
   await within(Promise.all([blocker, old, ...short]));
   assert.ok(backend.batches[1].some((b) => b[0] === 99), 'the long, oldest input runs in the first batch after the blocker');
@@ -104,17 +104,15 @@ test('the oldest input is always in the next batch, so nothing starves', async (
 
 test('a cancelled request is rejected at once and its queued inputs never reach the model', async () => {
   const backend = new FakeBackend();
-  const { gate, open } = release();
-  backend.gate = gate;
+  const open = hold(backend);
   const batcher = new Batcher(backend, { maxBatchTokens: 10_000, maxBatchRequests: 100 });
   const blocker = batcher.submit([ids(1)]);
-  await new Promise((r) => setImmediate(r));
+  await nextTurn();
   const controller = new AbortController();
   const cancelled = batcher.submit([ids(5, 42), ids(5, 43)], controller.signal);
   const kept = batcher.submit([ids(5, 44)]);
   controller.abort();
   await assert.rejects(within(cancelled), (e) => isCoalesceError(e) && e.kind === 'cancelled');
-  backend.gate = null;
   open();
   await within(Promise.all([blocker, kept]));
   const ran = backend.batches.flat().map((x) => x[0]);
@@ -138,14 +136,12 @@ test('a backend failure rejects every request of the batch with a backend error,
 test('several batches run at once when the backend allows it', async () => {
   const backend = new FakeBackend();
   backend.maxConcurrentBatches = 2;
-  const { gate, open } = release();
-  backend.gate = gate;
+  const open = hold(backend);
   const batcher = new Batcher(backend, { maxBatchTokens: 10_000, maxBatchRequests: 1 });
   const all = [batcher.submit([ids(2)]), batcher.submit([ids(2)]), batcher.submit([ids(2)])];
-  await new Promise((r) => setImmediate(r));
-  await new Promise((r) => setImmediate(r));
+  await nextTurn();
+  await nextTurn();
   assert.equal(batcher.running, 2);
-  backend.gate = null;
   open();
   await within(Promise.all(all));
 });
@@ -162,15 +158,13 @@ test('drain waits for admitted inputs, then refuses new ones', async () => {
 
 test('a finished call hands the backend its next batch before its own requests are answered', async () => {
   const backend = new FakeBackend();
-  const { gate, open } = release();
-  backend.gate = gate;
+  const open = hold(backend);
   const batcher = new Batcher(backend, { maxBatchTokens: 1000, maxBatchRequests: 100 });
   const first = batcher.submit([ids(4)]);
-  await new Promise((r) => setImmediate(r));
+  await nextTurn();
   const second = batcher.submit([ids(4)]);
-  await new Promise((r) => setImmediate(r));
+  await nextTurn();
   assert.equal(backend.batches.length, 1, 'the second input waits while the only call runs');
-  backend.gate = null;
   const callsWhenFirstAnswered = first.then(() => backend.batches.length);
   open();
   assert.equal(await within(callsWhenFirstAnswered), 2);
