@@ -107,17 +107,19 @@ export class Metrics {
 
   /** The text batcher's onBatch hook: its units are tokens (useful vs padded). */
   readonly observeBatch = (batch: BatchStats): void => {
-    this.observeImageBatch(batch);
+    this.observeCall(batch);
     this.batchTokens.inc(batch.useful);
     this.batchPaddedTokens.inc(batch.units);
   };
 
   /** The image batcher's onBatch hook: images are no tokens. */
-  readonly observeImageBatch = (batch: BatchStats): void => {
+  readonly observeImageBatch = (batch: BatchStats): void => this.observeCall(batch);
+
+  private observeCall(batch: BatchStats): void {
     this.batchSize.observe(batch.size);
     this.inferenceDuration.observe(batch.inferenceMs / 1000);
     if (batch.sessionMs !== undefined) this.sessionDuration.observe(batch.sessionMs / 1000);
-  };
+  }
 
   /** Opt-in (--event-loop-metrics): samples the main thread's event-loop delay every `resolutionMs`. */
   watchEventLoop(resolutionMs = 10): void {

@@ -35,11 +35,15 @@ export class LeastBusyPool<Reply extends { id: number }> {
   /** `what` names the threads in errors ("model", "tokenizer", ...). */
   constructor(workers: Worker[], private readonly what: string, private readonly options: PoolOptions = {}) {
     this.slots = workers.map((worker) => {
-      const slot = { worker, busy: 0, gathered: 0 } as Slot;
-      slot.outbox = new TurnOutbox((messages, transfer) => {
-        slot.gathered = 0;
-        if (!this.failure) worker.postMessage(messages, transfer);
-      });
+      const slot: Slot = {
+        worker,
+        busy: 0,
+        gathered: 0,
+        outbox: new TurnOutbox((messages, transfer) => {
+          slot.gathered = 0;
+          if (!this.failure) worker.postMessage(messages, transfer);
+        }),
+      };
       return slot;
     });
     for (const s of this.slots) {

@@ -39,10 +39,11 @@ server.on('connection', (socket) => {
 
 let closing = 0;
 server.on('request', (_req, res) => {
-  if (!overShare(counts, slot, closing)) return;
+  const socket = res.socket;
+  if (!socket || !overShare(counts, slot, closing)) return;
   closing++;
   res.setHeader('connection', 'close');
-  res.socket?.once('close', () => closing--);
+  socket.once('close', () => closing--);
 });
 
 parentPort!.on('message', (m: StopMessage) => {
