@@ -52,7 +52,7 @@ export const OPTIONS = {
   memPattern: opt<string>({ flag: '--mem-pattern', env: 'MEM_PATTERN', type: 'string', default: 'auto', choices: ['auto', 'on', 'off'],
     doc: 'ONNX Runtime memory pattern planning (per input shape). auto: ONNX Runtime\'s default (on).' }),
   shapeBuckets: opt<string>({ flag: '--shape-buckets', env: 'SHAPE_BUCKETS', type: 'string', default: 'auto', choices: ['auto', 'on', 'off'],
-    doc: 'Pad batches to a small set of shapes (sequence length to a multiple of 32 or --pad-seq-multiple, inputs per batch to a power of two) and run each once per session at start, since the CUDA provider pays ~60 ms the first time it meets a shape. auto: on with CUDA, off on CPU.' }),
+    doc: 'Pad batches to a small set of shapes (sequence length to a multiple of 32 or --pad-seq-multiple, inputs per batch to 1, 2, 4, 8, 16, then multiples of 8 up to 64, then four steps per doubling) and run each once per session at start, since the CUDA provider pays ~60 ms the first time it meets a shape. auto: on with CUDA, off on CPU.' }),
   padBatchMultiple: opt<number>({ flag: '--pad-batch-multiple', env: 'PAD_BATCH_MULTIPLE', type: 'int', default: 0, min: 0,
     doc: 'Pad each batch with one-token filler rows up to a multiple of this many inputs. 0: 1 (none).' }),
   intraOpThreads: opt<number>({ flag: '--intra-op-threads', env: 'INTRA_OP_THREADS', type: 'int', default: 0, min: 0,

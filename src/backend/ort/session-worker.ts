@@ -14,11 +14,11 @@ import { poolTokens } from '../pooling.js';
 import { cudaUnavailableMessage, parseDevice } from './device.js';
 import { pooledRows, serveBatches, sessionOptions, shapeBucketsOn, type RunOutput } from './worker-common.js';
 import type { EmbedMessage, FromWorker, LoadRequest, SessionFacts } from './protocol.js';
-import { float16ToFloat32, nextPow2, padBatch, type IntegerType } from './tensors.js';
+import { float16ToFloat32, padBatch, textRowBucket, type IntegerType } from './tensors.js';
 
 interface Loaded {
   session: ort.InferenceSession;
-  pad: { seqMultiple: number; batchMultiple: number; batchPow2: boolean };
+  pad: { seqMultiple: number; batchMultiple: number; rowBuckets: boolean };
   manifest: ModelManifest;
   facts: SessionFacts;
   intType: IntegerType;
@@ -115,7 +115,7 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
     pad: {
       seqMultiple: settings.seqMultiple || (buckets ? BUCKET_SEQ_MULTIPLE : onCuda ? CUDA_SEQ_MULTIPLE : 1),
       batchMultiple: settings.batchMultiple || 1,
-      batchPow2: buckets,
+      rowBuckets: buckets,
     },
     manifest,
     intType,
@@ -161,7 +161,7 @@ async function warmShapes(l: Loaded, budgetTokens: number, maxRows: number, remo
     // a graph that removes padding is charged real tokens, so one long input and many one-token ones fit.
     const shortest = removesPadding ? 1 : Math.max(1, length - step + 1);
     const most = Math.min(maxRows, Math.floor(budgetTokens / shortest));
-    for (let rows = 1; rows <= nextPow2(Math.max(1, most)); rows *= 2) {
+    for (let rows = 1; rows <= textRowBucket(Math.max(1, most)); rows = textRowBucket(rows + 1)) {
       // Only the padded shape matters here: one input of the full length, the others as short as the budget allows.
       const lengths = new Uint32Array(rows).fill(removesPadding ? 1 : length);
       lengths[0] = length;

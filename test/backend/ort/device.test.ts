@@ -127,14 +127,14 @@ test('shape padding (sequence and batch multiples) leaves the vectors unchanged'
   }
 });
 
-test('shape buckets pad to length x32 and power-of-two rows, warm every bucket at load, and leave the vectors unchanged', async () => {
+test('shape buckets pad to length x32 and row buckets, warm every bucket at load, and leave the vectors unchanged', async () => {
   const manifest = readManifest(TINY_BERT); // max length 64: lengths 32 and 64
   const plain = await OrtBackend.start('tiny', manifest, { device: 'cpu', intraOpThreads: 1 });
-  const bucketed = await OrtBackend.start('tiny', manifest, { device: 'cpu', intraOpThreads: 1, shapeBuckets: 'on', warmupTokens: 256, warmupRows: 8 });
+  const bucketed = await OrtBackend.start('tiny', manifest, { device: 'cpu', intraOpThreads: 1, shapeBuckets: 'on', warmupTokens: 256, warmupRows: 24 });
   try {
     assert.equal(plain.warmup.shapes, 0);
-    // length 32: up to min(8, 256 / 1) = 8 rows -> 1, 2, 4, 8; length 64: up to min(8, 256 / 33) = 7 -> 1, 2, 4, 8
-    assert.equal(bucketed.warmup.shapes, 8);
+    // length 32: up to min(24, 256 / 1) = 24 rows -> 1, 2, 4, 8, 16, 24; length 64: up to min(24, 256 / 33) = 7 -> 1, 2, 4, 8
+    assert.equal(bucketed.warmup.shapes, 10);
     const batch = { inputs: [{ ids: Uint32Array.from([101, 7592, 2088, 102]) }, { ids: Uint32Array.from([101, 1037, 1996, 4248, 2829, 102]) }, { ids: Uint32Array.from([101, 102]) }] };
     const [a, b] = [await plain.embed(batch), await bucketed.embed(batch)];
     assert.equal(b.vectors.length, 3);
