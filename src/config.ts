@@ -74,7 +74,7 @@ export const OPTIONS = {
   maxInputLength: opt<number>({ flag: '--max-input-length', env: 'MAX_INPUT_LENGTH', type: 'int', default: 0, min: 0,
     doc: 'Cap on tokens per input. 0: the model\'s own limit (tokenizer / config).' }),
   autoTruncate: opt<boolean>({ flag: '--auto-truncate', env: 'AUTO_TRUNCATE', type: 'bool', default: false,
-    doc: 'Truncate inputs over the max input length when the request does not say; otherwise they get 422.' }),
+    doc: 'Truncate inputs over the max input length when the request does not say; otherwise they get 413 (as from TEI).' }),
   payloadLimit: opt<number>({ flag: '--payload-limit', env: 'PAYLOAD_LIMIT', type: 'int', default: 2_000_000, min: 1,
     doc: 'Largest request body in bytes; larger gets 413.' }),
   httpThreads: opt<number>({ flag: '--http-threads', env: 'HTTP_THREADS', type: 'int', default: 0, min: 0,

@@ -6,7 +6,8 @@
 export type ErrorKind =
   | 'empty' // no input at all
   | 'bad_request' // the body is not JSON
-  | 'validation' // malformed or out-of-bounds request
+  | 'validation' // malformed request: wrong types, unknown values
+  | 'over_limit' // well-formed, but over a server limit: too many inputs, too long, dimensions out of range
   | 'tokenizer' // the tokenizer rejected the input
   | 'payload_too_large' // body over --payload-limit
   | 'not_found' // unknown route or resource
@@ -21,6 +22,8 @@ export const ERROR_TYPE: Record<ErrorKind, string> = {
   empty: 'Empty',
   bad_request: 'BadRequest',
   validation: 'Validation',
+  // TEI names both Validation; it answers its own checks 413 and body-shape errors (axum's) 422.
+  over_limit: 'Validation',
   tokenizer: 'Tokenizer',
   payload_too_large: 'PayloadTooLarge',
   not_found: 'NotFound',
@@ -35,6 +38,7 @@ export const HTTP_STATUS: Record<ErrorKind, number> = {
   empty: 400,
   bad_request: 400,
   validation: 422,
+  over_limit: 413,
   tokenizer: 422,
   payload_too_large: 413,
   not_found: 404,
@@ -61,6 +65,7 @@ export const GRPC_STATUS: Record<ErrorKind, number> = {
   empty: GRPC_CODE.INVALID_ARGUMENT,
   bad_request: GRPC_CODE.INVALID_ARGUMENT,
   validation: GRPC_CODE.INVALID_ARGUMENT,
+  over_limit: GRPC_CODE.INVALID_ARGUMENT,
   tokenizer: GRPC_CODE.INVALID_ARGUMENT,
   payload_too_large: GRPC_CODE.RESOURCE_EXHAUSTED,
   not_found: GRPC_CODE.NOT_FOUND,
@@ -97,5 +102,6 @@ export function toCoalesceError(e: unknown, fallback: ErrorKind = 'backend'): Co
 }
 
 export const validation = (message: string, param?: string) => new CoalesceError('validation', message, param);
+export const overLimit = (message: string, param?: string) => new CoalesceError('over_limit', message, param);
 export const cancelled = () => new CoalesceError('cancelled', 'the client cancelled the request');
 export const shuttingDown = () => new CoalesceError('unhealthy', 'the server is shutting down');

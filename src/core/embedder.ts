@@ -1,4 +1,4 @@
-import { CoalesceError, validation } from '../errors.js';
+import { CoalesceError, overLimit } from '../errors.js';
 import { Admission } from './admission.js';
 import { batchTimings, checkDimensions, checkInputCount, GuardedFacade, type EmbedObserver } from './request-guard.js';
 import type { Batcher } from './batcher.js';
@@ -101,7 +101,7 @@ export class Embedder extends GuardedFacade<EncodedText> {
 
   private checkLength(tokens: number, index: number): void {
     if (tokens > this.encoder.maxLength) {
-      throw validation(
+      throw overLimit(
         `Input validation error: \`inputs[${index}]\` must have at most ${this.encoder.maxLength} tokens. Given: ${tokens}. Set \`truncate\` to true to cut it.`,
         'inputs',
       );

@@ -2,7 +2,7 @@
  * What every facade (text, image) does around a request: admission with its observer, the
  * checks shared by all inputs, and draining. One place, so text and images cannot drift apart.
  */
-import { CoalesceError, validation } from '../errors.js';
+import { CoalesceError, overLimit } from '../errors.js';
 import type { Admission } from './admission.js';
 import type { Batcher, EmbedOutcome } from './batcher.js';
 import type { Timings } from './types.js';
@@ -71,7 +71,7 @@ export abstract class GuardedFacade<I> {
 export function checkInputCount(count: number, maxClientBatchSize: number): void {
   if (count === 0) throw new CoalesceError('empty', 'Input validation error: `inputs` cannot be empty');
   if (count > maxClientBatchSize) {
-    throw validation(
+    throw overLimit(
       `Input validation error: \`inputs\` must have less than ${maxClientBatchSize} elements (--max-client-batch-size). Given: ${count}`,
       'inputs',
     );
@@ -80,7 +80,7 @@ export function checkInputCount(count: number, maxClientBatchSize: number): void
 
 export function checkDimensions(dimensions: number | undefined, modelDimensions: number): void {
   if (dimensions !== undefined && (!Number.isInteger(dimensions) || dimensions < 1 || dimensions > modelDimensions)) {
-    throw validation(`Input validation error: \`dimensions\` must be an integer between 1 and ${modelDimensions}. Given: ${dimensions}`, 'dimensions');
+    throw overLimit(`Input validation error: \`dimensions\` must be an integer between 1 and ${modelDimensions}. Given: ${dimensions}`, 'dimensions');
   }
 }
 

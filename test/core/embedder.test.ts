@@ -40,7 +40,7 @@ test('drain answers requests admitted but still tokenizing, and refuses new ones
 test('validation happens before anything is queued, and releases the permit', async () => {
   const { e, backend } = embedder();
   await assert.rejects(e.embed({ inputs: [], normalize: true }), (err) => isCoalesceError(err) && err.kind === 'empty');
-  await assert.rejects(e.embed({ inputs: ['a', 'b', 'c', 'd', 'e'], normalize: true }), (err) => isCoalesceError(err) && err.kind === 'validation');
+  await assert.rejects(e.embed({ inputs: ['a', 'b', 'c', 'd', 'e'], normalize: true }), (err) => isCoalesceError(err) && err.kind === 'over_limit');
   await assert.rejects(e.embed({ inputs: ['x'.repeat(17)], normalize: true }), (err) => isCoalesceError(err) && /at most 16 tokens/.test(err.message));
   await assert.rejects(e.embed({ inputs: ['x'], normalize: true, dimensions: 0 }), (err) => isCoalesceError(err) && err.param === 'dimensions');
   assert.equal(backend.batches.length, 0);

@@ -74,8 +74,8 @@ test('images take permits from the one Admission the text path uses', async () =
 test('image requests are validated before any decoding', async () => {
   const { images } = make();
   await assert.rejects(images.embed({ inputs: [], normalize: true }), (e) => kindOf(e) === 'empty');
-  await assert.rejects(images.embed({ inputs: Array(17).fill('1'), normalize: true }), (e) => kindOf(e) === 'validation' && /max-client-batch-size/.test((e as Error).message));
-  await assert.rejects(images.embed({ inputs: ['1'], normalize: true, dimensions: 4 }), (e) => kindOf(e) === 'validation');
+  await assert.rejects(images.embed({ inputs: Array(17).fill('1'), normalize: true }), (e) => kindOf(e) === 'over_limit' && /max-client-batch-size/.test((e as Error).message));
+  await assert.rejects(images.embed({ inputs: ['1'], normalize: true, dimensions: 4 }), (e) => kindOf(e) === 'over_limit');
   images.markReady(false);
   await assert.rejects(images.embed({ inputs: ['1'], normalize: true }), (e) => kindOf(e) === 'unhealthy');
 });

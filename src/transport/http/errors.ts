@@ -6,6 +6,7 @@ const OPENAI_TYPE: Record<ErrorKind, string> = {
   empty: 'invalid_request_error',
   bad_request: 'invalid_request_error',
   validation: 'invalid_request_error',
+  over_limit: 'invalid_request_error',
   tokenizer: 'invalid_request_error',
   payload_too_large: 'invalid_request_error',
   not_found: 'invalid_request_error',

@@ -51,9 +51,9 @@ test('errors use TEI\'s shape and statuses', async () => {
   teiError(await post(server.httpUrl, '/embed', { inputs: [1, 2] }), 422, 'Validation', 'inputs\\[0\\]');
   teiError(await post(server.httpUrl, '/embed', { inputs: 'x', normalize: 'yes' }), 422, 'Validation', 'normalize');
   teiError(await post(server.httpUrl, '/embed', { text: 'x' }), 422, 'Validation', '`inputs` is required');
-  teiError(await post(server.httpUrl, '/embed', { inputs: ['a', 'b', 'c', 'd', 'e'] }), 422, 'Validation', 'max-client-batch-size');
-  teiError(await post(server.httpUrl, '/embed', { inputs: 'word '.repeat(100) }), 422, 'Validation', 'at most 64 tokens');
-  teiError(await post(server.httpUrl, '/embed', { inputs: 'x', dimensions: 33 }), 422, 'Validation', 'dimensions');
+  teiError(await post(server.httpUrl, '/embed', { inputs: ['a', 'b', 'c', 'd', 'e'] }), 413, 'Validation', 'max-client-batch-size');
+  teiError(await post(server.httpUrl, '/embed', { inputs: 'word '.repeat(100) }), 413, 'Validation', 'at most 64 tokens');
+  teiError(await post(server.httpUrl, '/embed', { inputs: 'x', dimensions: 33 }), 413, 'Validation', 'dimensions');
   teiError(await post(server.httpUrl, '/embed', { inputs: 'x', truncation_direction: 'up' }), 422, 'Validation', 'truncation_direction');
   teiError(await post(server.httpUrl, '/embed', { inputs: 'x'.repeat(3000) }), 413, 'PayloadTooLarge', 'payload limit');
   teiError(await post(server.httpUrl, '/nowhere', {}), 404, 'NotFound', 'no route');

@@ -48,10 +48,10 @@ test('HTTP threads answer /embed, /v1/embeddings, /tokenize and /decode exactly 
 test('errors cross the thread boundary with their status and shape', async () => {
   const cases: [string, unknown, number][] = [
     ['/embed', { inputs: [] }, 400],
-    ['/embed', { inputs: ['a', 'b', 'c', 'd', 'e'] }, 422],
+    ['/embed', { inputs: ['a', 'b', 'c', 'd', 'e'] }, 413],
     ['/embed', '{"inputs": [', 400],
-    ['/embed', { inputs: ['a'], dimensions: 999 }, 422],
-    ['/embed', { inputs: ['a', 'word '.repeat(100)], truncate: false }, 422],
+    ['/embed', { inputs: ['a'], dimensions: 999 }, 413],
+    ['/embed', { inputs: ['a', 'word '.repeat(100)], truncate: false }, 413],
     ['/v1/embeddings', { input: 'a', encoding_format: 'x' }, 422],
     ['/nope', {}, 404],
   ];
