@@ -66,7 +66,8 @@ export const GRPC_STATUS: Record<ErrorKind, number> = {
   bad_request: GRPC_CODE.INVALID_ARGUMENT,
   validation: GRPC_CODE.INVALID_ARGUMENT,
   over_limit: GRPC_CODE.INVALID_ARGUMENT,
-  tokenizer: GRPC_CODE.INVALID_ARGUMENT,
+  // As TEI's gRPC server.
+  tokenizer: GRPC_CODE.FAILED_PRECONDITION,
   payload_too_large: GRPC_CODE.RESOURCE_EXHAUSTED,
   not_found: GRPC_CODE.NOT_FOUND,
   overloaded: GRPC_CODE.RESOURCE_EXHAUSTED,
