@@ -21,7 +21,10 @@ const KERNEL = { nearest: 'nearest', linear: 'linear', cubic: 'cubic', lanczos3:
 function pixelValues(chw: Uint8Array, config: ImageProcessorConfig): Float32Array {
   const { scale, shift } = pixelNormalization(config);
   const plane = config.height * config.width;
-  return Float32Array.from(chw, (v, i) => v * scale[Math.floor(i / plane)] + shift[Math.floor(i / plane)]);
+  return Float32Array.from(chw, (v, i) => {
+    const c = Math.floor(i / plane);
+    return v * scale[c] + shift[c];
+  });
 }
 
 /** The alternative measured here: decode and resize with libvips (no shrink-on-load, alpha dropped first). */

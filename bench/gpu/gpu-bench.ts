@@ -30,9 +30,12 @@ import { readManifest } from '../../src/backend/manifest.js';
 import { HfTokenizer } from '../../src/preprocess/tokenizer.js';
 import { vectorsToJsonBytes } from '../../src/transport/http/float-json.js';
 import { runChild } from './child.js';
-import { runLoadPhase } from './load-phase.js';
+import { histogramMean, runLoadPhase } from './load-phase.js';
 import { flagValue } from '../args.js';
 import type { RawTask } from './raw.js';
+
+/** Seconds (as /metrics has them) to milliseconds, keeping null. */
+const msOf = (s: number | null) => (s === null ? null : s * 1000);
 
 const args = process.argv.slice(2);
 const MODEL = flagValue('model') ?? '';
@@ -285,11 +288,11 @@ async function runPhase(server: Server, phase: Phase, dimensions: number): Promi
     serverCpuUsPerToken: ((serverCores * duration) / Math.max(1, tokens)) * 1e6,
     mainThreadUsPerRequest: ((mainCores * duration) / Math.max(1, requests)) * 1e6,
     batches,
-    meanBatchSize: batches > 0 ? (metrics.te_batch_next_size_sum ?? 0) / batches : null,
+    meanBatchSize: histogramMean(metrics, 'te_batch_next_size'),
     // te_request_inference_duration is observed once per model call
-    meanBatchMs: batches > 0 ? ((metrics.te_request_inference_duration_sum ?? 0) * 1000) / batches : null,
+    meanBatchMs: msOf(histogramMean(metrics, 'te_request_inference_duration')),
     // The session threads' own share of meanBatchMs; the rest is batches and answers waiting for threads.
-    meanSessionMs: metrics.coalesce_batch_session_duration_count > 0 ? ((metrics.coalesce_batch_session_duration_sum ?? 0) * 1000) / metrics.coalesce_batch_session_duration_count : null,
+    meanSessionMs: msOf(histogramMean(metrics, 'coalesce_batch_session_duration')),
     serverChildren: middle.children ?? null,
     serverThreads: middle.threads ?? null,
     // Which threads are busy (HTTP threads sharing one listening socket may not share its connections evenly).

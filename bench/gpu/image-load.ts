@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { cosine } from '../cosine.js';
-import { runLoadPhase } from './load-phase.js';
+import { histogramMean, runLoadPhase } from './load-phase.js';
 import { flagValue } from '../args.js';
 
 interface Args {
@@ -163,7 +163,7 @@ async function phase(base: string, pid: number, input: string, blobs: string[], 
       inference: mean('x-inference-time'),
       total: mean('x-total-time'),
     },
-    meanBatchImages: metrics.te_batch_next_size_count !== undefined ? metrics.te_batch_next_size_sum / Math.max(1, metrics.te_batch_next_size_count) : NaN,
+    meanBatchImages: histogramMean(metrics, 'te_batch_next_size') ?? NaN,
     serverCores: cpu?.cores.server ?? NaN,
     mainThreadCores: cpu?.mainThreadCores.server ?? NaN,
     machineCores: cpu ? cpu.cores.server + cpu.othersCores : NaN,

@@ -59,6 +59,12 @@ export async function metricSums(url: string): Promise<Record<string, number>> {
   return out;
 }
 
+/** Mean of one histogram over the window, from runLoadPhase's `metrics`; null when nothing was observed. */
+export function histogramMean(metrics: Record<string, number>, name: string): number | null {
+  const count = metrics[`${name}_count`] ?? 0;
+  return count > 0 ? (metrics[`${name}_sum`] ?? 0) / count : null;
+}
+
 export async function runLoadPhase(o: LoadPhaseOptions): Promise<LoadPhaseResult> {
   const windowStart = Date.now() + o.warmupS * 1000 + 500;
   const windowEnd = windowStart + o.seconds * 1000;
