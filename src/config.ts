@@ -103,6 +103,8 @@ export const OPTIONS = {
     doc: 'Model name reported by /info and the OpenAI route. Unset: the model folder or Hub id.' }),
   logFormat: opt<string>({ flag: '--log-format', env: 'LOG_FORMAT', type: 'string', default: 'text', choices: ['text', 'json'],
     doc: 'Log lines as text or JSON.' }),
+  logBatches: opt<boolean>({ flag: '--log-batches', env: 'LOG_BATCHES', type: 'bool', default: false,
+    doc: 'Log one line per model call: its inputs, tokens, padded tokens, and milliseconds from the batcher and inside the session. Shows how the batcher coalesces a load; costs a log write per call on the main thread.' }),
   eventLoopMetrics: opt<boolean>({ flag: '--event-loop-metrics', env: 'EVENT_LOOP_METRICS', type: 'bool', default: false,
     doc: 'Export the main thread\'s event-loop delay on /metrics (nodejs_eventloop_lag_*_seconds, over the interval since the previous scrape).' }),
 } as const;

@@ -4,6 +4,7 @@
  * --max-batch-images) -> ImageEmbedder (the text Embedder's Admission) -> zero-shot classifier.
  */
 import type { Config } from './config.js';
+import { batchHook } from './batch-log.js';
 import { Batcher } from './core/batcher.js';
 import type { Embedder } from './core/embedder.js';
 import { ImageEmbedder } from './core/image-embedder.js';
@@ -65,7 +66,7 @@ export async function startImageServing(
     {
       maxBatchTokens: config.maxBatchImages,
       maxBatchRequests: config.maxBatchImages,
-      onBatch: metrics.observeImageBatch,
+      onBatch: batchHook(metrics.observeImageBatch, config.logBatches ? log : null, 'image'),
     },
     () => 1,
   );

@@ -3,6 +3,7 @@
  * One process, one model copy; concurrency comes from batching, never from forking.
  */
 import { publicConfig, type Config } from './config.js';
+import { batchHook } from './batch-log.js';
 import { Batcher } from './core/batcher.js';
 import { Embedder } from './core/embedder.js';
 import type { Backend, TextEncoder } from './core/types.js';
@@ -69,7 +70,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
   const batcher = new Batcher(backend, {
     maxBatchTokens: config.maxBatchTokens,
     maxBatchRequests: config.maxBatchRequests,
-    onBatch: metrics.observeBatch,
+    onBatch: batchHook(metrics.observeBatch, config.logBatches ? log : null, 'text'),
   });
   const embedder = new Embedder(info, encoder, batcher, { maxClientBatchSize: config.maxClientBatchSize, autoTruncate: config.autoTruncate },
     config.maxConcurrentRequests, metrics.requestObserver);

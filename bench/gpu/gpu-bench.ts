@@ -14,7 +14,9 @@
  * usage: node dist/bench/gpu/gpu-bench.js --model DIR [--torch torch.json] [--out DIR] [--device cuda] [--quick]
  *   [--onnx-file F]          the graph to serve (default model_fp16.onnx, else model.onnx)
  *   [--raw full|minimal|none] minimal: only the server's own settings (2 sessions, shape buckets), W2 sorted and in arrival order,
- *                            and in arrival order in batches of 24-64 texts on the served sessions (served / raw on the same batches)
+ *                            and in arrival order in batches of 24-64 texts on the served sessions; then, after the served
+ *                            phases, W2 binary's own batch sizes (the server runs with --log-batches) replayed on as many raw
+ *                            sessions as served (served / raw on the same batches)
  *   [--server-flags "..."]   more server flags (e.g. "--http-threads 4")
  *   [--node-flags "..."]     Node flags for the server process (e.g. "--cpu-prof --cpu-prof-dir=DIR")
  *   [--phases "W2 binary,W3 json"]  only these served phases
@@ -32,6 +34,7 @@ import { vectorsToJsonBytes } from '../../src/transport/http/float-json.js';
 import { runChild } from './child.js';
 import { histogramMean, runLoadPhase } from './load-phase.js';
 import { flagValue } from '../args.js';
+import { percentile } from '../load.js';
 import type { RawTask } from './raw.js';
 
 /** Seconds (as /metrics has them) to milliseconds, keeping null. */
@@ -198,12 +201,16 @@ async function startServer(flags: string[]): Promise<Server> {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let text = '';
+  let listening = false;
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('server did not listen in 180 s:\n' + text)), 180_000);
     child.stderr.on('data', (d) => {
       text += d;
+      // Once listening, only append: with --log-batches the log grows by a line per model call.
+      if (listening) return;
       const m = /listening.* http=(\S+)/.exec(text);
       if (m) {
+        listening = true;
         clearTimeout(timer);
         resolve(m[1]);
       }
@@ -258,6 +265,7 @@ async function runPhase(server: Server, phase: Phase, dimensions: number): Promi
     },
   });
   const { latencyMs, requests, tokens, errors, cpu, metrics } = r;
+  const batchSizes = loggedBatchSizes(server.log(), r.window);
   // Where a request's time went inside the facade (the server's own headers), against what the
   // client waited: the difference is spent in HTTP threads, hops between threads and the loaders.
   const serverMeanMs = Object.fromEntries(TIMING_HEADERS.map((h) => [h.slice(2, -5), r.headerMeans[h]]));
@@ -289,6 +297,9 @@ async function runPhase(server: Server, phase: Phase, dimensions: number): Promi
     mainThreadUsPerRequest: ((mainCores * duration) / Math.max(1, requests)) * 1e6,
     batches,
     meanBatchSize: histogramMean(metrics, 'te_batch_next_size'),
+    // Each model call's inputs in the window, in order (--log-batches), for the raw replay of the same batches.
+    batchSizes,
+    batchSizeQuantiles: batchSizes.length ? quantiles(batchSizes) : null,
     // te_request_inference_duration is observed once per model call
     meanBatchMs: msOf(histogramMean(metrics, 'te_request_inference_duration')),
     // The session threads' own share of meanBatchMs; the rest is batches and answers waiting for threads.
@@ -303,6 +314,21 @@ async function runPhase(server: Server, phase: Phase, dimensions: number): Promi
   log(`${phase.name} busy threads (cores): ${(out.threadCores ?? []).map((t) => `${t.tid} ${t.name} ${t.cores.toFixed(2)}`).join(', ')}`);
   log(`${phase.name}: ${(out.tokensPerS / 1e6).toFixed(3)} M tok/s, ${out.requestsPerS.toFixed(0)} req/s, p50 ${out.p50Ms.toFixed(2)} ms, p99 ${out.p99Ms.toFixed(2)} ms, errors ${errors}${out.firstError ? ' (' + out.firstError + ')' : ''}, server ${out.serverCores.toFixed(2)} cores (main ${out.serverMainThreadCores.toFixed(2)}), machine ${out.machineCores.toFixed(1)} of ${CORES} cores busy, mean batch ${out.meanBatchSize?.toFixed(1)} in ${out.meanBatchMs?.toFixed(2)} ms (${out.meanSessionMs?.toFixed(2)} in its session); mean ${out.meanMs.toFixed(2)} ms, of which in the facade ${JSON.stringify(serverMeanMs, (_, v) => (typeof v === 'number' ? Number(v.toFixed(2)) : v))}`);
   return out;
+}
+
+/** The text batch sizes the server logged (--log-batches) in the window, in order; [] without the flag. */
+function loggedBatchSizes(log: string, window: { start: number; end: number }): number[] {
+  const sizes: number[] = [];
+  for (const m of log.matchAll(/^(\S+) batch kind=text inputs=(\d+)/gm)) {
+    const at = Date.parse(m[1]);
+    if (at >= window.start && at <= window.end) sizes.push(Number(m[2]));
+  }
+  return sizes;
+}
+
+function quantiles(xs: number[]): Record<string, number> {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return Object.fromEntries([10, 25, 50, 75, 90].map((q) => [`p${q}`, percentile(sorted, q)]));
 }
 
 function writeBodies(name: string, bodies: { body: string; tokens: number }[]): string {
@@ -420,7 +446,9 @@ async function main(): Promise<void> {
   const tokenizationWorkers = Math.max(2, Math.min(8, CORES - 8));
   const flags = ['--max-batch-tokens', String(Math.max(budget(chosen), W2_BUDGET)), '--max-batch-requests', String(Math.max(chosen, 512)), '--sessions', String(sessions),
     '--pad-seq-multiple', String(seqMultiple), '--pad-batch-multiple', String(batchMultiple), '--mem-pattern', memPattern, '--shape-buckets', shapeBuckets,
-    '--tokenization-workers', String(tokenizationWorkers), '--max-concurrent-requests', '2048', ...SERVER_FLAGS];
+    '--tokenization-workers', String(tokenizationWorkers), '--max-concurrent-requests', '2048',
+    // The full report replays the served W2 batches on the raw sessions, so it needs their sizes.
+    ...(RAW === 'minimal' ? ['--log-batches'] : []), ...SERVER_FLAGS];
   report.serverFlags = flags;
   log('server flags:', flags.join(' '));
   const gpuIdleMiB = gpuUsedTotalMiB();
@@ -452,6 +480,15 @@ async function main(): Promise<void> {
   for (const phase of phases.filter((p) => !PHASES || PHASES.includes(p.name))) report.served.push(await runPhase(server, phase, dims));
   await server.stop();
 
+  // The issue's "on the same batches", literally: W2's served batch sizes, in order, replayed on
+  // as many raw sessions as served, with texts in arrival order.
+  const w2Sizes: number[] = report.served.find((p: any) => p.name === 'W2 binary')?.batchSizes ?? [];
+  if (RAW === 'minimal' && w2Sizes.length > 0) {
+    report.raw.replayedW2 = await raw({ label: `${SERVED_SESSIONS} sessions, W2 in arrival order, the served batch sizes replayed (${w2Sizes.length} batches)`,
+      shapeBuckets: SERVER_DEFAULTS.shapeBuckets, seqMultiple: SERVER_DEFAULTS.seqMultiple, w1Batches: [], sessions: SERVED_SESSIONS,
+      w2BudgetTokens: W2_BUDGET, w2BatchSizes: w2Sizes, w2Passes: 2 });
+  }
+
   // Forking servers load one copy per worker process; this one holds `sessions` copies in one process.
   const single = report.raw.fp16Pooled1?.gpuMemoryPeakMiB ?? (report.raw.fp16Pooled1?.gpuUsedTotalMiB != null && gpuIdleMiB != null ? report.raw.fp16Pooled1.gpuUsedTotalMiB - gpuIdleMiB : null);
   report.gpuMemory.forkingServerEstimateMiB = single ? { 4: 4 * single, 8: 8 * single, 16: 16 * single } : null;
@@ -481,6 +518,13 @@ function summarize(ceiling: any): void {
   if (nearest) {
     rows.push(['served / raw, same batch size (W2)', '>= 0.9', r(w2.tokensPerS, nearest.tokensPerS),
       `served batches ${servedBatch.toFixed(1)} texts; raw ${m(nearest.tokensPerS)} at ${nearest.texts} texts, ${nearest.sessions} sessions (${same.map((p) => `${p.texts}: ${m(p.tokensPerS)}`).join(', ')})`]);
+  }
+  const replayed = report.raw.replayedW2?.w2?.tokensPerS ?? NaN;
+  if (Number.isFinite(replayed)) {
+    const w2b = served('W2 binary');
+    const q = w2b.batchSizeQuantiles;
+    rows.push(['served / raw, the same batches replayed (W2)', '>= 0.9', r(w2b.tokensPerS, replayed),
+      `raw ${m(replayed)} on ${w2b.batchSizes.length} batches of the served sizes (p10/p50/p90 ${q ? `${q.p10}/${q.p50}/${q.p90}` : 'n/a'} texts), ${SERVED_SESSIONS} sessions`]);
   }
   rows.push(['raw ceiling W1 / W2', '', `${m(rawW1)} / ${m(rawW2)}`, `eager 256x128 ${m(torch.eager_256x128?.tokens_per_s)}`]);
   report.summary = rows;

@@ -32,6 +32,8 @@ export interface LoadPhaseOptions {
 }
 
 export interface LoadPhaseResult {
+  /** The counted window (epoch ms): answers that arrived in it count. */
+  window: { start: number; end: number };
   loaders: number;
   /** Client latency of the counted requests (ms). */
   latencyMs: { p50: number; p90: number; p99: number; mean: number };
@@ -104,6 +106,7 @@ export async function runLoadPhase(o: LoadPhaseOptions): Promise<LoadPhaseResult
   const metrics: Record<string, number> = {};
   if (s0 && s1) for (const k of Object.keys(s1.metrics)) metrics[k] = s1.metrics[k] - (s0.metrics[k] ?? 0);
   return {
+    window: { start: windowStart, end: windowEnd },
     loaders: tasks.length,
     latencyMs: { p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), mean: latencies.reduce((a, b) => a + b, 0) / Math.max(1, latencies.length) },
     requests,

@@ -31,6 +31,8 @@ export interface RawTask {
    * dynamic batcher meets with a short queue). Budgets count padding unless the graph removes it.
    */
   w2Order?: 'sorted' | 'arrival';
+  /** Texts in arrival order cut into batches of these sizes in turn (the served batches, replayed); overrides w2Order. */
+  w2BatchSizes?: number[];
   /** Passes over all W2 batches: the first meets every shape cold, the later ones warm. */
   w2Passes: number;
   seqMultiple: number;
@@ -111,6 +113,12 @@ function arrivalBatches(encoded: EncodedText[], budget: number, maxBatch: number
   return out;
 }
 
+/** Texts in arrival order, cycling, cut into batches of `sizes` in turn: the sizes the server formed, replayed. */
+function replayedBatches(encoded: EncodedText[], sizes: number[]): EncodedText[][] {
+  let next = 0;
+  return sizes.map((n) => Array.from({ length: n }, () => encoded[next++ % encoded.length]));
+}
+
 /** The server's padded budget applied to length-sorted texts: what a full queue lets the batcher form. */
 function sortedBatches(encoded: EncodedText[], budget: number, maxBatch: number): EncodedText[][] {
   const sorted = [...encoded].sort((a, b) => a.ids.length - b.ids.length);
@@ -171,12 +179,14 @@ async function main(): Promise<void> {
     const w2 = texts.w2.map(encode);
     const counts = w2.map((e) => e.ids.length);
     result.w2TokenCountsMatch = counts.filter((n, i) => n === texts.w2_tokens[i]).length / counts.length;
-    const batches = task.w2Order === 'arrival'
-      ? arrivalBatches(w2, task.w2BudgetTokens, task.w2MaxBatch, backend.info.padded)
-      : sortedBatches(w2, task.w2BudgetTokens, task.w2MaxBatch);
-    result.w2Order = task.w2Order ?? 'sorted';
+    const batches = task.w2BatchSizes
+      ? replayedBatches(w2, task.w2BatchSizes)
+      : task.w2Order === 'arrival'
+        ? arrivalBatches(w2, task.w2BudgetTokens, task.w2MaxBatch, backend.info.padded)
+        : sortedBatches(w2, task.w2BudgetTokens, task.w2MaxBatch);
+    result.w2Order = task.w2BatchSizes ? 'replayed sizes' : (task.w2Order ?? 'sorted');
     result.paddingRemovedInGraph = backend.removesPadding;
-    const useful = counts.reduce((a, b) => a + b, 0);
+    const useful = batches.reduce((n, b) => n + b.reduce((m, e) => m + e.ids.length, 0), 0);
     const padded = batches.reduce((n, b) => n + b.length * Math.max(...b.map((e) => e.ids.length)), 0);
     const passes: number[] = [];
     for (let p = 0; p < task.w2Passes; p++) {
