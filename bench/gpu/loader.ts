@@ -4,10 +4,11 @@
  * the previous one answered; only answers that arrive inside [windowStart, windowEnd] (epoch ms,
  * shared by every shard) count.
  *
- * usage: node loader.js '<json LoaderTask>'  -> prints `RESULT {...}`
+ * usage: node loader.js <file of a JSON LoaderTask>  -> prints `RESULT {...}` (child.ts runs it)
  */
 import { Agent, request } from 'node:http';
 import { readFileSync } from 'node:fs';
+import { childPayload } from './child.js';
 
 export interface LoaderTask {
   url: string;
@@ -31,7 +32,7 @@ export interface LoaderTask {
 const now = () => performance.timeOrigin + performance.now();
 
 async function main(): Promise<void> {
-  const task = JSON.parse(process.argv[2]) as LoaderTask;
+  const task = childPayload<LoaderTask>();
   const all = JSON.parse(readFileSync(task.bodiesFile, 'utf8')) as { body: string; tokens: number }[];
   const bodies = all.map((b) => ({ body: Buffer.from(b.body), tokens: b.tokens }));
   const agent = new Agent({ keepAlive: true, maxSockets: task.clients });

@@ -3,7 +3,7 @@
  * tokenization in the timed part. Runs as its own process so the CUDA context it creates is gone
  * before the served phase (whose one-process check counts the processes on the GPU).
  *
- * usage: node raw.js '<json RawTask>'   -> prints one JSON line `RESULT {...}`
+ * usage: node raw.js <file of a JSON RawTask>   -> prints one JSON line `RESULT {...}` (child.ts runs it)
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { readManifest } from '../../src/backend/manifest.js';
 import { OrtBackend } from '../../src/backend/ort/ort-backend.js';
 import type { EncodedText } from '../../src/core/types.js';
 import { HfTokenizer } from '../../src/preprocess/tokenizer.js';
+import { childPayload } from './child.js';
 
 export interface RawTask {
   label: string;
@@ -137,7 +138,7 @@ function sortedBatches(encoded: EncodedText[], budget: number, maxBatch: number)
 }
 
 async function main(): Promise<void> {
-  const task = JSON.parse(process.argv[2]) as RawTask;
+  const task = childPayload<RawTask>();
   const texts = JSON.parse(readFileSync(join(task.model, 'texts.json'), 'utf8')) as Texts;
   const manifest = readManifest(task.model, { onnxFile: task.onnxFile });
   const tokenizer = HfTokenizer.fromFiles(manifest.tokenizerPath, manifest.tokenizerConfigPath, manifest.maxLength);
