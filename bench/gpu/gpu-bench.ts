@@ -13,10 +13,10 @@
  *
  * usage: node dist/bench/gpu/gpu-bench.js --model DIR [--torch torch.json] [--out DIR] [--device cuda] [--quick]
  *   [--onnx-file F]          the graph to serve (default model_fp16.onnx, else model.onnx)
- *   [--raw full|minimal|none] minimal: only the server's own settings (2 sessions, shape buckets), W2 sorted and in arrival order,
+ *   [--raw full|minimal|replay|none] minimal: only the server's own settings (2 sessions, shape buckets), W2 sorted and in arrival order,
  *                            and in arrival order in batches of 24-64 texts on the served sessions; then, after the served
  *                            phases, W2 binary's own batch sizes (the server runs with --log-batches) replayed on as many raw
- *                            sessions as served (served / raw on the same batches)
+ *                            sessions as served (served / raw on the same batches); replay: only that replay
  *   [--server-flags "..."]   more server flags (e.g. "--http-threads 4")
  *   [--node-flags "..."]     Node flags for the server process (e.g. "--cpu-prof --cpu-prof-dir=DIR")
  *   [--phases "W2 binary,W3 json"]  only these served phases
@@ -50,6 +50,8 @@ const TORCH = flagValue('torch');
 const MAIN_JS = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 const FP16 = flagValue('onnx-file') ?? (existsSync(join(MODEL, 'model_fp16.onnx')) ? 'model_fp16.onnx' : 'model.onnx');
 const RAW = flagValue('raw', 'full');
+/** Whether W2 binary's served batch sizes are replayed on the raw sessions after the served phases. */
+const REPLAY = RAW === 'minimal' || RAW === 'replay';
 const SERVER_FLAGS = flagValue('server-flags', '').split(' ').filter(Boolean);
 const NODE_FLAGS = flagValue('node-flags', '').split(' ').filter(Boolean);
 const PHASES = flagValue('phases')?.split(',').map((p) => p.trim());
@@ -424,7 +426,7 @@ async function main(): Promise<void> {
   const W2_BUDGET = QUICK ? 4096 : 32768;
   report.raw = {};
   const { ceiling, chosen, seqMultiple, batchMultiple, memPattern, shapeBuckets, sessions } =
-    RAW === 'minimal' ? await minimalRaw(reference, W2_BUDGET) : RAW === 'none' ? { ...SERVER_DEFAULTS, ceiling: { w1: undefined, w2: undefined } } : await fullRaw(reference, W2_BUDGET);
+    RAW === 'minimal' ? await minimalRaw(reference, W2_BUDGET) : RAW === 'none' || RAW === 'replay' ? { ...SERVER_DEFAULTS, ceiling: { w1: undefined, w2: undefined } } : await fullRaw(reference, W2_BUDGET);
   report.chosen = { batchTexts: chosen, maxBatchTokens: Math.max(budget(chosen), W2_BUDGET), sessions, seqMultiple, batchMultiple, memPattern, shapeBuckets };
   log('chosen server settings:', JSON.stringify(report.chosen));
 
@@ -448,7 +450,7 @@ async function main(): Promise<void> {
     '--pad-seq-multiple', String(seqMultiple), '--pad-batch-multiple', String(batchMultiple), '--mem-pattern', memPattern, '--shape-buckets', shapeBuckets,
     '--tokenization-workers', String(tokenizationWorkers), '--max-concurrent-requests', '2048',
     // The full report replays the served W2 batches on the raw sessions, so it needs their sizes.
-    ...(RAW === 'minimal' ? ['--log-batches'] : []), ...SERVER_FLAGS];
+    ...(REPLAY ? ['--log-batches'] : []), ...SERVER_FLAGS];
   report.serverFlags = flags;
   log('server flags:', flags.join(' '));
   const gpuIdleMiB = gpuUsedTotalMiB();
@@ -483,7 +485,7 @@ async function main(): Promise<void> {
   // The issue's "on the same batches", literally: W2's served batch sizes, in order, replayed on
   // as many raw sessions as served, with texts in arrival order.
   const w2Sizes: number[] = report.served.find((p: any) => p.name === 'W2 binary')?.batchSizes ?? [];
-  if (RAW === 'minimal' && w2Sizes.length > 0) {
+  if (REPLAY && w2Sizes.length > 0) {
     report.raw.replayedW2 = await raw({ label: `${SERVED_SESSIONS} sessions, W2 in arrival order, the served batch sizes replayed (${w2Sizes.length} batches)`,
       shapeBuckets: SERVER_DEFAULTS.shapeBuckets, seqMultiple: SERVER_DEFAULTS.seqMultiple, w1Batches: [], sessions: SERVED_SESSIONS,
       w2BudgetTokens: W2_BUDGET, w2BatchSizes: w2Sizes, w2Passes: 2 });

@@ -13,6 +13,8 @@
 #   is e.g. `git worktree add /tmp/b <commit> && (cd /tmp/b && npx tsc -p .)`, copied in), ROUNDS
 #   times (default 2).
 # w2: the packed graph, W2 only, once per W2_RUNS entry ("tag:server flags;tag:server flags").
+# ab and w2: W2_RAW=replay also replays each run's served batch sizes on the raw sessions (served / raw
+#   on the same batches; the server then runs with --log-batches; about 25 s more per run).
 # full: the packed graph served with FULL_FLAGS (default "--http-threads 4 --sessions 3"): W1, W2, W3 and
 #   the raw ceiling, including raw W2 in arrival order at the served batch sizes (the report in one run).
 # anchors: only builds BERT-base and the PyTorch anchors (a call of its own when the bench would not fit in one).
@@ -38,7 +40,7 @@ bert_base_and_anchors() {
 packed_w2() {
   local build=$1
   shift
-  node "$build/bench/gpu/gpu-bench.js" --model "$MODEL" --torch "$OUT/torch.json" --out "$OUT" --device cuda --raw none \
+  node "$build/bench/gpu/gpu-bench.js" --model "$MODEL" --torch "$OUT/torch.json" --out "$OUT" --device cuda --raw "${W2_RAW:-none}" \
     --onnx-file model_packed_fp16.onnx --phases "W2 binary" "$@"
 }
 {

@@ -170,3 +170,51 @@ test('a finished call hands the backend its next batch before its own requests a
   assert.equal(await within(callsWhenFirstAnswered), 2);
   await within(second);
 });
+
+test('while a call runs, a free slot waits for min batch inputs instead of running the first few alone', async () => {
+  const backend = new FakeBackend();
+  backend.maxConcurrentBatches = 2;
+  const open = hold(backend);
+  const batcher = new Batcher(backend, { maxBatchTokens: 1000, maxBatchRequests: 100, minBatchInputs: 3, minBatchWaitMs: 10_000 });
+  const first = batcher.submit([ids(4)]);
+  await nextTurn();
+  assert.equal(backend.batches.length, 1, 'with no call running, one input starts a call at once');
+  const later = [batcher.submit([ids(4)]), batcher.submit([ids(4)])];
+  await nextTurn();
+  await nextTurn();
+  assert.equal(backend.batches.length, 1, 'two inputs wait for a third while the first call runs');
+  later.push(batcher.submit([ids(4)]));
+  await nextTurn();
+  await nextTurn();
+  assert.deepEqual(backend.batches.map((b) => b.length), [1, 3]);
+  open();
+  await within(Promise.all([first, ...later]));
+});
+
+test('a held input runs once it has waited min batch wait, and at once when the running call ends', async () => {
+  const backend = new FakeBackend();
+  backend.maxConcurrentBatches = 2;
+  let open = hold(backend);
+  const batcher = new Batcher(backend, { maxBatchTokens: 1000, maxBatchRequests: 100, minBatchInputs: 8, minBatchWaitMs: 30 });
+  const first = batcher.submit([ids(4)]);
+  await nextTurn();
+  const t = performance.now();
+  const second = batcher.submit([ids(4)]);
+  await nextTurn();
+  assert.equal(backend.batches.length, 1);
+  while (backend.batches.length < 2) await new Promise((r) => setTimeout(r, 2));
+  assert.ok(performance.now() - t >= 29, 'it waited out min batch wait');
+  open();
+  await within(Promise.all([first, second]));
+
+  const patient = new Batcher(backend, { maxBatchTokens: 1000, maxBatchRequests: 100, minBatchInputs: 8, minBatchWaitMs: 60_000 });
+  open = hold(backend);
+  const third = patient.submit([ids(4)]);
+  await nextTurn();
+  const fourth = patient.submit([ids(4)]);
+  await nextTurn();
+  assert.equal(backend.batches.length, 3, 'the fourth is held while the third runs');
+  open();
+  await within(Promise.all([third, fourth]), 5000, 'the held input, once no call runs');
+  assert.equal(backend.batches.length, 4);
+});
