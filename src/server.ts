@@ -70,8 +70,6 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
   const batcher = new Batcher(backend, {
     maxBatchTokens: config.maxBatchTokens,
     maxBatchRequests: config.maxBatchRequests,
-    minBatchInputs: config.minBatchInputs,
-    minBatchWaitMs: config.minBatchWaitUs / 1000,
     onBatch: batchHook(metrics.observeBatch, config.logBatches ? log : null, 'text'),
   });
   const embedder = new Embedder(info, encoder, batcher, { maxClientBatchSize: config.maxClientBatchSize, autoTruncate: config.autoTruncate },

@@ -31,12 +31,6 @@ export interface BatcherLimits {
    * tokens: a short input is better run in the next batch than padded to a long one.
    */
   minPaddingEfficiency?: number;
-  /**
-   * While another call runs, a free backend slot starts a call with fewer queued inputs than
-   * this only once the oldest of them has waited minBatchWaitMs. 1 (the default): never waits.
-   */
-  minBatchInputs?: number;
-  minBatchWaitMs?: number;
   /** Called after every model call, for metrics. */
   onBatch?: (batch: BatchStats) => void;
 }
@@ -94,8 +88,6 @@ export class Batcher<I = EncodedText> {
   private queue: Entry<I>[] = [];
   private inFlight = 0;
   private pumpScheduled = false;
-  /** Pumps again when a held-off slot's wait is over (holdOff). */
-  private holdTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private readonly minEfficiency: number;
   private readonly size: InputSize<I>;
@@ -200,33 +192,11 @@ export class Batcher<I = EncodedText> {
 
   private pump(): void {
     while (this.inFlight < this.backend.maxConcurrentBatches) {
-      if (this.holdOff()) return;
       const batch = this.nextBatch();
       if (!batch) return;
       this.inFlight++;
       void this.run(batch);
     }
-  }
-
-  /**
-   * Under load, inputs arrive in bursts behind each answered batch, and a slot that frees up
-   * between two bursts would run the first few inputs of the next one alone: a call costs about
-   * a millisecond before its first input. Holding it until the queue fills (or its oldest input
-   * has waited long enough) keeps those calls for full batches; the GPU is busy with the other
-   * call meanwhile, and with no call running nothing waits.
-   */
-  private holdOff(): boolean {
-    const { minBatchInputs = 1, minBatchWaitMs = 0 } = this.limits;
-    if (this.inFlight === 0 || this.queue.length >= minBatchInputs) return false;
-    const oldest = this.queue.find((e) => !e.settled);
-    if (!oldest) return false;
-    const left = oldest.enqueuedAt + minBatchWaitMs - performance.now();
-    if (left <= 0) return false;
-    this.holdTimer ??= setTimeout(() => {
-      this.holdTimer = null;
-      this.pump();
-    }, Math.ceil(left));
-    return true;
   }
 
   private cost(count: number, longest: number, tokens: number): number {
