@@ -57,7 +57,8 @@ export class SessionThreads {
 
   /** `what` names the sessions in errors ("model", "vision model"). */
   constructor(workers: Worker[], private readonly what: string) {
-    this.pool = new LeastBusyPool<BatchReply>(workers, what);
+    // A reply frees a session: the main thread reads it before other threads' messages.
+    this.pool = new LeastBusyPool<BatchReply>(workers, what, { urgentReplies: true });
   }
 
   get size(): number {
