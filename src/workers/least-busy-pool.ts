@@ -1,7 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import { CoalesceError } from '../errors.js';
 import { TurnOutbox } from './turn-outbox.js';
-import { openUrgentReplies, pollUrgentReplies } from './urgent-replies.js';
 
 interface Slot {
   worker: Worker;
@@ -20,11 +19,6 @@ export interface PoolOptions {
    * thread to take. 0: one message per thread per turn, calls spread over the threads.
    */
   batchPerTurn?: { gatherWeight: number };
-  /**
-   * The threads answer on urgent-reply channels (urgent-replies.ts), which the main thread reads
-   * before its other messages: for replies that free a thread the main thread must feed again.
-   */
-  urgentReplies?: boolean;
 }
 
 /**
@@ -37,7 +31,6 @@ export class LeastBusyPool<Reply extends { id: number }> {
   private readonly pending = new Map<number, { resolve(r: Reply): void; reject(e: Error): void; slot: Slot }>();
   private nextId = 1;
   private failure: Error | null = null;
-  private readonly urgentInboxes: { close(): void }[] = [];
 
   /** `what` names the threads in errors ("model", "tokenizer", ...). */
   constructor(workers: Worker[], private readonly what: string, private readonly options: PoolOptions = {}) {
@@ -53,20 +46,10 @@ export class LeastBusyPool<Reply extends { id: number }> {
       };
       return slot;
     });
-    const onMessage = (m: unknown) => {
-      if (Array.isArray(m)) for (const r of m) this.onReply(r);
-      else this.onReply(m as Reply);
-    };
     for (const s of this.slots) {
-      if (options.urgentReplies) {
-        const inbox = openUrgentReplies(onMessage);
-        this.urgentInboxes.push(inbox);
-        s.worker.postMessage(inbox.target, [inbox.target.port]);
-      }
-      s.worker.on('message', (m: unknown) => {
-        // Answers from other threads may have freed a thread meanwhile: those first.
-        pollUrgentReplies();
-        onMessage(m);
+      s.worker.on('message', (m: Reply | Reply[]) => {
+        if (Array.isArray(m)) for (const r of m) this.onReply(r);
+        else this.onReply(m);
       });
       s.worker.on('error', (e) => this.fail(new Error(`a ${what} worker failed: ${e.message}`)));
       s.worker.on('exit', (code) => this.fail(new Error(`a ${what} worker exited (code ${code})`)));
@@ -110,7 +93,6 @@ export class LeastBusyPool<Reply extends { id: number }> {
 
   async close(): Promise<void> {
     this.failure ??= new Error(`the ${this.what} workers are closed`);
-    for (const inbox of this.urgentInboxes) inbox.close();
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 

@@ -57,8 +57,7 @@ export class SessionThreads {
 
   /** `what` names the sessions in errors ("model", "vision model"). */
   constructor(workers: Worker[], private readonly what: string) {
-    // A reply frees a session: the main thread reads it before other threads' messages.
-    this.pool = new LeastBusyPool<BatchReply>(workers, what, { urgentReplies: true });
+    this.pool = new LeastBusyPool<BatchReply>(workers, what);
   }
 
   get size(): number {

@@ -2,12 +2,11 @@
  * What every session worker thread (text and vision) shares: its session options, and the loop
  * that answers batches one at a time with a transferred Float32Array.
  */
-import { parentPort, type MessagePort } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import type { BatchReply } from './session-threads.js';
 import { l2NormalizeRows } from '../../core/postprocess.js';
 import { float16ToFloat32 } from './tensors.js';
-import { postUrgentReply, type UrgentReplyTarget } from '../../workers/urgent-replies.js';
 
 /** --shape-buckets on this device: 'on', or 'auto' on CUDA (where every new shape costs a slow first run). */
 export function shapeBucketsOn(mode: string | undefined, onCuda: boolean): boolean {
@@ -68,9 +67,6 @@ export function serveBatches<L extends { type: 'load' }, B extends { type: 'embe
   run: (message: B) => Promise<RunOutput>,
 ): void {
   const port = parentPort!;
-  // Batch replies go to the urgent-reply channel once the pool sent one (urgent-replies.ts).
-  let urgent: { port: MessagePort; flag: Int32Array } | null = null;
-  const reply = (m: BatchReply, transfer: ArrayBuffer[] = []) => (urgent ? postUrgentReply(urgent, m, transfer) : port.postMessage(m, transfer));
   const answer = async (message: B): Promise<void> => {
     const started = performance.now();
     try {
@@ -78,18 +74,14 @@ export function serveBatches<L extends { type: 'load' }, B extends { type: 'embe
       const vectors = owned(out.vectors);
       const normalized = out.normalized ? owned(out.normalized) : l2NormalizeRows(vectors, out.dimensions);
       const sessionMs = performance.now() - started;
-      const result: BatchReply = { type: 'result', id: message.id, vectors, normalized, dimensions: out.dimensions, sessionMs };
-      reply(result, [vectors.buffer as ArrayBuffer, normalized.buffer as ArrayBuffer]);
+      const reply: BatchReply = { type: 'result', id: message.id, vectors, normalized, dimensions: out.dimensions, sessionMs };
+      port.postMessage(reply, [vectors.buffer as ArrayBuffer, normalized.buffer as ArrayBuffer]);
     } catch (e) {
-      reply({ type: 'failed', id: message.id, message: (e as Error).message });
+      port.postMessage({ type: 'failed', id: message.id, message: (e as Error).message } satisfies BatchReply);
     }
   };
   let chain: Promise<void> = Promise.resolve();
-  port.on('message', (message: L | B | UrgentReplyTarget) => {
-    if (message.type === 'urgent-replies') {
-      urgent = { port: message.port, flag: new Int32Array(message.flag) };
-      return;
-    }
+  port.on('message', (message: L | B) => {
     chain = chain.then(() => (message.type === 'load' ? onLoad(message as L) : answer(message as B)));
   });
 }

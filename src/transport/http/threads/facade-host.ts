@@ -9,7 +9,6 @@ import type { CallMessage, CancelMessage, FacadeMethod, ReplyMessage } from './f
 import { TurnOutbox } from '../../../workers/turn-outbox.js';
 import { CallCancellation } from '../../../core/cancellation.js';
 import { packGroups } from '../../../workers/pack-views.js';
-import { pollUrgentReplies } from '../../../workers/urgent-replies.js';
 
 type Handler = (deps: HttpDeps, args: any[]) => unknown;
 
@@ -79,8 +78,6 @@ export function hostFacades(port: MessagePort, deps: HttpDeps): void {
     );
   };
   port.on('message', (batch: (CallMessage | CancelMessage)[]) => {
-    // A session that finished meanwhile gets its next batch before these calls are taken.
-    pollUrgentReplies();
     for (const m of batch) handle(m);
   });
 }
