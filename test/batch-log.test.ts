@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { batchHook } from '../src/batch-log.js';
+import { loadConfig } from '../src/config.js';
 import type { BatchStats } from '../src/core/batcher.js';
+import { startCoalesce } from '../src/server.js';
+import { post, TINY_BERT } from './helpers/server.js';
 
 const stats: BatchStats = { size: 3, units: 48, useful: 40, inferenceMs: 4.123456, sessionMs: 3.987 };
 
@@ -23,4 +26,22 @@ test('an image call has no tokens, and no session time when the backend did not 
   const lines: (Record<string, unknown> | undefined)[] = [];
   batchHook(() => {}, (_, f) => lines.push(f), 'image')({ size: 8, units: 8, useful: 8, inferenceMs: 12 });
   assert.deepEqual(lines, [{ kind: 'image', inputs: 8, ms: 12 }]);
+});
+
+test('a server started with --log-batches logs the model call of a request, with its inputs and tokens', async () => {
+  const lines: [string, Record<string, unknown> | undefined][] = [];
+  const config = loadConfig(['--model', TINY_BERT, '--port', '0', '--grpc-port', '-1', '--hostname', '127.0.0.1', '--log-batches'], {});
+  const server = await startCoalesce(config, (m, f) => lines.push([m, f]));
+  try {
+    const before = lines.length;
+    const res = await post(server.httpUrl, '/embed', { inputs: ['one text', 'and another one'] });
+    assert.equal(res.status, 200);
+    const calls = lines.slice(before).filter(([m]) => m === 'batch').map(([, f]) => f!);
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0].kind, 'text');
+    assert.equal(calls[0].inputs, 2);
+    assert.ok((calls[0].tokens as number) >= 6 && (calls[0].ms as number) > 0, JSON.stringify(calls[0]));
+  } finally {
+    await server.close();
+  }
 });

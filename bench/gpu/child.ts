@@ -40,7 +40,7 @@ export function runChild(script: string, payload: unknown, timeoutMs: number): P
       try {
         resolve(line ? JSON.parse(line.slice(7)) : { error: `exit ${code ?? signal}: ${err.slice(-1500)}` });
       } catch (e) {
-        resolve({ error: `exit ${code}: unreadable result (${(e as Error).message}, ${out.length} bytes)` });
+        resolve({ error: `exit ${code ?? signal}: unreadable result (${(e as Error).message}, ${out.length} bytes)` });
       }
     });
   });

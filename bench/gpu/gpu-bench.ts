@@ -318,7 +318,7 @@ async function runPhase(server: Server, phase: Phase, dimensions: number): Promi
   return out;
 }
 
-/** The text batch sizes the server logged (--log-batches) in the window, in order; [] without the flag. */
+/** The text batch sizes the server logged (--log-batches, text log format) in the window, in order; [] without the flag. */
 function loggedBatchSizes(log: string, window: { start: number; end: number }): number[] {
   const sizes: number[] = [];
   for (const m of log.matchAll(/^(\S+) batch kind=text inputs=(\d+)/gm)) {
@@ -449,7 +449,7 @@ async function main(): Promise<void> {
   const flags = ['--max-batch-tokens', String(Math.max(budget(chosen), W2_BUDGET)), '--max-batch-requests', String(Math.max(chosen, 512)), '--sessions', String(sessions),
     '--pad-seq-multiple', String(seqMultiple), '--pad-batch-multiple', String(batchMultiple), '--mem-pattern', memPattern, '--shape-buckets', shapeBuckets,
     '--tokenization-workers', String(tokenizationWorkers), '--max-concurrent-requests', '2048',
-    // The full report replays the served W2 batches on the raw sessions, so it needs their sizes.
+    // The replay (--raw minimal or replay) runs the served W2 batches again on the raw sessions: it needs their sizes.
     ...(REPLAY ? ['--log-batches'] : []), ...SERVER_FLAGS];
   report.serverFlags = flags;
   log('server flags:', flags.join(' '));
