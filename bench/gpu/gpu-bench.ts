@@ -21,6 +21,7 @@
  *   [--node-flags "..."]     Node flags for the server process (e.g. "--cpu-prof --cpu-prof-dir=DIR")
  *   [--phases "W2 binary,W3 json"]  only these served phases
  *   [--loaders N]            load generator processes per phase (default: a third of the cores, at most 8)
+ *   [--http-client node|lean] the load generator's client: node:http (default) or lean-http.ts (like wrk)
  *   [--tag T]                write gpu-bench-T.{json,md}
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -56,6 +57,8 @@ const SERVER_FLAGS = flagValue('server-flags', '').split(' ').filter(Boolean);
 const NODE_FLAGS = flagValue('node-flags', '').split(' ').filter(Boolean);
 const PHASES = flagValue('phases')?.split(',').map((p) => p.trim());
 const TAG = flagValue('tag');
+/** The load generator's HTTP client: node:http, or lean (lean-http.ts, one socket per client like wrk). */
+const HTTP_CLIENT = flagValue('http-client', 'node') as 'node' | 'lean';
 /** Load generator processes per phase (default: a third of the cores, at most 8). */
 const LOADERS_FLAG = flagValue('loaders');
 const LOADERS = LOADERS_FLAG !== null ? Number(LOADERS_FLAG) : null;
@@ -259,6 +262,7 @@ async function runPhase(server: Server, phase: Phase, dimensions: number): Promi
     warmupS: QUICK ? 1.5 : 4,
     seconds: duration,
     pid: server.pid,
+    client: HTTP_CLIENT,
     atMiddle: () => {
       middle.children = childrenOf(server.pid);
       middle.threads = threadsOf(server.pid);
@@ -452,6 +456,7 @@ async function main(): Promise<void> {
     // The replay (--raw minimal or replay) runs the served W2 batches again on the raw sessions: it needs their sizes.
     ...(REPLAY ? ['--log-batches'] : []), ...SERVER_FLAGS];
   report.serverFlags = flags;
+  report.httpClient = HTTP_CLIENT;
   log('server flags:', flags.join(' '));
   const gpuIdleMiB = gpuUsedTotalMiB();
   const server = await startServer(flags);
@@ -533,7 +538,7 @@ function summarize(ceiling: any): void {
   const md: string[] = [];
   md.push(`# GPU benchmark (${report.device}, ${torch.device ?? 'unknown GPU'}, ${report.cores} cores)`, '');
   md.push(`Model: BERT-base architecture (768/12/12), random seeded weights, real BERT vocabulary; graph ${report.graph}. ${report.started}.`, '');
-  md.push(`Server flags: \`${(report.serverFlags ?? []).join(' ')}\``, '');
+  md.push(`Server flags: \`${(report.serverFlags ?? []).join(" ")}\`; load generator client: ${report.httpClient ?? "node"}`, "");
   md.push('| what | target | measured | ratios |', '| --- | --- | --- | --- |', ...rows.map((x) => `| ${x.join(' | ')} |`), '');
   md.push('## Served over HTTP (loopback, closed loop)', '', '| phase | clients | tok/s | req/s | p50 ms | p99 ms | server cores (main thread) | machine cores busy | server CPU µs/req | mean batch: texts, ms (in its session) | errors |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const p of report.served) {

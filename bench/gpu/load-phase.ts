@@ -27,6 +27,8 @@ export interface LoadPhaseOptions {
   seconds: number;
   /** The server process: its CPU and threads are sampled at the window's ends. */
   pid: number;
+  /** The loaders' HTTP client (loader.ts); node:http unless given. */
+  client?: LoaderTask['client'];
   /** Called halfway through the window (e.g. to look at the GPU's processes). */
   atMiddle?: () => void;
 }
@@ -84,6 +86,7 @@ export async function runLoadPhase(o: LoadPhaseOptions): Promise<LoadPhaseResult
     textsPerRequest: o.textsPerRequest,
     dimensions: o.dimensions,
     sumHeaders: o.sumHeaders,
+    client: o.client ?? 'node',
   })).filter((t) => t.clients > 0);
   type Sample = { cpu: CpuSnapshot; threads: ReturnType<typeof threadTicks>; metrics: Record<string, number> };
   const samples: Sample[] = [];

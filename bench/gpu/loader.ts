@@ -9,6 +9,7 @@
 import { Agent, request } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { childPayload } from './child.js';
+import { LeanConnection, requestBytes } from './lean-http.js';
 
 export interface LoaderTask {
   url: string;
@@ -27,6 +28,8 @@ export interface LoaderTask {
   /** Texts per request and the vector width, to check the first answers. */
   textsPerRequest: number;
   dimensions: number;
+  /** HTTP client: node:http with a keep-alive Agent, or lean-http.ts (one socket per client, like wrk). */
+  client: 'node' | 'lean';
 }
 
 const now = () => performance.timeOrigin + performance.now();
@@ -49,8 +52,18 @@ async function main(): Promise<void> {
   let firstError: string | null = null;
   let checked = 0;
 
+  type Answer = { status: number; body: Buffer; headers: Record<string, unknown> };
+  const leanRequests = task.client === 'lean' ? bodies.map((b) => requestBytes(target.host, target.pathname, headers, b.body)) : [];
+  const connections: LeanConnection[] = [];
+  /** One client's way to send body i: its own lean connection, or node:http's shared Agent. */
+  const sender = (): ((i: number) => Promise<Answer>) => {
+    if (task.client !== 'lean') return send;
+    const connection = new LeanConnection(target.hostname, Number(target.port));
+    connections.push(connection);
+    return (i) => connection.send(leanRequests[i % leanRequests.length]);
+  };
   const send = (i: number) =>
-    new Promise<{ status: number; body: Buffer; headers: Record<string, unknown> }>((resolve, reject) => {
+    new Promise<Answer>((resolve, reject) => {
       const b = bodies[i % bodies.length];
       const req = request(
         { host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent, headers: { ...headers, 'content-length': b.body.length } },
@@ -66,6 +79,7 @@ async function main(): Promise<void> {
     });
 
   const client = async (c: number) => {
+    const send = sender();
     // Clients start at spread-out offsets; the global index keeps shards on different texts.
     let i = task.shard + task.shards * c * 997;
     while (now() < task.windowEnd) {
@@ -97,6 +111,7 @@ async function main(): Promise<void> {
   };
   await Promise.all(Array.from({ length: task.clients }, (_, c) => client(c)));
   agent.destroy();
+  for (const c of connections) c.close();
   process.stdout.write('RESULT ' + JSON.stringify({ shard: task.shard, requests, tokens, errors, firstError, latencies, headerSums }) + '\n');
 }
 

@@ -17,6 +17,7 @@
 #   on the same batches; the server then runs with --log-batches; about 25 s more per run).
 # full: the packed graph served with FULL_FLAGS (default "--http-threads 4 --sessions 3"): W1, W2, W3 and
 #   the raw ceiling, including raw W2 in arrival order at the served batch sizes (the issue's report in one run).
+#   BENCH_FLAGS adds gpu-bench flags (e.g. "--http-client lean").
 # anchors: only builds BERT-base and the PyTorch anchors (a call of its own when the bench would not fit in one).
 # images: SigLIP-base export, the PyTorch anchors, the vision tower's raw session (as exported and as
 #   served, at fixed and changing batch sizes; VISION_RAW=0 skips it), JPEG decoding alone (sharp vs
@@ -68,7 +69,7 @@ packed_w2() {
   elif [ "$STEP" = full ]; then
     bert_base_and_anchors || exit 1
     node dist/bench/gpu/gpu-bench.js --model "$MODEL" --torch "$OUT/torch.json" --out "$OUT" --device cuda --raw minimal \
-      --onnx-file model_packed_fp16.onnx --tag full --server-flags "${FULL_FLAGS:---http-threads 4 --sessions 3}" --phases "W1 binary,W2 binary,W3 json"
+      --onnx-file model_packed_fp16.onnx --tag full --server-flags "${FULL_FLAGS:---http-threads 4 --sessions 3}" --phases "W1 binary,W2 binary,W3 json" ${BENCH_FLAGS:-}
   elif [ "$STEP" = w2 ]; then
     bert_base_and_anchors || exit 1
     IFS=';' read -ra RUNS <<< "${W2_RUNS:-http-threads-4:--http-threads 4}"
