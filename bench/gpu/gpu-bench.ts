@@ -322,7 +322,7 @@ async function runPhase(server: Server, phase: Phase, dimensions: number): Promi
   return out;
 }
 
-/** The text batch sizes the server logged (--log-batches, text log format) in the window, in order; [] without the flag. */
+/** The text batch sizes the server logged (--log-batches) in the window, in order; [] without the flag. Like startServer, reads the text log format. */
 function loggedBatchSizes(log: string, window: { start: number; end: number }): number[] {
   const sizes: number[] = [];
   for (const m of log.matchAll(/^(\S+) batch kind=text inputs=(\d+)/gm)) {
