@@ -13,11 +13,11 @@
 #   is e.g. `git worktree add /tmp/b <commit> && (cd /tmp/b && npx tsc -p .)`, copied in), ROUNDS
 #   times (default 2).
 # w2: the packed graph, W2 only, once per W2_RUNS entry ("tag:server flags;tag:server flags").
-# ab and w2: W2_RAW=replay also replays each run's served batch sizes on the raw sessions (served / raw
-#   on the same batches; the server then runs with --log-batches; about 25 s more per run).
 # full: the packed graph served with FULL_FLAGS (default "--http-threads 4 --sessions 3"): W1, W2, W3 and
 #   the raw ceiling, including raw W2 in arrival order at the served batch sizes (the report in one run).
-#   BENCH_FLAGS adds gpu-bench flags (e.g. "--http-client lean").
+# ab, w2 and full: BENCH_FLAGS adds gpu-bench flags, which win over the step's own (e.g. "--http-client lean";
+#   "--raw replay" in ab and w2 also replays each run's served batch sizes on the raw sessions, served / raw
+#   on the same batches: the server then runs with --log-batches, about 25 s more per run).
 # anchors: only builds BERT-base and the PyTorch anchors (a call of its own when the bench would not fit in one).
 # images: SigLIP-base export, the PyTorch anchors, the vision tower's raw session (as exported and as
 #   served, at fixed and changing batch sizes; VISION_RAW=0 skips it), JPEG decoding alone (sharp vs
@@ -41,8 +41,8 @@ bert_base_and_anchors() {
 packed_w2() {
   local build=$1
   shift
-  node "$build/bench/gpu/gpu-bench.js" --model "$MODEL" --torch "$OUT/torch.json" --out "$OUT" --device cuda --raw "${W2_RAW:-none}" \
-    --onnx-file model_packed_fp16.onnx --phases "W2 binary" "$@"
+  node "$build/bench/gpu/gpu-bench.js" --model "$MODEL" --torch "$OUT/torch.json" --out "$OUT" --device cuda --raw none \
+    --onnx-file model_packed_fp16.onnx --phases "W2 binary" "$@" ${BENCH_FLAGS:-}
 }
 {
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
