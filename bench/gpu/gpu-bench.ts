@@ -538,7 +538,7 @@ function summarize(ceiling: any): void {
   const md: string[] = [];
   md.push(`# GPU benchmark (${report.device}, ${torch.device ?? 'unknown GPU'}, ${report.cores} cores)`, '');
   md.push(`Model: BERT-base architecture (768/12/12), random seeded weights, real BERT vocabulary; graph ${report.graph}. ${report.started}.`, '');
-  md.push(`Server flags: \`${(report.serverFlags ?? []).join(" ")}\`; load generator client: ${report.httpClient ?? "node"}`, "");
+  md.push(`Server flags: \`${(report.serverFlags ?? []).join(' ')}\`; load generator client: ${report.httpClient ?? 'node'}`, '');
   md.push('| what | target | measured | ratios |', '| --- | --- | --- | --- |', ...rows.map((x) => `| ${x.join(' | ')} |`), '');
   md.push('## Served over HTTP (loopback, closed loop)', '', '| phase | clients | tok/s | req/s | p50 ms | p99 ms | server cores (main thread) | machine cores busy | server CPU µs/req | mean batch: texts, ms (in its session) | errors |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const p of report.served) {
