@@ -28,6 +28,6 @@ export function protoMetadata(timings: Timings, tokens: number, chars: number): 
 /** The same numbers as response metadata, in milliseconds, as TEI's gRPC server and our HTTP routes send them. */
 export function timingMetadata(timings: Timings, tokens: number, chars: number, computeType: string): Metadata {
   const m = new Metadata();
-  for (const [name, value] of timingHeaders(timings, tokens, chars, computeType)) m.set(name, value);
+  for (const [name, value] of Object.entries(timingHeaders(timings, tokens, chars, computeType))) m.set(name, value);
   return m;
 }

@@ -1,13 +1,14 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import type { Embedder } from '../../core/embedder.js';
 import type { ImageEmbedder } from '../../core/image-embedder.js';
 import type { ZeroShotClassifier } from '../../core/zero-shot.js';
 import { CoalesceError } from '../../errors.js';
-import { errorResponse } from './errors.js';
-import { payloadLimit } from './node-body.js';
-import { OPENAI_PATHS, openaiRoutes } from './openai-routes.js';
+import { bodyText, clientGone, payloadLimit, requestHeader } from './node-body.js';
+import { openaiRoutes } from './openai-routes.js';
 import { teiRoutes } from './tei-routes.js';
 import { imageRoutes } from './image-routes.js';
+import { errorReply, type JsonRoute, type Reply, type RouteRequest } from './json-route.js';
+import { parseJsonBody } from './parse.js';
 
 /**
  * What the routes call: the facades' methods, not the classes, so the same routes run beside the
@@ -35,13 +36,27 @@ export interface HttpDeps {
   images?: ImageFacades;
 }
 
-/** The HTTP transport: translates requests to embedder calls and errors to TEI's or OpenAI's shape. */
-export function createHttpApp(deps: HttpDeps): Hono {
-  const { embedder } = deps;
-  const app = new Hono();
+/** Every POST route with a JSON body: TEI's, OpenAI's and, for image-text models, the image routes. */
+export function jsonRoutes(deps: HttpDeps): JsonRoute[] {
+  return [...teiRoutes(deps.embedder), ...openaiRoutes(deps.embedder, deps.modelName, deps.images?.images), ...(deps.images ? imageRoutes(deps.images) : [])];
+}
 
-  app.onError((e, c) => errorResponse(c, e, OPENAI_PATHS.has(c.req.path) ? 'openai' : 'tei'));
-  app.notFound((c) => errorResponse(c, new CoalesceError('not_found', `no route ${c.req.method} ${c.req.path}`), 'tei'));
+/** A reply as a Response with its headers as a plain object: @hono/node-server then writes it without a Headers object. */
+export function replyResponse(reply: Reply): Response {
+  return new Response(reply.body, { status: reply.status, headers: reply.headers });
+}
+
+async function routeRequest(c: Context): Promise<RouteRequest> {
+  return { body: parseJsonBody(await bodyText(c)), header: (name) => requestHeader(c, name), signal: () => clientGone(c) };
+}
+
+/** The HTTP transport: translates requests to embedder calls and errors to TEI's or OpenAI's shape. */
+export function createHttpApp(deps: HttpDeps, routes: JsonRoute[] = jsonRoutes(deps)): Hono {
+  const app = new Hono();
+  const styles = new Map(routes.map((r) => [r.path, r.style]));
+
+  app.onError((e, c) => replyResponse(errorReply(e, styles.get(c.req.path) ?? 'tei')));
+  app.notFound((c) => replyResponse(errorReply(new CoalesceError('not_found', `no route ${c.req.method} ${c.req.path}`), 'tei')));
 
   app.use('*', payloadLimit(deps.payloadLimit));
 
@@ -52,8 +67,6 @@ export function createHttpApp(deps: HttpDeps): Hono {
   app.get('/info', async (c) => c.json(await deps.info()));
   app.get('/metrics', async (c) => c.text(await deps.metrics(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
 
-  teiRoutes(app, embedder);
-  openaiRoutes(app, embedder, deps.modelName, deps.images?.images);
-  if (deps.images) imageRoutes(app, deps.images);
+  for (const route of routes) app.post(route.path, async (c) => replyResponse(await route.handle(await routeRequest(c))));
   return app;
 }

@@ -1,5 +1,4 @@
-import type { Context } from 'hono';
-import { ERROR_TYPE, HTTP_STATUS, toCoalesceError, type CoalesceError, type ErrorKind } from '../../errors.js';
+import { ERROR_TYPE, type CoalesceError, type ErrorKind } from '../../errors.js';
 
 /** OpenAI's error `type` per kind: clients (the openai SDK) map statuses, not these, but show them. */
 const OPENAI_TYPE: Record<ErrorKind, string> = {
@@ -24,9 +23,4 @@ export function errorBody(error: CoalesceError, style: ErrorStyle): unknown {
     return { error: { message: error.message, type: OPENAI_TYPE[error.kind], param: error.param ?? null, code: ERROR_TYPE[error.kind] } };
   }
   return { error: error.message, error_type: ERROR_TYPE[error.kind] };
-}
-
-export function errorResponse(c: Context, thrown: unknown, style: ErrorStyle): Response {
-  const error = toCoalesceError(thrown);
-  return c.json(errorBody(error, style) as object, HTTP_STATUS[error.kind] as 400);
 }

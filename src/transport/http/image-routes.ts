@@ -1,21 +1,19 @@
-import type { Context, Hono } from 'hono';
 import type { ImageTimings } from '../../core/image-embedder.js';
 import type { ImageFacade, ImageFacades, TextFacade } from './app.js';
 import { validation } from '../../errors.js';
+import { timingHeaders } from '../timing-headers.js';
 import { isImageDataUri } from '../../preprocess/image-source.js';
 import { openaiListBody } from './encode.js';
-import { optionalBool, optionalInt, optionalString, parseJsonBody, stringInputs, type Body } from './parse.js';
-import { setTimingHeaders } from './timing-headers.js';
-import { vectorsResponse } from './vectors-response.js';
-import { bodyText, clientGone } from './node-body.js';
-
+import { optionalBool, optionalInt, optionalString, stringInputs, type Body } from './parse.js';
+import { encodedJsonReply, jsonReply, vectorsReply, type JsonRoute, type Reply, type RouteRequest } from './json-route.js';
 
 /** Where an image request's time went, beside TEI's timing headers. */
-function setImageHeaders(c: Context, timings: ImageTimings, count: number, bytes: number, device: string): void {
-  setTimingHeaders(c, timings, 0, bytes, device);
-  c.header('x-compute-images', String(count));
-  c.header('x-decode-time', String(Math.round(timings.decodeMs)));
-  c.header('x-resize-time', String(Math.round(timings.resizeMs)));
+function imageHeaders(timings: ImageTimings, count: number, bytes: number, device: string): Record<string, string> {
+  const headers = timingHeaders(timings, 0, bytes, device);
+  headers['x-compute-images'] = String(count);
+  headers['x-decode-time'] = String(Math.round(timings.decodeMs));
+  headers['x-resize-time'] = String(Math.round(timings.resizeMs));
+  return headers;
 }
 
 function labelList(body: Body): string[] {
@@ -30,34 +28,41 @@ function labelList(body: Body): string[] {
  * - POST /classify_image {inputs, labels, hypothesis_template?} -> [{label, score}] per image.
  * An image is a base64 string, a data: URI, or an http(s) URL when --allow-url-fetch is on.
  */
-export function imageRoutes(app: Hono, deps: ImageFacades): void {
+export function imageRoutes(deps: ImageFacades): JsonRoute[] {
   const { images, classifier } = deps;
-
-  app.post('/embed_image', async (c) => {
-    const body = parseJsonBody(await bodyText(c));
-    const inputs = stringInputs(body, 'inputs');
-    const result = await images.embed({
-      inputs,
-      normalize: optionalBool(body, 'normalize') ?? true,
-      dimensions: optionalInt(body, 'dimensions'),
-      signal: clientGone(c),
-    });
-    setImageHeaders(c, result.timings, inputs.length, result.bytes, images.info.device);
-    return vectorsResponse(c, result.vectors);
-  });
-
-  app.post('/classify_image', async (c) => {
-    const body = parseJsonBody(await bodyText(c));
-    const single = typeof body.inputs === 'string';
-    const inputs = stringInputs(body, 'inputs');
-    const scores = await classifier.classify({
-      inputs,
-      labels: labelList(body),
-      hypothesisTemplate: optionalString(body, 'hypothesis_template'),
-      signal: clientGone(c),
-    });
-    return c.json(single ? scores[0] : scores);
-  });
+  return [
+    {
+      path: '/embed_image',
+      style: 'tei',
+      async handle(request) {
+        const { body } = request;
+        const inputs = stringInputs(body, 'inputs');
+        const result = await images.embed({
+          inputs,
+          normalize: optionalBool(body, 'normalize') ?? true,
+          dimensions: optionalInt(body, 'dimensions'),
+          signal: request.signal(),
+        });
+        return vectorsReply(request, result.vectors, imageHeaders(result.timings, inputs.length, result.bytes, images.info.device));
+      },
+    },
+    {
+      path: '/classify_image',
+      style: 'tei',
+      async handle(request) {
+        const { body } = request;
+        const single = typeof body.inputs === 'string';
+        const inputs = stringInputs(body, 'inputs');
+        const scores = await classifier.classify({
+          inputs,
+          labels: labelList(body),
+          hypothesisTemplate: optionalString(body, 'hypothesis_template'),
+          signal: request.signal(),
+        });
+        return jsonReply(single ? scores[0] : scores);
+      },
+    },
+  ];
 }
 
 /** OpenAI requests that carry images: `"modality": "image"`, or inputs that are data:image/... URIs. */
@@ -76,25 +81,24 @@ export function wantsImages(body: Body, inputs: readonly string[]): boolean {
  * answered in the request's order (prompt_tokens counts the texts' tokens).
  */
 export async function openaiImageEmbeddings(
-  c: Context,
-  body: Body,
+  request: RouteRequest,
   inputs: readonly string[],
   format: 'float' | 'base64',
   deps: { images: ImageFacade; texts: TextFacade; modelName: string },
-): Promise<Response> {
+): Promise<Reply> {
+  const { body } = request;
   const dimensions = optionalInt(body, 'dimensions');
   const allImages = optionalString(body, 'modality') === 'image';
   const isImage = inputs.map((s) => allImages || isImageDataUri(s));
   const imageInputs = inputs.filter((_, i) => isImage[i]);
   const textInputs = inputs.filter((_, i) => !isImage[i]);
   const [img, txt] = await Promise.all([
-    deps.images.embed({ inputs: imageInputs, normalize: true, dimensions, signal: clientGone(c) }),
-    textInputs.length > 0 ? deps.texts.embed({ inputs: textInputs, normalize: true, dimensions, signal: clientGone(c) }) : null,
+    deps.images.embed({ inputs: imageInputs, normalize: true, dimensions, signal: request.signal() }),
+    textInputs.length > 0 ? deps.texts.embed({ inputs: textInputs, normalize: true, dimensions, signal: request.signal() }) : null,
   ]);
-  setImageHeaders(c, img.timings, imageInputs.length, img.bytes, deps.images.info.device);
   let ii = 0;
   let ti = 0;
   const vectors = inputs.map((_, index) => (isImage[index] ? img.vectors[ii++] : txt!.vectors[ti++]));
-  c.header('content-type', 'application/json');
-  return c.body(openaiListBody(vectors, format, deps.modelName, txt?.promptTokens ?? 0));
+  const headers = imageHeaders(img.timings, imageInputs.length, img.bytes, deps.images.info.device);
+  return encodedJsonReply(openaiListBody(vectors, format, deps.modelName, txt?.promptTokens ?? 0), headers);
 }

@@ -23,7 +23,7 @@ function bindings(c: Context): NodeBindings {
   return env !== null && typeof env === 'object' ? env : {};
 }
 
-const tooLarge = (limit: number) =>
+export const tooLarge = (limit: number) =>
   new CoalesceError('payload_too_large', `the request body is over the payload limit of ${limit} bytes (--payload-limit)`);
 
 /**
@@ -44,11 +44,27 @@ export function payloadLimit(limit: number): MiddlewareHandler {
   };
 }
 
+/** A request header by its lower-case name, read from Node's parsed headers: c.req.header() would build a WHATWG Headers from them. */
+export function requestHeader(c: Context, name: string): string | undefined {
+  const { incoming } = bindings(c);
+  return incoming ? nodeHeader(incoming, name) : c.req.header(name);
+}
+
+export function nodeHeader(incoming: IncomingMessage, name: string): string | undefined {
+  const value = incoming.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
 /** The body as UTF-8 text (a leading BOM dropped, as Request.text() does); payloadLimit() bounds its size. */
 export function bodyText(c: Context): Promise<string> {
   const { incoming } = bindings(c);
   // Once the fetch API has read the stream (a chunked body under bodyLimit), its copy is the body.
   if (!incoming || incoming.readableDidRead || incoming.readableEnded) return c.req.text();
+  return incomingText(incoming);
+}
+
+/** A Node request's body as UTF-8 text, a leading BOM dropped; the caller bounds its size. */
+export function incomingText(incoming: IncomingMessage): Promise<string> {
   return new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -64,7 +80,7 @@ export function bodyText(c: Context): Promise<string> {
       chunks.push(chunk);
     };
     const onEnd = () => {
-      const text = Buffer.concat(chunks, size).toString('utf8');
+      const text = (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)).toString('utf8');
       done(null, text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
     };
     const onError = () => done(new CoalesceError('cancelled', 'the client went away while sending the request'));
@@ -85,12 +101,15 @@ export function clientGone(c: Context): CancelSignal {
   const { outgoing } = bindings(c);
   if (!outgoing) return c.req.raw.signal;
   let signal = signals.get(outgoing);
-  if (!signal) {
-    const cancellation = new CallCancellation();
-    outgoing.once('close', () => {
-      if (!outgoing.writableFinished) cancellation.abort();
-    });
-    signals.set(outgoing, (signal = cancellation));
-  }
+  if (!signal) signals.set(outgoing, (signal = closeSignal(outgoing)));
   return signal;
+}
+
+/** Aborts when the connection closes before `outgoing` was sent. */
+export function closeSignal(outgoing: ServerResponse): CallCancellation {
+  const cancellation = new CallCancellation();
+  outgoing.once('close', () => {
+    if (!outgoing.writableFinished) cancellation.abort();
+  });
+  return cancellation;
 }

@@ -2,10 +2,10 @@
  * Starts the HTTP transport: on the main thread, beside the facades, or on --http-threads
  * worker threads of this process that call them by message. Either way the same routes answer.
  */
-import { createAdaptorServer } from '@hono/node-server';
-import type { Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createHttpApp, type HttpDeps } from './app.js';
+import type { HttpDeps } from './app.js';
+import { httpListener } from './fast-lane.js';
 import { HttpThreads } from './threads/http-threads.js';
 
 export interface HttpServing {
@@ -38,7 +38,7 @@ export async function serveHttp(deps: HttpDeps, options: HttpServeOptions): Prom
     );
     return { port: threads.port, close: () => threads.close() };
   }
-  const server = createAdaptorServer({ fetch: createHttpApp(deps).fetch }) as Server;
+  const server = createServer(httpListener(deps));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.hostname, () => resolve());

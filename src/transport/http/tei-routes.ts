@@ -1,40 +1,48 @@
-import type { Hono } from 'hono';
 import type { TextFacade } from './app.js';
-import { parseJsonBody, idLists, optionalBool, optionalInt, stringInputs, truncationDirection } from './parse.js';
-import { setTimingHeaders } from './timing-headers.js';
-import { vectorsResponse } from './vectors-response.js';
-import { bodyText, clientGone } from './node-body.js';
+import { timingHeaders } from '../timing-headers.js';
+import { idLists, optionalBool, optionalInt, stringInputs, truncationDirection } from './parse.js';
+import { jsonReply, vectorsReply, type JsonRoute } from './json-route.js';
 
 /** TEI's routes: /embed, /tokenize, /decode. */
-export function teiRoutes(app: Hono, embedder: TextFacade): void {
-  app.post('/embed', async (c) => {
-    const body = parseJsonBody(await bodyText(c));
-    const inputs = stringInputs(body, 'inputs');
-    const result = await embedder.embed({
-      inputs,
-      normalize: optionalBool(body, 'normalize') ?? true,
-      truncate: optionalBool(body, 'truncate'),
-      truncationDirection: truncationDirection(body),
-      dimensions: optionalInt(body, 'dimensions'),
-      signal: clientGone(c),
-    });
-    setTimingHeaders(c, result.timings, result.promptTokens, inputs.reduce((n, s) => n + s.length, 0), embedder.info.device);
-    return vectorsResponse(c, result.vectors);
-  });
-
-  app.post('/tokenize', async (c) => {
-    const body = parseJsonBody(await bodyText(c));
-    const tokens = await embedder.tokenize({
-      inputs: stringInputs(body, 'inputs'),
-      addSpecialTokens: optionalBool(body, 'add_special_tokens') ?? true,
-      truncate: optionalBool(body, 'truncate'),
-      truncationDirection: truncationDirection(body),
-    });
-    return c.json(tokens);
-  });
-
-  app.post('/decode', async (c) => {
-    const body = parseJsonBody(await bodyText(c));
-    return c.json(await embedder.decode(idLists(body, 'ids'), optionalBool(body, 'skip_special_tokens') ?? true));
-  });
+export function teiRoutes(embedder: TextFacade): JsonRoute[] {
+  return [
+    {
+      path: '/embed',
+      style: 'tei',
+      async handle(request) {
+        const { body } = request;
+        const inputs = stringInputs(body, 'inputs');
+        const result = await embedder.embed({
+          inputs,
+          normalize: optionalBool(body, 'normalize') ?? true,
+          truncate: optionalBool(body, 'truncate'),
+          truncationDirection: truncationDirection(body),
+          dimensions: optionalInt(body, 'dimensions'),
+          signal: request.signal(),
+        });
+        const characters = inputs.reduce((n, s) => n + s.length, 0);
+        return vectorsReply(request, result.vectors, timingHeaders(result.timings, result.promptTokens, characters, embedder.info.device));
+      },
+    },
+    {
+      path: '/tokenize',
+      style: 'tei',
+      async handle({ body }) {
+        const tokens = await embedder.tokenize({
+          inputs: stringInputs(body, 'inputs'),
+          addSpecialTokens: optionalBool(body, 'add_special_tokens') ?? true,
+          truncate: optionalBool(body, 'truncate'),
+          truncationDirection: truncationDirection(body),
+        });
+        return jsonReply(tokens);
+      },
+    },
+    {
+      path: '/decode',
+      style: 'tei',
+      async handle({ body }) {
+        return jsonReply(await embedder.decode(idLists(body, 'ids'), optionalBool(body, 'skip_special_tokens') ?? true));
+      },
+    },
+  ];
 }

@@ -1,12 +1,11 @@
 /**
- * One HTTP thread: the same hono app as the main thread's, listening on the shared socket, with
+ * One HTTP thread: the same routes as the main thread's, listening on the shared socket, with
  * facades that are messages to the main thread (facade-client.ts).
  */
-import { createAdaptorServer } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer } from 'node:http';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { createHttpApp } from '../app.js';
+import { httpListener } from '../fast-lane.js';
 import { FacadeClient, remoteDeps } from './facade-client.js';
 import type { HttpThreadData, HttpThreadEvent, StopMessage } from './facade-protocol.js';
 import { overShare } from './connection-share.js';
@@ -17,8 +16,7 @@ const post = (m: HttpThreadEvent) => parentPort!.postMessage(m);
 const STOP_GRACE_MS = 5000;
 
 const client = new FacadeClient(calls);
-const app = createHttpApp(remoteDeps(client, data));
-const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+const server = createServer(httpListener(remoteDeps(client, data)));
 
 server.once('error', (e) => post({ type: 'listen-failed', message: e.message }));
 const onListening = () => {
