@@ -134,6 +134,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     port: config.port,
     threads: config.httpThreads,
     onThreadError: (e) => log('an HTTP thread failed', { error: e.message }),
+    arrival: config.httpThreads > 0 ? HfTokenizer.fromFiles(tokenizerFiles.tokenizerPath, tokenizerFiles.configPath, tokenizerFiles.maxLength).arrivalSpec(tokenizerFiles.tokenizerPath, tokenizerFiles.configPath) : null,
   }).catch(async (e: Error) => {
     await releaseModel();
     throw new Error(`cannot serve HTTP on ${config.hostname}:${config.port}: ${e.message}`);

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Tokenizer } from '@huggingface/tokenizers';
 import type { EncodedText, EncodeOptions, TextEncoder, Token } from '../core/types.js';
-import { BertFastPath } from './bert-fast-path.js';
+import { BertFastPath, withSpecialIds } from './bert-fast-path.js';
+import type { ArrivalEncoderSpec } from './arrival-encoder.js';
 
 interface PostProcessed {
   tokens: string[];
@@ -27,6 +28,8 @@ export class HfTokenizer {
   private readonly specialTokens: Set<string>;
   /** Special tokens the post-processor adds to one text; they count against maxLength. */
   readonly specialCount: number;
+  /** The ids the post-processor puts around one text's pieces, for encoding fast-path ids directly (null: no fast path, or no fixed layout). */
+  private readonly around: { before: number[]; after: number[] } | null;
 
   constructor(
     tokenizerJson: Record<string, unknown>,
@@ -45,11 +48,32 @@ export class HfTokenizer {
     const pp = (this.tokenizer as unknown as { post_processor: PostProcessor | null }).post_processor;
     this.postProcess = pp ? (tokens, pair, add) => pp(tokens, pair, add) : null;
     this.specialCount = this.postProcess ? this.postProcess([], null, true).tokens.length : 0;
+    this.around = this.fast ? this.specialLayout() : null;
     const added = (tokenizerJson.added_tokens ?? []) as { content: string; special?: boolean }[];
     this.specialTokens = new Set(added.filter((t) => t.special).map((t) => t.content));
     if (maxLength <= this.specialCount) {
       throw new Error(`max input length ${maxLength} leaves no room next to ${this.specialCount} special tokens`);
     }
+  }
+
+  /**
+   * Where the post-processor puts one text's tokens among its special tokens, found by running it
+   * on stand-in tokens; null when that depends on the text, or the segment ids are not all zero
+   * (encode leaves zeros out: the backend pads with them).
+   */
+  private specialLayout(): { before: number[]; after: number[] } | null {
+    const run = (tokens: string[]) => (this.postProcess ? this.postProcess(tokens, null, true) : { tokens });
+    const one = run(['\u0000a']);
+    const at = one.tokens.indexOf('\u0000a');
+    const two = run(['\u0000a', '\u0000b']);
+    const before = one.tokens.slice(0, at);
+    const after = one.tokens.slice(at + 1);
+    const same = (a: string[], b: string[]) => a.length === b.length && a.every((t, i) => t === b[i]);
+    if (at < 0 || !same(two.tokens, [...before, '\u0000a', '\u0000b', ...after])) return null;
+    if ((two.token_type_ids ?? []).some((t) => t !== 0)) return null;
+    const ids = (tokens: string[]) => tokens.map((t) => this.vocab.get(t));
+    const [b, a] = [ids(before), ids(after)];
+    return b.every((id) => id !== undefined) && a.every((id) => id !== undefined) ? { before: b as number[], after: a as number[] } : null;
   }
 
   static fromFiles(tokenizerPath: string, configPath: string | null, maxLength: number): HfTokenizer {
@@ -73,11 +97,28 @@ export class HfTokenizer {
   }
 
   encode(text: string, options: EncodeOptions): EncodedText {
+    const fast = this.around && this.fast!.ids(text);
+    if (fast) return { ids: this.withSpecialIds(fast, options) };
     const { tokens, token_type_ids } = this.pieces(text, options, true);
     const ids = new Uint32Array(tokens.length);
     for (let i = 0; i < tokens.length; i++) ids[i] = this.id(tokens[i]);
     // No segment ids from the post-processor: leave them out (the backend pads with zeros), one buffer less per text.
     return token_type_ids ? { ids, typeIds: Uint8Array.from(token_type_ids) } : { ids };
+  }
+
+  /** What an HTTP thread needs to encode as this tokenizer does (arrival-encoder.ts); null without a fast path. */
+  arrivalSpec(tokenizerPath: string, configPath: string | null): ArrivalEncoderSpec | null {
+    return this.around ? { tokenizerPath, configPath, ...this.around, maxLength: this.maxLength } : null;
+  }
+
+  /** Fast-path piece ids truncated as asked, between the post-processor's special ids. */
+  private withSpecialIds(pieces: number[], { truncate, direction }: EncodeOptions): Uint32Array {
+    const { before, after } = this.around!;
+    const room = this.maxLength - before.length - after.length;
+    let from = 0;
+    let to = pieces.length;
+    if (truncate && pieces.length > room) [from, to] = direction === 'left' ? [pieces.length - room, pieces.length] : [0, room];
+    return withSpecialIds(pieces, from, to, before, after);
   }
 
   /**

@@ -62,3 +62,19 @@ test("a full-width normalized request takes the backend's normalized vector as i
   assert.equal(truncated.vectors[0].length, 2);
   [3 / norm, 97 / norm].forEach((x, i) => assert.ok(Math.abs(truncated.vectors[0][i] - x) < 1e-6));
 });
+
+test('inputs encoded on arrival skip the encoder, still count as tokenization, and are still held to the max length', async () => {
+  const { e, backend } = embedder();
+  let encoderCalls = 0;
+  (e as unknown as { encoder: TextEncoder }).encoder = { ...encoder(), encode: async (texts, o) => (encoderCalls++, encoder().encode(texts, o)) };
+  const ids = Uint32Array.from([1, 2, 3]);
+  const r = await within(e.embed({ inputs: ['xyz'], normalize: false, encoded: { texts: [{ ids }], ms: 5 } }));
+  assert.equal(encoderCalls, 0);
+  assert.deepEqual(backend.batches, [[[1, 2, 3]]], 'the model got the ids that arrived, not the text encoded again');
+  assert.ok(r.timings.tokenizationMs >= 5 && r.timings.totalMs >= 5);
+  const tooLong = await e.embed({ inputs: ['x'], normalize: false, encoded: { texts: [{ ids: new Uint32Array(17) }], ms: 0 } }).catch((x) => x);
+  assert.ok(isCoalesceError(tooLong) && tooLong.kind === 'over_limit', String(tooLong));
+  // Encodings that do not match the inputs one for one are ignored.
+  await within(e.embed({ inputs: ['ab', 'c'], normalize: false, encoded: { texts: [{ ids }], ms: 0 } }));
+  assert.equal(encoderCalls, 1);
+});

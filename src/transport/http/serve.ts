@@ -6,6 +6,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HttpDeps } from './app.js';
 import { httpListener } from './fast-lane.js';
+import type { ArrivalEncoderSpec } from '../../preprocess/arrival-encoder.js';
 import { HttpThreads } from './threads/http-threads.js';
 
 export interface HttpServing {
@@ -19,6 +20,8 @@ export interface HttpServeOptions {
   port: number;
   threads: number;
   onThreadError: (e: Error) => void;
+  /** For HTTP threads: the text tokenizer, to encode plain ASCII text where it arrives (null: never). */
+  arrival: ArrivalEncoderSpec | null;
 }
 
 /** Where HTTP runs, for /info: 'main thread' or 'N threads' (HttpThreads starts all N or fails). */
@@ -33,7 +36,7 @@ export async function serveHttp(deps: HttpDeps, options: HttpServeOptions): Prom
       { hostname: options.hostname, port: options.port },
       deps,
       // The facades' info never changes after start: threads get it once.
-      { modelName: deps.modelName, payloadLimit: deps.payloadLimit, textInfo: deps.embedder.info, imageInfo: deps.images?.images.info ?? null },
+      { modelName: deps.modelName, payloadLimit: deps.payloadLimit, textInfo: deps.embedder.info, imageInfo: deps.images?.images.info ?? null, arrival: options.arrival },
       options.onThreadError,
     );
     return { port: threads.port, close: () => threads.close() };

@@ -9,6 +9,8 @@ import type { HttpDeps, ImageFacade, TextFacade } from '../app.js';
 import type { CallMessage, CancelMessage, FacadeMethod, HttpThreadData, ReplyMessage } from './facade-protocol.js';
 import { TurnOutbox } from '../../../workers/turn-outbox.js';
 import type { CancelSignal } from '../../../core/cancellation.js';
+import type { EmbedRequest } from '../../../core/embedder.js';
+import { ArrivalEncoder } from '../../../preprocess/arrival-encoder.js';
 
 interface Pending {
   resolve: (value: any) => void;
@@ -77,11 +79,20 @@ export class FacadeClient {
   }
 }
 
+/** The request with its texts encoded here when the arrival encoder takes them all (arrival-encoder.ts). */
+function encodedOnArrival(encoder: ArrivalEncoder | null, request: EmbedRequest): EmbedRequest {
+  if (!encoder) return request;
+  const started = performance.now();
+  const texts = encoder.encodeAll(request.inputs);
+  return texts ? { ...request, encoded: { texts, ms: performance.now() - started } } : request;
+}
+
 /** HttpDeps whose facades live on the main thread. */
 export function remoteDeps(client: FacadeClient, data: HttpThreadData): HttpDeps {
+  const arrival = data.arrival ? ArrivalEncoder.fromSpec(data.arrival) : null;
   const embedder: TextFacade = {
     info: data.textInfo,
-    embed: (request) => client.call('text.embed', [request]),
+    embed: (request) => client.call('text.embed', [encodedOnArrival(arrival, request)]),
     tokenize: (request) => client.call('text.tokenize', [request]),
     decode: (ids, skipSpecialTokens) => client.call('text.decode', [ids, skipSpecialTokens]),
   };

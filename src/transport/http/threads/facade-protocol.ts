@@ -6,6 +6,7 @@
  */
 import type { ErrorKind } from '../../../errors.js';
 import type { ImageFacade, TextFacade } from '../app.js';
+import type { ArrivalEncoderSpec } from '../../../preprocess/arrival-encoder.js';
 
 export type FacadeMethod =
   | 'text.embed'
@@ -48,6 +49,8 @@ export interface HttpThreadData {
   /** The facades' `info`, which never changes after start. */
   textInfo: TextFacade['info'];
   imageInfo: ImageFacade['info'] | null;
+  /** The text tokenizer, for encoding plain ASCII text on the thread; null when it has no fast path. */
+  arrival: ArrivalEncoderSpec | null;
   /** Open connections per HTTP thread (Int32Array over a SharedArrayBuffer) and this thread's slot in it. */
   connections: { counts: SharedArrayBuffer; slot: number };
 }

@@ -41,7 +41,7 @@ function get(port: number, agent: Agent): Promise<number> {
 }
 
 test('64 keep-alive clients opened at once end up spread over 4 threads within one of their share', async () => {
-  const threads = await HttpThreads.start(4, { hostname: '127.0.0.1', port: 0 }, deps, { modelName: 'fake', payloadLimit: 1000, textInfo: deps.embedder.info, imageInfo: null }, () => {});
+  const threads = await HttpThreads.start(4, { hostname: '127.0.0.1', port: 0 }, deps, { modelName: 'fake', payloadLimit: 1000, textInfo: deps.embedder.info, imageInfo: null, arrival: null }, () => {});
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   try {
     const until = Date.now() + 2000;

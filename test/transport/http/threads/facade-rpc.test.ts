@@ -7,11 +7,14 @@ import type { HttpDeps } from '../../../../src/transport/http/app.js';
 import { FacadeClient, remoteDeps } from '../../../../src/transport/http/threads/facade-client.js';
 import { hostFacades } from '../../../../src/transport/http/threads/facade-host.js';
 import type { CancelSignal } from '../../../../src/core/cancellation.js';
+import type { EmbedRequest } from '../../../../src/core/embedder.js';
+import type { ArrivalEncoderSpec } from '../../../../src/preprocess/arrival-encoder.js';
+import { HfTokenizer } from '../../../../src/preprocess/tokenizer.js';
 
 const timings = { tokenizationMs: 1, queueMs: 2, inferenceMs: 3, totalMs: 6 };
 const textInfo = { id: 'fake', dimensions: 4, device: 'cpu' };
 
-function connect(deps: Partial<HttpDeps>) {
+function connect(deps: Partial<HttpDeps>, arrival: ArrivalEncoderSpec | null = null) {
   const { port1, port2 } = new MessageChannel();
   const full: HttpDeps = {
     embedder: { info: textInfo as any, embed: async () => { throw new Error('unused'); }, tokenize: async () => [], decode: async () => [] },
@@ -24,7 +27,7 @@ function connect(deps: Partial<HttpDeps>) {
   };
   hostFacades(port1, full);
   const client = new FacadeClient(port2);
-  const remote = remoteDeps(client, { listen: { fd: -1 }, modelName: 'fake', payloadLimit: 1000, textInfo: textInfo as any, imageInfo: null, connections: { counts: new SharedArrayBuffer(4), slot: 0 } });
+  const remote = remoteDeps(client, { listen: { fd: -1 }, modelName: 'fake', payloadLimit: 1000, textInfo: textInfo as any, imageInfo: null, arrival, connections: { counts: new SharedArrayBuffer(4), slot: 0 } });
   return { remote, client, close: () => { port1.close(); port2.close(); } };
 }
 
@@ -128,4 +131,25 @@ test('when the main thread side closes, waiting calls fail as unhealthy instead 
   const client = new FacadeClient(port2);
   await assert.rejects(client.call('server.info'), (e: CoalesceError) => e.kind === 'unhealthy');
   await assert.rejects(client.call('server.info'), (e: CoalesceError) => e.kind === 'unhealthy');
+});
+
+test('with an arrival encoder, plain ASCII texts reach the facade as token ids, and other requests as they were', async () => {
+  const files = ['test/fixtures/tiny-bert/tokenizer.json', 'test/fixtures/tiny-bert/tokenizer_config.json'] as const;
+  const tokenizer = HfTokenizer.fromFiles(...files, 64);
+  const seen: EmbedRequest[] = [];
+  const { remote, close } = connect(
+    { embedder: { info: textInfo as any, embed: async (r) => (seen.push(r), { vectors: [], promptTokens: 0, timings }), tokenize: async () => [], decode: async () => [] } },
+    tokenizer.arrivalSpec(...files),
+  );
+  try {
+    await remote.embedder.embed({ inputs: ['Hello world!', 'a second text'], normalize: true });
+    await remote.embedder.embed({ inputs: ['Hello world!', 'héllo'], normalize: true });
+    const right = { truncate: false, direction: 'right' as const };
+    assert.deepEqual(seen[0].encoded!.texts.map((e) => [...e.ids]), ['Hello world!', 'a second text'].map((t) => [...tokenizer.encode(t, right).ids]));
+    assert.ok(seen[0].encoded!.ms >= 0);
+    assert.equal(seen[1].encoded, undefined);
+    assert.deepEqual(seen[1].inputs, ['Hello world!', 'héllo']);
+  } finally {
+    close();
+  }
 });
