@@ -15,7 +15,8 @@ import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { resolveModelDir } from './models/resolve.js';
 import { HfTokenizer, InlineTextEncoder } from './preprocess/tokenizer.js';
-import { TokenizerPool } from './preprocess/tokenizer-pool.js';
+import { TokenizerPool, type TokenizerFiles } from './preprocess/tokenizer-pool.js';
+import type { ArrivalEncoderSpec } from './preprocess/arrival-encoder.js';
 import type { HttpDeps } from './transport/http/app.js';
 import { httpWhere, serveHttp, type HttpServing } from './transport/http/serve.js';
 import { reachableHostPort } from './transport/host-port.js';
@@ -38,6 +39,12 @@ export interface Coalesce {
 }
 
 const WARM_UP_TEXTS = ['Coalesce warms up the model before it reports healthy.'];
+
+/** For HTTP threads that encode on arrival: the tokenizer is loaded once more here, only for its special-token ids. */
+function arrivalSpec(files: TokenizerFiles): ArrivalEncoderSpec | null {
+  const ids = HfTokenizer.fromFiles(files.tokenizerPath, files.configPath, files.maxLength).specialIds();
+  return ids ? { ...files, ...ids } : null;
+}
 
 export async function startCoalesce(config: Config, log: Logger): Promise<Coalesce> {
   const { dir, id } = await resolveModelDir(config, log);
@@ -134,7 +141,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     port: config.port,
     threads: config.httpThreads,
     onThreadError: (e) => log('an HTTP thread failed', { error: e.message }),
-    arrival: config.httpThreads > 0 ? HfTokenizer.fromFiles(tokenizerFiles.tokenizerPath, tokenizerFiles.configPath, tokenizerFiles.maxLength).arrivalSpec(tokenizerFiles.tokenizerPath, tokenizerFiles.configPath) : null,
+    arrival: config.httpThreads > 0 ? arrivalSpec(tokenizerFiles) : null,
   }).catch(async (e: Error) => {
     await releaseModel();
     throw new Error(`cannot serve HTTP on ${config.hostname}:${config.port}: ${e.message}`);

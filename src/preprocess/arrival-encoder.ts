@@ -14,10 +14,10 @@ import { BertFastPath, withSpecialIds } from './bert-fast-path.js';
 export interface ArrivalEncoderSpec {
   tokenizerPath: string;
   configPath: string | null;
-  /** Special-token ids before and after a text's pieces (e.g. [CLS] and [SEP]). */
+  maxLength: number;
+  /** Special-token ids before and after a text's pieces (e.g. [CLS] and [SEP]): HfTokenizer.specialIds(). */
   before: number[];
   after: number[];
-  maxLength: number;
 }
 
 export class ArrivalEncoder {

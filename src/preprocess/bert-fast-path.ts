@@ -9,7 +9,8 @@
  * on any character outside printable ASCII, tab, LF and CR, on text that contains an added token
  * (such as [MASK]), and for tokenizer.json files of any other shape. Tested token for token
  * against the library (test/preprocess/bert-fast-path.test.ts).
- */import { PieceTrie } from './piece-trie.js';
+ */
+import { PieceTrie } from './piece-trie.js';
 
 interface TokenizerJson {
   normalizer?: { type?: string; lowercase?: boolean } | null;

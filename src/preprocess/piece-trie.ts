@@ -54,7 +54,7 @@ export class PieceTrie {
   }
 
   private static slot(key: number, mask: number): number {
-    return Math.imul(key, 0x9e3779b1) >>> 7 & mask;
+    return (Math.imul(key, 0x9e3779b1) >>> 7) & mask;
   }
 
   /**

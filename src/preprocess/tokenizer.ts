@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { Tokenizer } from '@huggingface/tokenizers';
 import type { EncodedText, EncodeOptions, TextEncoder, Token } from '../core/types.js';
 import { BertFastPath, withSpecialIds } from './bert-fast-path.js';
-import type { ArrivalEncoderSpec } from './arrival-encoder.js';
 
 interface PostProcessed {
   tokens: string[];
@@ -106,9 +105,9 @@ export class HfTokenizer {
     return token_type_ids ? { ids, typeIds: Uint8Array.from(token_type_ids) } : { ids };
   }
 
-  /** What an HTTP thread needs to encode as this tokenizer does (arrival-encoder.ts); null without a fast path. */
-  arrivalSpec(tokenizerPath: string, configPath: string | null): ArrivalEncoderSpec | null {
-    return this.around ? { tokenizerPath, configPath, ...this.around, maxLength: this.maxLength } : null;
+  /** The special-token ids an HTTP thread puts around a text to encode as this tokenizer does (arrival-encoder.ts); null without a fast path. */
+  specialIds(): { before: number[]; after: number[] } | null {
+    return this.around;
   }
 
   /** Fast-path piece ids truncated as asked, between the post-processor's special ids. */

@@ -32,9 +32,8 @@ test('encode with the fast path gives the ids the post-processor gives, truncate
 
 test('the arrival encoder encodes exactly as the facade would, and leaves anything else to it', () => {
   const tokenizer = HfTokenizer.fromFiles(...files, 12);
-  const spec = tokenizer.arrivalSpec(...files)!;
-  assert.deepEqual([spec.before, spec.after, spec.maxLength], [[101], [102], 12]);
-  const arrival = ArrivalEncoder.fromSpec(spec)!;
+  assert.deepEqual(tokenizer.specialIds(), { before: [101], after: [102] });
+  const arrival = ArrivalEncoder.fromSpec({ tokenizerPath: files[0], configPath: files[1], maxLength: 12, ...tokenizer.specialIds()! })!;
   const fitting = texts.filter((t) => tokenizer.encode(t, { truncate: false, direction: 'right' }).ids.length <= 12);
   assert.ok(fitting.length > 50);
   const encoded = arrival.encodeAll(fitting)!;
@@ -46,5 +45,5 @@ test('the arrival encoder encodes exactly as the facade would, and leaves anythi
 test('a tokenizer without the BERT fast path gives no arrival encoder', () => {
   const json = JSON.parse(readFileSync(files[0], 'utf8'));
   const t = new HfTokenizer({ ...json, normalizer: { type: 'Lowercase' } }, {}, 64);
-  assert.equal(t.arrivalSpec(...files), null);
+  assert.equal(t.specialIds(), null);
 });

@@ -23,7 +23,8 @@ export function fastLane(routes: readonly JsonRoute[], payloadLimit: number, fal
   return (req, res) => {
     const route = req.method === 'POST' ? byPath.get(req.url ?? '') : undefined;
     if (!route || req.headers['content-length'] === undefined || req.headers['transfer-encoding'] !== undefined) return fallback(req, res);
-    void serve(route, payloadLimit, req, res);
+    // serve() answers every error itself; anything left (a failed write) ends the connection, never the process.
+    serve(route, payloadLimit, req, res).catch(() => res.destroy());
   };
 }
 

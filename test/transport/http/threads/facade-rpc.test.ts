@@ -139,7 +139,7 @@ test('with an arrival encoder, plain ASCII texts reach the facade as token ids, 
   const seen: EmbedRequest[] = [];
   const { remote, close } = connect(
     { embedder: { info: textInfo as any, embed: async (r) => (seen.push(r), { vectors: [], promptTokens: 0, timings }), tokenize: async () => [], decode: async () => [] } },
-    tokenizer.arrivalSpec(...files),
+    { tokenizerPath: files[0], configPath: files[1], maxLength: 64, ...tokenizer.specialIds()! },
   );
   try {
     await remote.embedder.embed({ inputs: ['Hello world!', 'a second text'], normalize: true });
