@@ -6,7 +6,7 @@ import { publicConfig, type Config } from './config.js';
 import { batchHook } from './batch-log.js';
 import { Batcher } from './core/batcher.js';
 import { Embedder } from './core/embedder.js';
-import type { Backend, TextEncoder } from './core/types.js';
+import type { Backend } from './core/types.js';
 import { readManifest } from './backend/manifest.js';
 import { isVisionLanguageFolder, prepareVisionLanguage } from './backend/vision-language.js';
 import { startImageServing, type ImageServing } from './image-serving.js';
@@ -15,8 +15,7 @@ import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { resolveModelDir } from './models/resolve.js';
 import { HfTokenizer, InlineTextEncoder } from './preprocess/tokenizer.js';
-import { TokenizerPool, type TokenizerFiles } from './preprocess/tokenizer-pool.js';
-import type { ArrivalEncoderSpec } from './preprocess/arrival-encoder.js';
+import { TokenizerPool } from './preprocess/tokenizer-pool.js';
 import type { HttpDeps } from './transport/http/app.js';
 import { httpWhere, serveHttp, type HttpServing } from './transport/http/serve.js';
 import { reachableHostPort } from './transport/host-port.js';
@@ -40,12 +39,6 @@ export interface Coalesce {
 
 const WARM_UP_TEXTS = ['Coalesce warms up the model before it reports healthy.'];
 
-/** For HTTP threads that encode on arrival: the tokenizer is loaded once more here, only for its special-token ids. */
-function arrivalSpec(files: TokenizerFiles): ArrivalEncoderSpec | null {
-  const ids = HfTokenizer.fromFiles(files.tokenizerPath, files.configPath, files.maxLength).specialIds();
-  return ids ? { ...files, ...ids } : null;
-}
-
 export async function startCoalesce(config: Config, log: Logger): Promise<Coalesce> {
   const { dir, id } = await resolveModelDir(config, log);
   // An image-text model: the text path serves its text tower (a graph whose one output is text_embeds).
@@ -56,10 +49,12 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     throw new Error(`--max-batch-tokens ${config.maxBatchTokens} is below the max input length ${manifest.maxLength}: a full-length input could never run`);
   }
   const tokenizerFiles = { tokenizerPath: manifest.tokenizerPath, configPath: manifest.tokenizerConfigPath, maxLength: manifest.maxLength };
-  const encoder: TextEncoder =
+  const encoder: TokenizerPool | InlineTextEncoder =
     config.tokenizationWorkers > 0
       ? await TokenizerPool.start(tokenizerFiles, config.tokenizationWorkers)
       : new InlineTextEncoder(HfTokenizer.fromFiles(tokenizerFiles.tokenizerPath, tokenizerFiles.configPath, tokenizerFiles.maxLength));
+  // HTTP threads encode plain ASCII text for a BERT tokenizer themselves (arrival-encoder.ts) with these.
+  const specialIds = encoder.specialIds();
 
   const loadStart = performance.now();
   const backend = await OrtBackend.start(id, manifest, { device: config.device, intraOpThreads: config.intraOpThreads,
@@ -141,7 +136,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     port: config.port,
     threads: config.httpThreads,
     onThreadError: (e) => log('an HTTP thread failed', { error: e.message }),
-    arrival: config.httpThreads > 0 ? arrivalSpec(tokenizerFiles) : null,
+    arrival: config.httpThreads > 0 && specialIds ? { ...tokenizerFiles, ...specialIds } : null,
   }).catch(async (e: Error) => {
     await releaseModel();
     throw new Error(`cannot serve HTTP on ${config.hostname}:${config.port}: ${e.message}`);

@@ -8,17 +8,12 @@
  */
 import { readFileSync } from 'node:fs';
 import type { EncodedText } from '../core/types.js';
+import type { TokenizerFiles } from './tokenizer-pool.js';
+import type { SpecialIds } from './tokenizer.js';
 import { BertFastPath, withSpecialIds } from './bert-fast-path.js';
 
 /** What an HTTP thread needs to build its encoder: the tokenizer's files and the ids its post-processor puts around a text. */
-export interface ArrivalEncoderSpec {
-  tokenizerPath: string;
-  configPath: string | null;
-  maxLength: number;
-  /** Special-token ids before and after a text's pieces (e.g. [CLS] and [SEP]): HfTokenizer.specialIds(). */
-  before: number[];
-  after: number[];
-}
+export type ArrivalEncoderSpec = TokenizerFiles & SpecialIds;
 
 export class ArrivalEncoder {
   private constructor(

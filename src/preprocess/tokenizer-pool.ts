@@ -2,6 +2,7 @@ import { CoalesceError } from '../errors.js';
 import type { EncodedText, EncodeOptions, TextEncoder, Token } from '../core/types.js';
 import { LeastBusyPool } from '../workers/least-busy-pool.js';
 import { startReadyWorkers } from '../workers/start-workers.js';
+import type { SpecialIds } from './tokenizer.js';
 
 export interface TokenizerFiles {
   tokenizerPath: string;
@@ -34,12 +35,19 @@ export class TokenizerPool implements TextEncoder {
   private constructor(
     private readonly pool: LeastBusyPool<PoolResponse>,
     readonly maxLength: number,
+    private readonly special: SpecialIds | null,
   ) {}
 
   static async start(files: TokenizerFiles, size: number): Promise<TokenizerPool> {
-    // Each worker says ready (id 0) once its tokenizer is loaded.
-    const workers = await startReadyWorkers(size, new URL('./tokenizer-worker.js', import.meta.url), files);
-    return new TokenizerPool(new LeastBusyPool<PoolResponse>(workers, 'tokenizer', { batchPerTurn: { gatherWeight: GATHER_TEXTS } }), files.maxLength);
+    // Each worker says ready (id 0) once its tokenizer is loaded, with its HfTokenizer.specialIds().
+    const started = await startReadyWorkers(size, new URL('./tokenizer-worker.js', import.meta.url), files);
+    const pool = new LeastBusyPool<PoolResponse>(started.map((s) => s.worker), 'tokenizer', { batchPerTurn: { gatherWeight: GATHER_TEXTS } });
+    return new TokenizerPool(pool, files.maxLength, (started[0].ready as { value: SpecialIds | null }).value);
+  }
+
+  /** HfTokenizer.specialIds() of the workers' tokenizer. */
+  specialIds(): SpecialIds | null {
+    return this.special;
   }
 
   private async call<T>(request: DistributiveOmit<PoolRequest, 'id'>): Promise<T> {

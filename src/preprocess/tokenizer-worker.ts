@@ -42,4 +42,5 @@ port.on('message', (batch: PoolRequest[]) => {
   const responses = batch.map(answer);
   port.postMessage(responses, packEncodings(batch, responses));
 });
-port.postMessage({ id: 0, ok: true, value: 'ready' } satisfies PoolResponse);
+// Ready, with what the HTTP threads need to encode as this tokenizer does (TokenizerPool.specialIds).
+port.postMessage({ id: 0, ok: true, value: tokenizer.specialIds() } satisfies PoolResponse);

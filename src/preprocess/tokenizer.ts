@@ -3,6 +3,12 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import type { EncodedText, EncodeOptions, TextEncoder, Token } from '../core/types.js';
 import { BertFastPath, withSpecialIds } from './bert-fast-path.js';
 
+/** The ids a tokenizer's post-processor puts before and after one text's pieces (e.g. [CLS] and [SEP]). */
+export interface SpecialIds {
+  before: number[];
+  after: number[];
+}
+
 interface PostProcessed {
   tokens: string[];
   token_type_ids?: number[];
@@ -28,7 +34,7 @@ export class HfTokenizer {
   /** Special tokens the post-processor adds to one text; they count against maxLength. */
   readonly specialCount: number;
   /** The ids the post-processor puts around one text's pieces, for encoding fast-path ids directly (null: no fast path, or no fixed layout). */
-  private readonly around: { before: number[]; after: number[] } | null;
+  private readonly around: SpecialIds | null;
 
   constructor(
     tokenizerJson: Record<string, unknown>,
@@ -60,7 +66,7 @@ export class HfTokenizer {
    * on stand-in tokens; null when that depends on the text, or the segment ids are not all zero
    * (encode leaves zeros out: the backend pads with them).
    */
-  private specialLayout(): { before: number[]; after: number[] } | null {
+  private specialLayout(): SpecialIds | null {
     const run = (tokens: string[]) => (this.postProcess ? this.postProcess(tokens, null, true) : { tokens });
     const one = run(['\u0000a']);
     const at = one.tokens.indexOf('\u0000a');
@@ -106,7 +112,7 @@ export class HfTokenizer {
   }
 
   /** The special-token ids an HTTP thread puts around a text to encode as this tokenizer does (arrival-encoder.ts); null without a fast path. */
-  specialIds(): { before: number[]; after: number[] } | null {
+  specialIds(): SpecialIds | null {
     return this.around;
   }
 
@@ -164,6 +170,10 @@ export class InlineTextEncoder implements TextEncoder {
 
   async decode(ids: readonly number[][], skipSpecialTokens: boolean): Promise<string[]> {
     return ids.map((i) => this.tokenizer.decode(i, skipSpecialTokens));
+  }
+
+  specialIds(): SpecialIds | null {
+    return this.tokenizer.specialIds();
   }
 
   async close(): Promise<void> {}

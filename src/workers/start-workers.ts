@@ -12,17 +12,23 @@ export async function startAll<T extends { worker: Worker }>(count: number, star
   return ok;
 }
 
+export interface ReadyWorker {
+  worker: Worker;
+  /** The worker's first message, which says it is ready (it may tell what it loaded). */
+  ready: unknown;
+}
+
 /** A worker whose first message says it is ready (its script loaded what it needs). */
-async function startReadyWorker(url: URL, workerData: unknown): Promise<{ worker: Worker }> {
+async function startReadyWorker(url: URL, workerData: unknown): Promise<ReadyWorker> {
   const worker = new Worker(url, { workerData });
-  await new Promise<void>((resolve, reject) => {
-    worker.once('message', () => resolve());
+  const ready = await new Promise<unknown>((resolve, reject) => {
+    worker.once('message', resolve);
     worker.once('error', reject);
   });
-  return { worker };
+  return { worker, ready };
 }
 
 /** `count` workers of `url`, each ready (see startReadyWorker), or none (startAll). */
-export async function startReadyWorkers(count: number, url: URL, workerData: unknown): Promise<Worker[]> {
-  return (await startAll(count, () => startReadyWorker(url, workerData))).map((s) => s.worker);
+export function startReadyWorkers(count: number, url: URL, workerData: unknown): Promise<ReadyWorker[]> {
+  return startAll(count, () => startReadyWorker(url, workerData));
 }

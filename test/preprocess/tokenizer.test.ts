@@ -43,3 +43,9 @@ test('the pool also tokenizes and decodes', async () => {
   assert.deepEqual(tokens.map((t) => t.id), [101, 7592, 2088, 102]);
   assert.deepEqual(await pool.decode([[101, 7592, 2088, 102]], true), ['hello world']);
 });
+
+test('the pool reports its workers\' special-token ids, as the inline encoder does', () => {
+  const inline = new InlineTextEncoder(HfTokenizer.fromFiles(files.tokenizerPath, files.configPath, 64));
+  assert.deepEqual(inline.specialIds(), { before: [101], after: [102] });
+  assert.deepEqual(pool.specialIds(), inline.specialIds());
+});
