@@ -9,7 +9,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import { getRequestListener } from '@hono/node-server';
 import { createHttpApp, jsonRoutes, type HttpDeps } from './app.js';
 import { errorReply, type JsonRoute, type Reply } from './json-route.js';
-import { closeSignal, incomingText, nodeHeader, tooLarge } from './node-body.js';
+import { closeSignal, declaredLength, incomingText, nodeHeader, tooLarge } from './node-body.js';
 import { parseJsonBody } from './parse.js';
 
 /** Serves `deps` over Node's http server: the fast lane for the JSON routes, hono for the rest. */
@@ -22,17 +22,18 @@ export function fastLane(routes: readonly JsonRoute[], payloadLimit: number, fal
   const byPath = new Map(routes.map((r) => [r.path, r]));
   return (req, res) => {
     const route = req.method === 'POST' ? byPath.get(req.url ?? '') : undefined;
-    if (!route || req.headers['content-length'] === undefined || req.headers['transfer-encoding'] !== undefined) return fallback(req, res);
+    const length = route ? declaredLength(req) : null;
+    if (!route || length === null) return fallback(req, res);
     // serve() answers every error itself; anything left (a failed write) ends the connection, never the process.
-    serve(route, payloadLimit, req, res).catch(() => res.destroy());
+    serve(route, length, payloadLimit, req, res).catch(() => res.destroy());
   };
 }
 
-async function serve(route: JsonRoute, payloadLimit: number, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serve(route: JsonRoute, length: number, payloadLimit: number, req: IncomingMessage, res: ServerResponse): Promise<void> {
   let reply: Reply;
   try {
-    // Checked on the header alone, as hono's side does (payloadLimit in node-body.ts).
-    if (Number(req.headers['content-length']) > payloadLimit) throw tooLarge(payloadLimit);
+    // Judged on Content-Length alone, as hono's side does (payloadLimit in node-body.ts).
+    if (length > payloadLimit) throw tooLarge(payloadLimit);
     const body = parseJsonBody(await incomingText(req));
     let signal: ReturnType<typeof closeSignal> | undefined;
     reply = await route.handle({

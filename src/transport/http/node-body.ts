@@ -37,11 +37,17 @@ export function payloadLimit(limit: number): MiddlewareHandler {
     const { incoming } = bindings(c);
     if (!incoming) return streamed(c, next);
     if (incoming.method === 'GET' || incoming.method === 'HEAD') return next();
-    const length = incoming.headers['content-length'];
-    if (length === undefined || incoming.headers['transfer-encoding'] !== undefined) return streamed(c, next);
-    if (Number(length) > limit) throw tooLarge(limit);
+    const length = declaredLength(incoming);
+    if (length === null) return streamed(c, next);
+    if (length > limit) throw tooLarge(limit);
     return next();
   };
+}
+
+/** The body's size by its Content-Length; null when it has none or is chunked, so only reading it tells. */
+export function declaredLength(incoming: IncomingMessage): number | null {
+  const length = incoming.headers['content-length'];
+  return length === undefined || incoming.headers['transfer-encoding'] !== undefined ? null : Number(length);
 }
 
 /** A request header by its lower-case name, read from Node's parsed headers: c.req.header() would build a WHATWG Headers from them. */
