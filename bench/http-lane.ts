@@ -7,6 +7,7 @@
  * Prints a table and writes bench/results/http-lane.{json,md}.
  *
  *   --clients 32  --seconds 3  --rounds 3  --dimensions 768  --out DIR
+ *   LANE_PROF=DIR (environment): each server process writes a V8 CPU profile there (node --cpu-prof)
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
