@@ -1,5 +1,6 @@
 import { cancelled, CoalesceError, shuttingDown, toCoalesceError } from '../errors.js';
-import { BatchCostModel, chooseCandidate } from './batch-cost.js';
+import { BatchCostModel } from './batch-cost.js';
+import { chooseBatch, choiceWindow, type BatchBudget } from './batch-choice.js';
 import type { BatchResult, EncodedText } from './types.js';
 import type { CancelSignal } from './cancellation.js';
 
@@ -35,6 +36,11 @@ export interface BatcherLimits {
   onBatch?: (batch: BatchStats) => void;
 }
 
+/** The budget of one model call that `limits` give (the padding floor defaults to a half). */
+export function budgetOf(limits: BatcherLimits, padded: boolean): BatchBudget {
+  return { maxBatchTokens: limits.maxBatchTokens, maxBatchRequests: limits.maxBatchRequests, minEfficiency: limits.minPaddingEfficiency ?? 0.5, padded };
+}
+
 export interface BatchStats {
   /** Inputs in the call. */
   size: number;
@@ -68,10 +74,6 @@ interface Entry<I> {
   reject(error: Error): void;
 }
 
-/** How many queued inputs a batch is chosen from: enough to find similar lengths, cheap to sort. */
-const WINDOW_PER_REQUEST = 4;
-const MIN_WINDOW = 64;
-
 /** The inputs of one model call, with its size in the budget's units (`units`) and the inputs' own (`useful`). */
 interface ChosenBatch<I> {
   entries: Entry<I>[];
@@ -89,7 +91,7 @@ export class Batcher<I = EncodedText> {
   private inFlight = 0;
   private pumpScheduled = false;
   private closed = false;
-  private readonly minEfficiency: number;
+  private readonly budget: BatchBudget;
   private readonly size: InputSize<I>;
   /** Call time vs padded size, learned from the calls: picks batches for throughput. */
   private readonly costModel = new BatchCostModel();
@@ -100,7 +102,7 @@ export class Batcher<I = EncodedText> {
     private readonly limits: BatcherLimits,
     size?: InputSize<I>,
   ) {
-    this.minEfficiency = limits.minPaddingEfficiency ?? 0.5;
+    this.budget = budgetOf(limits, backend.info.padded);
     this.size = size ?? (tokenCount as unknown as InputSize<I>);
   }
 
@@ -199,62 +201,15 @@ export class Batcher<I = EncodedText> {
     }
   }
 
-  private cost(count: number, longest: number, tokens: number): number {
-    return this.backend.info.padded ? count * longest : tokens;
-  }
-
-  /**
-   * Takes the oldest live input (so nothing starves) and grows the batch around it with the
-   * inputs of nearest length from the front of the queue, within the token budget, the request
-   * cap and the padding-efficiency floor; then keeps the step of that growth the learned cost
-   * model expects to embed the most tokens per millisecond (the largest step, until it knows).
-   */
+  /** The next model call from the queue (see chooseBatch), or null when nothing is queued. */
   private nextBatch(): ChosenBatch<I> | null {
     this.queue = this.queue.filter((e) => !e.settled); // drop inputs whose client went away
-    if (this.queue.length === 0) return null;
-    const { maxBatchTokens, maxBatchRequests } = this.limits;
-    const window = this.queue.slice(0, Math.max(MIN_WINDOW, maxBatchRequests * WINDOW_PER_REQUEST));
-    // Each input's size once: the sort and the growth below read it many times.
-    const sorted = window.map((e, age) => ({ e, age, n: this.size(e.input) })).sort((a, b) => a.n - b.n || a.age - b.age);
-    const start = sorted.findIndex((s) => s.age === 0);
-
-    let lo = start;
-    let hi = start;
-    let longest = sorted[start].n;
-    let tokens = longest;
-    // Every step of the growth is a candidate; the cost model picks one (the last, until it knows).
-    const candidates = [{ lo, hi, useful: tokens, units: this.cost(1, longest, tokens) }];
-    const fits = (count: number, newLongest: number, newTokens: number) =>
-      this.cost(count, newLongest, newTokens) <= maxBatchTokens &&
-      (!this.backend.info.padded || newTokens >= this.minEfficiency * count * newLongest);
-
-    while (hi - lo + 1 < maxBatchRequests) {
-      const count = hi - lo + 2;
-      const shorter = lo > 0 ? sorted[lo - 1].n : -1;
-      const longer = hi < sorted.length - 1 ? sorted[hi + 1].n : -1;
-      // Padding a shorter input wastes (longest - its length); a longer one re-pads everyone.
-      const shorterWaste = shorter >= 0 ? longest - shorter : Infinity;
-      const longerWaste = longer >= 0 ? (longer - longest) * (count - 1) : Infinity;
-      if (shorterWaste <= longerWaste && shorter >= 0 && fits(count, longest, tokens + shorter)) {
-        lo--;
-        tokens += shorter;
-      } else if (longer >= 0 && fits(count, longer, tokens + longer)) {
-        hi++;
-        longest = longer;
-        tokens += longer;
-      } else if (shorter >= 0 && fits(count, longest, tokens + shorter)) {
-        lo--;
-        tokens += shorter;
-      } else {
-        break;
-      }
-      candidates.push({ lo, hi, useful: tokens, units: this.cost(hi - lo + 1, longest, tokens) });
-    }
-
-    const pick = candidates[chooseCandidate(candidates, this.costModel)];
-    const chosen = new Set(sorted.slice(pick.lo, pick.hi + 1).map((s) => s.e));
+    const window = this.queue.slice(0, choiceWindow(this.limits));
+    const choice = chooseBatch(window.map((e) => this.size(e.input)), this.budget, this.costModel);
+    if (!choice) return null;
+    const chosen = new Set(choice.picked.map((i) => window[i]));
     this.queue = this.queue.filter((e) => !chosen.has(e));
-    return { entries: [...chosen], useful: pick.useful, units: pick.units };
+    return { entries: [...chosen], useful: choice.useful, units: choice.units };
   }
 
   private async run({ entries: batch, useful, units }: ChosenBatch<I>): Promise<void> {
