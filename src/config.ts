@@ -67,6 +67,8 @@ export const OPTIONS = {
     doc: 'Token budget of one model call, padding included (batch size x longest input).' }),
   maxBatchRequests: opt<number>({ flag: '--max-batch-requests', env: 'MAX_BATCH_REQUESTS', type: 'int', default: 256, min: 1,
     doc: 'Most inputs in one model call.' }),
+  batchQueue: opt<string>({ flag: '--batch-queue', env: 'BATCH_QUEUE', type: 'string', default: 'shared', choices: ['shared', 'main'],
+    doc: 'Where text batches are formed. shared: texts wait in shared memory and each session thread takes its next batch the moment it is free; main: the main thread forms batches and sends them to the sessions. Image batches are always formed on the main thread.' }),
   maxConcurrentRequests: opt<number>({ flag: '--max-concurrent-requests', env: 'MAX_CONCURRENT_REQUESTS', type: 'int', default: 512, min: 1,
     doc: 'Requests admitted at once; beyond it clients get 429 at once.' }),
   maxClientBatchSize: opt<number>({ flag: '--max-client-batch-size', env: 'MAX_CLIENT_BATCH_SIZE', type: 'int', default: 32, min: 1,

@@ -5,6 +5,7 @@
 import { publicConfig, type Config } from './config.js';
 import { batchHook } from './batch-log.js';
 import { Batcher } from './core/batcher.js';
+import { SharedTextQueue } from './core/shared-queue/shared-text-queue.js';
 import { Embedder } from './core/embedder.js';
 import type { Backend } from './core/types.js';
 import { readManifest } from './backend/manifest.js';
@@ -69,11 +70,13 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
 
   const metrics = new Metrics();
   if (config.eventLoopMetrics) metrics.watchEventLoop();
-  const batcher = new Batcher(backend, {
+  const limits = {
     maxBatchTokens: config.maxBatchTokens,
     maxBatchRequests: config.maxBatchRequests,
     onBatch: batchHook(metrics.observeBatch, config.logBatches ? log : null, 'text'),
-  });
+  };
+  const batcher = config.batchQueue === 'shared' ? new SharedTextQueue(info.maxInputLength, info.padded, limits) : new Batcher(backend, limits);
+  if (batcher instanceof SharedTextQueue) backend.takeFrom(batcher);
   const embedder = new Embedder(info, encoder, batcher, { maxClientBatchSize: config.maxClientBatchSize, autoTruncate: config.autoTruncate },
     config.maxConcurrentRequests, metrics.requestObserver);
   metrics.gauge('te_queue_size', 'Inputs waiting for a model call', () => batcher.queued);

@@ -1,8 +1,11 @@
-import { cancelled, CoalesceError, shuttingDown, toCoalesceError } from '../errors.js';
+import { CoalesceError, toCoalesceError } from '../errors.js';
 import { BatchCostModel } from './batch-cost.js';
 import { chooseBatch, choiceWindow, type BatchBudget } from './batch-choice.js';
 import type { BatchResult, EncodedText } from './types.js';
 import type { CancelSignal } from './cancellation.js';
+import { enqueueRequest, settle, type EmbedOutcome, type Entry, type InputQueue } from './queue-entries.js';
+
+export type { EmbedOutcome, InputQueue } from './queue-entries.js';
 
 /**
  * What the batcher needs from a backend, for any input type: text (EncodedText, the default)
@@ -54,26 +57,6 @@ export interface BatchStats {
   sessionMs?: number;
 }
 
-export interface EmbedOutcome {
-  vector: Float32Array;
-  /** `vector` L2-normalized, when the backend computed it. */
-  normalized?: Float32Array;
-  /** From enqueue to the start of the model call that carried this input. */
-  queueMs: number;
-  /** Duration of that model call. */
-  inferenceMs: number;
-  /** Size of that batch, for metrics and tests. */
-  batchSize: number;
-}
-
-interface Entry<I> {
-  input: I;
-  enqueuedAt: number;
-  settled: boolean;
-  resolve(outcome: EmbedOutcome): void;
-  reject(error: Error): void;
-}
-
 /** The inputs of one model call, with its size in the budget's units (`units`) and the inputs' own (`useful`). */
 interface ChosenBatch<I> {
   entries: Entry<I>[];
@@ -86,7 +69,7 @@ interface ChosenBatch<I> {
  * backend has room, and while it runs the queue fills, so batches grow by themselves under load
  * and stay small (low latency) when idle.
  */
-export class Batcher<I = EncodedText> {
+export class Batcher<I = EncodedText> implements InputQueue<I> {
   private queue: Entry<I>[] = [];
   private inFlight = 0;
   private pumpScheduled = false;
@@ -118,50 +101,8 @@ export class Batcher<I = EncodedText> {
     return this.inFlight;
   }
 
-  /**
-   * Queues the inputs of one request; they may share batches with other requests' inputs. The
-   * promise settles with one outcome per input, in order, or rejects with 'cancelled' as soon as
-   * the signal aborts (the inputs still queued are then dropped before they reach the model).
-   */
   submit(inputs: readonly I[], signal?: CancelSignal): Promise<EmbedOutcome[]> {
-    if (this.closed) return Promise.reject(shuttingDown());
-    if (signal?.aborted) return Promise.reject(cancelled());
-    if (inputs.length === 0) return Promise.resolve([]);
-    const enqueuedAt = performance.now();
-    // One promise per request, not per input: under single-text load the batcher's promises were
-    // a measurable share of the main thread.
-    return new Promise<EmbedOutcome[]>((resolve, reject) => {
-      const outcomes = new Array<EmbedOutcome>(inputs.length);
-      let waiting = inputs.length;
-      let done = false;
-      const entries: Entry<I>[] = [];
-      const finish = (error: Error | null) => {
-        done = true;
-        signal?.removeEventListener('abort', onAbort);
-        if (!error) return resolve(outcomes);
-        // A failed input fails the request: settle its siblings so none of them still runs.
-        for (const e of entries) e.settled = true;
-        reject(error);
-      };
-      // One listener per request, not per input: a 32-input request must not trip MaxListeners.
-      const onAbort = () => {
-        if (!done) finish(cancelled());
-      };
-      inputs.forEach((input, i) =>
-        entries.push({
-          input,
-          enqueuedAt,
-          settled: false,
-          resolve: (outcome) => {
-            outcomes[i] = outcome;
-            if (--waiting === 0 && !done) finish(null);
-          },
-          reject: (error) => {
-            if (!done) finish(error);
-          },
-        }),
-      );
-      signal?.addEventListener('abort', onAbort, { once: true });
+    return enqueueRequest(inputs, signal, this.closed, (entries) => {
       for (const e of entries) this.queue.push(e);
       this.schedulePump();
     });
@@ -173,13 +114,6 @@ export class Batcher<I = EncodedText> {
     while (this.queue.length > 0 || this.inFlight > 0) {
       await new Promise((r) => setTimeout(r, 5));
     }
-  }
-
-  private settle(entry: Entry<I>, outcome: EmbedOutcome | Error): void {
-    if (entry.settled) return;
-    entry.settled = true;
-    if (outcome instanceof Error) entry.reject(outcome);
-    else entry.resolve(outcome);
   }
 
   /** Deferred to the next macrotask so inputs arriving in the same event-loop turn share a batch. */
@@ -229,14 +163,14 @@ export class Batcher<I = EncodedText> {
     this.inFlight--;
     this.pump();
     if (result instanceof Error) {
-      for (const e of batch) this.settle(e, result);
+      for (const e of batch) settle(e, result);
       return;
     }
     const { vectors, normalized, sessionMs } = result;
     this.costModel.observe(units, inferenceMs);
     this.limits.onBatch?.({ size: batch.length, units, useful, inferenceMs, sessionMs });
     batch.forEach((e, i) =>
-      this.settle(e, { vector: vectors[i], normalized: normalized?.[i], queueMs: started - e.enqueuedAt, inferenceMs, batchSize: batch.length }),
+      settle(e, { vector: vectors[i], normalized: normalized?.[i], queueMs: started - e.enqueuedAt, inferenceMs, batchSize: batch.length }),
     );
   }
 }

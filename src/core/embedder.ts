@@ -1,7 +1,7 @@
 import { CoalesceError, overLimit } from '../errors.js';
 import { Admission } from './admission.js';
 import { batchTimings, checkDimensions, checkInputCount, GuardedFacade, type EmbedObserver } from './request-guard.js';
-import type { Batcher } from './batcher.js';
+import type { InputQueue } from './queue-entries.js';
 import { finalizeVector } from './postprocess.js';
 import type { EncodedText, EncodeOptions, ModelInfo, TextEncoder, Timings, Token, TruncationDirection } from './types.js';
 import type { CancelSignal } from './cancellation.js';
@@ -52,7 +52,7 @@ export class Embedder extends GuardedFacade<EncodedText> {
   constructor(
     readonly info: ModelInfo,
     private readonly encoder: TextEncoder,
-    batcher: Batcher,
+    batcher: InputQueue<EncodedText>,
     private readonly limits: EmbedderLimits,
     maxConcurrentRequests: number,
     observer?: EmbedObserver,

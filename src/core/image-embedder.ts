@@ -1,5 +1,5 @@
 import type { Admission } from './admission.js';
-import type { Batcher } from './batcher.js';
+import type { InputQueue } from './queue-entries.js';
 import { batchTimings, checkDimensions, checkInputCount, GuardedFacade, type EmbedObserver } from './request-guard.js';
 import type { ImageLoader, PreprocessedImage, VisionModelInfo } from './image-types.js';
 import { finalizeVector } from './postprocess.js';
@@ -42,7 +42,7 @@ export class ImageEmbedder extends GuardedFacade<PreprocessedImage> {
   constructor(
     readonly info: VisionModelInfo,
     private readonly loader: ImageLoader,
-    batcher: Batcher<PreprocessedImage>,
+    batcher: InputQueue<PreprocessedImage>,
     private readonly limits: ImageEmbedderLimits,
     admission: Admission,
     observer?: EmbedObserver,

@@ -4,7 +4,7 @@
  */
 import { CoalesceError, overLimit } from '../errors.js';
 import type { Admission } from './admission.js';
-import type { Batcher, EmbedOutcome } from './batcher.js';
+import type { EmbedOutcome, InputQueue } from './queue-entries.js';
 import type { Timings } from './types.js';
 
 /** Hooks for metrics; the core does not know how they are exported. */
@@ -22,7 +22,7 @@ export abstract class GuardedFacade<I> {
 
   constructor(
     readonly admission: Admission,
-    protected readonly batcher: Batcher<I>,
+    protected readonly batcher: InputQueue<I>,
     private readonly observer?: EmbedObserver,
   ) {}
 

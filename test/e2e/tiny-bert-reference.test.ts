@@ -77,6 +77,22 @@ test('concurrent single requests coalesce into shared model calls and still matc
   assert.ok(read('coalesce_batch_session_duration_sum') <= read('te_request_inference_duration_sum'));
 });
 
+test('--batch-queue main: batches formed on the main thread give the same vectors, and coalesce too', async () => {
+  const other = await startServer(['--batch-queue', 'main']);
+  try {
+    const countBefore = (other.metrics.batchSize as unknown as { count: number }).count;
+    const responses = await Promise.all(
+      Array.from({ length: 48 }, (_, k) => post(other.httpUrl, '/embed', { inputs: ref.sentences[k % ref.sentences.length], truncate: true })),
+    );
+    const shared = await post(server.httpUrl, '/embed', { inputs: ref.sentences, truncate: true });
+    responses.forEach((r, k) => assertClose(r.json[0], shared.json[k % ref.sentences.length], 1e-6, 1e-4, `request ${k}`));
+    const calls = (other.metrics.batchSize as unknown as { count: number }).count - countBefore;
+    assert.ok(calls < 48, `48 concurrent requests took ${calls} model calls: nothing was coalesced`);
+  } finally {
+    await other.close();
+  }
+});
+
 for (const pooling of ['cls', 'max', 'last_token'] as const) {
   test(`--pooling ${pooling} matches sentence-transformers' ${pooling} pooling`, async () => {
     const other = await startServer(['--pooling', pooling]);

@@ -6,6 +6,7 @@ import { prepareServingGraph, type ServingGraph } from '../onnx/serving-graph.js
 import type { EmbedMessage, FromWorker, SessionFacts, SessionSettings } from './protocol.js';
 import { SessionThreads, startSessionWorker } from './session-threads.js';
 import { startAll } from '../../workers/start-workers.js';
+import { isTakenAnswer, type SharedTextQueue } from '../../core/shared-queue/shared-text-queue.js';
 
 /** Sessions when --sessions is 0: a second CUDA session uploads and launches while the first computes; on CPU one session already uses every core. */
 export function defaultSessions(provider: string): number {
@@ -34,7 +35,7 @@ export class OrtBackend implements Backend {
   private readonly threads: SessionThreads;
 
   private constructor(
-    workers: Worker[],
+    private readonly workers: Worker[],
     readonly info: ModelInfo,
     /** Pooling was appended to the graph at load. */
     readonly pooledInGraph: boolean,
@@ -113,6 +114,21 @@ export class OrtBackend implements Backend {
     }
     const message: Omit<EmbedMessage, 'id'> = { type: 'embed', ids, typeIds, lengths };
     return this.threads.run(message, [ids.buffer, typeIds.buffer, lengths.buffer]);
+  }
+
+  /**
+   * From now on the sessions take their batches from `queue` themselves (core/shared-queue) and
+   * answer it; `embed` still works. A session thread that fails fails the queue, as it fails the calls in flight.
+   */
+  takeFrom(queue: SharedTextQueue): void {
+    for (const worker of this.workers) {
+      worker.on('message', (m: unknown) => {
+        if (isTakenAnswer(m)) queue.answer(m);
+      });
+      worker.on('error', (e) => queue.fail(new Error(`a model worker failed: ${e.message}`)));
+      worker.on('exit', (code) => queue.fail(new Error(`a model worker exited (code ${code})`)));
+      worker.postMessage(queue.order);
+    }
   }
 
   close(): Promise<void> {

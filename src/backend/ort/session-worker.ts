@@ -211,4 +211,5 @@ serveBatches<LoadRequest, EmbedMessage>(
     if (!loaded) throw new Error('no model is loaded');
     return run(loaded, m.ids, m.typeIds, m.lengths);
   },
+  (taken) => run(loaded!, taken.ids, taken.typeIds, taken.lengths),
 );

@@ -5,8 +5,13 @@
 import { parentPort } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import type { BatchReply } from './session-threads.js';
-import { l2NormalizeRows } from '../../core/postprocess.js';
 import { float16ToFloat32 } from './tensors.js';
+import type { TakenBatch } from '../../core/shared-queue/take.js';
+import type { TakeOrder } from '../../core/shared-queue/shared-text-queue.js';
+import { takeBatches } from './take-loop.js';
+import { replyVectors, type RunOutput } from './reply-vectors.js';
+
+export type { RunOutput } from './reply-vectors.js';
 
 /** --shape-buckets on this device: 'on', or 'auto' on CUDA (where every new shape costs a slow first run). */
 export function shapeBucketsOn(mode: string | undefined, onCuda: boolean): boolean {
@@ -33,13 +38,6 @@ export function sessionOptions(
   };
 }
 
-/** A batch's flat [B, D] output; `normalized` when the graph also gave it L2-normalized. */
-export interface RunOutput {
-  vectors: Float32Array;
-  normalized?: Float32Array;
-  dimensions: number;
-}
-
 /**
  * The first `count` rows of a pooled [rows, D] output as float32 (float16 widened): rows past
  * `count` are filler (shape buckets). Throws when the output is not [rows, D].
@@ -51,37 +49,34 @@ export function pooledRows(out: ort.Tensor, name: string, rows: number, count: n
   return { rows: rows === count ? data : data.subarray(0, count * dims[1]), dimensions: dims[1] };
 }
 
-/** ORT may hand back a view of a larger buffer; copy only then, so the transfer is exact. */
-function owned(v: Float32Array): Float32Array {
-  return v.byteOffset === 0 && v.byteLength === v.buffer.byteLength ? v : v.slice();
-}
-
 /**
  * Handles the thread's messages strictly one at a time (a session runs one batch at once): load
- * requests go to `onLoad`, batches to `run`, whose vectors go back transferred, raw and
- * L2-normalized. Normalizing here, when the graph did not, keeps that arithmetic off the main
- * thread, which serves every request.
+ * requests go to `onLoad`, batches to `run`, whose vectors go back transferred (replyVectors).
+ * With `runTaken`, a take order makes the thread take its
+ * batches from the shared text queue from then on (take-loop.ts).
  */
 export function serveBatches<L extends { type: 'load' }, B extends { type: 'embed'; id: number }>(
   onLoad: (message: L) => Promise<void>,
   run: (message: B) => Promise<RunOutput>,
+  runTaken?: (batch: TakenBatch) => Promise<RunOutput>,
 ): void {
   const port = parentPort!;
   const answer = async (message: B): Promise<void> => {
     const started = performance.now();
     try {
-      const out = await run(message);
-      const vectors = owned(out.vectors);
-      const normalized = out.normalized ? owned(out.normalized) : l2NormalizeRows(vectors, out.dimensions);
+      const { vectors, normalized, dimensions, transfer } = replyVectors(await run(message));
       const sessionMs = performance.now() - started;
-      const reply: BatchReply = { type: 'result', id: message.id, vectors, normalized, dimensions: out.dimensions, sessionMs };
-      port.postMessage(reply, [vectors.buffer as ArrayBuffer, normalized.buffer as ArrayBuffer]);
+      port.postMessage({ type: 'result', id: message.id, vectors, normalized, dimensions, sessionMs } satisfies BatchReply, transfer);
     } catch (e) {
       port.postMessage({ type: 'failed', id: message.id, message: (e as Error).message } satisfies BatchReply);
     }
   };
   let chain: Promise<void> = Promise.resolve();
-  port.on('message', (message: L | B) => {
+  port.on('message', (message: L | B | TakeOrder) => {
+    if (message.type === 'take') {
+      if (runTaken) void chain.then(() => takeBatches(message as TakeOrder, runTaken));
+      return;
+    }
     chain = chain.then(() => (message.type === 'load' ? onLoad(message as L) : answer(message as B)));
   });
 }

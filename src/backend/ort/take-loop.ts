@@ -1,0 +1,39 @@
+/**
+ * A session thread taking its batches from the shared text queue (core/shared-queue) instead of
+ * being sent them: the moment a run ends, the thread chooses and takes its next batch, without
+ * waiting for the main thread's event loop to read its answer first.
+ */
+import { parentPort } from 'node:worker_threads';
+import { BatchCostModel } from '../../core/batch-cost.js';
+import { viewsOf } from '../../core/shared-queue/layout.js';
+import type { TakenAnswer, TakeOrder } from '../../core/shared-queue/shared-text-queue.js';
+import { publications, published, takeBatch, type TakenBatch } from '../../core/shared-queue/take.js';
+import { replyVectors, type RunOutput } from './reply-vectors.js';
+
+export async function takeBatches(order: TakeOrder, run: (batch: TakenBatch) => Promise<RunOutput>): Promise<never> {
+  const port = parentPort!;
+  // A pending Atomics.waitAsync does not keep a thread alive; the port does, even with no listener left.
+  port.ref();
+  const q = viewsOf(order.buffers);
+  // Each session learns its own call costs: the sessions share the device alike, so they learn alike.
+  const costModel = new BatchCostModel();
+  for (;;) {
+    const seen = publications(q);
+    const batch = takeBatch(q, order.budget, costModel);
+    if (!batch) {
+      await published(q, seen);
+      continue;
+    }
+    const startedAt = performance.timeOrigin + performance.now();
+    const started = performance.now();
+    try {
+      const { vectors, normalized, dimensions, transfer } = replyVectors(await run(batch));
+      const sessionMs = performance.now() - started;
+      costModel.observe(batch.units, sessionMs);
+      const answer: TakenAnswer = { type: 'taken', slots: batch.slots, vectors, normalized, dimensions, startedAt, sessionMs, units: batch.units, useful: batch.useful };
+      port.postMessage(answer, transfer);
+    } catch (e) {
+      port.postMessage({ type: 'taken-failed', slots: batch.slots, message: (e as Error).message } satisfies TakenAnswer);
+    }
+  }
+}

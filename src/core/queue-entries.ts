@@ -1,0 +1,101 @@
+/** The inputs of one request as entries of a queue, settled one by one and answered together. */
+import { cancelled, shuttingDown } from '../errors.js';
+import type { CancelSignal } from './cancellation.js';
+
+export interface EmbedOutcome {
+  vector: Float32Array;
+  /** `vector` L2-normalized, when the backend computed it. */
+  normalized?: Float32Array;
+  /** From enqueue to the start of the model call that carried this input. */
+  queueMs: number;
+  /** Duration of that model call. */
+  inferenceMs: number;
+  /** Size of that batch, for metrics and tests. */
+  batchSize: number;
+}
+
+/** What the facades need from a queue of inputs: the main thread's Batcher, or the shared text queue. */
+export interface InputQueue<I> {
+  /** Inputs waiting for a model call. */
+  readonly queued: number;
+  /**
+   * Queues the inputs of one request; they may share batches with other requests' inputs. The
+   * promise settles with one outcome per input, in order, or rejects with 'cancelled' as soon as
+   * the signal aborts (the inputs still queued are then dropped before they reach the model).
+   */
+  submit(inputs: readonly I[], signal?: CancelSignal): Promise<EmbedOutcome[]>;
+  /** Stops taking inputs; resolves once everything admitted has run. */
+  drain(): Promise<void>;
+}
+
+export interface Entry<I> {
+  input: I;
+  enqueuedAt: number;
+  /** Answered, failed, or its request failed or was cancelled: it must not run any more. */
+  settled: boolean;
+  resolve(outcome: EmbedOutcome): void;
+  reject(error: Error): void;
+}
+
+export function settle<I>(entry: Entry<I>, outcome: EmbedOutcome | Error): void {
+  if (entry.settled) return;
+  entry.settled = true;
+  if (outcome instanceof Error) entry.reject(outcome);
+  else entry.resolve(outcome);
+}
+
+/**
+ * Makes one entry per input and hands them to `enqueue`; the promise resolves with every
+ * outcome once all are settled, or rejects with the first failure or with 'cancelled' when
+ * the signal aborts. Then every entry is settled, so none still runs, and `dropped` gets them
+ * (a queue that must take them back out, not merely skip them).
+ */
+export function enqueueRequest<I>(
+  inputs: readonly I[],
+  signal: CancelSignal | undefined,
+  closed: boolean,
+  enqueue: (entries: Entry<I>[]) => void,
+  dropped?: (entries: Entry<I>[]) => void,
+): Promise<EmbedOutcome[]> {
+  if (closed) return Promise.reject(shuttingDown());
+  if (signal?.aborted) return Promise.reject(cancelled());
+  if (inputs.length === 0) return Promise.resolve([]);
+  const enqueuedAt = performance.now();
+  // One promise per request, not per input: under single-text load the batcher's promises were
+  // a measurable share of the main thread.
+  return new Promise<EmbedOutcome[]>((resolve, reject) => {
+    const outcomes = new Array<EmbedOutcome>(inputs.length);
+    let waiting = inputs.length;
+    let done = false;
+    const entries: Entry<I>[] = [];
+    const finish = (error: Error | null) => {
+      done = true;
+      signal?.removeEventListener('abort', onAbort);
+      if (!error) return resolve(outcomes);
+      // A failed input fails the request: settle its siblings so none of them still runs.
+      for (const e of entries) e.settled = true;
+      dropped?.(entries);
+      reject(error);
+    };
+    // One listener per request, not per input: a 32-input request must not trip MaxListeners.
+    const onAbort = () => {
+      if (!done) finish(cancelled());
+    };
+    inputs.forEach((input, i) =>
+      entries.push({
+        input,
+        enqueuedAt,
+        settled: false,
+        resolve: (outcome) => {
+          outcomes[i] = outcome;
+          if (--waiting === 0 && !done) finish(null);
+        },
+        reject: (error) => {
+          if (!done) finish(error);
+        },
+      }),
+    );
+    signal?.addEventListener('abort', onAbort, { once: true });
+    enqueue(entries);
+  });
+}
