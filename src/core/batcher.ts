@@ -5,8 +5,6 @@ import type { BatchResult, EncodedText } from './types.js';
 import type { CancelSignal } from './cancellation.js';
 import { enqueueRequest, settle, type EmbedOutcome, type Entry, type InputQueue } from './queue-entries.js';
 
-export type { EmbedOutcome, InputQueue } from './queue-entries.js';
-
 /**
  * What the batcher needs from a backend, for any input type: text (EncodedText, the default)
  * or images (one CHW tensor each).

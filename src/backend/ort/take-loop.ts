@@ -24,13 +24,12 @@ export async function takeBatches(order: TakeOrder, run: (batch: TakenBatch) => 
       await published(q, seen);
       continue;
     }
-    const startedAt = performance.timeOrigin + performance.now();
     const started = performance.now();
     try {
       const { vectors, normalized, dimensions, transfer } = replyVectors(await run(batch));
       const sessionMs = performance.now() - started;
       costModel.observe(batch.units, sessionMs);
-      const answer: TakenAnswer = { type: 'taken', slots: batch.slots, vectors, normalized, dimensions, startedAt, sessionMs, units: batch.units, useful: batch.useful };
+      const answer: TakenAnswer = { type: 'taken', slots: batch.slots, vectors, normalized, dimensions, startedAt: performance.timeOrigin + started, sessionMs, units: batch.units, useful: batch.useful };
       port.postMessage(answer, transfer);
     } catch (e) {
       port.postMessage({ type: 'taken-failed', slots: batch.slots, message: (e as Error).message } satisfies TakenAnswer);

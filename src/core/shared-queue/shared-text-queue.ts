@@ -101,7 +101,7 @@ export class SharedTextQueue implements InputQueue<EncodedText> {
   }
 
   /** A session thread's answer: settles its inputs and frees their slots for inputs waiting here. */
-  answer(m: TakenAnswer, onBatch = this.limits.onBatch): void {
+  answer(m: TakenAnswer): void {
     const answered: [Entry<EncodedText>, EmbedOutcome | Error][] = [];
     const inferenceMs = m.type === 'taken' ? now() - m.startedAt : 0;
     const failed = m.type === 'taken-failed' ? new CoalesceError('backend', `model call failed: ${m.message}`) : null;
@@ -124,7 +124,7 @@ export class SharedTextQueue implements InputQueue<EncodedText> {
     // Slots first, answers after: inputs waiting here reach the sessions before this thread routes a batch of answers.
     this.refill();
     for (const [entry, outcome] of answered) settle(entry, outcome);
-    if (m.type === 'taken') onBatch?.({ size: m.slots.length, units: m.units, useful: m.useful, inferenceMs, sessionMs: m.sessionMs });
+    if (m.type === 'taken') this.limits.onBatch?.({ size: m.slots.length, units: m.units, useful: m.useful, inferenceMs, sessionMs: m.sessionMs });
   }
 
   /** The sessions cannot answer any more (a thread died): every input fails now, and every later one. */
