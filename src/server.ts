@@ -1,5 +1,5 @@
 /**
- * The composition root: config -> model -> backend (warm-up) -> batcher -> embedder -> transports.
+ * The composition root: config -> model -> backend (warm-up) -> batch queue -> embedder -> transports.
  * One process, one model copy; concurrency comes from batching, never from forking.
  */
 import { publicConfig, type Config } from './config.js';
@@ -75,11 +75,11 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     maxBatchRequests: config.maxBatchRequests,
     onBatch: batchHook(metrics.observeBatch, config.logBatches ? log : null, 'text'),
   };
-  const batcher = config.batchQueue === 'shared' ? new SharedTextQueue(info.maxInputLength, info.padded, limits) : new Batcher(backend, limits);
-  if (batcher instanceof SharedTextQueue) backend.takeFrom(batcher);
-  const embedder = new Embedder(info, encoder, batcher, { maxClientBatchSize: config.maxClientBatchSize, autoTruncate: config.autoTruncate },
+  const queue = config.batchQueue === 'shared' ? new SharedTextQueue(info.maxInputLength, info.padded, limits) : new Batcher(backend, limits);
+  if (queue instanceof SharedTextQueue) backend.takeFrom(queue);
+  const embedder = new Embedder(info, encoder, queue, { maxClientBatchSize: config.maxClientBatchSize, autoTruncate: config.autoTruncate },
     config.maxConcurrentRequests, metrics.requestObserver);
-  metrics.gauge('te_queue_size', 'Inputs waiting for a model call', () => batcher.queued);
+  metrics.gauge('te_queue_size', 'Inputs waiting for a model call', () => queue.queued);
   metrics.gauge('te_requests_in_progress', 'Admitted requests', () => embedder.admission.inUse);
 
   // Warm-up through the whole path: /health turns 200 only after a real model call succeeded.

@@ -27,18 +27,17 @@ export function choiceWindow(budget: Pick<BatchBudget, 'maxBatchRequests'>): num
 }
 
 /**
- * Takes the oldest input (index 0 of `sizes`, which lists the queue oldest first; so nothing
- * starves) and grows the batch around it with the inputs of nearest size, within the token
+ * `sizes`: the inputs a batch is chosen among, oldest first (the queue's first choiceWindow()).
+ * Takes the oldest input (so nothing starves) and grows the batch around it with the inputs of nearest size, within the token
  * budget, the input cap and the padding-efficiency floor; then keeps the step of that growth the
  * learned cost model expects to embed the most units per millisecond (the largest step, until it
  * knows). Pure apart from reading the cost model, so the main thread's batcher and the session
  * threads that take batches from shared memory choose alike.
  */
 export function chooseBatch(sizes: ArrayLike<number>, budget: BatchBudget, costModel: Pick<BatchCostModel, 'fit' | 'wantsSpread'>): BatchChoice | null {
-  const count = Math.min(sizes.length, choiceWindow(budget));
-  if (count === 0) return null;
+  if (sizes.length === 0) return null;
   const sorted: { age: number; n: number }[] = [];
-  for (let age = 0; age < count; age++) sorted.push({ age, n: sizes[age] });
+  for (let age = 0; age < sizes.length; age++) sorted.push({ age, n: sizes[age] });
   sorted.sort((a, b) => a.n - b.n || a.age - b.age);
   const start = sorted.findIndex((s) => s.age === 0);
   const cost = (inputs: number, longest: number, tokens: number) => (budget.padded ? inputs * longest : tokens);

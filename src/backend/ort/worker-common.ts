@@ -52,8 +52,8 @@ export function pooledRows(out: ort.Tensor, name: string, rows: number, count: n
 /**
  * Handles the thread's messages strictly one at a time (a session runs one batch at once): load
  * requests go to `onLoad`, batches to `run`, whose vectors go back transferred (replyVectors).
- * With `runTaken`, a take order makes the thread take its
- * batches from the shared text queue from then on (take-loop.ts).
+ * With `runTaken`, a take order makes the thread take its batches from the shared text queue
+ * from then on (take-loop.ts).
  */
 export function serveBatches<L extends { type: 'load' }, B extends { type: 'embed'; id: number }>(
   onLoad: (message: L) => Promise<void>,
