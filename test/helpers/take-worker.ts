@@ -6,9 +6,9 @@ import { takeBatches } from '../../src/backend/ort/take-loop.js';
 import type { TakeOrder } from '../../src/core/shared-queue/shared-text-queue.js';
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { runMs } = workerData as { runMs: number };
-
-parentPort!.once('message', (order: TakeOrder) => {
+// `node --test dist/test/` loads this file too, outside any worker: it then does nothing.
+parentPort?.once('message', (order: TakeOrder) => {
+  const { runMs } = workerData as { runMs: number };
   void takeBatches(order, async (batch) => {
     // Busy, as a session is: inputs keep arriving meanwhile, so later batches grow.
     const until = performance.now() + runMs;
