@@ -75,7 +75,8 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     maxBatchRequests: config.maxBatchRequests,
     onBatch: batchHook(metrics.observeBatch, config.logBatches ? log : null, 'text'),
   };
-  const queue = config.batchQueue === 'shared' ? new SharedTextQueue(info.maxInputLength, info.padded, limits) : new Batcher(backend, limits);
+  const sharedQueue = config.batchQueue === 'shared' || (config.batchQueue === 'auto' && info.provider === 'cuda');
+  const queue = sharedQueue ? new SharedTextQueue(info.maxInputLength, info.padded, limits) : new Batcher(backend, limits);
   if (queue instanceof SharedTextQueue) backend.takeFrom(queue);
   const embedder = new Embedder(info, encoder, queue, { maxClientBatchSize: config.maxClientBatchSize, autoTruncate: config.autoTruncate },
     config.maxConcurrentRequests, metrics.requestObserver);
@@ -123,6 +124,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
       device: info.device,
       execution_provider: info.provider,
       sessions: backend.sessions,
+      batch_queue: sharedQueue ? 'shared' : 'main',
       pooling_in_graph: backend.pooledInGraph,
       padding_removed_in_graph: backend.removesPadding,
       onnx_file: info.onnxFile,

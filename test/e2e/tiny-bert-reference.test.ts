@@ -77,15 +77,18 @@ test('concurrent single requests coalesce into shared model calls and still matc
   assert.ok(read('coalesce_batch_session_duration_sum') <= read('te_request_inference_duration_sum'));
 });
 
-test('--batch-queue main: batches formed on the main thread give the same vectors, and coalesce too', async () => {
-  const other = await startServer(['--batch-queue', 'main']);
+test('--batch-queue shared: batches the session threads take from shared memory give the same vectors, and coalesce too', async () => {
+  const other = await startServer(['--batch-queue', 'shared']);
   try {
     const countBefore = (other.metrics.batchSize as unknown as { count: number }).count;
     const responses = await Promise.all(
       Array.from({ length: 48 }, (_, k) => post(other.httpUrl, '/embed', { inputs: ref.sentences[k % ref.sentences.length], truncate: true })),
     );
-    const shared = await post(server.httpUrl, '/embed', { inputs: ref.sentences, truncate: true });
-    responses.forEach((r, k) => assertClose(r.json[0], shared.json[k % ref.sentences.length], 1e-6, 1e-4, `request ${k}`));
+    const fromMain = await post(server.httpUrl, '/embed', { inputs: ref.sentences, truncate: true });
+    responses.forEach((r, k) => assertClose(r.json[0], fromMain.json[k % ref.sentences.length], 1e-6, 1e-4, `request ${k}`));
+    const batchQueue = async (s: Coalesce) => ((await (await fetch(s.httpUrl + '/info')).json()) as { batch_queue: string }).batch_queue;
+    assert.equal(await batchQueue(other), 'shared');
+    assert.equal(await batchQueue(server), 'main', '--batch-queue auto on the CPU');
     const calls = (other.metrics.batchSize as unknown as { count: number }).count - countBefore;
     assert.ok(calls < 48, `48 concurrent requests took ${calls} model calls: nothing was coalesced`);
   } finally {
