@@ -68,7 +68,7 @@ export const OPTIONS = {
   maxBatchRequests: opt<number>({ flag: '--max-batch-requests', env: 'MAX_BATCH_REQUESTS', type: 'int', default: 256, min: 1,
     doc: 'Most inputs in one model call.' }),
   batchQueue: opt<string>({ flag: '--batch-queue', env: 'BATCH_QUEUE', type: 'string', default: 'auto', choices: ['auto', 'shared', 'main'],
-    doc: 'Where text batches are formed. shared: texts wait in shared memory and each session thread takes its next batch the moment it is free; main: the main thread forms batches and sends them to the sessions. auto: shared with CUDA, main on the CPU, where a session\'s run already uses every core and the main thread\'s work is better done between runs than beside them. Image batches are always formed on the main thread.' }),
+    doc: 'Where text batches are formed. shared: texts wait in shared memory and each session thread takes its next batch the moment it is free; main: the main thread forms batches and sends them to the sessions. auto: shared with CUDA, main on the CPU (where one session\'s run already takes every core, and the shared queue measured no faster). Image batches are always formed on the main thread.' }),
   maxConcurrentRequests: opt<number>({ flag: '--max-concurrent-requests', env: 'MAX_CONCURRENT_REQUESTS', type: 'int', default: 512, min: 1,
     doc: 'Requests admitted at once; beyond it clients get 429 at once.' }),
   maxClientBatchSize: opt<number>({ flag: '--max-client-batch-size', env: 'MAX_CLIENT_BATCH_SIZE', type: 'int', default: 32, min: 1,
