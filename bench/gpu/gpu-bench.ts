@@ -461,7 +461,7 @@ async function main(): Promise<void> {
   const gpuIdleMiB = gpuUsedTotalMiB();
   const server = await startServer(flags);
   const info = (await (await fetch(server.url + "/info")).json()) as Record<string, any>;
-  report.serverInfo = { device: info.device, execution_provider: info.execution_provider, sessions: info.sessions, pooling_in_graph: info.pooling_in_graph, output: info.output };
+  report.serverInfo = { device: info.device, execution_provider: info.execution_provider, sessions: info.sessions, batch_queue: info.batch_queue, pooling_in_graph: info.pooling_in_graph, output: info.output };
   report.serverStartLog = server.log().split('\n').filter((l) => /model loaded|auto|pooling|cuda/i.test(l)).slice(0, 5);
   const gpuAtRest = gpuProcesses();
   report.gpuMemory = {
