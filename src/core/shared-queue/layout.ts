@@ -57,7 +57,7 @@ export interface SharedQueueViews {
 /** Tokens the slots hold in all (~5 bytes each): slots are fewer for models with long inputs. */
 const TOKENS = 2 ** 20;
 const MIN_SLOTS = 256;
-const MAX_SLOTS = 2048;
+export const MAX_SLOTS = 2048;
 
 /** Slots for a model of this max input length: inputs beyond them wait on the main thread. */
 export function slotsFor(slotTokens: number): number {
@@ -65,6 +65,7 @@ export function slotsFor(slotTokens: number): number {
 }
 
 export function createBuffers(slots: number, slotTokens: number): SharedQueueBuffers {
+  if (!(slots >= 1 && slots <= MAX_SLOTS)) throw new RangeError(`a shared queue holds 1 to ${MAX_SLOTS} slots, not ${slots}`);
   return {
     slots,
     slotTokens,

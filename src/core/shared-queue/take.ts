@@ -1,7 +1,10 @@
 /** The session threads' side of the shared text queue (layout.ts): choosing and taking a batch. */
 import { chooseBatch, choiceWindow, type BatchBudget } from '../batch-choice.js';
 import type { BatchCostModel } from '../batch-cost.js';
-import { isTicket, LOCK, PUBLISHED, QUEUED, TAKEN, type SharedQueueViews } from './layout.js';
+import { isTicket, LOCK, MAX_SLOTS, PUBLISHED, QUEUED, TAKEN, type SharedQueueViews } from './layout.js';
+
+/** Slot numbers fit below this: sort keys are order x SLOT_KEY + slot. */
+const SLOT_KEY = MAX_SLOTS;
 
 /** A batch taken from the queue, packed flat as a session runs it. */
 export interface TakenBatch {
@@ -35,16 +38,21 @@ export function takeBatch(q: SharedQueueViews, budget: BatchBudget, costModel: P
   lock(q.control);
   let taken: number[] = [];
   try {
-    const queued: number[] = [];
+    // Plain reads find the queued slots (an atomic read per slot cost ~4x more), stopping once all
+    // are found; an atomic read of each found ticket then makes the slot's contents visible.
+    const expected = Atomics.load(q.control, QUEUED);
     const tickets = new Int32Array(q.slots);
-    for (let s = 0; s < q.slots; s++) {
+    // Admission order and slot in one number, so a native numeric sort orders them by age.
+    const keys = new Float64Array(expected);
+    let found = 0;
+    for (let s = 0; s < q.slots && found < expected; s++) {
+      if (!isTicket(q.state[s])) continue;
       const t = Atomics.load(q.state, s);
-      if (isTicket(t)) {
-        queued.push(s);
-        tickets[s] = t;
-      }
+      if (!isTicket(t)) continue;
+      tickets[s] = t;
+      keys[found++] = q.order[s] * SLOT_KEY + s;
     }
-    queued.sort((a, b) => q.order[a] - q.order[b]);
+    const queued = Array.from(keys.subarray(0, found).sort(), (key) => key % SLOT_KEY);
     const window = queued.slice(0, choiceWindow(budget));
     const choice = chooseBatch(window.map((s) => q.lengths[s]), budget, costModel);
     if (!choice) return null;

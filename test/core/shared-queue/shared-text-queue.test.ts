@@ -149,6 +149,7 @@ test('a failed model call fails its requests with a backend error; a dead sessio
 });
 
 test('an input longer than a slot is refused, and a draining queue takes nothing new', async () => {
+  assert.throws(() => newQueue({}, 4096), RangeError, 'slot numbers must fit the sessions\' sort keys');
   const queue = newQueue();
   await assert.rejects(queue.submit([ids(17)]), (e) => isCoalesceError(e) && e.kind === 'over_limit');
   const s = session(queue);
