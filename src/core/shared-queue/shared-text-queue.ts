@@ -145,10 +145,11 @@ export class SharedTextQueue implements InputQueue<EncodedText> {
     this.q.order[slot] = this.admitted;
     this.entries[slot] = entry;
     this.slotOf.set(entry, slot);
-    // The ticket goes in last: a session thread that sees it sees everything written before it.
+    // Counted before it is published, so the count never falls below the slots a session can
+    // take; the ticket goes in last: a session thread that sees it sees everything written before it.
+    Atomics.add(this.q.control, QUEUED, 1);
     this.tickets[slot] = ticketOf(this.admitted++);
     Atomics.store(this.q.state, slot, this.tickets[slot]);
-    Atomics.add(this.q.control, QUEUED, 1);
   }
 
   /** Wakes the session threads waiting for inputs. */

@@ -34,13 +34,13 @@ function unlock(control: Int32Array): void {
  * choice and the take are left out.
  */
 export function takeBatch(q: SharedQueueViews, budget: BatchBudget, costModel: Pick<BatchCostModel, 'fit' | 'wantsSpread'>): TakenBatch | null {
-  if (Atomics.load(q.control, QUEUED) === 0) return null;
+  if (Atomics.load(q.control, QUEUED) <= 0) return null;
   lock(q.control);
   let taken: number[] = [];
   try {
     // Plain reads find the queued slots (an atomic read per slot cost ~4x more), stopping once all
     // are found; an atomic read of each found ticket then makes the slot's contents visible.
-    const expected = Atomics.load(q.control, QUEUED);
+    const expected = Math.max(0, Atomics.load(q.control, QUEUED));
     const tickets = new Int32Array(q.slots);
     // Admission order and slot in one number, so a native numeric sort orders them by age.
     const keys = new Float64Array(expected);
