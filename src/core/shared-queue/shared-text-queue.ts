@@ -48,7 +48,6 @@ export class SharedTextQueue implements InputQueue<EncodedText> {
   private readonly entries: (Entry<EncodedText> | undefined)[];
   /** This thread's copy of each slot's ticket, to cancel exactly the input it wrote. */
   private readonly tickets: Int32Array;
-  private readonly slotOf = new Map<Entry<EncodedText>, number>();
   private readonly free: number[] = [];
   private readonly waiting: Entry<EncodedText>[] = [];
   private admitted = 0;
@@ -91,13 +90,13 @@ export class SharedTextQueue implements InputQueue<EncodedText> {
         }
         this.publish();
       },
-      (entries) => this.drop(entries),
+      () => this.reclaimSettled(),
     );
   }
 
   async drain(): Promise<void> {
     this.closed = true;
-    while (this.slotOf.size > 0 || this.waiting.length > 0) await new Promise((r) => setTimeout(r, 5));
+    while (this.free.length < this.q.slots || this.waiting.length > 0) await new Promise((r) => setTimeout(r, 5));
   }
 
   /** A session thread's answer: settles its inputs and frees their slots for inputs waiting here. */
@@ -130,8 +129,8 @@ export class SharedTextQueue implements InputQueue<EncodedText> {
   /** The sessions cannot answer any more (a thread died): every input fails now, and every later one. */
   fail(error: Error): void {
     this.failure ??= new CoalesceError('unhealthy', error.message);
-    for (const entry of [...this.slotOf.keys(), ...this.waiting]) settle(entry, this.failure);
-    this.slotOf.clear();
+    for (let slot = 0; slot < this.q.slots; slot++) if (this.entries[slot]) settle(this.release(slot)!, this.failure);
+    for (const entry of this.waiting) settle(entry, this.failure);
     this.waiting.length = 0;
   }
 
@@ -144,7 +143,6 @@ export class SharedTextQueue implements InputQueue<EncodedText> {
     this.q.lengths[slot] = ids.length;
     this.q.order[slot] = this.admitted;
     this.entries[slot] = entry;
-    this.slotOf.set(entry, slot);
     // Counted before it is published, so the count never falls below the slots a session can
     // take; the ticket goes in last: a session thread that sees it sees everything written before it.
     Atomics.add(this.q.control, QUEUED, 1);
@@ -158,12 +156,15 @@ export class SharedTextQueue implements InputQueue<EncodedText> {
     Atomics.notify(this.q.control, PUBLISHED);
   }
 
-  /** Takes back the inputs of a failed or cancelled request that no session has taken yet. */
-  private drop(entries: Entry<EncodedText>[]): void {
+  /**
+   * Takes back the slots of settled inputs (a failed or cancelled request's) that no session has
+   * taken yet. A scan of the slots, rather than a map from entry to slot kept for every input:
+   * it costs only when a request ends early, not on every request.
+   */
+  private reclaimSettled(): void {
     let freed = false;
-    for (const e of entries) {
-      const slot = this.slotOf.get(e);
-      if (slot === undefined) continue;
+    for (let slot = 0; slot < this.q.slots; slot++) {
+      if (!this.entries[slot]?.settled) continue;
       if (Atomics.compareExchange(this.q.state, slot, this.tickets[slot], FREE) !== this.tickets[slot]) continue; // taken: its answer frees it
       Atomics.sub(this.q.control, QUEUED, 1);
       this.release(slot);
@@ -177,7 +178,6 @@ export class SharedTextQueue implements InputQueue<EncodedText> {
     this.entries[slot] = undefined;
     Atomics.store(this.q.state, slot, FREE);
     this.free.push(slot);
-    if (entry) this.slotOf.delete(entry);
     return entry;
   }
 
