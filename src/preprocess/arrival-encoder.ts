@@ -6,10 +6,9 @@
  * Any text the fast path declines, or that does not fit the model as it is (so truncation options
  * would matter), leaves the whole request to the facade's encoder, as before.
  */
-import { readFileSync } from 'node:fs';
 import type { EncodedText } from '../core/types.js';
 import type { TokenizerFiles } from './tokenizer-pool.js';
-import type { SpecialIds } from './tokenizer.js';
+import { readTokenizerFiles, type SpecialIds } from './tokenizer.js';
 import { BertFastPath, withSpecialIds } from './bert-fast-path.js';
 
 /** What an HTTP thread needs to build its encoder: the tokenizer's files and the ids its post-processor puts around a text. */
@@ -23,8 +22,7 @@ export class ArrivalEncoder {
 
   /** Null when the tokenizer has no fast path. */
   static fromSpec(spec: ArrivalEncoderSpec): ArrivalEncoder | null {
-    const json = JSON.parse(readFileSync(spec.tokenizerPath, 'utf8')) as Record<string, unknown>;
-    const config = spec.configPath ? (JSON.parse(readFileSync(spec.configPath, 'utf8')) as Record<string, unknown>) : {};
+    const { json, config } = readTokenizerFiles(spec.tokenizerPath, spec.configPath);
     const fast = BertFastPath.from(json, config);
     return fast ? new ArrivalEncoder(fast, spec) : null;
   }

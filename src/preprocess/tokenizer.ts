@@ -9,6 +9,14 @@ export interface SpecialIds {
   after: number[];
 }
 
+/** tokenizer.json and tokenizer_config.json (empty when there is none), parsed. */
+export function readTokenizerFiles(tokenizerPath: string, configPath: string | null): { json: Record<string, unknown>; config: Record<string, unknown> } {
+  return {
+    json: JSON.parse(readFileSync(tokenizerPath, 'utf8')) as Record<string, unknown>,
+    config: configPath ? (JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>) : {},
+  };
+}
+
 interface PostProcessed {
   tokens: string[];
   token_type_ids?: number[];
@@ -82,8 +90,7 @@ export class HfTokenizer {
   }
 
   static fromFiles(tokenizerPath: string, configPath: string | null, maxLength: number): HfTokenizer {
-    const json = JSON.parse(readFileSync(tokenizerPath, 'utf8')) as Record<string, unknown>;
-    const config = configPath ? (JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>) : {};
+    const { json, config } = readTokenizerFiles(tokenizerPath, configPath);
     return new HfTokenizer(json, config, maxLength);
   }
 
