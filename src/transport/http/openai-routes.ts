@@ -11,7 +11,7 @@ import { encodedJsonReply, type JsonRoute } from './json-route.js';
  * default and decodes it itself; `model` is echoed, not checked (one process serves one model).
  * '/embeddings' without the version prefix is what Infinity and some clients use.
  */
-export const OPENAI_PATHS: ReadonlySet<string> = new Set(['/v1/embeddings', '/embeddings']);
+const OPENAI_PATHS = ['/v1/embeddings', '/embeddings'];
 
 /** `images`: the image tower of an image-text model; inputs may then be images (see image-routes.ts). */
 export function openaiRoutes(embedder: TextFacade, modelName: string, images?: ImageFacade): JsonRoute[] {
@@ -35,5 +35,5 @@ export function openaiRoutes(embedder: TextFacade, modelName: string, images?: I
     const headers = timingHeaders(result.timings, result.promptTokens, inputs.reduce((n, s) => n + s.length, 0), embedder.info.device);
     return encodedJsonReply(openaiListBody(result.vectors, format, modelName, result.promptTokens), headers);
   };
-  return [...OPENAI_PATHS].map((path) => ({ path, style: 'openai', handle }));
+  return OPENAI_PATHS.map((path) => ({ path, style: 'openai', handle }));
 }
