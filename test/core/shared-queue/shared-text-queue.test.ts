@@ -13,24 +13,17 @@ import { SharedTextQueue } from '../../../src/core/shared-queue/shared-text-queu
 import { takeBatch, type TakenBatch } from '../../../src/core/shared-queue/take.js';
 import { isCoalesceError } from '../../../src/errors.js';
 import { ids, within } from '../../helpers/fake-backend.js';
-
-const DIMS = 3;
+import { FAKE_DIMS, fakeSessionVectors } from '../../helpers/fake-session-vectors.js';
 
 function session(queue: SharedTextQueue) {
   const views = viewsOf(queue.order.buffers);
   const costModel = new BatchCostModel();
   return {
     take: () => takeBatch(views, queue.order.budget, costModel),
-    /** Answers each row with [its length, its first id, the sum of its ids]. */
+    /** Answers with fakeSessionVectors. */
     answer(batch: TakenBatch, startedAt = performance.timeOrigin + performance.now()) {
-      const vectors = new Float32Array(batch.lengths.length * DIMS);
-      let at = 0;
-      batch.lengths.forEach((n, row) => {
-        const own = batch.ids.subarray(at, at + n);
-        vectors.set([n, own[0], own.reduce((s, x) => s + x, 0)], row * DIMS);
-        at += n;
-      });
-      queue.answer({ type: 'taken', slots: batch.slots, vectors, normalized: vectors.map((x) => -x), dimensions: DIMS, startedAt, sessionMs: 1, units: batch.units, useful: batch.useful });
+      const vectors = fakeSessionVectors(batch);
+      queue.answer({ type: 'taken', slots: batch.slots, vectors, normalized: vectors.map((x) => -x), dimensions: FAKE_DIMS, startedAt, sessionMs: 1, units: batch.units, useful: batch.useful });
     },
   };
 }
