@@ -1,7 +1,8 @@
 /**
  * The one error vocabulary of Coalesce. Every failure a client can see is a CoalesceError of one
- * of these kinds; transports map kinds to statuses through the two complete tables below, so a
- * new kind cannot be added without deciding its HTTP status and gRPC code.
+ * of these kinds. Each transport owns its complete map from kinds to statuses
+ * (transport/http/errors.ts, transport/grpc/errors.ts), so a new kind cannot be added without
+ * deciding its HTTP status and gRPC code.
  */
 export type ErrorKind =
   | 'empty' // no input at all
@@ -32,49 +33,6 @@ export const ERROR_TYPE: Record<ErrorKind, string> = {
   deadline: 'Deadline',
   backend: 'Backend',
   unhealthy: 'Unhealthy',
-};
-
-export const HTTP_STATUS: Record<ErrorKind, number> = {
-  empty: 400,
-  bad_request: 400,
-  validation: 422,
-  over_limit: 413,
-  tokenizer: 422,
-  payload_too_large: 413,
-  not_found: 404,
-  overloaded: 429,
-  cancelled: 499,
-  deadline: 504,
-  backend: 424,
-  unhealthy: 503,
-};
-
-/** grpc.status numbers, spelled out so the core needs no gRPC import. */
-export const GRPC_CODE = {
-  CANCELLED: 1,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-} as const;
-
-export const GRPC_STATUS: Record<ErrorKind, number> = {
-  empty: GRPC_CODE.INVALID_ARGUMENT,
-  bad_request: GRPC_CODE.INVALID_ARGUMENT,
-  validation: GRPC_CODE.INVALID_ARGUMENT,
-  over_limit: GRPC_CODE.INVALID_ARGUMENT,
-  // As TEI's gRPC server.
-  tokenizer: GRPC_CODE.FAILED_PRECONDITION,
-  payload_too_large: GRPC_CODE.RESOURCE_EXHAUSTED,
-  not_found: GRPC_CODE.NOT_FOUND,
-  overloaded: GRPC_CODE.RESOURCE_EXHAUSTED,
-  cancelled: GRPC_CODE.CANCELLED,
-  deadline: GRPC_CODE.DEADLINE_EXCEEDED,
-  backend: GRPC_CODE.FAILED_PRECONDITION,
-  unhealthy: GRPC_CODE.UNAVAILABLE,
 };
 
 export class CoalesceError extends Error {

@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { ConfigError, OPTIONS, loadConfig, publicConfig } from '../src/config.js';
-import { ERROR_TYPE, GRPC_STATUS, HTTP_STATUS } from '../src/errors.js';
+import { ERROR_TYPE } from '../src/errors.js';
+import { HTTP_STATUS } from '../src/transport/http/errors.js';
+import { GRPC_STATUS } from '../src/transport/grpc/errors.js';
 
 test('flag beats env var beats default', () => {
   assert.equal(loadConfig([], {}).port, 8080);

@@ -4,6 +4,8 @@
  * so a call that ends early drops its queued inputs from the batcher.
  */
 import { Metadata, status, type Deadline, type ServerErrorResponse } from '@grpc/grpc-js';
+import { CoalesceError, ERROR_TYPE, toCoalesceError, type ErrorKind } from '../../errors.js';
+import { MalformedMessage } from './protos.js';
 
 /** What every server call has: a cancellation event and a deadline. */
 interface ServerSurfaceCall {
@@ -11,15 +13,30 @@ interface ServerSurfaceCall {
   removeListener(event: 'cancelled', listener: () => void): unknown;
   getDeadline(): Deadline;
 }
-import { CoalesceError, ERROR_TYPE, GRPC_STATUS, toCoalesceError } from '../../errors.js';
-import { MalformedMessage } from './protos.js';
+
+/** The gRPC transport's complete map from the error vocabulary to status codes (as TEI's gRPC server). */
+export const GRPC_STATUS: Record<ErrorKind, status> = {
+  empty: status.INVALID_ARGUMENT,
+  bad_request: status.INVALID_ARGUMENT,
+  validation: status.INVALID_ARGUMENT,
+  over_limit: status.INVALID_ARGUMENT,
+  // As TEI's gRPC server.
+  tokenizer: status.FAILED_PRECONDITION,
+  payload_too_large: status.RESOURCE_EXHAUSTED,
+  not_found: status.NOT_FOUND,
+  overloaded: status.RESOURCE_EXHAUSTED,
+  cancelled: status.CANCELLED,
+  deadline: status.DEADLINE_EXCEEDED,
+  backend: status.FAILED_PRECONDITION,
+  unhealthy: status.UNAVAILABLE,
+};
 
 export function toServiceError(thrown: unknown): ServerErrorResponse {
   const error = toCoalesceError(thrown);
   const metadata = new Metadata();
   // TEI's error_type, for clients that switch on it as they do over HTTP.
   metadata.set('x-error-type', ERROR_TYPE[error.kind]);
-  return Object.assign(new Error(error.message), { code: GRPC_STATUS[error.kind] as status, details: error.message, metadata });
+  return Object.assign(new Error(error.message), { code: GRPC_STATUS[error.kind], details: error.message, metadata });
 }
 
 /** The decoded request, or a validation error when its bytes were not the message. */

@@ -1,5 +1,22 @@
 import { ERROR_TYPE, type CoalesceError, type ErrorKind } from '../../errors.js';
 
+/** The HTTP transport's complete map from the error vocabulary to statuses (TEI's, and 499 for a client gone). */
+export const HTTP_STATUS: Record<ErrorKind, number> = {
+  empty: 400,
+  bad_request: 400,
+  validation: 422,
+  over_limit: 413,
+  tokenizer: 422,
+  payload_too_large: 413,
+  not_found: 404,
+  overloaded: 429,
+  cancelled: 499,
+  deadline: 504,
+  backend: 424,
+  unhealthy: 503,
+};
+
+
 /** OpenAI's error `type` per kind: clients (the openai SDK) map statuses, not these, but show them. */
 const OPENAI_TYPE: Record<ErrorKind, string> = {
   empty: 'invalid_request_error',

@@ -3,11 +3,11 @@
  * serves them (app.ts), and so does the Node fast lane (fast-lane.ts), which skips hono's
  * per-request objects on the routes that carry the load.
  */
-import { toCoalesceError, HTTP_STATUS } from '../../errors.js';
+import { toCoalesceError } from '../../errors.js';
 import type { CancelSignal } from '../../core/cancellation.js';
 import { vectorsToPackedFloat32 } from '../packed-float32.js';
 import { acceptsPackedFloat32 } from './encode.js';
-import { errorBody, type ErrorStyle } from './errors.js';
+import { errorBody, HTTP_STATUS, type ErrorStyle } from './errors.js';
 import { vectorsToJsonBytes } from './float-json.js';
 import type { Body } from './parse.js';
 
