@@ -2,6 +2,7 @@
  * The composition root: config -> model -> backend (warm-up) -> batch queue -> embedder -> transports.
  * One process, one model copy; concurrency comes from batching, never from forking.
  */
+import { existsSync } from 'node:fs';
 import { publicConfig, type Config } from './config.js';
 import { batchHook } from './batch-log.js';
 import { Batcher } from './core/batcher.js';
@@ -9,6 +10,8 @@ import { SharedTextQueue } from './core/shared-queue/shared-text-queue.js';
 import { Embedder } from './core/embedder.js';
 import type { Backend } from './core/types.js';
 import { readManifest } from './backend/manifest.js';
+import { readModelPrompts } from './backend/st-prompts.js';
+import { Prompts } from './core/prompts.js';
 import { isVisionLanguageFolder, prepareVisionLanguage } from './backend/vision-language.js';
 import { startImageServing, type ImageServing } from './image-serving.js';
 import { OrtBackend } from './backend/ort/ort-backend.js';
@@ -22,6 +25,11 @@ import { httpWhere, serveHttp, type HttpServing } from './transport/http/serve.j
 import { reachableHostPort } from './transport/host-port.js';
 import { startGrpcServer, type GrpcServer } from './transport/grpc/server.js';
 import { VERSION } from './version.js';
+
+/** TEI's model_sha: the Hub revision when the model came from the Hub, null for a local folder. */
+function modelSha(config: Config): string | null {
+  return config.model && !existsSync(config.model) ? config.revision : null;
+}
 
 export interface Coalesce {
   embedder: Embedder;
@@ -49,6 +57,9 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
   if (config.maxBatchTokens < manifest.maxLength) {
     throw new Error(`--max-batch-tokens ${config.maxBatchTokens} is below the max input length ${manifest.maxLength}: a full-length input could never run`);
   }
+  const modelPrompts = readModelPrompts(dir);
+  const prompts = Prompts.from({ prompts: modelPrompts.prompts, modelDefaultPromptName: modelPrompts.defaultPromptName,
+    defaultPromptName: config.defaultPromptName, defaultPrompt: config.defaultPrompt });
   const tokenizerFiles = { tokenizerPath: manifest.tokenizerPath, configPath: manifest.tokenizerConfigPath, maxLength: manifest.maxLength };
   const encoder: TokenizerPool | InlineTextEncoder =
     config.tokenizationWorkers > 0
@@ -78,7 +89,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
   const sharedQueue = config.batchQueue === 'shared' || (config.batchQueue === 'auto' && info.provider === 'cuda');
   const queue = sharedQueue ? new SharedTextQueue(info.maxInputLength, info.padded, limits) : new Batcher(backend, limits);
   if (queue instanceof SharedTextQueue) backend.takeFrom(queue);
-  const embedder = new Embedder(info, encoder, queue, { maxClientBatchSize: config.maxClientBatchSize, autoTruncate: config.autoTruncate },
+  const embedder = new Embedder(info, encoder, queue, { maxClientBatchSize: config.maxClientBatchSize, autoTruncate: config.autoTruncate, prompts },
     config.maxConcurrentRequests, metrics.requestObserver);
   metrics.gauge('te_queue_size', 'Inputs waiting for a model call', () => queue.queued);
   metrics.gauge('te_requests_in_progress', 'Admitted requests', () => embedder.admission.inUse);
@@ -110,27 +121,35 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     payloadLimit: config.payloadLimit,
     metrics: () => metrics.render(),
     info: () => ({
-      model_id: modelName,
-      model_dir: dir,
-      model_type: { embedding: { pooling: info.pooling } },
+      // TEI 1.9's Info fields first, with TEI's meanings; Coalesce's own after them.
+      model_id: id,
+      model_sha: modelSha(config),
       model_dtype: 'float32',
-      dimensions: info.dimensions,
-      max_input_length: info.maxInputLength,
+      // The model's pooling (1_Pooling or --pooling), also when the graph itself pools: pooling_in_graph says where it runs.
+      model_type: { embedding: { pooling: manifest.pooling } },
       max_concurrent_requests: config.maxConcurrentRequests,
+      max_input_length: info.maxInputLength,
       max_batch_tokens: config.maxBatchTokens,
       max_batch_requests: config.maxBatchRequests,
       max_client_batch_size: config.maxClientBatchSize,
       auto_truncate: config.autoTruncate,
+      tokenization_workers: config.tokenizationWorkers,
+      version: VERSION,
+      sha: null,
+      docker_label: null,
+      served_model_name: modelName,
+      prompts: Object.keys(prompts.prompts).length > 0 ? prompts.prompts : null,
+      model_dir: dir,
+      dimensions: info.dimensions,
       device: info.device,
       execution_provider: info.provider,
       sessions: backend.sessions,
       batch_queue: sharedQueue ? 'shared' : 'main',
-      pooling_in_graph: backend.pooledInGraph,
+      pooling_in_graph: info.outputKind === 'pooled',
       padding_removed_in_graph: backend.removesPadding,
       onnx_file: info.onnxFile,
       inputs: info.inputNames,
       output: info.outputName,
-      version: VERSION,
       ...(images ? { modalities: ['text', 'image'], image: images.info() } : {}),
       http: httpWhere(config.httpThreads),
       config: publicConfig(config),

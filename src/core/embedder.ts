@@ -5,10 +5,13 @@ import type { InputQueue } from './queue-entries.js';
 import { finalizeVector } from './postprocess.js';
 import type { EncodedText, EncodeOptions, ModelInfo, TextEncoder, Timings, Token, TruncationDirection } from './types.js';
 import type { CancelSignal } from './cancellation.js';
+import { Prompts } from './prompts.js';
 
 export interface EmbedderLimits {
   maxClientBatchSize: number;
   autoTruncate: boolean;
+  /** Named prompts and the default prompt (none when unset). */
+  prompts?: Prompts;
 }
 
 export type { EmbedObserver } from './request-guard.js';
@@ -20,6 +23,8 @@ export interface EmbedRequest {
   truncate?: boolean;
   truncationDirection?: TruncationDirection;
   dimensions?: number;
+  /** One of the model's prompts, prepended to every input; unset: the server's default prompt. */
+  promptName?: string | null;
   /** Aborts when the client goes away; its queued inputs are then dropped. */
   signal?: CancelSignal;
   /**
@@ -40,6 +45,8 @@ export interface EmbedResponse {
 export interface TokenizeRequest {
   inputs: readonly string[];
   addSpecialTokens: boolean;
+  /** As in EmbedRequest: the tokens are those of the prompted input. */
+  promptName?: string | null;
   truncate?: boolean;
   truncationDirection?: TruncationDirection;
 }
@@ -49,6 +56,8 @@ export interface TokenizeRequest {
  * vectors. Transports only translate wire formats and errors.
  */
 export class Embedder extends GuardedFacade<EncodedText> {
+  readonly prompts: Prompts;
+
   constructor(
     readonly info: ModelInfo,
     private readonly encoder: TextEncoder,
@@ -58,6 +67,7 @@ export class Embedder extends GuardedFacade<EncodedText> {
     observer?: EmbedObserver,
   ) {
     super(new Admission(maxConcurrentRequests), batcher, observer);
+    this.prompts = limits.prompts ?? Prompts.none();
   }
 
   embed(request: EmbedRequest): Promise<EmbedResponse> {
@@ -68,7 +78,8 @@ export class Embedder extends GuardedFacade<EncodedText> {
     return this.admitted(async () => {
       checkInputCount(request.inputs.length, this.limits.maxClientBatchSize);
       const options = this.encodeOptions(request.truncate, request.truncationDirection);
-      const tokens = await this.encoder.tokenize(request.inputs, { ...options, addSpecialTokens: request.addSpecialTokens });
+      const inputs = this.prompts.apply(request.inputs, request.promptName);
+      const tokens = await this.encoder.tokenize(inputs, { ...options, addSpecialTokens: request.addSpecialTokens });
       if (!options.truncate) tokens.forEach((t, i) => this.checkLength(t.length, i));
       return tokens;
     });
@@ -88,8 +99,10 @@ export class Embedder extends GuardedFacade<EncodedText> {
     const { dimensions } = request;
     checkDimensions(dimensions, this.info.dimensions);
     const options = this.encodeOptions(request.truncate, request.truncationDirection);
-    const arrived = request.encoded?.texts.length === request.inputs.length ? request.encoded : null;
-    const encoded = arrived ? arrived.texts : await this.encoder.encode(request.inputs, options);
+    const inputs = this.prompts.apply(request.inputs, request.promptName);
+    // Texts encoded on arrival are the bare inputs: a prompt changes them.
+    const arrived = inputs === request.inputs && request.encoded?.texts.length === inputs.length ? request.encoded : null;
+    const encoded = arrived ? arrived.texts : await this.encoder.encode(inputs, options);
     if (!options.truncate) encoded.forEach((e, i) => this.checkLength(e.ids.length, i));
     const tokenizationMs = performance.now() - started;
 

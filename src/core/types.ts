@@ -19,7 +19,7 @@ export interface Token {
   id: number;
   text: string;
   special: boolean;
-  /** Character offsets in the input, when the tokenizer can tell. */
+  /** Byte offsets in the UTF-8 input (TEI's), null for special tokens and when the tokenizer cannot tell. */
   start: number | null;
   stop: number | null;
 }

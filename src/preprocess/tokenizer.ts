@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Tokenizer } from '@huggingface/tokenizers';
 import type { EncodedText, EncodeOptions, TextEncoder, Token } from '../core/types.js';
 import { BertFastPath, withSpecialIds } from './bert-fast-path.js';
+import { locatePieces } from './token-offsets.js';
 
 /** The ids a tokenizer's post-processor puts before and after one text's pieces (e.g. [CLS] and [SEP]). */
 export interface SpecialIds {
@@ -23,8 +24,15 @@ interface PostProcessed {
 }
 type PostProcessor = (tokens: string[], pair: null, addSpecialTokens: boolean) => PostProcessed;
 
-/** Word-piece markers stripped when looking a token's text up in the input. */
-const CONTINUATION_MARKERS = /^(##|▁|Ġ)/;
+/** Where the run `inner` starts in `outer` (the post-processor keeps a text's pieces together), -1 if nowhere. */
+function runStart(outer: readonly string[], inner: readonly string[]): number {
+  for (let i = 0; i + inner.length <= outer.length; i++) {
+    let k = 0;
+    while (k < inner.length && outer[i + k] === inner[k]) k++;
+    if (k === inner.length) return i;
+  }
+  return -1;
+}
 
 /**
  * A Hugging Face tokenizer.json, with the truncation and special-token handling the JS library
@@ -35,6 +43,9 @@ export class HfTokenizer {
   private readonly tokenizer: Tokenizer;
   private readonly vocab: Map<string, number>;
   private readonly unkId: number;
+  private readonly unkToken: string | undefined;
+  /** The tokenizer's normalizer, for finding tokens in the input (null: none). */
+  private readonly normalize: ((text: string) => string) | null;
   private readonly postProcess: PostProcessor | null;
   /** Plain BERT WordPiece on ASCII text, without the library (null: not a BERT tokenizer). */
   private readonly fast: BertFastPath | null;
@@ -58,6 +69,9 @@ export class HfTokenizer {
     const unkToken = model.unk_token ?? (tokenizerConfig.unk_token as string | undefined);
     // WordLevel models in @huggingface/tokenizers give no id for unknown words: map them to unk.
     this.unkId = (unkToken !== undefined ? this.vocab.get(unkToken) : undefined) ?? model.unk_id ?? 0;
+    this.unkToken = unkToken;
+    const normalizer = (this.tokenizer as unknown as { normalizer: ((text: string) => string) | null }).normalizer;
+    this.normalize = normalizer ? (text) => normalizer(text) : null;
     const pp = (this.tokenizer as unknown as { post_processor: PostProcessor | null }).post_processor;
     this.postProcess = pp ? (tokens, pair, add) => pp(tokens, pair, add) : null;
     this.specialCount = this.postProcess ? this.postProcess([], null, true).tokens.length : 0;
@@ -94,13 +108,17 @@ export class HfTokenizer {
     return new HfTokenizer(json, config, maxLength);
   }
 
-  /** Tokens with special tokens, truncated when asked; without truncation the result may exceed maxLength. */
-  private pieces(text: string, { truncate, direction }: EncodeOptions, addSpecialTokens: boolean): PostProcessed {
-    let tokens = this.fast?.tokenize(text) ?? this.tokenizer.tokenize(text, { add_special_tokens: false });
+  /** The model's pieces of a text, without special tokens, truncated when asked to leave room for them. */
+  private modelPieces(text: string, { truncate, direction }: EncodeOptions, addSpecialTokens: boolean): string[] {
+    const tokens = this.fast?.tokenize(text) ?? this.tokenizer.tokenize(text, { add_special_tokens: false });
     const room = this.maxLength - (addSpecialTokens ? this.specialCount : 0);
-    if (truncate && tokens.length > room) {
-      tokens = direction === 'left' ? tokens.slice(tokens.length - room) : tokens.slice(0, room);
-    }
+    if (truncate && tokens.length > room) return direction === 'left' ? tokens.slice(tokens.length - room) : tokens.slice(0, room);
+    return tokens;
+  }
+
+  /** Tokens with special tokens, truncated when asked; without truncation the result may exceed maxLength. */
+  private pieces(text: string, options: EncodeOptions, addSpecialTokens: boolean): PostProcessed {
+    const tokens = this.modelPieces(text, options, addSpecialTokens);
     return this.postProcess && addSpecialTokens ? this.postProcess(tokens, null, true) : { tokens };
   }
 
@@ -134,22 +152,23 @@ export class HfTokenizer {
   }
 
   /**
-   * Tokens as TEI's /tokenize returns them. The JS tokenizer keeps no offsets, so each token's
-   * span is found by searching its text forward in the input; tokens whose text the normalizer
-   * changed beyond case (e.g. stripped accents) get null offsets.
+   * Tokens as TEI's /tokenize returns them: the tokens the post-processor adds are special, with
+   * their token text and no offsets; the model's tokens (an unknown-word token too) carry byte
+   * offsets into the UTF-8 input and the input's text between them (token-offsets.ts).
    */
   tokenize(text: string, options: EncodeOptions & { addSpecialTokens: boolean }): Token[] {
-    const { tokens } = this.pieces(text, options, options.addSpecialTokens);
-    const lower = text.toLowerCase();
-    let cursor = 0;
-    return tokens.map((piece) => {
+    const pieces = this.modelPieces(text, options, options.addSpecialTokens);
+    const spans = locatePieces(text, pieces, this.normalize);
+    const tokens = this.postProcess && options.addSpecialTokens ? this.postProcess(pieces, null, true).tokens : pieces;
+    const first = tokens === pieces ? 0 : runStart(tokens, pieces);
+    return tokens.map((piece, k) => {
       const id = this.id(piece);
-      if (this.specialTokens.has(piece)) return { id, text: piece, special: true, start: null, stop: null };
-      const bare = piece.replace(CONTINUATION_MARKERS, '');
-      const at = bare.length > 0 ? lower.indexOf(bare.toLowerCase(), cursor) : -1;
-      if (at < 0) return { id, text: piece, special: false, start: null, stop: null };
-      cursor = at + bare.length;
-      return { id, text: text.slice(at, cursor), special: false, start: at, stop: cursor };
+      const i = first < 0 ? -1 : k - first;
+      const span = i >= 0 && i < pieces.length ? spans[i] : undefined;
+      // A special token typed in the input is still special; the unknown-word token is not.
+      const special = span === undefined || (this.specialTokens.has(piece) && piece !== this.unkToken);
+      if (special || span === null) return { id, text: piece, special, start: null, stop: null };
+      return { id, text: span.text, special: false, start: span.start, stop: span.stop };
     });
   }
 

@@ -16,3 +16,23 @@ export function timingHeaders(timings: Timings, tokens: number, characters: numb
     'x-inference-time': String(Math.round(timings.inferenceMs)),
   };
 }
+
+/** Unicode scalar values, as TEI counts `compute_chars` (Rust's `chars().count()`), not UTF-16 units. */
+export function countChars(texts: readonly string[]): number {
+  let n = 0;
+  for (const text of texts) {
+    n += text.length;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      // A high surrogate followed by a low one is one character in two units.
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+        const d = text.charCodeAt(i + 1);
+        if (d >= 0xdc00 && d <= 0xdfff) {
+          n--;
+          i++;
+        }
+      }
+    }
+  }
+  return n;
+}

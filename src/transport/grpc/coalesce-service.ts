@@ -4,6 +4,7 @@
  */
 import type { Server, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { vectorsToPackedFloat32 } from '../packed-float32.js';
+import { countChars } from '../timing-headers.js';
 import { orderedStream, unary } from './calls.js';
 import type { GrpcDeps } from './deps.js';
 import { loadProto, PROTO_FILES, serviceDefinition } from './protos.js';
@@ -39,7 +40,7 @@ export function addCoalesceService(server: Server, deps: GrpcDeps, streamMaxInFl
       signal,
     });
     const { bytes, dimensions } = vectorsToPackedFloat32(result.vectors);
-    const chars = request.inputs.reduce((n, s) => n + s.length, 0);
+    const chars = countChars(request.inputs);
     const response: EmbedBatchResponse = {
       embeddings: bytes,
       rows: result.vectors.length,

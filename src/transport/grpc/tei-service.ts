@@ -1,22 +1,27 @@
 /**
- * tei.v1: TEI's gRPC services (Info, Embed, Tokenize) over the Embedder facade. Request
- * semantics follow TEI's gRPC server: one input per message, proto3 defaults as TEI reads them
- * (normalize and add_special_tokens are false unless set), streams answer in request order.
+ * tei.v1: TEI 1.9.3's gRPC services over the Embedder facade. Request semantics follow TEI's
+ * gRPC server: one input per message, proto3 defaults as TEI reads them (an unset `normalize`
+ * is true, `add_special_tokens` is false unless set), streams answer in request order. Methods
+ * for sparse, token-level, classifier and reranker models answer UNIMPLEMENTED.
  */
 import type { Server, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { TruncationDirection } from '../../core/types.js';
 import { CoalesceError, validation } from '../../errors.js';
+import { countChars } from '../timing-headers.js';
 import { orderedStream, unary } from './calls.js';
 import type { GrpcDeps } from './deps.js';
 import { loadProto, PROTO_FILES, serviceDefinition } from './protos.js';
 import { protoMetadata, timingMetadata, type ProtoMetadata } from './timings.js';
+import { unimplemented } from './unimplemented.js';
 
+/** proto3 `optional` fields decode as null (or absent) when unset. */
 interface EmbedRequest {
   inputs: string;
   truncate: boolean;
-  normalize: boolean;
+  normalize?: boolean | null;
   truncation_direction: number;
-  prompt_name: string | null;
+  prompt_name?: string | null;
+  dimensions?: number | null;
 }
 
 interface EmbedResponse {
@@ -27,7 +32,7 @@ interface EmbedResponse {
 interface EncodeRequest {
   inputs: string;
   add_special_tokens: boolean;
-  prompt_name: string | null;
+  prompt_name?: string | null;
 }
 
 interface SimpleToken {
@@ -56,11 +61,7 @@ function oneInput(inputs: string): string {
   return inputs;
 }
 
-function noPrompt(promptName: string | null): void {
-  if (promptName) {
-    throw validation(`\`prompt_name\` is not supported by this server (given ${JSON.stringify(promptName)}): prepend the prompt to the input`, 'prompt_name');
-  }
-}
+const unset = <T>(value: T | null | undefined): T | undefined => (value === null ? undefined : value);
 
 export function addTeiServices(server: Server, deps: GrpcDeps, streamMaxInFlight: number): string[] {
   const { embedder } = deps;
@@ -69,22 +70,28 @@ export function addTeiServices(server: Server, deps: GrpcDeps, streamMaxInFlight
 
   async function embed(request: EmbedRequest, signal: AbortSignal) {
     const text = oneInput(request.inputs);
-    noPrompt(request.prompt_name);
     const result = await embedder.embed({
       inputs: [text],
-      normalize: request.normalize,
+      // TEI >= 1.8: `optional bool normalize`, unset means true.
+      normalize: unset(request.normalize) ?? true,
       // proto3 cannot tell false from unset: false means the server default (--auto-truncate).
       truncate: request.truncate ? true : undefined,
       truncationDirection: truncationDirection(request.truncation_direction),
+      dimensions: unset(request.dimensions),
+      promptName: unset(request.prompt_name),
       signal,
     });
-    const response: EmbedResponse = { embeddings: result.vectors[0], metadata: protoMetadata(result.timings, result.promptTokens, text.length) };
-    return { response, metadata: timingMetadata(result.timings, result.promptTokens, text.length, embedder.info.device) };
+    const chars = countChars([text]);
+    const response: EmbedResponse = { embeddings: result.vectors[0], metadata: protoMetadata(result.timings, result.promptTokens, chars) };
+    return { response, metadata: timingMetadata(result.timings, result.promptTokens, chars, embedder.info.device) };
   }
 
   async function tokenize(request: EncodeRequest) {
-    noPrompt(request.prompt_name);
-    const [tokens] = await embedder.tokenize({ inputs: [oneInput(request.inputs)], addSpecialTokens: request.add_special_tokens });
+    const [tokens] = await embedder.tokenize({
+      inputs: [oneInput(request.inputs)],
+      addSpecialTokens: request.add_special_tokens,
+      promptName: unset(request.prompt_name),
+    });
     return {
       tokens: tokens.map((t): SimpleToken => {
         const token: SimpleToken = { id: t.id, text: t.text, special: t.special };
@@ -116,10 +123,29 @@ export function addTeiServices(server: Server, deps: GrpcDeps, streamMaxInFlight
     },
   });
 
+  const sparse = 'sparse embeddings need a SPLADE model; this server embeds dense vectors (use Embed)';
+  const all = 'token-level embeddings are not returned; this server pools each input into one vector (use Embed)';
+  const classifier = 'this server serves embedding models, not sequence classifiers';
+  const reranker = 'this server serves embedding models, not rerankers (cross-encoders)';
+
   server.addService(serviceDefinition(file, 'Info'), { Info: unary(info) } as UntypedServiceImplementation);
   server.addService(serviceDefinition(file, 'Embed'), {
     Embed: unary(embed),
     EmbedStream: orderedStream(async (r: EmbedRequest, signal) => (await embed(r, signal)).response, stream),
+    EmbedSparse: unimplemented('tei.v1.Embed/EmbedSparse', sparse),
+    EmbedSparseStream: unimplemented('tei.v1.Embed/EmbedSparseStream', sparse),
+    EmbedAll: unimplemented('tei.v1.Embed/EmbedAll', all),
+    EmbedAllStream: unimplemented('tei.v1.Embed/EmbedAllStream', all),
+  } as UntypedServiceImplementation);
+  server.addService(serviceDefinition(file, 'Predict'), {
+    Predict: unimplemented('tei.v1.Predict/Predict', classifier),
+    PredictPair: unimplemented('tei.v1.Predict/PredictPair', classifier),
+    PredictStream: unimplemented('tei.v1.Predict/PredictStream', classifier),
+    PredictPairStream: unimplemented('tei.v1.Predict/PredictPairStream', classifier),
+  } as UntypedServiceImplementation);
+  server.addService(serviceDefinition(file, 'Rerank'), {
+    Rerank: unimplemented('tei.v1.Rerank/Rerank', reranker),
+    RerankStream: unimplemented('tei.v1.Rerank/RerankStream', reranker),
   } as UntypedServiceImplementation);
   server.addService(serviceDefinition(file, 'Tokenize'), {
     Tokenize: unary(async (r: EncodeRequest) => ({ response: await tokenize(r) })),
@@ -127,5 +153,5 @@ export function addTeiServices(server: Server, deps: GrpcDeps, streamMaxInFlight
     Decode: unary(async (r: DecodeRequest) => ({ response: await decode(r) })),
     DecodeStream: orderedStream(decode, stream),
   } as UntypedServiceImplementation);
-  return ['tei.v1.Info', 'tei.v1.Embed', 'tei.v1.Tokenize'];
+  return ['tei.v1.Info', 'tei.v1.Embed', 'tei.v1.Predict', 'tei.v1.Rerank', 'tei.v1.Tokenize'];
 }

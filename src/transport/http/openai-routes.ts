@@ -1,6 +1,6 @@
 import type { ImageFacade, TextFacade } from './app.js';
 import { validation } from '../../errors.js';
-import { timingHeaders } from '../timing-headers.js';
+import { countChars, timingHeaders } from '../timing-headers.js';
 import { openaiListBody } from './encode.js';
 import { optionalInt, optionalString, stringInputs } from './parse.js';
 import { openaiImageEmbeddings, wantsImages } from './image-routes.js';
@@ -32,7 +32,7 @@ export function openaiRoutes(embedder: TextFacade, modelName: string, images?: I
       dimensions: optionalInt(body, 'dimensions'),
       signal: request.signal(),
     });
-    const headers = timingHeaders(result.timings, result.promptTokens, inputs.reduce((n, s) => n + s.length, 0), embedder.info.device);
+    const headers = timingHeaders(result.timings, result.promptTokens, countChars(inputs), embedder.info.device);
     return encodedJsonReply(openaiListBody(result.vectors, format, modelName, result.promptTokens), headers);
   };
   return OPENAI_PATHS.map((path) => ({ path, style: 'openai', handle }));

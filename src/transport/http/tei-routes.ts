@@ -1,6 +1,6 @@
 import type { TextFacade } from './app.js';
-import { timingHeaders } from '../timing-headers.js';
-import { idLists, optionalBool, optionalInt, stringInputs, truncationDirection } from './parse.js';
+import { countChars, timingHeaders } from '../timing-headers.js';
+import { idLists, optionalBool, optionalInt, optionalString, stringInputs, truncationDirection } from './parse.js';
 import { jsonReply, vectorsReply, type JsonRoute } from './json-route.js';
 
 /** TEI's routes: /embed, /tokenize, /decode. */
@@ -18,9 +18,10 @@ export function teiRoutes(embedder: TextFacade): JsonRoute[] {
           truncate: optionalBool(body, 'truncate'),
           truncationDirection: truncationDirection(body),
           dimensions: optionalInt(body, 'dimensions'),
+          promptName: optionalString(body, 'prompt_name'),
           signal: request.signal(),
         });
-        const characters = inputs.reduce((n, s) => n + s.length, 0);
+        const characters = countChars(inputs);
         return vectorsReply(request, result.vectors, timingHeaders(result.timings, result.promptTokens, characters, embedder.info.device));
       },
     },
@@ -31,6 +32,7 @@ export function teiRoutes(embedder: TextFacade): JsonRoute[] {
         const tokens = await embedder.tokenize({
           inputs: stringInputs(body, 'inputs'),
           addSpecialTokens: optionalBool(body, 'add_special_tokens') ?? true,
+          promptName: optionalString(body, 'prompt_name'),
           truncate: optionalBool(body, 'truncate'),
           truncationDirection: truncationDirection(body),
         });
