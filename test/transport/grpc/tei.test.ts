@@ -85,7 +85,8 @@ test('coalesce.v1 EmbedBatch packs the same vectors as POST /embed, little-endia
   const view = new DataView(r.embeddings.buffer, r.embeddings.byteOffset, r.embeddings.byteLength);
   assert.ok(Math.abs(view.getFloat32(4, true) - http[0][1]) < 1e-5, 'little-endian on the wire');
   rows(r).forEach((row, i) => assertClose(row, http[i], 1e-5, 1e-4, TEXTS[i]));
-  assert.equal(r.metadata.compute_chars, TEXTS.reduce((n, t) => n + t.length, 0));
+  // Unicode characters, as TEI counts them: the emoji is one, not two UTF-16 units.
+  assert.equal(r.metadata.compute_chars, TEXTS.reduce((n, t) => n + [...t].length, 0));
 
   const cut = rows(await call(batch, 'EmbedBatch', { inputs: ['hello world'], dimensions: 8 }));
   const [httpCut] = await httpEmbed({ inputs: 'hello world', dimensions: 8 });
@@ -160,7 +161,7 @@ test('malformed requests get INVALID_ARGUMENT naming the problem', async () => {
   await invalid(call(batch, 'EmbedBatch', { inputs: ['ok', LONG], truncate: false }), /inputs\[1\].*at most 64 tokens/);
   await invalid(call(batch, 'EmbedBatch', { inputs: ['x'], dimensions: 33 }), /dimensions/);
   await invalid(call(embed, 'Embed', { inputs: 'x', truncation_direction: 7 }), /truncation_direction/);
-  await invalid(call(embed, 'Embed', { inputs: 'x', prompt_name: 'query' }), /prompt_name/);
+  await invalid(call(embed, 'Embed', { inputs: 'x', prompt_name: 'nope' }), /prompt_name.*known prompts: "document", "query"/);
   await invalid(call(tokenize, 'Decode', { ids: [] }), /cannot be empty/, 'Empty');
 
   // Bytes that are not an EmbedRequest at all.
