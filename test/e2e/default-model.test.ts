@@ -45,3 +45,17 @@ test('a batch gives the same vectors as singles, and empty or unknown-only texts
   }
   assert.ok(together.json[0].every(Number.isFinite));
 });
+
+test('/tokenize keeps accents and case in token text, with UTF-8 byte offsets, as TEI', async () => {
+  const text = 'Crème Brûlée 🙂 café';
+  const { status, json } = await post(server.httpUrl, '/tokenize', { inputs: text, add_special_tokens: false });
+  assert.equal(status, 200);
+  assert.deepEqual(json[0].map((t: { text: string; start: number; stop: number }) => [t.text, t.start, t.stop]), [
+    ['Crème', 0, 6],
+    ['Brûlée', 7, 15],
+    ['🙂', 16, 20],
+    ['café', 21, 26],
+  ]);
+  const embedded = await post(server.httpUrl, '/embed', { inputs: text });
+  assert.equal(embedded.headers.get('x-compute-characters'), String([...text].length));
+});

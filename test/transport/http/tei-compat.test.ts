@@ -78,13 +78,17 @@ test("/info has TEI 1.9's fields; pooling is the model's, in-graph is its own fl
 
 test('--default-prompt-name and --default-prompt apply to requests that name no prompt', async () => {
   const named = await startServer(['--default-prompt-name', 'query'], dir);
-  const text = await startServer(['--default-prompt', 'query: '], dir);
+  // HTTP threads encode plain ASCII texts where they arrive: the facade must not take those bare encodings when a prompt applies.
+  const text = await startServer(['--default-prompt', 'query: ', '--http-threads', '1'], dir);
   try {
     const expected = (await post(server.httpUrl, '/embed', { inputs: 'hello', prompt_name: 'query' })).json[0];
     assertClose((await post(named.httpUrl, '/embed', { inputs: 'hello' })).json[0], expected);
     assertClose((await post(text.httpUrl, '/embed', { inputs: 'hello' })).json[0], expected);
+    assertClose((await post(text.httpUrl, '/embed', { inputs: 'hello', prompt_name: 'query' })).json[0], expected);
     const passage = (await post(server.httpUrl, '/embed', { inputs: 'hello', prompt_name: 'passage' })).json[0];
     assertClose((await post(named.httpUrl, '/embed', { inputs: 'hello', prompt_name: 'passage' })).json[0], passage, 1e-5, 1e-4, 'a named prompt replaces the default');
+    const bare = (await post(server.httpUrl, '/embed', { inputs: 'hello' })).json[0];
+    assert.ok(bare.some((v: number, i: number) => Math.abs(v - expected[i]) > 1e-3), 'the prompt changes the vector');
   } finally {
     await Promise.all([named.close(), text.close()]);
   }
