@@ -126,7 +126,8 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
       model_sha: modelSha(config),
       model_dtype: 'float32',
       // The model's pooling (1_Pooling or --pooling), also when the graph itself pools: pooling_in_graph says where it runs.
-      model_type: { embedding: { pooling: manifest.pooling } },
+      // An image-text model's text tower declares none: it pools its own way, in the graph.
+      model_type: { embedding: { pooling: vl ? info.pooling : manifest.pooling } },
       max_concurrent_requests: config.maxConcurrentRequests,
       max_input_length: info.maxInputLength,
       max_batch_tokens: config.maxBatchTokens,

@@ -5,7 +5,7 @@
  */
 import { Metadata, status, type ServerErrorResponse } from '@grpc/grpc-js';
 
-type AnyCall = { emit(event: 'error', error: ServerErrorResponse): unknown; on(event: 'error', listener: () => void): unknown };
+type AnyCall = { emit(event: 'error', error: ServerErrorResponse): unknown };
 
 export function unimplemented(method: string, reason: string) {
   return (call: AnyCall, callback?: (error: ServerErrorResponse) => void): void => {
