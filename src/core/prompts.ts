@@ -56,7 +56,7 @@ export class Prompts {
     return this.prompts[promptName];
   }
 
-  /** The inputs with the request's prompt in front. */
+  /** The inputs with the request's prompt in front; the very same array when there is no prompt. */
   apply(inputs: readonly string[], promptName: string | null | undefined): readonly string[] {
     const prompt = this.text(promptName);
     return prompt === '' ? inputs : inputs.map((input) => prompt + input);

@@ -103,14 +103,18 @@ export function locatePieces(text: string, pieces: readonly string[], normalize:
     }
     let next = i + 1;
     while (next < pieces.length && from[next] < 0) next++;
-    let start = prevEnd;
-    let end = next < pieces.length ? from[next] : chars.count;
-    while (start < end && isSpace(start)) start++;
-    while (end > start && isSpace(end - 1)) end--;
-    for (let j = i; j < next; j++) {
-      from[j] = start;
-      to[j] = end;
+    const start = prevEnd;
+    const end = next < pieces.length ? from[next] : chars.count;
+    // The gap's words, one per piece when they are as many (each unknown word is one unknown token); else the pieces share the gap.
+    const words: [number, number][] = [];
+    for (let c = start; c < end; ) {
+      while (c < end && isSpace(c)) c++;
+      const w = c;
+      while (c < end && !isSpace(c)) c++;
+      if (c > w) words.push([w, c]);
     }
+    const whole: [number, number] = words.length > 0 ? [words[0][0], words[words.length - 1][1]] : [start, start];
+    for (let j = i; j < next; j++) [from[j], to[j]] = words.length === next - i ? words[j - i] : whole;
     i = next - 1;
   }
 

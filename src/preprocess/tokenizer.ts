@@ -43,13 +43,11 @@ export class HfTokenizer {
   private readonly tokenizer: Tokenizer;
   private readonly vocab: Map<string, number>;
   private readonly unkId: number;
-  private readonly unkToken: string | undefined;
   /** The tokenizer's normalizer, for finding tokens in the input (null: none). */
   private readonly normalize: ((text: string) => string) | null;
   private readonly postProcess: PostProcessor | null;
   /** Plain BERT WordPiece on ASCII text, without the library (null: not a BERT tokenizer). */
   private readonly fast: BertFastPath | null;
-  private readonly specialTokens: Set<string>;
   /** Special tokens the post-processor adds to one text; they count against maxLength. */
   readonly specialCount: number;
   /** The ids the post-processor puts around one text's pieces, for encoding fast-path ids directly (null: no fast path, or no fixed layout). */
@@ -69,15 +67,12 @@ export class HfTokenizer {
     const unkToken = model.unk_token ?? (tokenizerConfig.unk_token as string | undefined);
     // WordLevel models in @huggingface/tokenizers give no id for unknown words: map them to unk.
     this.unkId = (unkToken !== undefined ? this.vocab.get(unkToken) : undefined) ?? model.unk_id ?? 0;
-    this.unkToken = unkToken;
     const normalizer = (this.tokenizer as unknown as { normalizer: ((text: string) => string) | null }).normalizer;
     this.normalize = normalizer ? (text) => normalizer(text) : null;
     const pp = (this.tokenizer as unknown as { post_processor: PostProcessor | null }).post_processor;
     this.postProcess = pp ? (tokens, pair, add) => pp(tokens, pair, add) : null;
     this.specialCount = this.postProcess ? this.postProcess([], null, true).tokens.length : 0;
     this.around = this.fast ? this.specialLayout() : null;
-    const added = (tokenizerJson.added_tokens ?? []) as { content: string; special?: boolean }[];
-    this.specialTokens = new Set(added.filter((t) => t.special).map((t) => t.content));
     if (maxLength <= this.specialCount) {
       throw new Error(`max input length ${maxLength} leaves no room next to ${this.specialCount} special tokens`);
     }
@@ -153,8 +148,10 @@ export class HfTokenizer {
 
   /**
    * Tokens as TEI's /tokenize returns them: the tokens the post-processor adds are special, with
-   * their token text and no offsets; the model's tokens (an unknown-word token too) carry byte
-   * offsets into the UTF-8 input and the input's text between them (token-offsets.ts).
+   * their token text and no offsets; the model's tokens (unknown-word and added tokens in the
+   * input too) carry byte offsets into the UTF-8 input and the input's text between them
+   * (token-offsets.ts). Checked against Rust tokenizers' offsets on accented, CJK, emoji,
+   * ZWJ-sequence, combining-mark and ligature inputs.
    */
   tokenize(text: string, options: EncodeOptions & { addSpecialTokens: boolean }): Token[] {
     const pieces = this.modelPieces(text, options, options.addSpecialTokens);
@@ -165,8 +162,8 @@ export class HfTokenizer {
       const id = this.id(piece);
       const i = first < 0 ? -1 : k - first;
       const span = i >= 0 && i < pieces.length ? spans[i] : undefined;
-      // A special token typed in the input is still special; the unknown-word token is not.
-      const special = span === undefined || (this.specialTokens.has(piece) && piece !== this.unkToken);
+      // Only the post-processor's tokens are special: an added token typed in the input is not (Rust's special_tokens_mask).
+      const special = span === undefined;
       if (special || span === null) return { id, text: piece, special, start: null, stop: null };
       return { id, text: span.text, special: false, start: span.start, stop: span.stop };
     });

@@ -1,6 +1,7 @@
 /** /tokenize's offsets as TEI gives them: UTF-8 byte offsets, and the input's own text between them. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HfTokenizer } from '../../src/preprocess/tokenizer.js';
 import { locatePieces } from '../../src/preprocess/token-offsets.js';
@@ -74,7 +75,20 @@ test('pieces the normalized text does not contain span the input between their n
     { start: 3, stop: 5, text: '??' },
     { start: 6, stop: 8, text: 'cd' },
   ]);
+  // Several unknown words in one gap: one word each when they are as many as the pieces, else the gap.
+  assert.deepEqual(locatePieces('ab ?? !! cd', ['ab', '<unk>', '<unk>', 'cd'], null).map((s) => s && [s.start, s.stop]), [[0, 2], [3, 5], [6, 8], [9, 11]]);
+  assert.deepEqual(locatePieces('ab ?!? cd', ['ab', '<unk>', '<unk>', 'cd'], null).map((s) => s && [s.start, s.stop]), [[0, 2], [3, 6], [3, 6], [7, 9]]);
   // A normalizer that does not work character by character (it looks at the whole text) falls back to case folding.
   const wholeText = (s: string) => (s.length > 1 ? s.toUpperCase() : s);
   assert.deepEqual(locatePieces('Été x', ['ete', 'x'], wholeText).map((s) => s && s.text), ['Été', 'x']);
+});
+
+test("tiny BERT: the same tokens, offsets and texts as Rust's tokenizers on accented, CJK, emoji, ZWJ, combining-mark, ligature and added-token inputs", () => {
+  const reference = JSON.parse(readFileSync(join(TINY_BERT, 'tokenize-offsets.json'), 'utf8')) as { cases: { text: string; tokens: unknown[][] }[] };
+  const tok = HfTokenizer.fromFiles(join(TINY_BERT, 'tokenizer.json'), join(TINY_BERT, 'tokenizer_config.json'), 512);
+  assert.ok(reference.cases.length >= 10);
+  for (const { text, tokens } of reference.cases) {
+    const ours = tok.tokenize(text, { ...options, truncate: false }).map((t) => [t.id, t.text, t.special, t.start, t.stop]);
+    assert.deepEqual(ours, tokens, JSON.stringify(text));
+  }
 });
