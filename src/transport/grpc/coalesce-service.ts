@@ -17,6 +17,7 @@ interface EmbedBatchRequest {
   truncate: boolean | null;
   truncation_direction: number;
   dimensions: number | null;
+  prompt_name: string | null;
 }
 
 interface EmbedBatchResponse {
@@ -37,6 +38,7 @@ export function addCoalesceService(server: Server, deps: GrpcDeps, streamMaxInFl
       truncate: request.truncate ?? undefined,
       truncationDirection: truncationDirection(request.truncation_direction),
       dimensions: request.dimensions ?? undefined,
+      promptName: request.prompt_name ?? undefined,
       signal,
     });
     const { bytes, dimensions } = vectorsToPackedFloat32(result.vectors);

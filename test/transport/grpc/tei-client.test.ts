@@ -12,6 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { Coalesce } from '../../../src/server.js';
 import { assertClose, post, startServer, TINY_BERT } from '../../helpers/server.js';
+import { call, client } from './client.js';
 
 const PROMPTS = { query: 'query: ', passage: 'passage: ' };
 let dir: string;
@@ -104,6 +105,13 @@ test('Embed and Tokenize apply prompt_name: the prompt goes in front of the inpu
   const tokens = (await unary(stub('Tokenize'), 'Tokenize', { inputs: 'hello', add_special_tokens: true, prompt_name: 'passage' })).tokens;
   assert.deepEqual(tokens.map((t: any) => t.text), ['[CLS]', 'passage', ':', 'hello', '[SEP]']);
   assert.deepEqual([tokens[3].start, tokens[3].stop], [9, 14], 'offsets are in the prompted input');
+
+  // coalesce.v1 takes the same prompt names.
+  const batch = client(server.grpcUrl!, 'coalesce', 'Coalesce');
+  clients.push(batch);
+  const packed = await call(batch, 'EmbedBatch', { inputs: ['hello world'], prompt_name: 'query' });
+  assert.equal(packed.metadata.compute_tokens, withPrompt.metadata.compute_tokens);
+  assertClose(new Float32Array(Uint8Array.from(packed.embeddings).buffer), withPrompt.embeddings);
 
   const e = await failure(unary(embed, 'Embed', { inputs: 'x', prompt_name: 'nope' }));
   assert.equal(e.code, grpc.status.INVALID_ARGUMENT);
