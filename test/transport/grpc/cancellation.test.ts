@@ -108,7 +108,8 @@ test('over --max-concurrent-requests a unary call gets RESOURCE_EXHAUSTED at onc
   assert.equal(refused.code, status.RESOURCE_EXHAUSTED);
   assert.equal(refused.metadata.get('x-error-type')[0], 'Overloaded');
 
-  const streamed = duplex(embed, 'EmbedStream', [{ inputs: 'x' }, { inputs: 'yy' }, { inputs: 'zzz' }]);
+  // normalize false: the fake backend's raw values say which input each answer is for.
+  const streamed = duplex(embed, 'EmbedStream', [{ inputs: 'x', normalize: false }, { inputs: 'yy', normalize: false }, { inputs: 'zzz', normalize: false }]);
   await new Promise((r) => setTimeout(r, 50));
   release();
   await within(blocker);
@@ -129,7 +130,7 @@ test('a stream reads no further than its in-flight cap while the model is busy',
     stream.on('error', reject);
   });
   const total = 200;
-  for (let i = 1; i <= total; i++) stream.write({ inputs: 'x'.repeat(i) });
+  for (let i = 1; i <= total; i++) stream.write({ inputs: 'x'.repeat(i), normalize: false });
   stream.end();
   await new Promise((r) => setTimeout(r, 200));
   // The first message runs (held), up to `cap` are admitted; the rest wait in flow control.
