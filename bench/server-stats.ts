@@ -31,7 +31,7 @@ export function phaseStats(before: Scrape, after: Scrape): ServerStats {
     paddingEfficiency: d('coalesce_batch_padded_tokens_total') > 0 ? d('coalesce_batch_tokens_total') / d('coalesce_batch_padded_tokens_total') : null,
     // The sessions' own time: a call's time as the main thread sees it includes its answer's wait
     // for the event loop, and overlaps the next call when sessions take their batches themselves.
-    modelBusy: (d('coalesce_batch_session_duration_sum') || d('te_request_inference_duration_sum')) / ((after.at - before.at) / 1000),
+    modelBusy: (d('coalesce_batch_session_duration_sum') || d('te_batch_inference_duration_sum')) / ((after.at - before.at) / 1000),
     eventLoopLagP99Ms: lag('p99'),
     eventLoopLagMaxMs: lag('max'),
   };
