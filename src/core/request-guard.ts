@@ -19,6 +19,7 @@ export interface EmbedObserver {
  */
 export abstract class GuardedFacade<I> {
   private ready = false;
+  private readonly readyListeners = new Set<(ready: boolean) => void>();
 
   constructor(
     readonly admission: Admission,
@@ -31,7 +32,15 @@ export abstract class GuardedFacade<I> {
   }
 
   markReady(ready: boolean): void {
+    if (ready === this.ready) return;
     this.ready = ready;
+    for (const listener of this.readyListeners) listener(ready);
+  }
+
+  /** Calls `listener` on every change of isReady (health watches); returns the unsubscribe. */
+  onReadyChange(listener: (ready: boolean) => void): () => void {
+    this.readyListeners.add(listener);
+    return () => this.readyListeners.delete(listener);
   }
 
   get queueDepth(): number {
@@ -40,7 +49,7 @@ export abstract class GuardedFacade<I> {
 
   /** Stops admitting and waits for everything admitted to finish: requests still tokenizing or decoding have not reached the batcher yet. */
   async drain(): Promise<void> {
-    this.ready = false;
+    this.markReady(false);
     while (this.admission.inUse > 0) await new Promise((r) => setTimeout(r, 5));
     await this.batcher.drain();
   }

@@ -6,12 +6,13 @@
 import type { ServiceDefinition, MethodDefinition } from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { protoPath as healthProtoPath } from 'grpc-health-check';
 import protobuf from 'protobufjs';
 import { PROTO_DIR } from '../../paths.js';
 import { fileDescriptorBytes } from './descriptors.js';
 
 export interface ProtoFile {
-  /** Path relative to proto/, as reflection's file_by_filename names it. */
+  /** Path relative to proto/ (the library's path for the health service), as reflection's file_by_filename names it. */
   readonly name: string;
   readonly pkg: string;
   readonly root: protobuf.Root;
@@ -27,6 +28,9 @@ export const PROTO_FILES = {
   reflectionV1alpha: 'grpc/reflection/v1alpha/reflection.proto',
 } as const;
 
+/** Files a library serves, read from the library so that clients and reflection see what it serves. */
+const FROM_LIBRARIES: Record<string, string> = { [PROTO_FILES.health]: healthProtoPath };
+
 const cache = new Map<string, ProtoFile>();
 
 /** One Root per file: every file here is self-contained, so each descriptor needs no dependency. */
@@ -34,7 +38,7 @@ export function loadProto(name: string): ProtoFile {
   let file = cache.get(name);
   if (!file) {
     const root = new protobuf.Root();
-    const parsed = protobuf.parse(readFileSync(join(PROTO_DIR, name), 'utf8'), root, { keepCase: true });
+    const parsed = protobuf.parse(readFileSync(FROM_LIBRARIES[name] ?? join(PROTO_DIR, name), 'utf8'), root, { keepCase: true });
     root.resolveAll();
     if (!parsed.package) throw new Error(`${name} declares no package`);
     file = { name, pkg: parsed.package, root, descriptor: fileDescriptorBytes(root, name, parsed.package) };

@@ -7,7 +7,7 @@ import { addCoalesceService } from './coalesce-service.js';
 import type { GrpcDeps } from './deps.js';
 import { HealthService } from './health.js';
 import { loadProto, PROTO_FILES } from './protos.js';
-import { Reflection } from './reflection.js';
+import { addReflection } from './reflection.js';
 import { addTeiServices } from './tei-service.js';
 import { hostPort, reachableHostPort } from '../host-port.js';
 
@@ -30,16 +30,13 @@ export function createGrpcServer(deps: GrpcDeps): { server: Server; health: Heal
   });
   const maxInFlight = Math.max(1, deps.streamMaxInFlight ?? Math.min(deps.limits.maxBatchRequests, deps.limits.maxConcurrentRequests));
 
-  const reflection = new Reflection();
   const health = new HealthService(deps.embedder);
   const tei = addTeiServices(server, deps, maxInFlight);
-  reflection.register(loadProto(PROTO_FILES.tei), tei);
   const coalesce = addCoalesceService(server, deps, maxInFlight);
-  reflection.register(loadProto(PROTO_FILES.coalesce), coalesce);
   const healthServices = health.addTo(server);
-  reflection.register(loadProto(PROTO_FILES.health), healthServices);
-  const reflectionServices = reflection.addTo(server);
-  health.register([...tei, ...coalesce, ...healthServices, ...reflectionServices]);
+  const served = [...tei, ...coalesce, ...healthServices];
+  const reflectionServices = addReflection(server, [PROTO_FILES.tei, PROTO_FILES.coalesce, PROTO_FILES.health].map((f) => loadProto(f)), served);
+  health.register([...served, ...reflectionServices]);
   return { server, health };
 }
 

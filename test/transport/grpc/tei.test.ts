@@ -261,6 +261,30 @@ test('reflection lists the services and resolves symbols to descriptors a client
   }
 });
 
+test('grpc.health.v1 List (the library\'s health.proto) is served, and reflection describes its map so a client can rebuild it', async () => {
+  const health = client(server.grpcUrl!, 'health', 'Health');
+  const listed = await call(health, 'List', {});
+  for (const service of ['', 'tei.v1.Embed', 'coalesce.v1.Coalesce', 'grpc.health.v1.Health']) assert.equal(listed.statuses[service]?.status, 1, service);
+
+  const reflection = client(server.grpcUrl!, 'reflectionV1', 'ServerReflection');
+  const [byFile] = await duplex(reflection, 'ServerReflectionInfo', [{ file_containing_symbol: 'grpc.health.v1.Health.List' }]);
+  const file = descriptor.FileDescriptorProto.decode(byFile.file_descriptor_response.file_descriptor_proto[0]) as any;
+  assert.equal(file.name, 'grpc/health/v1/health.proto');
+  const listResponse = file.messageType.find((m: any) => m.name === 'HealthListResponse');
+  assert.equal(listResponse.field[0].typeName, '.grpc.health.v1.HealthListResponse.StatusesEntry');
+  assert.equal(listResponse.nestedType[0].name, 'StatusesEntry');
+  assert.equal(listResponse.nestedType[0].field.find((f: any) => f.name === 'value').typeName, '.grpc.health.v1.HealthCheckResponse');
+  const rebuilt = (protobuf.Root as any).fromDescriptor({ file: [file] }) as protobuf.Root;
+  const raw = new grpc.Client(server.grpcUrl!, grpc.credentials.createInsecure());
+  const reply = await new Promise<Buffer>((resolve, reject) =>
+    raw.makeUnaryRequest('/grpc.health.v1.Health/List', (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), (e, r) => (e ? reject(e) : resolve(r!))),
+  );
+  raw.close();
+  // protobufjs rebuilds a map from a descriptor as its repeated entries (as the wire has them).
+  const decoded = rebuilt.lookupType('grpc.health.v1.HealthListResponse').decode(reply) as any;
+  assert.equal(decoded.statuses.find((e: any) => e.key === 'tei.v1.Embed')?.value.status, 1);
+});
+
 test('closing the server ends health watches with NOT_SERVING, then refuses connections', async () => {
   const health = client(server.grpcUrl!, 'health', 'Health');
   const watch = (health.Watch as Function).call(health, { service: '' }) as grpc.ClientReadableStream<{ status: number }>;
