@@ -1,15 +1,16 @@
 /**
- * The huggingface_hub cache layout, so Coalesce and Python tools share one cache:
+ * The huggingface_hub cache layout, shared with Python tools. @huggingface/hub's
+ * downloadFileToCacheDir writes the files; this module reads the layout to serve a cached copy:
  *
  *   {cache}/models--{org}--{name}/refs/{revision}          the commit sha the revision pointed to
- *   {cache}/models--{org}--{name}/snapshots/{sha}/{file}   the files of that commit
- *   {cache}/models--{org}--{name}/blobs/*.incomplete       downloads in progress
+ *   {cache}/models--{org}--{name}/snapshots/{sha}/{file}   links to the blobs of that commit
+ *   {cache}/models--{org}--{name}/blobs/{etag}             file contents ({etag}.incomplete while downloading)
  *
- * Coalesce writes plain files into the snapshot (huggingface_hub writes symlinks into blobs/;
- * both read the other's layout). A ref is written only once its snapshot is complete.
+ * A file appears in the snapshot only once its blob is complete, and a ref is written only once
+ * its snapshot is complete.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ONNX_CANDIDATES } from '../backend/manifest.js';
@@ -24,10 +25,6 @@ export function repoFolder(cacheDir: string, id: string): string {
 
 export function snapshotFolder(repoDir: string, sha: string): string {
   return join(repoDir, 'snapshots', sha);
-}
-
-export function downloadsFolder(repoDir: string): string {
-  return join(repoDir, 'blobs');
 }
 
 export const isCommitSha = (s: string): boolean => /^[0-9a-f]{40}$/.test(s);
@@ -65,26 +62,4 @@ export function snapshotLooksComplete(dir: string, onnxFile: string | null): boo
   if (ONNX_CANDIDATES.some((c) => existsSync(join(dir, c)))) return true;
   const onnxDir = join(dir, 'onnx');
   return existsSync(onnxDir) && statSync(onnxDir).isDirectory() && readdirSync(onnxDir).some((f) => /^(?:vision|text)_model.*\.onnx$/.test(f));
-}
-
-/**
- * Removes temporary files of Coalesce downloads that died (a live download touches its file at least
- * every minute). huggingface_hub's own `{etag}.incomplete` files are left for it to resume.
- */
-export async function removeStaleDownloads(dir: string, olderThanMs = 10 * 60_000): Promise<void> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return;
-  }
-  const now = Date.now();
-  for (const name of names.filter((n) => /\.\d+-[0-9a-f]{8}\.incomplete$/.test(n))) {
-    const path = join(dir, name);
-    try {
-      if (now - (await stat(path)).mtimeMs > olderThanMs) await rm(path, { force: true });
-    } catch {
-      // another process removed or finished it
-    }
-  }
 }

@@ -1,26 +1,16 @@
 /**
- * Models from the Hugging Face Hub, fetched like huggingface_hub's snapshot_download but only the
- * files Coalesce reads: list the revision's files, download tokenizer + configs + one ONNX graph
- * at that commit into the shared cache, and serve a complete cached snapshot when the Hub cannot
- * be reached (offline start after a first download).
+ * Models from the Hugging Face Hub with @huggingface/hub, like huggingface_hub's snapshot_download
+ * but only the files Coalesce reads: list the revision's files, download tokenizer + configs + one
+ * ONNX graph at that commit into the shared cache, and serve a complete cached snapshot when the
+ * Hub cannot be reached (offline start after a first download).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import {
-  cachedCommit,
-  defaultHubCache,
-  downloadsFolder,
-  isCommitSha,
-  isSafeCommitName,
-  removeStaleDownloads,
-  repoFolder,
-  snapshotFolder,
-  snapshotLooksComplete,
-  writeRef,
-} from './hub-cache.js';
-import { HubError, HubUnreachableError, type HubErrorContext } from './hub-errors.js';
+import { downloadFileToCacheDir, modelInfo } from '@huggingface/hub';
+import { cachedCommit, defaultHubCache, isCommitSha, isSafeCommitName, repoFolder, snapshotFolder, snapshotLooksComplete, writeRef } from './hub-cache.js';
+import { HubError, HubUnreachableError, hubError, type HubErrorContext } from './hub-errors.js';
+import { hubFetch } from './hub-fetch.js';
 import { CONFIG_FILES, chooseOnnxFiles, isSafeRepoPath, listForMessage, moduleConfigFiles } from './hub-files.js';
-import { downloadFile, fetchRepoInfo, mb, resolveUrl } from './hub-http.js';
 
 export { HubError } from './hub-errors.js';
 
@@ -50,6 +40,10 @@ async function allOrFirstError(tasks: Promise<unknown>[]): Promise<void> {
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
 }
+
+/** Files from this size get a line with their size and speed. */
+const REPORTED_FILE_BYTES = 1 << 20;
+const mb = (bytes: number): string => (bytes / 1e6).toFixed(1);
 
 function readJsonOrNull(path: string): unknown {
   try {
@@ -95,14 +89,16 @@ export async function downloadFromHub(id: string, options: HubOptions): Promise<
   }
 
   const ctx: HubErrorContext = { id, revision, endpoint, tokenSet: token !== null };
-  let info;
+  const fetch = hubFetch(endpoint, token);
+  let info: { sha?: unknown; filePaths?: unknown };
   try {
-    info = await fetchRepoInfo(ctx, token);
-  } catch (e) {
+    info = await modelInfo({ name: id, revision, hubUrl: endpoint, additionalFields: ['sha', 'filePaths'], fetch });
+  } catch (caught) {
+    const e = hubError(caught, ctx);
     // Like huggingface_hub: when the Hub cannot tell what the revision is now, the last complete download serves.
-    const cached = e instanceof HubError ? cachedSnapshot() : null;
+    const cached = cachedSnapshot();
     if (cached !== null) {
-      log(`${(e as Error).message}; using the cached ${id} (revision ${revision}, commit ${cached.sha}) from ${cached.dir}`);
+      log(`${e.message}; using the cached ${id} (revision ${revision}, commit ${cached.sha}) from ${cached.dir}`);
       return cached.dir;
     }
     if (e instanceof HubUnreachableError) {
@@ -111,7 +107,10 @@ export async function downloadFromHub(id: string, options: HubOptions): Promise<
     throw e;
   }
 
-  const { sha, siblings } = info;
+  const { sha, filePaths: siblings } = info;
+  if (typeof sha !== 'string' || !Array.isArray(siblings) || !siblings.every((f): f is string => typeof f === 'string')) {
+    throw new HubError(`${endpoint} answered for ${id} without a commit sha and file list: is ${endpoint} a Hugging Face Hub (HF_ENDPOINT)?`);
+  }
   if (!isSafeCommitName(sha)) throw new HubError(`${endpoint} gave '${sha}' as the commit of ${id}: not a commit id`);
   if (!siblings.includes('tokenizer.json')) {
     throw new HubError(
@@ -122,8 +121,6 @@ export async function downloadFromHub(id: string, options: HubOptions): Promise<
   const onnx = chooseOnnxFiles(siblings, onnxFile, { id, revision, endpoint });
 
   const snapshot = snapshotFolder(repoDir, sha);
-  const tmpDir = downloadsFolder(repoDir);
-  await removeStaleDownloads(tmpDir);
   const started = performance.now();
   let files = 0;
   let bytes = 0;
@@ -132,8 +129,17 @@ export async function downloadFromHub(id: string, options: HubOptions): Promise<
     const dest = join(snapshot, file);
     if (existsSync(dest)) return;
     if (files++ === 0) log(`downloading ${id} (revision ${revision}, commit ${sha}) from ${endpoint} into ${snapshot}`);
-    // At the commit, not the revision: every file comes from the same commit even if the branch moves meanwhile.
-    bytes += await downloadFile(resolveUrl(endpoint, id, sha, file), dest, { ctx: { ...ctx, file }, token, tmpDir, log });
+    const fileStarted = performance.now();
+    try {
+      // At the commit, not the revision: every file comes from the same commit even if the branch moves meanwhile.
+      await downloadFileToCacheDir({ repo: id, path: file, revision: sha, hubUrl: endpoint, cacheDir, fetch });
+    } catch (e) {
+      throw hubError(e, { ...ctx, file });
+    }
+    const size = statSync(dest).size;
+    bytes += size;
+    const s = (performance.now() - fileStarted) / 1000;
+    if (size >= REPORTED_FILE_BYTES) log(`downloaded ${file}: ${mb(size)} MB in ${s.toFixed(1)} s (${(size / 1e6 / Math.max(s, 1e-3)).toFixed(1)} MB/s)`);
   };
 
   const present = new Set(siblings);

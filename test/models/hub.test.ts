@@ -3,7 +3,7 @@
  * the huggingface_hub cache layout, offline re-use, tokens, redirects and the error messages.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -67,7 +67,10 @@ describe('downloadFromHub', () => {
       // Files the fixture repo has but Coalesce never reads stay on the Hub.
       assert.equal(existsSync(join(dir, 'reference.json')), false);
       assert.equal(existsSync(join(dir, 'README.md')), false);
-      assert.deepEqual(readdirSync(join(cache, 'models--fake-org--tiny-bert', 'blobs')), [], 'no temporary file left');
+      // huggingface_hub's layout: the snapshot links to content-addressed blobs; no temporary file is left.
+      assert.ok(lstatSync(join(dir, 'model.onnx')).isSymbolicLink());
+      assert.equal(realpathSync(join(dir, 'model.onnx')), realpathSync(join(cache, 'models--fake-org--tiny-bert', 'blobs', readlinkSync(join(dir, 'model.onnx')).split('/').pop()!)));
+      assert.deepEqual(readdirSync(join(cache, 'models--fake-org--tiny-bert', 'blobs')).filter((f) => f.endsWith('.incomplete')), [], 'no temporary file left');
 
       const manifest = readManifest(dir);
       assert.equal(manifest.onnxFile, 'model.onnx');
@@ -75,8 +78,8 @@ describe('downloadFromHub', () => {
       assert.equal(manifest.normalize, true);
 
       // Listed at the revision, downloaded at the commit the revision pointed to.
-      assert.equal(hub.requests[0].url, `/api/models/fake-org/tiny-bert/revision/main`);
-      assert.ok(hub.downloadsOf('model.onnx').every((r) => r.url === `/fake-org/tiny-bert/resolve/${FAKE_SHA}/model.onnx`));
+      assert.equal(hub.requests[0].path, `/api/models/fake-org/tiny-bert/revision/main`);
+      assert.ok(hub.downloadsOf('model.onnx').every((r) => r.path === `/fake-org/tiny-bert/resolve/${FAKE_SHA}/model.onnx`));
       assert.equal(hub.downloadsOf('model.onnx').length, 1);
       assert.ok(o.lines.some((l) => l.includes('model.onnx') && l.includes('MB/s') && l.includes('4.0 MB')), o.lines.join('\n'));
     } finally {
@@ -91,7 +94,7 @@ describe('downloadFromHub', () => {
     hub.requests.length = 0;
     const second = await downloadFromHub(ID, options(hub.url, cache));
     assert.equal(second, first);
-    assert.deepEqual(hub.requests.map((r) => r.url), ['/api/models/fake-org/tiny-bert/revision/main'], 'only the listing');
+    assert.deepEqual(hub.requests.map((r) => r.path), ['/api/models/fake-org/tiny-bert/revision/main'], 'only the listing');
     await hub.close();
 
     const o = options(hub.url, cache);
@@ -150,7 +153,7 @@ describe('downloadFromHub', () => {
       try {
         const dir = await downloadFromHub(ID, options(hub.url, freshCache(), { token: 'hf_secret' }));
         assert.deepEqual(readFileSync(join(dir, 'model.onnx')), readFileSync(join(TINY_BERT_DIR, 'model.onnx')), redirect);
-        const followed = hub.requests.filter((r) => r.url.includes(`/${FAKE_SHA}/`) && !r.url.includes('/resolve/'));
+        const followed = hub.requests.filter((r) => r.path.includes(`/${FAKE_SHA}/`) && !r.path.includes('/resolve/'));
         assert.ok(followed.length > 5, `${redirect}: redirects were followed`);
         const expected = redirect === 'relative' ? 'Bearer hf_secret' : undefined;
         assert.ok(followed.every((r) => r.authorization === expected), `${redirect}: ${JSON.stringify(followed[0])}`);
@@ -196,15 +199,17 @@ describe('downloadFromHub', () => {
     const repoDir = join(cache, 'models--fake-org--tiny-bert');
     assert.equal(existsSync(join(snapshotOf(cache), 'model.onnx')), false);
     assert.equal(existsSync(join(repoDir, 'refs', 'main')), false);
-    assert.deepEqual(readdirSync(join(repoDir, 'blobs')), []);
+    const blobs = readdirSync(join(repoDir, 'blobs'));
+    assert.equal(blobs.filter((f) => f.endsWith('.incomplete')).length, 1, `only the graph's download is unfinished: ${blobs}`);
     await assert.rejects(downloadFromHub(ID, options(broken.url, cache)), /no complete copy of fake-org\/tiny-bert \(revision main\) is cached/);
 
     const hub = await startFakeHub({ repos: [tinyBertRepo()] });
     try {
       await downloadFromHub(ID, options(hub.url, cache));
-      const downloads = hub.requests.filter((r) => r.url.includes('/resolve/')).map((r) => r.url);
+      const downloads = hub.requests.filter((r) => r.path.includes('/resolve/') && r.range === undefined).map((r) => r.path);
       assert.deepEqual(downloads, [`/fake-org/tiny-bert/resolve/${FAKE_SHA}/model.onnx`], 'only the missing graph');
       assert.ok(readManifest(snapshotOf(cache)));
+      assert.deepEqual(readdirSync(join(repoDir, 'blobs')).filter((f) => f.endsWith('.incomplete')), [], 'the unfinished download was replaced');
     } finally {
       await hub.close();
     }
