@@ -1,29 +1,50 @@
 /**
  * The one configuration schema. Every option is a flag and an environment variable with a
- * documented default; `--help`, the README table and `/info` all come from this table.
- * Precedence: flag > environment variable > default.
+ * documented default; `--help`, docs/configuration.md and `/info` all come from this table.
+ * Precedence: flag > environment variable > default. Flags are parsed by commander; values are
+ * checked here, so an error names the flag or the variable it came from. What `auto` and `0`
+ * mean is decided in one place, src/settings.ts.
  */
+import { Command, CommanderError, Option } from 'commander';
+import { TEI_FLAGS } from './tei-flags.js';
+
 export type OptionType = 'string' | 'int' | 'bool';
 
-interface OptionSpec<T> {
+export interface OptionSpec<T> {
   flag: string;
   env: string;
   type: OptionType;
   default: T;
   doc: string;
-  /** Allowed values for string options. */
+  /** Allowed values for string options (the option's type is their union). */
   choices?: readonly string[];
+  /** Other spellings of allowed values, e.g. TEI's `last-token`. */
+  valueAliases?: Readonly<Record<string, string>>;
   /** Shape string options must have, with the forms named in the error. */
   pattern?: { re: RegExp; forms: string };
   min?: number;
+  /** More flags for the same option (TEI's names): `--model-id`, `-p`. */
+  aliases?: readonly string[];
+  /** More environment variables for the same option, read after `env`. */
+  envAliases?: readonly string[];
+  /** Never shown by /info. */
+  secret?: boolean;
 }
 
-function opt<T>(spec: OptionSpec<T>): OptionSpec<T> {
+type ChoiceSpec<C extends readonly string[], D> = Omit<OptionSpec<D>, 'choices'> & { type: 'string'; choices: C };
+
+/** An option whose choices make its type: `choices: ['a', 'b']` gives `'a' | 'b'` (and null when the default is null). */
+function opt<const C extends readonly string[], D extends C[number] | null>(spec: ChoiceSpec<C, D>): OptionSpec<C[number] | (null extends D ? null : never)>;
+function opt<T>(spec: OptionSpec<T>): OptionSpec<T>;
+function opt(spec: OptionSpec<unknown>): OptionSpec<unknown> {
   return spec;
 }
 
+/** --device: `cuda` is GPU 0. */
+export type Device = 'cpu' | 'auto' | 'cuda' | `cuda:${number}`;
+
 export const OPTIONS = {
-  model: opt<string | null>({ flag: '--model', env: 'MODEL_ID', type: 'string', default: null,
+  model: opt<string | null>({ flag: '--model', env: 'MODEL_ID', type: 'string', default: null, aliases: ['--model-id'],
     doc: 'Model folder, or a Hugging Face Hub id (org/name). Unset: the embedded default model (models/default, converted on first start).' }),
   revision: opt<string>({ flag: '--revision', env: 'REVISION', type: 'string', default: 'main',
     doc: 'Hub revision (branch, tag or commit) when --model is a Hub id.' }),
@@ -31,16 +52,19 @@ export const OPTIONS = {
     doc: 'Base URL of the Hugging Face Hub (or a mirror).' }),
   hubCache: opt<string | null>({ flag: '--huggingface-hub-cache', env: 'HUGGINGFACE_HUB_CACHE', type: 'string', default: null,
     doc: 'Where Hub downloads are kept. Unset: ~/.cache/huggingface/hub.' }),
-  hubToken: opt<string | null>({ flag: '--hf-token', env: 'HF_TOKEN', type: 'string', default: null,
+  hubToken: opt<string | null>({ flag: '--hf-token', env: 'HF_TOKEN', type: 'string', default: null, secret: true,
+    aliases: ['--hf-api-token'], envAliases: ['HF_API_TOKEN'],
     doc: 'Bearer token for private Hub repositories. Never shown in /info.' }),
   hubOffline: opt<boolean>({ flag: '--hub-offline', env: 'HF_HUB_OFFLINE', type: 'bool', default: false,
     doc: 'Never call the Hub: serve a Hub id from the cache, or fail when it is not cached. Without it, a cached copy still serves when the Hub is unreachable.' }),
   onnxFile: opt<string | null>({ flag: '--onnx-file', env: 'ONNX_FILE', type: 'string', default: null,
     doc: 'ONNX file inside the model folder (e.g. onnx/model_fp16.onnx). Unset: model.onnx, then onnx/model.onnx.' }),
-  pooling: opt<string | null>({ flag: '--pooling', env: 'POOLING', type: 'string', default: null,
-    choices: ['mean', 'cls', 'max', 'last_token'],
+  dtype: opt({ flag: '--dtype', env: 'DTYPE', type: 'string', default: null, choices: ['float32', 'float16'],
+    doc: 'Weights to load, as TEI\'s --dtype. float16: onnx/model_fp16.onnx (image-text models: the fp16 variant); start fails when the model has no such file. float32: the default files. Not together with --onnx-file or --onnx-variant.' }),
+  pooling: opt({ flag: '--pooling', env: 'POOLING', type: 'string', default: null,
+    choices: ['mean', 'cls', 'max', 'last_token'], valueAliases: { 'last-token': 'last_token' },
     doc: 'Override the pooling of token-level outputs. Unset: from 1_Pooling/config.json, else mean.' }),
-  device: opt<string>({ flag: '--device', env: 'DEVICE', type: 'string', default: 'cpu',
+  device: opt<Device>({ flag: '--device', env: 'DEVICE', type: 'string', default: 'cpu',
     pattern: { re: /^(cpu|auto|cuda(:\d+)?)$/, forms: 'cpu, cuda, cuda:N, auto' },
     doc: 'Where the model runs: cpu, cuda (GPU 0), cuda:N, or auto (CUDA when its provider loads, else CPU). CUDA needs the ONNX Runtime CUDA provider (scripts/install-cuda-provider.sh), CUDA 13 and cuDNN 9; cuda fails at start with what is missing, auto falls back and says why.' }),
   sessions: opt<number>({ flag: '--sessions', env: 'SESSIONS', type: 'int', default: 0, min: 0,
@@ -49,9 +73,9 @@ export const OPTIONS = {
     doc: 'Append pooling to graphs that output token states, so only one vector per input leaves the session. false: pool on the host.' }),
   padSeqMultiple: opt<number>({ flag: '--pad-seq-multiple', env: 'PAD_SEQ_MULTIPLE', type: 'int', default: 0, min: 0,
     doc: 'Pad each batch\'s sequence length up to a multiple of this, so the runtime meets fewer distinct shapes. 0: 32 with shape buckets (--shape-buckets), else 8 on CUDA and 1 (none) on CPU.' }),
-  memPattern: opt<string>({ flag: '--mem-pattern', env: 'MEM_PATTERN', type: 'string', default: 'auto', choices: ['auto', 'on', 'off'],
+  memPattern: opt({ flag: '--mem-pattern', env: 'MEM_PATTERN', type: 'string', default: 'auto', choices: ['auto', 'on', 'off'],
     doc: 'ONNX Runtime memory pattern planning (per input shape). auto: ONNX Runtime\'s default (on).' }),
-  shapeBuckets: opt<string>({ flag: '--shape-buckets', env: 'SHAPE_BUCKETS', type: 'string', default: 'auto', choices: ['auto', 'on', 'off'],
+  shapeBuckets: opt({ flag: '--shape-buckets', env: 'SHAPE_BUCKETS', type: 'string', default: 'auto', choices: ['auto', 'on', 'off'],
     doc: 'Pad batches to a small set of shapes (sequence length to a multiple of 32 or --pad-seq-multiple, inputs per batch to 1, 2, 4, 8, 16, then multiples of 8 up to 64, then four steps per doubling) and run each once per session at start, since the CUDA provider pays ~60 ms the first time it meets a shape. auto: on with CUDA, off on CPU.' }),
   padBatchMultiple: opt<number>({ flag: '--pad-batch-multiple', env: 'PAD_BATCH_MULTIPLE', type: 'int', default: 0, min: 0,
     doc: 'Pad each batch with one-token filler rows up to a multiple of this many inputs. 0: 1 (none).' }),
@@ -59,7 +83,7 @@ export const OPTIONS = {
     doc: 'ONNX Runtime intra-op threads for the model. 0: one per core.' }),
   hostname: opt<string>({ flag: '--hostname', env: 'HOSTNAME_BIND', type: 'string', default: '0.0.0.0',
     doc: 'Address the HTTP and gRPC servers bind.' }),
-  port: opt<number>({ flag: '--port', env: 'PORT', type: 'int', default: 8080, min: 0,
+  port: opt<number>({ flag: '--port', env: 'PORT', type: 'int', default: 8080, min: 0, aliases: ['-p'],
     doc: 'HTTP port (0: any free port).' }),
   grpcPort: opt<number>({ flag: '--grpc-port', env: 'GRPC_PORT', type: 'int', default: 50051, min: -1,
     doc: 'gRPC port (tei.v1, coalesce.v1, health, reflection) on the same address as HTTP. 0: any free port; -1: no gRPC server.' }),
@@ -67,7 +91,7 @@ export const OPTIONS = {
     doc: 'Token budget of one model call, padding included (batch size x longest input).' }),
   maxBatchRequests: opt<number>({ flag: '--max-batch-requests', env: 'MAX_BATCH_REQUESTS', type: 'int', default: 256, min: 1,
     doc: 'Most inputs in one model call.' }),
-  batchQueue: opt<string>({ flag: '--batch-queue', env: 'BATCH_QUEUE', type: 'string', default: 'auto', choices: ['auto', 'shared', 'main'],
+  batchQueue: opt({ flag: '--batch-queue', env: 'BATCH_QUEUE', type: 'string', default: 'auto', choices: ['auto', 'shared', 'main'],
     doc: 'Where text batches are formed. shared: texts wait in shared memory and each session thread takes its next batch the moment it is free; main: the main thread forms batches and sends them to the sessions. auto: shared with CUDA, main on the CPU (where one session\'s run already takes every core, and the shared queue measured no faster). Image batches are always formed on the main thread.' }),
   maxConcurrentRequests: opt<number>({ flag: '--max-concurrent-requests', env: 'MAX_CONCURRENT_REQUESTS', type: 'int', default: 512, min: 1,
     doc: 'Requests admitted at once; beyond it clients get 429 at once.' }),
@@ -75,8 +99,8 @@ export const OPTIONS = {
     doc: 'Most inputs in one request.' }),
   maxInputLength: opt<number>({ flag: '--max-input-length', env: 'MAX_INPUT_LENGTH', type: 'int', default: 0, min: 0,
     doc: 'Cap on tokens per input. 0: the model\'s own limit (tokenizer / config).' }),
-  autoTruncate: opt<boolean>({ flag: '--auto-truncate', env: 'AUTO_TRUNCATE', type: 'bool', default: false,
-    doc: 'Truncate inputs over the max input length when the request does not say; otherwise they get 413 (as from TEI).' }),
+  autoTruncate: opt<boolean>({ flag: '--auto-truncate', env: 'AUTO_TRUNCATE', type: 'bool', default: true,
+    doc: 'Truncate inputs over the max input length when the request does not say (TEI 1.9\'s default). false: such inputs get 413, as from TEI before 1.9.' }),
   payloadLimit: opt<number>({ flag: '--payload-limit', env: 'PAYLOAD_LIMIT', type: 'int', default: 2_000_000, min: 1,
     doc: 'Largest request body in bytes; larger gets 413.' }),
   httpThreads: opt<number>({ flag: '--http-threads', env: 'HTTP_THREADS', type: 'int', default: 0, min: 0,
@@ -87,7 +111,7 @@ export const OPTIONS = {
     doc: 'Image-text models: most images in one vision-model call (images batch apart from texts, every image costs the same).' }),
   imageWorkers: opt<number>({ flag: '--image-workers', env: 'IMAGE_WORKERS', type: 'int', default: 2, min: 0,
     doc: 'Image-text models: worker threads that decode, resize and normalize images. 0: on the main thread.' }),
-  jpegDecoder: opt<string>({ flag: '--jpeg-decoder', env: 'JPEG_DECODER', type: 'string', default: 'wasm', choices: ['wasm', 'sharp'],
+  jpegDecoder: opt({ flag: '--jpeg-decoder', env: 'JPEG_DECODER', type: 'string', default: 'wasm', choices: ['wasm', 'sharp'],
     doc: 'Image-text models: wasm decodes plain 8-bit JPEGs with libjpeg-turbo in WebAssembly on the image workers (same pixels, about half the CPU of a libvips call); others, and everything with sharp, go through sharp (libvips).' }),
   maxImagePixels: opt<number>({ flag: '--max-image-pixels', env: 'MAX_IMAGE_PIXELS', type: 'int', default: 50_000_000, min: 1,
     doc: 'Largest image (width x height) decoded; larger gets 422 before any pixel is decoded (decompression bombs).' }),
@@ -107,74 +131,149 @@ export const OPTIONS = {
     doc: 'Text prepended to every input whose request names no prompt (e.g. "query: "). Excludes --default-prompt-name.' }),
   servedModelName: opt<string | null>({ flag: '--served-model-name', env: 'SERVED_MODEL_NAME', type: 'string', default: null,
     doc: 'Model name reported by /info and the OpenAI route. Unset: the model folder or Hub id.' }),
-  logFormat: opt<string>({ flag: '--log-format', env: 'LOG_FORMAT', type: 'string', default: 'text', choices: ['text', 'json'],
+  logFormat: opt({ flag: '--log-format', env: 'LOG_FORMAT', type: 'string', default: 'text', choices: ['text', 'json'],
     doc: 'Log lines as text or JSON.' }),
   logBatches: opt<boolean>({ flag: '--log-batches', env: 'LOG_BATCHES', type: 'bool', default: false,
     doc: 'Log one line per model call: its inputs, tokens, padded tokens, and milliseconds from the batcher and inside the session. Shows how the batcher coalesces a load; costs a log write per call on the main thread.' }),
   eventLoopMetrics: opt<boolean>({ flag: '--event-loop-metrics', env: 'EVENT_LOOP_METRICS', type: 'bool', default: false,
     doc: 'Export the main thread\'s event-loop delay on /metrics (nodejs_eventloop_lag_*_seconds, over the interval since the previous scrape).' }),
 } as const;
-
 type Options = typeof OPTIONS;
-export type Config = { [K in keyof Options]: Options[K]['default'] extends infer D ? (D extends null ? string | null : D) : never };
+export type OptionKey = keyof Options;
+/** The configuration as given: each option's type comes from its table entry (choices make unions). */
+export type Config = { -readonly [K in OptionKey]: Options[K] extends OptionSpec<infer T> ? T : never };
+export type ConfigSource = 'flag' | 'env' | 'default';
 
-/** Options never shown by /info. */
-const SECRET: ReadonlySet<keyof Config> = new Set(['hubToken']);
+const SPECS = OPTIONS as unknown as Record<OptionKey, OptionSpec<unknown>>;
+const KEYS = Object.keys(OPTIONS) as OptionKey[];
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-function parseValue(spec: OptionSpec<unknown>, raw: string, source: string): unknown {
+function parseValue(spec: OptionSpec<unknown>, given: string, source: string): unknown {
   switch (spec.type) {
-    case 'string':
+    case 'string': {
+      const raw = spec.valueAliases?.[given] ?? given;
       if (spec.choices && !spec.choices.includes(raw)) {
-        throw new ConfigError(`${source}: '${raw}' is not one of ${spec.choices.join(', ')}`);
+        throw new ConfigError(`${source}: '${given}' is not one of ${spec.choices.join(', ')}`);
       }
       if (spec.pattern && !spec.pattern.re.test(raw)) {
-        throw new ConfigError(`${source}: '${raw}' is not one of ${spec.pattern.forms}`);
+        throw new ConfigError(`${source}: '${given}' is not one of ${spec.pattern.forms}`);
       }
       return raw;
+    }
     case 'bool': {
-      const v = raw.toLowerCase();
+      const v = given.toLowerCase();
       if (['1', 'true', 'yes', 'on', ''].includes(v)) return true;
       if (['0', 'false', 'no', 'off'].includes(v)) return false;
-      throw new ConfigError(`${source}: '${raw}' is not a boolean (true/false)`);
+      throw new ConfigError(`${source}: '${given}' is not a boolean (true/false)`);
     }
     case 'int': {
-      if (!/^-?\d+$/.test(raw.replace(/_/g, ''))) throw new ConfigError(`${source}: '${raw}' is not an integer`);
-      const n = Number(raw.replace(/_/g, ''));
+      if (!/^-?\d+$/.test(given.replace(/_/g, ''))) throw new ConfigError(`${source}: '${given}' is not an integer`);
+      const n = Number(given.replace(/_/g, ''));
       if (spec.min !== undefined && n < spec.min) throw new ConfigError(`${source}: ${n} is below the minimum ${spec.min}`);
       return n;
     }
   }
 }
 
+/** Flags of an option: its own, then its aliases. */
+function flagsOf(spec: OptionSpec<unknown>): string[] {
+  return [spec.flag, ...(spec.aliases ?? [])];
+}
+
+/** TEI flags that no option has taken: refused, switches and no-ops (src/tei-flags.ts). */
+function teiExtras() {
+  const claimed = new Set(KEYS.flatMap((k) => flagsOf(SPECS[k])));
+  return TEI_FLAGS.filter((t) => t.kind !== 'option' && !claimed.has(t.flag));
+}
+
+const isBoolLike = (spec: { type: OptionType } | { kind: string }) => ('type' in spec ? spec.type === 'bool' : spec.kind === 'switch' || spec.kind === 'no-op');
+
+function optionFor(flag: string, boolLike: boolean): Option {
+  return new Option(`${flag} ${boolLike ? '[bool]' : '<value>'}`);
+}
+
+/** Reads argv with commander: every name of every option, raw strings (true for a bare boolean). */
+function parseArgv(argv: readonly string[]): Map<string, string | true> {
+  const program = new Command('coalesce')
+    .exitOverride()
+    .configureOutput({ writeOut: () => {}, writeErr: () => {} })
+    .helpOption(false)
+    .allowExcessArguments(false);
+  const names = new Map<string, string>();
+  const flags = [
+    ...KEYS.flatMap((k) => flagsOf(SPECS[k]).map((f) => ({ flag: f, boolLike: isBoolLike(SPECS[k]) }))),
+    ...teiExtras().map((t) => ({ flag: t.flag, boolLike: isBoolLike(t) })),
+  ];
+  for (const { flag, boolLike } of flags) {
+    const option = optionFor(flag, boolLike);
+    names.set(flag, option.attributeName());
+    program.addOption(option);
+  }
+  try {
+    program.parse(argv as string[], { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) throw new ConfigError(`${e.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (see --help)`);
+    throw e;
+  }
+  const given = new Map<string, string | true>();
+  for (const [flag, name] of names) {
+    const value = program.getOptionValue(name) as string | true | undefined;
+    if (value !== undefined) given.set(flag, value);
+  }
+  return given;
+}
+
+/** The value an option gets from the command line (one of its names at most), or from the first of its variables that is set. */
+function rawValue(flags: readonly string[], envs: readonly string[], given: Map<string, string | true>, env: NodeJS.ProcessEnv): { raw: string; source: string; from: ConfigSource } | null {
+  const named = flags.filter((f) => given.has(f));
+  if (named.length > 1) throw new ConfigError(`${named.join(' and ')} name the same option: give one`);
+  if (named.length === 1) {
+    const v = given.get(named[0])!;
+    return { raw: v === true ? 'true' : v, source: named[0], from: 'flag' };
+  }
+  for (const name of envs) {
+    const v = env[name];
+    if (v !== undefined && v !== '') return { raw: v, source: name, from: 'env' };
+  }
+  return null;
+}
+
+/** Options that cannot be given together (TEI refuses the prompt pair too). */
+const EXCLUSIVE: readonly (readonly OptionKey[])[] = [
+  ['defaultPromptName', 'defaultPrompt'],
+  ['dtype', 'onnxFile'],
+  ['dtype', 'onnxVariant'],
+];
+
 /** Resolves flag > env > default. Throws ConfigError naming the flag or variable at fault. */
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Config {
-  const byFlag = new Map<string, keyof Options>();
-  for (const [key, spec] of Object.entries(OPTIONS)) byFlag.set(spec.flag, key as keyof Options);
-
-  const fromFlags = new Map<keyof Options, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const eq = arg.indexOf('=');
-    const flag = eq >= 0 ? arg.slice(0, eq) : arg;
-    const key = byFlag.get(flag);
-    if (!key) throw new ConfigError(`unknown option '${arg}' (see --help)`);
-    if (eq >= 0) fromFlags.set(key, arg.slice(eq + 1));
-    else if (OPTIONS[key].type === 'bool' && (i + 1 >= argv.length || argv[i + 1].startsWith('--'))) fromFlags.set(key, 'true');
-    else if (i + 1 < argv.length) fromFlags.set(key, argv[++i]);
-    else throw new ConfigError(`${flag} needs a value`);
-  }
-
+  const given = parseArgv(argv);
   const config: Record<string, unknown> = {};
-  for (const [key, spec] of Object.entries(OPTIONS) as [keyof Options, OptionSpec<unknown>][]) {
-    const flagValue = fromFlags.get(key);
-    const envValue = env[spec.env];
-    if (flagValue !== undefined) config[key] = parseValue(spec, flagValue, spec.flag);
-    else if (envValue !== undefined && envValue !== '') config[key] = parseValue(spec, envValue, spec.env);
-    else config[key] = spec.default;
+  const sources = new Map<OptionKey, string>();
+  for (const key of KEYS) {
+    const spec = SPECS[key];
+    const found = rawValue(flagsOf(spec), [spec.env, ...(spec.envAliases ?? [])], given, env);
+    config[key] = found ? parseValue(spec, found.raw, found.source) : spec.default;
+    if (found) sources.set(key, found.source);
+  }
+  for (const tei of teiExtras()) {
+    const found = rawValue([tei.flag], [tei.env], given, env);
+    if (!found) continue;
+    // The value is never echoed: --api-key carries a secret.
+    if (tei.kind === 'refused') throw new ConfigError(`${found.source} (a TEI setting) is not supported by Coalesce: ${tei.why}`);
+    const on = parseValue({ flag: tei.flag, env: tei.env, type: 'bool', default: false, doc: '' }, found.raw, found.source);
+    if (tei.kind !== 'switch' || !on) continue;
+    const { option, value } = tei.sets;
+    const already = sources.get(option as OptionKey);
+    if (already && config[option] !== value) throw new ConfigError(`${found.source} asks for ${SPECS[option as OptionKey].flag} ${value}, but ${already} says '${config[option]}'`);
+    config[option] = parseValue(SPECS[option as OptionKey], value, found.source);
+  }
+  for (const group of EXCLUSIVE) {
+    const set = group.filter((k) => sources.has(k));
+    if (set.length > 1) throw new ConfigError(`${set.map((k) => sources.get(k)).join(' and ')} cannot be used together`);
   }
   return config as Config;
 }
@@ -183,17 +282,23 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
 export function publicConfig(config: Config): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
-    out[key] = SECRET.has(key as keyof Config) && value ? '***' : value;
+    out[key] = SPECS[key as OptionKey]?.secret && value ? '***' : value;
   }
   return out;
 }
 
+/** `--help`: commander's layout of the same table, with each option's variable and default. */
 export function helpText(): string {
-  const lines = ['Usage: coalesce [options]', '', 'Every option is also an environment variable.', ''];
-  for (const spec of Object.values(OPTIONS) as OptionSpec<unknown>[]) {
-    const choices = spec.choices ? ` (${spec.choices.join(' | ')})` : '';
-    lines.push(`  ${spec.flag} <${spec.type}>  [env ${spec.env}, default ${JSON.stringify(spec.default)}]${choices}`);
-    lines.push(`      ${spec.doc}`);
+  const program = new Command('coalesce').helpOption('-h, --help', 'Show this help.').description('An embedding server. Every option is also an environment variable; a flag beats its variable, which beats the default.');
+  for (const key of KEYS) {
+    const spec = SPECS[key];
+    const names = [...(spec.aliases ?? []).filter((a) => /^-\w$/.test(a)), spec.flag].join(', ');
+    const option = new Option(`${names} ${spec.type === 'bool' ? '[bool]' : `<${spec.type}>`}`, spec.doc).env([spec.env, ...(spec.envAliases ?? [])].join(', '));
+    if (spec.default !== null) option.default(spec.default);
+    if (spec.choices) option.choices(spec.choices);
+    program.addOption(option);
   }
-  return lines.join('\n');
+  const tei = TEI_FLAGS.filter((t) => t.kind !== 'option').map((t) => `  ${t.flag} [${t.env}]: ${t.kind === 'refused' ? `refused: ${t.why}` : t.note}`);
+  const aliases = KEYS.flatMap((k) => (SPECS[k].aliases ?? []).filter((a) => a.startsWith('--')).map((a) => `  ${a}: ${SPECS[k].flag}`));
+  return [program.helpInformation().trimEnd(), '', 'TEI names:', ...aliases, ...tei, '', 'Full table: docs/configuration.md'].join('\n');
 }

@@ -50,7 +50,7 @@ export async function startImageServing(
   }
   const loader = await ImagePreprocessor.start(
     vl.image,
-    { maxPixels: config.maxImagePixels, jpegDecoder: config.jpegDecoder as 'wasm' | 'sharp' },
+    { maxPixels: config.maxImagePixels, jpegDecoder: config.jpegDecoder },
     { allowUrlFetch: config.allowUrlFetch, fetchTimeoutMs: config.urlFetchTimeoutMs, fetchMaxBytes: config.urlFetchMaxBytes },
     config.imageWorkers,
   ).catch(async (e) => {

@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { publicConfig, type Config } from './config.js';
+import { resolveModelFiles, resolveSettings } from './settings.js';
 import { batchHook } from './batch-log.js';
 import { Batcher } from './core/batcher.js';
 import { SharedTextQueue } from './core/shared-queue/shared-text-queue.js';
@@ -22,7 +23,7 @@ import { HfTokenizer, InlineTextEncoder } from './preprocess/tokenizer.js';
 import { TokenizerPool } from './preprocess/tokenizer-pool.js';
 import type { HttpDeps } from './transport/http/app.js';
 import { httpWhere, serveHttp, type HttpServing } from './transport/http/serve.js';
-import { reachableHostPort } from './transport/host-port.js';
+import { hostPort, reachableHostPort } from './transport/host-port.js';
 import { startGrpcServer, type GrpcServer } from './transport/grpc/server.js';
 import { VERSION } from './version.js';
 
@@ -51,8 +52,10 @@ const WARM_UP_TEXTS = ['Coalesce warms up the model before it reports healthy.']
 export async function startCoalesce(config: Config, log: Logger): Promise<Coalesce> {
   const { dir, id } = await resolveModelDir(config, log);
   // An image-text model: the text path serves its text tower (a graph whose one output is text_embeds).
-  const vl = isVisionLanguageFolder(dir) ? await prepareVisionLanguage(dir, { variant: config.onnxVariant, onnxFile: config.onnxFile, fuseAttention: config.fuseAttention }) : null;
-  const textManifest = readManifest(dir, { onnxFile: vl ? vl.textFile : config.onnxFile, pooling: config.pooling, maxInputLength: config.maxInputLength });
+  const isVl = isVisionLanguageFolder(dir);
+  const files = resolveModelFiles(config, isVl);
+  const vl = isVl ? await prepareVisionLanguage(dir, { variant: files.onnxVariant, onnxFile: files.onnxFile, fuseAttention: config.fuseAttention }) : null;
+  const textManifest = readManifest(dir, { onnxFile: vl ? vl.textFile : files.onnxFile, pooling: config.pooling, maxInputLength: config.maxInputLength });
   const manifest = vl ? { ...textManifest, onnxPath: vl.textGraphPath, onnxFile: vl.textSource } : textManifest;
   if (config.maxBatchTokens < manifest.maxLength) {
     throw new Error(`--max-batch-tokens ${config.maxBatchTokens} is below the max input length ${manifest.maxLength}: a full-length input could never run`);
@@ -86,7 +89,8 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     maxBatchRequests: config.maxBatchRequests,
     onBatch: batchHook(metrics.observeBatch, config.logBatches ? log : null, 'text'),
   };
-  const sharedQueue = config.batchQueue === 'shared' || (config.batchQueue === 'auto' && info.provider === 'cuda');
+  const settings = resolveSettings(config, { provider: info.provider === 'cuda' ? 'cuda' : 'cpu', modelMaxLength: info.maxInputLength });
+  const sharedQueue = settings.batchQueue === 'shared';
   const queue = sharedQueue ? new SharedTextQueue(info.maxInputLength, info.padded, limits) : new Batcher(backend, limits);
   if (queue instanceof SharedTextQueue) backend.takeFrom(queue);
   const embedder = new Embedder(info, encoder, queue, { maxClientBatchSize: config.maxClientBatchSize, autoTruncate: config.autoTruncate, prompts },
@@ -124,7 +128,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
       // TEI 1.9's Info fields first, with TEI's meanings; Coalesce's own after them.
       model_id: id,
       model_sha: modelSha(config),
-      model_dtype: 'float32',
+      model_dtype: settings.dtype,
       // The model's pooling (1_Pooling or --pooling), also when the graph itself pools: pooling_in_graph says where it runs.
       // An image-text model's text tower declares none: it pools its own way, in the graph.
       model_type: { embedding: { pooling: vl ? info.pooling : manifest.pooling } },
@@ -154,6 +158,8 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
       ...(images ? { modalities: ['text', 'image'], image: images.info() } : {}),
       http: httpWhere(config.httpThreads),
       config: publicConfig(config),
+      /** What each auto / 0 of the config became on this device (src/settings.ts). */
+      resolved: settings,
     }),
   };
   const http: HttpServing = await serveHttp(httpDeps, {
@@ -193,7 +199,8 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
       throw new Error(`cannot serve gRPC on ${config.hostname}:${config.grpcPort}: ${e.message} (--grpc-port -1 turns gRPC off)`);
     });
   }
-  log('listening', { http: httpUrl, grpc: grpc?.url ?? 'off', httpThreads: config.httpThreads });
+  // What is bound (0.0.0.0 stays 0.0.0.0); httpUrl / grpcUrl are where a client here connects.
+  log('listening', { http: `http://${hostPort(config.hostname, port)}`, grpc: grpc ? hostPort(config.hostname, grpc.port) : 'off', httpThreads: config.httpThreads });
 
   let closing: Promise<void> | null = null;
   return {

@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Config } from '../../src/config.js';
 import { readManifest } from '../../src/backend/manifest.js';
 import { OrtBackend } from '../../src/backend/ort/ort-backend.js';
 import type { EncodedText } from '../../src/core/types.js';
@@ -153,8 +154,8 @@ async function main(): Promise<void> {
     poolInGraph: task.poolInGraph,
     seqMultiple: task.seqMultiple,
     batchMultiple: task.batchMultiple,
-    memPattern: task.memPattern,
-    shapeBuckets: task.shapeBuckets,
+    memPattern: task.memPattern as Config['memPattern'],
+    shapeBuckets: task.shapeBuckets as Config['shapeBuckets'],
     warmupTokens: task.w2BudgetTokens || 32768,
     warmupRows: 512,
   });

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { ModelError } from './model-error.js';
 import { isPooling, type Pooling } from './pooling.js';
+import { resolveMaxInputLength } from '../settings.js';
 
 /** Everything Coalesce reads from a model folder, before any session is created. */
 export interface ModelManifest {
@@ -123,7 +124,7 @@ export function readManifest(dir: string, options: ManifestOptions = {}): ModelM
     positiveInt(tokenizerConfig?.model_max_length) ??
     (positions !== null ? positions - (POSITION_OFFSET_MODELS.has(modelType) ? 2 : 0) : null) ??
     512;
-  const maxLength = options.maxInputLength ? Math.min(ownLimit, options.maxInputLength) : ownLimit;
+  const maxLength = resolveMaxInputLength(options.maxInputLength ?? 0, ownLimit);
 
   return {
     dir,

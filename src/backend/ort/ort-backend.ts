@@ -6,12 +6,8 @@ import { prepareServingGraph, type ServingGraph } from '../onnx/serving-graph.js
 import type { EmbedMessage, FromWorker, SessionFacts, SessionSettings } from './protocol.js';
 import { SessionThreads, startSessionWorker } from './session-threads.js';
 import { startAll } from '../../workers/start-workers.js';
+import { resolveSessions } from '../../settings.js';
 import { isTakenAnswer, type SharedTextQueue } from '../../core/shared-queue/shared-text-queue.js';
-
-/** Sessions when --sessions is 0: a second CUDA session uploads and launches while the first computes; on CPU one session already uses every core. */
-export function defaultSessions(provider: string): number {
-  return provider === 'cuda' ? 2 : 1;
-}
 
 /** Starts one session worker and waits for its model to load. */
 function startWorker(manifest: ModelManifest, settings: SessionSettings, graph: ServingGraph): Promise<{ worker: Worker; facts: SessionFacts }> {
@@ -66,7 +62,7 @@ export class OrtBackend implements Backend {
     const graph = prepareServingGraph(manifest.onnxPath, { pooling: manifest.pooling, poolInGraph: settings.poolInGraph ?? true });
     const first = await startWorker(manifest, settings, graph);
     const { facts } = first;
-    const count = settings.sessions && settings.sessions > 0 ? settings.sessions : defaultSessions(facts.provider);
+    const count = resolveSessions(settings.sessions ?? 0, facts.provider);
     const resolved: SessionSettings = { ...settings, device: facts.device };
     const rest = await startAll(count - 1, () => startWorker(manifest, resolved, graph)).catch(async (e) => {
       await first.worker.terminate();

@@ -2,6 +2,8 @@
 import type { BatchReply } from './session-threads.js';
 import type { ServingGraph } from '../onnx/serving-graph.js';
 import type { ModelManifest } from '../manifest.js';
+import type { Config } from '../../config.js';
+import type { Provider } from '../../settings.js';
 
 export interface SessionSettings {
   /** cpu, cuda, cuda:N or auto (auto: CUDA when its provider loads, else CPU). */
@@ -15,13 +17,13 @@ export interface SessionSettings {
   seqMultiple?: number;
   batchMultiple?: number;
   /** ONNX Runtime's memory pattern planning: 'auto' (ORT's default, on), 'on' or 'off'. */
-  memPattern?: string;
+  memPattern?: Config['memPattern'];
   /**
    * 'on': sequence lengths padded to multiples of 32 (or seqMultiple), row counts to powers of two,
    * and every such shape within warmupTokens / warmupRows run once per session at load; 'auto':
    * on for CUDA, off on CPU; 'off' (default here): only seqMultiple / batchMultiple.
    */
-  shapeBuckets?: string;
+  shapeBuckets?: Config['shapeBuckets'];
   /** The batcher's budgets (--max-batch-tokens, --max-batch-requests): the shapes worth warming. */
   warmupTokens?: number;
   warmupRows?: number;
@@ -53,8 +55,8 @@ export interface SessionFacts {
   /** Pooling runs inside the graph (appended at load), not on the host. */
   pooledInGraph: boolean;
   dimensions: number;
-  /** The execution provider that runs the graph: 'cpu' or 'cuda'. */
-  provider: string;
+  /** The execution provider that runs the graph. */
+  provider: Provider;
   /** The device as /info shows it: cpu or cuda:N. */
   device: string;
   /** Why --device auto fell back to the CPU, or why pooling stayed on the host. */

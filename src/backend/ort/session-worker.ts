@@ -12,7 +12,9 @@ import { makeGraph, makeModel, makeNode, makeValueInfo, DataType, encodeModel } 
 import { pickOutput, POOLED_OUTPUTS, TOKEN_OUTPUTS } from '../onnx/serving-graph.js';
 import { poolTokens } from '../pooling.js';
 import { cudaUnavailableMessage, parseDevice } from './device.js';
-import { pooledRows, serveBatches, sessionOptions, shapeBucketsOn, type RunOutput } from './worker-common.js';
+import { pooledRows, serveBatches, sessionOptions, type RunOutput } from './worker-common.js';
+import { resolveIntraOpThreads, resolveMemPattern, resolvePadBatchMultiple, resolvePadSeqMultiple, resolveShapeBuckets } from '../../settings.js';
+import type { Provider } from '../../settings.js';
 import type { EmbedMessage, FromWorker, LoadRequest, SessionFacts } from './protocol.js';
 import { float16ToFloat32, padBatch, textRowBucket, type IntegerType } from './tensors.js';
 
@@ -26,11 +28,6 @@ interface Loaded {
   normalizedOutput: string | null;
   wants: { mask: boolean; typeIds: boolean; positions: boolean };
 }
-
-/** Sequence multiple on CUDA when --pad-seq-multiple is 0 and shape buckets are off (measured: bench/results/gpu). */
-const CUDA_SEQ_MULTIPLE = 8;
-/** Sequence multiple of shape buckets: 16 lengths up to 512, so warming every bucket stays short. */
-const BUCKET_SEQ_MULTIPLE = 32;
 
 let loaded: Loaded | null = null;
 function post(message: FromWorker): void {
@@ -65,7 +62,7 @@ function probeGraph(): Uint8Array {
 }
 
 /** Resolves --device to providers; for auto, falls back to the CPU with a note when CUDA does not load. */
-async function chooseProviders(device: string, notes: string[]): Promise<{ eps: ort.InferenceSession.ExecutionProviderConfig[]; provider: string; device: string }> {
+async function chooseProviders(device: string, notes: string[]): Promise<{ eps: ort.InferenceSession.ExecutionProviderConfig[]; provider: Provider; device: string }> {
   const request = parseDevice(device);
   if (request.kind === 'cpu') return { eps: ['cpu'], provider: 'cpu', device: 'cpu' };
   const id = request.kind === 'cuda' ? request.id : 0;
@@ -86,8 +83,8 @@ async function chooseProviders(device: string, notes: string[]): Promise<{ eps: 
 async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded> {
   const notes: string[] = graph.note && graph.outputKind === 'token' ? [`pooling on the host: ${graph.note}`] : [];
   const chosen = await chooseProviders(settings.device, notes);
-  const onCuda = chosen.provider === 'cuda';
-  const options = sessionOptions(chosen.eps, settings.intraOpThreads, { enableMemPattern: settings.memPattern !== 'off' });
+  const provider = chosen.provider;
+  const options = sessionOptions(chosen.eps, resolveIntraOpThreads(settings.intraOpThreads, provider), { enableMemPattern: resolveMemPattern(settings.memPattern ?? 'auto') });
   let session: ort.InferenceSession;
   try {
     // The binding takes no SharedArrayBuffer: copy (ORT keeps its own copy of the weights anyway).
@@ -109,12 +106,12 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
   const idType = tensorMeta(session, 'input_ids')?.type;
   const intType: IntegerType = idType === 'int32' ? 'int32' : 'int64';
   const output = graph.outputName && graph.outputKind ? { name: graph.outputName, kind: graph.outputKind } : chooseOutput(session, manifest.onnxPath);
-  const buckets = shapeBucketsOn(settings.shapeBuckets, onCuda);
+  const buckets = resolveShapeBuckets(settings.shapeBuckets ?? 'off', provider);
   const l: Loaded = {
     session,
     pad: {
-      seqMultiple: settings.seqMultiple || (buckets ? BUCKET_SEQ_MULTIPLE : onCuda ? CUDA_SEQ_MULTIPLE : 1),
-      batchMultiple: settings.batchMultiple || 1,
+      seqMultiple: resolvePadSeqMultiple(settings.seqMultiple ?? 0, buckets, provider),
+      batchMultiple: resolvePadBatchMultiple(settings.batchMultiple ?? 0),
       rowBuckets: buckets,
     },
     manifest,

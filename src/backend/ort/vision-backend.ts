@@ -1,4 +1,5 @@
 import type { Worker } from 'node:worker_threads';
+import type { Config } from '../../config.js';
 import { CoalesceError } from '../../errors.js';
 import type { ImageBackend, PreprocessedImage, VisionModelInfo } from '../../core/image-types.js';
 import type { BatchResult } from '../../core/types.js';
@@ -13,7 +14,7 @@ export interface VisionSettings {
   intraOpThreads: number;
   sessions: number;
   /** --shape-buckets (auto, on, off): the worker resolves it for its device. */
-  shapeBuckets: string;
+  shapeBuckets: Config['shapeBuckets'];
   maxBatchImages: number;
 }
 

@@ -1,5 +1,6 @@
 /** Messages between the main thread (VisionBackend) and the worker threads that own the vision sessions. */
 import type { BatchReply } from './session-threads.js';
+import type { Config } from '../../config.js';
 
 export interface VisionLoadRequest {
   type: 'load';
@@ -9,7 +10,7 @@ export interface VisionLoadRequest {
   device: string;
   intraOpThreads: number;
   /** --shape-buckets: when on for the device, batches are padded to imageBucket sizes, each run once at load up to maxBatchImages. */
-  shapeBuckets: string;
+  shapeBuckets: Config['shapeBuckets'];
   maxBatchImages: number;
   /** The [height, width, 3] the preprocessing produces. */
   height: number;

@@ -7,7 +7,8 @@
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { cudaUnavailableMessage, parseDevice } from './device.js';
-import { pooledRows, serveBatches, sessionOptions, shapeBucketsOn, type RunOutput } from './worker-common.js';
+import { pooledRows, serveBatches, sessionOptions, type RunOutput } from './worker-common.js';
+import { resolveIntraOpThreads, resolveShapeBuckets } from '../../settings.js';
 import { imageBucket } from './tensors.js';
 import { PIXELS_INPUT } from '../onnx/pixel-input.js';
 import type { VisionEmbedMessage, VisionFacts, VisionFromWorker, VisionLoadRequest } from './vision-protocol.js';
@@ -33,7 +34,8 @@ function post(message: VisionFromWorker): void {
 async function load(req: VisionLoadRequest): Promise<Loaded> {
   const device = parseDevice(req.device);
   const onCuda = device.kind === 'cuda';
-  const options = sessionOptions(onCuda ? [{ name: 'cuda', deviceId: device.id }] : ['cpu'], req.intraOpThreads);
+  const provider = onCuda ? 'cuda' : 'cpu';
+  const options = sessionOptions(onCuda ? [{ name: 'cuda', deviceId: device.id }] : ['cpu'], resolveIntraOpThreads(req.intraOpThreads, provider));
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(req.path, options);
@@ -58,7 +60,7 @@ async function load(req: VisionLoadRequest): Promise<Loaded> {
     session,
     height: req.height,
     width: req.width,
-    buckets: shapeBucketsOn(req.shapeBuckets, onCuda),
+    buckets: resolveShapeBuckets(req.shapeBuckets, provider),
     stack: new Uint8Array(0),
     facts: { warmup: { shapes: 0, ms: 0 }, outputName, dimensions: 0, provider: onCuda ? 'cuda' : 'cpu', device: onCuda ? `cuda:${device.kind === 'cuda' ? device.id : 0}` : 'cpu' },
   };

@@ -13,23 +13,18 @@ import { replyVectors, type RunOutput } from './reply-vectors.js';
 
 export type { RunOutput } from './reply-vectors.js';
 
-/** --shape-buckets on this device: 'on', or 'auto' on CUDA (where every new shape costs a slow first run). */
-export function shapeBucketsOn(mode: string | undefined, onCuda: boolean): boolean {
-  return mode === 'on' || (mode === 'auto' && onCuda);
-}
-
 export function sessionOptions(
   executionProviders: ort.InferenceSession.ExecutionProviderConfig[],
-  intraOpThreads: number,
+  /** Resolved (settings.ts resolveIntraOpThreads): null leaves ONNX Runtime's default. */
+  intraOpThreads: number | null,
   extra: Partial<ort.InferenceSession.SessionOptions> = {},
 ): ort.InferenceSession.SessionOptions {
   const onCuda = executionProviders.some((p) => p !== 'cpu');
   return {
     executionProviders,
     graphOptimizationLevel: 'all',
-    // On CUDA the CPU only runs shape arithmetic: one thread, so no spinning pool steals cores
-    // from the event loop, the tokenizers and the image decoders.
-    ...(onCuda ? { intraOpNumThreads: 1, interOpNumThreads: 1 } : intraOpThreads > 0 ? { intraOpNumThreads: intraOpThreads } : {}),
+    ...(intraOpThreads !== null ? { intraOpNumThreads: intraOpThreads } : {}),
+    ...(onCuda ? { interOpNumThreads: 1 } : {}),
     // ORT's pool threads busy-wait between and after parallel sections by default: in a server
     // they spin on the cores the event loop (HTTP, tokenization) needs. On 2 shared cores the
     // session's CPU per text halved without spinning, and throughput rose (bench/cpu-bench.ts).
