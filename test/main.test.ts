@@ -13,7 +13,7 @@ const run = (...args: string[]) => spawnSync(process.execPath, [MAIN, '--port', 
 test('--help lists every option with its env var and default', () => {
   const r = spawnSync(process.execPath, [MAIN, '--help'], { encoding: 'utf8' });
   assert.equal(r.status, 0);
-  assert.match(r.stdout, /--max-batch-tokens <int>\s+\[env MAX_BATCH_TOKENS, default 16384\]/);
+  assert.match(r.stdout, /--max-batch-tokens <int>\s+Token budget[^]*?\(default: 16384, env: MAX_BATCH_TOKENS\)/);
 });
 
 test('a bad option or value exits 2 naming it', () => {
@@ -23,6 +23,16 @@ test('a bad option or value exits 2 naming it', () => {
   const bad = run('--max-batch-tokens', 'lots');
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--max-batch-tokens: 'lots' is not an integer/);
+});
+
+test('a TEI flag Coalesce does not support exits 2 saying so, without echoing its value', () => {
+  const r = run('--api-key', 'sk-never-printed');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--api-key \(a TEI setting\) is not supported by Coalesce: request authorization is not implemented/);
+  assert.ok(!r.stderr.includes('sk-never-printed'));
+  const cors = run('--cors-allow-origin', 'https://example.org');
+  assert.equal(cors.status, 2);
+  assert.match(cors.stderr, /--cors-allow-origin \(a TEI setting\) is not supported/);
 });
 
 test('a corrupt ONNX file fails the start naming the file', () => {

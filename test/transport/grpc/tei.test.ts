@@ -22,7 +22,7 @@ let batch: Client;
 
 before(async () => {
   server = await startCoalesce(
-    loadConfig(['--model', 'test/fixtures/tiny-bert', '--port', '0', '--grpc-port', '0', '--hostname', '127.0.0.1', '--payload-limit', String(PAYLOAD_LIMIT)], {}),
+    loadConfig(['--model', 'test/fixtures/tiny-bert', '--port', '0', '--grpc-port', '0', '--hostname', '127.0.0.1', '--payload-limit', String(PAYLOAD_LIMIT), '--auto-truncate', 'false'], {}),
     silentLogger,
   );
   assert.ok(server.grpcUrl && server.grpcPort! > 0);

@@ -7,7 +7,8 @@ import { cosine, post, startServer } from '../../helpers/server.js';
 
 let server: Coalesce;
 before(async () => {
-  server = await startServer(['--max-client-batch-size', '4', '--payload-limit', '2000']);
+  // --auto-truncate false: these tests are about refusing inputs over the limit (TEI 1.9 truncates by default).
+  server = await startServer(['--max-client-batch-size', '4', '--payload-limit', '2000', '--auto-truncate', 'false']);
 });
 after(() => server.close());
 
