@@ -29,7 +29,8 @@ before(async () => {
     { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
     { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
   ]));
-  server = await startServer([], dir);
+  // --auto-truncate false: one test here is about refusing long inputs (TEI 1.9 truncates by default).
+  server = await startServer(['--auto-truncate', 'false'], dir);
   const definition = protoLoader.loadSync(join('test', 'fixtures', 'tei-proto', 'tei.proto'), { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true });
   tei = (grpc.loadPackageDefinition(definition) as any).tei.v1;
 });
