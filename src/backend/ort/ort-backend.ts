@@ -1,8 +1,8 @@
 import type { Worker } from 'node:worker_threads';
 import type { Backend, Batch, BatchResult, ModelInfo } from '../../core/types.js';
-import type { ModelManifest } from '../manifest.js';
-import { ModelError } from '../model-error.js';
-import { prepareServingGraph, type ServingGraph } from '../onnx/serving-graph.js';
+import type { ModelManifest } from '../../model-prep/manifest.js';
+import { ModelError } from '../../model-prep/model-error.js';
+import { prepareServingGraph, type ServingGraph } from '../../onnx-graph/serving-graph.js';
 import type { EmbedMessage, FromWorker, SessionFacts, SessionSettings } from './protocol.js';
 import { SessionThreads, startSessionWorker } from './session-threads.js';
 import { startAll } from '../../workers/start-workers.js';

@@ -1,7 +1,7 @@
 /** Messages between the main thread (OrtBackend) and the worker threads that own the ORT sessions. */
 import type { BatchReply } from './session-threads.js';
-import type { ServingGraph } from '../onnx/serving-graph.js';
-import type { ModelManifest } from '../manifest.js';
+import type { ServingGraph } from '../../onnx-graph/serving-graph.js';
+import type { ModelManifest } from '../../model-prep/manifest.js';
 
 export interface SessionSettings {
   /** cpu, cuda, cuda:N or auto (auto: CUDA when its provider loads, else CPU). */
