@@ -1,4 +1,5 @@
 /** Shared shapes of the core. Nothing here knows about HTTP, gRPC, ONNX Runtime or a tokenizer library. */
+import type { CancelSignal } from './cancellation.js';
 
 export type TruncationDirection = 'right' | 'left';
 
@@ -52,6 +53,37 @@ export interface ModelInfo {
   inputNames: string[];
   outputName: string;
   outputKind: 'pooled' | 'token';
+}
+
+export interface EmbedOutcome {
+  vector: Float32Array;
+  /** `vector` L2-normalized, when the backend computed it. */
+  normalized?: Float32Array;
+  /** From enqueue to the start of the model call that carried this input. */
+  queueMs: number;
+  /** Duration of that model call. */
+  inferenceMs: number;
+  /** Size of that batch, for metrics and tests. */
+  batchSize: number;
+}
+
+/**
+ * What the facades need from a queue of inputs. Two implementations, chosen by --batch-queue:
+ * the main thread's Batcher (batcher.ts), which sends each batch to the backend, and the shared
+ * text queue (shared-queue/), from which the session threads take their batches themselves.
+ * Both pass the contract suite in test/core/queue-contract.case.ts.
+ */
+export interface InputQueue<I> {
+  /** Inputs waiting for a model call. */
+  readonly queued: number;
+  /**
+   * Queues the inputs of one request; they may share batches with other requests' inputs. The
+   * promise settles with one outcome per input, in order, or rejects with 'cancelled' as soon as
+   * the signal aborts (the inputs still queued are then dropped before they reach the model).
+   */
+  submit(inputs: readonly I[], signal?: CancelSignal): Promise<EmbedOutcome[]>;
+  /** Stops taking inputs; resolves once everything admitted has run. */
+  drain(): Promise<void>;
 }
 
 /** A batch as the backend receives it. */

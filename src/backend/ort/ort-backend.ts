@@ -6,7 +6,7 @@ import { prepareServingGraph, type ServingGraph } from '../../onnx-graph/serving
 import type { EmbedMessage, FromWorker, SessionFacts, SessionSettings } from './protocol.js';
 import { SessionThreads, startSessionWorker } from './session-threads.js';
 import { startAll } from '../../workers/start-workers.js';
-import { isTakenAnswer, type SharedTextQueue } from '../../core/shared-queue/shared-text-queue.js';
+import { isTakenAnswer, type SharedQueuePort } from '../../core/shared-queue/port.js';
 
 /** Sessions when --sessions is 0: a second CUDA session uploads and launches while the first computes; on CPU one session already uses every core. */
 export function defaultSessions(provider: string): number {
@@ -120,7 +120,7 @@ export class OrtBackend implements Backend {
    * From now on the sessions take their batches from `queue` themselves (core/shared-queue) and
    * answer it; `embed` still works. A session thread that fails fails the queue, as it fails the calls in flight.
    */
-  takeFrom(queue: SharedTextQueue): void {
+  takeFrom(queue: SharedQueuePort): void {
     for (const worker of this.workers) {
       worker.on('message', (m: unknown) => {
         if (isTakenAnswer(m)) queue.answer(m);
