@@ -86,6 +86,34 @@ export interface InputQueue<I> {
   drain(): Promise<void>;
 }
 
+export type Modality = 'text' | 'image';
+
+/**
+ * The served model as HTTP /info, tei.v1.Info and coalesce.v1.ModelInfo report it: one record,
+ * built by the composition root (src/model-info.ts), its fields named as on the wire (TEI's /info
+ * names, which the .proto fields share). The fields every report uses are typed; the rest of
+ * /info (the deployment, the effective config) rides along.
+ */
+export interface ServedModelInfo {
+  readonly model_id: string;
+  readonly model_dtype: string;
+  readonly version: string;
+  readonly dimensions: number;
+  readonly max_input_length: number;
+  readonly pooling: string;
+  /** The graph already L2-normalizes its output. */
+  readonly normalized_by_model: boolean;
+  readonly device: string;
+  readonly execution_provider: string;
+  readonly modalities: readonly Modality[];
+  readonly max_concurrent_requests: number;
+  readonly max_batch_tokens: number;
+  readonly max_batch_requests: number;
+  readonly max_client_batch_size: number;
+  readonly tokenization_workers: number;
+  readonly [field: string]: unknown;
+}
+
 /** A batch as the backend receives it. */
 export interface Batch {
   readonly inputs: readonly EncodedText[];

@@ -27,9 +27,11 @@ async function setup(options: { maxConcurrentRequests?: number; streamMaxInFligh
   server = await startGrpcServer(
     {
       embedder,
-      modelName: 'fake',
-      version: 'test',
-      limits: { maxConcurrentRequests, maxBatchTokens: 100_000, maxBatchRequests: 256, maxClientBatchSize: 32, tokenizationWorkers: 0 },
+      info: () => ({
+        model_id: 'fake', model_dtype: 'float32', version: 'test', dimensions: backend.info.dimensions, max_input_length: backend.info.maxInputLength,
+        pooling: backend.info.pooling, normalized_by_model: false, device: 'cpu', execution_provider: 'fake', modalities: ['text'],
+        max_concurrent_requests: maxConcurrentRequests, max_batch_tokens: 100_000, max_batch_requests: 256, max_client_batch_size: 32, tokenization_workers: 0,
+      }),
       payloadLimit: 100_000,
       streamMaxInFlight: options.streamMaxInFlight,
     },
