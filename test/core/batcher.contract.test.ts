@@ -20,14 +20,7 @@ runQueueContract({
     return {
       queue: new Batcher(backend, limits),
       batches: () => backend.batches.map((b) => b.map((input) => input[0])),
-      hold: () => {
-        let open!: () => void;
-        backend.gate = new Promise<void>((r) => (open = r));
-        return () => {
-          backend.gate = null;
-          open();
-        };
-      },
+      hold: () => backend.hold(),
       close: async () => {},
     };
   },

@@ -4,16 +4,6 @@ import assert from 'node:assert/strict';
 import { Batcher, type BatchStats } from '../../src/core/batcher.js';
 import { FakeBackend, ids, within } from '../helpers/fake-backend.js';
 
-/** Holds the backend's calls until the returned function is called. */
-function hold(backend: FakeBackend): () => void {
-  let open!: () => void;
-  backend.gate = new Promise<void>((r) => (open = r));
-  return () => {
-    backend.gate = null;
-    open();
-  };
-}
-
 const nextTurn = () => new Promise((r) => setImmediate(r));
 
 test('inputs submitted in the same turn share one model call', async () => {
@@ -27,7 +17,7 @@ test('inputs submitted in the same turn share one model call', async () => {
 
 test('requests arriving while a batch runs are coalesced into the next one', async () => {
   const backend = new FakeBackend();
-  const open = hold(backend);
+  const open = backend.hold();
   const batcher = new Batcher(backend, { maxBatchTokens: 1000, maxBatchRequests: 100 });
   const first = batcher.submit([ids(4)]);
   await nextTurn();
@@ -62,7 +52,7 @@ test('an input longer than the budget still runs, alone', async () => {
 
 test('inputs are grouped by length so short ones are not padded to long ones', async () => {
   const backend = new FakeBackend();
-  const open = hold(backend);
+  const open = backend.hold();
   const batcher = new Batcher(backend, { maxBatchTokens: 10_000, maxBatchRequests: 4 });
   const blocker = batcher.submit([ids(1)]);
   await nextTurn();
@@ -76,7 +66,7 @@ test('inputs are grouped by length so short ones are not padded to long ones', a
 
 test('the oldest input is always in the next batch, so nothing starves', async () => {
   const backend = new FakeBackend();
-  const open = hold(backend);
+  const open = backend.hold();
   const batcher = new Batcher(backend, { maxBatchTokens: 10_000, maxBatchRequests: 2 });
   const blocker = batcher.submit([ids(1)]);
   await nextTurn();
@@ -90,7 +80,7 @@ test('the oldest input is always in the next batch, so nothing starves', async (
 test('several batches run at once when the backend allows it', async () => {
   const backend = new FakeBackend();
   backend.maxConcurrentBatches = 2;
-  const open = hold(backend);
+  const open = backend.hold();
   const batcher = new Batcher(backend, { maxBatchTokens: 10_000, maxBatchRequests: 1 });
   const all = [batcher.submit([ids(2)]), batcher.submit([ids(2)]), batcher.submit([ids(2)])];
   await nextTurn();
@@ -102,7 +92,7 @@ test('several batches run at once when the backend allows it', async () => {
 
 test('a finished call hands the backend its next batch before its own requests are answered', async () => {
   const backend = new FakeBackend();
-  const open = hold(backend);
+  const open = backend.hold();
   const batcher = new Batcher(backend, { maxBatchTokens: 1000, maxBatchRequests: 100 });
   const first = batcher.submit([ids(4)]);
   await nextTurn();

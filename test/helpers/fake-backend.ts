@@ -17,6 +17,16 @@ export class FakeBackend implements Backend {
     device: 'cpu', provider: 'fake', onnxFile: 'none', inputNames: ['input_ids'], outputName: 'out', outputKind: 'pooled',
   };
 
+  /** Holds the model calls that start from now on (see `gate`) until the returned function is called. */
+  hold(): () => void {
+    let open!: () => void;
+    this.gate = new Promise<void>((r) => (open = r));
+    return () => {
+      this.gate = null;
+      open();
+    };
+  }
+
   async embed(batch: Batch): Promise<BatchResult> {
     this.batches.push(batch.inputs.map((i) => [...i.ids]));
     if (this.gate) await this.gate;

@@ -38,17 +38,13 @@ async function setup(options: { maxConcurrentRequests?: number; streamMaxInFligh
     '127.0.0.1',
     0,
   );
-  let open = () => {};
+  let release = () => {};
   const hold = () => {
-    backend.gate = new Promise<void>((r) => (open = r));
-  };
-  const release = () => {
-    backend.gate = null;
-    open();
+    release = backend.hold();
   };
   /** The texts that reached the model, in order. */
   const ran = () => backend.batches.flat().map((ids) => String.fromCharCode(...ids));
-  return { backend, embedder, embed: client(server.url, 'tei', 'Embed'), hold, release, ran };
+  return { backend, embedder, embed: client(server.url, 'tei', 'Embed'), hold, release: () => release(), ran };
 }
 
 async function until(condition: () => boolean, what: string, ms = 3000): Promise<void> {
