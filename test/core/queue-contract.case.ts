@@ -9,7 +9,7 @@ import type { BatcherLimits } from '../../src/core/batcher.js';
 import { CallCancellation } from '../../src/core/cancellation.js';
 import type { EmbedOutcome, EncodedText, InputQueue } from '../../src/core/types.js';
 import { isCoalesceError } from '../../src/errors.js';
-import { ids, within } from '../helpers/fake-backend.js';
+import { ids, until, within } from '../helpers/fake-backend.js';
 
 /** An input whose first id is this fails the model call that carries it. */
 export const POISON = 666_666;
@@ -32,15 +32,6 @@ export interface QueueContractOptions {
   newQueue(limits: BatcherLimits): Promise<QueueUnderTest>;
 }
 
-/** Waits for a condition, failing fast with `what` when it does not come true. */
-async function until(condition: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
-
 const firstIds = (outcomes: EmbedOutcome[]) => outcomes.map((o) => o.vector[1]);
 
 export function runQueueContract({ name, newQueue }: QueueContractOptions): void {
@@ -49,7 +40,7 @@ export function runQueueContract({ name, newQueue }: QueueContractOptions): void
     const q = await newQueue(limits);
     const release = q.hold();
     const blocker = q.queue.submit([ids(1, 1)]);
-    await until(() => q.batches().length === 1, 'the blocking call to start');
+    await until(() => q.batches().length === 1, 'the blocking call starts');
     return { ...q, release, blocker };
   }
 

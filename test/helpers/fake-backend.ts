@@ -57,6 +57,15 @@ export function within<T>(p: Promise<T>, ms = 5000, what = 'operation'): Promise
   ]);
 }
 
+/** Waits for a condition, failing fast with `what` when it does not come true within `ms`. */
+export async function until(condition: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
 /** One token per character, so the model's inputs read back as the texts sent. */
 export const charEncoder: TextEncoder = {
   maxLength: 512,

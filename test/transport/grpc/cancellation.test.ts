@@ -8,7 +8,7 @@ import type { ClientDuplexStream, ClientUnaryCall, ServiceError } from '@grpc/gr
 import { Batcher } from '../../../src/core/batcher.js';
 import { Embedder } from '../../../src/core/embedder.js';
 import { startGrpcServer, type GrpcServer } from '../../../src/transport/grpc/server.js';
-import { charEncoder, FakeBackend, within } from '../../helpers/fake-backend.js';
+import { charEncoder, FakeBackend, until, within } from '../../helpers/fake-backend.js';
 import { call, client, duplex, failure, status, type Client } from './client.js';
 
 
@@ -45,14 +45,6 @@ async function setup(options: { maxConcurrentRequests?: number; streamMaxInFligh
   /** The texts that reached the model, in order. */
   const ran = () => backend.batches.flat().map((ids) => String.fromCharCode(...ids));
   return { backend, embedder, embed: client(server.url, 'tei', 'Embed'), hold, release: () => release(), ran };
-}
-
-async function until(condition: () => boolean, what: string, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 function unaryCall(c: Client, request: object, options = {}): { call: ClientUnaryCall; done: Promise<unknown> } {
