@@ -6,7 +6,7 @@
  * usage: npm run build && node dist/bench/pool-in-graph-cpu.js   -> bench/results/pool-in-graph-cpu.{json,md}
  */
 import { writeFileSync } from 'node:fs';
-import { readManifest } from '../src/backend/manifest.js';
+import { readManifest } from '../src/model-prep/manifest.js';
 import { OrtBackend } from '../src/backend/ort/ort-backend.js';
 import type { EncodedText } from '../src/core/types.js';
 import { ensureMidBert } from './models/mid-bert.js';

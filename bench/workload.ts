@@ -2,7 +2,7 @@
  * The workload as one model sees it: the requests plus their token counts, tokenized by the
  * server's own tokenizer code (HfTokenizer, truncation on, as the bench requests ask).
  */
-import { readManifest, type ModelManifest } from '../src/backend/manifest.js';
+import { readManifest, type ModelManifest } from '../src/model-prep/manifest.js';
 import type { EncodedText } from '../src/core/types.js';
 import { HfTokenizer } from '../src/preprocess/tokenizer.js';
 import type { LoadWorkload } from './load.js';

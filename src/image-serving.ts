@@ -12,7 +12,7 @@ import type { PreprocessedImage } from './core/image-types.js';
 import { ZeroShotClassifier } from './core/zero-shot.js';
 import type { Backend } from './core/types.js';
 import { VisionBackend } from './backend/ort/vision-backend.js';
-import type { VisionLanguageModel } from './backend/vision-language.js';
+import type { VisionLanguageModel } from './model-prep/vision-language.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { ImagePreprocessor } from './preprocess/image-loader.js';

@@ -2,7 +2,7 @@
 /** `coalesce`: parses the config, starts the server, drains on SIGTERM / SIGINT. */
 import { ConfigError, helpText, loadConfig } from './config.js';
 import { createLogger } from './log.js';
-import { ModelError } from './backend/model-error.js';
+import { ModelError } from './model-prep/model-error.js';
 import { startCoalesce, type Coalesce } from './server.js';
 
 async function main(): Promise<void> {

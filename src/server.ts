@@ -2,18 +2,17 @@
  * The composition root: config -> model -> backend (warm-up) -> batch queue -> embedder -> transports.
  * One process, one model copy; concurrency comes from batching, never from forking.
  */
-import { existsSync } from 'node:fs';
-import { publicConfig, type Config } from './config.js';
+import type { Config } from './config.js';
 import { resolveModelFiles, resolveSettings } from './settings.js';
 import { batchHook } from './batch-log.js';
 import { Batcher } from './core/batcher.js';
 import { SharedTextQueue } from './core/shared-queue/shared-text-queue.js';
 import { Embedder } from './core/embedder.js';
 import type { Backend } from './core/types.js';
-import { readManifest } from './backend/manifest.js';
-import { readModelPrompts } from './backend/st-prompts.js';
+import { readManifest } from './model-prep/manifest.js';
+import { readModelPrompts } from './model-prep/st-prompts.js';
 import { Prompts } from './core/prompts.js';
-import { isVisionLanguageFolder, prepareVisionLanguage } from './backend/vision-language.js';
+import { isVisionLanguageFolder, prepareVisionLanguage } from './model-prep/vision-language.js';
 import { startImageServing, type ImageServing } from './image-serving.js';
 import { OrtBackend } from './backend/ort/ort-backend.js';
 import type { Logger } from './log.js';
@@ -25,12 +24,7 @@ import type { HttpDeps } from './transport/http/app.js';
 import { httpWhere, serveHttp, type HttpServing } from './transport/http/serve.js';
 import { hostPort, reachableHostPort } from './transport/host-port.js';
 import { startGrpcServer, type GrpcServer } from './transport/grpc/server.js';
-import { VERSION } from './version.js';
-
-/** TEI's model_sha: the Hub revision when the model came from the Hub, null for a local folder. */
-function modelSha(config: Config): string | null {
-  return config.model && !existsSync(config.model) ? config.revision : null;
-}
+import { modelInfo, servedModelName } from './model-info.js';
 
 export interface Coalesce {
   embedder: Embedder;
@@ -116,7 +110,10 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     metrics.stop();
   };
 
-  const modelName = config.servedModelName ?? id;
+  const modelName = servedModelName(config, id);
+  const served = modelInfo({ config, id, dir, model: info, pooling: vl ? info.pooling : manifest.pooling, prompts: prompts.prompts,
+    batchQueue: sharedQueue ? 'shared' : 'main', images, http: httpWhere(config.httpThreads), settings,
+    backend: { sessions: backend.sessions, removesPadding: backend.removesPadding } });
   const httpDeps: HttpDeps = {
     images: images ? { images: images.images, classifier: images.classifier } : undefined,
     embedder,
@@ -124,43 +121,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     modelName,
     payloadLimit: config.payloadLimit,
     metrics: () => metrics.render(),
-    info: () => ({
-      // TEI 1.9's Info fields first, with TEI's meanings; Coalesce's own after them.
-      model_id: id,
-      model_sha: modelSha(config),
-      model_dtype: settings.dtype,
-      // The model's pooling (1_Pooling or --pooling), also when the graph itself pools: pooling_in_graph says where it runs.
-      // An image-text model's text tower declares none: it pools its own way, in the graph.
-      model_type: { embedding: { pooling: vl ? info.pooling : manifest.pooling } },
-      max_concurrent_requests: config.maxConcurrentRequests,
-      max_input_length: info.maxInputLength,
-      max_batch_tokens: config.maxBatchTokens,
-      max_batch_requests: config.maxBatchRequests,
-      max_client_batch_size: config.maxClientBatchSize,
-      auto_truncate: config.autoTruncate,
-      tokenization_workers: config.tokenizationWorkers,
-      version: VERSION,
-      sha: null,
-      docker_label: null,
-      served_model_name: modelName,
-      prompts: Object.keys(prompts.prompts).length > 0 ? prompts.prompts : null,
-      model_dir: dir,
-      dimensions: info.dimensions,
-      device: info.device,
-      execution_provider: info.provider,
-      sessions: backend.sessions,
-      batch_queue: sharedQueue ? 'shared' : 'main',
-      pooling_in_graph: info.outputKind === 'pooled',
-      padding_removed_in_graph: backend.removesPadding,
-      onnx_file: info.onnxFile,
-      inputs: info.inputNames,
-      output: info.outputName,
-      ...(images ? { modalities: ['text', 'image'], image: images.info() } : {}),
-      http: httpWhere(config.httpThreads),
-      config: publicConfig(config),
-      /** What each auto / 0 of the config became on this device (src/settings.ts). */
-      resolved: settings,
-    }),
+    info: served,
   };
   const http: HttpServing = await serveHttp(httpDeps, {
     hostname: config.hostname,
@@ -178,19 +139,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
   let grpc: GrpcServer | null = null;
   if (config.grpcPort >= 0) {
     grpc = await startGrpcServer(
-      {
-        embedder,
-        modelName,
-        version: VERSION,
-        limits: {
-          maxConcurrentRequests: config.maxConcurrentRequests,
-          maxBatchTokens: config.maxBatchTokens,
-          maxBatchRequests: config.maxBatchRequests,
-          maxClientBatchSize: config.maxClientBatchSize,
-          tokenizationWorkers: config.tokenizationWorkers,
-        },
-        payloadLimit: config.payloadLimit,
-      },
+      { embedder, info: served, payloadLimit: config.payloadLimit },
       config.hostname,
       config.grpcPort,
     ).catch(async (e: Error) => {

@@ -5,7 +5,7 @@
  * (padBatch), feeds built beforehand. Only session.run + pooling is timed.
  */
 import * as ort from 'onnxruntime-node';
-import { poolTokens } from '../../src/backend/pooling.js';
+import { poolTokens } from '../../src/core/pooling.js';
 import { padBatch, type IntegerType } from '../../src/backend/ort/tensors.js';
 import type { EncodedText } from '../../src/core/types.js';
 import { cpuShares, cpuSnapshot, type CpuShares } from '../cpu-usage.js';

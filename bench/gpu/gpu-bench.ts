@@ -29,7 +29,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, mkdirSy
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readManifest } from '../../src/backend/manifest.js';
+import { readManifest } from '../../src/model-prep/manifest.js';
 import { HfTokenizer } from '../../src/preprocess/tokenizer.js';
 import { vectorsToJsonBytes } from '../../src/transport/http/float-json.js';
 import { runChild } from './child.js';

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../../src/config.js';
-import { readManifest } from '../../src/backend/manifest.js';
+import { readManifest } from '../../src/model-prep/manifest.js';
 import { OrtBackend } from '../../src/backend/ort/ort-backend.js';
 import type { EncodedText } from '../../src/core/types.js';
 import { HfTokenizer } from '../../src/preprocess/tokenizer.js';

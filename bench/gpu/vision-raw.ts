@@ -11,13 +11,13 @@
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { prepareVisionLanguage } from '../../src/backend/vision-language.js';
-import { PIXEL_VALUES, PIXELS_INPUT, pixelInput } from '../../src/backend/onnx/pixel-input.js';
-import { patchMatMul } from '../../src/backend/onnx/patch-matmul.js';
-import { fuseAttention } from '../../src/backend/onnx/fuse-attention.js';
-import { fuseSkipLayerNorm } from '../../src/backend/onnx/fuse-skip-layer-norm.js';
-import { decodeModel, encodeModel, type ModelProto } from '../../src/backend/onnx/onnx-proto.js';
-import { pixelNormalization } from '../../src/preprocess/image.js';
+import { prepareVisionLanguage } from '../../src/model-prep/vision-language.js';
+import { PIXEL_VALUES, PIXELS_INPUT, pixelInput } from '../../src/onnx-graph/pixel-input.js';
+import { patchMatMul } from '../../src/onnx-graph/patch-matmul.js';
+import { fuseAttention } from '../../src/onnx-graph/fuse-attention.js';
+import { fuseSkipLayerNorm } from '../../src/onnx-graph/fuse-skip-layer-norm.js';
+import { decodeModel, encodeModel, type ModelProto } from '../../src/onnx-graph/onnx-proto.js';
+import { pixelNormalization } from '../../src/model-prep/preprocessor-config.js';
 import { flagValue } from '../args.js';
 
 const dir = flagValue('model', '/tmp/bench-siglip-base');

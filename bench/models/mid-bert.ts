@@ -24,7 +24,7 @@ import {
   makeValueInfo,
   type NodeProto,
   type TensorProto,
-} from '../../src/backend/onnx/onnx-proto.js';
+} from '../../src/onnx-graph/onnx-proto.js';
 import { rng } from '../texts.js';
 
 export interface BertShape {

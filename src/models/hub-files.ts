@@ -2,7 +2,7 @@
  * Which files of a Hub repository Coalesce downloads. Pure: works on the repository's file list
  * (the `siblings` of the Hub API), so the choice is tested without a network.
  */
-import { ONNX_CANDIDATES } from '../backend/manifest.js';
+import { ONNX_CANDIDATES } from '../model-prep/manifest.js';
 import { HubError } from './hub-errors.js';
 
 /** Tokenizer, model and sentence-transformers configuration, each fetched when the repo has it. */

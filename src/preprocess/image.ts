@@ -1,7 +1,7 @@
 /**
  * Image preprocessing for vision towers, with sharp (libvips): decode -> EXIF orientation -> RGB ->
  * resize -> center crop, to [H, W, 3] uint8, following the model's preprocessor_config.json the way
- * transformers' image processors do. Rescale and normalize (pixelNormalization) and the transpose
+ * transformers' image processors do. Rescale and normalize (model-prep/preprocessor-config.ts pixelNormalization) and the transpose
  * to CHW run inside the vision graph, on the device.
  *
  * sharp decodes (JPEG, PNG, WebP, GIF first frame, TIFF), applies EXIF orientation and converts
@@ -23,7 +23,6 @@ import sharp from 'sharp';
 import type { Metadata, Sharp } from 'sharp';
 import { CoalesceError, validation } from '../errors.js';
 import { resampleRgb, type ResampleFilter } from './resample.js';
-import type { PixelNormalization } from '../backend/onnx/pixel-input.js';
 import { jpegLayout } from './jpeg-layout.js';
 import { decodeJpegRgb, wasmDecodes } from './jpeg-wasm.js';
 
@@ -66,80 +65,6 @@ export interface PixelTensor {
 
 /** Formats PIL reads too; SVG, PDF, HEIF and friends are refused rather than rendered. */
 const SUPPORTED_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff']);
-
-/** PIL resampling codes (preprocessor_config.json "resample"). */
-const PIL_FILTERS: Record<number, ResampleFilter> = { 0: 'nearest', 1: 'lanczos3', 2: 'linear', 3: 'cubic', 4: 'box', 5: 'hamming' };
-
-export class PreprocessorConfigError extends Error {
-  override name = 'PreprocessorConfigError';
-}
-
-function size2d(v: unknown, what: string): { height: number; width: number } {
-  if (typeof v === 'number' && Number.isInteger(v) && v > 0) return { height: v, width: v };
-  if (typeof v === 'object' && v !== null) {
-    const o = v as Record<string, unknown>;
-    if (Number.isInteger(o.height) && Number.isInteger(o.width) && (o.height as number) > 0 && (o.width as number) > 0) {
-      return { height: o.height as number, width: o.width as number };
-    }
-  }
-  throw new PreprocessorConfigError(`${what} ${JSON.stringify(v)} is not {height, width} or a positive integer`);
-}
-
-function triple(v: unknown, fallback: readonly number[], what: string): readonly number[] {
-  if (v === undefined || v === null) return fallback;
-  if (typeof v === 'number') return [v, v, v];
-  if (Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && Number.isFinite(x))) return v as number[];
-  throw new PreprocessorConfigError(`${what} ${JSON.stringify(v)} is not a list of 3 numbers`);
-}
-
-/** transformers' defaults by processor family, for keys a preprocessor_config.json leaves out. */
-const OPENAI_CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073];
-const OPENAI_CLIP_STD = [0.26862954, 0.26130258, 0.27577711];
-
-/** Reads preprocessor_config.json as transformers' CLIP / SigLIP image processors would. */
-export function parsePreprocessorConfig(json: Record<string, unknown>): ImageProcessorConfig {
-  const type = String(json.image_processor_type ?? json.feature_extractor_type ?? '');
-  if (json.max_num_patches !== undefined) {
-    throw new PreprocessorConfigError(`${type || 'this processor'} resizes to a variable number of patches (NaFlex): only fixed-resolution checkpoints are supported`);
-  }
-  const clipLike = /clip/i.test(type);
-  const doResize = json.do_resize !== false;
-  const doCrop = json.do_center_crop === true || (json.do_center_crop === undefined && clipLike && json.crop_size !== undefined);
-
-  let resize: ResizeTarget | null = null;
-  if (doResize) {
-    const s = json.size;
-    if (typeof s === 'number' && Number.isInteger(s) && s > 0) {
-      // An int size means the shortest edge for processors that crop (CLIP), a square otherwise.
-      resize = doCrop ? { kind: 'shortest_edge', shortestEdge: s, longestEdge: null } : { kind: 'exact', height: s, width: s };
-    } else if (typeof s === 'object' && s !== null && Number.isInteger((s as Record<string, unknown>).shortest_edge)) {
-      const o = s as Record<string, unknown>;
-      resize = { kind: 'shortest_edge', shortestEdge: o.shortest_edge as number, longestEdge: Number.isInteger(o.longest_edge) ? (o.longest_edge as number) : null };
-    } else if (s !== undefined) {
-      const hw = size2d(s, 'size');
-      resize = { kind: 'exact', ...hw };
-    } else {
-      throw new PreprocessorConfigError('do_resize is set but there is no "size"');
-    }
-  }
-  const crop = doCrop ? size2d(json.crop_size ?? json.size, 'crop_size') : null;
-  const resample = json.resample === undefined ? 3 : Number(json.resample);
-  const filter = PIL_FILTERS[resample];
-  if (!filter) throw new PreprocessorConfigError(`resample ${JSON.stringify(json.resample)} is not a PIL resampling code (0-5)`);
-
-  const out = crop ?? (resize?.kind === 'exact' ? { height: resize.height, width: resize.width } : null);
-  if (!out) throw new PreprocessorConfigError('neither a fixed resize nor a center crop gives every image the same size');
-  const rescaleFactor = json.do_rescale === false ? null : typeof json.rescale_factor === 'number' ? json.rescale_factor : 1 / 255;
-  const normalize =
-    json.do_normalize === false
-      ? null
-      : {
-          mean: triple(json.image_mean, clipLike ? OPENAI_CLIP_MEAN : [0.5, 0.5, 0.5], 'image_mean'),
-          std: triple(json.image_std, clipLike ? OPENAI_CLIP_STD : [0.5, 0.5, 0.5], 'image_std'),
-        };
-  if (normalize?.std.some((x) => x === 0)) throw new PreprocessorConfigError('image_std has a zero');
-  return { resize, filter, crop, rescaleFactor, normalize, height: out.height, width: out.width };
-}
 
 /** Output size of the resize step for an image of width x height (transformers' get_resize_output_image_size). */
 export function resizedSize(target: ResizeTarget, width: number, height: number): { width: number; height: number } {
@@ -247,7 +172,7 @@ export async function decodeToRgb(
 
 /**
  * Center crop (or zero-pad, as torchvision does when the crop is larger) of interleaved 8-bit RGB
- * to the model's height x width. Rescale and normalize run in the vision graph (pixelNormalization).
+ * to the model's height x width. Rescale and normalize run in the vision graph (model-prep's pixelNormalization).
  */
 export function cropRgb(rgb: Uint8Array, width: number, height: number, config: ImageProcessorConfig): Uint8Array {
   const outH = config.height;
@@ -266,18 +191,6 @@ export function cropRgb(rgb: Uint8Array, width: number, height: number, config: 
     out.set(rgb.subarray((sy * width + left + x0) * 3, (sy * width + left + x1) * 3), (y * outW + x0) * 3);
   }
   return out;
-}
-
-/** pixel_values = pixel * scale + shift per channel: do_rescale / rescale_factor, then do_normalize. */
-export function pixelNormalization(config: ImageProcessorConfig): PixelNormalization {
-  const r = config.rescaleFactor ?? 1;
-  const n = config.normalize;
-  return {
-    scale: [0, 1, 2].map((c) => (n ? r / n.std[c] : r)),
-    shift: [0, 1, 2].map((c) => (n ? -n.mean[c] / n.std[c] : 0)),
-    height: config.height,
-    width: config.width,
-  };
 }
 
 /** The whole pipeline for one encoded image. Bad images throw 422 errors that say what is wrong (and, given `where`, which input). */

@@ -1,8 +1,7 @@
-import { CoalesceError } from '../errors.js';
 import type { EncodedText, EncodeOptions, TextEncoder, Token } from '../core/types.js';
 import { LeastBusyPool } from '../workers/least-busy-pool.js';
 import { startReadyWorkers } from '../workers/start-workers.js';
-import type { SpecialIds } from './tokenizer.js';
+import { tokenizerError, type SpecialIds } from './tokenizer.js';
 
 export interface TokenizerFiles {
   tokenizerPath: string;
@@ -52,7 +51,7 @@ export class TokenizerPool implements TextEncoder {
 
   private async call<T>(request: DistributiveOmit<PoolRequest, 'id'>): Promise<T> {
     const m = await this.pool.call(request, [], request.op === 'decode' ? request.ids.length : request.texts.length);
-    if (!m.ok) throw new CoalesceError('tokenizer', m.message);
+    if (!m.ok) throw tokenizerError(new Error(m.message));
     return m.value as T;
   }
 

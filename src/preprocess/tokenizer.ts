@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Tokenizer } from '@huggingface/tokenizers';
 import type { EncodedText, EncodeOptions, TextEncoder, Token } from '../core/types.js';
+import { CoalesceError, isCoalesceError } from '../errors.js';
 import { BertFastPath, withSpecialIds } from './bert-fast-path.js';
 import { locatePieces } from './token-offsets.js';
 
@@ -8,6 +9,24 @@ import { locatePieces } from './token-offsets.js';
 export interface SpecialIds {
   before: number[];
   after: number[];
+}
+
+/**
+ * What the tokenizer threw, as the one error every tokenizing path raises, on the main thread or
+ * in a TokenizerPool worker: the 'tokenizer' kind (TEI answers 422 over HTTP, FAILED_PRECONDITION over gRPC).
+ */
+export function tokenizerError(e: unknown): CoalesceError {
+  if (isCoalesceError(e)) return e;
+  return new CoalesceError('tokenizer', e instanceof Error ? e.message : String(e));
+}
+
+/** Runs a tokenizer call, its failure as tokenizerError. */
+function tokenizing<T>(run: () => T): Promise<T> {
+  try {
+    return Promise.resolve(run());
+  } catch (e) {
+    return Promise.reject(tokenizerError(e));
+  }
 }
 
 /** tokenizer.json and tokenizer_config.json (empty when there is none), parsed. */
@@ -183,16 +202,16 @@ export class InlineTextEncoder implements TextEncoder {
     return this.tokenizer.maxLength;
   }
 
-  async encode(texts: readonly string[], options: EncodeOptions): Promise<EncodedText[]> {
-    return texts.map((t) => this.tokenizer.encode(t, options));
+  encode(texts: readonly string[], options: EncodeOptions): Promise<EncodedText[]> {
+    return tokenizing(() => texts.map((t) => this.tokenizer.encode(t, options)));
   }
 
-  async tokenize(texts: readonly string[], options: EncodeOptions & { addSpecialTokens: boolean }): Promise<Token[][]> {
-    return texts.map((t) => this.tokenizer.tokenize(t, options));
+  tokenize(texts: readonly string[], options: EncodeOptions & { addSpecialTokens: boolean }): Promise<Token[][]> {
+    return tokenizing(() => texts.map((t) => this.tokenizer.tokenize(t, options)));
   }
 
-  async decode(ids: readonly number[][], skipSpecialTokens: boolean): Promise<string[]> {
-    return ids.map((i) => this.tokenizer.decode(i, skipSpecialTokens));
+  decode(ids: readonly number[][], skipSpecialTokens: boolean): Promise<string[]> {
+    return tokenizing(() => ids.map((i) => this.tokenizer.decode(i, skipSpecialTokens)));
   }
 
   specialIds(): SpecialIds | null {

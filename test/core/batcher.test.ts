@@ -1,18 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+/** The Batcher's own behaviour; what every text queue must do is in queue-contract.case.ts (batcher.contract.test.ts). */
 import { Batcher, type BatchStats } from '../../src/core/batcher.js';
-import { isCoalesceError } from '../../src/errors.js';
 import { FakeBackend, ids, within } from '../helpers/fake-backend.js';
-
-/** Holds the backend's calls until the returned function is called. */
-function hold(backend: FakeBackend): () => void {
-  let open!: () => void;
-  backend.gate = new Promise<void>((r) => (open = r));
-  return () => {
-    backend.gate = null;
-    open();
-  };
-}
 
 const nextTurn = () => new Promise((r) => setImmediate(r));
 
@@ -27,7 +17,7 @@ test('inputs submitted in the same turn share one model call', async () => {
 
 test('requests arriving while a batch runs are coalesced into the next one', async () => {
   const backend = new FakeBackend();
-  const open = hold(backend);
+  const open = backend.hold();
   const batcher = new Batcher(backend, { maxBatchTokens: 1000, maxBatchRequests: 100 });
   const first = batcher.submit([ids(4)]);
   await nextTurn();
@@ -38,21 +28,6 @@ test('requests arriving while a batch runs are coalesced into the next one', asy
   await within(Promise.all([first, ...later]));
   assert.equal(backend.batches.length, 2);
   assert.equal(backend.batches[1].length, 10);
-});
-
-test('the token budget counts padding: longest input x batch size', async () => {
-  const backend = new FakeBackend();
-  const batcher = new Batcher(backend, { maxBatchTokens: 40, maxBatchRequests: 100, minPaddingEfficiency: 0 });
-  await within(Promise.all(Array.from({ length: 8 }, () => batcher.submit([ids(10)]))));
-  for (const b of backend.batches) assert.ok(b.length * Math.max(...b.map((x) => x.length)) <= 40, `batch of ${b.length} x 10 is over budget`);
-  assert.deepEqual(backend.batches.map((b) => b.length), [4, 4]);
-});
-
-test('max batch requests caps the batch size', async () => {
-  const backend = new FakeBackend();
-  const batcher = new Batcher(backend, { maxBatchTokens: 10_000, maxBatchRequests: 3 });
-  await within(Promise.all(Array.from({ length: 7 }, () => batcher.submit([ids(2)]))));
-  assert.deepEqual(backend.batches.map((b) => b.length), [3, 3, 1]);
 });
 
 test('onBatch reports each call: size, padded and real tokens, its duration and the backend\'s own share of it', async () => {
@@ -77,7 +52,7 @@ test('an input longer than the budget still runs, alone', async () => {
 
 test('inputs are grouped by length so short ones are not padded to long ones', async () => {
   const backend = new FakeBackend();
-  const open = hold(backend);
+  const open = backend.hold();
   const batcher = new Batcher(backend, { maxBatchTokens: 10_000, maxBatchRequests: 4 });
   const blocker = batcher.submit([ids(1)]);
   await nextTurn();
@@ -91,7 +66,7 @@ test('inputs are grouped by length so short ones are not padded to long ones', a
 
 test('the oldest input is always in the next batch, so nothing starves', async () => {
   const backend = new FakeBackend();
-  const open = hold(backend);
+  const open = backend.hold();
   const batcher = new Batcher(backend, { maxBatchTokens: 10_000, maxBatchRequests: 2 });
   const blocker = batcher.submit([ids(1)]);
   await nextTurn();
@@ -102,41 +77,10 @@ test('the oldest input is always in the next batch, so nothing starves', async (
   assert.ok(backend.batches[1].some((b) => b[0] === 99), 'the long, oldest input runs in the first batch after the blocker');
 });
 
-test('a cancelled request is rejected at once and its queued inputs never reach the model', async () => {
-  const backend = new FakeBackend();
-  const open = hold(backend);
-  const batcher = new Batcher(backend, { maxBatchTokens: 10_000, maxBatchRequests: 100 });
-  const blocker = batcher.submit([ids(1)]);
-  await nextTurn();
-  const controller = new AbortController();
-  const cancelled = batcher.submit([ids(5, 42), ids(5, 43)], controller.signal);
-  const kept = batcher.submit([ids(5, 44)]);
-  controller.abort();
-  await assert.rejects(within(cancelled), (e) => isCoalesceError(e) && e.kind === 'cancelled');
-  open();
-  await within(Promise.all([blocker, kept]));
-  const ran = backend.batches.flat().map((x) => x[0]);
-  assert.ok(!ran.includes(42) && !ran.includes(43), 'cancelled inputs were dropped');
-  assert.ok(ran.includes(44));
-});
-
-test('a backend failure rejects every request of the batch with a backend error, and the batcher keeps serving', async () => {
-  const backend = new FakeBackend();
-  const batcher = new Batcher(backend, { maxBatchTokens: 10_000, maxBatchRequests: 100 });
-  backend.failNext = new Error('boom');
-  const results = await Promise.allSettled([batcher.submit([ids(2)]), batcher.submit([ids(2)])]);
-  for (const r of results) {
-    assert.equal(r.status, 'rejected');
-    assert.ok(isCoalesceError((r as PromiseRejectedResult).reason) && (r as PromiseRejectedResult).reason.kind === 'backend');
-  }
-  const [ok] = await within(batcher.submit([ids(2)]));
-  assert.equal(ok.vector[0], 2);
-});
-
 test('several batches run at once when the backend allows it', async () => {
   const backend = new FakeBackend();
   backend.maxConcurrentBatches = 2;
-  const open = hold(backend);
+  const open = backend.hold();
   const batcher = new Batcher(backend, { maxBatchTokens: 10_000, maxBatchRequests: 1 });
   const all = [batcher.submit([ids(2)]), batcher.submit([ids(2)]), batcher.submit([ids(2)])];
   await nextTurn();
@@ -146,19 +90,9 @@ test('several batches run at once when the backend allows it', async () => {
   await within(Promise.all(all));
 });
 
-test('drain waits for admitted inputs, then refuses new ones', async () => {
-  const backend = new FakeBackend();
-  backend.delayMs = 20;
-  const batcher = new Batcher(backend, { maxBatchTokens: 10_000, maxBatchRequests: 100 });
-  const pending = batcher.submit([ids(2)]);
-  await within(batcher.drain());
-  await within(pending);
-  await assert.rejects(batcher.submit([ids(2)]), (e) => isCoalesceError(e) && e.kind === 'unhealthy');
-});
-
 test('a finished call hands the backend its next batch before its own requests are answered', async () => {
   const backend = new FakeBackend();
-  const open = hold(backend);
+  const open = backend.hold();
   const batcher = new Batcher(backend, { maxBatchTokens: 1000, maxBatchRequests: 100 });
   const first = batcher.submit([ids(4)]);
   await nextTurn();

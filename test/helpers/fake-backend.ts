@@ -17,6 +17,16 @@ export class FakeBackend implements Backend {
     device: 'cpu', provider: 'fake', onnxFile: 'none', inputNames: ['input_ids'], outputName: 'out', outputKind: 'pooled',
   };
 
+  /** Holds the model calls that start from now on (see `gate`) until the returned function is called. */
+  hold(): () => void {
+    let open!: () => void;
+    this.gate = new Promise<void>((r) => (open = r));
+    return () => {
+      this.gate = null;
+      open();
+    };
+  }
+
   async embed(batch: Batch): Promise<BatchResult> {
     this.batches.push(batch.inputs.map((i) => [...i.ids]));
     if (this.gate) await this.gate;
@@ -45,6 +55,15 @@ export function within<T>(p: Promise<T>, ms = 5000, what = 'operation'): Promise
       timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
     }),
   ]);
+}
+
+/** Waits for a condition, failing fast with `what` when it does not come true within `ms`. */
+export async function until(condition: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
 }
 
 /** One token per character, so the model's inputs read back as the texts sent. */

@@ -1,4 +1,4 @@
-import type { TakenBatch } from '../../src/core/shared-queue/take.js';
+import type { TakenBatch } from '../../src/core/shared-queue/port.js';
 
 /** Width of fakeSessionVectors' rows. */
 export const FAKE_DIMS = 3;

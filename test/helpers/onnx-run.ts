@@ -1,6 +1,6 @@
 /** Running rewritten ONNX graphs on CPU in tests, and comparing what they give. */
 import * as ort from 'onnxruntime-node';
-import { decodeModel, encodeModel, type ModelProto } from '../../src/backend/onnx/onnx-proto.js';
+import { decodeModel, encodeModel, type ModelProto } from '../../src/onnx-graph/onnx-proto.js';
 import { float16ToFloat32 } from '../../src/backend/ort/tensors.js';
 import { readFileSync } from 'node:fs';
 

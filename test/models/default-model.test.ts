@@ -22,7 +22,7 @@ import {
   attrInts,
   tensorData,
   valueInfoShape,
-} from '../../src/backend/onnx/onnx-proto.js';
+} from '../../src/onnx-graph/onnx-proto.js';
 import { PAD_ID, UNK_ID, ensureDefaultModel } from '../../src/models/default-model.js';
 import { cosine } from '../helpers/server.js';
 

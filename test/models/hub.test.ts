@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { readManifest } from '../../src/backend/manifest.js';
+import { readManifest } from '../../src/model-prep/manifest.js';
 import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
 import { downloadFromHub, isHubId, type HubOptions } from '../../src/models/hub.js';

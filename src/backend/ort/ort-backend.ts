@@ -1,13 +1,13 @@
 import type { Worker } from 'node:worker_threads';
 import type { Backend, Batch, BatchResult, ModelInfo } from '../../core/types.js';
-import type { ModelManifest } from '../manifest.js';
-import { ModelError } from '../model-error.js';
-import { prepareServingGraph, type ServingGraph } from '../onnx/serving-graph.js';
+import type { ModelManifest } from '../../model-prep/manifest.js';
+import { ModelError } from '../../model-prep/model-error.js';
+import { prepareServingGraph, type ServingGraph } from '../../onnx-graph/serving-graph.js';
 import type { EmbedMessage, FromWorker, SessionFacts, SessionSettings } from './protocol.js';
 import { SessionThreads, startSessionWorker } from './session-threads.js';
 import { startAll } from '../../workers/start-workers.js';
 import { resolveSessions } from '../../settings.js';
-import { isTakenAnswer, type SharedTextQueue } from '../../core/shared-queue/shared-text-queue.js';
+import { isTakenAnswer, type SharedQueuePort } from '../../core/shared-queue/port.js';
 
 /** Starts one session worker and waits for its model to load. */
 function startWorker(manifest: ModelManifest, settings: SessionSettings, graph: ServingGraph): Promise<{ worker: Worker; facts: SessionFacts }> {
@@ -116,7 +116,7 @@ export class OrtBackend implements Backend {
    * From now on the sessions take their batches from `queue` themselves (core/shared-queue) and
    * answer it; `embed` still works. A session thread that fails fails the queue, as it fails the calls in flight.
    */
-  takeFrom(queue: SharedTextQueue): void {
+  takeFrom(queue: SharedQueuePort): void {
     for (const worker of this.workers) {
       worker.on('message', (m: unknown) => {
         if (isTakenAnswer(m)) queue.answer(m);

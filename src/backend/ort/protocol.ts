@@ -1,7 +1,7 @@
 /** Messages between the main thread (OrtBackend) and the worker threads that own the ORT sessions. */
 import type { BatchReply } from './session-threads.js';
-import type { ServingGraph } from '../onnx/serving-graph.js';
-import type { ModelManifest } from '../manifest.js';
+import type { ServingGraph } from '../../onnx-graph/serving-graph.js';
+import type { ModelManifest } from '../../model-prep/manifest.js';
 import type { Config } from '../../config.js';
 import type { Provider } from '../../settings.js';
 

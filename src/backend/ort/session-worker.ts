@@ -7,10 +7,10 @@
  */
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import type { ModelManifest } from '../manifest.js';
-import { makeGraph, makeModel, makeNode, makeValueInfo, DataType, encodeModel } from '../onnx/onnx-proto.js';
-import { pickOutput, POOLED_OUTPUTS, TOKEN_OUTPUTS } from '../onnx/serving-graph.js';
-import { poolTokens } from '../pooling.js';
+import type { ModelManifest } from '../../model-prep/manifest.js';
+import { makeGraph, makeModel, makeNode, makeValueInfo, DataType, encodeModel } from '../../onnx-graph/onnx-proto.js';
+import { pickOutput, POOLED_OUTPUTS, TOKEN_OUTPUTS } from '../../onnx-graph/serving-graph.js';
+import { poolTokens } from '../../core/pooling.js';
 import { cudaUnavailableMessage, parseDevice } from './device.js';
 import { pooledRows, serveBatches, sessionOptions, type RunOutput } from './worker-common.js';
 import { resolveIntraOpThreads, resolveMemPattern, resolvePadBatchMultiple, resolvePadSeqMultiple, resolveShapeBuckets } from '../../settings.js';

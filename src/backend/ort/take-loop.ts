@@ -5,23 +5,21 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { BatchCostModel } from '../../core/batch-cost.js';
-import { viewsOf } from '../../core/shared-queue/layout.js';
-import type { TakenAnswer, TakeOrder } from '../../core/shared-queue/shared-text-queue.js';
-import { publications, published, takeBatch, type TakenBatch } from '../../core/shared-queue/take.js';
+import { sessionSide, type TakenAnswer, type TakenBatch, type TakeOrder } from '../../core/shared-queue/port.js';
 import { replyVectors, type RunOutput } from './reply-vectors.js';
 
 export async function takeBatches(order: TakeOrder, run: (batch: TakenBatch) => Promise<RunOutput>): Promise<never> {
   const port = parentPort!;
   // A pending Atomics.waitAsync does not keep a thread alive; the port does, even with no listener left.
   port.ref();
-  const q = viewsOf(order.buffers);
+  const queue = sessionSide(order);
   // Each session learns its own call costs: the sessions share the device alike, so they learn alike.
   const costModel = new BatchCostModel();
   for (;;) {
-    const seen = publications(q);
-    const batch = takeBatch(q, order.budget, costModel);
+    const seen = queue.publications();
+    const batch = queue.take(costModel);
     if (!batch) {
-      await published(q, seen);
+      await queue.published(seen);
       continue;
     }
     const started = performance.now();

@@ -1,4 +1,5 @@
 /** Conversions between packed batches and ORT tensor buffers; pure, so they are tested without ORT. */
+import { halfToFloat } from '../../onnx-graph/float16.js';
 
 export type IntegerType = 'int64' | 'int32';
 
@@ -102,16 +103,6 @@ export function padBatch(
   // Filler rows: a single token (id 0) so every row has something to attend to.
   for (let b = batch; b < rows; b++) maskW[b * seqLen * step] = 1;
   return out;
-}
-
-/** One IEEE 754 half -> single. */
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
 /** IEEE 754 half -> single, for models whose outputs are float16. */

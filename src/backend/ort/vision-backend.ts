@@ -3,7 +3,7 @@ import type { Config } from '../../config.js';
 import { CoalesceError } from '../../errors.js';
 import type { ImageBackend, PreprocessedImage, VisionModelInfo } from '../../core/image-types.js';
 import type { BatchResult } from '../../core/types.js';
-import { ModelError } from '../model-error.js';
+import { ModelError } from '../../model-prep/model-error.js';
 import type { VisionEmbedMessage, VisionFacts, VisionFromWorker, VisionLoadRequest } from './vision-protocol.js';
 import { SessionThreads, startSessionWorker } from './session-threads.js';
 import { startAll } from '../../workers/start-workers.js';

@@ -10,7 +10,7 @@ import { cudaUnavailableMessage, parseDevice } from './device.js';
 import { pooledRows, serveBatches, sessionOptions, type RunOutput } from './worker-common.js';
 import { resolveIntraOpThreads, resolveShapeBuckets } from '../../settings.js';
 import { imageBucket } from './tensors.js';
-import { PIXELS_INPUT } from '../onnx/pixel-input.js';
+import { PIXELS_INPUT } from '../../onnx-graph/pixel-input.js';
 import type { VisionEmbedMessage, VisionFacts, VisionFromWorker, VisionLoadRequest } from './vision-protocol.js';
 
 /** Which output carries the image embedding, in order of preference. */

@@ -6,8 +6,7 @@ import { parentPort } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import type { BatchReply } from './session-threads.js';
 import { float16ToFloat32 } from './tensors.js';
-import type { TakenBatch } from '../../core/shared-queue/take.js';
-import type { TakeOrder } from '../../core/shared-queue/shared-text-queue.js';
+import type { TakenBatch, TakeOrder } from '../../core/shared-queue/port.js';
 import { takeBatches } from './take-loop.js';
 import { replyVectors, type RunOutput } from './reply-vectors.js';
 

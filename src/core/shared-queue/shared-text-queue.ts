@@ -1,40 +1,11 @@
 /** The main thread's side of the shared text queue (layout.ts): admitting inputs and routing answers. */
 import { CoalesceError, overLimit } from '../../errors.js';
 import { budgetOf, type BatcherLimits } from '../batcher.js';
-import type { BatchBudget } from '../batch-choice.js';
 import type { CancelSignal } from '../cancellation.js';
-import { enqueueRequest, settle, type EmbedOutcome, type Entry, type InputQueue } from '../queue-entries.js';
-import type { EncodedText } from '../types.js';
-import { createBuffers, FREE, PUBLISHED, QUEUED, slotsFor, ticketOf, viewsOf, type SharedQueueBuffers, type SharedQueueViews } from './layout.js';
-
-/** What a session thread answers for a batch it took: flat [B, D] vectors, rows in the order of `slots`. */
-export type TakenAnswer =
-  | {
-      type: 'taken';
-      slots: Int32Array;
-      vectors: Float32Array;
-      normalized: Float32Array;
-      dimensions: number;
-      /** When the session took the batch (performance.timeOrigin + now(): comparable across threads). */
-      startedAt: number;
-      /** How long the session worked on it. */
-      sessionMs: number;
-      units: number;
-      useful: number;
-    }
-  | { type: 'taken-failed'; slots: Int32Array; message: string };
-
-/** What the session threads are sent once: the buffers and the budget they choose batches within. */
-export interface TakeOrder {
-  type: 'take';
-  buffers: SharedQueueBuffers;
-  budget: BatchBudget;
-}
-
-export function isTakenAnswer(m: unknown): m is TakenAnswer {
-  const type = (m as { type?: unknown } | null)?.type;
-  return type === 'taken' || type === 'taken-failed';
-}
+import { enqueueRequest, settle, type Entry } from '../queue-entries.js';
+import type { EmbedOutcome, EncodedText, InputQueue } from '../types.js';
+import { createBuffers, FREE, PUBLISHED, QUEUED, slotsFor, ticketOf, viewsOf, type SharedQueueViews } from './layout.js';
+import type { SharedQueuePort, TakenAnswer, TakeOrder } from './port.js';
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -42,7 +13,7 @@ const now = () => performance.timeOrigin + performance.now();
  * Text inputs queued in shared memory, from which the session threads take their batches
  * themselves. Inputs beyond the slots wait here, in order, until answers free slots.
  */
-export class SharedTextQueue implements InputQueue<EncodedText> {
+export class SharedTextQueue implements InputQueue<EncodedText>, SharedQueuePort {
   readonly order: TakeOrder;
   private readonly q: SharedQueueViews;
   private readonly entries: (Entry<EncodedText> | undefined)[];

@@ -52,23 +52,8 @@ export function addCoalesceService(server: Server, deps: GrpcDeps, streamMaxInFl
     return { response, metadata: timingMetadata(result.timings, result.promptTokens, chars, embedder.info.device) };
   }
 
-  const modelInfo = async () => ({
-    response: {
-      model_id: deps.modelName,
-      dimensions: embedder.info.dimensions,
-      max_input_length: embedder.info.maxInputLength,
-      pooling: embedder.info.pooling,
-      normalized_by_model: embedder.info.normalizedByModel,
-      device: embedder.info.device,
-      execution_provider: embedder.info.provider,
-      max_client_batch_size: deps.limits.maxClientBatchSize,
-      max_batch_tokens: deps.limits.maxBatchTokens,
-      max_batch_requests: deps.limits.maxBatchRequests,
-      max_concurrent_requests: deps.limits.maxConcurrentRequests,
-      version: deps.version,
-      modalities: ['text'],
-    },
-  });
+  // ModelInfoResponse's fields are named as /info's: it takes those it declares.
+  const modelInfo = async () => ({ response: deps.info() });
 
   server.addService(serviceDefinition(file, 'Coalesce'), {
     EmbedBatch: unary(embedBatch),

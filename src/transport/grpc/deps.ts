@@ -1,18 +1,11 @@
 import type { Embedder } from '../../core/embedder.js';
+import type { ServedModelInfo } from '../../core/types.js';
 
 /** What the gRPC services need from the composition root; the core only through the Embedder facade. */
 export interface GrpcDeps {
   embedder: Embedder;
-  /** Model name reported by Info (--served-model-name or the model id). */
-  modelName: string;
-  version: string;
-  limits: {
-    maxConcurrentRequests: number;
-    maxBatchTokens: number;
-    maxBatchRequests: number;
-    maxClientBatchSize: number;
-    tokenizationWorkers: number;
-  };
+  /** The model and the server's limits, as Info and ModelInfo report them (src/model-info.ts builds it for /info too). */
+  info: () => ServedModelInfo;
   /** Largest request message in bytes (--payload-limit); larger gets RESOURCE_EXHAUSTED. */
   payloadLimit: number;
   /** Messages of one stream handled at once. Default: enough to fill one batch (--max-batch-requests). */

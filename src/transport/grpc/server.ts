@@ -28,7 +28,7 @@ export function createGrpcServer(deps: GrpcDeps): { server: Server; health: Heal
     // Oversize messages get RESOURCE_EXHAUSTED from grpc-js before they are decoded.
     'grpc.max_receive_message_length': deps.payloadLimit,
   });
-  const maxInFlight = Math.max(1, deps.streamMaxInFlight ?? Math.min(deps.limits.maxBatchRequests, deps.limits.maxConcurrentRequests));
+  const maxInFlight = Math.max(1, deps.streamMaxInFlight ?? Math.min(deps.info().max_batch_requests, deps.info().max_concurrent_requests));
 
   const health = new HealthService(deps.embedder);
   const tei = addTeiServices(server, deps, maxInFlight);

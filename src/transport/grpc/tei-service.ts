@@ -55,6 +55,9 @@ export function truncationDirection(value: number): TruncationDirection {
   throw validation(`\`truncation_direction\` must be TRUNCATION_DIRECTION_RIGHT (0) or TRUNCATION_DIRECTION_LEFT (1), not ${value}`, 'truncation_direction');
 }
 
+/** tei.v1.ModelType: this server serves embedding models. */
+const MODEL_TYPE_EMBEDDING = 0;
+
 /** TEI rejects an empty string as it rejects an empty list. */
 function oneInput(inputs: string): string {
   if (inputs === '') throw new CoalesceError('empty', 'Input validation error: `inputs` cannot be empty');
@@ -108,20 +111,8 @@ export function addTeiServices(server: Server, deps: GrpcDeps, streamMaxInFlight
     return { text };
   }
 
-  const info = async () => ({
-    response: {
-      version: deps.version,
-      model_id: deps.modelName,
-      model_dtype: 'float32',
-      model_type: 0, // MODEL_TYPE_EMBEDDING
-      max_concurrent_requests: deps.limits.maxConcurrentRequests,
-      max_input_length: embedder.info.maxInputLength,
-      max_batch_tokens: deps.limits.maxBatchTokens,
-      max_batch_requests: deps.limits.maxBatchRequests,
-      max_client_batch_size: deps.limits.maxClientBatchSize,
-      tokenization_workers: deps.limits.tokenizationWorkers,
-    },
-  });
+  // InfoResponse's fields are named as /info's: it takes those it declares; model_type is its enum.
+  const info = async () => ({ response: { ...deps.info(), model_type: MODEL_TYPE_EMBEDDING } });
 
   const sparse = 'sparse embeddings need a SPLADE model; this server embeds dense vectors (use Embed)';
   const all = 'token-level embeddings are not returned; this server pools each input into one vector (use Embed)';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError, loadConfig } from '../../../src/config.js';
-import { readManifest } from '../../../src/backend/manifest.js';
+import { readManifest } from '../../../src/model-prep/manifest.js';
 import { CUDA_PROVIDER_LIBRARIES, cudaUnavailableMessage, DEVICE_PATTERN, ortBinaryDir, parseDevice } from '../../../src/backend/ort/device.js';
 import { OrtBackend } from '../../../src/backend/ort/ort-backend.js';
 import { existsSync } from 'node:fs';

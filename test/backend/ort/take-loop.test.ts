@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import type { BatchStats } from '../../../src/core/batcher.js';
 import { CallCancellation } from '../../../src/core/cancellation.js';
-import { isTakenAnswer, SharedTextQueue } from '../../../src/core/shared-queue/shared-text-queue.js';
+import { isTakenAnswer } from '../../../src/core/shared-queue/port.js';
+import { SharedTextQueue } from '../../../src/core/shared-queue/shared-text-queue.js';
 import { isCoalesceError } from '../../../src/errors.js';
 import { within } from '../../helpers/fake-backend.js';
 

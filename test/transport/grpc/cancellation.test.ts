@@ -8,7 +8,7 @@ import type { ClientDuplexStream, ClientUnaryCall, ServiceError } from '@grpc/gr
 import { Batcher } from '../../../src/core/batcher.js';
 import { Embedder } from '../../../src/core/embedder.js';
 import { startGrpcServer, type GrpcServer } from '../../../src/transport/grpc/server.js';
-import { charEncoder, FakeBackend, within } from '../../helpers/fake-backend.js';
+import { charEncoder, FakeBackend, until, within } from '../../helpers/fake-backend.js';
 import { call, client, duplex, failure, status, type Client } from './client.js';
 
 
@@ -27,34 +27,24 @@ async function setup(options: { maxConcurrentRequests?: number; streamMaxInFligh
   server = await startGrpcServer(
     {
       embedder,
-      modelName: 'fake',
-      version: 'test',
-      limits: { maxConcurrentRequests, maxBatchTokens: 100_000, maxBatchRequests: 256, maxClientBatchSize: 32, tokenizationWorkers: 0 },
+      info: () => ({
+        model_id: 'fake', model_dtype: 'float32', version: 'test', dimensions: backend.info.dimensions, max_input_length: backend.info.maxInputLength,
+        pooling: backend.info.pooling, normalized_by_model: false, device: 'cpu', execution_provider: 'fake', modalities: ['text'],
+        max_concurrent_requests: maxConcurrentRequests, max_batch_tokens: 100_000, max_batch_requests: 256, max_client_batch_size: 32, tokenization_workers: 0,
+      }),
       payloadLimit: 100_000,
       streamMaxInFlight: options.streamMaxInFlight,
     },
     '127.0.0.1',
     0,
   );
-  let open = () => {};
+  let release = () => {};
   const hold = () => {
-    backend.gate = new Promise<void>((r) => (open = r));
-  };
-  const release = () => {
-    backend.gate = null;
-    open();
+    release = backend.hold();
   };
   /** The texts that reached the model, in order. */
   const ran = () => backend.batches.flat().map((ids) => String.fromCharCode(...ids));
-  return { backend, embedder, embed: client(server.url, 'tei', 'Embed'), hold, release, ran };
-}
-
-async function until(condition: () => boolean, what: string, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  return { backend, embedder, embed: client(server.url, 'tei', 'Embed'), hold, release: () => release(), ran };
 }
 
 function unaryCall(c: Client, request: object, options = {}): { call: ClientUnaryCall; done: Promise<unknown> } {

@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import type { Coalesce } from '../../../src/server.js';
 import { cosine, post, startServer } from '../../helpers/server.js';
+import { call, client } from '../grpc/client.js';
 import { imageBytes, pngHeaderOnly, reference, TINY_CLIP, TINY_SIGLIP, type ImageReference } from '../../helpers/image-fixtures.js';
 
 const b64 = (file: string) => imageBytes(file).toString('base64');
@@ -111,6 +112,28 @@ for (const [dir, family, httpThreads] of [[TINY_SIGLIP, 'siglip', '2'], [TINY_CL
       assert.equal(many.json.length, 2);
       expectError(await post(server.httpUrl, '/classify_image', { inputs: b64('tiny_2x2.png'), labels: [] }), 422, /labels/);
       expectError(await post(server.httpUrl, '/classify_image', { inputs: b64('tiny_2x2.png'), labels: ['a'], hypothesis_template: 'no slot' }), 422, /\{\}/);
+    });
+
+    test('/info, tei.v1.Info and coalesce.v1.ModelInfo describe the same model, text and image', async () => {
+      const info = (await (await fetch(server.httpUrl + '/info')).json()) as any;
+      const teiInfo = client(server.grpcUrl!, 'tei', 'Info');
+      const coalesce = client(server.grpcUrl!, 'coalesce', 'Coalesce');
+      try {
+        const tei = await call(teiInfo, 'Info', {});
+        const model = await call(coalesce, 'ModelInfo', {});
+        assert.deepEqual(info.modalities, ['text', 'image']);
+        assert.deepEqual(model.modalities, ['text', 'image']);
+        assert.equal(info.image.family, family);
+        for (const field of ['model_id', 'model_dtype', 'version', 'max_input_length', 'max_batch_tokens', 'max_batch_requests', 'max_client_batch_size', 'max_concurrent_requests', 'tokenization_workers']) {
+          assert.equal(tei[field], info[field], `tei.v1.Info ${field}`);
+        }
+        for (const field of ['model_id', 'version', 'dimensions', 'max_input_length', 'pooling', 'normalized_by_model', 'device', 'execution_provider', 'max_batch_tokens', 'max_batch_requests', 'max_client_batch_size', 'max_concurrent_requests']) {
+          assert.equal(model[field], info[field], `coalesce.v1.ModelInfo ${field}`);
+        }
+      } finally {
+        teiInfo.close();
+        coalesce.close();
+      }
     });
 
     test('OpenAI /v1/embeddings takes images (modality or data: URIs), mixed with texts in order', async () => {

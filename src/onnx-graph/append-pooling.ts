@@ -8,7 +8,6 @@
  * tokens loses digits), and matches sentence-transformers' Pooling module: mean divides by
  * max(tokens, 1e-9), max fills padding with -1e9, last token is the last unmasked position.
  */
-import type { Pooling } from '../pooling.js';
 import {
   attrInt,
   attrInts,
@@ -27,8 +26,11 @@ import {
   type ValueInfoProto,
 } from './onnx-proto.js';
 
+/** The poolings this library can append (the server's pooling names, src/core/pooling.ts). */
+export type GraphPooling = 'mean' | 'cls' | 'max' | 'last_token';
+
 export interface AppendPoolingOptions {
-  pooling: Pooling;
+  pooling: GraphPooling;
   /** The token-level output [B, S, D] to pool. */
   tokenOutput: string;
   /** Also output the pooled vectors divided by their L2 norm, as a second [B, D] output (NORMALIZED_OUTPUT_NAME). */

@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { DataType, decodeModel, encodeModel, makeNode, makeValueInfo } from '../../../src/backend/onnx/onnx-proto.js';
-import { prepareServingGraph, removesPadding } from '../../../src/backend/onnx/serving-graph.js';
-import { TINY_BERT } from '../../helpers/server.js';
+import { DataType, decodeModel, encodeModel, makeNode, makeValueInfo } from '../../src/onnx-graph/onnx-proto.js';
+import { prepareServingGraph, removesPadding } from '../../src/onnx-graph/serving-graph.js';
+import { TINY_BERT } from '../helpers/server.js';
 
 const tinyBert = () => decodeModel(readFileSync(`${TINY_BERT}/model.onnx`));
 

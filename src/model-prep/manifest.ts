@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { ModelError } from './model-error.js';
-import { isPooling, type Pooling } from './pooling.js';
+import { isPooling, type Pooling } from '../core/pooling.js';
 import { resolveMaxInputLength } from '../settings.js';
 
 /** Everything Coalesce reads from a model folder, before any session is created. */

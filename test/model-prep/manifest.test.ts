@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readManifest } from '../../src/backend/manifest.js';
-import { ModelError } from '../../src/backend/model-error.js';
+import { readManifest } from '../../src/model-prep/manifest.js';
+import { ModelError } from '../../src/model-prep/model-error.js';
 
 const FIXTURE = 'test/fixtures/tiny-bert';
 

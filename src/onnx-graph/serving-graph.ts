@@ -4,7 +4,7 @@
  * the session. Runs once at start; the rewritten bytes are shared by every session worker.
  */
 import { readFileSync, statSync } from 'node:fs';
-import type { Pooling } from '../pooling.js';
+import type { GraphPooling } from './append-pooling.js';
 import { appendPooling, AppendPoolingError } from './append-pooling.js';
 import { decodeModel, encodeModel, valueInfoShape, type ModelProto } from './onnx-proto.js';
 
@@ -70,7 +70,7 @@ function shared(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
-export function prepareServingGraph(onnxPath: string, options: { pooling: Pooling; poolInGraph: boolean }): ServingGraph {
+export function prepareServingGraph(onnxPath: string, options: { pooling: GraphPooling; poolInGraph: boolean }): ServingGraph {
   const unread: ServingGraph = { bytes: null, outputName: null, outputKind: null, normalizedOutputName: null, pooledInGraph: false, note: null, removesPadding: false };
   if (statSync(onnxPath).size > MAX_DECODE_BYTES) return { ...unread, note: 'the graph file is over 1.9 GiB' };
   const file = readFileSync(onnxPath);

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fuseAttention } from '../../../src/backend/onnx/fuse-attention.js';
-import { fuseSkipLayerNorm } from '../../../src/backend/onnx/fuse-skip-layer-norm.js';
-import { pixelInput } from '../../../src/backend/onnx/pixel-input.js';
-import { extractSubgraph } from '../../../src/backend/onnx/subgraph.js';
-import { cosine } from '../../helpers/server.js';
-import { countOps, loadModel, maxAbsDiff, outputs, pixelValues, uint8Pixels } from '../../helpers/onnx-run.js';
+import { fuseAttention } from '../../src/onnx-graph/fuse-attention.js';
+import { fuseSkipLayerNorm } from '../../src/onnx-graph/fuse-skip-layer-norm.js';
+import { pixelInput } from '../../src/onnx-graph/pixel-input.js';
+import { extractSubgraph } from '../../src/onnx-graph/subgraph.js';
+import { cosine } from '../helpers/server.js';
+import { countOps, loadModel, maxAbsDiff, outputs, pixelValues, uint8Pixels } from '../helpers/onnx-run.js';
 
 const SIGLIP = 'test/fixtures/tiny-siglip/onnx/vision_model.onnx';
 const SIGLIP_FP16 = 'test/fixtures/tiny-siglip/onnx/vision_model_fp16.onnx';

@@ -3,7 +3,7 @@
  * a graph: who produces and who reads each tensor, which tensors are constants, and how to put
  * fused nodes in the place of the ones they replace.
  */
-import { halfToFloat } from '../ort/tensors.js';
+import { halfToFloat } from './float16.js';
 import { pruneUnread } from './subgraph.js';
 import { DataType, graphConstants, int64ToNumber, opsetVersion, tensorData, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from './onnx-proto.js';
 

@@ -8,23 +8,23 @@
  * vision tower to the vision session. Graphs that need rewriting are written once to a cache
  * folder keyed by the source file's path, size and time.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { parsePreprocessorConfig, pixelNormalization, PreprocessorConfigError, type ImageProcessorConfig } from '../preprocess/image.js';
+import type { ImageProcessorConfig } from '../preprocess/image.js';
+import { parsePreprocessorConfig, pixelNormalization, PreprocessorConfigError } from './preprocessor-config.js';
 import { ModelError } from './model-error.js';
-import { PIXEL_VALUES, pixelInput, type PixelNormalization } from './onnx/pixel-input.js';
-import { patchMatMul } from './onnx/patch-matmul.js';
-import { fuseSkipLayerNorm } from './onnx/fuse-skip-layer-norm.js';
-import { fuseGelu } from './onnx/fuse-gelu.js';
-import { fuseAttention } from './onnx/fuse-attention.js';
+import { PIXEL_VALUES, pixelInput, type PixelNormalization } from '../onnx-graph/pixel-input.js';
+import { patchMatMul } from '../onnx-graph/patch-matmul.js';
+import { fuseSkipLayerNorm } from '../onnx-graph/fuse-skip-layer-norm.js';
+import { fuseGelu } from '../onnx-graph/fuse-gelu.js';
+import { fuseAttention } from '../onnx-graph/fuse-attention.js';
 import { readJson } from './manifest.js';
-import { hasExternalData } from './onnx/serving-graph.js';
-import { decodeModel, encodeModel, makeValueInfo, DataType, valueInfoShape, type ModelProto } from './onnx/onnx-proto.js';
-import { extractSubgraph, graphInputNames, padTextInputs, SubgraphError, type FixedPadding } from './onnx/subgraph.js';
+import { hasExternalData } from '../onnx-graph/serving-graph.js';
+import { decodeModel, encodeModel, makeValueInfo, DataType, valueInfoShape, type ModelProto } from '../onnx-graph/onnx-proto.js';
+import { extractSubgraph, graphInputNames, padTextInputs, SubgraphError, type FixedPadding } from '../onnx-graph/subgraph.js';
 import { readSafetensorScalars } from './safetensors.js';
+import { cachePath, defaultCacheDir, writeOnce } from './graph-cache.js';
 
 /** config.json model_type values served as image-text models. */
 const FAMILIES = new Set(['clip', 'siglip', 'siglip2', 'chinese_clip', 'altclip']);
@@ -68,21 +68,6 @@ export function isVisionLanguageFolder(dir: string): boolean {
   const config = readJson(dir, 'config.json');
   const type = typeof config?.model_type === 'string' ? config.model_type : '';
   return FAMILIES.has(type) || existsSync(join(dir, 'onnx', 'vision_model.onnx')) || existsSync(join(dir, 'vision_model.onnx'));
-}
-
-function cachePath(cacheDir: string, source: string, what: string, ext: 'onnx' | 'json' = 'onnx'): string {
-  const st = statSync(source);
-  const key = createHash('sha256').update(`${source}|${st.size}|${st.mtimeMs}|${what}|v1`).digest('hex').slice(0, 24);
-  return join(cacheDir, `${key}.${ext}`);
-}
-
-function writeOnce(path: string, make: () => Uint8Array | string): string {
-  if (existsSync(path)) return path;
-  mkdirSync(join(path, '..'), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, make());
-  renameSync(tmp, path);
-  return path;
 }
 
 function loadGraph(path: string): ModelProto {
@@ -364,7 +349,7 @@ function visionTower(
 
 /** Reads and prepares an image-text model folder; throws ModelError naming the file at fault. */
 export async function prepareVisionLanguage(dir: string, options: VisionLanguageOptions = {}): Promise<VisionLanguageModel> {
-  const cacheDir = options.cacheDir ?? process.env.COALESCE_GRAPH_CACHE ?? join(tmpdir(), 'coalesce-graphs');
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
   const config = readJson(dir, 'config.json') ?? {};
   const family = typeof config.model_type === 'string' ? config.model_type : 'clip';
   const preprocessorPath = join(dir, 'preprocessor_config.json');

@@ -2,9 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
-import { DataType, encodeModel, floatTensor, makeGraph, makeModel, makeNode, makeValueInfo } from '../../../src/backend/onnx/onnx-proto.js';
-import { extractSubgraph, graphInputNames, padTextInputs } from '../../../src/backend/onnx/subgraph.js';
-import { measureLogits } from '../../../src/backend/vision-language.js';
+import { DataType, encodeModel, floatTensor, makeGraph, makeModel, makeNode, makeValueInfo } from '../../src/onnx-graph/onnx-proto.js';
+import { extractSubgraph, graphInputNames, padTextInputs } from '../../src/onnx-graph/subgraph.js';
+import { measureLogits } from '../../src/model-prep/vision-language.js';
 
 const ids = (rows: number[][]) => new ort.Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0].length]);
 

@@ -1,6 +1,6 @@
 /** Reads single small tensors (logit_scale, logit_bias) from a .safetensors file without loading the rest. */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { halfToFloat } from './ort/tensors.js';
+import { halfToFloat } from '../onnx-graph/float16.js';
 
 interface Entry {
   dtype: string;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { appendPooling, AppendPoolingError } from '../../../src/backend/onnx/append-pooling.js';
+import { appendPooling, AppendPoolingError } from '../../src/onnx-graph/append-pooling.js';
 import {
   DataType,
   decodeModel,
@@ -14,10 +14,10 @@ import {
   makeValueInfo,
   attrInt,
   type ModelProto,
-} from '../../../src/backend/onnx/onnx-proto.js';
-import { poolTokens, type Pooling } from '../../../src/backend/pooling.js';
-import { padBatch } from '../../../src/backend/ort/tensors.js';
-import { assertClose, TINY_BERT } from '../../helpers/server.js';
+} from '../../src/onnx-graph/onnx-proto.js';
+import { poolTokens, type Pooling } from '../../src/core/pooling.js';
+import { padBatch } from '../../src/backend/ort/tensors.js';
+import { assertClose, TINY_BERT } from '../helpers/server.js';
 
 interface Reference {
   input_ids: number[][];

@@ -17,7 +17,7 @@
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
-import { PROTO_DIR } from '../../paths.js';
+import { PROTO_DIR } from '../paths.js';
 
 // ---------------------------------------------------------------------------------------------
 // Types (the subset of fields code here is expected to touch is typed; the rest stays open)

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fuseGelu } from '../../../src/backend/onnx/fuse-gelu.js';
-import { pixelInput } from '../../../src/backend/onnx/pixel-input.js';
-import { makeNode } from '../../../src/backend/onnx/onnx-proto.js';
-import { extractSubgraph } from '../../../src/backend/onnx/subgraph.js';
-import { cosine } from '../../helpers/server.js';
-import { countOps, loadModel, maxAbsDiff, outputs, pixelValues, uint8Pixels } from '../../helpers/onnx-run.js';
+import { fuseGelu } from '../../src/onnx-graph/fuse-gelu.js';
+import { pixelInput } from '../../src/onnx-graph/pixel-input.js';
+import { makeNode } from '../../src/onnx-graph/onnx-proto.js';
+import { extractSubgraph } from '../../src/onnx-graph/subgraph.js';
+import { cosine } from '../helpers/server.js';
+import { countOps, loadModel, maxAbsDiff, outputs, pixelValues, uint8Pixels } from '../helpers/onnx-run.js';
 
 const SIGLIP = 'test/fixtures/tiny-siglip/onnx/vision_model.onnx';
 const SIGLIP_FP16 = 'test/fixtures/tiny-siglip/onnx/vision_model_fp16.onnx';

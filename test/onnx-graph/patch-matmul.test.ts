@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { patchMatMul } from '../../../src/backend/onnx/patch-matmul.js';
-import { decodeModel } from '../../../src/backend/onnx/onnx-proto.js';
-import { extractSubgraph } from '../../../src/backend/onnx/subgraph.js';
-import { countOps as count, maxAbsDiff, outputs, pixelValues } from '../../helpers/onnx-run.js';
+import { patchMatMul } from '../../src/onnx-graph/patch-matmul.js';
+import { decodeModel } from '../../src/onnx-graph/onnx-proto.js';
+import { extractSubgraph } from '../../src/onnx-graph/subgraph.js';
+import { countOps as count, maxAbsDiff, outputs, pixelValues } from '../helpers/onnx-run.js';
 
 for (const [name, model, size, output] of [
   ['SigLIP (patch 16, 64 px)', decodeModel(readFileSync('test/fixtures/tiny-siglip/onnx/vision_model.onnx')), 64, 'pooler_output'],

@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
-import { PIXELS_INPUT, pixelInput } from '../../../src/backend/onnx/pixel-input.js';
-import { decodeModel, encodeModel } from '../../../src/backend/onnx/onnx-proto.js';
-import { float16ToFloat32 } from '../../../src/backend/ort/tensors.js';
-import { cosine } from '../../helpers/server.js';
+import { PIXELS_INPUT, pixelInput } from '../../src/onnx-graph/pixel-input.js';
+import { decodeModel, encodeModel } from '../../src/onnx-graph/onnx-proto.js';
+import { float16ToFloat32 } from '../../src/backend/ort/tensors.js';
+import { cosine } from '../helpers/server.js';
 
 const DIR = 'test/fixtures/tiny-siglip/onnx';
 const SIZE = 64;
