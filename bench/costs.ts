@@ -1,10 +1,11 @@
 /**
  * Per-text main-thread costs of the server's own code, timed in-process on the workload: the
  * tokenizer (HfTokenizer.encode), the response encoder (vectorsToJsonBytes, what /embed sends) and the request parser
- * (parseJsonBody + stringInputs). Multiplied by a served rate they say how much of the one
+ * (parseJsonBody + the zod schema of /embed). Multiplied by a served rate they say how much of the one
  * main-thread core each takes.
  */
-import { parseJsonBody, stringInputs } from '../src/transport/http/parse.js';
+import { parseJsonBody } from '../src/transport/http/parse.js';
+import { embedRequest, parseBody } from '../src/transport/http/schemas.js';
 import { vectorsToJsonBytes } from '../src/transport/http/float-json.js';
 import type { MainThreadCosts } from './report.js';
 import { rng } from './texts.js';
@@ -46,6 +47,6 @@ export function measureCosts(workload: ModelWorkload, dimensions: number, minMs 
   const jsonEncodeUsPerText = timePerItem(responses, (vectors) => vectorsToJsonBytes(vectors), (v) => v.length, minMs);
 
   const bodies = requests.map((texts) => JSON.stringify({ inputs: texts, truncate: true }));
-  const jsonParseUsPerRequest = timePerItem(bodies, (body) => stringInputs(parseJsonBody(body), 'inputs'), () => 1, minMs);
+  const jsonParseUsPerRequest = timePerItem(bodies, (body) => parseBody(embedRequest, parseJsonBody(body)), () => 1, minMs);
   return { tokenizeUsPerText, jsonEncodeUsPerText, jsonParseUsPerRequest };
 }

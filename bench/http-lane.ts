@@ -1,6 +1,7 @@
 /**
- * `node dist/bench/http-lane.js`: what one HTTP thread spends per request, with the Node fast lane
- * (fast-lane.ts) and with hono alone, side by side. The server is one process serving the real
+ * `node dist/bench/http-lane.js`: what one HTTP thread spends per request with the server's Node
+ * listener (listener.ts, the one request path) and with hono on @hono/node-server 2.x serving the
+ * same routes (hono-app.ts), side by side. The server is one process serving the real
  * routes over a facade that answers at once (after a turn, as the main thread's answers do), so
  * what is measured is HTTP: parsing, routing, reading the body, writing the answer. The load
  * generator is lean-http.ts clients in this process. Rounds alternate the two servers.
@@ -9,18 +10,18 @@
  *   --clients 32  --seconds 3  --rounds 3  --dimensions 768  --out DIR
  *   LANE_PROF=DIR (environment): each server process writes a V8 CPU profile there (node --cpu-prof)
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { getRequestListener } from '@hono/node-server';
 import { flagValue } from './args.js';
 import { LeanConnection, requestBytes } from './gpu/lean-http.js';
-import { createHttpApp, jsonRoutes, type HttpDeps, type TextFacade } from '../src/transport/http/app.js';
-import { fastLane } from '../src/transport/http/fast-lane.js';
+import { honoListener } from './hono-app.js';
+import { httpRoutes, type HttpDeps, type TextFacade } from '../src/transport/http/app.js';
+import { routeListener } from '../src/transport/http/listener.js';
 
 type Mode = 'lane' | 'hono';
 const MODES: Mode[] = ['lane', 'hono'];
@@ -44,9 +45,8 @@ function serve(mode: Mode, dimensions: number): void {
     decode: async () => [],
   };
   const deps: HttpDeps = { embedder, ready: () => true, modelName: 'bench', payloadLimit: 2_000_000, info: () => ({}), metrics: () => '' };
-  const routes = jsonRoutes(deps);
-  const hono = getRequestListener(createHttpApp(deps, routes).fetch);
-  const server = createServer(mode === 'lane' ? fastLane(routes, deps.payloadLimit, hono) : hono);
+  const table = httpRoutes(deps);
+  const server = createServer({ requireHostHeader: false }, mode === 'lane' ? routeListener(table, deps.payloadLimit) : honoListener(table, deps.payloadLimit));
   server.listen(0, '127.0.0.1', () => process.send!({ port: (server.address() as AddressInfo).port }));
   process.on('SIGINT', () => process.exit(0));
   process.on('message', (m) => {
@@ -94,7 +94,17 @@ async function measure(child: ChildProcess, port: number, c: (typeof CASES)[numb
   return { requestsPerS: count / ((t1 - t0) / 1000), serverCpuUsPerRequest: us / count };
 }
 
+function gitCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim() + (execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() ? '+changes' : '');
+  } catch {
+    return 'unknown';
+  }
+}
+
 async function main(): Promise<void> {
+  const commit = gitCommit();
+  const honoVersion = (JSON.parse(readFileSync(fileURLToPath(new URL('../../node_modules/@hono/node-server/package.json', import.meta.url)), 'utf8')) as { version: string }).version;
   const clients = Number(flagValue('clients', '32'));
   const seconds = Number(flagValue('seconds', '3'));
   const rounds = Number(flagValue('rounds', '3'));
@@ -114,11 +124,12 @@ async function main(): Promise<void> {
     return mine.reduce((a, b) => (b.serverCpuUsPerRequest < a.serverCpuUsPerRequest ? b : a));
   };
   const lines = [
-    `# HTTP: the Node fast lane against hono alone (${cpus().length} cores, ${clients} clients, best of ${rounds} alternating rounds)`,
+    `# HTTP: the Node listener against hono on @hono/node-server ${honoVersion} (${cpus().length} cores, ${clients} clients, best of ${rounds} alternating rounds)`,
     '',
+    `${new Date().toISOString()}, commit ${commit}, ${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} cores), Node ${process.version}.`,
     'Server CPU per request and requests/s; the facade answers at once, so this is the HTTP layer alone.',
     '',
-    '| request | fast lane µs CPU / req | hono µs CPU / req | hono / lane | fast lane req/s | hono req/s |',
+    '| request | Node listener µs CPU / req | hono µs CPU / req | hono / listener | listener req/s | hono req/s |',
     '| --- | --- | --- | --- | --- | --- |',
     ...CASES.map((c) => {
       const [lane, hono] = [best('lane', c.name), best('hono', c.name)];
@@ -128,7 +139,10 @@ async function main(): Promise<void> {
   ];
   console.log(lines.join('\n'));
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'http-lane.json'), JSON.stringify({ started: new Date().toISOString(), cores: cpus().length, clients, seconds, rounds, rows }, null, 2));
+  writeFileSync(
+    join(out, 'http-lane.json'),
+    JSON.stringify({ started: new Date().toISOString(), commit, machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version }, honoNodeServer: honoVersion, clients, seconds, rounds, rows }, null, 2),
+  );
   writeFileSync(join(out, 'http-lane.md'), lines.join('\n'));
 }
 

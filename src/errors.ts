@@ -11,6 +11,7 @@ export type ErrorKind =
   | 'over_limit' // well-formed, but over a server limit: too many inputs, too long, dimensions out of range
   | 'tokenizer' // the tokenizer rejected the input
   | 'payload_too_large' // body over --payload-limit
+  | 'unsupported_media_type' // a body that is not declared JSON where JSON is expected
   | 'not_found' // unknown route or resource
   | 'overloaded' // admission refused: --max-concurrent-requests reached
   | 'cancelled' // the client went away
@@ -23,10 +24,11 @@ export const ERROR_TYPE: Record<ErrorKind, string> = {
   empty: 'Empty',
   bad_request: 'BadRequest',
   validation: 'Validation',
-  // TEI names both Validation; it answers its own checks 413 and body-shape errors (axum's) 422.
+  // TEI names both Validation (and since 1.9 answers both 422; before, its own limit checks were 413).
   over_limit: 'Validation',
   tokenizer: 'Tokenizer',
   payload_too_large: 'PayloadTooLarge',
+  unsupported_media_type: 'UnsupportedMediaType',
   not_found: 'NotFound',
   overloaded: 'Overloaded',
   cancelled: 'Cancelled',

@@ -1,4 +1,4 @@
-import { CoalesceError, overLimit } from '../errors.js';
+import { CoalesceError, overLimit, validation } from '../errors.js';
 import { Admission } from './admission.js';
 import { batchTimings, checkDimensions, checkInputCount, GuardedFacade, type EmbedObserver } from './request-guard.js';
 import { finalizeVector } from './postprocess.js';
@@ -17,6 +17,12 @@ export type { EmbedObserver } from './request-guard.js';
 
 export interface EmbedRequest {
   inputs: readonly string[];
+  /**
+   * Pre-tokenized inputs (TEI's and OpenAI's token-id inputs), taken instead of `inputs` when set:
+   * ids as the model reads them (no special tokens added), checked against the vocabulary and the
+   * length limit, truncated as texts are.
+   */
+  tokenIds?: readonly (readonly number[])[];
   normalize: boolean;
   /** Unset: the server default (--auto-truncate). */
   truncate?: boolean;
@@ -94,14 +100,14 @@ export class Embedder extends GuardedFacade<EncodedText> {
   private async embedAdmitted(request: EmbedRequest): Promise<EmbedResponse> {
     // Encoding on arrival counts as this request's tokenization, and so in its total.
     const started = performance.now() - (request.encoded?.ms ?? 0);
-    checkInputCount(request.inputs.length, this.limits.maxClientBatchSize);
-    const { dimensions } = request;
+    const { dimensions, tokenIds } = request;
+    checkInputCount(tokenIds ? tokenIds.length : request.inputs.length, this.limits.maxClientBatchSize);
     checkDimensions(dimensions, this.info.dimensions);
     const options = this.encodeOptions(request.truncate, request.truncationDirection);
     const inputs = this.prompts.apply(request.inputs, request.promptName);
-    // Texts encoded on arrival are the bare inputs: a prompt changes them.
+    // Texts encoded on arrival are the bare inputs: a prompt changes them. Token ids take no prompt.
     const arrived = inputs === request.inputs && request.encoded?.texts.length === inputs.length ? request.encoded : null;
-    const encoded = arrived ? arrived.texts : await this.encoder.encode(inputs, options);
+    const encoded = tokenIds ? this.pretokenized(tokenIds, options) : arrived ? arrived.texts : await this.encoder.encode(inputs, options);
     if (!options.truncate) encoded.forEach((e, i) => this.checkLength(e.ids.length, i));
     const tokenizationMs = performance.now() - started;
 
@@ -117,6 +123,22 @@ export class Embedder extends GuardedFacade<EncodedText> {
         totalMs: performance.now() - started,
       },
     };
+  }
+
+  /** Token-id inputs as encoded texts: ids checked against the vocabulary, cut like texts when truncating. */
+  private pretokenized(lists: readonly (readonly number[])[], { truncate, direction }: EncodeOptions): EncodedText[] {
+    const vocabSize = this.encoder.vocabSize ?? 2 ** 32;
+    return lists.map((list, i) => {
+      if (list.length === 0) throw new CoalesceError('empty', `Input validation error: \`inputs[${i}]\` cannot be empty`, 'inputs');
+      for (const id of list) {
+        if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
+          throw validation(`Input validation error: \`inputs[${i}]\` has token id ${id}, outside the vocabulary (0 to ${vocabSize - 1})`, 'inputs');
+        }
+      }
+      const max = this.encoder.maxLength;
+      const kept = truncate && list.length > max ? (direction === 'left' ? list.slice(list.length - max) : list.slice(0, max)) : list;
+      return { ids: Uint32Array.from(kept) };
+    });
   }
 
   private checkLength(tokens: number, index: number): void {

@@ -29,6 +29,8 @@ export interface Token {
 export interface TextEncoder {
   /** Tokens per input, special tokens included, after truncation to maxLength. */
   readonly maxLength: number;
+  /** Token ids run from 0 to vocabSize - 1, for checking pre-tokenized inputs (unset: not known). */
+  readonly vocabSize?: number;
   encode(texts: readonly string[], options: EncodeOptions): Promise<EncodedText[]>;
   tokenize(texts: readonly string[], options: EncodeOptions & { addSpecialTokens: boolean }): Promise<Token[][]>;
   decode(ids: readonly number[][], skipSpecialTokens: boolean): Promise<string[]>;

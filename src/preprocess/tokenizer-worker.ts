@@ -43,4 +43,4 @@ port.on('message', (batch: PoolRequest[]) => {
   port.postMessage(responses, packEncodings(batch, responses));
 });
 // Ready, with what the HTTP threads need to encode as this tokenizer does (TokenizerPool.specialIds).
-port.postMessage({ id: 0, ok: true, value: tokenizer.specialIds() } satisfies PoolResponse);
+port.postMessage({ id: 0, ok: true, value: tokenizer.specialIds(), vocabSize: tokenizer.vocabSize } satisfies PoolResponse & { vocabSize: number });

@@ -69,6 +69,8 @@ export class HfTokenizer {
   private readonly fast: BertFastPath | null;
   /** Special tokens the post-processor adds to one text; they count against maxLength. */
   readonly specialCount: number;
+  /** One more than the largest token id (added tokens included). */
+  readonly vocabSize: number;
   /** The ids the post-processor puts around one text's pieces, for encoding fast-path ids directly (null: no fast path, or no fixed layout). */
   private readonly around: SpecialIds | null;
 
@@ -82,6 +84,9 @@ export class HfTokenizer {
     const wordPiece = (this.tokenizer as unknown as { model?: { tokens_to_ids?: Map<string, number> } }).model?.tokens_to_ids;
     this.fast = BertFastPath.from(tokenizerJson, tokenizerConfig, wordPiece);
     this.vocab = this.tokenizer.get_vocab(true);
+    let largest = -1;
+    for (const id of this.vocab.values()) if (id > largest) largest = id;
+    this.vocabSize = largest + 1;
     const model = tokenizerJson.model as { unk_token?: string; unk_id?: number };
     const unkToken = model.unk_token ?? (tokenizerConfig.unk_token as string | undefined);
     // WordLevel models in @huggingface/tokenizers give no id for unknown words: map them to unk.
@@ -200,6 +205,10 @@ export class InlineTextEncoder implements TextEncoder {
 
   get maxLength(): number {
     return this.tokenizer.maxLength;
+  }
+
+  get vocabSize(): number {
+    return this.tokenizer.vocabSize;
   }
 
   encode(texts: readonly string[], options: EncodeOptions): Promise<EncodedText[]> {

@@ -23,6 +23,7 @@ export const GRPC_STATUS: Record<ErrorKind, status> = {
   // As TEI's gRPC server.
   tokenizer: status.FAILED_PRECONDITION,
   payload_too_large: status.RESOURCE_EXHAUSTED,
+  unsupported_media_type: status.INVALID_ARGUMENT,
   not_found: status.NOT_FOUND,
   overloaded: status.RESOURCE_EXHAUSTED,
   cancelled: status.CANCELLED,

@@ -1,14 +1,13 @@
-import { Hono, type Context } from 'hono';
 import type { Embedder } from '../../core/embedder.js';
 import type { ImageEmbedder } from '../../core/image-embedder.js';
 import type { ZeroShotClassifier } from '../../core/zero-shot.js';
 import { CoalesceError } from '../../errors.js';
-import { bodyText, clientGone, payloadLimit, requestHeader } from './node-body.js';
-import { openaiRoutes } from './openai-routes.js';
-import { teiRoutes } from './tei-routes.js';
+import { openaiGetRoutes, openaiRoutes } from './openai-routes.js';
+import { invocationRoutes, teiRoutes } from './tei-routes.js';
 import { imageRoutes } from './image-routes.js';
-import { errorReply, type JsonRoute, type Reply, type RouteRequest } from './json-route.js';
-import { parseJsonBody } from './parse.js';
+import { encodedJsonReply, jsonReply, type GetRoute, type JsonRoute } from './json-route.js';
+import { docsRoutes } from './docs.js';
+import type { RouteTable } from './listener.js';
 
 /**
  * What the routes call: the facades' methods, not the classes, so the same routes run beside the
@@ -38,35 +37,33 @@ export interface HttpDeps {
 
 /** Every POST route with a JSON body: TEI's, OpenAI's and, for image-text models, the image routes. */
 export function jsonRoutes(deps: HttpDeps): JsonRoute[] {
-  return [...teiRoutes(deps.embedder), ...openaiRoutes(deps.embedder, deps.modelName, deps.images?.images), ...(deps.images ? imageRoutes(deps.images) : [])];
+  return [
+    ...teiRoutes(deps.embedder),
+    ...invocationRoutes(deps.embedder),
+    ...openaiRoutes(deps.embedder, deps.modelName, deps.images?.images),
+    ...(deps.images ? imageRoutes(deps.images) : []),
+  ];
 }
 
-/** A reply as a Response with its headers as a plain object: @hono/node-server then writes it without a Headers object. */
-export function replyResponse(reply: Reply): Response {
-  return new Response(reply.body, { status: reply.status, headers: reply.headers });
-}
-
-async function routeRequest(c: Context): Promise<RouteRequest> {
-  return { body: parseJsonBody(await bodyText(c)), header: (name) => requestHeader(c, name), signal: () => clientGone(c) };
-}
-
-/** The HTTP transport: translates requests to embedder calls and errors to TEI's or OpenAI's shape. */
-export function createHttpApp(deps: HttpDeps, routes: JsonRoute[] = jsonRoutes(deps)): Hono {
-  const app = new Hono();
-  const styles = new Map(routes.map((r) => [r.path, r.style]));
-
-  app.onError((e, c) => replyResponse(errorReply(e, styles.get(c.req.path) ?? 'tei')));
-  app.notFound((c) => replyResponse(errorReply(new CoalesceError('not_found', `no route ${c.req.method} ${c.req.path}`), 'tei')));
-
-  app.use('*', payloadLimit(deps.payloadLimit));
-
-  app.get('/health', async (c) => {
+/** Health, info and metrics. */
+function serverRoutes(deps: HttpDeps): GetRoute[] {
+  const health = async () => {
     if (!(await deps.ready())) throw new CoalesceError('unhealthy', 'the model is not ready');
-    return c.body(null, 200);
-  });
-  app.get('/info', async (c) => c.json(await deps.info()));
-  app.get('/metrics', async (c) => c.text(await deps.metrics(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
-
-  for (const route of routes) app.post(route.path, async (c) => replyResponse(await route.handle(await routeRequest(c))));
-  return app;
+    return { status: 200, headers: {}, body: '' };
+  };
+  return [
+    { path: '/health', handle: health },
+    // TEI's (and SageMaker's) liveness route.
+    { path: '/ping', handle: health },
+    { path: '/info', handle: async () => jsonReply(await deps.info()) },
+    { path: '/metrics', handle: async () => ({ status: 200, headers: { 'content-type': 'text/plain; version=0.0.4' }, body: await deps.metrics() }) },
+  ];
 }
+
+/** Every route of the HTTP transport. */
+export function httpRoutes(deps: HttpDeps): RouteTable {
+  const post = jsonRoutes(deps);
+  return { post, get: [...serverRoutes(deps), ...openaiGetRoutes(deps.modelName), ...docsRoutes(post)] };
+}
+
+export { encodedJsonReply };

@@ -1,13 +1,18 @@
 import { ERROR_TYPE, type CoalesceError, type ErrorKind } from '../../errors.js';
 
-/** The HTTP transport's complete map from the error vocabulary to statuses (TEI's, and 499 for a client gone). */
+/**
+ * The HTTP transport's complete map from the error vocabulary to statuses: TEI 1.9's (which
+ * answers its limit checks 422, as other validation errors; TEI before 1.9 answered them 413), and
+ * 499 for a client gone.
+ */
 export const HTTP_STATUS: Record<ErrorKind, number> = {
   empty: 400,
   bad_request: 400,
   validation: 422,
-  over_limit: 413,
+  over_limit: 422,
   tokenizer: 422,
   payload_too_large: 413,
+  unsupported_media_type: 415,
   not_found: 404,
   overloaded: 429,
   cancelled: 499,
@@ -25,6 +30,7 @@ const OPENAI_TYPE: Record<ErrorKind, string> = {
   over_limit: 'invalid_request_error',
   tokenizer: 'invalid_request_error',
   payload_too_large: 'invalid_request_error',
+  unsupported_media_type: 'invalid_request_error',
   not_found: 'invalid_request_error',
   overloaded: 'rate_limit_exceeded',
   cancelled: 'cancelled',
@@ -34,6 +40,13 @@ const OPENAI_TYPE: Record<ErrorKind, string> = {
 };
 
 export type ErrorStyle = 'tei' | 'openai';
+
+/** OpenAI answers 400 to every request it finds invalid, where TEI answers 422. */
+const OPENAI_STATUS: Partial<Record<ErrorKind, number>> = { validation: 400, over_limit: 400, tokenizer: 400 };
+
+export function httpStatus(error: CoalesceError, style: ErrorStyle): number {
+  return (style === 'openai' ? OPENAI_STATUS[error.kind] : undefined) ?? HTTP_STATUS[error.kind];
+}
 
 export function errorBody(error: CoalesceError, style: ErrorStyle): unknown {
   if (style === 'openai') {

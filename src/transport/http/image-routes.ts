@@ -1,10 +1,9 @@
 import type { ImageTimings } from '../../core/image-embedder.js';
 import type { ImageFacade, ImageFacades, TextFacade } from './app.js';
-import { validation } from '../../errors.js';
 import { timingHeaders } from '../timing-headers.js';
 import { isImageDataUri } from '../../preprocess/image-source.js';
 import { openaiListBody } from './encode.js';
-import { optionalBool, optionalInt, optionalString, stringInputs, type Body } from './parse.js';
+import { classifyImageRequest, embedImageRequest, parseBody } from './schemas.js';
 import { encodedJsonReply, jsonReply, vectorsReply, type JsonRoute, type Reply, type RouteRequest } from './json-route.js';
 
 /** Where an image request's time went, beside TEI's timing headers. */
@@ -14,12 +13,6 @@ function imageHeaders(timings: ImageTimings, count: number, bytes: number, devic
   headers['x-decode-time'] = String(Math.round(timings.decodeMs));
   headers['x-resize-time'] = String(Math.round(timings.resizeMs));
   return headers;
-}
-
-function labelList(body: Body): string[] {
-  const v = body.labels;
-  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw validation('`labels` must be a list of strings', 'labels');
-  return v as string[];
 }
 
 /**
@@ -35,12 +28,12 @@ export function imageRoutes(deps: ImageFacades): JsonRoute[] {
       path: '/embed_image',
       style: 'tei',
       async handle(request) {
-        const { body } = request;
-        const inputs = stringInputs(body, 'inputs');
+        const body = parseBody(embedImageRequest, request.body);
+        const inputs = typeof body.inputs === 'string' ? [body.inputs] : body.inputs;
         const result = await images.embed({
           inputs,
-          normalize: optionalBool(body, 'normalize') ?? true,
-          dimensions: optionalInt(body, 'dimensions'),
+          normalize: body.normalize ?? true,
+          dimensions: body.dimensions ?? undefined,
           signal: request.signal(),
         });
         return vectorsReply(request, result.vectors, imageHeaders(result.timings, inputs.length, result.bytes, images.info.device));
@@ -50,13 +43,13 @@ export function imageRoutes(deps: ImageFacades): JsonRoute[] {
       path: '/classify_image',
       style: 'tei',
       async handle(request) {
-        const { body } = request;
+        const body = parseBody(classifyImageRequest, request.body);
         const single = typeof body.inputs === 'string';
-        const inputs = stringInputs(body, 'inputs');
+        const inputs = single ? [body.inputs as string] : (body.inputs as string[]);
         const scores = await classifier.classify({
           inputs,
-          labels: labelList(body),
-          hypothesisTemplate: optionalString(body, 'hypothesis_template'),
+          labels: body.labels,
+          hypothesisTemplate: body.hypothesis_template ?? undefined,
           signal: request.signal(),
         });
         return jsonReply(single ? scores[0] : scores);
@@ -66,11 +59,7 @@ export function imageRoutes(deps: ImageFacades): JsonRoute[] {
 }
 
 /** OpenAI requests that carry images: `"modality": "image"`, or inputs that are data:image/... URIs. */
-export function wantsImages(body: Body, inputs: readonly string[]): boolean {
-  const modality = optionalString(body, 'modality');
-  if (modality !== undefined && modality !== 'text' && modality !== 'image') {
-    throw validation(`\`modality\` must be "text" or "image", not ${JSON.stringify(modality)}`, 'modality');
-  }
+export function wantsImages(modality: 'text' | 'image' | undefined, inputs: readonly string[]): boolean {
   if (modality !== undefined) return modality === 'image';
   return inputs.some(isImageDataUri);
 }
@@ -83,12 +72,9 @@ export function wantsImages(body: Body, inputs: readonly string[]): boolean {
 export async function openaiImageEmbeddings(
   request: RouteRequest,
   inputs: readonly string[],
-  format: 'float' | 'base64',
+  { format, dimensions, allImages }: { format: 'float' | 'base64'; dimensions: number | undefined; allImages: boolean },
   deps: { images: ImageFacade; texts: TextFacade; modelName: string },
 ): Promise<Reply> {
-  const { body } = request;
-  const dimensions = optionalInt(body, 'dimensions');
-  const allImages = optionalString(body, 'modality') === 'image';
   const isImage = inputs.map((s) => allImages || isImageDataUri(s));
   const imageInputs = inputs.filter((_, i) => isImage[i]);
   const textInputs = inputs.filter((_, i) => !isImage[i]);

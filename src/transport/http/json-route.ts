@@ -1,13 +1,12 @@
 /**
- * The POST routes that take a JSON body, written once as functions from a request to a reply. hono
- * serves them (app.ts), and so does the Node fast lane (fast-lane.ts), which skips hono's
- * per-request objects on the routes that carry the load.
+ * Routes as functions from a request to a reply, served by the one Node listener (listener.ts):
+ * POST routes with a JSON body, and GET routes.
  */
 import { toCoalesceError } from '../../errors.js';
 import type { CancelSignal } from '../../core/cancellation.js';
 import { vectorsToPackedFloat32 } from '../packed-float32.js';
 import { acceptsPackedFloat32 } from './encode.js';
-import { errorBody, HTTP_STATUS, type ErrorStyle } from './errors.js';
+import { errorBody, httpStatus, type ErrorStyle } from './errors.js';
 import { vectorsToJsonBytes } from './float-json.js';
 import type { Body } from './parse.js';
 
@@ -22,7 +21,7 @@ export interface RouteRequest {
 
 /**
  * A response as plain data: Node writes it as it is, and hono sends it without a Headers object.
- * Each reply owns its `headers`: the helpers below and the fast lane add to them in place.
+ * Each reply owns its `headers`: the helpers below and the listener add to them in place.
  */
 export interface Reply {
   status: number;
@@ -37,6 +36,12 @@ export interface JsonRoute {
   handle(request: RouteRequest): Promise<Reply>;
 }
 
+/** A GET (and HEAD) route: no body. */
+export interface GetRoute {
+  path: string;
+  handle(request: Pick<RouteRequest, 'header'>): Reply | Promise<Reply>;
+}
+
 /** A JSON body already encoded (vectors are written by hand: float-json.ts, encode.ts). */
 export function encodedJsonReply(body: string | Uint8Array, headers: Record<string, string> = {}, status = 200): Reply {
   headers['content-type'] = 'application/json';
@@ -49,7 +54,7 @@ export function jsonReply(value: unknown, status = 200): Reply {
 
 export function errorReply(thrown: unknown, style: ErrorStyle): Reply {
   const error = toCoalesceError(thrown);
-  return jsonReply(errorBody(error, style), HTTP_STATUS[error.kind]);
+  return jsonReply(errorBody(error, style), httpStatus(error, style));
 }
 
 /**

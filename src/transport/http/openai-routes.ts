@@ -1,10 +1,10 @@
 import type { ImageFacade, TextFacade } from './app.js';
-import { validation } from '../../errors.js';
+import { CoalesceError, isCoalesceError, validation } from '../../errors.js';
 import { countChars, timingHeaders } from '../timing-headers.js';
 import { openaiListBody } from './encode.js';
-import { optionalInt, optionalString, stringInputs } from './parse.js';
 import { openaiImageEmbeddings, wantsImages } from './image-routes.js';
-import { encodedJsonReply, type JsonRoute } from './json-route.js';
+import { encodedJsonReply, jsonReply, type GetRoute, type JsonRoute } from './json-route.js';
+import { openaiEmbeddingsRequest, parseBody, splitInputs } from './schemas.js';
 
 /**
  * OpenAI's embeddings API, so the official SDK works unchanged. The SDK asks for base64 by
@@ -13,27 +13,47 @@ import { encodedJsonReply, type JsonRoute } from './json-route.js';
  */
 const OPENAI_PATHS = ['/v1/embeddings', '/embeddings'];
 
+/** When the process started (the same in every HTTP thread, to the second): the `created` of its one model. */
+const STARTED = Math.round(Date.now() / 1000 - process.uptime());
+
+/**
+ * The core speaks TEI's field names (`inputs`, `truncate`); OpenAI's request has `input` and no
+ * truncation option, so its errors name its own fields.
+ */
+function inOpenaiTerms(e: unknown): unknown {
+  if (!isCoalesceError(e)) return e;
+  const message = e.message
+    .replace(/`inputs(\[\d+\])?`/g, '`input$1`')
+    .replace('Set `truncate` to true to cut it.', 'OpenAI\'s API has no truncation option: the server cuts long inputs when started with --auto-truncate.');
+  return new CoalesceError(e.kind, message, e.param === 'inputs' ? 'input' : e.param);
+}
+
 /** `images`: the image tower of an image-text model; inputs may then be images (see image-routes.ts). */
 export function openaiRoutes(embedder: TextFacade, modelName: string, images?: ImageFacade): JsonRoute[] {
   const handle: JsonRoute['handle'] = async (request) => {
-    const { body } = request;
-    const inputs = stringInputs(body, 'input');
-    const format = optionalString(body, 'encoding_format') ?? 'float';
-    if (format !== 'float' && format !== 'base64') {
-      throw validation(`\`encoding_format\` must be "float" or "base64", not ${JSON.stringify(format)}`, 'encoding_format');
-    }
-    if (images && wantsImages(body, inputs)) return openaiImageEmbeddings(request, inputs, format, { images, texts: embedder, modelName });
-    if (!images && optionalString(body, 'modality') === 'image') {
+    const body = parseBody(openaiEmbeddingsRequest, request.body);
+    const { texts, ids } = splitInputs(body.input);
+    const format = body.encoding_format ?? 'float';
+    const dimensions = body.dimensions ?? undefined;
+    if (!images && body.modality === 'image') {
       throw validation(`\`modality\` "image" needs an image-text model (CLIP, SigLIP); ${modelName} embeds text only`, 'modality');
     }
-    const result = await embedder.embed({
-      inputs,
-      normalize: true,
-      dimensions: optionalInt(body, 'dimensions'),
-      signal: request.signal(),
-    });
-    const headers = timingHeaders(result.timings, result.promptTokens, countChars(inputs), embedder.info.device);
-    return encodedJsonReply(openaiListBody(result.vectors, format, modelName, result.promptTokens), headers);
+    try {
+      if (images && !ids && wantsImages(body.modality ?? undefined, texts)) {
+        return await openaiImageEmbeddings(request, texts, { format, dimensions, allImages: body.modality === 'image' }, { images, texts: embedder, modelName });
+      }
+      const result = await embedder.embed({ inputs: texts, tokenIds: ids, normalize: true, dimensions, signal: request.signal() });
+      const headers = timingHeaders(result.timings, result.promptTokens, countChars(texts), embedder.info.device);
+      return encodedJsonReply(openaiListBody(result.vectors, format, modelName, result.promptTokens), headers);
+    } catch (e) {
+      throw inOpenaiTerms(e);
+    }
   };
   return OPENAI_PATHS.map((path) => ({ path, style: 'openai', handle }));
+}
+
+/** OpenAI's model list (`GET /v1/models`, and `/models`): the one model this server serves. */
+export function openaiGetRoutes(modelName: string): GetRoute[] {
+  const list = { object: 'list', data: [{ id: modelName, object: 'model', created: STARTED, owned_by: 'coalesce' }] };
+  return ['/v1/models', '/models'].map((path) => ({ path, handle: () => jsonReply(list) }));
 }

@@ -2,10 +2,9 @@
  * Starts the HTTP transport: on the main thread, beside the facades, or on --http-threads
  * worker threads of this process that call them by message. Either way the same routes answer.
  */
-import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HttpDeps } from './app.js';
-import { httpListener } from './fast-lane.js';
+import { createHttpServer } from './listener.js';
 import type { ArrivalEncoderSpec } from '../../preprocess/arrival-encoder.js';
 import { HttpThreads } from './threads/http-threads.js';
 
@@ -41,7 +40,7 @@ export async function serveHttp(deps: HttpDeps, options: HttpServeOptions): Prom
     );
     return { port: threads.port, close: () => threads.close() };
   }
-  const server = createServer(httpListener(deps));
+  const server = createHttpServer(deps);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.hostname, () => resolve());

@@ -1,24 +1,25 @@
 /** Overload and client-disconnect behaviour, with a fake backend that can be held open. */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { Batcher } from '../../../src/core/batcher.js';
 import { Embedder } from '../../../src/core/embedder.js';
-import { createHttpApp } from '../../../src/transport/http/app.js';
+import { serveDeps } from '../../helpers/http-deps.js';
 import { charEncoder, FakeBackend, within } from '../../helpers/fake-backend.js';
 
-function setup(maxConcurrentRequests: number) {
+async function setup(maxConcurrentRequests: number, t: TestContext) {
   const backend = new FakeBackend();
   const batcher = new Batcher(backend, { maxBatchTokens: 10_000, maxBatchRequests: 64 });
   const embedder = new Embedder(backend.info, charEncoder, batcher, { maxClientBatchSize: 32, autoTruncate: false }, maxConcurrentRequests);
   embedder.markReady(true);
-  const app = createHttpApp({ embedder, ready: () => embedder.isReady, modelName: 'fake', payloadLimit: 1_000_000, info: () => ({}), metrics: () => '' });
+  const app = await serveDeps({ embedder, ready: () => embedder.isReady, modelName: 'fake', payloadLimit: 1_000_000, info: () => ({}), metrics: () => '' });
+  t.after(() => app.close());
   const embed = (inputs: string, init: RequestInit = {}) =>
-    Promise.resolve(app.request('/embed', { method: 'POST', body: JSON.stringify({ inputs }), headers: { 'content-type': 'application/json' }, ...init }));
-  return { backend, batcher, embedder, embed };
+    app.request('/embed', { method: 'POST', body: JSON.stringify({ inputs }), headers: { 'content-type': 'application/json' }, ...init });
+  return { backend, batcher, embedder, embed, app };
 }
 
-test('beyond --max-concurrent-requests a client gets 429 at once, and is served again once load drops', async () => {
-  const { backend, embed } = setup(2);
+test('beyond --max-concurrent-requests a client gets 429 at once, and is served again once load drops', async (t) => {
+  const { backend, embed } = await setup(2, t);
   let open!: () => void;
   backend.gate = new Promise<void>((r) => (open = r));
   const held = [embed('aa'), embed('bb')];
@@ -34,30 +35,11 @@ test('beyond --max-concurrent-requests a client gets 429 at once, and is served 
   assert.equal((await within(embed('dd'))).status, 200);
 });
 
-test('a client that disconnects has its queued inputs dropped, and frees its permit', async () => {
-  const { backend, embedder, embed } = setup(8);
-  let open!: () => void;
-  backend.gate = new Promise<void>((r) => (open = r));
-  const blocker = embed('a');
-  await new Promise((r) => setTimeout(r, 10));
-  const controller = new AbortController();
-  const gone = embed('zzzz', { signal: controller.signal });
-  await new Promise((r) => setTimeout(r, 10));
-  controller.abort();
-  await gone.catch(() => undefined);
-  backend.gate = null;
-  open();
-  await within(blocker);
-  await new Promise((r) => setTimeout(r, 20));
-  const ran = backend.batches.flat().map((ids) => String.fromCharCode(...ids));
-  assert.deepEqual(ran, ['a'], 'the disconnected request never reached the model');
-  assert.equal(embedder.admission.inUse, 0);
-});
+// A client that goes away over the socket: test/transport/http/listener.test.ts.
 
-test('/health is 503 until the model is ready', async () => {
-  const { embedder } = setup(1);
+test('/health is 503 until the model is ready', async (t) => {
+  const { embedder, app } = await setup(1, t);
   embedder.markReady(false);
-  const app = createHttpApp({ embedder, ready: () => embedder.isReady, modelName: 'fake', payloadLimit: 1000, info: () => ({}), metrics: () => '' });
   const r = await app.request('/health');
   assert.equal(r.status, 503);
   assert.equal(((await r.json()) as { error_type: string }).error_type, 'Unhealthy');

@@ -3,33 +3,34 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { createAdaptorServer } from '@hono/node-server';
-import { Hono } from 'hono';
-import { CoalesceError } from '../../../src/errors.js';
-import { bodyText, clientGone, payloadLimit } from '../../../src/transport/http/node-body.js';
+import { createServer } from 'node:http';
+import { isCoalesceError } from '../../../src/errors.js';
+import { closeSignal, incomingText } from '../../../src/transport/http/node-body.js';
 
 const LIMIT = 64;
 
 /** A server whose /echo answers with the body it read, and /wait with how it ended. */
 async function start(): Promise<{ url: string; server: Server; aborted: Promise<string> }> {
-  const app = new Hono();
   let reportAbort: (how: string) => void = () => {};
   const aborted = new Promise<string>((r) => (reportAbort = r));
-  app.onError((e, c) => c.json({ error: e.message }, e instanceof CoalesceError && e.kind === 'payload_too_large' ? 413 : 500));
-  app.use('*', payloadLimit(LIMIT));
-  app.post('/echo', async (c) => c.text(`[${await bodyText(c)}]`));
-  app.post('/wait', async (c) => {
-    await bodyText(c);
-    const signal = clientGone(c);
-    assert.equal(clientGone(c), signal, 'one signal per request');
+  const server = createServer(async (req, res) => {
+    let text: string;
+    try {
+      text = await incomingText(req, LIMIT);
+    } catch (e) {
+      res.writeHead(isCoalesceError(e) && e.kind === 'payload_too_large' ? 413 : 500, { connection: 'close' });
+      res.end(String(e));
+      return;
+    }
+    if (req.url === '/echo') return void res.end(`[${text}]`);
+    const signal = closeSignal(res);
     await new Promise<void>((resolve) => {
-      signal.addEventListener('abort', () => resolve(), { once: true });
+      signal.addEventListener('abort', () => resolve());
       setTimeout(resolve, 5000).unref();
     });
     reportAbort(signal.aborted ? 'aborted' : 'timed out');
-    return c.text('late');
+    res.end('late');
   });
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, aborted };
 }
@@ -73,7 +74,7 @@ test('bodies over the payload limit get 413, by Content-Length or while streamin
   }
 });
 
-test('clientGone aborts when the client closes the connection before the answer', async () => {
+test('closeSignal aborts when the client closes the connection before the answer', async () => {
   const { url, server, aborted } = await start();
   try {
     const req = request(`${url}/wait`, { method: 'POST', headers: { 'content-length': 2 } });

@@ -49,12 +49,12 @@ test('POST /embed accepts a string or a list, and dimensions cuts before normali
 test('errors use TEI\'s shape and statuses', async () => {
   teiError(await post(server.httpUrl, '/embed', { inputs: [] }), 400, 'Empty', 'cannot be empty');
   teiError(await post(server.httpUrl, '/embed', '{"inputs": ['), 400, 'BadRequest', 'not valid JSON');
-  teiError(await post(server.httpUrl, '/embed', { inputs: [1, 2] }), 422, 'Validation', 'inputs\\[0\\]');
+  teiError(await post(server.httpUrl, '/embed', { inputs: [1, 'a'] }), 422, 'Validation', '`inputs` must be a string, a list of strings, a list of token ids');
   teiError(await post(server.httpUrl, '/embed', { inputs: 'x', normalize: 'yes' }), 422, 'Validation', 'normalize');
   teiError(await post(server.httpUrl, '/embed', { text: 'x' }), 422, 'Validation', '`inputs` is required');
-  teiError(await post(server.httpUrl, '/embed', { inputs: ['a', 'b', 'c', 'd', 'e'] }), 413, 'Validation', 'max-client-batch-size');
-  teiError(await post(server.httpUrl, '/embed', { inputs: 'word '.repeat(100) }), 413, 'Validation', 'at most 64 tokens');
-  teiError(await post(server.httpUrl, '/embed', { inputs: 'x', dimensions: 33 }), 413, 'Validation', 'dimensions');
+  teiError(await post(server.httpUrl, '/embed', { inputs: ['a', 'b', 'c', 'd', 'e'] }), 422, 'Validation', 'at most 4 elements \\(--max-client-batch-size\\)\\. Given: 5');
+  teiError(await post(server.httpUrl, '/embed', { inputs: 'word '.repeat(100) }), 422, 'Validation', 'at most 64 tokens');
+  teiError(await post(server.httpUrl, '/embed', { inputs: 'x', dimensions: 33 }), 422, 'Validation', 'dimensions');
   teiError(await post(server.httpUrl, '/embed', { inputs: 'x', truncation_direction: 'up' }), 422, 'Validation', 'truncation_direction');
   teiError(await post(server.httpUrl, '/embed', { inputs: 'x'.repeat(3000) }), 413, 'PayloadTooLarge', 'payload limit');
   teiError(await post(server.httpUrl, '/nowhere', {}), 404, 'NotFound', 'no route');
@@ -87,11 +87,11 @@ test('OpenAI route: float and base64 give the same vectors, usage counts tokens,
   assert.ok(cosine(decoded, f.json.data[0].embedding) > 0.9999999);
 
   const bad = await post(server.httpUrl, '/v1/embeddings', { input: 'x', encoding_format: 'int8' });
-  assert.equal(bad.status, 422);
+  assert.equal(bad.status, 400);
   assert.equal(bad.json.error.param, 'encoding_format');
   assert.equal(bad.json.error.type, 'invalid_request_error');
   const image = await post(server.httpUrl, '/v1/embeddings', { input: 'aGVsbG8=', modality: 'image' });
-  assert.equal(image.status, 422);
+  assert.equal(image.status, 400);
   assert.equal(image.json.error.param, 'modality');
   const big = await post(server.httpUrl, '/v1/embeddings', { input: 'x'.repeat(3000) });
   assert.equal(big.status, 413);

@@ -3,9 +3,8 @@
  * facades that are messages to the main thread (facade-client.ts).
  */
 import type { AddressInfo } from 'node:net';
-import { createServer } from 'node:http';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { httpListener } from '../fast-lane.js';
+import { createHttpServer } from '../listener.js';
 import { FacadeClient, remoteDeps } from './facade-client.js';
 import type { HttpThreadData, HttpThreadEvent, StopMessage } from './facade-protocol.js';
 import { overShare } from './connection-share.js';
@@ -16,7 +15,7 @@ const post = (m: HttpThreadEvent) => parentPort!.postMessage(m);
 const STOP_GRACE_MS = 5000;
 
 const client = new FacadeClient(calls);
-const server = createServer(httpListener(remoteDeps(client, data)));
+const server = createHttpServer(remoteDeps(client, data));
 
 server.once('error', (e) => post({ type: 'listen-failed', message: e.message }));
 const onListening = () => {

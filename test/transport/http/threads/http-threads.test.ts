@@ -43,16 +43,32 @@ test('HTTP threads answer /embed, /v1/embeddings, /tokenize and /decode exactly 
   });
   const dec = await post(threaded.httpUrl, '/decode', { ids: [[101, 7592, 2088, 102]] });
   assert.deepEqual(dec.json, (await post(plain.httpUrl, '/decode', { ids: [[101, 7592, 2088, 102]] })).json);
+  // TEI's other routes, token ids, OpenAI's model list and the API document, over threads as on the main thread.
+  for (const [path, body] of [
+    ['/', { inputs: TEXTS[0] }],
+    ['/embed', { inputs: [[101, 7592, 2088, 102]] }],
+    ['/similarity', { inputs: { source_sentence: TEXTS[0], sentences: TEXTS.slice(0, 3) } }],
+  ] as const) {
+    const [a, b] = await Promise.all([post(threaded.httpUrl, path, body), post(plain.httpUrl, path, body)]);
+    assert.equal(a.status, 200, `${path}: ${JSON.stringify(a.json)}`);
+    assertClose(a.json.flat(), b.json.flat(), 1e-6, 1e-5, path);
+  }
+  const [ma, mb] = (await Promise.all([fetch(threaded.httpUrl + '/v1/models'), fetch(plain.httpUrl + '/v1/models')].map(async (r) => (await r).json()))) as any[];
+  assert.deepEqual([ma.data[0].id, ma.data.length], [mb.data[0].id, mb.data.length]);
+  const [da, db] = await Promise.all([fetch(threaded.httpUrl + '/openapi.json'), fetch(plain.httpUrl + '/openapi.json')]);
+  assert.deepEqual(await da.json(), await db.json());
 });
 
 test('errors cross the thread boundary with their status and shape', async () => {
   const cases: [string, unknown, number][] = [
     ['/embed', { inputs: [] }, 400],
-    ['/embed', { inputs: ['a', 'b', 'c', 'd', 'e'] }, 413],
+    ['/embed', { inputs: ['a', 'b', 'c', 'd', 'e'] }, 422],
     ['/embed', '{"inputs": [', 400],
-    ['/embed', { inputs: ['a'], dimensions: 999 }, 413],
-    ['/embed', { inputs: ['a', 'word '.repeat(100)], truncate: false }, 413],
-    ['/v1/embeddings', { input: 'a', encoding_format: 'x' }, 422],
+    ['/embed', { inputs: ['a'], dimensions: 999 }, 422],
+    ['/embed', { inputs: ['a', 'word '.repeat(100)], truncate: false }, 422],
+    ['/v1/embeddings', { input: 'a', encoding_format: 'x' }, 400],
+    ['/v1/embeddings', { input: 'a', surprise: true }, 400],
+    ['/embed', { inputs: [101, 999999] }, 422],
     ['/nope', {}, 404],
   ];
   for (const [path, body, status] of cases) {
