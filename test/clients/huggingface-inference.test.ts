@@ -12,14 +12,14 @@ before(async () => {
 });
 after(() => server.close());
 
-test('featureExtraction against the endpoint URL (POST /)', { skip: 'POST / is not on main yet (the HTTP routes add it); enable after rebasing' }, async () => {
+test('featureExtraction against the endpoint URL (POST /)', async () => {
   const client = new InferenceClient(undefined, { endpointUrl: server.httpUrl });
   const out = (await client.featureExtraction({ inputs: ['hello world', 'good morning'] })) as number[][];
   const tei = (await post(server.httpUrl, '/embed', { inputs: ['hello world', 'good morning'] })).json as number[][];
   out.forEach((v, i) => assertClose(v, tei[i]));
 });
 
-test('sentenceSimilarity against /similarity', { skip: 'POST /similarity is not on main yet (the HTTP routes add it); enable after rebasing' }, async () => {
+test('sentenceSimilarity against /similarity', async () => {
   const client = new InferenceClient(undefined, { endpointUrl: `${server.httpUrl}/similarity` });
   const scores = await client.sentenceSimilarity({ inputs: { source_sentence: 'hello world', sentences: ['hello world', 'stock markets fell'] } });
   const [a, b, c] = (await post(server.httpUrl, '/embed', { inputs: ['hello world', 'hello world', 'stock markets fell'] })).json as number[][];

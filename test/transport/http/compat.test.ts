@@ -106,10 +106,10 @@ test('unknown fields: ignored on TEI routes (as TEI), refused on OpenAI routes n
   assert.equal(openai.json.error.param, 'surprise');
   assert.match(openai.json.error.message, /unknown field `surprise`/);
   assert.equal((await post(server.httpUrl, '/v1/embeddings', { input: 'x', user: 'someone', model: 'm' })).status, 200);
-  // A TEI field this server does not implement is refused, not ignored.
-  const prompt = await post(server.httpUrl, '/embed', { inputs: 'x', prompt_name: 'query' });
+  // A known field of the wrong type is refused, naming it.
+  const prompt = await post(server.httpUrl, '/embed', { inputs: 'x', prompt_name: 3 });
   assert.equal(prompt.status, 422);
-  assert.match(prompt.json.error, /`prompt_name` is not supported/);
+  assert.match(prompt.json.error, /`prompt_name` must be a string/);
 });
 
 test('GET /openapi.json and /api-doc/openapi.json: a valid OpenAPI 3.1 document of every route', async () => {

@@ -38,7 +38,7 @@ test('prompt tokens count against the input length limit, as in TEI', async () =
   const words = Array.from({ length: 61 }, () => 'x').join(' '); // 61 + [CLS] [SEP] = 63 tokens
   assert.equal((await post(server.httpUrl, '/embed', { inputs: words, truncate: false })).status, 200);
   const prompted = await post(server.httpUrl, '/embed', { inputs: words, prompt_name: 'query', truncate: false });
-  assert.equal(prompted.status, 413, JSON.stringify(prompted.json));
+  assert.equal(prompted.status, 422, JSON.stringify(prompted.json));
   assert.match(prompted.json.error, /at most 64 tokens/);
 });
 
