@@ -100,7 +100,7 @@ export const OPTIONS = {
   maxInputLength: opt<number>({ flag: '--max-input-length', env: 'MAX_INPUT_LENGTH', type: 'int', default: 0, min: 0,
     doc: 'Cap on tokens per input. 0: the model\'s own limit (tokenizer / config).' }),
   autoTruncate: opt<boolean>({ flag: '--auto-truncate', env: 'AUTO_TRUNCATE', type: 'bool', default: true,
-    doc: 'Truncate inputs over the max input length when the request does not say (TEI 1.9\'s default). false: such inputs get 413, as from TEI before 1.9.' }),
+    doc: 'Truncate inputs over the max input length when the request does not say (TEI 1.9\'s default). false: such inputs get 422 (400 on OpenAI routes), as from TEI 1.9.' }),
   payloadLimit: opt<number>({ flag: '--payload-limit', env: 'PAYLOAD_LIMIT', type: 'int', default: 2_000_000, min: 1,
     doc: 'Largest request body in bytes; larger gets 413.' }),
   httpThreads: opt<number>({ flag: '--http-threads', env: 'HTTP_THREADS', type: 'int', default: 0, min: 0,
