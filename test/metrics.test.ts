@@ -43,7 +43,7 @@ async function scrape(): Promise<string> {
 test('a scrape carries TEI\'s names with their types, and counts what the server did', async () => {
   const before = samples(await scrape());
   assert.equal((await post(server.httpUrl, '/embed', { inputs: ['hello metrics', 'two'] })).status, 200);
-  assert.equal((await post(server.httpUrl, '/embed', { inputs: 'too long '.repeat(100), truncate: false })).status, 413);
+  assert.equal((await post(server.httpUrl, '/embed', { inputs: 'too long '.repeat(100), truncate: false })).status, 422);
   const text = await scrape();
   const typeOf = types(text);
   for (const [type, names] of Object.entries(TEI_NAMES)) for (const name of names) assert.equal(typeOf.get(name), type, name);

@@ -5,7 +5,7 @@ import { CoalesceError } from '../../errors.js';
 import { openaiGetRoutes, openaiRoutes } from './openai-routes.js';
 import { invocationRoutes, teiRoutes } from './tei-routes.js';
 import { imageRoutes } from './image-routes.js';
-import { encodedJsonReply, jsonReply, type GetRoute, type JsonRoute } from './json-route.js';
+import { jsonReply, type GetRoute, type JsonRoute } from './json-route.js';
 import { docsRoutes } from './docs.js';
 import type { RouteTable } from './listener.js';
 
@@ -65,5 +65,3 @@ export function httpRoutes(deps: HttpDeps): RouteTable {
   const post = jsonRoutes(deps);
   return { post, get: [...serverRoutes(deps), ...openaiGetRoutes(deps.modelName), ...docsRoutes(post)] };
 }
-
-export { encodedJsonReply };

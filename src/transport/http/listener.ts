@@ -1,9 +1,9 @@
 /**
  * The HTTP server's one request path: a Node request listener that routes by method and path and
- * serves every route straight from Node's request and response. hono on @hono/node-server 2.x
- * served the same routes at ~20-45 µs more CPU per small /embed request (bench/http-lane.ts,
- * bench/results/http-lane.md), a third or more of an HTTP thread's whole cost, so hono is not on
- * the serving path; the benchmark keeps it as the comparison.
+ * serves every route straight from Node's request and response. hono on @hono/node-server 2.1.11,
+ * serving the same routes, cost 17-45 µs more CPU per W2-like request (one text, packed answer:
+ * 1.24-1.9x over three runs on 2 cores; bench/http-lane.ts, bench/results/http-lane.md), so hono
+ * is not on the serving path; the benchmark keeps it (bench/hono-app.ts) as the comparison.
  */
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { CoalesceError } from '../../errors.js';
