@@ -11,7 +11,8 @@ import { cosine, post, startServer } from '../../helpers/server.js';
 
 let server: Coalesce;
 before(async () => {
-  server = await startServer(['--max-client-batch-size', '4', '--payload-limit', '4000']);
+  // Long inputs refused unless the request says truncate, to test the limit.
+  server = await startServer(['--max-client-batch-size', '4', '--payload-limit', '4000', '--auto-truncate', 'false']);
 });
 after(() => server.close());
 
