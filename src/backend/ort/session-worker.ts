@@ -39,7 +39,7 @@ class DeviceError extends Error {}
 function tensorMeta(session: ort.InferenceSession, name: string, outputs = false) {
   const list = outputs ? session.outputMetadata : session.inputMetadata;
   const meta = list.find((m) => m.name === name);
-  return meta && meta.isTensor ? meta : null;
+  return meta?.isTensor ? meta : null;
 }
 
 /** For graphs the main thread could not read: the session's metadata decides. */
