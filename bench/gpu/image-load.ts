@@ -50,7 +50,7 @@ function parseArgs(argv: string[]): Args {
   return {
     model,
     torch: get('torch', null),
-    out: get('out', 'bench/results/gpu')!,
+    out: get('out', 'bench/results')!,
     device: get('device', 'cuda')!,
     variant: get('variant', 'fp16')!,
     clients: Number(get('clients', '64')),

@@ -4,9 +4,9 @@
 # Builds the model on the device (scripts/device/make_bert_base.py), runs the PyTorch anchors
 # (bench/gpu/torch_bench.py), then Coalesce raw and served (dist/bench/gpu/gpu-bench.js, built
 # here and carried), then the one-process test on the GPU. Writes run.log, torch.json,
-# gpu-bench.json and gpu-bench.md to $OUT (default bench/results/gpu).
+# gpu-bench.json and gpu-bench.md to $OUT (default bench/results).
 set -uo pipefail
-OUT=${OUT:-bench/results/gpu}
+OUT=${OUT:-bench/results}
 MODEL=${MODEL:-/tmp/bench-bert-base}
 export PYTHONUNBUFFERED=1
 mkdir -p "$OUT"

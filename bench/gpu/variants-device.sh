@@ -28,7 +28,7 @@
 # PACK=1 packs them into $OUT/results-<step>.tgz instead (the device tool returns only a few files).
 set -uo pipefail
 STEP=${1:?text, sessions, ab, w2, full, anchors or images}
-OUT=${OUT:-bench/results/gpu}
+OUT=${OUT:-bench/tmp/variants}
 export PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
 # BERT-base (fused and packed fp16 graphs) and the PyTorch anchors on its texts, unless already there.

