@@ -8,6 +8,7 @@ import { BatchCostModel } from '../../core/batch-cost.js';
 import { viewsOf } from '../../core/shared-queue/layout.js';
 import type { TakenAnswer, TakeOrder } from '../../core/shared-queue/shared-text-queue.js';
 import { publications, published, takeBatch, type TakenBatch } from '../../core/shared-queue/take.js';
+import { transferable } from '../../workers/transferable.js';
 import { replyVectors, type RunOutput } from './reply-vectors.js';
 
 export async function takeBatches(order: TakeOrder, run: (batch: TakenBatch) => Promise<RunOutput>): Promise<never> {
@@ -30,7 +31,7 @@ export async function takeBatches(order: TakeOrder, run: (batch: TakenBatch) => 
       const sessionMs = performance.now() - started;
       costModel.observe(batch.units, sessionMs);
       const answer: TakenAnswer = { type: 'taken', slots: batch.slots, vectors, normalized, dimensions, startedAt: performance.timeOrigin + started, sessionMs, units: batch.units, useful: batch.useful };
-      port.postMessage(answer, transfer);
+      port.postMessage(answer, transferable(transfer));
     } catch (e) {
       port.postMessage({ type: 'taken-failed', slots: batch.slots, message: (e as Error).message } satisfies TakenAnswer);
     }

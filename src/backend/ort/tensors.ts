@@ -114,8 +114,13 @@ export function halfToFloat(h: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
-/** IEEE 754 half -> single, for models whose outputs are float16. */
-export function float16ToFloat32(half: Uint16Array): Float32Array {
+/**
+ * IEEE 754 half -> single, for models whose outputs are float16. onnxruntime-common hands float16
+ * data out as a Float16Array where the runtime has one (Node 24), as raw half bits in a Uint16Array
+ * where it does not (Node 22).
+ */
+export function float16ToFloat32(half: Uint16Array | ArrayLike<number>): Float32Array {
+  if (!(half instanceof Uint16Array)) return Float32Array.from(half);
   const out = new Float32Array(half.length);
   for (let i = 0; i < half.length; i++) out[i] = halfToFloat(half[i]);
   return out;
