@@ -196,7 +196,7 @@ async function benchModel(name: string, o: Options, flags: string[]): Promise<Mo
     dimensions = info.dimensions ?? null;
     costs = measureCosts(workload, dimensions ?? 384);
 
-    let raw: AnchorProcess<RawInit, RawPhase, RawBatchResult> | null = null;
+    let raw: AnchorProcess<RawPhase, RawBatchResult> | null = null;
     if (o.ceiling) {
       try {
         const started = await AnchorProcess.start<RawInit, RawPhase, RawBatchResult>('raw-session', { ...spec, maxBatchTokens: 16384 });
@@ -207,7 +207,7 @@ async function benchModel(name: string, o: Options, flags: string[]): Promise<Mo
         rawInfo = { skipped: oneLine(e) };
       }
     }
-    let tjs: AnchorProcess<TjsInit, TjsPhase, LoadResult> | null = null;
+    let tjs: AnchorProcess<TjsPhase, LoadResult> | null = null;
     if (o.tjs) {
       try {
         const started = await AnchorProcess.start<TjsInit, TjsPhase, LoadResult>('transformers-js', { ...spec, spinning: o.spinning.includes(true) && !o.spinning.includes(false) });

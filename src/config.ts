@@ -45,7 +45,7 @@ export type Device = 'cpu' | 'auto' | 'cuda' | `cuda:${number}`;
 
 export const OPTIONS = {
   model: opt<string | null>({ flag: '--model', env: 'MODEL_ID', type: 'string', default: null, aliases: ['--model-id'],
-    doc: 'Model folder, or a Hugging Face Hub id (org/name). Unset: the embedded default model (models/default, converted on first start).' }),
+    doc: 'Model folder, or a Hugging Face Hub id (org/name). Unset: the embedded default model (models/default, converted by npm ci).' }),
   revision: opt<string>({ flag: '--revision', env: 'REVISION', type: 'string', default: 'main',
     doc: 'Hub revision (branch, tag or commit) when --model is a Hub id.' }),
   hubEndpoint: opt<string>({ flag: '--hub-endpoint', env: 'HF_ENDPOINT', type: 'string', default: 'https://huggingface.co',

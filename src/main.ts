@@ -11,7 +11,7 @@ async function main(): Promise<void> {
     process.stdout.write(helpText() + '\n');
     return;
   }
-  let config;
+  let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(argv);
   } catch (e) {

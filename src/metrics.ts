@@ -1,4 +1,4 @@
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
 import type { EmbedObserver } from './core/request-guard.js';
 import type { BatchStats } from './core/batcher.js';
@@ -30,7 +30,7 @@ class UntypedView {
 export class Metrics {
   /** Prometheus text of everything below, for GET /metrics. */
   readonly registry = new Registry();
-  private eventLoop: IntervalHistogram | null = null;
+  private eventLoop: ReturnType<typeof monitorEventLoopDelay> | null = null;
   readonly requests = this.teCounter('te_request_count', 'Requests received');
   readonly successes = this.teCounter('te_request_success', 'Requests answered with vectors');
   readonly failures = this.teCounter('te_request_failure', 'Requests answered with an error');

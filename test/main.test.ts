@@ -13,7 +13,7 @@ const run = (...args: string[]) => spawnSync(process.execPath, [MAIN, '--port', 
 test('--help lists every option with its env var and default', () => {
   const r = spawnSync(process.execPath, [MAIN, '--help'], { encoding: 'utf8' });
   assert.equal(r.status, 0);
-  assert.match(r.stdout, /--max-batch-tokens <int>\s+Token budget[^]*?\(default: 16384, env: MAX_BATCH_TOKENS\)/);
+  assert.match(r.stdout, /--max-batch-tokens <int>\s+Token budget[\s\S]*?\(default: 16384, env: MAX_BATCH_TOKENS\)/);
 });
 
 test('a bad option or value exits 2 naming it', () => {

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 type FromChild = { type: 'ready'; info: unknown } | { type: 'result'; result: unknown } | { type: 'error'; message: string };
 type ToChild = { type: 'init'; args: unknown } | { type: 'run'; args: unknown };
 
-export class AnchorProcess<I, P, R> {
+export class AnchorProcess<P, R> {
   private log = '';
   private waiting: { resolve(m: FromChild): void; reject(e: Error): void } | null = null;
 
@@ -40,10 +40,10 @@ export class AnchorProcess<I, P, R> {
   }
 
   /** Starts the child and runs its init; resolves with what init returned. */
-  static async start<I, P, R>(script: string, args: I): Promise<{ anchor: AnchorProcess<I, P, R>; info: unknown }> {
+  static async start<I, P, R>(script: string, args: I): Promise<{ anchor: AnchorProcess<P, R>; info: unknown }> {
     const path = fileURLToPath(new URL(`./${script}.js`, import.meta.url));
     const child = fork(path, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
-    const anchor = new AnchorProcess<I, P, R>(child, script);
+    const anchor = new AnchorProcess<P, R>(child, script);
     const reply = await anchor.send({ type: 'init', args });
     if (reply.type !== 'ready') {
       anchor.close();

@@ -99,7 +99,7 @@ async function init(args: RawInit): Promise<{ info: RawInfo; run: (phase: RawPha
   const session = sessions.get(false)!;
   const inputs = session.inputNames;
   const idMeta = session.inputMetadata.find((m) => m.name === 'input_ids');
-  const intType: IntegerType = idMeta && idMeta.isTensor && idMeta.type === 'int32' ? 'int32' : 'int64';
+  const intType: IntegerType = idMeta?.isTensor && idMeta.type === 'int32' ? 'int32' : 'int64';
   const pooledName = POOLED_OUTPUTS.find((n) => session.outputNames.includes(n));
   const outputName = pooledName ?? session.outputNames[0];
   const outputKind: 'pooled' | 'token' = pooledName ? 'pooled' : 'token';

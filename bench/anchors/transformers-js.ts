@@ -4,8 +4,11 @@
  * called once per request from the same concurrent request stream, in-process.
  */
 import { mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PROJECT_ROOT } from '../../src/paths.js';
 import { withCpu } from '../cpu-usage.js';
 import { runLoad, type LoadResult } from '../load.js';
 import { modelWorkload, type WorkloadSpec } from '../workload.js';
@@ -47,9 +50,19 @@ function transformersLayout(modelDir: string, onnxPath: string): { root: string;
   return { root: root + '/', id };
 }
 
+/**
+ * transformers.js is a dependency of the bench package (bench/package.json), so that the server's
+ * install does not carry its second onnxruntime; this file runs from dist/bench, outside that
+ * package's folder, so the import is resolved from bench/ explicitly.
+ */
+async function importBenchDependency<T>(name: string): Promise<T> {
+  const path = createRequire(join(PROJECT_ROOT, 'bench', 'package.json')).resolve(name);
+  return (await import(pathToFileURL(path).href)) as T;
+}
+
 async function init(args: TjsInit): Promise<{ info: TjsInfo; run: (phase: TjsPhase) => Promise<LoadResult> }> {
   const workload = modelWorkload(args.model, args);
-  const tjs = await import('@huggingface/transformers');
+  const tjs = await importBenchDependency<typeof import('@huggingface/transformers')>('@huggingface/transformers');
   const { root, id } = transformersLayout(args.model, workload.manifest.onnxPath);
   tjs.env.allowRemoteModels = false;
   tjs.env.allowLocalModels = true;

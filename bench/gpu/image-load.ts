@@ -50,7 +50,7 @@ function parseArgs(argv: string[]): Args {
   return {
     model,
     torch: get('torch', null),
-    out: get('out', 'bench/results/gpu')!,
+    out: get('out', 'bench/results')!,
     device: get('device', 'cuda')!,
     variant: get('variant', 'fp16')!,
     clients: Number(get('clients', '64')),
@@ -190,10 +190,10 @@ function markdown(report: Record<string, any>): string {
   row('**Coalesce end to end over HTTP**, images/s', f(p['224x224']?.imagesPerS), f(p['1024x768']?.imagesPerS));
   row('PyTorch fp16 eager, model only (tensors on the GPU), images/s', f(modelOnly), f(modelOnly));
   row('PyTorch, model + host-to-device copy, images/s', f(torch.model_h2d_b64?.images_per_s), f(torch.model_h2d_b64?.images_per_s));
-  row('transformers processor + model in-process (PIL decode included), images/s', f(torch['processor_model_224x224']?.images_per_s), f(torch['processor_model_1024x768']?.images_per_s));
-  row('transformers processor alone, images/s', f(torch['processor_only_224x224']?.images_per_s), f(torch['processor_only_1024x768']?.images_per_s));
+  row('transformers processor + model in-process (PIL decode included), images/s', f(torch.processor_model_224x224?.images_per_s), f(torch.processor_model_1024x768?.images_per_s));
+  row('transformers processor alone, images/s', f(torch.processor_only_224x224?.images_per_s), f(torch.processor_only_1024x768?.images_per_s));
   row('**Coalesce / PyTorch model only** (target >= 0.8 at 224)', f(p['224x224']?.imagesPerS / modelOnly, 2), f(p['1024x768']?.imagesPerS / modelOnly, 2));
-  row('Coalesce / transformers processor + model', f(p['224x224']?.imagesPerS / torch['processor_model_224x224']?.images_per_s, 2), f(p['1024x768']?.imagesPerS / torch['processor_model_1024x768']?.images_per_s, 2));
+  row('Coalesce / transformers processor + model', f(p['224x224']?.imagesPerS / torch.processor_model_224x224?.images_per_s, 2), f(p['1024x768']?.imagesPerS / torch.processor_model_1024x768?.images_per_s, 2));
   lines.push('', '**Where the time goes** (server side, mean per request, ms; cores = CPU the server process used):', '', '| | 224 x 224 | 1024 x 768 |', '| --- | --- | --- |');
   const both = (name: string, g: (x: Phase) => string) => row(name, p['224x224'] ? g(p['224x224']) : '—', p['1024x768'] ? g(p['1024x768']) : '—');
   both('read + wait for an image worker + decode, until the pixels are back', (x) => f(x.serverMs.prepare, 1));

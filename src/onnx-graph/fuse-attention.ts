@@ -3,7 +3,7 @@
  * com.microsoft.MultiHeadAttention, which the CUDA provider runs with flash / memory-efficient
  * kernels. ORT's transformer optimizer fuses BERT's attention but none of SigLIP's vision tower
  * (tried with model types clip, vit and bert); fused, that tower's GPU time drops 12-18 % on an
- * H200 (bench/gpu/experiments/results).
+ * H200.
  *
  * The pattern, per head-split projection (legacy exporter, SDPA or eager attention):
  *

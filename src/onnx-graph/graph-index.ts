@@ -42,7 +42,7 @@ export function constantValues(index: GraphIndex, name: string): number[] | null
   const t = index.constants.get(name);
   // Shapes and scalars only: decide from the dims before decoding (raw data may be copied).
   if (!t || (t.dims ?? []).reduce((n: number, d) => n * int64ToNumber(d), 1) > 16) return null;
-  let data;
+  let data: ReturnType<typeof tensorData>;
   try {
     data = tensorData(t);
   } catch {

@@ -2,7 +2,7 @@
  * Encoding where a request arrives: an HTTP thread encodes plain ASCII text for a BERT tokenizer
  * itself (the fast path, bert-fast-path.ts) and sends the facade token ids, which then skips its
  * tokenizer workers. Under one-text-per-request load that hop (main thread -> tokenizer worker ->
- * main thread) was ~1.5 ms of a ~12 ms request, for ~20 µs of tokenizing (bench/results/gpu).
+ * main thread) was ~1.5 ms of a ~12 ms request, for ~20 µs of tokenizing (H100).
  * Any text the fast path declines, or that does not fit the model as it is (so truncation options
  * would matter), leaves the whole request to the facade's encoder, as before.
  */

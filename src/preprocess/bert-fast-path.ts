@@ -2,7 +2,7 @@
  * The BERT tokenizer (BertNormalizer, BertPreTokenizer, WordPiece) for plain ASCII text, written
  * for speed: @huggingface/tokenizers spends ~2 µs per token in Unicode regular expressions and
  * per-character arrays, and under the single-text GPU load (W2) tokenization took more CPU than
- * anything else in the server (8 worker threads at ~0.4 core each, bench/results/gpu). It reads
+ * anything else in the server (8 worker threads at ~0.4 core each on an H100). It reads
  * the text's character codes once and finds each piece's id by walking a trie (piece-trie.ts).
  *
  * It gives exactly the library's tokens or declines (null), and the library then runs as before:

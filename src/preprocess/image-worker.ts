@@ -1,6 +1,7 @@
 /** A worker thread that decodes and preprocesses images, base64 included (see image-loader.ts). */
 import { parentPort, workerData } from 'node:worker_threads';
 import { isCoalesceError } from '../errors.js';
+import { transferable } from '../workers/transferable.js';
 import { preprocessImage, type ImageDecodeOptions, type ImageProcessorConfig } from './image.js';
 import { decodeImageText } from './image-source.js';
 import type { ImageJob, ImageJobResult } from './image-loader.js';
@@ -17,7 +18,7 @@ port.on('message', async (job: ImageJob) => {
     const loadMs = performance.now() - started;
     const t = await preprocessImage(bytes, config, decoding, job.where);
     const reply: ImageJobResult = { id: job.id, ok: true, pixels: t.pixels, bytes: bytes.length, decodeMs: loadMs + t.decodeMs, resizeMs: t.resizeMs };
-    port.postMessage(reply, [t.pixels.buffer as ArrayBuffer]);
+    port.postMessage(reply, transferable([t.pixels.buffer]));
   } catch (e) {
     const reply: ImageJobResult = isCoalesceError(e)
       ? { id: job.id, ok: false, kind: e.kind, message: e.message, param: e.param }

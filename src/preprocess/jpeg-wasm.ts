@@ -65,8 +65,7 @@ const WASM_MAX_PIXELS = 1 << 17;
 /** True when the WebAssembly decoder should take a JPEG with this layout: it gives sharp's pixels, cheaper. */
 export function wasmDecodes(layout: JpegLayout | null, maxPixels: number): layout is JpegLayout {
   return (
-    layout !== null &&
-    layout.huffman &&
+    layout?.huffman === true &&
     layout.precision === 8 &&
     (layout.components === 1 || layout.components === 3) &&
     layout.orientation <= 1 &&

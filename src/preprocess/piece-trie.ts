@@ -35,6 +35,7 @@ export class PieceTrie {
       ids[node] = id;
     };
     for (const [piece, id] of vocab) {
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the test is for ASCII, control characters included
       if (piece.length === 0 || !/^[\x00-\x7f]*$/.test(piece)) continue;
       insert(0, piece, id);
       if (piece.startsWith(continuingPrefix) && piece.length > continuingPrefix.length) insert(1, piece.slice(continuingPrefix.length), id);

@@ -19,7 +19,7 @@ export type PoolResponse = { id: number; ok: true; value: unknown } | { id: numb
  * Texts of one event-loop turn that go to one worker together, one message each way. H100 W2
  * (single texts, 256 clients), alternating with spreading every call: 16 or 6 texts +4 % tokens/s,
  * main thread 0.61 -> 0.57 core; 64 texts -3 %, each turn's texts waiting on one worker
- * (bench/results/gpu, session 8). A turn of 32-text requests still spreads out.
+ * A turn of 32-text requests still spreads out.
  */
 const GATHER_TEXTS = 16;
 

@@ -1,5 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import { CoalesceError } from '../errors.js';
+import { transferable } from './transferable.js';
 import { TurnOutbox } from './turn-outbox.js';
 
 interface Slot {
@@ -41,7 +42,7 @@ export class LeastBusyPool<Reply extends { id: number }> {
         gathered: 0,
         outbox: new TurnOutbox((messages, transfer) => {
           slot.gathered = 0;
-          if (!this.failure) worker.postMessage(messages, transfer);
+          if (!this.failure) worker.postMessage(messages, transferable(transfer));
         }),
       };
       return slot;
@@ -71,7 +72,7 @@ export class LeastBusyPool<Reply extends { id: number }> {
     slot.busy++;
     return new Promise<Reply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, slot });
-      if (!this.options.batchPerTurn) return slot.worker.postMessage({ ...message, id }, transfer);
+      if (!this.options.batchPerTurn) return slot.worker.postMessage({ ...message, id }, transferable(transfer));
       slot.gathered += weight;
       slot.outbox.push({ ...message, id }, transfer);
     });

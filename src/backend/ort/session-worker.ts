@@ -39,7 +39,7 @@ class DeviceError extends Error {}
 function tensorMeta(session: ort.InferenceSession, name: string, outputs = false) {
   const list = outputs ? session.outputMetadata : session.inputMetadata;
   const meta = list.find((m) => m.name === name);
-  return meta && meta.isTensor ? meta : null;
+  return meta?.isTensor ? meta : null;
 }
 
 /** For graphs the main thread could not read: the session's metadata decides. */
@@ -144,7 +144,7 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
 
 /**
  * Runs every bucket shape a batch within the batcher's budgets can pad to, once. ONNX Runtime's
- * CUDA provider paid ~60 ms the first time a session met a shape (bench/results/gpu: a first pass
+ * CUDA provider paid ~60 ms the first time a session met a shape (on an H100, a first pass
  * over 41 W2 batch shapes ran at 0.3-0.5 M tokens/s, the next at 1.6 M), and the dynamic batcher
  * makes a new (rows, length) pair almost every call unless shapes are bucketed and warmed.
  */

@@ -6,6 +6,7 @@
 import { parentPort } from 'node:worker_threads';
 import { BatchCostModel } from '../../core/batch-cost.js';
 import { sessionSide, type TakenAnswer, type TakenBatch, type TakeOrder } from '../../core/shared-queue/port.js';
+import { transferable } from '../../workers/transferable.js';
 import { replyVectors, type RunOutput } from './reply-vectors.js';
 
 export async function takeBatches(order: TakeOrder, run: (batch: TakenBatch) => Promise<RunOutput>): Promise<never> {
@@ -28,7 +29,7 @@ export async function takeBatches(order: TakeOrder, run: (batch: TakenBatch) => 
       const sessionMs = performance.now() - started;
       costModel.observe(batch.units, sessionMs);
       const answer: TakenAnswer = { type: 'taken', slots: batch.slots, vectors, normalized, dimensions, startedAt: performance.timeOrigin + started, sessionMs, units: batch.units, useful: batch.useful };
-      port.postMessage(answer, transfer);
+      port.postMessage(answer, transferable(transfer));
     } catch (e) {
       port.postMessage({ type: 'taken-failed', slots: batch.slots, message: (e as Error).message } satisfies TakenAnswer);
     }

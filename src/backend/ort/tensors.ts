@@ -49,7 +49,7 @@ export function imageBucket(count: number): number {
  * filler rows up to 64, under a quarter of the batch above. With powers of two, the 33-40-text
  * batches of single-text load ran at 64 rows; with these, a 36-text batch took 3.89 ms in its
  * session instead of 4.14 on an H100, and W2 went from 1.092, 1.097, 1.072 to 1.116, 1.148,
- * 1.081 M tokens/s (bench/results/gpu, session 8, run 9).
+ * 1.081 M tokens/s.
  */
 export function textRowBucket(count: number): number {
   if (count <= 16) return nextPow2(count);
@@ -105,8 +105,13 @@ export function padBatch(
   return out;
 }
 
-/** IEEE 754 half -> single, for models whose outputs are float16. */
-export function float16ToFloat32(half: Uint16Array): Float32Array {
+/**
+ * IEEE 754 half -> single, for models whose outputs are float16. onnxruntime-common hands float16
+ * data out as a Float16Array where the runtime has one (Node 24), as raw half bits in a Uint16Array
+ * where it does not (Node 22).
+ */
+export function float16ToFloat32(half: Uint16Array | ArrayLike<number>): Float32Array {
+  if (!(half instanceof Uint16Array)) return Float32Array.from(half);
   const out = new Float32Array(half.length);
   for (let i = 0; i < half.length; i++) out[i] = halfToFloat(half[i]);
   return out;

@@ -9,6 +9,7 @@ import { float16ToFloat32 } from './tensors.js';
 import type { TakenBatch, TakeOrder } from '../../core/shared-queue/port.js';
 import { takeBatches } from './take-loop.js';
 import { replyVectors, type RunOutput } from './reply-vectors.js';
+import { transferable } from '../../workers/transferable.js';
 
 export type { RunOutput } from './reply-vectors.js';
 
@@ -60,7 +61,7 @@ export function serveBatches<L extends { type: 'load' }, B extends { type: 'embe
     try {
       const { vectors, normalized, dimensions, transfer } = replyVectors(await run(message));
       const sessionMs = performance.now() - started;
-      port.postMessage({ type: 'result', id: message.id, vectors, normalized, dimensions, sessionMs } satisfies BatchReply, transfer);
+      port.postMessage({ type: 'result', id: message.id, vectors, normalized, dimensions, sessionMs } satisfies BatchReply, transferable(transfer));
     } catch (e) {
       port.postMessage({ type: 'failed', id: message.id, message: (e as Error).message } satisfies BatchReply);
     }

@@ -3,7 +3,7 @@
  * the session threads choose and take their batches from the slots themselves, the moment they
  * are free. With the queue on the main thread, a session idled from its answer until the main
  * thread's event loop had read it and sent the next batch: ~0.5 ms of a ~5 ms call under
- * single-text load on an H100 (bench/results/gpu, session 10).
+ * single-text load on an H100.
  *
  * Who writes what: the main thread fills a free slot (ids, type ids, length, order), then
  * publishes it by storing a ticket in `state`. A session thread takes a slot by swapping its

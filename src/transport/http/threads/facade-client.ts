@@ -13,6 +13,7 @@ import type { EmbedRequest } from '../../../core/embedder.js';
 import { ArrivalEncoder } from '../../../preprocess/arrival-encoder.js';
 
 interface Pending {
+  // biome-ignore lint/suspicious/noExplicitAny: one table holds the calls of every method, each resolved with its own result type
   resolve: (value: any) => void;
   reject: (error: Error) => void;
   signal?: CancelSignal;

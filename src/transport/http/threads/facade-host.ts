@@ -10,6 +10,7 @@ import { TurnOutbox } from '../../../workers/turn-outbox.js';
 import { CallCancellation } from '../../../core/cancellation.js';
 import { packGroups } from '../../../workers/pack-views.js';
 
+// biome-ignore lint/suspicious/noExplicitAny: each handler takes its own method's argument types
 type Handler = (deps: HttpDeps, args: any[]) => unknown;
 
 function images(deps: HttpDeps) {
