@@ -50,6 +50,8 @@ export const OPTIONS = {
     doc: 'Hub revision (branch, tag or commit) when --model is a Hub id.' }),
   hubEndpoint: opt<string>({ flag: '--hub-endpoint', env: 'HF_ENDPOINT', type: 'string', default: 'https://huggingface.co',
     doc: 'Base URL of the Hugging Face Hub (or a mirror).' }),
+  defaultModelDir: opt<string | null>({ flag: '--default-model-dir', env: 'DEFAULT_MODEL_DIR', type: 'string', default: null,
+    doc: 'Where the embedded default model is converted to on first start and read from, when --model is unset. Unset: models/default in the installation folder.' }),
   hubCache: opt<string | null>({ flag: '--huggingface-hub-cache', env: 'HUGGINGFACE_HUB_CACHE', type: 'string', default: null,
     doc: 'Where Hub downloads are kept. Unset: ~/.cache/huggingface/hub.' }),
   hubToken: opt<string | null>({ flag: '--hf-token', env: 'HF_TOKEN', type: 'string', default: null, secret: true,

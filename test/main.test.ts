@@ -6,6 +6,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitFor, within } from './helpers/wait-for.js';
 
 const MAIN = 'dist/src/main.js';
 const run = (...args: string[]) => spawnSync(process.execPath, [MAIN, '--port', '0', ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, PORT: '' } });
@@ -74,22 +75,17 @@ test('with HTTP threads, /info answers 200 from the first moment the port accept
   await new Promise((r) => probe.close(r));
   const child = spawn(process.execPath, [MAIN, '--model', 'test/fixtures/tiny-bert', '--port', String(port), '--hostname', '127.0.0.1', '--grpc-port', '-1', '--http-threads', '2'], { stdio: 'ignore' });
   try {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      assert.ok(Date.now() < deadline, 'the server did not answer /info in 60 s');
-      const res = await fetch(`http://127.0.0.1:${port}/info`).catch(() => null);
-      if (!res) continue; // not listening yet
-      const body = await res.text();
-      assert.equal(res.status, 200, body);
-      assert.match((JSON.parse(body) as { http: string }).http, /threads|starting/);
-      break;
-    }
+    // No answer: not listening yet. The first answer must already be a 200.
+    const res = await waitFor(() => fetch(`http://127.0.0.1:${port}/info`).catch(() => null), { timeoutMs: 60_000, intervalMs: 5, what: 'an answer from /info' });
+    const body = await res.text();
+    assert.equal(res.status, 200, body);
+    assert.match((JSON.parse(body) as { http: string }).http, /threads|starting/);
   } finally {
     child.kill('SIGKILL');
   }
 });
 
-test('SIGTERM drains: every request admitted before it is answered, then the process exits 0', async () => {
+test('SIGTERM drains: every request admitted before it is answered, then the process exits 0', async (t) => {
   const child = spawn(process.execPath, [MAIN, '--model', 'test/fixtures/tiny-bert', '--port', '0', '--grpc-port', '-1', '--hostname', '127.0.0.1'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -98,16 +94,15 @@ test('SIGTERM drains: every request admitted before it is answered, then the pro
   const keepAlive = setInterval(() => {}, 1000);
   exited.finally(() => clearInterval(keepAlive));
   let stderr = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server did not start: ' + stderr)), 30_000);
+  const url = await within(new Promise<string>((resolve) => {
     child.stderr!.on('data', (d: Buffer) => {
       stderr += d.toString();
       const m = /listening http=(\S+)[\s\S]*ready pid=/.exec(stderr);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
+      if (m) resolve(m[1]);
     });
+  }), 30_000, 'the server to start').catch((e: Error) => {
+    child.kill('SIGKILL');
+    throw new Error(`${e.message}: ${stderr}`);
   });
   // Plain node:http, one connection per request: a connection the server closes shows up as an error at once.
   const { request } = await import('node:http');
@@ -122,11 +117,13 @@ test('SIGTERM drains: every request admitted before it is answered, then the pro
       req.on('error', () => resolve('refused'));
       req.end(body);
     });
-  const requests = Array.from({ length: 40 }, (_, i) => send(JSON.stringify({ inputs: [`request ${i} `.repeat(10)] })));
-  // Let the requests reach the server, then stop it while they are in flight.
-  await new Promise((r) => setTimeout(r, 30));
+  const requests = Array.from({ length: 64 }, (_, i) => send(JSON.stringify({ inputs: [`request ${i} `.repeat(10)] })));
+  // Once the first answer is back the requests are reaching the server: stop it while the others are in flight.
+  const first = await within(Promise.race(requests), 30_000, 'the first answer');
+  assert.match(first, /^200 /);
   child.kill('SIGTERM');
-  const outcomes = await Promise.all(requests);
+  const outcomes = await within(Promise.all(requests), 30_000, 'every request to end');
+  t.diagnostic(`after SIGTERM: ${outcomes.filter((o) => o.startsWith('200 ')).length} answered, ${outcomes.filter((o) => !o.startsWith('200 ')).length} refused, of ${outcomes.length}`);
   // Admitted requests are answered; later ones are refused at admission (503 "not ready") or at connect.
   for (const o of outcomes) assert.match(o, /^200 |^503 .*not ready|^refused$/, `unexpected outcome ${o}`);
   assert.ok(!outcomes.some((o) => o.includes('shutting down')), 'an admitted request was dropped by the draining batcher');

@@ -5,6 +5,7 @@ import { Batcher } from '../../../src/core/batcher.js';
 import { Embedder } from '../../../src/core/embedder.js';
 import { createHttpApp } from '../../../src/transport/http/app.js';
 import { charEncoder, FakeBackend, within } from '../../helpers/fake-backend.js';
+import { waitFor } from '../../helpers/wait-for.js';
 
 function setup(maxConcurrentRequests: number) {
   const backend = new FakeBackend();
@@ -39,18 +40,20 @@ test('a client that disconnects has its queued inputs dropped, and frees its per
   let open!: () => void;
   backend.gate = new Promise<void>((r) => (open = r));
   const blocker = embed('a');
-  await new Promise((r) => setTimeout(r, 10));
+  await waitFor(() => backend.batches.length === 1, { what: "the first request's batch reaching the model" });
   const controller = new AbortController();
   const gone = embed('zzzz', { signal: controller.signal });
-  await new Promise((r) => setTimeout(r, 10));
+  await waitFor(() => embedder.queueDepth === 1, { what: 'the second request waiting in the queue' });
   controller.abort();
-  await gone.catch(() => undefined);
+  await within(gone.catch(() => undefined), 1000, 'the aborted request');
+  await waitFor(() => embedder.admission.inUse === 1, { what: 'the permit of the disconnected request being freed' });
   backend.gate = null;
   open();
   await within(blocker);
-  await new Promise((r) => setTimeout(r, 20));
+  // A later request is batched after anything still queued: once it is answered, the dropped one had its chance.
+  assert.equal((await within(embed('b'))).status, 200);
   const ran = backend.batches.flat().map((ids) => String.fromCharCode(...ids));
-  assert.deepEqual(ran, ['a'], 'the disconnected request never reached the model');
+  assert.deepEqual(ran, ['a', 'b'], 'the disconnected request never reached the model');
   assert.equal(embedder.admission.inUse, 0);
 });
 

@@ -7,14 +7,17 @@ import { createAdaptorServer } from '@hono/node-server';
 import { Hono } from 'hono';
 import { CoalesceError } from '../../../src/errors.js';
 import { bodyText, clientGone, payloadLimit } from '../../../src/transport/http/node-body.js';
+import { within } from '../../helpers/wait-for.js';
 
 const LIMIT = 64;
 
-/** A server whose /echo answers with the body it read, and /wait with how it ended. */
-async function start(): Promise<{ url: string; server: Server; aborted: Promise<string> }> {
+/** A server whose /echo answers with the body it read; /wait reports when it waits for the client to go, and when it went. */
+async function start(): Promise<{ url: string; server: Server; waiting: Promise<void>; aborted: Promise<void> }> {
   const app = new Hono();
-  let reportAbort: (how: string) => void = () => {};
-  const aborted = new Promise<string>((r) => (reportAbort = r));
+  let reportWaiting: () => void = () => {};
+  const waiting = new Promise<void>((r) => (reportWaiting = r));
+  let reportAbort: () => void = () => {};
+  const aborted = new Promise<void>((r) => (reportAbort = r));
   app.onError((e, c) => c.json({ error: e.message }, e instanceof CoalesceError && e.kind === 'payload_too_large' ? 413 : 500));
   app.use('*', payloadLimit(LIMIT));
   app.post('/echo', async (c) => c.text(`[${await bodyText(c)}]`));
@@ -24,14 +27,14 @@ async function start(): Promise<{ url: string; server: Server; aborted: Promise<
     assert.equal(clientGone(c), signal, 'one signal per request');
     await new Promise<void>((resolve) => {
       signal.addEventListener('abort', () => resolve(), { once: true });
-      setTimeout(resolve, 5000).unref();
+      reportWaiting();
     });
-    reportAbort(signal.aborted ? 'aborted' : 'timed out');
+    reportAbort();
     return c.text('late');
   });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, aborted };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, waiting, aborted };
 }
 
 function send(url: string, path: string, body: string, chunked = false): Promise<{ status: number; text: string }> {
@@ -74,15 +77,16 @@ test('bodies over the payload limit get 413, by Content-Length or while streamin
 });
 
 test('clientGone aborts when the client closes the connection before the answer', async () => {
-  const { url, server, aborted } = await start();
+  const { url, server, waiting, aborted } = await start();
   try {
     const req = request(`${url}/wait`, { method: 'POST', headers: { 'content-length': 2 } });
     req.on('error', () => {});
     req.end('{}');
-    await new Promise((r) => setTimeout(r, 100));
+    await within(waiting, 5000, 'the handler waiting for the client to go');
     req.destroy();
-    assert.equal(await aborted, 'aborted');
+    await within(aborted, 5000, 'the abort signal after the client closed the connection');
   } finally {
+    server.closeAllConnections();
     server.close();
   }
 });
