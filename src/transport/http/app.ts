@@ -9,6 +9,7 @@ import { teiRoutes } from './tei-routes.js';
 import { imageRoutes } from './image-routes.js';
 import { errorReply, type JsonRoute, type Reply, type RouteRequest } from './json-route.js';
 import { parseJsonBody } from './parse.js';
+import { playgroundRoutes } from './playground/routes.js';
 
 /**
  * What the routes call: the facades' methods, not the classes, so the same routes run beside the
@@ -66,6 +67,7 @@ export function createHttpApp(deps: HttpDeps, routes: JsonRoute[] = jsonRoutes(d
   });
   app.get('/info', async (c) => c.json(await deps.info()));
   app.get('/metrics', async (c) => c.text(await deps.metrics(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+  playgroundRoutes(app);
 
   for (const route of routes) app.post(route.path, async (c) => replyResponse(await route.handle(await routeRequest(c))));
   return app;
