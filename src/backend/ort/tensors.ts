@@ -105,8 +105,13 @@ export function padBatch(
   return out;
 }
 
-/** IEEE 754 half -> single, for models whose outputs are float16. */
-export function float16ToFloat32(half: Uint16Array): Float32Array {
+/**
+ * float16 tensor data -> float32, for models whose outputs are float16. ONNX Runtime hands it as a
+ * Float16Array where the JS engine has one (Node 24) and as the raw bits in a Uint16Array before:
+ * reading a Float16Array's values as bits would give nonsense vectors.
+ */
+export function float16ToFloat32(half: Uint16Array | ArrayLike<number>): Float32Array {
+  if (!(half instanceof Uint16Array)) return Float32Array.from(half);
   const out = new Float32Array(half.length);
   for (let i = 0; i < half.length; i++) out[i] = halfToFloat(half[i]);
   return out;
