@@ -46,6 +46,8 @@ export type Device = 'cpu' | 'auto' | 'cuda' | `cuda:${number}`;
 export const OPTIONS = {
   model: opt<string | null>({ flag: '--model', env: 'MODEL_ID', type: 'string', default: null, aliases: ['--model-id'],
     doc: 'Model folder, or a Hugging Face Hub id (org/name). Unset: the embedded default model (models/default, converted by npm ci).' }),
+  defaultModelDir: opt<string | null>({ flag: '--default-model-dir', env: 'DEFAULT_MODEL_DIR', type: 'string', default: null,
+    doc: 'Where the embedded default model is converted to on first start and read from, when --model is unset. Unset: models/default in the installation folder.' }),
   revision: opt<string>({ flag: '--revision', env: 'REVISION', type: 'string', default: 'main',
     doc: 'Hub revision (branch, tag or commit) when --model is a Hub id.' }),
   hubEndpoint: opt<string>({ flag: '--hub-endpoint', env: 'HF_ENDPOINT', type: 'string', default: 'https://huggingface.co',

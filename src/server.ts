@@ -68,7 +68,11 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
   const loadStart = performance.now();
   const backend = await OrtBackend.start(id, manifest, { device: config.device, intraOpThreads: config.intraOpThreads,
     sessions: config.sessions, poolInGraph: config.poolInGraph, seqMultiple: config.padSeqMultiple, batchMultiple: config.padBatchMultiple,
-    memPattern: config.memPattern, shapeBuckets: config.shapeBuckets, warmupTokens: config.maxBatchTokens, warmupRows: config.maxBatchRequests });
+    memPattern: config.memPattern, shapeBuckets: config.shapeBuckets, warmupTokens: config.maxBatchTokens, warmupRows: config.maxBatchRequests })
+    .catch(async (e: unknown) => {
+      await encoder.close();
+      throw e;
+    });
   const info = backend.info;
   for (const note of backend.notes) log(note);
   log('model loaded', { model: id, dir, onnx: info.onnxFile, device: info.device, provider: info.provider, sessions: backend.sessions,
@@ -92,15 +96,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
   metrics.gauge('te_queue_size', 'Inputs waiting for a model call', () => queue.queued);
   metrics.gauge('te_requests_in_progress', 'Admitted requests', () => embedder.admission.inUse);
 
-  // Warm-up through the whole path: /health turns 200 only after a real model call succeeded.
-  embedder.markReady(true);
-  await embedder.embed({ inputs: WARM_UP_TEXTS, normalize: true }).catch((e) => {
-    embedder.markReady(false);
-    throw e;
-  });
-
-  const images = vl ? await startImageServing(vl, config, { backend, embedder }, metrics, log) : null;
-
+  let images: ImageServing | null = null;
   /** Nothing may outlive a failed start or a close: the tokenizer workers, the image path, the model. */
   const releaseModel = async () => {
     embedder.markReady(false);
@@ -109,6 +105,16 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     await backend.close();
     metrics.stop();
   };
+  const failStart = async (e: unknown): Promise<never> => {
+    await releaseModel();
+    throw e;
+  };
+
+  // Warm-up through the whole path: /health turns 200 only after a real model call succeeded.
+  embedder.markReady(true);
+  await embedder.embed({ inputs: WARM_UP_TEXTS, normalize: true }).catch(failStart);
+
+  images = vl ? await startImageServing(vl, config, { backend, embedder }, metrics, log).catch(failStart) : null;
 
   const modelName = servedModelName(config, id);
   const served = modelInfo({ config, id, dir, model: info, pooling: vl ? info.pooling : manifest.pooling, prompts: prompts.prompts,

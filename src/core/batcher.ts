@@ -35,6 +35,8 @@ export interface BatcherLimits {
   minPaddingEfficiency?: number;
   /** Called after every model call, for metrics. */
   onBatch?: (batch: BatchStats) => void;
+  /** The clock model calls are timed by (the cost model learns from it). Default: performance.now. */
+  now?: () => number;
 }
 
 /** The budget of one model call that `limits` give (the padding floor defaults to a half). */
@@ -145,7 +147,8 @@ export class Batcher<I = EncodedText> implements InputQueue<I> {
   }
 
   private async run({ entries: batch, useful, units }: ChosenBatch<I>): Promise<void> {
-    const started = performance.now();
+    const now = this.limits.now ?? (() => performance.now());
+    const started = now();
     let result: BatchResult | CoalesceError;
     try {
       result = await this.backend.embed({ inputs: batch.map((e) => e.input) });
@@ -155,7 +158,7 @@ export class Batcher<I = EncodedText> implements InputQueue<I> {
     } catch (error) {
       result = toCoalesceError(error, 'backend');
     }
-    const inferenceMs = performance.now() - started;
+    const inferenceMs = now() - started;
     // The backend has room again: hand it the next batch before answering this one's requests,
     // so it does not idle while this thread routes a whole batch of answers.
     this.inFlight--;

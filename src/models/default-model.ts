@@ -21,7 +21,7 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { basename, dirname, join, relative } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { DEFAULT_MODEL_DIR, PROJECT_ROOT } from '../paths.js';
 import {
   DataType,
@@ -138,25 +138,32 @@ export function isDefaultModelComplete(dir: string = DEFAULT_MODEL_DIR): boolean
 }
 
 /**
- * The default model folder, converting it first when it is missing, incomplete, or from another
- * format version (about 10 s and 1 GB of memory, once; later calls return at once).
+ * The default model folder `dir`, converting it first when it is missing, incomplete, or from
+ * another format version (about 10 s and 1 GB of memory, once; later calls return at once).
  */
-export async function ensureDefaultModel(log: (msg: string) => void): Promise<string> {
-  if (isDefaultModelComplete(DEFAULT_MODEL_DIR)) return DEFAULT_MODEL_DIR;
-  // One conversion per process, however many callers ask at once.
-  inFlight ??= (async () => {
-    if (existsSync(DEFAULT_MODEL_DIR)) {
-      log(`${relative(PROJECT_ROOT, DEFAULT_MODEL_DIR)} is incomplete or from another version: rebuilding it`);
-    }
-    await convertWinkEmbeddings(DEFAULT_MODEL_DIR, log);
-    return DEFAULT_MODEL_DIR;
-  })().finally(() => {
-    inFlight = undefined;
-  });
-  return inFlight;
+export async function ensureDefaultModel(log: (msg: string) => void, dir: string = DEFAULT_MODEL_DIR): Promise<string> {
+  dir = resolve(dir);
+  if (isDefaultModelComplete(dir)) return dir;
+  // One conversion per folder and process, however many callers ask at once.
+  let converting = inFlight.get(dir);
+  if (!converting) {
+    converting = (async () => {
+      if (existsSync(dir)) log(`${shownPath(dir)} is incomplete or from another version: rebuilding it`);
+      await convertWinkEmbeddings(dir, log);
+      return dir;
+    })().finally(() => inFlight.delete(dir));
+    inFlight.set(dir, converting);
+  }
+  return converting;
 }
 
-let inFlight: Promise<string> | undefined;
+const inFlight = new Map<string, Promise<string>>();
+
+/** Relative to the project inside it, absolute elsewhere. */
+function shownPath(dir: string): string {
+  const rel = relative(PROJECT_ROOT, dir);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : dir;
+}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -174,7 +181,7 @@ export async function convertWinkEmbeddings(
   const sifA = options.sifA ?? DEFAULT_SIF_A;
   const removeCommon = options.removeCommonDirection ?? true;
   const sourcePath = options.sourcePath ?? winkSourcePath();
-  const shownOut = relative(PROJECT_ROOT, outDir) || outDir;
+  const shownOut = shownPath(outDir);
   log(`Converting ${WINK_PACKAGE} into ${shownOut} (once, about 30 s)...`);
 
   const parent = dirname(outDir);

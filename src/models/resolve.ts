@@ -8,7 +8,7 @@ import { downloadFromHub, isHubId } from './hub.js';
 /** Turns --model into a local folder: the embedded default, a folder, or a Hub download. */
 export async function resolveModelDir(config: Config, log: Logger): Promise<{ dir: string; id: string }> {
   if (config.model === null) {
-    const dir = await ensureDefaultModel((m) => log(m));
+    const dir = await ensureDefaultModel((m) => log(m), config.defaultModelDir ?? undefined);
     return { dir, id: 'coalesce/wink-glove-100d' };
   }
   const local = resolve(config.model);

@@ -25,6 +25,7 @@ import { CoalesceError, validation } from '../errors.js';
 import { resampleRgb, type ResampleFilter } from './resample.js';
 import { jpegLayout } from './jpeg-layout.js';
 import { decodeJpegRgb, wasmDecodes } from './jpeg-wasm.js';
+import { transferableBytes } from '../workers/transferable.js';
 
 export type ResizeTarget =
   | { kind: 'exact'; height: number; width: number }
@@ -198,7 +199,8 @@ export async function preprocessImage(bytes: Uint8Array, config: ImageProcessorC
   try {
     const { rgb, width, height, source, decodeMs, resizeMs } = await decodeToRgb(bytes, config, options);
     const at = performance.now();
-    const pixels = cropRgb(rgb, width, height, config);
+    // The pixels go to another thread (an image worker's reply, a vision session): a buffer of their own.
+    const pixels = transferableBytes(cropRgb(rgb, width, height, config));
     return { pixels, sourceWidth: source.width, sourceHeight: source.height, format: source.format, decodeMs, resizeMs: resizeMs + performance.now() - at };
   } catch (e) {
     // `where` names the input: with several images, "the image is truncated" alone would not say which.

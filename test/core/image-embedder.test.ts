@@ -8,6 +8,7 @@ import type { ImageBackend, ImageLoader, PreparedImage, PreprocessedImage, Visio
 import type { BatchResult } from '../../src/core/types.js';
 import { scoreLabels } from '../../src/core/zero-shot.js';
 import { isCoalesceError } from '../../src/errors.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const INFO: VisionModelInfo = { dimensions: 3, height: 1, width: 1, padded: false, device: 'cpu', provider: 'fake', onnxFile: 'fake', outputName: 'out', inputType: 'uint8', warmup: { shapes: 0, ms: 0 } };
 
@@ -62,8 +63,7 @@ test('images take permits from the one Admission the text path uses', async () =
   const shared = new Admission(1);
   const { images, loader } = make(shared);
   const held = images.embed({ inputs: ['hold'], normalize: true });
-  await new Promise((r) => setImmediate(r));
-  assert.equal(shared.inUse, 1);
+  await waitFor(() => shared.inUse === 1, { what: 'the held request taking the one permit' });
   await assert.rejects(images.embed({ inputs: ['1'], normalize: true }), (e) => kindOf(e) === 'overloaded');
   assert.throws(() => shared.acquire(), (e) => kindOf(e) === 'overloaded', 'a text request is refused too');
   loader.release();

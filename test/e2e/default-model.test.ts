@@ -5,15 +5,18 @@ import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
 import { startCoalesce, type Coalesce } from '../../src/server.js';
 import { cosine, post } from '../helpers/server.js';
+import { DEFAULT_MODEL_CONVERSION_TIMEOUT_MS, TEST_DEFAULT_MODEL_DIR } from '../helpers/default-model.js';
 
 let server: Coalesce;
 before(async () => {
-  server = await startCoalesce(loadConfig(['--port', '0', '--grpc-port', '0', '--hostname', '127.0.0.1'], {}), silentLogger);
-});
+  // No --model; the default model's folder is one outside the checkout.
+  server = await startCoalesce(loadConfig(['--port', '0', '--grpc-port', '0', '--hostname', '127.0.0.1', '--default-model-dir', TEST_DEFAULT_MODEL_DIR], {}), silentLogger);
+}, { timeout: DEFAULT_MODEL_CONVERSION_TIMEOUT_MS });
 after(() => server.close());
 
 test('with no --model the server serves the embedded default model', async () => {
-  const info = (await (await fetch(server.httpUrl + '/info')).json()) as { model_id: string; dimensions: number; output: string };
+  const info = (await (await fetch(server.httpUrl + '/info')).json()) as { model_id: string; model_dir: string; dimensions: number; output: string };
+  assert.equal(info.model_dir, TEST_DEFAULT_MODEL_DIR);
   assert.equal(info.dimensions, 100);
   assert.equal(info.output, 'sentence_embedding');
   assert.equal((await fetch(server.httpUrl + '/health')).status, 200);

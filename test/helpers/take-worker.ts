@@ -36,4 +36,6 @@ parentPort?.once('message', (order: TakeOrder) => {
     if (firstIds.includes(POISON_ID)) throw new Error('this batch fails');
     return { vectors: fakeSessionVectors(batch), dimensions: FAKE_DIMS };
   });
+  // takeBatches ran up to its first wait: on an empty queue, the thread now waits for inputs.
+  parentPort!.postMessage({ type: 'taking' });
 });

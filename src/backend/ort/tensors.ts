@@ -106,9 +106,9 @@ export function padBatch(
 }
 
 /**
- * IEEE 754 half -> single, for models whose outputs are float16. onnxruntime-common hands float16
- * data out as a Float16Array where the runtime has one (Node 24), as raw half bits in a Uint16Array
- * where it does not (Node 22).
+ * float16 tensor data -> float32, for models whose outputs are float16. ONNX Runtime hands it as a
+ * Float16Array where the JS engine has one (Node 24) and as the raw bits in a Uint16Array before:
+ * reading a Float16Array's values as bits would give nonsense vectors.
  */
 export function float16ToFloat32(half: Uint16Array | ArrayLike<number>): Float32Array {
   if (!(half instanceof Uint16Array)) return Float32Array.from(half);

@@ -7,6 +7,7 @@ import { invocationRoutes, teiRoutes } from './tei-routes.js';
 import { imageRoutes } from './image-routes.js';
 import { jsonReply, type GetRoute, type JsonRoute } from './json-route.js';
 import { docsRoutes } from './docs.js';
+import { playgroundRoutes } from './playground/routes.js';
 import type { RouteTable } from './listener.js';
 
 /**
@@ -63,5 +64,5 @@ function serverRoutes(deps: HttpDeps): GetRoute[] {
 /** Every route of the HTTP transport. */
 export function httpRoutes(deps: HttpDeps): RouteTable {
   const post = jsonRoutes(deps);
-  return { post, get: [...serverRoutes(deps), ...openaiGetRoutes(deps.modelName), ...docsRoutes(post)] };
+  return { post, get: [...serverRoutes(deps), ...openaiGetRoutes(deps.modelName), ...docsRoutes(post), ...playgroundRoutes()] };
 }

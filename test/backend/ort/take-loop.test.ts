@@ -11,19 +11,26 @@ import { CallCancellation } from '../../../src/core/cancellation.js';
 import { isTakenAnswer } from '../../../src/core/shared-queue/port.js';
 import { SharedTextQueue } from '../../../src/core/shared-queue/shared-text-queue.js';
 import { isCoalesceError } from '../../../src/errors.js';
-import { within } from '../../helpers/fake-backend.js';
+import { within } from '../../helpers/wait-for.js';
 
 const WORKER = new URL('../../helpers/take-worker.js', import.meta.url);
 
+/** Runs `body` once `count` session threads take from `queue` (each is waiting for inputs, or taking them). */
 async function withSessions(queue: SharedTextQueue, count: number, body: () => Promise<void>): Promise<void> {
   const workers = Array.from({ length: count }, () => new Worker(WORKER, { workerData: { runMs: 1 } }));
-  for (const w of workers) {
+  const taking = workers.map((w) => {
     w.on('message', (m) => {
       if (isTakenAnswer(m)) queue.answer(m);
     });
+    const started = new Promise<void>((resolve, reject) => {
+      w.on('message', (m) => m?.type === 'taking' && resolve());
+      w.once('error', reject);
+    });
     w.postMessage(queue.order);
-  }
+    return started;
+  });
   try {
+    await within(Promise.all(taking), 10_000, 'the session threads to start taking');
     await body();
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
@@ -75,7 +82,6 @@ test('three session threads take 400 requests from shared memory: each answer is
 test('a session thread idle on an empty queue wakes for the next input, and a failed call fails only its own requests', async () => {
   const queue = new SharedTextQueue(16, false, { maxBatchTokens: 64, maxBatchRequests: 8 });
   await withSessions(queue, 2, async () => {
-    await new Promise((r) => setTimeout(r, 50)); // both threads now wait for inputs
     const [o] = await within(queue.submit([{ ids: Uint32Array.from([5, 6]) }]));
     assert.deepEqual([...o.vector], [2, 5, 11]);
     await assert.rejects(within(queue.submit([{ ids: Uint32Array.from([666_666]) }])), (e) => isCoalesceError(e) && e.kind === 'backend' && /this batch fails/.test(e.message));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { imageBucket, nextPow2, padBatch, textRowBucket } from '../../../src/backend/ort/tensors.js';
+import { float16ToFloat32, imageBucket, nextPow2, padBatch, textRowBucket } from '../../../src/backend/ort/tensors.js';
 
 const ids = Uint32Array.from([101, 7, 102, 101, 8, 9, 2 ** 31 - 1, 102]);
 const types = Uint8Array.from([0, 0, 0, 0, 1, 1, 1, 1]);
@@ -55,4 +55,12 @@ test('row buckets', () => {
   assert.equal(p.rows, 4);
   assert.equal(p.seqLen, 4);
   assert.deepEqual(Array.from(p.mask as Int32Array).slice(12), [1, 0, 0, 0]);
+});
+
+test('float16 outputs widen to float32 whether they come as raw bits (Uint16Array) or as a Float16Array', () => {
+  // 1, -2, 0.5, 65504 (the largest half), as IEEE 754 half bits.
+  assert.deepEqual([...float16ToFloat32(Uint16Array.from([0x3c00, 0xc000, 0x3800, 0x7bff]))], [1, -2, 0.5, 65504]);
+  // Node 24 has Float16Array, and ONNX Runtime then returns float16 data as one: its values, not its bits.
+  const Float16 = (globalThis as { Float16Array?: new (values: number[]) => ArrayLike<number> }).Float16Array;
+  if (Float16) assert.deepEqual([...float16ToFloat32(new Float16([1, -2, 0.5, 65504]))], [1, -2, 0.5, 65504]);
 });

@@ -22,7 +22,10 @@ async function setup(options: { maxConcurrentRequests?: number; streamMaxInFligh
   const backend = new FakeBackend();
   const batcher = new Batcher(backend, { maxBatchTokens: 100_000, maxBatchRequests: 256 });
   const maxConcurrentRequests = options.maxConcurrentRequests ?? 64;
-  const embedder = new Embedder(backend.info, charEncoder, batcher, { maxClientBatchSize: 32, autoTruncate: false }, maxConcurrentRequests);
+  /** Embed requests that failed, refusals by admission included. */
+  const failed = { count: 0 };
+  const observer = { requestStarted() {}, requestFinished: (ok: boolean) => void (ok || failed.count++) };
+  const embedder = new Embedder(backend.info, charEncoder, batcher, { maxClientBatchSize: 32, autoTruncate: false }, maxConcurrentRequests, observer);
   embedder.markReady(true);
   server = await startGrpcServer(
     {
@@ -44,7 +47,7 @@ async function setup(options: { maxConcurrentRequests?: number; streamMaxInFligh
   };
   /** The texts that reached the model, in order. */
   const ran = () => backend.batches.flat().map((ids) => String.fromCharCode(...ids));
-  return { backend, embedder, embed: client(server.url, 'tei', 'Embed'), hold, release: () => release(), ran };
+  return { backend, embedder, embed: client(server.url, 'tei', 'Embed'), hold, release: () => release(), ran, failed };
 }
 
 function unaryCall(c: Client, request: object, options = {}): { call: ClientUnaryCall; done: Promise<unknown> } {
@@ -67,8 +70,9 @@ test('a cancelled call has its queued inputs dropped and frees its permit', asyn
   await until(() => embedder.admission.inUse === 1, 'the cancelled call releases its permit');
   release();
   await within(blocker);
-  await new Promise((r) => setTimeout(r, 20));
-  assert.deepEqual(ran(), ['a'], 'the cancelled input never reached the model');
+  // A later call is batched after anything still queued: once it is answered, the dropped input had its chance.
+  await within(call(embed, 'Embed', { inputs: 'b' }));
+  assert.deepEqual(ran(), ['a', 'b'], 'the cancelled input never reached the model');
   assert.equal(embedder.admission.inUse, 0);
 });
 
@@ -85,12 +89,12 @@ test('a call past its deadline gets DEADLINE_EXCEEDED and its inputs are dropped
   await until(() => embedder.admission.inUse === 1, 'the expired call releases its permit');
   release();
   await within(blocker);
-  await new Promise((r) => setTimeout(r, 20));
-  assert.deepEqual(ran(), ['a']);
+  await within(call(embed, 'Embed', { inputs: 'b' }));
+  assert.deepEqual(ran(), ['a', 'b']);
 });
 
 test('over --max-concurrent-requests a unary call gets RESOURCE_EXHAUSTED at once; a stream waits for a permit instead', async () => {
-  const { embed, hold, release, ran } = await setup({ maxConcurrentRequests: 1 });
+  const { embed, hold, release, ran, failed } = await setup({ maxConcurrentRequests: 1 });
   hold();
   const blocker = call(embed, 'Embed', { inputs: 'a' });
   await until(() => ran().length === 1, 'the blocker runs');
@@ -100,7 +104,7 @@ test('over --max-concurrent-requests a unary call gets RESOURCE_EXHAUSTED at onc
 
   // normalize false: the fake backend's raw values say which input each answer is for.
   const streamed = duplex(embed, 'EmbedStream', [{ inputs: 'x', normalize: false }, { inputs: 'yy', normalize: false }, { inputs: 'zzz', normalize: false }]);
-  await new Promise((r) => setTimeout(r, 50));
+  await until(() => failed.count >= 2, 'the stream\'s first message being refused a permit (and waiting)');
   release();
   await within(blocker);
   const out = await within(streamed, 3000, 'the stream');
@@ -111,6 +115,14 @@ test('over --max-concurrent-requests a unary call gets RESOURCE_EXHAUSTED at onc
 test('a stream reads no further than its in-flight cap while the model is busy', async () => {
   const cap = 4;
   const { embedder, embed, hold, release, ran } = await setup({ streamMaxInFlight: cap });
+  // The most permits held at once, over the whole stream.
+  let mostInUse = 0;
+  const acquire = embedder.admission.acquire.bind(embedder.admission);
+  embedder.admission.acquire = () => {
+    const releasePermit = acquire();
+    mostInUse = Math.max(mostInUse, embedder.admission.inUse);
+    return releasePermit;
+  };
   hold();
   const stream = (embed.EmbedStream as Function).call(embed) as ClientDuplexStream<object, { embeddings: number[] }>;
   const received: number[] = [];
@@ -122,13 +134,13 @@ test('a stream reads no further than its in-flight cap while the model is busy',
   const total = 200;
   for (let i = 1; i <= total; i++) stream.write({ inputs: 'x'.repeat(i), normalize: false });
   stream.end();
-  await new Promise((r) => setTimeout(r, 200));
-  // The first message runs (held), up to `cap` are admitted; the rest wait in flow control.
-  assert.ok(embedder.admission.inUse <= cap, `${embedder.admission.inUse} messages admitted with a cap of ${cap}`);
-  assert.ok(ran().length <= 1);
+  // The first message runs (held), `cap` are admitted; the rest wait in flow control.
+  await until(() => embedder.admission.inUse === cap, `${cap} messages admitted`);
+  assert.deepEqual(ran(), ['x']);
   release();
   await within(ended, 5000, 'the stream');
   assert.deepEqual(received, Array.from({ length: total }, (_, i) => i + 1));
+  assert.equal(mostInUse, cap, `at most ${cap} messages admitted at once`);
 });
 
 test('cancelling a stream drops its queued messages', async () => {
@@ -143,8 +155,8 @@ test('cancelling a stream drops its queued messages', async () => {
   // Every message of the stream lets go, the one already running included.
   await until(() => embedder.admission.inUse === 0, 'the stream\'s messages release their permits');
   release();
-  await new Promise((r) => setTimeout(r, 20));
-  assert.deepEqual(ran(), ['m0'], 'only the message already running when the stream was cancelled reached the model');
+  await within(call(embed, 'Embed', { inputs: 'after' }));
+  assert.deepEqual(ran(), ['m0', 'after'], 'only the message already running when the stream was cancelled reached the model');
 });
 
 test('the first failing message ends a stream with its status, after the answers before it', async () => {
@@ -180,9 +192,10 @@ test('close() does not wait forever on a stream the client leaves open', async (
     stream.on('error', () => resolve());
     stream.on('end', () => resolve());
   });
-  stream.on('data', () => {});
+  const answered = new Promise((resolve) => stream.once('data', resolve));
   stream.write({ inputs: 'hello' });
-  await new Promise((r) => setTimeout(r, 50));
+  await within(answered, 3000, 'the answer to the first message');
+  stream.on('data', () => {});
   const started = Date.now();
   await within(server!.close(200), 3000, 'close');
   assert.ok(Date.now() - started < 2000);

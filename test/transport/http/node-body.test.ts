@@ -10,9 +10,11 @@ import { closeSignal, incomingText } from '../../../src/transport/http/node-body
 const LIMIT = 64;
 
 /** A server whose /echo answers with the body it read, and /wait with how it ended. */
-async function start(): Promise<{ url: string; server: Server; aborted: Promise<string> }> {
+async function start(): Promise<{ url: string; server: Server; aborted: Promise<string>; waiting: Promise<void> }> {
   let reportAbort: (how: string) => void = () => {};
   const aborted = new Promise<string>((r) => (reportAbort = r));
+  let reportWaiting: () => void = () => {};
+  const waiting = new Promise<void>((r) => (reportWaiting = r));
   const server = createServer(async (req, res) => {
     let text: string;
     try {
@@ -24,6 +26,7 @@ async function start(): Promise<{ url: string; server: Server; aborted: Promise<
     }
     if (req.url === '/echo') return void res.end(`[${text}]`);
     const signal = closeSignal(res);
+    reportWaiting();
     await new Promise<void>((resolve) => {
       signal.addEventListener('abort', () => resolve());
       setTimeout(resolve, 5000).unref();
@@ -32,7 +35,7 @@ async function start(): Promise<{ url: string; server: Server; aborted: Promise<
     res.end('late');
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, aborted };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, aborted, waiting };
 }
 
 function send(url: string, path: string, body: string, chunked = false): Promise<{ status: number; text: string }> {
@@ -75,12 +78,12 @@ test('bodies over the payload limit get 413, by Content-Length or while streamin
 });
 
 test('closeSignal aborts when the client closes the connection before the answer', async () => {
-  const { url, server, aborted } = await start();
+  const { url, server, aborted, waiting } = await start();
   try {
     const req = request(`${url}/wait`, { method: 'POST', headers: { 'content-length': 2 } });
     req.on('error', () => {});
     req.end('{}');
-    await new Promise((r) => setTimeout(r, 100));
+    await waiting;
     req.destroy();
     assert.equal(await aborted, 'aborted');
   } finally {

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import type { HttpDeps } from '../../../../src/transport/http/app.js';
 import { HttpThreads } from '../../../../src/transport/http/threads/http-threads.js';
 import { overShare } from '../../../../src/transport/http/threads/connection-share.js';
+import { waitFor, within } from '../../../helpers/wait-for.js';
 
 const shares = (...counts: number[]) => Int32Array.from(counts);
 
@@ -43,17 +44,23 @@ function get(port: number, agent: Agent): Promise<number> {
 test('64 keep-alive clients opened at once end up spread over 4 threads within one of their share', async () => {
   const threads = await HttpThreads.start(4, { hostname: '127.0.0.1', port: 0 }, deps, { modelName: 'fake', payloadLimit: 1000, textInfo: deps.embedder.info, imageInfo: null, arrival: null }, () => {});
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const statuses: number[] = [];
+  let stop = false;
+  // Clients keep sending until the threads have evened out their connections (or the wait fails).
+  const clients = Promise.all(Array.from({ length: 64 }, async () => {
+    while (!stop) statuses.push(await get(threads.port, agent));
+  }));
   try {
-    const until = Date.now() + 2000;
-    const statuses: number[] = [];
-    await Promise.all(Array.from({ length: 64 }, async () => {
-      while (Date.now() < until) statuses.push(await get(threads.port, agent));
-    }));
+    let counts = threads.connections();
+    await waitFor(() => {
+      counts = threads.connections();
+      return counts.reduce((a, b) => a + b, 0) === 64 && Math.max(...counts) <= 64 / 4 + 2;
+    }, { timeoutMs: 30_000, what: () => `64 connections within one of their share over 4 threads (last: ${counts.join(' ')})` });
+    stop = true;
+    await within(clients, 10_000, 'the clients to stop');
     assert.ok(statuses.every((s) => s === 200), 'every request answered');
-    const counts = threads.connections();
-    assert.equal(counts.reduce((a, b) => a + b, 0), 64, counts.join(' '));
-    assert.ok(Math.max(...counts) <= 64 / 4 + 2, `connections per thread: ${counts.join(' ')}`);
   } finally {
+    stop = true;
     agent.destroy();
     await threads.close();
   }

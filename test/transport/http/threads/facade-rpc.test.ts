@@ -10,6 +10,7 @@ import type { CancelSignal } from '../../../../src/core/cancellation.js';
 import type { EmbedRequest } from '../../../../src/core/embedder.js';
 import type { ArrivalEncoderSpec } from '../../../../src/preprocess/arrival-encoder.js';
 import { HfTokenizer } from '../../../../src/preprocess/tokenizer.js';
+import { waitFor } from '../../../helpers/wait-for.js';
 
 const timings = { tokenizationMs: 1, queueMs: 2, inferenceMs: 3, totalMs: 6 };
 const textInfo = { id: 'fake', dimensions: 4, device: 'cpu' };
@@ -111,12 +112,12 @@ test('aborting the request aborts the call on the main thread, which answers can
   try {
     const controller = new AbortController();
     const pending = remote.embedder.embed({ inputs: ['a'], normalize: true, signal: controller.signal });
-    while (!seen) await new Promise((r) => setTimeout(r, 1));
-    assert.equal(seen.aborted, false);
+    await waitFor(() => seen, { what: 'the call reaching the main thread' });
+    assert.equal(seen!.aborted, false);
     assert.equal(client.inFlight, 1);
     controller.abort();
     await assert.rejects(pending, (e: CoalesceError) => e.kind === 'cancelled');
-    assert.equal(seen.aborted, true);
+    assert.equal(seen!.aborted, true);
     assert.equal(client.inFlight, 0);
     await assert.rejects(remote.embedder.embed({ inputs: ['a'], normalize: true, signal: controller.signal }), (e: CoalesceError) => e.kind === 'cancelled',
       'an already aborted request is not sent');

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { threadId } from 'node:worker_threads';
 import type { Coalesce } from '../../../../src/server.js';
 import { assertClose, post, startServer } from '../../../helpers/server.js';
+import { waitFor } from '../../../helpers/wait-for.js';
 
 let threaded: Coalesce;
 let plain: Coalesce;
@@ -108,7 +109,7 @@ test('close() finishes admitted requests, then the port refuses connections', as
   // backlog when the listener closes is reset by the kernel, whatever the server does.
   await Promise.all(Array.from({ length: 16 }, () => post(server.httpUrl, '/embed', { inputs: 'connect' })));
   const inFlight = Array.from({ length: 16 }, (_, i) => post(server.httpUrl, '/embed', { inputs: `still answered ${i}` }));
-  while (server.embedder.admission.inUse === 0) await new Promise((r) => setImmediate(r));
+  await waitFor(() => server.embedder.admission.inUse > 0, { what: 'a request being admitted', intervalMs: 0 });
   const admitted = server.embedder.admission.inUse;
   const closing = server.close();
   const answered = await Promise.all(inFlight);
