@@ -4,9 +4,14 @@
  */
 import type { AddressInfo } from 'node:net';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+<<<<<<< HEAD
 import { createHttpServer } from '../listener.js';
+=======
+import { httpListener } from '../fast-lane.js';
+import { closeConnectionsWhenDraining } from '../connection-close.js';
+>>>>>>> 268e513 (Drain on SIGTERM: /health 503 and gRPC NOT_SERVING for --shutdown-grace while still serving, then close listeners, answer what is on a connection, close idle keep-alive connections, exit 0; --shutdown-timeout and a second signal cut it short; requests without a Host header are answered)
 import { FacadeClient, remoteDeps } from './facade-client.js';
-import type { HttpThreadData, HttpThreadEvent, StopMessage } from './facade-protocol.js';
+import type { DrainMessage, HttpThreadData, HttpThreadEvent, StopMessage } from './facade-protocol.js';
 import { overShare } from './connection-share.js';
 
 const { data, calls } = workerData as { data: HttpThreadData; calls: MessagePort };
@@ -15,14 +20,23 @@ const post = (m: HttpThreadEvent) => parentPort!.postMessage(m);
 const STOP_GRACE_MS = 5000;
 
 const client = new FacadeClient(calls);
+<<<<<<< HEAD
 const server = createHttpServer(remoteDeps(client, data));
+=======
+// HTTP/1.0 health checks (HAProxy's `option httpchk`) send no Host header; answer them rather than 400.
+const server = createServer({ requireHostHeader: false });
+const draining = closeConnectionsWhenDraining(server);
+server.on('request', httpListener(remoteDeps(client, data)));
+>>>>>>> 268e513 (Drain on SIGTERM: /health 503 and gRPC NOT_SERVING for --shutdown-grace while still serving, then close listeners, answer what is on a connection, close idle keep-alive connections, exit 0; --shutdown-timeout and a second signal cut it short; requests without a Host header are answered)
 
 server.once('error', (e) => post({ type: 'listen-failed', message: e.message }));
 const onListening = () => {
   const handle = (server as unknown as { _handle?: { fd?: number } })._handle;
-  post({ type: 'listening', fd: handle?.fd ?? -1, port: (server.address() as AddressInfo).port });
+  const address = server.address();
+  post({ type: 'listening', fd: handle?.fd ?? -1, port: typeof address === 'string' ? 0 : (address as AddressInfo).port });
 };
 if ('fd' in data.listen) server.listen({ fd: data.listen.fd }, onListening);
+else if ('path' in data.listen) server.listen(data.listen.path, onListening);
 else server.listen(data.listen.port, data.listen.hostname, onListening);
 
 // Connections open now, this thread's slot among all threads' (connection-share.ts). At stop,
@@ -43,8 +57,10 @@ server.on('request', (_req, res) => {
   socket.once('close', () => closing--);
 });
 
-parentPort!.on('message', (m: StopMessage) => {
+parentPort!.on('message', (m: StopMessage | DrainMessage) => {
+  if (m.type === 'drain') draining.drain();
   if (m.type !== 'stop') return;
+  draining.drain();
   // Only the thread that bound the socket closes it. The others share its one file descriptor:
   // closing theirs too would close the number again, maybe after something else reused it, so
   // their listening handles stay open, idle, until the process ends.
