@@ -33,7 +33,7 @@ server.once('error', (e) => post({ type: 'listen-failed', message: e.message }))
 const onListening = () => {
   const handle = (server as unknown as { _handle?: { fd?: number } })._handle;
   const address = server.address();
-  post({ type: 'listening', fd: handle?.fd ?? -1, port: typeof address === 'string' ? 0 : (address as AddressInfo).port });
+  post({ type: 'listening', fd: handle?.fd ?? -1, port: address && typeof address === 'object' ? (address as AddressInfo).port : 0 });
 };
 if ('fd' in data.listen) server.listen({ fd: data.listen.fd }, onListening);
 else if ('path' in data.listen) server.listen(data.listen.path, onListening);
