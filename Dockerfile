@@ -40,16 +40,18 @@ RUN if [ -n "$CUDA_PROVIDER" ]; then \
 
 # --- runtime ---
 FROM ${BASE}
-# A CUDA base image has no Node.js: bring the binary the build used (on the Node base, the same file).
-COPY --from=build /usr/local/bin/node /usr/local/bin/node
+# A CUDA base image has no Node.js: bring the binary the build used, only then (on the Node base a
+# copy would add a second 120 MB layer). Hub downloads (--model org/name) go to /data, the one
+# writable folder; mount a volume there to keep them.
+RUN --mount=type=bind,from=build,source=/usr/local/bin/node,target=/mnt/node \
+    { command -v node >/dev/null || cp /mnt/node /usr/local/bin/node; } \
+ && mkdir -p /data && chown 10001:10001 /data
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/proto ./proto
 COPY --from=build /app/models/default ./models/default
-# Hub downloads (--model org/name) go to /data, the one writable folder; mount a volume there to keep them.
-RUN mkdir -p /data && chown 10001:10001 /data
 ARG CUDA_PROVIDER=
 # The CUDA image tries the GPU and says in its log and /info (execution_provider) which provider runs;
 # the CPU image runs on the CPU (DEVICE empty: the default, cpu).

@@ -4,12 +4,8 @@
  */
 import type { AddressInfo } from 'node:net';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-<<<<<<< HEAD
 import { createHttpServer } from '../listener.js';
-=======
-import { httpListener } from '../fast-lane.js';
 import { closeConnectionsWhenDraining } from '../connection-close.js';
->>>>>>> 268e513 (Drain on SIGTERM: /health 503 and gRPC NOT_SERVING for --shutdown-grace while still serving, then close listeners, answer what is on a connection, close idle keep-alive connections, exit 0; --shutdown-timeout and a second signal cut it short; requests without a Host header are answered)
 import { FacadeClient, remoteDeps } from './facade-client.js';
 import type { DrainMessage, HttpThreadData, HttpThreadEvent, StopMessage } from './facade-protocol.js';
 import { overShare } from './connection-share.js';
@@ -20,14 +16,8 @@ const post = (m: HttpThreadEvent) => parentPort!.postMessage(m);
 const STOP_GRACE_MS = 5000;
 
 const client = new FacadeClient(calls);
-<<<<<<< HEAD
 const server = createHttpServer(remoteDeps(client, data));
-=======
-// HTTP/1.0 health checks (HAProxy's `option httpchk`) send no Host header; answer them rather than 400.
-const server = createServer({ requireHostHeader: false });
 const draining = closeConnectionsWhenDraining(server);
-server.on('request', httpListener(remoteDeps(client, data)));
->>>>>>> 268e513 (Drain on SIGTERM: /health 503 and gRPC NOT_SERVING for --shutdown-grace while still serving, then close listeners, answer what is on a connection, close idle keep-alive connections, exit 0; --shutdown-timeout and a second signal cut it short; requests without a Host header are answered)
 
 server.once('error', (e) => post({ type: 'listen-failed', message: e.message }));
 const onListening = () => {
