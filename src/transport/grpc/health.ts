@@ -57,7 +57,7 @@ export class HealthService {
   /** NOT_SERVING from now on (the server is draining), told to watchers, whose streams stay open. */
   drain(): void {
     this.stopped = true;
-    this.notify();
+    this.publish();
   }
 
   /** Tells every watcher NOT_SERVING and ends its stream, so a graceful shutdown does not wait on them. */
