@@ -4,7 +4,7 @@
  * vanishes mid-request). Counts the requests that failed, per proxy, config and signal. The proxy
  * configs are the examples in deploy/proxies/; "defaults" is the example without its "# retry" lines.
  *
- *   node dist/bench/failover.js [--clients 16] [--model test/fixtures/tiny-bert]
+ *   node dist/bench/failover.js [--clients 16] [--model test/fixtures/tiny-bert] [--only nginx:defaults:SIGTERM,...] [--out failover]
  *
  * Needs nginx and haproxy on PATH (Debian: apt-get install -y nginx haproxy).
  * Writes bench/results/failover.{json,md}.
@@ -38,6 +38,8 @@ interface Outcome {
 const CLIENTS = Number(flagValue('--clients', '16'));
 const MODEL = flagValue('--model', 'test/fixtures/tiny-bert');
 const BODY = JSON.stringify({ inputs: ['steady traffic through a proxy', 'a second input'] });
+const ONLY = flagValue('--only', null)?.split(',') ?? null;
+const OUT = flagValue('--out', 'failover');
 const AFTER_EXIT_MS = 2000;
 const BEFORE_SIGNAL_MS = 2000;
 
@@ -140,7 +142,7 @@ function markdown(report: { date: string; commit: string; machine: string; clien
     '# Failover: two replicas behind a proxy, one stopped under load',
     '',
     `${report.date}, commit ${report.commit}, ${report.machine}; ${report.clients} keep-alive clients posting /embed (2 texts) through the proxy to two replicas`,
-    `(${report.model}, default drain settings: 5 s grace, 10 s timeout). A replica gets the signal ${BEFORE_SIGNAL_MS / 1000} s into the load;`,
+    `(${report.model}, the server's default shutdown settings). A replica gets the signal ${BEFORE_SIGNAL_MS / 1000} s into the load;`,
     `the load goes on until ${AFTER_EXIT_MS / 1000} s after it exited. Configs: deploy/proxies/ ("defaults": without the lines marked "# retry").`,
     '',
     '| proxy | config | signal | requests | failed | failures | ms to exit | exit code |',
@@ -162,6 +164,7 @@ async function main(): Promise<void> {
     for (const proxy of ['nginx', 'haproxy'] as const) {
       for (const config of ['defaults', 'retry'] as const) {
         for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+          if (ONLY && !ONLY.includes(`${proxy}:${config}:${signal}`)) continue;
           const o = await scenario(proxy, config, signal, replicas, dir);
           console.log(`${proxy} ${config} ${signal}: ${o.failed} of ${o.requests} failed ${JSON.stringify(o.reasons)} (exit ${o.exitCode} after ${o.exitMs} ms)`);
           outcomes.push(o);
@@ -182,8 +185,8 @@ async function main(): Promise<void> {
     outcomes,
   };
   mkdirSync('bench/results', { recursive: true });
-  writeFileSync('bench/results/failover.json', JSON.stringify(report, null, 2) + '\n');
-  writeFileSync('bench/results/failover.md', markdown(report));
+  writeFileSync(`bench/results/${OUT}.json`, JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(`bench/results/${OUT}.md`, markdown(report));
   console.log(markdown(report));
 }
 
