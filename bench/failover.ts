@@ -35,11 +35,11 @@ interface Outcome {
   exitCode: number | null;
 }
 
-const CLIENTS = Number(flagValue('--clients', '16'));
-const MODEL = flagValue('--model', 'test/fixtures/tiny-bert');
+const CLIENTS = Number(flagValue('clients', '16'));
+const MODEL = flagValue('model', 'test/fixtures/tiny-bert');
 const BODY = JSON.stringify({ inputs: ['steady traffic through a proxy', 'a second input'] });
-const ONLY = flagValue('--only', null)?.split(',') ?? null;
-const OUT = flagValue('--out', 'failover');
+const ONLY = flagValue('only', null)?.split(',') ?? null;
+const OUT = flagValue('out', 'failover');
 const AFTER_EXIT_MS = 2000;
 const BEFORE_SIGNAL_MS = 2000;
 
