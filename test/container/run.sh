@@ -6,7 +6,10 @@
 #
 #   test/container/run.sh              needs podman, a built checkout (dist/) and network for npm ci
 #   SKIP_CUDA=1 test/container/run.sh  CPU image only
-#   PODMAN_BUILD_ARGS="..."            extra build flags (e.g. a CA bundle mount where TLS is intercepted)
+#   PODMAN_BUILD_ARGS="..."            extra build flags, e.g. where no registry is reachable and the base
+#                                      images are local, and TLS goes through a local CA:
+#     PODMAN_BUILD_ARGS="--network host --pull=never -v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro"
+# The CUDA check uses a bare Debian base (CUDA_STANDIN_BASE, default localhost/debian-minbase:bookworm).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v podman >/dev/null || { echo "container test: podman not found" >&2; exit 2; }
@@ -27,7 +30,7 @@ build() { # tag, extra args...
   local tag=$1; shift
   # --format docker keeps HEALTHCHECK (the OCI format has no such field).
   # shellcheck disable=SC2086
-  podman build --format docker --network host --pull=never ${PODMAN_BUILD_ARGS:-} "$@" -t "$tag" . >/tmp/$NAME-build.log 2>&1 \
+  podman build --format docker ${PODMAN_BUILD_ARGS:-} "$@" -t "$tag" . >/tmp/$NAME-build.log 2>&1 \
     || { tail -30 /tmp/$NAME-build.log >&2; fail "podman build $*"; }
 }
 
@@ -106,9 +109,10 @@ step "sidecar: the app embedded through the Unix socket"
 
 CUDA_BUILD_S=skipped
 if [ -z "${SKIP_CUDA:-}" ]; then
-  step "building $TAG:cuda (BASE=localhost/debian-minbase:bookworm standing in for the CUDA runtime)"
+  CUDA_STANDIN_BASE=${CUDA_STANDIN_BASE:-localhost/debian-minbase:bookworm}
+  step "building $TAG:cuda (BASE=$CUDA_STANDIN_BASE standing in for the CUDA runtime)"
   B0=$(date +%s)
-  build "$TAG:cuda" --build-arg BASE=localhost/debian-minbase:bookworm --build-arg CUDA_PROVIDER=1
+  build "$TAG:cuda" --build-arg BASE="$CUDA_STANDIN_BASE" --build-arg CUDA_PROVIDER=1
   CUDA_BUILD_S=$(( $(date +%s) - B0 ))
   podman run -d --name "$NAME" -p 127.0.0.1::8080 "$TAG:cuda" >/dev/null
   HTTP=http://$(podman port "$NAME" 8080 | head -1)
