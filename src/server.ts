@@ -155,7 +155,8 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     });
   }
   // What is bound (0.0.0.0 stays 0.0.0.0); httpUrl / grpcUrl are where a client here connects.
-  log('listening', { http: `http://${hostPort(config.hostname, port)}`, grpc: grpc ? hostPort(config.hostname, grpc.port) : 'off', httpThreads: config.httpThreads });
+  log('listening', { http: config.udsPath ? httpUrl : `http://${hostPort(config.hostname, port)}`,
+    grpc: grpc ? (config.grpcUdsPath ? grpc.url : hostPort(config.hostname, grpc.port)) : 'off', httpThreads: config.httpThreads });
 
   let closing: Promise<void> | null = null;
   return {

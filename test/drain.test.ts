@@ -98,7 +98,7 @@ test('a stuck half-sent request is cut at --shutdown-timeout (exit 1)', async ()
   try {
     const stuck = await openSocket(server.httpUrl);
     stuck.on('error', () => {});
-    stuck.write('POST /embed HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n{"inp');
+    stuck.write('POST /embed HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"inp');
     const t0 = Date.now();
     server.child.kill('SIGTERM');
     assert.equal(await server.exited, 1);
