@@ -114,7 +114,7 @@ if [ -z "${SKIP_CUDA:-}" ]; then
   step "building $TAG:cuda (BASE=$CUDA_STANDIN_BASE standing in for the CUDA runtime)"
   B0=$(date +%s)
   build "$TAG:cuda" --build-arg BASE="$CUDA_STANDIN_BASE" --build-arg CUDA_PROVIDER=1
-  CUDA_BUILD_S=$(( $(date +%s) - B0 ))
+  CUDA_BUILD_S="$(( $(date +%s) - B0 ))s"
   podman run -d --name "$NAME" -p 127.0.0.1::8080 "$TAG:cuda" >/dev/null
   HTTP=http://$(podman port "$NAME" 8080 | head -1)
   wait_health "$HTTP" 180
@@ -127,7 +127,7 @@ if [ -z "${SKIP_CUDA:-}" ]; then
   podman stop -t 20 "$NAME" >/dev/null
   [ "$(podman inspect --format '{{.State.ExitCode}}' "$NAME")" = 0 ] || fail "CUDA image exit code"
   podman rm "$NAME" >/dev/null
-  step "CUDA variant: built in ${CUDA_BUILD_S}s, device auto, provider cpu (no GPU), exit 0"
+  step "CUDA variant: built in ${CUDA_BUILD_S}, device auto, provider cpu (no GPU), exit 0"
 fi
 
-echo "container test passed in $(( $(date +%s) - T0 ))s: cpu image ${SIZE_MB} MB built in ${BUILD_S}s; SIGTERM stop ${STOP_MS} ms; cuda build ${CUDA_BUILD_S}s"
+echo "container test passed in $(( $(date +%s) - T0 ))s: cpu image ${SIZE_MB} MB built in ${BUILD_S}s; SIGTERM stop ${STOP_MS} ms; cuda build ${CUDA_BUILD_S}"
