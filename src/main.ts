@@ -4,6 +4,8 @@ import { ConfigError, helpText, loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { ModelError } from './model-prep/model-error.js';
 import { startCoalesce, type Coalesce } from './server.js';
+import { drainAndExit } from './drain.js';
+import { removeSocketFile } from './transport/unix-socket.js';
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
@@ -26,18 +28,15 @@ async function main(): Promise<void> {
   let stopping = false;
   // Registered before the model loads: a signal during start-up must not kill the process
   // half-way through writing the default model, nor leave a server listening without handlers.
+  // A first signal drains (drain.ts); a second one, or the timeout, cuts what is left.
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      log('second signal: exiting now', { signal });
+      process.exit(1);
+    }
     stopping = true;
-    log('draining', { signal });
     if (!app) process.exit(0);
-    app.close().then(
-      () => process.exit(0),
-      (e) => {
-        log(`shutdown failed: ${(e as Error).message}`);
-        process.exit(1);
-      },
-    );
+    void drainAndExit(app, config, log, signal);
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
@@ -48,6 +47,10 @@ async function main(): Promise<void> {
     log(`${prefix}: ${(e as Error).message}`);
     process.exit(1);
   }
+  // Only sockets this process bound: a start refused because a live server holds the path must not remove it.
+  process.on('exit', () => {
+    for (const path of [config.udsPath, config.grpcUdsPath]) if (path) removeSocketFile(path);
+  });
   if (stopping) {
     await app.close();
     process.exit(0);

@@ -37,6 +37,8 @@ export interface Coalesce {
   metrics: Metrics;
   /** The image path of an image-text model (CLIP, SigLIP); null for text models. */
   images: ImageServing | null;
+  /** Starts draining: /health answers 503 and gRPC health NOT_SERVING, while requests are still served. */
+  drain(): void;
   /** Stops taking requests, finishes what was admitted, then releases the model. */
   close(): Promise<void>;
 }
@@ -116,6 +118,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
 
   images = vl ? await startImageServing(vl, config, { backend, embedder }, metrics, log).catch(failStart) : null;
 
+  let draining = false;
   const modelName = servedModelName(config, id);
   const served = modelInfo({ config, id, dir, model: info, pooling: vl ? info.pooling : manifest.pooling, prompts: prompts.prompts,
     batchQueue: sharedQueue ? 'shared' : 'main', images, http: httpWhere(config.httpThreads), settings,
@@ -123,7 +126,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
   const httpDeps: HttpDeps = {
     images: images ? { images: images.images, classifier: images.classifier } : undefined,
     embedder,
-    ready: () => embedder.isReady,
+    ready: () => embedder.isReady && !draining,
     modelName,
     payloadLimit: config.payloadLimit,
     metrics: () => metrics.render(),
@@ -132,30 +135,34 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
   const http: HttpServing = await serveHttp(httpDeps, {
     hostname: config.hostname,
     port: config.port,
+    path: config.udsPath,
+    mode: config.udsMode,
     threads: config.httpThreads,
     onThreadError: (e) => log('an HTTP thread failed', { error: e.message }),
     arrival: config.httpThreads > 0 && specialIds ? { ...tokenizerFiles, ...specialIds } : null,
   }).catch(async (e: Error) => {
     await releaseModel();
-    throw new Error(`cannot serve HTTP on ${config.hostname}:${config.port}: ${e.message}`);
+    throw new Error(`cannot serve HTTP on ${config.udsPath ?? `${config.hostname}:${config.port}`}: ${e.message}`);
   });
   const port = http.port;
-  const httpUrl = `http://${reachableHostPort(config.hostname, port)}`;
+  const httpUrl = config.udsPath ? `unix:${config.udsPath}` : `http://${reachableHostPort(config.hostname, port)}`;
 
   let grpc: GrpcServer | null = null;
-  if (config.grpcPort >= 0) {
+  if (config.grpcUdsPath || config.grpcPort >= 0) {
     grpc = await startGrpcServer(
       { embedder, info: served, payloadLimit: config.payloadLimit },
       config.hostname,
       config.grpcPort,
+      config.grpcUdsPath ? { path: config.grpcUdsPath, mode: config.udsMode } : undefined,
     ).catch(async (e: Error) => {
       await http.close();
       await releaseModel();
-      throw new Error(`cannot serve gRPC on ${config.hostname}:${config.grpcPort}: ${e.message} (--grpc-port -1 turns gRPC off)`);
+      throw new Error(`cannot serve gRPC on ${config.grpcUdsPath ?? `${config.hostname}:${config.grpcPort}`}: ${e.message} (--grpc-port -1 turns gRPC off)`);
     });
   }
   // What is bound (0.0.0.0 stays 0.0.0.0); httpUrl / grpcUrl are where a client here connects.
-  log('listening', { http: `http://${hostPort(config.hostname, port)}`, grpc: grpc ? hostPort(config.hostname, grpc.port) : 'off', httpThreads: config.httpThreads });
+  log('listening', { http: config.udsPath ? httpUrl : `http://${hostPort(config.hostname, port)}`,
+    grpc: grpc ? (config.grpcUdsPath ? grpc.url : hostPort(config.hostname, grpc.port)) : 'off', httpThreads: config.httpThreads });
 
   let closing: Promise<void> | null = null;
   return {
@@ -167,11 +174,20 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     grpcPort: grpc?.port ?? null,
     metrics,
     images,
+    drain: () => {
+      draining = true;
+      http.drain();
+      grpc?.drain();
+    },
+    // The listeners close first and every request already on a connection is still admitted and
+    // answered; only then do the facades stop admitting, so nothing that reached the server is refused.
     close: () =>
       (closing ??= (async () => {
+        draining = true;
+        http.drain();
+        await Promise.all([http.close(), grpc?.close(config.shutdownTimeoutMs)]);
         await images?.drain();
         await embedder.drain();
-        await Promise.all([http.close(), grpc?.close()]);
         await releaseModel();
       })()),
   };

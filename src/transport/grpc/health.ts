@@ -54,6 +54,12 @@ export class HealthService {
     }
   }
 
+  /** NOT_SERVING from now on (the server is draining), told to watchers, whose streams stay open. */
+  drain(): void {
+    this.stopped = true;
+    this.publish();
+  }
+
   /** Tells every watcher NOT_SERVING and ends its stream, so a graceful shutdown does not wait on them. */
   shutdown(): void {
     this.stopped = true;

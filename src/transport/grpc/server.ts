@@ -10,13 +10,17 @@ import { loadProto, PROTO_FILES } from './protos.js';
 import { addReflection } from './reflection.js';
 import { addTeiServices } from './tei-service.js';
 import { hostPort, reachableHostPort } from '../host-port.js';
+import { freeSocketPath, setSocketMode } from '../unix-socket.js';
 
 export type { GrpcDeps } from './deps.js';
 
 export interface GrpcServer {
+  /** The TCP port; 0 on a Unix socket. */
   port: number;
-  /** host:port, as gRPC clients take it. */
+  /** host:port or unix:path, as gRPC clients take it. */
   url: string;
+  /** Health turns NOT_SERVING; calls are still served. */
+  drain(): void;
   /** Ends health watches, waits up to `graceMs` for calls in progress, then cuts the rest. */
   close(graceMs?: number): Promise<void>;
 }
@@ -40,16 +44,21 @@ export function createGrpcServer(deps: GrpcDeps): { server: Server; health: Heal
   return { server, health };
 }
 
-export async function startGrpcServer(deps: GrpcDeps, hostname: string, port: number): Promise<GrpcServer> {
+/** Serves on hostname:port, or on the Unix socket `unix.path` when given. */
+export async function startGrpcServer(deps: GrpcDeps, hostname: string, port: number, unix?: { path: string; mode: string }): Promise<GrpcServer> {
   const { server, health } = createGrpcServer(deps);
+  if (unix) await freeSocketPath(unix.path);
+  const target = unix ? `unix:${unix.path}` : hostPort(hostname, port);
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(hostPort(hostname, port), ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p))),
+    server.bindAsync(target, ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p))),
   );
+  if (unix) setSocketMode(unix.path, unix.mode);
 
   let closing: Promise<void> | null = null;
   return {
-    port: bound,
-    url: reachableHostPort(hostname, bound),
+    port: unix ? 0 : bound,
+    url: unix ? target : reachableHostPort(hostname, bound),
+    drain: () => health.drain(),
     close: (graceMs = DEFAULT_CLOSE_GRACE_MS) =>
       (closing ??= new Promise<void>((resolve) => {
         health.shutdown();

@@ -2,21 +2,33 @@
  * Starts the HTTP transport: on the main thread, beside the facades, or on --http-threads
  * worker threads of this process that call them by message. Either way the same routes answer.
  */
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { HttpDeps } from './app.js';
+import { closeConnectionsWhenDraining } from './connection-close.js';
 import { createHttpServer } from './listener.js';
 import type { ArrivalEncoderSpec } from '../../preprocess/arrival-encoder.js';
 import { HttpThreads } from './threads/http-threads.js';
+import { freeSocketPath, setSocketMode } from '../unix-socket.js';
 
 export interface HttpServing {
+  /** The TCP port; 0 when serving on a Unix socket. */
   port: number;
-  /** Stops accepting and closes connections; call after the facades drained. */
+  /** From now on every answer carries `Connection: close`, so keep-alive clients move on while the server still serves. */
+  drain(): void;
+  /**
+   * Stops accepting, closes idle connections (and each busy one once its answer is written), and
+   * resolves when none is left. Requests already on a connection are still served.
+   */
   close(): Promise<void>;
 }
 
 export interface HttpServeOptions {
   hostname: string;
   port: number;
+  /** Serve on this Unix socket instead of hostname:port (null: TCP). */
+  path: string | null;
+  /** File mode of the Unix socket, octal ('0660'). */
+  mode: string;
   threads: number;
   onThreadError: (e: Error) => void;
   /** For HTTP threads: the text tokenizer, to encode plain ASCII text where it arrives (null: never). */
@@ -29,30 +41,49 @@ export function httpWhere(threads: number): string {
 }
 
 export async function serveHttp(deps: HttpDeps, options: HttpServeOptions): Promise<HttpServing> {
+  if (options.path) await freeSocketPath(options.path);
+  const listen = options.path ? { path: options.path } : { hostname: options.hostname, port: options.port };
   if (options.threads > 0) {
     const threads = await HttpThreads.start(
       options.threads,
-      { hostname: options.hostname, port: options.port },
+      listen,
       deps,
       // The facades' info never changes after start: threads get it once.
       { modelName: deps.modelName, payloadLimit: deps.payloadLimit, textInfo: deps.embedder.info, imageInfo: deps.images?.images.info ?? null, arrival: options.arrival },
       options.onThreadError,
     );
-    return { port: threads.port, close: () => threads.close() };
+    if (options.path) setSocketMode(options.path, options.mode);
+    return { port: threads.port, drain: () => threads.drain(), close: () => threads.close() };
   }
   const server = createHttpServer(deps);
+  const whenDraining = closeConnectionsWhenDraining(server);
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.hostname, () => resolve());
+    if ('path' in listen) server.listen(listen.path, () => resolve());
+    else server.listen(listen.port, listen.hostname, () => resolve());
   });
+  if (options.path) setSocketMode(options.path, options.mode);
+  let closed: Promise<void> | null = null;
   return {
-    port: (server.address() as AddressInfo).port,
-    close: async () => {
-      await new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeIdleConnections();
-      });
-      server.closeAllConnections();
-    },
+    port: options.path ? 0 : (server.address() as AddressInfo).port,
+    drain: () => whenDraining.drain(),
+    close: () =>
+      (closed ??= new Promise<void>((resolve) => {
+        whenDraining.drain();
+        server.close();
+        // A keep-alive connection turns idle once its answer is written: close it then, rather
+        // than wait out its keep-alive timeout (or forever, for a client that keeps sending).
+        const sweep = () => {
+          server.closeIdleConnections();
+          if (sockets.size === 0) return resolve();
+          setTimeout(sweep, 20);
+        };
+        sweep();
+      })),
   };
 }

@@ -43,7 +43,7 @@ export type ReplyMessage = { type: 'reply'; id: number; ok: unknown } | { type: 
 /** What an HTTP thread is told at start: how to listen, and what does not change while it serves. */
 export interface HttpThreadData {
   /** The first thread binds hostname:port; the others accept on its listening socket. */
-  listen: { hostname: string; port: number } | { fd: number };
+  listen: { hostname: string; port: number } | { path: string } | { fd: number };
   modelName: string;
   payloadLimit: number;
   /** The facades' `info`, which never changes after start. */
@@ -65,4 +65,9 @@ export type HttpThreadEvent =
 export interface StopMessage {
   type: 'stop';
   closeListener: boolean;
+}
+
+/** From the main thread: from now on every answer carries `Connection: close` (the server is draining). */
+export interface DrainMessage {
+  type: 'drain';
 }

@@ -5,8 +5,9 @@
 import type { AddressInfo } from 'node:net';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { createHttpServer } from '../listener.js';
+import { closeConnectionsWhenDraining } from '../connection-close.js';
 import { FacadeClient, remoteDeps } from './facade-client.js';
-import type { HttpThreadData, HttpThreadEvent, StopMessage } from './facade-protocol.js';
+import type { DrainMessage, HttpThreadData, HttpThreadEvent, StopMessage } from './facade-protocol.js';
 import { overShare } from './connection-share.js';
 
 const { data, calls } = workerData as { data: HttpThreadData; calls: MessagePort };
@@ -16,13 +17,16 @@ const STOP_GRACE_MS = 5000;
 
 const client = new FacadeClient(calls);
 const server = createHttpServer(remoteDeps(client, data));
+const draining = closeConnectionsWhenDraining(server);
 
 server.once('error', (e) => post({ type: 'listen-failed', message: e.message }));
 const onListening = () => {
   const handle = (server as unknown as { _handle?: { fd?: number } })._handle;
-  post({ type: 'listening', fd: handle?.fd ?? -1, port: (server.address() as AddressInfo).port });
+  const address = server.address();
+  post({ type: 'listening', fd: handle?.fd ?? -1, port: address && typeof address === 'object' ? (address as AddressInfo).port : 0 });
 };
 if ('fd' in data.listen) server.listen({ fd: data.listen.fd }, onListening);
+else if ('path' in data.listen) server.listen(data.listen.path, onListening);
 else server.listen(data.listen.port, data.listen.hostname, onListening);
 
 // Connections open now, this thread's slot among all threads' (connection-share.ts). At stop,
@@ -43,8 +47,10 @@ server.on('request', (_req, res) => {
   socket.once('close', () => closing--);
 });
 
-parentPort!.on('message', (m: StopMessage) => {
+parentPort!.on('message', (m: StopMessage | DrainMessage) => {
+  if (m.type === 'drain') draining.drain();
   if (m.type !== 'stop') return;
+  draining.drain();
   // Only the thread that bound the socket closes it. The others share its one file descriptor:
   // closing theirs too would close the number again, maybe after something else reused it, so
   // their listening handles stay open, idle, until the process ends.

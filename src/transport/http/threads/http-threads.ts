@@ -8,7 +8,7 @@
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { HttpDeps } from '../app.js';
 import { hostFacades } from './facade-host.js';
-import type { HttpThreadData, HttpThreadEvent, StopMessage } from './facade-protocol.js';
+import type { DrainMessage, HttpThreadData, HttpThreadEvent, StopMessage } from './facade-protocol.js';
 
 const THREAD_URL = new URL('./http-thread.js', import.meta.url);
 
@@ -73,7 +73,7 @@ export class HttpThreads {
 
   static async start(
     count: number,
-    listen: { hostname: string; port: number },
+    listen: { hostname: string; port: number } | { path: string },
     deps: HttpDeps,
     shared: Omit<HttpThreadData, 'listen' | 'connections'>,
     onError: (e: Error) => void,
@@ -94,6 +94,11 @@ export class HttpThreads {
       throw (failed as PromiseRejectedResult).reason;
     }
     return threads;
+  }
+
+  /** Every thread answers with `Connection: close` from now on. */
+  drain(): void {
+    for (const t of this.threads) t.worker.postMessage({ type: 'drain' } satisfies DrainMessage);
   }
 
   /**

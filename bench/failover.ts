@@ -1,0 +1,196 @@
+/**
+ * Replicas that lose nothing: two Coalesce replicas behind nginx and behind HAProxy on loopback,
+ * under steady HTTP load, while one replica is stopped with SIGTERM (it drains) or SIGKILL (it
+ * vanishes mid-request). Counts the requests that failed, per proxy, config and signal. The proxy
+ * configs are the examples in deploy/proxies/; "defaults" is the example without its "# retry" lines.
+ *
+ *   node dist/bench/failover.js [--clients 16] [--model test/fixtures/tiny-bert] [--only nginx:defaults:SIGTERM,...] [--out failover]
+ *
+ * Needs nginx and haproxy on PATH (Debian: apt-get install -y nginx haproxy).
+ * Writes bench/results/failover.{json,md}.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { flagValue } from './args.js';
+import { freePort, startServer, type ServerProcess } from './server-process.js';
+
+type Proxy = 'nginx' | 'haproxy';
+type Variant = 'defaults' | 'retry';
+type Signal = 'SIGTERM' | 'SIGKILL';
+
+interface Outcome {
+  proxy: Proxy;
+  config: Variant;
+  signal: Signal;
+  requests: number;
+  failed: number;
+  /** Failures by reason ("502", "ECONNRESET", ...). */
+  reasons: Record<string, number>;
+  /** Milliseconds from the signal to the replica's exit. */
+  exitMs: number;
+  exitCode: number | null;
+}
+
+const CLIENTS = Number(flagValue('clients', '16'));
+const MODEL = flagValue('model', 'test/fixtures/tiny-bert');
+const BODY = JSON.stringify({ inputs: ['steady traffic through a proxy', 'a second input'] });
+const ONLY = flagValue('only', null)?.split(',') ?? null;
+const OUT = flagValue('out', 'failover');
+const AFTER_EXIT_MS = 2000;
+const BEFORE_SIGNAL_MS = 2000;
+
+function proxyConfig(proxy: Proxy, variant: Variant, ports: { proxy: number; a: number; b: number }, dir: string): string {
+  let text = readFileSync(`deploy/proxies/${proxy === 'nginx' ? 'nginx.conf' : 'haproxy.cfg'}`, 'utf8');
+  if (variant === 'defaults') text = text.split('\n').filter((l) => !l.includes('# retry')).join('\n');
+  text = text.replaceAll('10.0.0.1:8080', `127.0.0.1:${ports.a}`).replaceAll('10.0.0.2:8080', `127.0.0.1:${ports.b}`);
+  text = proxy === 'nginx' ? text.replace('listen 8080;', `listen 127.0.0.1:${ports.proxy};`) : text.replace('bind :8080', `bind 127.0.0.1:${ports.proxy}`);
+  const file = join(dir, `${proxy}-${variant}.conf`);
+  writeFileSync(file, text);
+  return file;
+}
+
+async function startProxy(proxy: Proxy, file: string, dir: string, port: number): Promise<ChildProcess> {
+  const child =
+    proxy === 'nginx'
+      ? spawn('nginx', ['-c', file, '-p', dir, '-g', `daemon off; pid ${join(dir, 'nginx.pid')}; error_log ${join(dir, 'nginx-error.log')};`], { stdio: 'ignore' })
+      : spawn('haproxy', ['-f', file, '-db'], { stdio: 'ignore' });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const ok = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status === 200, () => false);
+    if (ok) return child;
+    if (Date.now() > deadline) throw new Error(`${proxy} did not answer in 10 s`);
+    await sleep(100);
+  }
+}
+
+/** Keep-alive clients posting /embed in a loop until stop(); every outcome is counted. */
+function load(port: number): { stop(): Promise<{ requests: number; failed: number; reasons: Record<string, number> }> } {
+  const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
+  let running = true;
+  let requests = 0;
+  let failed = 0;
+  const reasons: Record<string, number> = {};
+  const fail = (why: string) => {
+    failed++;
+    reasons[why] = (reasons[why] ?? 0) + 1;
+  };
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const req = request({ host: '127.0.0.1', port, path: '/embed', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(BODY) }, timeout: 30_000 }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (res.statusCode !== 200) fail(String(res.statusCode));
+          resolve();
+        });
+        res.on('error', (e: NodeJS.ErrnoException) => (fail(e.code ?? e.message), resolve()));
+      });
+      req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        fail(e.code ?? e.message);
+        resolve();
+      });
+      req.end(BODY);
+      requests++;
+    });
+  const workers = Array.from({ length: CLIENTS }, async () => {
+    while (running) await one();
+  });
+  return {
+    stop: async () => {
+      running = false;
+      await Promise.all(workers);
+      agent.destroy();
+      return { requests, failed, reasons };
+    },
+  };
+}
+
+async function scenario(proxy: Proxy, config: Variant, signal: Signal, replicas: ServerProcess[], dir: string): Promise<Outcome> {
+  const ports = { proxy: await freePort(), a: Number(new URL(replicas[0].httpUrl).port), b: Number(new URL(replicas[1].httpUrl).port) };
+  const proxyProcess = await startProxy(proxy, proxyConfig(proxy, config, ports, dir), dir, ports.proxy);
+  try {
+    const traffic = load(ports.proxy);
+    await sleep(BEFORE_SIGNAL_MS);
+    const victim = replicas[0].child;
+    const exited = new Promise<number | null>((r) => victim.once('exit', (code) => r(code)));
+    const t0 = performance.now();
+    victim.kill(signal);
+    const exitCode = await exited;
+    const exitMs = Math.round(performance.now() - t0);
+    await sleep(AFTER_EXIT_MS);
+    const counts = await traffic.stop();
+    return { proxy, config, signal, ...counts, exitMs, exitCode };
+  } finally {
+    proxyProcess.kill('SIGKILL');
+    await new Promise((r) => (proxyProcess.exitCode !== null ? r(null) : proxyProcess.once('exit', r)));
+  }
+}
+
+function git(args: string[]): string {
+  return spawnSync('git', args, { encoding: 'utf8' }).stdout.trim();
+}
+
+function markdown(report: { date: string; commit: string; machine: string; clients: number; model: string; outcomes: Outcome[] }): string {
+  const rows = report.outcomes.map(
+    (o) => `| ${o.proxy} | ${o.config} | ${o.signal} | ${o.requests} | **${o.failed}** | ${Object.entries(o.reasons).map(([k, v]) => `${k} x${v}`).join(', ') || '-'} | ${o.exitMs} | ${o.exitCode ?? 'killed'} |`,
+  );
+  return [
+    '# Failover: two replicas behind a proxy, one stopped under load',
+    '',
+    `${report.date}, commit ${report.commit}, ${report.machine}; ${report.clients} keep-alive clients posting /embed (2 texts) through the proxy to two replicas`,
+    `(${report.model}, the server's default shutdown settings). A replica gets the signal ${BEFORE_SIGNAL_MS / 1000} s into the load;`,
+    `the load goes on until ${AFTER_EXIT_MS / 1000} s after it exited. Configs: deploy/proxies/ ("defaults": without the lines marked "# retry").`,
+    '',
+    '| proxy | config | signal | requests | failed | failures | ms to exit | exit code |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  for (const tool of ['nginx', 'haproxy']) {
+    if (spawnSync('which', [tool]).status !== 0) throw new Error(`${tool} is not installed (apt-get install -y nginx haproxy)`);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'coalesce-failover-'));
+  const start = () => startServer({ model: MODEL, intraOpThreads: 1 });
+  const replicas = [await start(), await start()];
+  const outcomes: Outcome[] = [];
+  try {
+    for (const proxy of ['nginx', 'haproxy'] as const) {
+      for (const config of ['defaults', 'retry'] as const) {
+        for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+          if (ONLY && !ONLY.includes(`${proxy}:${config}:${signal}`)) continue;
+          const o = await scenario(proxy, config, signal, replicas, dir);
+          console.log(`${proxy} ${config} ${signal}: ${o.failed} of ${o.requests} failed ${JSON.stringify(o.reasons)} (exit ${o.exitCode} after ${o.exitMs} ms)`);
+          outcomes.push(o);
+          replicas[0] = await start();
+        }
+      }
+    }
+  } finally {
+    await Promise.all(replicas.map((r) => r.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const report = {
+    date: new Date().toISOString(),
+    commit: git(['rev-parse', '--short', 'HEAD']),
+    machine: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}, Node ${process.version}, ${spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr.trim()}, ${spawnSync('haproxy', ['-v'], { encoding: 'utf8' }).stdout.split('\n')[0].split(' - ')[0]}`,
+    clients: CLIENTS,
+    model: MODEL!,
+    outcomes,
+  };
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync(`bench/results/${OUT}.json`, JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(`bench/results/${OUT}.md`, markdown(report));
+  console.log(markdown(report));
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.stack ?? e.message : e);
+  process.exitCode = 1;
+});
