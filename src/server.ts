@@ -16,6 +16,7 @@ import { isVisionLanguageFolder, prepareVisionLanguage } from './model-prep/visi
 import { startImageServing, type ImageServing } from './image-serving.js';
 import { OrtBackend } from './backend/ort/ort-backend.js';
 import type { Logger } from './log.js';
+import { onInternalError } from './errors.js';
 import { Metrics } from './metrics.js';
 import { resolveModelDir } from './models/resolve.js';
 import { HfTokenizer, InlineTextEncoder } from './preprocess/tokenizer.js';

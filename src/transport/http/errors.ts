@@ -19,6 +19,7 @@ export const HTTP_STATUS: Record<ErrorKind, number> = {
   deadline: 504,
   backend: 424,
   unhealthy: 503,
+  internal: 500,
 };
 
 
@@ -37,6 +38,7 @@ const OPENAI_TYPE: Record<ErrorKind, string> = {
   deadline: 'timeout',
   backend: 'server_error',
   unhealthy: 'server_error',
+  internal: 'server_error',
 };
 
 export type ErrorStyle = 'tei' | 'openai';
