@@ -282,9 +282,19 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
 export function publicConfig(config: Config): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
-    out[key] = SPECS[key as OptionKey]?.secret && value ? '***' : value;
+    out[key] = SPECS[key as OptionKey]?.secret && value ? '***' : maskUrlCredentials(value);
   }
   return out;
+}
+
+/** A URL's user:password (e.g. in --hub-endpoint) shown as ***; anything else as it is. */
+export function maskUrlCredentials(value: unknown): unknown {
+  if (typeof value !== 'string' || !value.includes('@') || !URL.canParse(value)) return value;
+  const url = new URL(value);
+  if (!url.username && !url.password) return value;
+  url.username = '***';
+  url.password = '';
+  return url.href;
 }
 
 /** `--help`: commander's layout of the same table, with each option's variable and default. */

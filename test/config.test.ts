@@ -120,6 +120,13 @@ test('/info never shows the Hub token', () => {
   assert.equal(publicConfig(loadConfig([], {})).hubToken, null);
 });
 
+test('/info masks the user:password of a URL option (a Hub mirror behind basic auth)', () => {
+  const shown = publicConfig(loadConfig(['--hub-endpoint', 'https://me:s3cret@mirror.example:8443/hub'], {}));
+  assert.equal(shown.hubEndpoint, 'https://***@mirror.example:8443/hub');
+  assert.ok(!JSON.stringify(shown).includes('s3cret'));
+  assert.equal(publicConfig(loadConfig([], {})).hubEndpoint, 'https://huggingface.co');
+});
+
 test('--help comes from the table: every option with its variable, and the TEI names', () => {
   const help = helpText();
   for (const spec of Object.values(OPTIONS)) {
