@@ -117,6 +117,8 @@ export const OPTIONS = {
     doc: 'Largest image (width x height) decoded; larger gets 422 before any pixel is decoded (decompression bombs).' }),
   allowUrlFetch: opt<boolean>({ flag: '--allow-url-fetch', env: 'ALLOW_URL_FETCH', type: 'bool', default: false,
     doc: 'Let image inputs be http(s) URLs that the server fetches. Off: only base64 and data: URIs. The server can then reach whatever its network can: enable only where that is safe.' }),
+  urlFetchAllow: opt<string | null>({ flag: '--url-fetch-allow', env: 'URL_FETCH_ALLOW', type: 'string', default: null,
+    doc: 'With --allow-url-fetch: hosts, addresses and CIDR ranges (comma-separated, e.g. images.internal,10.1.0.0/16) that URL fetches may reach although they are loopback, private, link-local or otherwise internal. Unset: such addresses are refused, also after redirects and behind DNS names.' }),
   urlFetchTimeoutMs: opt<number>({ flag: '--url-fetch-timeout-ms', env: 'URL_FETCH_TIMEOUT_MS', type: 'int', default: 10_000, min: 1,
     doc: 'Time limit of one image URL fetch, redirects and body included.' }),
   urlFetchMaxBytes: opt<number>({ flag: '--url-fetch-max-bytes', env: 'URL_FETCH_MAX_BYTES', type: 'int', default: 20_000_000, min: 1,
