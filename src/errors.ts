@@ -18,6 +18,7 @@ export type ErrorKind =
   | 'deadline' // the client's deadline passed
   | 'backend' // the model call failed
   | 'unhealthy' // the model is not loaded or not warm yet, or the server is draining
+  | 'unauthorized' // no API key or a wrong one (--api-key)
   | 'internal'; // a bug of ours: anything thrown that is not a CoalesceError
 
 /** TEI's `error_type` names, so TEI clients that switch on them keep working. */
@@ -36,6 +37,7 @@ export const ERROR_TYPE: Record<ErrorKind, string> = {
   deadline: 'Deadline',
   backend: 'Backend',
   unhealthy: 'Unhealthy',
+  unauthorized: 'Unauthorized',
   internal: 'Internal',
 };
 

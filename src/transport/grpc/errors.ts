@@ -30,6 +30,7 @@ export const GRPC_STATUS: Record<ErrorKind, status> = {
   deadline: status.DEADLINE_EXCEEDED,
   backend: status.FAILED_PRECONDITION,
   unhealthy: status.UNAVAILABLE,
+  unauthorized: status.UNAUTHENTICATED,
   internal: status.INTERNAL,
 };
 

@@ -4,6 +4,8 @@
  */
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { addCoalesceService } from './coalesce-service.js';
+import { apiKeyInterceptor } from './auth.js';
+import { ApiKeys } from '../api-keys.js';
 import type { GrpcDeps } from './deps.js';
 import { HealthService } from './health.js';
 import { loadProto, PROTO_FILES } from './protos.js';
@@ -27,6 +29,7 @@ export function createGrpcServer(deps: GrpcDeps): { server: Server; health: Heal
   const server = new Server({
     // Oversize messages get RESOURCE_EXHAUSTED from grpc-js before they are decoded.
     'grpc.max_receive_message_length': deps.payloadLimit,
+    interceptors: deps.apiKeys?.length ? [apiKeyInterceptor(new ApiKeys(deps.apiKeys))] : [],
   });
   const maxInFlight = Math.max(1, deps.streamMaxInFlight ?? Math.min(deps.info().max_batch_requests, deps.info().max_concurrent_requests));
 

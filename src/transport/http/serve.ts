@@ -35,7 +35,7 @@ export async function serveHttp(deps: HttpDeps, options: HttpServeOptions): Prom
       { hostname: options.hostname, port: options.port },
       deps,
       // The facades' info never changes after start: threads get it once.
-      { modelName: deps.modelName, payloadLimit: deps.payloadLimit, textInfo: deps.embedder.info, imageInfo: deps.images?.images.info ?? null, arrival: options.arrival },
+      { modelName: deps.modelName, payloadLimit: deps.payloadLimit, access: deps.access, textInfo: deps.embedder.info, imageInfo: deps.images?.images.info ?? null, arrival: options.arrival },
       options.onThreadError,
     );
     return { port: threads.port, close: () => threads.close() };
