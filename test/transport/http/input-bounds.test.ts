@@ -13,7 +13,7 @@ let server: Coalesce;
 let maxLength: number;
 let limit: number;
 before(async () => {
-  server = await startServer(['--max-client-batch-size', '4', '--http-threads', '1']);
+  server = await startServer(['--max-client-batch-size', '4', '--http-threads', '1', '--auto-truncate', 'false']);
   maxLength = ((await (await fetch(server.httpUrl + '/info')).json()) as { max_input_length: number }).max_input_length;
   limit = maxLength * MAX_CHARS_PER_TOKEN;
 });
