@@ -20,9 +20,17 @@ before(async () => {
   server = await startServer(['--payload-limit', '200000', '--max-client-batch-size', '8']);
   raw = new grpc.Client(server.grpcUrl!, grpc.credentials.createInsecure());
 });
-after(() => {
+after(async () => {
   raw.close();
-  return server.close();
+  // close() has been seen to never settle after a long fuzz run (nothing left on the event loop):
+  // fail with that said, not with the runner's "Promise resolution is still pending".
+  let timer: NodeJS.Timeout | undefined;
+  const stuck = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('server.close() did not settle within 30 s after the fuzzed calls')), 30_000)));
+  try {
+    await Promise.race([server.close(), stuck]);
+  } finally {
+    clearTimeout(timer);
+  }
 });
 
 const METHODS = ['/tei.v1.Embed/Embed', '/tei.v1.Embed/EmbedAll', '/tei.v1.Embed/EmbedSparse', '/tei.v1.Tokenize/Tokenize', '/tei.v1.Tokenize/Decode',
@@ -70,9 +78,15 @@ const property = fc.asyncProperty(callShape, async (c) => {
 
 test('generated gRPC calls never end INTERNAL or UNKNOWN nor hang; the server stays healthy', { timeout: FUZZ_MS + 120_000 }, async (t) => {
   for (const replay of regressions.grpc) await fc.assert(property, { seed: replay.seed, path: replay.path, endOnFailure: true });
-  const details = await fc.check(property, { numRuns: 100_000, interruptAfterTimeLimit: FUZZ_MS, markInterruptAsFailure: false });
-  t.diagnostic(`${details.numRuns} calls, seed ${details.seed}`);
-  if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? 'failed');
+  // Rounds of whole runs until the time is up (fast-check's own time limit reports the run it cuts short as failed).
+  const end = Date.now() + FUZZ_MS;
+  let runs = 0;
+  while (Date.now() < end) {
+    const details = await fc.check(property, { numRuns: 100 });
+    runs += details.numRuns;
+    if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? 'failed');
+  }
+  t.diagnostic(`${runs} calls`);
   const health = client(server.grpcUrl!, 'health', 'Health');
   try {
     assert.deepEqual({ ...(await call(health, 'Check', { service: '' })) }, { status: 1 });
