@@ -19,13 +19,13 @@ before(async () => {
 });
 after(() => server.close());
 
-test('a text over the character bound is 413 naming the bound when not truncating, and embeds when truncating', async () => {
+test('a text over the character bound is 422 naming the bound when not truncating, and embeds when truncating', async () => {
   const long = 'word '.repeat(Math.ceil((limit + 1) / 5));
   const refused = await post(server.httpUrl, '/embed', { inputs: ['short', long] });
-  assert.equal(refused.status, 413, JSON.stringify(refused.json));
+  assert.equal(refused.status, 422, JSON.stringify(refused.json));
   assert.match(refused.json.error, new RegExp(`\`inputs\\[1\\]\` must have at most ${limit} characters`));
   const tokenized = await post(server.httpUrl, '/tokenize', { inputs: long });
-  assert.equal(tokenized.status, 413);
+  assert.equal(tokenized.status, 422);
 
   const cut = await post(server.httpUrl, '/embed', { inputs: long, truncate: true });
   assert.equal(cut.status, 200, JSON.stringify(cut.json));
@@ -40,9 +40,9 @@ test('/decode refuses more lists than --max-client-batch-size and lists longer t
   const ok = await post(server.httpUrl, '/decode', { ids: [[1, 2, 3]] });
   assert.equal(ok.status, 200, JSON.stringify(ok.json));
   const many = await post(server.httpUrl, '/decode', { ids: Array.from({ length: 5 }, () => [1, 2]) });
-  assert.equal(many.status, 413);
+  assert.equal(many.status, 422);
   assert.match(many.json.error, /at most 4 lists/);
   const long = await post(server.httpUrl, '/decode', { ids: Array.from({ length: maxLength + 1 }, () => 1) });
-  assert.equal(long.status, 413);
+  assert.equal(long.status, 422);
   assert.match(long.json.error, new RegExp(`at most ${maxLength} ids`));
 });
