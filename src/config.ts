@@ -130,6 +130,8 @@ export const OPTIONS = {
     doc: 'Largest image (width x height) decoded; larger gets 422 before any pixel is decoded (decompression bombs).' }),
   allowUrlFetch: opt<boolean>({ flag: '--allow-url-fetch', env: 'ALLOW_URL_FETCH', type: 'bool', default: false,
     doc: 'Let image inputs be http(s) URLs that the server fetches. Off: only base64 and data: URIs. The server can then reach whatever its network can: enable only where that is safe.' }),
+  urlFetchAllow: opt<string | null>({ flag: '--url-fetch-allow', env: 'URL_FETCH_ALLOW', type: 'string', default: null,
+    doc: 'With --allow-url-fetch: hosts, addresses and CIDR ranges (comma-separated, e.g. images.internal,10.1.0.0/16) that URL fetches may reach although they are loopback, private, link-local or otherwise internal. Unset: such addresses are refused, also after redirects and behind DNS names.' }),
   urlFetchTimeoutMs: opt<number>({ flag: '--url-fetch-timeout-ms', env: 'URL_FETCH_TIMEOUT_MS', type: 'int', default: 10_000, min: 1,
     doc: 'Time limit of one image URL fetch, redirects and body included.' }),
   urlFetchMaxBytes: opt<number>({ flag: '--url-fetch-max-bytes', env: 'URL_FETCH_MAX_BYTES', type: 'int', default: 20_000_000, min: 1,
@@ -144,6 +146,12 @@ export const OPTIONS = {
     doc: 'Text prepended to every input whose request names no prompt (e.g. "query: "). Excludes --default-prompt-name.' }),
   servedModelName: opt<string | null>({ flag: '--served-model-name', env: 'SERVED_MODEL_NAME', type: 'string', default: null,
     doc: 'Model name reported by /info and the OpenAI route. Unset: the model folder or Hub id.' }),
+  apiKey: opt<string | null>({ flag: '--api-key', env: 'API_KEY', type: 'string', default: null, secret: true,
+    doc: 'API keys (comma-separated, so a new key can be added before the old one is removed): every HTTP route but /health, /ping and /metrics, and every gRPC service but health, then need `Authorization: Bearer <key>` (401 / UNAUTHENTICATED otherwise). Never shown in /info. Unset: no keys.' }),
+  apiKeyMetrics: opt<boolean>({ flag: '--api-key-metrics', env: 'API_KEY_METRICS', type: 'bool', default: false,
+    doc: 'With --api-key: /metrics needs a key too.' }),
+  corsAllowOrigin: opt<string | null>({ flag: '--cors-allow-origin', env: 'CORS_ALLOW_ORIGIN', type: 'string', default: null,
+    doc: 'Origins (comma-separated, or *) browsers may call the HTTP API from: preflights are answered and Access-Control-Allow-Origin is sent to those origins. Unset: no CORS headers.' }),
   logFormat: opt({ flag: '--log-format', env: 'LOG_FORMAT', type: 'string', default: 'text', choices: ['text', 'json'],
     doc: 'Log lines as text or JSON.' }),
   logBatches: opt<boolean>({ flag: '--log-batches', env: 'LOG_BATCHES', type: 'bool', default: false,
@@ -295,9 +303,19 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
 export function publicConfig(config: Config): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
-    out[key] = SPECS[key as OptionKey]?.secret && value ? '***' : value;
+    out[key] = SPECS[key as OptionKey]?.secret && value ? '***' : maskUrlCredentials(value);
   }
   return out;
+}
+
+/** A URL's user:password (e.g. in --hub-endpoint) shown as ***; anything else as it is. */
+export function maskUrlCredentials(value: unknown): unknown {
+  if (typeof value !== 'string' || !value.includes('@') || !URL.canParse(value)) return value;
+  const url = new URL(value);
+  if (!url.username && !url.password) return value;
+  url.username = '***';
+  url.password = '';
+  return url.href;
 }
 
 /** `--help`: commander's layout of the same table, with each option's variable and default. */

@@ -17,7 +17,9 @@ export type ErrorKind =
   | 'cancelled' // the client went away
   | 'deadline' // the client's deadline passed
   | 'backend' // the model call failed
-  | 'unhealthy'; // the model is not loaded or not warm yet, or the server is draining
+  | 'unhealthy' // the model is not loaded or not warm yet, or the server is draining
+  | 'unauthorized' // no API key or a wrong one (--api-key)
+  | 'internal'; // a bug of ours: anything thrown that is not a CoalesceError
 
 /** TEI's `error_type` names, so TEI clients that switch on them keep working. */
 export const ERROR_TYPE: Record<ErrorKind, string> = {
@@ -35,6 +37,8 @@ export const ERROR_TYPE: Record<ErrorKind, string> = {
   deadline: 'Deadline',
   backend: 'Backend',
   unhealthy: 'Unhealthy',
+  unauthorized: 'Unauthorized',
+  internal: 'Internal',
 };
 
 export class CoalesceError extends Error {
@@ -55,11 +59,48 @@ export function isCoalesceError(e: unknown): e is CoalesceError {
   return typeof e === 'object' && e !== null && (e as { isCoalesceError?: unknown }).isCoalesceError === true;
 }
 
-/** Normalizes anything thrown into the vocabulary, once, at the transport boundary. */
-export function toCoalesceError(e: unknown, fallback: ErrorKind = 'backend'): CoalesceError {
+/** Where the transport boundary reports throwables that are not CoalesceErrors (bugs); stderr until a logger is set. */
+let reportInternal: (error: unknown) => void = (e) => console.error('internal error:', e);
+
+export function onInternalError(report: (error: unknown) => void): void {
+  reportInternal = report;
+}
+
+/**
+ * Normalizes anything thrown into the vocabulary, once, at the transport boundary. A throwable
+ * that is not a CoalesceError is a bug of ours: `internal` (500), reported with its stack. Code
+ * that knows what failed (the model call: `backend`) says so with `fallback`.
+ */
+export function toCoalesceError(e: unknown, fallback: ErrorKind = 'internal'): CoalesceError {
   if (isCoalesceError(e)) return e;
   const message = e instanceof Error ? e.message : String(e);
-  return new CoalesceError(fallback, message);
+  if (fallback === 'internal') {
+    reportInternal(e);
+    return new CoalesceError('internal', `internal error: ${clip(message)}`);
+  }
+  return new CoalesceError(fallback, clip(message));
+}
+
+/** Longest stretch of client-supplied text an error message quotes. */
+export const QUOTE_LIMIT = 200;
+
+/** Cuts text for an error message, saying how much was left out. */
+export function clip(text: string, limit = QUOTE_LIMIT): string {
+  return text.length <= limit ? text : `${text.slice(0, limit)}... (${text.length - limit} more characters)`;
+}
+
+/**
+ * A client-supplied value as an error message quotes it: JSON for short scalars, a description
+ * for the rest, never more than QUOTE_LIMIT characters and never a deep walk of the value.
+ */
+export function quote(value: unknown): string {
+  if (typeof value === 'string') {
+    const shown = JSON.stringify(value.slice(0, QUOTE_LIMIT));
+    return value.length > QUOTE_LIMIT ? `${shown}... (${value.length} characters)` : shown;
+  }
+  if (value === null || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  return typeof value === 'object' ? 'an object' : typeof value;
 }
 
 export const validation = (message: string, param?: string) => new CoalesceError('validation', message, param);

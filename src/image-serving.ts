@@ -3,6 +3,7 @@
  * server.ts builds: vision sessions (same device, same process) -> image batcher (its own budget,
  * --max-batch-images) -> ImageEmbedder (the text Embedder's Admission) -> zero-shot classifier.
  */
+import { UrlFetchPolicy } from './preprocess/url-guard.js';
 import type { Config } from './config.js';
 import { batchHook } from './batch-log.js';
 import { Batcher } from './core/batcher.js';
@@ -51,7 +52,7 @@ export async function startImageServing(
   const loader = await ImagePreprocessor.start(
     vl.image,
     { maxPixels: config.maxImagePixels, jpegDecoder: config.jpegDecoder },
-    { allowUrlFetch: config.allowUrlFetch, fetchTimeoutMs: config.urlFetchTimeoutMs, fetchMaxBytes: config.urlFetchMaxBytes },
+    { allowUrlFetch: config.allowUrlFetch, fetchTimeoutMs: config.urlFetchTimeoutMs, fetchMaxBytes: config.urlFetchMaxBytes, policy: new UrlFetchPolicy(config.urlFetchAllow) },
     config.imageWorkers,
   ).catch(async (e) => {
     await vision.close();

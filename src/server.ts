@@ -16,6 +16,8 @@ import { isVisionLanguageFolder, prepareVisionLanguage } from './model-prep/visi
 import { startImageServing, type ImageServing } from './image-serving.js';
 import { OrtBackend } from './backend/ort/ort-backend.js';
 import type { Logger } from './log.js';
+import { onInternalError } from './errors.js';
+import { ApiKeys } from './transport/api-keys.js';
 import { Metrics } from './metrics.js';
 import { resolveModelDir } from './models/resolve.js';
 import { HfTokenizer, InlineTextEncoder } from './preprocess/tokenizer.js';
@@ -124,6 +126,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     batchQueue: sharedQueue ? 'shared' : 'main', images, http: httpWhere(config.httpThreads), settings,
     backend: { sessions: backend.sessions, removesPadding: backend.removesPadding } });
   const httpDeps: HttpDeps = {
+    access: { apiKeys: ApiKeys.parse(config.apiKey), protectMetrics: config.apiKeyMetrics, corsOrigins: ApiKeys.parse(config.corsAllowOrigin) },
     images: images ? { images: images.images, classifier: images.classifier } : undefined,
     embedder,
     ready: () => embedder.isReady && !draining,
@@ -150,7 +153,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
   let grpc: GrpcServer | null = null;
   if (config.grpcUdsPath || config.grpcPort >= 0) {
     grpc = await startGrpcServer(
-      { embedder, info: served, payloadLimit: config.payloadLimit },
+      { embedder, info: served, payloadLimit: config.payloadLimit, apiKeys: ApiKeys.parse(config.apiKey) },
       config.hostname,
       config.grpcPort,
       config.grpcUdsPath ? { path: config.grpcUdsPath, mode: config.udsMode } : undefined,

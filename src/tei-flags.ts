@@ -38,11 +38,11 @@ export const TEI_FLAGS: readonly TeiFlag[] = [
   { flag: '--uds-path', env: 'UDS_PATH', kind: 'refused', why: 'serving on a Unix domain socket is not supported' },
   { flag: '--huggingface-hub-cache', env: 'HUGGINGFACE_HUB_CACHE', kind: 'option' },
   { flag: '--payload-limit', env: 'PAYLOAD_LIMIT', kind: 'option' },
-  { flag: '--api-key', env: 'API_KEY', kind: 'refused', why: 'request authorization is not implemented, and starting without it would answer every client' },
+  { flag: '--api-key', env: 'API_KEY', kind: 'option', note: 'Several keys, comma-separated; /metrics stays open unless --api-key-metrics.' },
   { flag: '--json-output', env: 'JSON_OUTPUT', kind: 'switch', sets: { option: 'logFormat', value: 'json' }, note: 'Same as --log-format json.' },
   { flag: '--disable-spans', env: 'DISABLE_SPANS', kind: 'no-op', note: 'Coalesce emits no tracing spans.' },
   { flag: '--otlp-endpoint', env: 'OTLP_ENDPOINT', kind: 'refused', why: 'Coalesce exports no OpenTelemetry traces' },
   { flag: '--otlp-service-name', env: 'OTLP_SERVICE_NAME', kind: 'refused', why: 'Coalesce exports no OpenTelemetry traces' },
   { flag: '--prometheus-port', env: 'PROMETHEUS_PORT', kind: 'refused', why: 'metrics are served at /metrics on the HTTP port (--port), not on a port of their own' },
-  { flag: '--cors-allow-origin', env: 'CORS_ALLOW_ORIGIN', kind: 'refused', why: 'CORS headers are not supported' },
+  { flag: '--cors-allow-origin', env: 'CORS_ALLOW_ORIGIN', kind: 'option' },
 ];

@@ -15,6 +15,14 @@ export interface EmbedderLimits {
 
 export type { EmbedObserver } from './request-guard.js';
 
+/**
+ * Characters per token an input may have before it is refused (or cut, when truncating) without
+ * being tokenized: tokenizing megabytes blocks the thread that does it for seconds (a 1.8 MB text
+ * on a Unigram model: 10 s). Text averages 3-5 characters per token; 32 leaves room for long
+ * tokens and for whitespace that normalizers drop, while bounding the work to max input length x 32.
+ */
+export const MAX_CHARS_PER_TOKEN = 32;
+
 export interface EmbedRequest {
   inputs: readonly string[];
   /**
@@ -83,7 +91,7 @@ export class Embedder extends GuardedFacade<EncodedText> {
     return this.admitted(async () => {
       checkInputCount(request.inputs.length, this.limits.maxClientBatchSize);
       const options = this.encodeOptions(request.truncate, request.truncationDirection);
-      const inputs = this.prompts.apply(request.inputs, request.promptName);
+      const inputs = this.boundChars(this.prompts.apply(request.inputs, request.promptName), options);
       const tokens = await this.encoder.tokenize(inputs, { ...options, addSpecialTokens: request.addSpecialTokens });
       if (!options.truncate) tokens.forEach((t, i) => this.checkLength(t.length, i));
       return tokens;
@@ -93,6 +101,15 @@ export class Embedder extends GuardedFacade<EncodedText> {
   decode(ids: readonly number[][], skipSpecialTokens: boolean): Promise<string[]> {
     return this.admitted(async () => {
       if (ids.length === 0) throw new CoalesceError('empty', 'Input validation error: `ids` cannot be empty');
+      // Decoding is tokenizer work on this thread like encoding: bounded as the inputs of one request are.
+      if (ids.length > this.limits.maxClientBatchSize) {
+        throw overLimit(`Input validation error: \`ids\` must have at most ${this.limits.maxClientBatchSize} lists (--max-client-batch-size). Given: ${ids.length}`, 'ids');
+      }
+      ids.forEach((list, i) => {
+        if (list.length > this.encoder.maxLength) {
+          throw overLimit(`Input validation error: \`ids[${i}]\` must have at most ${this.encoder.maxLength} ids (the max input length). Given: ${list.length}`, 'ids');
+        }
+      });
       return this.encoder.decode(ids, skipSpecialTokens);
     });
   }
@@ -107,7 +124,7 @@ export class Embedder extends GuardedFacade<EncodedText> {
     const inputs = this.prompts.apply(request.inputs, request.promptName);
     // Texts encoded on arrival are the bare inputs: a prompt changes them. Token ids take no prompt.
     const arrived = inputs === request.inputs && request.encoded?.texts.length === inputs.length ? request.encoded : null;
-    const encoded = tokenIds ? this.pretokenized(tokenIds, options) : arrived ? arrived.texts : await this.encoder.encode(inputs, options);
+    const encoded = tokenIds ? this.pretokenized(tokenIds, options) : arrived ? arrived.texts : await this.encoder.encode(this.boundChars(inputs, options), options);
     if (!options.truncate) encoded.forEach((e, i) => this.checkLength(e.ids.length, i));
     const tokenizationMs = performance.now() - started;
 
@@ -141,6 +158,22 @@ export class Embedder extends GuardedFacade<EncodedText> {
     });
   }
 
+  /** Refuses inputs over the character bound before the tokenizer sees them, or cuts them there when truncating. */
+  private boundChars(inputs: readonly string[], options: EncodeOptions): readonly string[] {
+    const limit = this.encoder.maxLength * MAX_CHARS_PER_TOKEN;
+    if (inputs.every((t) => t.length <= limit)) return inputs;
+    return inputs.map((text, index) => {
+      if (text.length <= limit) return text;
+      if (!options.truncate) {
+        throw overLimit(
+          `Input validation error: \`inputs[${index}]\` must have at most ${limit} characters (${MAX_CHARS_PER_TOKEN} per token of the max input length ${this.encoder.maxLength}). Given: ${text.length}. Set \`truncate\` to true to cut it.`,
+          'inputs',
+        );
+      }
+      return cutChars(text, limit, options.direction);
+    });
+  }
+
   private checkLength(tokens: number, index: number): void {
     if (tokens > this.encoder.maxLength) {
       throw overLimit(
@@ -154,3 +187,15 @@ export class Embedder extends GuardedFacade<EncodedText> {
     return { truncate: truncate ?? this.limits.autoTruncate, direction: direction ?? 'right' };
   }
 }
+
+/** The first (right truncation) or last `limit` UTF-16 units of `text`, never splitting a surrogate pair. */
+function cutChars(text: string, limit: number, direction: TruncationDirection): string {
+  if (direction === 'right') {
+    const end = isHighSurrogate(text.charCodeAt(limit - 1)) ? limit - 1 : limit;
+    return text.slice(0, end);
+  }
+  const start = text.length - limit;
+  return text.slice(isHighSurrogate(text.charCodeAt(start - 1)) ? start + 1 : start);
+}
+
+const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff;

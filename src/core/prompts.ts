@@ -3,7 +3,7 @@
  * config_sentence_transformers.json) or the server's default prompt is prepended to each input
  * before tokenization, so its tokens count against the input length limit.
  */
-import { validation } from '../errors.js';
+import { quote, validation } from '../errors.js';
 
 export interface PromptSettings {
   /** Name -> prompt text, from config_sentence_transformers.json `prompts`. */
@@ -51,7 +51,7 @@ export class Prompts {
   text(promptName: string | null | undefined): string {
     if (promptName === undefined || promptName === null) return this.defaultText;
     if (!Object.hasOwn(this.prompts, promptName)) {
-      throw validation(`\`prompt_name\` ${JSON.stringify(promptName)} is not a prompt of this model; known prompts: ${known(this.prompts)}`, 'prompt_name');
+      throw validation(`\`prompt_name\` ${quote(promptName)} is not a prompt of this model; known prompts: ${known(this.prompts)}`, 'prompt_name');
     }
     return this.prompts[promptName];
   }

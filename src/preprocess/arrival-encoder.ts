@@ -6,6 +6,7 @@
  * Any text the fast path declines, or that does not fit the model as it is (so truncation options
  * would matter), leaves the whole request to the facade's encoder, as before.
  */
+import { MAX_CHARS_PER_TOKEN } from '../core/embedder.js';
 import type { EncodedText } from '../core/types.js';
 import type { TokenizerFiles } from './tokenizer-pool.js';
 import { readTokenizerFiles, type SpecialIds } from './tokenizer.js';
@@ -33,6 +34,8 @@ export class ArrivalEncoder {
     const room = maxLength - before.length - after.length;
     const out: EncodedText[] = [];
     for (const text of texts) {
+      // Over the facade's character bound: it refuses or cuts such a text without tokenizing all of it.
+      if (text.length > maxLength * MAX_CHARS_PER_TOKEN) return null;
       const pieces = this.fast.ids(text);
       if (!pieces || pieces.length > room) return null;
       out.push({ ids: withSpecialIds(pieces, 0, pieces.length, before, after) });

@@ -3,13 +3,20 @@
  * when --allow-url-fetch is on, within a time and size limit). Every refusal is a 4xx naming the
  * input at fault.
  */
-import { cancelled, CoalesceError, validation } from '../errors.js';
+import type { IncomingMessage } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
+import { cancelled, clip, CoalesceError, validation } from '../errors.js';
+import { RefusedAddress, UrlFetchPolicy } from './url-guard.js';
 import { toAbortSignal, type CancelSignal } from '../core/cancellation.js';
 
 export interface ImageSourceOptions {
   allowUrlFetch: boolean;
   fetchTimeoutMs: number;
   fetchMaxBytes: number;
+  /** Which addresses fetches may reach (--url-fetch-allow); unset: no inward address. */
+  policy?: UrlFetchPolicy;
 }
 
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
@@ -35,24 +42,37 @@ function decodeDataUri(text: string, where: string): Uint8Array {
   return decodeBase64(text.slice(m[0].length), where);
 }
 
-async function readCapped(response: Response, max: number, url: string, where: string): Promise<Uint8Array> {
-  const declared = Number(response.headers.get('content-length'));
+const MAX_REDIRECTS = 5;
+
+/** One GET on a connection the policy checked (literal addresses here, names in its lookup). */
+function get(url: URL, policy: UrlFetchPolicy, signal: AbortSignal): Promise<IncomingMessage> {
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  // Node connects to a literal address without a lookup: check it here.
+  if (isIP(host) && !policy.permits(host, url.hostname)) return Promise.reject(new RefusedAddress(url.hostname));
+  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    // agent: false: a fresh connection per request, so every one goes through the lookup.
+    const req = request(url, { method: 'GET', agent: false, lookup: policy.lookup, signal, headers: { accept: 'image/*' } }, resolve);
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function readCapped(response: IncomingMessage, max: number, url: string, where: string): Promise<Uint8Array> {
+  const declared = Number(response.headers['content-length']);
   if (Number.isFinite(declared) && declared > max) {
-    throw new CoalesceError('payload_too_large', `${where}: ${url} is ${declared} bytes, over --url-fetch-max-bytes ${max}`, 'inputs');
+    response.destroy();
+    throw new CoalesceError('payload_too_large', `${where}: ${clip(url)} is ${declared} bytes, over --url-fetch-max-bytes ${max}`, 'inputs');
   }
-  if (!response.body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let total = 0;
-  const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
+  for await (const chunk of response as AsyncIterable<Buffer>) {
+    total += chunk.length;
     if (total > max) {
-      await reader.cancel().catch(() => {});
-      throw new CoalesceError('payload_too_large', `${where}: ${url} is over --url-fetch-max-bytes ${max}`, 'inputs');
+      response.destroy();
+      throw new CoalesceError('payload_too_large', `${where}: ${clip(url)} is over --url-fetch-max-bytes ${max}`, 'inputs');
     }
-    chunks.push(value);
+    chunks.push(chunk);
   }
   // Its own buffer (Buffer.concat may slice Node's shared pool): the caller can transfer it to a worker.
   const bytes = new Uint8Array(total);
@@ -60,25 +80,42 @@ async function readCapped(response: Response, max: number, url: string, where: s
   return bytes;
 }
 
-async function fetchImage(url: string, options: ImageSourceOptions, where: string, signal?: CancelSignal): Promise<Uint8Array> {
+async function fetchImage(input: URL, options: ImageSourceOptions, where: string, signal?: CancelSignal): Promise<Uint8Array> {
   if (!options.allowUrlFetch) {
     throw validation(`${where} is a URL, and fetching URLs is off: send the image as base64 or a data: URI, or start the server with --allow-url-fetch`, 'inputs');
   }
+  const shown = clip(input.href);
   const timeout = AbortSignal.timeout(options.fetchTimeoutMs);
   const both = signal ? AbortSignal.any([toAbortSignal(signal), timeout]) : timeout;
+  const policy = options.policy ?? new UrlFetchPolicy(null);
+  let url = input;
   try {
-    const response = await fetch(url, { signal: both, redirect: 'follow', headers: { accept: 'image/*' } });
-    if (!response.ok) {
-      await response.body?.cancel().catch(() => {});
-      throw validation(`${where}: fetching ${url} answered HTTP ${response.status}`, 'inputs');
+    for (let redirects = 0; ; redirects++) {
+      const response = await get(url, policy, both);
+      const status = response.statusCode ?? 0;
+      const location = response.headers.location;
+      if (status >= 300 && status < 400 && location) {
+        response.destroy();
+        if (redirects >= MAX_REDIRECTS) throw validation(`${where}: fetching ${shown} redirected more than ${MAX_REDIRECTS} times`, 'inputs');
+        url = new URL(location, url);
+        if (url.protocol !== 'http:' && url.protocol !== 'https:') throw validation(`${where}: fetching ${shown} redirected to a URL that is not http(s)`, 'inputs');
+        continue;
+      }
+      if (status < 200 || status >= 300) {
+        response.destroy();
+        throw validation(`${where}: fetching ${shown} answered HTTP ${status}`, 'inputs');
+      }
+      return await readCapped(response, options.fetchMaxBytes, shown, where);
     }
-    return await readCapped(response, options.fetchMaxBytes, url, where);
   } catch (e) {
     if (e instanceof CoalesceError) throw e;
     if (signal?.aborted) throw cancelled();
-    if (timeout.aborted) throw validation(`${where}: fetching ${url} took longer than ${options.fetchTimeoutMs} ms (--url-fetch-timeout-ms)`, 'inputs');
-    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    throw validation(`${where}: fetching ${url} failed (${cause?.code ?? cause?.message ?? (e as Error).message})`, 'inputs');
+    if (timeout.aborted) throw validation(`${where}: fetching ${shown} took longer than ${options.fetchTimeoutMs} ms (--url-fetch-timeout-ms)`, 'inputs');
+    if (e instanceof RefusedAddress) {
+      throw validation(`${where}: ${shown} points to a loopback, private, link-local or otherwise internal address; the server fetches those only from hosts --url-fetch-allow names`, 'inputs');
+    }
+    // One message for every connection failure: which hosts and ports answer is not the client's to learn.
+    throw validation(`${where}: could not fetch ${shown}`, 'inputs');
   }
 }
 
@@ -109,7 +146,7 @@ export async function loadImageBytes(input: string, options: ImageSourceOptions,
   } catch {
     throw validation(`${where} is not a valid URL`, 'inputs');
   }
-  return fetchImage(url.href, options, where, signal);
+  return fetchImage(url, options, where, signal);
 }
 
 /** True when the string looks like an image input rather than text (data: URI of an image). */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Batcher } from '../../src/core/batcher.js';
-import { Embedder } from '../../src/core/embedder.js';
+import { Embedder, MAX_CHARS_PER_TOKEN } from '../../src/core/embedder.js';
 import type { EncodedText, TextEncoder } from '../../src/core/types.js';
 import { isCoalesceError } from '../../src/errors.js';
 import { FakeBackend, within } from '../helpers/fake-backend.js';
@@ -77,4 +77,23 @@ test('inputs encoded on arrival skip the encoder, still count as tokenization, a
   // Encodings that do not match the inputs one for one are ignored.
   await within(e.embed({ inputs: ['ab', 'c'], normalize: false, encoded: { texts: [{ ids }], ms: 0 } }));
   assert.equal(encoderCalls, 1);
+});
+
+test('an input over the character bound is refused before the tokenizer sees it, or cut there when truncating', async () => {
+  const seen: number[] = [];
+  const base = encoder();
+  const counting: TextEncoder = { ...base, encode: (texts, options) => (seen.push(...texts.map((t) => t.length)), base.encode(texts, options)) };
+  const backend = new FakeBackend();
+  const e = new Embedder(backend.info, counting, new Batcher(backend, { maxBatchTokens: 1000, maxBatchRequests: 64 }), { maxClientBatchSize: 4, autoTruncate: false }, 8);
+  e.markReady(true);
+  const limit = 16 * MAX_CHARS_PER_TOKEN;
+  const huge = 'y'.repeat(limit + 1);
+  await assert.rejects(e.embed({ inputs: ['ok', huge], normalize: false }), (err) => isCoalesceError(err) && err.kind === 'over_limit' && new RegExp(`at most ${limit} characters`).test(err.message));
+  assert.deepEqual(seen, []);
+  await e.embed({ inputs: [huge], normalize: false, truncate: true });
+  assert.deepEqual(seen, [limit]);
+  // A cut never leaves half a surrogate pair.
+  seen.length = 0;
+  await e.embed({ inputs: ['y'.repeat(limit - 1) + '😀' + 'y'.repeat(10)], normalize: false, truncate: true });
+  assert.deepEqual(seen, [limit - 1]);
 });

@@ -8,6 +8,8 @@ export interface GrpcDeps {
   info: () => ServedModelInfo;
   /** Largest request message in bytes (--payload-limit); larger gets RESOURCE_EXHAUSTED. */
   payloadLimit: number;
+  /** --api-key: every service but health needs `authorization: Bearer <key>` metadata; empty or unset: none. */
+  apiKeys?: string[];
   /** Messages of one stream handled at once. Default: enough to fill one batch (--max-batch-requests). */
   streamMaxInFlight?: number;
 }

@@ -4,7 +4,7 @@
  * so a call that ends early drops its queued inputs from the batcher.
  */
 import { Metadata, status, type Deadline, type ServerErrorResponse } from '@grpc/grpc-js';
-import { CoalesceError, ERROR_TYPE, toCoalesceError, type ErrorKind } from '../../errors.js';
+import { clip, CoalesceError, ERROR_TYPE, toCoalesceError, type ErrorKind } from '../../errors.js';
 import { MalformedMessage } from './protos.js';
 
 /** What every server call has: a cancellation event and a deadline. */
@@ -30,14 +30,23 @@ export const GRPC_STATUS: Record<ErrorKind, status> = {
   deadline: status.DEADLINE_EXCEEDED,
   backend: status.FAILED_PRECONDITION,
   unhealthy: status.UNAVAILABLE,
+  unauthorized: status.UNAUTHENTICATED,
+  internal: status.INTERNAL,
 };
+
+/**
+ * Longest status details sent: grpc-js can stall the whole HTTP/2 connection on an error whose
+ * details run to ~100 KB, so no message, whatever it quotes, goes out longer than this.
+ */
+export const MAX_DETAILS = 1024;
 
 export function toServiceError(thrown: unknown): ServerErrorResponse {
   const error = toCoalesceError(thrown);
   const metadata = new Metadata();
   // TEI's error_type, for clients that switch on it as they do over HTTP.
   metadata.set('x-error-type', ERROR_TYPE[error.kind]);
-  return Object.assign(new Error(error.message), { code: GRPC_STATUS[error.kind], details: error.message, metadata });
+  const details = clip(error.message, MAX_DETAILS);
+  return Object.assign(new Error(details), { code: GRPC_STATUS[error.kind], details, metadata });
 }
 
 /** The decoded request, or a validation error when its bytes were not the message. */

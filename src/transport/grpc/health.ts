@@ -2,7 +2,9 @@
  * grpc.health.v1.Health from grpc-health-check: SERVING exactly when the embedder is ready (model
  * loaded and warmed up, not draining), for the whole server ("") and for each service it serves.
  */
-import type { Server, ServerWritableStream } from '@grpc/grpc-js';
+import type { sendUnaryData, Server, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
+import { clip } from '../../errors.js';
+import { MAX_DETAILS } from './errors.js';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import type { Embedder } from '../../core/embedder.js';
 
@@ -33,6 +35,11 @@ export class HealthService {
       addService: (definition, implementation) =>
         server.addService(definition, {
           ...implementation,
+          // The library's NOT_FOUND quotes the whole service name the client sent.
+          check: (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) =>
+            (implementation.check as (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => void)(call, (error, value) =>
+              callback(error ? { ...error, details: clip(error.details ?? '', MAX_DETAILS) } : error, value),
+            ),
           watch: (call: Watch) => {
             (implementation.watch as (call: Watch) => void)(call);
             if (this.stopped) return call.end();

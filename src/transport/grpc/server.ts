@@ -4,6 +4,8 @@
  */
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { addCoalesceService } from './coalesce-service.js';
+import { apiKeyInterceptor } from './auth.js';
+import { ApiKeys } from '../api-keys.js';
 import type { GrpcDeps } from './deps.js';
 import { HealthService } from './health.js';
 import { loadProto, PROTO_FILES } from './protos.js';
@@ -31,6 +33,7 @@ export function createGrpcServer(deps: GrpcDeps): { server: Server; health: Heal
   const server = new Server({
     // Oversize messages get RESOURCE_EXHAUSTED from grpc-js before they are decoded.
     'grpc.max_receive_message_length': deps.payloadLimit,
+    interceptors: deps.apiKeys?.length ? [apiKeyInterceptor(new ApiKeys(deps.apiKeys))] : [],
   });
   const maxInFlight = Math.max(1, deps.streamMaxInFlight ?? Math.min(deps.info().max_batch_requests, deps.info().max_concurrent_requests));
 
@@ -62,7 +65,12 @@ export async function startGrpcServer(deps: GrpcDeps, hostname: string, port: nu
     close: (graceMs = DEFAULT_CLOSE_GRACE_MS) =>
       (closing ??= new Promise<void>((resolve) => {
         health.shutdown();
-        const force = setTimeout(() => server.forceShutdown(), graceMs);
+        // After forceShutdown grpc-js may never call tryShutdown's callback (seen after fuzzed calls
+        // with 1 ms deadlines and cancelled streams): the connections are gone either way.
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
         server.tryShutdown(() => {
           clearTimeout(force);
           resolve();

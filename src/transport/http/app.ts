@@ -9,6 +9,7 @@ import { jsonReply, type GetRoute, type JsonRoute } from './json-route.js';
 import { docsRoutes } from './docs.js';
 import { playgroundRoutes } from './playground/routes.js';
 import type { RouteTable } from './listener.js';
+import type { AccessSpec } from './access.js';
 
 /**
  * What the routes call: the facades' methods, not the classes, so the same routes run beside the
@@ -34,6 +35,8 @@ export interface HttpDeps {
   metrics: () => string | Promise<string>;
   /** Image-text models: /embed_image, /classify_image, images on /v1/embeddings. */
   images?: ImageFacades;
+  /** API keys and CORS, checked before any route. */
+  access?: AccessSpec;
 }
 
 /** Every POST route with a JSON body: TEI's, OpenAI's and, for image-text models, the image routes. */

@@ -19,6 +19,8 @@ export const HTTP_STATUS: Record<ErrorKind, number> = {
   deadline: 504,
   backend: 424,
   unhealthy: 503,
+  unauthorized: 401,
+  internal: 500,
 };
 
 
@@ -37,6 +39,8 @@ const OPENAI_TYPE: Record<ErrorKind, string> = {
   deadline: 'timeout',
   backend: 'server_error',
   unhealthy: 'server_error',
+  unauthorized: 'invalid_request_error',
+  internal: 'server_error',
 };
 
 export type ErrorStyle = 'tei' | 'openai';

@@ -5,6 +5,7 @@
  * 1.24-1.9x over three runs on 2 cores; bench/http-lane.ts, bench/results/http-lane.md), so hono
  * is not on the serving path; the benchmark keeps it (bench/hono-app.ts) as the comparison.
  */
+import { accessListener } from './access.js';
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { CoalesceError } from '../../errors.js';
 import { httpRoutes, type HttpDeps } from './app.js';
@@ -23,7 +24,7 @@ export function createHttpServer(deps: HttpDeps): Server {
 }
 
 export function httpListener(deps: HttpDeps): RequestListener {
-  return routeListener(httpRoutes(deps), deps.payloadLimit);
+  return accessListener(deps.access, routeListener(httpRoutes(deps), deps.payloadLimit));
 }
 
 /** application/json, or a structured +json type, with or without parameters. */

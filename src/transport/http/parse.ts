@@ -14,5 +14,21 @@ export function parseJsonBody(text: string): Body {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw validation('the request body must be a JSON object');
   }
+  checkDepth(value);
   return value as Body;
+}
+
+/** Deepest nesting a body may have; the deepest field any route reads (lists of token ids) is 3. */
+export const MAX_JSON_DEPTH = 32;
+
+/** Without a walk that cannot overflow the stack, a deeply nested value would reach code that recurses (schemas, error messages). */
+function checkDepth(root: object): void {
+  const stack: [unknown, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (depth > MAX_JSON_DEPTH) throw validation(`the request body nests deeper than ${MAX_JSON_DEPTH} levels`);
+    for (const child of Array.isArray(value) ? value : Object.values(value as object)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
 }

@@ -276,7 +276,7 @@ describe('URL inputs', () => {
     } finally {
       await off.close();
     }
-    const on = await startServer(['--allow-url-fetch', '--url-fetch-max-bytes', '100000', '--url-fetch-timeout-ms', '5000'], TINY_CLIP);
+    const on = await startServer(['--allow-url-fetch', '--url-fetch-allow', '127.0.0.1', '--url-fetch-max-bytes', '100000', '--url-fetch-timeout-ms', '5000'], TINY_CLIP);
     try {
       const r = await post(on.httpUrl, '/embed_image', { inputs: [`${base}/wide.jpg`] });
       assert.equal(r.status, 200, JSON.stringify(r.json));

@@ -105,6 +105,7 @@ export function remoteDeps(client: FacadeClient, data: HttpThreadData): HttpDeps
     ready: () => client.call<boolean>('server.ready'),
     modelName: data.modelName,
     payloadLimit: data.payloadLimit,
+    access: data.access,
     info: () => client.call<Record<string, unknown>>('server.info'),
     metrics: () => client.call<string>('server.metrics'),
     images: images ? { images, classifier: { classify: (request) => client.call('classifier.classify', [request]) } } : undefined,

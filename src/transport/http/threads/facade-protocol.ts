@@ -6,6 +6,7 @@
  */
 import type { ErrorKind } from '../../../errors.js';
 import type { ImageFacade, TextFacade } from '../app.js';
+import type { AccessSpec } from '../access.js';
 import type { ArrivalEncoderSpec } from '../../../preprocess/arrival-encoder.js';
 
 export type FacadeMethod =
@@ -46,6 +47,7 @@ export interface HttpThreadData {
   listen: { hostname: string; port: number } | { path: string } | { fd: number };
   modelName: string;
   payloadLimit: number;
+  access?: AccessSpec;
   /** The facades' `info`, which never changes after start. */
   textInfo: TextFacade['info'];
   imageInfo: ImageFacade['info'] | null;

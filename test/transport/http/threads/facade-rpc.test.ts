@@ -67,7 +67,7 @@ test('a call returns what the facade returned; vectors arrive packed, not with t
   }
 });
 
-test('errors keep their kind and param; other errors become backend errors', async () => {
+test('errors keep their kind and param; other errors (bugs) become internal errors', async () => {
   let calls = 0;
   const { remote, close } = connect({
     embedder: {
@@ -89,7 +89,7 @@ test('errors keep their kind and param; other errors become backend errors', asy
       assert.match(e.message, /dimensions/);
       return true;
     });
-    await assert.rejects(remote.embedder.embed({ inputs: ['a'], normalize: true }), (e: CoalesceError) => e.kind === 'backend' && /session died/.test(e.message));
+    await assert.rejects(remote.embedder.embed({ inputs: ['a'], normalize: true }), (e: CoalesceError) => e.kind === 'internal' && /session died/.test(e.message));
   } finally {
     close();
   }
