@@ -29,13 +29,13 @@ test('a bad option or value exits 2 naming it', SPAWNS, () => {
 });
 
 test('a TEI flag Coalesce does not support exits 2 saying so, without echoing its value', SPAWNS, () => {
-  const r = run('--api-key', 'sk-never-printed');
+  const r = run('--otlp-endpoint', 'http://collector.invalid:4317/never-printed');
   assert.equal(r.status, 2);
-  assert.match(r.stderr, /--api-key \(a TEI setting\) is not supported by Coalesce: request authorization is not implemented/);
-  assert.ok(!r.stderr.includes('sk-never-printed'));
-  const cors = run('--cors-allow-origin', 'https://example.org');
-  assert.equal(cors.status, 2);
-  assert.match(cors.stderr, /--cors-allow-origin \(a TEI setting\) is not supported/);
+  assert.match(r.stderr, /--otlp-endpoint \(a TEI setting\) is not supported by Coalesce: Coalesce exports no OpenTelemetry traces/);
+  assert.ok(!r.stderr.includes('never-printed'));
+  const prometheus = run('--prometheus-port', '9000');
+  assert.equal(prometheus.status, 2);
+  assert.match(prometheus.stderr, /--prometheus-port \(a TEI setting\) is not supported/);
 });
 
 test('a corrupt ONNX file fails the start naming the file', SPAWNS, () => {

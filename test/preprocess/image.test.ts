@@ -13,6 +13,7 @@ import { isCoalesceError } from '../../src/errors.js';
 import { cropRgb, decodeToRgb, preprocessImage, resizedSize, type ImageProcessorConfig } from '../../src/preprocess/image.js';
 import { parsePreprocessorConfig, pixelNormalization } from '../../src/model-prep/preprocessor-config.js';
 import { loadImageBytes } from '../../src/preprocess/image-source.js';
+import { UrlFetchPolicy } from '../../src/preprocess/url-guard.js';
 import { resampleRgb } from '../../src/preprocess/resample.js';
 import { imageBytes, planes, pngHeaderOnly, preprocessorJson, reference, TINY_CLIP, TINY_SIGLIP } from '../helpers/image-fixtures.js';
 
@@ -178,7 +179,8 @@ after(() => {
 
 test('image inputs: base64, base64url, data: URIs, URLs only when allowed', async () => {
   const off = { allowUrlFetch: false, fetchTimeoutMs: 5000, fetchMaxBytes: 1_000_000 };
-  const on = { ...off, allowUrlFetch: true };
+  // The test's own server is on 127.0.0.1: the allow list names it, as an operator would.
+  const on = { ...off, allowUrlFetch: true, policy: new UrlFetchPolicy('127.0.0.1') };
   const bytes = imageBytes('tiny_2x2.png');
   const same = (a: Uint8Array, b: Uint8Array) => assert.ok(Buffer.from(a).equals(Buffer.from(b)), 'same bytes');
   same(await loadImageBytes(bytes.toString('base64'), off, 'inputs'), bytes);
