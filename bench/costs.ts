@@ -35,7 +35,12 @@ function timePerItem<T>(items: readonly T[], fn: (item: T) => void, weight: (ite
 export function measureCosts(workload: ModelWorkload, dimensions: number, minMs = 200): MainThreadCosts {
   const options = { truncate: true, direction: 'right' as const };
   const requests = workload.requests.slice(0, 500);
-  const tokenizeUsPerText = timePerItem(requests, (texts) => texts.forEach((t) => workload.tokenizer.encode(t, options)), (t) => t.length, minMs);
+  const tokenizeUsPerText = timePerItem(
+    requests,
+    (texts) => texts.forEach((t) => workload.tokenizer.encode(t, options)),
+    (t) => t.length,
+    minMs,
+  );
 
   const r = rng(1);
   const unit = (): Float32Array => {
@@ -44,9 +49,19 @@ export function measureCosts(workload: ModelWorkload, dimensions: number, minMs 
     return v.map((x) => x / norm);
   };
   const responses = requests.map((texts) => texts.map(unit));
-  const jsonEncodeUsPerText = timePerItem(responses, (vectors) => vectorsToJsonBytes(vectors), (v) => v.length, minMs);
+  const jsonEncodeUsPerText = timePerItem(
+    responses,
+    (vectors) => vectorsToJsonBytes(vectors),
+    (v) => v.length,
+    minMs,
+  );
 
   const bodies = requests.map((texts) => JSON.stringify({ inputs: texts, truncate: true }));
-  const jsonParseUsPerRequest = timePerItem(bodies, (body) => parseBody(embedRequest, parseJsonBody(body)), () => 1, minMs);
+  const jsonParseUsPerRequest = timePerItem(
+    bodies,
+    (body) => parseBody(embedRequest, parseJsonBody(body)),
+    () => 1,
+    minMs,
+  );
   return { tokenizeUsPerText, jsonEncodeUsPerText, jsonParseUsPerRequest };
 }

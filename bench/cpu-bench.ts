@@ -79,7 +79,11 @@ function parseArgs(argv: string[]): Options {
     serverArgs: [],
     out: join(ROOT, 'bench', 'results'),
   };
-  const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = (v: string) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   const num = (flag: string, v: string) => {
     const n = Number(v);
     if (!Number.isFinite(n) || n < 0) throw new Error(`${flag}: '${v}' is not a non-negative number`);
@@ -93,24 +97,60 @@ function parseArgs(argv: string[]): Options {
       return v;
     };
     switch (flag) {
-      case '--quick': break;
-      case '--model': o.models = list(value()); break;
-      case '--concurrency': o.concurrency = list(value()).map((v) => num(flag, v)).filter((n) => n >= 1); break;
-      case '--duration': o.durationS = num(flag, value()); break;
-      case '--warmup': o.warmupS = num(flag, value()); break;
-      case '--rounds': o.rounds = Math.max(1, Math.round(num(flag, value()))); break;
-      case '--threads': o.threads = num(flag, value()); break;
-      case '--seed': o.seed = num(flag, value()); break;
-      case '--requests': o.requests = Math.max(1, num(flag, value())); break;
-      case '--ceiling-batches': o.ceilingBatches = list(value()).map((v) => num(flag, v)); break;
-      case '--ceiling-spinning': o.spinning = list(value()).map((v) => v === 'on'); break;
-      case '--server-arg': o.serverArgs.push(...value().split(/\s+/).filter(Boolean)); break;
-      case '--out': o.out = resolve(value()); break;
-      case '--no-grpc': o.grpc = false; break;
-      case '--no-tjs': o.tjs = false; break;
-      case '--no-ceiling': o.ceiling = false; break;
-      case '--profile': o.profile = true; break;
-      default: throw new Error(`unknown option '${flag}' (see the header of bench/cpu-bench.ts)`);
+      case '--quick':
+        break;
+      case '--model':
+        o.models = list(value());
+        break;
+      case '--concurrency':
+        o.concurrency = list(value())
+          .map((v) => num(flag, v))
+          .filter((n) => n >= 1);
+        break;
+      case '--duration':
+        o.durationS = num(flag, value());
+        break;
+      case '--warmup':
+        o.warmupS = num(flag, value());
+        break;
+      case '--rounds':
+        o.rounds = Math.max(1, Math.round(num(flag, value())));
+        break;
+      case '--threads':
+        o.threads = num(flag, value());
+        break;
+      case '--seed':
+        o.seed = num(flag, value());
+        break;
+      case '--requests':
+        o.requests = Math.max(1, num(flag, value()));
+        break;
+      case '--ceiling-batches':
+        o.ceilingBatches = list(value()).map((v) => num(flag, v));
+        break;
+      case '--ceiling-spinning':
+        o.spinning = list(value()).map((v) => v === 'on');
+        break;
+      case '--server-arg':
+        o.serverArgs.push(...value().split(/\s+/).filter(Boolean));
+        break;
+      case '--out':
+        o.out = resolve(value());
+        break;
+      case '--no-grpc':
+        o.grpc = false;
+        break;
+      case '--no-tjs':
+        o.tjs = false;
+        break;
+      case '--no-ceiling':
+        o.ceiling = false;
+        break;
+      case '--profile':
+        o.profile = true;
+        break;
+      default:
+        throw new Error(`unknown option '${flag}' (see the header of bench/cpu-bench.ts)`);
     }
   }
   if (o.concurrency.length === 0) throw new Error('--concurrency: give at least one level ≥ 1');
@@ -137,11 +177,21 @@ async function grpcDriverFactory(): Promise<GrpcFactory | string> {
 }
 
 /** One served phase: the load, the server's own view of it (/metrics) and the CPU it took. */
-async function servedPhase(driver: Driver, proc: ServerProcess, workload: LoadWorkload, o: Options, costs: MainThreadCosts, label: 'http' | 'grpc' | 'grpc-batch', concurrency: number, probe: LagProbe): Promise<ServedRun> {
+async function servedPhase(
+  driver: Driver,
+  proc: ServerProcess,
+  workload: LoadWorkload,
+  o: Options,
+  costs: MainThreadCosts,
+  label: 'http' | 'grpc' | 'grpc-batch',
+  concurrency: number,
+  probe: LagProbe,
+): Promise<ServedRun> {
   await probe.reset();
   const before = await scrape(proc.httpUrl);
   const { result, cpu } = await withCpu({ server: proc.child.pid!, client: process.pid }, () =>
-    runLoad(driver, workload, { concurrency, warmupS: o.warmupS, durationS: o.durationS }));
+    runLoad(driver, workload, { concurrency, warmupS: o.warmupS, durationS: o.durationS }),
+  );
   const after = await scrape(proc.httpUrl);
   const idle = await probe.read();
   const server = { ...phaseStats(before, after), idleProcessLagP99Ms: idle.p99, idleProcessLagMaxMs: idle.max };
@@ -150,10 +200,12 @@ async function servedPhase(driver: Driver, proc: ServerProcess, workload: LoadWo
     jsonEncode: label === 'http' ? (result.textsPerS * costs.jsonEncodeUsPerText) / 1e6 : 0,
     jsonParse: label === 'http' ? (result.requestsPerS * costs.jsonParseUsPerRequest) / 1e6 : 0,
   };
-  log(`  ${label} c=${concurrency}: ${result.textsPerS.toFixed(0)} texts/s, p50 ${result.latencyMs.p50.toFixed(1)} ms, p99 ${result.latencyMs.p99.toFixed(1)} ms, ` +
-    `batch ${server.meanBatchSize.toFixed(1)} (padding eff. ${server.paddingEfficiency === null ? '?' : (server.paddingEfficiency * 100).toFixed(0) + '%'}), model busy ${(server.modelBusy * 100).toFixed(0)}%, lag p99 ${server.eventLoopLagP99Ms?.toFixed(1) ?? '?'} ms (idle process ${idle.p99.toFixed(1)}), ` +
-    `cores: server ${cpu.cores.server.toFixed(2)} (main ${cpu.mainThreadCores.server.toFixed(2)}) client ${cpu.cores.client.toFixed(2)} others ${cpu.othersCores.toFixed(2)}` +
-    (result.errors ? `, ${result.errors} errors: ${result.firstError}` : ''));
+  log(
+    `  ${label} c=${concurrency}: ${result.textsPerS.toFixed(0)} texts/s, p50 ${result.latencyMs.p50.toFixed(1)} ms, p99 ${result.latencyMs.p99.toFixed(1)} ms, ` +
+      `batch ${server.meanBatchSize.toFixed(1)} (padding eff. ${server.paddingEfficiency === null ? '?' : (server.paddingEfficiency * 100).toFixed(0) + '%'}), model busy ${(server.modelBusy * 100).toFixed(0)}%, lag p99 ${server.eventLoopLagP99Ms?.toFixed(1) ?? '?'} ms (idle process ${idle.p99.toFixed(1)}), ` +
+      `cores: server ${cpu.cores.server.toFixed(2)} (main ${cpu.mainThreadCores.server.toFixed(2)}) client ${cpu.cores.client.toFixed(2)} others ${cpu.othersCores.toFixed(2)}` +
+      (result.errors ? `, ${result.errors} errors: ${result.firstError}` : ''),
+  );
   return { ...result, cpu, server, estimatedMainThread };
 }
 
@@ -210,7 +262,10 @@ async function benchModel(name: string, o: Options, flags: string[]): Promise<Mo
     let tjs: AnchorProcess<TjsPhase, LoadResult> | null = null;
     if (o.tjs) {
       try {
-        const started = await AnchorProcess.start<TjsInit, TjsPhase, LoadResult>('transformers-js', { ...spec, spinning: o.spinning.includes(true) && !o.spinning.includes(false) });
+        const started = await AnchorProcess.start<TjsInit, TjsPhase, LoadResult>('transformers-js', {
+          ...spec,
+          spinning: o.spinning.includes(true) && !o.spinning.includes(false),
+        });
         tjsInfo = started.info as TjsInfo;
         closers.push(() => started.anchor.close());
         if ('skipped' in tjsInfo) log(`  transformers.js: ${tjsInfo.skipped}`);
@@ -232,7 +287,10 @@ async function benchModel(name: string, o: Options, flags: string[]): Promise<Mo
       else {
         grpc = await factory(server.grpcTarget, { api: 'tei' });
         grpcBatch = await factory(server.grpcTarget, { api: 'batch' });
-        closers.push(() => grpc?.close(), () => grpcBatch?.close());
+        closers.push(
+          () => grpc?.close(),
+          () => grpcBatch?.close(),
+        );
       }
     }
 
@@ -268,8 +326,10 @@ async function benchModel(name: string, o: Options, flags: string[]): Promise<Mo
         for (const spinning of o.spinning) {
           for (const b of o.ceilingBatches) {
             const r = await raw.run({ batchSize: b, spinning, warmupS: o.warmupS, durationS: o.durationS });
-            log(`  raw ORT b=${b}${spinning ? ' spinning' : ''}: ${r.textsPerS.toFixed(0)} texts/s, ${r.msPerBatch.toFixed(1)} ms/batch, ` +
-              `cores ${r.cpu.cores.ort.toFixed(2)} others ${r.cpu.othersCores.toFixed(2)}`);
+            log(
+              `  raw ORT b=${b}${spinning ? ' spinning' : ''}: ${r.textsPerS.toFixed(0)} texts/s, ${r.msPerBatch.toFixed(1)} ms/batch, ` +
+                `cores ${r.cpu.cores.ort.toFixed(2)} others ${r.cpu.othersCores.toFixed(2)}`,
+            );
             push(rawRounds, rawKey(b, spinning), r);
           }
         }
@@ -284,15 +344,32 @@ async function benchModel(name: string, o: Options, flags: string[]): Promise<Mo
 
   const httpBest: Skippable<ServedRun[]> = httpRounds.size ? [...httpRounds.values()].map(best) : { skipped: 'not run' };
   const grpcBest: Skippable<ServedRun[]> = grpcSkip !== null && grpcRounds.size === 0 ? { skipped: grpcSkip } : [...grpcRounds.values()].map(best);
-  const grpcBatchBest: Skippable<ServedRun[]> = grpcSkip !== null && grpcBatchRounds.size === 0 ? { skipped: grpcSkip } : [...grpcBatchRounds.values()].map(best);
+  const grpcBatchBest: Skippable<ServedRun[]> =
+    grpcSkip !== null && grpcBatchRounds.size === 0 ? { skipped: grpcSkip } : [...grpcBatchRounds.values()].map(best);
   const ceiling: Skippable<RawResult> = 'skipped' in rawInfo ? rawInfo : { ...rawInfo, results: [...rawRounds.values()].map(best) };
   const transformersJs: TjsResult = 'skipped' in tjsInfo ? tjsInfo : { ...tjsInfo, runs: [...tjsRounds.values()].map(best) };
   const top = Math.max(...o.concurrency);
   return {
-    name, dir: dir.startsWith(ROOT) ? dir.slice(ROOT.length) : dir, dimensions, maxLength: workload.manifest.maxLength, meanTokensPerText,
-    http: httpBest, grpc: grpcBest, grpcBatch: grpcBatchBest, ceiling, transformersJs, costs: costs!, profile,
+    name,
+    dir: dir.startsWith(ROOT) ? dir.slice(ROOT.length) : dir,
+    dimensions,
+    maxLength: workload.manifest.maxLength,
+    meanTokensPerText,
+    http: httpBest,
+    grpc: grpcBest,
+    grpcBatch: grpcBatchBest,
+    ceiling,
+    transformersJs,
+    costs: costs!,
+    profile,
     targets: computeTargets(top, httpRounds.get(top) ?? [], [...rawRounds.values()], tjsRounds.get(top) ?? []),
-    rounds: { http: [...httpRounds.values()], grpc: [...grpcRounds.values()], grpcBatch: [...grpcBatchRounds.values()], transformersJs: [...tjsRounds.values()], ceiling: [...rawRounds.values()] },
+    rounds: {
+      http: [...httpRounds.values()],
+      grpc: [...grpcRounds.values()],
+      grpcBatch: [...grpcBatchRounds.values()],
+      transformersJs: [...tjsRounds.values()],
+      ceiling: [...rawRounds.values()],
+    },
   };
 }
 
@@ -335,9 +412,22 @@ async function main(): Promise<void> {
   const started = performance.now();
   const report: BenchReport = {
     meta: {
-      date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?',
-      loadAverage: loadavg().map((l) => l.toFixed(2)).join(' '), seed: o.seed, requests: o.requests, singleShare: 0.7,
-      durationS: o.durationS, warmupS: o.warmupS, rounds: o.rounds, intraOpThreads: o.threads, concurrency: o.concurrency, serverArgs: o.serverArgs,
+      date: new Date().toISOString(),
+      node: process.version,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? '?',
+      loadAverage: loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' '),
+      seed: o.seed,
+      requests: o.requests,
+      singleShare: 0.7,
+      durationS: o.durationS,
+      warmupS: o.warmupS,
+      rounds: o.rounds,
+      intraOpThreads: o.threads,
+      concurrency: o.concurrency,
+      serverArgs: o.serverArgs,
     },
     models: [],
   };

@@ -103,7 +103,11 @@ export function threadTicks(pid: number): Map<number, { name: string; ticks: num
 }
 
 /** Cores each thread used between two threadTicks() snapshots `wallS` apart, busiest first. */
-export function threadCores(before: Map<number, { name: string; ticks: number }>, after: Map<number, { name: string; ticks: number }>, wallS: number): { tid: number; name: string; cores: number }[] {
+export function threadCores(
+  before: Map<number, { name: string; ticks: number }>,
+  after: Map<number, { name: string; ticks: number }>,
+  wallS: number,
+): { tid: number; name: string; cores: number }[] {
   return [...after]
     .map(([tid, t]) => ({ tid, name: t.name, cores: (t.ticks - (before.get(tid)?.ticks ?? 0)) / TICKS_PER_S / wallS }))
     .sort((a, b) => b.cores - a.cores);

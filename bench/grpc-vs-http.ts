@@ -39,13 +39,26 @@ function parseArgs(argv: string[]): Options {
       return v;
     };
     switch (argv[i]) {
-      case '--model': o.model = value(); break;
-      case '--concurrency': o.concurrency = Number(value()); break;
-      case '--requests': o.requests = Number(value()); break;
-      case '--warmup': o.warmup = Number(value()); break;
-      case '--rounds': o.rounds = Number(value()); break;
-      case '--threads': o.threads = Number(value()); break;
-      default: throw new Error(`unknown option ${argv[i]}`);
+      case '--model':
+        o.model = value();
+        break;
+      case '--concurrency':
+        o.concurrency = Number(value());
+        break;
+      case '--requests':
+        o.requests = Number(value());
+        break;
+      case '--warmup':
+        o.warmup = Number(value());
+        break;
+      case '--rounds':
+        o.rounds = Number(value());
+        break;
+      case '--threads':
+        o.threads = Number(value());
+        break;
+      default:
+        throw new Error(`unknown option ${argv[i]}`);
     }
   }
   return o;
@@ -168,7 +181,11 @@ async function main(): Promise<void> {
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version },
     options: o,
     workload: { requests: measured.length, texts, textsPerRequest: '1-4 (25% single)', warmupRequests: o.warmup },
-    summary: summary.map((s) => ({ ...s, throughputVsHttp: s.requestsPerS / http.requestsPerS, serverCpuVsHttp: s.serverCpuMsPerKText / http.serverCpuMsPerKText })),
+    summary: summary.map((s) => ({
+      ...s,
+      throughputVsHttp: s.requestsPerS / http.requestsPerS,
+      serverCpuVsHttp: s.serverCpuMsPerKText / http.serverCpuMsPerKText,
+    })),
     phases,
   };
 
@@ -179,7 +196,13 @@ async function main(): Promise<void> {
   console.log(markdown(report));
 }
 
-function markdown(r: { date: string; machine: { cpus: number; cpuModel: string; node: string }; options: Options; workload: { requests: number; texts: number }; summary: any[] }): string {
+function markdown(r: {
+  date: string;
+  machine: { cpus: number; cpuModel: string; node: string };
+  options: Options;
+  workload: { requests: number; texts: number };
+  summary: any[];
+}): string {
   const f = (n: number, d = 0) => n.toFixed(d);
   const lines = [
     '# HTTP vs gRPC, same server, same workload',
@@ -189,11 +212,13 @@ function markdown(r: { date: string; machine: { cpus: number; cpuModel: string; 
     '',
     '| transport | req/s | texts/s | p50 ms | p99 ms | server CPU ms / 1k texts | throughput vs HTTP | server CPU vs HTTP | errors |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...r.summary.map((s) =>
-      `| ${s.transport} | ${f(s.requestsPerS)} | ${f(s.textsPerS)} | ${f(s.p50Ms, 1)} | ${f(s.p99Ms, 1)} | ${f(s.serverCpuMsPerKText)} | ${f(s.throughputVsHttp, 2)}x | ${f(s.serverCpuVsHttp, 2)}x | ${s.errors} |`),
+    ...r.summary.map(
+      (s) =>
+        `| ${s.transport} | ${f(s.requestsPerS)} | ${f(s.textsPerS)} | ${f(s.p50Ms, 1)} | ${f(s.p99Ms, 1)} | ${f(s.serverCpuMsPerKText)} | ${f(s.throughputVsHttp, 2)}x | ${f(s.serverCpuVsHttp, 2)}x | ${s.errors} |`,
+    ),
     '',
-    '- **http**: `POST /embed` with the request\'s texts (JSON), keep-alive connection per client.',
-    '- **grpc-tei**: `tei.v1.Embed`, one unary call per text (TEI\'s Embed takes one input), all on one channel.',
+    "- **http**: `POST /embed` with the request's texts (JSON), keep-alive connection per client.",
+    "- **grpc-tei**: `tei.v1.Embed`, one unary call per text (TEI's Embed takes one input), all on one channel.",
     '- **grpc-batch**: `coalesce.v1.EmbedBatch`, one call per request, vectors as packed little-endian float32.',
     '- The load generator runs on the same cores as the server; "server CPU ms / 1k texts" is the server\'s own cost and does not depend on it.',
     '',

@@ -28,18 +28,43 @@ const MODES: Mode[] = ['lane', 'hono'];
 
 /** The workloads: W2's shape (one text, packed answer), a JSON answer, OpenAI's base64. */
 const CASES = [
-  { name: '/embed, 1 text, octet-stream', path: '/embed', body: { inputs: 'a sentence of about forty tokens, '.repeat(4) }, accept: 'application/octet-stream' },
+  {
+    name: '/embed, 1 text, octet-stream',
+    path: '/embed',
+    body: { inputs: 'a sentence of about forty tokens, '.repeat(4) },
+    accept: 'application/octet-stream',
+  },
   { name: '/embed, 1 text, JSON', path: '/embed', body: { inputs: 'a sentence of about forty tokens, '.repeat(4) }, accept: 'application/json' },
-  { name: '/v1/embeddings, 1 text, base64', path: '/v1/embeddings', body: { input: 'a sentence of about forty tokens, '.repeat(4), encoding_format: 'base64', model: 'm' }, accept: 'application/json' },
+  {
+    name: '/v1/embeddings, 1 text, base64',
+    path: '/v1/embeddings',
+    body: { input: 'a sentence of about forty tokens, '.repeat(4), encoding_format: 'base64', model: 'm' },
+    accept: 'application/json',
+  },
 ];
 
 function serve(mode: Mode, dimensions: number): void {
   const vector = Float32Array.from({ length: dimensions }, (_, i) => Math.sin(i));
   const embedder: TextFacade = {
-    info: { id: 'bench', dimensions, maxInputLength: 512, padded: true, pooling: 'mean', normalizedByModel: false, device: 'cpu', provider: 'bench', onnxFile: 'none', inputNames: [], outputName: 'out', outputKind: 'pooled' },
+    info: {
+      id: 'bench',
+      dimensions,
+      maxInputLength: 512,
+      padded: true,
+      pooling: 'mean',
+      normalizedByModel: false,
+      device: 'cpu',
+      provider: 'bench',
+      onnxFile: 'none',
+      inputNames: [],
+      outputName: 'out',
+      outputKind: 'pooled',
+    },
     embed: (r) =>
       new Promise((resolve) =>
-        setImmediate(() => resolve({ vectors: r.inputs.map(() => vector), promptTokens: 42, timings: { tokenizationMs: 1, queueMs: 1, inferenceMs: 4, totalMs: 6 } })),
+        setImmediate(() =>
+          resolve({ vectors: r.inputs.map(() => vector), promptTokens: 42, timings: { tokenizationMs: 1, queueMs: 1, inferenceMs: 4, totalMs: 6 } }),
+        ),
       ),
     tokenize: async () => [],
     decode: async () => [],
@@ -62,11 +87,18 @@ interface Row {
   serverCpuUsPerRequest: number;
 }
 
-async function measure(child: ChildProcess, port: number, c: (typeof CASES)[number], clients: number, seconds: number): Promise<{ requestsPerS: number; serverCpuUsPerRequest: number }> {
-  const cpu = () => new Promise<NodeJS.CpuUsage>((resolve) => {
-    child.once('message', (m: { cpu: NodeJS.CpuUsage }) => resolve(m.cpu));
-    child.send('cpu');
-  });
+async function measure(
+  child: ChildProcess,
+  port: number,
+  c: (typeof CASES)[number],
+  clients: number,
+  seconds: number,
+): Promise<{ requestsPerS: number; serverCpuUsPerRequest: number }> {
+  const cpu = () =>
+    new Promise<NodeJS.CpuUsage>((resolve) => {
+      child.once('message', (m: { cpu: NodeJS.CpuUsage }) => resolve(m.cpu));
+      child.send('cpu');
+    });
   const bytes = requestBytes('127.0.0.1', c.path, { 'content-type': 'application/json', accept: c.accept }, Buffer.from(JSON.stringify(c.body)));
   let counting = false;
   let stop = false;
@@ -96,7 +128,10 @@ async function measure(child: ChildProcess, port: number, c: (typeof CASES)[numb
 
 function gitCommit(): string {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim() + (execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() ? '+changes' : '');
+    return (
+      execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim() +
+      (execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() ? '+changes' : '')
+    );
   } catch {
     return 'unknown';
   }
@@ -104,7 +139,9 @@ function gitCommit(): string {
 
 async function main(): Promise<void> {
   const commit = gitCommit();
-  const honoVersion = (JSON.parse(readFileSync(fileURLToPath(new URL('../../node_modules/@hono/node-server/package.json', import.meta.url)), 'utf8')) as { version: string }).version;
+  const honoVersion = (
+    JSON.parse(readFileSync(fileURLToPath(new URL('../../node_modules/@hono/node-server/package.json', import.meta.url)), 'utf8')) as { version: string }
+  ).version;
   const clients = Number(flagValue('clients', '32'));
   const seconds = Number(flagValue('seconds', '3'));
   const rounds = Number(flagValue('rounds', '3'));
@@ -113,7 +150,9 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   for (let round = 1; round <= rounds; round++) {
     for (const mode of round % 2 ? MODES : [...MODES].reverse()) {
-      const child = fork(fileURLToPath(import.meta.url), ['--serve', mode, '--dimensions', String(dimensions)], { execArgv: process.env.LANE_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.LANE_PROF] : [] });
+      const child = fork(fileURLToPath(import.meta.url), ['--serve', mode, '--dimensions', String(dimensions)], {
+        execArgv: process.env.LANE_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.LANE_PROF] : [],
+      });
       const { port } = await new Promise<{ port: number }>((r) => child.once('message', r as (m: unknown) => void));
       for (const c of CASES) rows.push({ mode, case: c.name, round, ...(await measure(child, port, c, clients, seconds)) });
       child.kill('SIGINT');
@@ -141,7 +180,20 @@ async function main(): Promise<void> {
   mkdirSync(out, { recursive: true });
   writeFileSync(
     join(out, 'http-lane.json'),
-    JSON.stringify({ started: new Date().toISOString(), commit, machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version }, honoNodeServer: honoVersion, clients, seconds, rounds, rows }, null, 2),
+    JSON.stringify(
+      {
+        started: new Date().toISOString(),
+        commit,
+        machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version },
+        honoNodeServer: honoVersion,
+        clients,
+        seconds,
+        rounds,
+        rows,
+      },
+      null,
+      2,
+    ),
   );
   writeFileSync(join(out, 'http-lane.md'), lines.join('\n'));
 }

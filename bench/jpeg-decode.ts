@@ -51,7 +51,9 @@ if (!isMainThread) {
   const seconds = Number(flagValue('seconds', '3'));
   const out = flagValue('out', 'bench/results');
   const dir = flagValue('images', '');
-  const sizes = flagValue('sizes', '224x224,1024x768').split(',').map((s) => s.split('x').map(Number));
+  const sizes = flagValue('sizes', '224x224,1024x768')
+    .split(',')
+    .map((s) => s.split('x').map(Number));
 
   /** Photo-like test pictures (gradients, waves, noise), JPEG quality 90 as the GPU bench's. */
   async function scene(w: number, h: number, seed: number): Promise<Uint8Array> {
@@ -63,7 +65,9 @@ if (!isMainThread) {
         raw.set([(255 * x) / w + noise(), (255 * y) / h + noise(), 128 + 127 * Math.sin((x / w) * (1 + seed) * 6 + (y / h) * 9) + noise()], (y * w + x) * 3);
       }
     }
-    return sharp(raw, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+    return sharp(raw, { raw: { width: w, height: h, channels: 3 } })
+      .jpeg({ quality: 90 })
+      .toBuffer();
   }
 
   const sets: Record<string, Uint8Array[]> = {};
@@ -76,18 +80,25 @@ if (!isMainThread) {
   async function run(images: Uint8Array[], decoder: Job['decoder'], n: number): Promise<{ imagesPerS: number; cpuMsPerImage: number }> {
     const job: Job = { images, decoder, seconds };
     const workers = await Promise.all(
-      Array.from({ length: n }, () => new Promise<Worker>((resolve, reject) => {
-        const w = new Worker(new URL(import.meta.url), { workerData: job });
-        w.once('message', () => resolve(w)).once('error', reject);
-      })),
+      Array.from(
+        { length: n },
+        () =>
+          new Promise<Worker>((resolve, reject) => {
+            const w = new Worker(new URL(import.meta.url), { workerData: job });
+            w.once('message', () => resolve(w)).once('error', reject);
+          }),
+      ),
     );
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     const counts = await Promise.all(
-      workers.map((w) => new Promise<number>((resolve, reject) => {
-        w.once('message', resolve).once('error', reject);
-        w.postMessage('go');
-      })),
+      workers.map(
+        (w) =>
+          new Promise<number>((resolve, reject) => {
+            w.once('message', resolve).once('error', reject);
+            w.postMessage('go');
+          }),
+      ),
     );
     const wall = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(c0);
@@ -112,7 +123,10 @@ if (!isMainThread) {
     '',
     '| input | threads | sharp img/s | wasm img/s | wasm / sharp | sharp CPU ms/img | wasm CPU ms/img |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...rows.map((r: any) => `| ${r.size} JPEG (${r.bytes} B) | ${r.threads} | ${f(r.sharp.imagesPerS)} | ${f(r.wasm.imagesPerS)} | ${f(r.wasm.imagesPerS / r.sharp.imagesPerS, 2)} | ${f(r.sharp.cpuMsPerImage, 2)} | ${f(r.wasm.cpuMsPerImage, 2)} |`),
+    ...rows.map(
+      (r: any) =>
+        `| ${r.size} JPEG (${r.bytes} B) | ${r.threads} | ${f(r.sharp.imagesPerS)} | ${f(r.wasm.imagesPerS)} | ${f(r.wasm.imagesPerS / r.sharp.imagesPerS, 2)} | ${f(r.sharp.cpuMsPerImage, 2)} | ${f(r.wasm.cpuMsPerImage, 2)} |`,
+    ),
   ];
   console.log(lines.join('\n'));
   mkdirSync(out, { recursive: true });

@@ -62,7 +62,7 @@ const rows = [
     plainNs: time((i) => {
       plain.n++;
       plain.ok++;
-      plain.h[0].observe(ms(i + 3) * 3 / 1000);
+      plain.h[0].observe((ms(i + 3) * 3) / 1000);
       plain.h[1].observe(ms(i) / 1000);
       plain.h[2].observe(ms(i + 1) / 1000);
       plain.h[3].observe(ms(i + 2) / 1000);
@@ -74,7 +74,7 @@ const rows = [
     plainNs: time((i) => {
       plain.h[0].observe(1 + (i % 64));
       plain.h[1].observe(ms(i) / 1000);
-      plain.h[2].observe(ms(i) * 0.9 / 1000);
+      plain.h[2].observe((ms(i) * 0.9) / 1000);
     }),
   },
 ];

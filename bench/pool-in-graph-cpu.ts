@@ -19,7 +19,9 @@ const BATCHES = [
 ];
 
 function batch(texts: number, tokens: number, seed: number): EncodedText[] {
-  return Array.from({ length: texts }, (_, i) => ({ ids: Uint32Array.from({ length: tokens }, (_, t) => (t === 0 ? 101 : t === tokens - 1 ? 102 : 1000 + ((seed * 31 + i * 7 + t * 13) % 20000))) }));
+  return Array.from({ length: texts }, (_, i) => ({
+    ids: Uint32Array.from({ length: tokens }, (_, t) => (t === 0 ? 101 : t === tokens - 1 ? 102 : 1000 + ((seed * 31 + i * 7 + t * 13) % 20000))),
+  }));
 }
 
 async function main(): Promise<void> {

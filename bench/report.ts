@@ -115,13 +115,34 @@ const perCpu = (r: { textsPerS: number; cpu?: CpuShares }, who: string) => r.tex
  */
 export function computeTargets(concurrency: number, served: LoadResult[], ceiling: RawBatchResult[][], tjs: LoadResult[]): Targets | null {
   if (served.length === 0) return null;
-  const bestRaw = (i: number, score: (r: RawBatchResult) => number) => Math.max(...ceiling.map((rounds) => (rounds[i] ? score(rounds[i]) : NaN)).filter(Number.isFinite));
+  const bestRaw = (i: number, score: (r: RawBatchResult) => number) =>
+    Math.max(...ceiling.map((rounds) => (rounds[i] ? score(rounds[i]) : NaN)).filter(Number.isFinite));
   const rawQuiet = served.map((s, i) => quiet(s) && ceiling.every((rounds) => quiet(rounds[i])));
   const tjsQuiet = served.map((s, i) => quiet(s) && quiet(tjs[i]));
-  const vsCeiling = ceiling.length ? ratio(served.map((s, i) => s.textsPerS / bestRaw(i, (r) => r.textsPerS)), rawQuiet) : null;
-  const vsCeilingPerCpu = ceiling.length ? ratio(served.map((s, i) => perCpu(s, 'server') / bestRaw(i, (r) => perCpu(r, 'ort'))), rawQuiet) : null;
-  const vsTjs = tjs.length ? ratio(served.map((s, i) => s.textsPerS / (tjs[i]?.textsPerS ?? NaN)), tjsQuiet) : null;
-  const vsTjsPerCpu = tjs.length ? ratio(served.map((s, i) => perCpu(s, 'server') / (tjs[i] ? perCpu(tjs[i], 'transformers.js') : NaN)), tjsQuiet) : null;
+  const vsCeiling = ceiling.length
+    ? ratio(
+        served.map((s, i) => s.textsPerS / bestRaw(i, (r) => r.textsPerS)),
+        rawQuiet,
+      )
+    : null;
+  const vsCeilingPerCpu = ceiling.length
+    ? ratio(
+        served.map((s, i) => perCpu(s, 'server') / bestRaw(i, (r) => perCpu(r, 'ort'))),
+        rawQuiet,
+      )
+    : null;
+  const vsTjs = tjs.length
+    ? ratio(
+        served.map((s, i) => s.textsPerS / (tjs[i]?.textsPerS ?? NaN)),
+        tjsQuiet,
+      )
+    : null;
+  const vsTjsPerCpu = tjs.length
+    ? ratio(
+        served.map((s, i) => perCpu(s, 'server') / (tjs[i] ? perCpu(tjs[i], 'transformers.js') : NaN)),
+        tjsQuiet,
+      )
+    : null;
   const verdict = (a: Ratio | null, b: Ratio | null, target: number) => (a && b ? { throughput: a.median >= target, perCpu: b.median >= target } : null);
   return {
     concurrency,
@@ -143,7 +164,11 @@ const pct = (n: number | null | undefined) => (n === null || n === undefined || 
 function cores(cpu: CpuShares | undefined): string {
   if (!cpu) return '–';
   const main = (name: string) => (name === 'server' ? ` (main thread ${f2(cpu.mainThreadCores?.[name])})` : '');
-  return Object.entries(cpu.cores).map(([name, c]) => `${name} ${f2(c)}${main(name)}`).join(' + ') + ` · others ${f2(cpu.othersCores)}`;
+  return (
+    Object.entries(cpu.cores)
+      .map(([name, c]) => `${name} ${f2(c)}${main(name)}`)
+      .join(' + ') + ` · others ${f2(cpu.othersCores)}`
+  );
 }
 
 /** CPU time per text of the process that does the work (the server, not the load generator). */
@@ -177,13 +202,17 @@ export function modelMarkdown(m: ModelReport): string {
   if (isSkipped(m.transformersJs)) lines.push(`| transformers.js pipeline | – | skipped: ${m.transformersJs.skipped} | | | | | | | | | | |`);
   else {
     for (const r of m.transformersJs.runs) {
-      lines.push(`| transformers.js ${m.transformersJs.version} pipeline | ${r.concurrency} | ${f0(r.textsPerS)} | ${f0(r.tokensPerS)} | ${f0(r.requestsPerS)} | ${f1(r.latencyMs.p50)} | ${f1(r.latencyMs.p99)} | – | – | – | ${cores(r.cpu)} | ${cpuPerText(r.cpu, 'transformers.js', r.textsPerS)} | ${r.errors} |`);
+      lines.push(
+        `| transformers.js ${m.transformersJs.version} pipeline | ${r.concurrency} | ${f0(r.textsPerS)} | ${f0(r.tokensPerS)} | ${f0(r.requestsPerS)} | ${f1(r.latencyMs.p50)} | ${f1(r.latencyMs.p99)} | – | – | – | ${cores(r.cpu)} | ${cpuPerText(r.cpu, 'transformers.js', r.textsPerS)} | ${r.errors} |`,
+      );
     }
   }
   if (isSkipped(m.ceiling)) lines.push(`| raw ORT session (ceiling) | – | skipped: ${m.ceiling.skipped} | | | | | | | | | | |`);
   else {
     for (const r of m.ceiling.results) {
-      lines.push(`| raw ORT ${m.ceiling.ortVersion} session, sorted batches of ${r.batchSize}${r.spinning ? ', pool spinning' : ''} | – | ${f0(r.textsPerS)} | ${f0(r.tokensPerS)} | – | ${f1(r.msPerBatch)}/batch | – | ${r.batchSize} (${pct(r.paddingEfficiency)}) | 100% | – | ${cores(r.cpu)} | ${cpuPerText(r.cpu, 'ort', r.textsPerS)} | 0 |`);
+      lines.push(
+        `| raw ORT ${m.ceiling.ortVersion} session, sorted batches of ${r.batchSize}${r.spinning ? ', pool spinning' : ''} | – | ${f0(r.textsPerS)} | ${f0(r.tokensPerS)} | – | ${f1(r.msPerBatch)}/batch | – | ${r.batchSize} (${pct(r.paddingEfficiency)}) | 100% | – | ${cores(r.cpu)} | ${cpuPerText(r.cpu, 'ort', r.textsPerS)} | 0 |`,
+      );
     }
   }
   const c = m.costs;
@@ -205,15 +234,18 @@ export function modelMarkdown(m: ModelReport): string {
     if (isSkipped(m.profile)) lines.push('', `CPU profile: skipped (${m.profile.skipped}).`);
     else {
       const p = m.profile;
-      lines.push('', `Server main thread under ${p.concurrency} clients (--cpu-prof, ${f1(p.durationS)} s, busy ${pct(p.busy)}): ` +
-        p.categories.map((cat) => `${cat.name} ${pct(cat.share)}`).join(', ') + '.');
+      lines.push(
+        '',
+        `Server main thread under ${p.concurrency} clients (--cpu-prof, ${f1(p.durationS)} s, busy ${pct(p.busy)}): ` +
+          p.categories.map((cat) => `${cat.name} ${pct(cat.share)}`).join(', ') +
+          '.',
+      );
       if (p.workerBusy !== null) lines.push(`Model worker thread busy ${pct(p.workerBusy)} of the same interval.`);
     }
   }
   if (m.targets) {
     const t = m.targets;
-    const r = (x: Ratio | null) =>
-      x ? `${f2(x.median)} (rounds: ${x.byRound.map((v, i) => (x.clean[i] ? f2(v) : `${f2(v)} not clean`)).join(', ')})` : '–';
+    const r = (x: Ratio | null) => (x ? `${f2(x.median)} (rounds: ${x.byRound.map((v, i) => (x.clean[i] ? f2(v) : `${f2(v)} not clean`)).join(', ')})` : '–');
     lines.push(
       '',
       `**Targets at ${t.concurrency} clients** (medians of per-round ratios; a round is "not clean" when the rest of the machine used ` +

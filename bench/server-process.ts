@@ -53,8 +53,19 @@ export interface ServerOptions {
 export async function startServer(options: ServerOptions): Promise<ServerProcess> {
   const flags = serverFlags();
   const port = await freePort();
-  const args = [...(options.nodeArgs ?? []), MAIN_JS, '--model', options.model, '--hostname', '127.0.0.1', '--port', String(port),
-    '--intra-op-threads', String(options.intraOpThreads), ...(options.extraArgs ?? [])];
+  const args = [
+    ...(options.nodeArgs ?? []),
+    MAIN_JS,
+    '--model',
+    options.model,
+    '--hostname',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--intra-op-threads',
+    String(options.intraOpThreads),
+    ...(options.extraArgs ?? []),
+  ];
   let grpcTarget: string | null = null;
   const grpcFlag = grpcPortFlag(flags);
   if (grpcFlag && options.grpc) {
@@ -82,7 +93,10 @@ export async function startServer(options: ServerOptions): Promise<ServerProcess
       child.kill('SIGKILL');
       throw new Error(`the server was not healthy in time:\n${out}`);
     }
-    const ok = await fetch(`${httpUrl}/health`).then((r) => r.status === 200, () => false);
+    const ok = await fetch(`${httpUrl}/health`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) break;
     await sleep(200);
   }

@@ -11,10 +11,12 @@ import { reachableHostPort } from './transport/host-port.js';
 const TIMEOUT_MS = 3000;
 
 const config = loadConfig([], process.env);
-const where = config.udsPath ? { socketPath: config.udsPath } : (() => {
-  const url = new URL(`http://${reachableHostPort(config.hostname, config.port)}`);
-  return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) };
-})();
+const where = config.udsPath
+  ? { socketPath: config.udsPath }
+  : (() => {
+      const url = new URL(`http://${reachableHostPort(config.hostname, config.port)}`);
+      return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) };
+    })();
 const req = request({ ...where, path: '/health', method: 'GET', timeout: TIMEOUT_MS }, (res) => {
   res.resume();
   process.exit(res.statusCode === 200 ? 0 : 1);

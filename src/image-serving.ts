@@ -38,13 +38,18 @@ export async function startImageServing(
   log: Logger,
 ): Promise<ImageServing> {
   const started = performance.now();
-  const vision = await VisionBackend.start(vl.visionGraphPath, vl.visionSource, { height: vl.image.height, width: vl.image.width }, {
-    device: text.backend.info.device,
-    intraOpThreads: config.intraOpThreads,
-    sessions: text.backend.sessions,
-    shapeBuckets: config.shapeBuckets,
-    maxBatchImages: config.maxBatchImages,
-  });
+  const vision = await VisionBackend.start(
+    vl.visionGraphPath,
+    vl.visionSource,
+    { height: vl.image.height, width: vl.image.width },
+    {
+      device: text.backend.info.device,
+      intraOpThreads: config.intraOpThreads,
+      sessions: text.backend.sessions,
+      shapeBuckets: config.shapeBuckets,
+      maxBatchImages: config.maxBatchImages,
+    },
+  );
   if (vision.info.dimensions !== text.backend.info.dimensions) {
     await vision.close();
     throw new Error(`the image tower outputs ${vision.info.dimensions} dimensions but the text tower ${text.backend.info.dimensions}: not one embedding space`);
@@ -52,7 +57,12 @@ export async function startImageServing(
   const loader = await ImagePreprocessor.start(
     vl.image,
     { maxPixels: config.maxImagePixels, jpegDecoder: config.jpegDecoder },
-    { allowUrlFetch: config.allowUrlFetch, fetchTimeoutMs: config.urlFetchTimeoutMs, fetchMaxBytes: config.urlFetchMaxBytes, policy: new UrlFetchPolicy(config.urlFetchAllow) },
+    {
+      allowUrlFetch: config.allowUrlFetch,
+      fetchTimeoutMs: config.urlFetchTimeoutMs,
+      fetchMaxBytes: config.urlFetchMaxBytes,
+      policy: new UrlFetchPolicy(config.urlFetchAllow),
+    },
     config.imageWorkers,
   ).catch(async (e) => {
     await vision.close();
@@ -71,12 +81,26 @@ export async function startImageServing(
     },
     () => 1,
   );
-  const images = new ImageEmbedder(vision.info, loader, batcher, { maxClientBatchSize: config.maxClientBatchSize }, text.embedder.admission, metrics.requestObserver);
+  const images = new ImageEmbedder(
+    vision.info,
+    loader,
+    batcher,
+    { maxClientBatchSize: config.maxClientBatchSize },
+    text.embedder.admission,
+    metrics.requestObserver,
+  );
   metrics.gauge('te_image_queue_size', 'Images waiting for a vision-model call', () => batcher.queued);
-  const classifier = new ZeroShotClassifier(images, text.embedder, { kind: vl.scoring, scale: vl.logits.scale, bias: vl.logits.bias }, config.maxClientBatchSize);
+  const classifier = new ZeroShotClassifier(
+    images,
+    text.embedder,
+    { kind: vl.scoring, scale: vl.logits.scale, bias: vl.logits.bias },
+    config.maxClientBatchSize,
+  );
 
   // Warm-up through the whole image path, as for text: /health waits for a real vision call.
-  const probe = await sharp({ create: { width: vl.image.width, height: vl.image.height, channels: 3, background: { r: 127, g: 127, b: 127 } } }).png().toBuffer();
+  const probe = await sharp({ create: { width: vl.image.width, height: vl.image.height, channels: 3, background: { r: 127, g: 127, b: 127 } } })
+    .png()
+    .toBuffer();
   images.markReady(true);
   await images.embed({ inputs: [probe.toString('base64')], normalize: true }).catch(async (e) => {
     images.markReady(false);
@@ -84,9 +108,18 @@ export async function startImageServing(
     throw e;
   });
   log('image tower loaded', {
-    family: vl.family, layout: vl.layout, onnx: vl.visionSource, ...vl.visionRewrites, input: `${vl.image.height}x${vl.image.width} ${vision.info.inputType}`,
-    output: vision.info.outputName, dimensions: vision.info.dimensions, sessions: vision.maxConcurrentBatches, imageWorkers: loader.workers,
-    logitScale: Number(vl.logits.scale.toFixed(4)), logitBias: Number(vl.logits.bias.toFixed(4)), logits: vl.logits.source,
+    family: vl.family,
+    layout: vl.layout,
+    onnx: vl.visionSource,
+    ...vl.visionRewrites,
+    input: `${vl.image.height}x${vl.image.width} ${vision.info.inputType}`,
+    output: vision.info.outputName,
+    dimensions: vision.info.dimensions,
+    sessions: vision.maxConcurrentBatches,
+    imageWorkers: loader.workers,
+    logitScale: Number(vl.logits.scale.toFixed(4)),
+    logitBias: Number(vl.logits.bias.toFixed(4)),
+    logits: vl.logits.source,
     ms: Math.round(performance.now() - started),
   });
 

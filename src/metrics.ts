@@ -20,7 +20,11 @@ const TOKEN_BUCKETS = [16, 64, 256, 1024, 4096, 16384, 65536];
  */
 class UntypedView {
   readonly type = 'untyped';
-  constructor(readonly name: string, readonly help: string, private readonly counter: Counter) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly counter: Counter,
+  ) {}
   async get() {
     const { values } = await this.counter.get();
     return { name: this.name, help: this.help, type: this.type, aggregator: 'sum', values };
@@ -104,7 +108,11 @@ export class Metrics {
     h.enable();
     const seconds = (ns: number) => (Number.isFinite(ns) ? ns / 1e9 : 0);
     const stats: [string, () => number][] = [
-      ['mean', () => h.mean], ['p50', () => h.percentile(50)], ['p90', () => h.percentile(90)], ['p99', () => h.percentile(99)], ['max', () => h.max],
+      ['mean', () => h.mean],
+      ['p50', () => h.percentile(50)],
+      ['p90', () => h.percentile(90)],
+      ['p99', () => h.percentile(99)],
+      ['max', () => h.max],
     ];
     // Gauges are collected in registration order: the last one resets the interval.
     stats.forEach(([stat, read], i) =>
@@ -122,7 +130,14 @@ export class Metrics {
 
   /** A gauge read at each scrape. */
   gauge(name: string, help: string, read: () => number): void {
-    new Gauge({ name, help, registers: [this.registry], collect() { this.set(read()); } });
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
   }
 
   render(): Promise<string> {

@@ -59,8 +59,12 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     throw new Error(`--max-batch-tokens ${config.maxBatchTokens} is below the max input length ${manifest.maxLength}: a full-length input could never run`);
   }
   const modelPrompts = readModelPrompts(dir);
-  const prompts = Prompts.from({ prompts: modelPrompts.prompts, modelDefaultPromptName: modelPrompts.defaultPromptName,
-    defaultPromptName: config.defaultPromptName, defaultPrompt: config.defaultPrompt });
+  const prompts = Prompts.from({
+    prompts: modelPrompts.prompts,
+    modelDefaultPromptName: modelPrompts.defaultPromptName,
+    defaultPromptName: config.defaultPromptName,
+    defaultPrompt: config.defaultPrompt,
+  });
   const tokenizerFiles = { tokenizerPath: manifest.tokenizerPath, configPath: manifest.tokenizerConfigPath, maxLength: manifest.maxLength };
   const encoder: TokenizerPool | InlineTextEncoder =
     config.tokenizationWorkers > 0
@@ -70,19 +74,40 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
   const specialIds = encoder.specialIds();
 
   const loadStart = performance.now();
-  const backend = await OrtBackend.start(id, manifest, { device: config.device, intraOpThreads: config.intraOpThreads,
-    sessions: config.sessions, poolInGraph: config.poolInGraph, seqMultiple: config.padSeqMultiple, batchMultiple: config.padBatchMultiple,
-    memPattern: config.memPattern, shapeBuckets: config.shapeBuckets, warmupTokens: config.maxBatchTokens, warmupRows: config.maxBatchRequests })
-    .catch(async (e: unknown) => {
-      await encoder.close();
-      throw e;
-    });
+  const backend = await OrtBackend.start(id, manifest, {
+    device: config.device,
+    intraOpThreads: config.intraOpThreads,
+    sessions: config.sessions,
+    poolInGraph: config.poolInGraph,
+    seqMultiple: config.padSeqMultiple,
+    batchMultiple: config.padBatchMultiple,
+    memPattern: config.memPattern,
+    shapeBuckets: config.shapeBuckets,
+    warmupTokens: config.maxBatchTokens,
+    warmupRows: config.maxBatchRequests,
+  }).catch(async (e: unknown) => {
+    await encoder.close();
+    throw e;
+  });
   const info = backend.info;
   for (const note of backend.notes) log(note);
-  log('model loaded', { model: id, dir, onnx: info.onnxFile, device: info.device, provider: info.provider, sessions: backend.sessions,
-    dimensions: info.dimensions, maxInputLength: info.maxInputLength, pooling: info.pooling, poolingInGraph: backend.pooledInGraph, paddingRemovedInGraph: backend.removesPadding,
-    warmedShapes: backend.warmup.shapes, warmupMs: Math.round(backend.warmup.ms),
-    output: info.outputName, ms: Math.round(performance.now() - loadStart) });
+  log('model loaded', {
+    model: id,
+    dir,
+    onnx: info.onnxFile,
+    device: info.device,
+    provider: info.provider,
+    sessions: backend.sessions,
+    dimensions: info.dimensions,
+    maxInputLength: info.maxInputLength,
+    pooling: info.pooling,
+    poolingInGraph: backend.pooledInGraph,
+    paddingRemovedInGraph: backend.removesPadding,
+    warmedShapes: backend.warmup.shapes,
+    warmupMs: Math.round(backend.warmup.ms),
+    output: info.outputName,
+    ms: Math.round(performance.now() - loadStart),
+  });
 
   const metrics = new Metrics();
   if (config.eventLoopMetrics) metrics.watchEventLoop();
@@ -95,8 +120,14 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
   const sharedQueue = settings.batchQueue === 'shared';
   const queue = sharedQueue ? new SharedTextQueue(info.maxInputLength, info.padded, limits) : new Batcher(backend, limits);
   if (queue instanceof SharedTextQueue) backend.takeFrom(queue);
-  const embedder = new Embedder(info, encoder, queue, { maxClientBatchSize: config.maxClientBatchSize, autoTruncate: config.autoTruncate, prompts },
-    config.maxConcurrentRequests, metrics.requestObserver);
+  const embedder = new Embedder(
+    info,
+    encoder,
+    queue,
+    { maxClientBatchSize: config.maxClientBatchSize, autoTruncate: config.autoTruncate, prompts },
+    config.maxConcurrentRequests,
+    metrics.requestObserver,
+  );
   metrics.gauge('te_queue_size', 'Inputs waiting for a model call', () => queue.queued);
   metrics.gauge('te_requests_in_progress', 'Admitted requests', () => embedder.admission.inUse);
 
@@ -122,9 +153,19 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
 
   let draining = false;
   const modelName = servedModelName(config, id);
-  const served = modelInfo({ config, id, dir, model: info, pooling: vl ? info.pooling : manifest.pooling, prompts: prompts.prompts,
-    batchQueue: sharedQueue ? 'shared' : 'main', images, http: httpWhere(config.httpThreads), settings,
-    backend: { sessions: backend.sessions, removesPadding: backend.removesPadding } });
+  const served = modelInfo({
+    config,
+    id,
+    dir,
+    model: info,
+    pooling: vl ? info.pooling : manifest.pooling,
+    prompts: prompts.prompts,
+    batchQueue: sharedQueue ? 'shared' : 'main',
+    images,
+    http: httpWhere(config.httpThreads),
+    settings,
+    backend: { sessions: backend.sessions, removesPadding: backend.removesPadding },
+  });
   const httpDeps: HttpDeps = {
     access: { apiKeys: ApiKeys.parse(config.apiKey), protectMetrics: config.apiKeyMetrics, corsOrigins: ApiKeys.parse(config.corsAllowOrigin) },
     images: images ? { images: images.images, classifier: images.classifier } : undefined,
@@ -164,8 +205,11 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     });
   }
   // What is bound (0.0.0.0 stays 0.0.0.0); httpUrl / grpcUrl are where a client here connects.
-  log('listening', { http: config.udsPath ? httpUrl : `http://${hostPort(config.hostname, port)}`,
-    grpc: grpc ? (config.grpcUdsPath ? grpc.url : hostPort(config.hostname, grpc.port)) : 'off', httpThreads: config.httpThreads });
+  log('listening', {
+    http: config.udsPath ? httpUrl : `http://${hostPort(config.hostname, port)}`,
+    grpc: grpc ? (config.grpcUdsPath ? grpc.url : hostPort(config.hostname, grpc.port)) : 'off',
+    httpThreads: config.httpThreads,
+  });
 
   let closing: Promise<void> | null = null;
   return {

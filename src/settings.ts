@@ -16,7 +16,10 @@ export interface Facts {
   modelMaxLength: number;
 }
 
-export type Tuning = Pick<Config, 'sessions' | 'padSeqMultiple' | 'padBatchMultiple' | 'shapeBuckets' | 'memPattern' | 'batchQueue' | 'intraOpThreads' | 'maxInputLength' | 'dtype'>;
+export type Tuning = Pick<
+  Config,
+  'sessions' | 'padSeqMultiple' | 'padBatchMultiple' | 'shapeBuckets' | 'memPattern' | 'batchQueue' | 'intraOpThreads' | 'maxInputLength' | 'dtype'
+>;
 
 export interface Settings {
   sessions: number;
@@ -108,7 +111,10 @@ export function resolveSettings(config: Tuning, facts: Facts): Settings {
  * models, the fp16 variant of both towers. config.ts refuses --dtype together with --onnx-file
  * or --onnx-variant, so nothing given is overridden.
  */
-export function resolveModelFiles(config: Pick<Config, 'dtype' | 'onnxFile' | 'onnxVariant'>, visionLanguage: boolean): { onnxFile: string | null; onnxVariant: string | null } {
+export function resolveModelFiles(
+  config: Pick<Config, 'dtype' | 'onnxFile' | 'onnxVariant'>,
+  visionLanguage: boolean,
+): { onnxFile: string | null; onnxVariant: string | null } {
   const fp16 = config.dtype === 'float16';
   if (visionLanguage) return { onnxFile: config.onnxFile, onnxVariant: fp16 ? 'fp16' : config.onnxVariant };
   return { onnxFile: fp16 ? 'onnx/model_fp16.onnx' : config.onnxFile, onnxVariant: null };

@@ -29,7 +29,12 @@ export const TEI_FLAGS: readonly TeiFlag[] = [
   { flag: '--auto-truncate', env: 'AUTO_TRUNCATE', kind: 'option', note: 'Default true, as TEI 1.9.' },
   { flag: '--default-prompt-name', env: 'DEFAULT_PROMPT_NAME', kind: 'option' },
   { flag: '--default-prompt', env: 'DEFAULT_PROMPT', kind: 'option' },
-  { flag: '--dense-path', env: 'DENSE_PATH', kind: 'refused', why: 'Dense modules (2_Dense) are not applied by Coalesce; export the model with its Dense layer inside the ONNX graph' },
+  {
+    flag: '--dense-path',
+    env: 'DENSE_PATH',
+    kind: 'refused',
+    why: 'Dense modules (2_Dense) are not applied by Coalesce; export the model with its Dense layer inside the ONNX graph',
+  },
   { flag: '--device-id', env: 'DEVICE_ID', kind: 'refused', why: 'use --device cuda:N to choose the GPU' },
   { flag: '--hf-api-token', env: 'HF_API_TOKEN', kind: 'option' },
   { flag: '--hf-token', env: 'HF_TOKEN', kind: 'option' },
@@ -43,6 +48,11 @@ export const TEI_FLAGS: readonly TeiFlag[] = [
   { flag: '--disable-spans', env: 'DISABLE_SPANS', kind: 'no-op', note: 'Coalesce emits no tracing spans.' },
   { flag: '--otlp-endpoint', env: 'OTLP_ENDPOINT', kind: 'refused', why: 'Coalesce exports no OpenTelemetry traces' },
   { flag: '--otlp-service-name', env: 'OTLP_SERVICE_NAME', kind: 'refused', why: 'Coalesce exports no OpenTelemetry traces' },
-  { flag: '--prometheus-port', env: 'PROMETHEUS_PORT', kind: 'refused', why: 'metrics are served at /metrics on the HTTP port (--port), not on a port of their own' },
+  {
+    flag: '--prometheus-port',
+    env: 'PROMETHEUS_PORT',
+    kind: 'refused',
+    why: 'metrics are served at /metrics on the HTTP port (--port), not on a port of their own',
+  },
   { flag: '--cors-allow-origin', env: 'CORS_ALLOW_ORIGIN', kind: 'option' },
 ];

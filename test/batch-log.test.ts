@@ -16,7 +16,11 @@ test('without a logger the hook is the metrics hook itself', () => {
 test('a text call is observed, then logged with its tokens and both times', () => {
   const seen: BatchStats[] = [];
   const lines: [string, Record<string, unknown> | undefined][] = [];
-  const hook = batchHook((b) => seen.push(b), (m, f) => lines.push([m, f]), 'text');
+  const hook = batchHook(
+    (b) => seen.push(b),
+    (m, f) => lines.push([m, f]),
+    'text',
+  );
   hook(stats);
   assert.deepEqual(seen, [stats]);
   assert.deepEqual(lines, [['batch', { kind: 'text', inputs: 3, tokens: 40, padded_tokens: 48, ms: 4.12, session_ms: 3.99 }]]);
@@ -24,7 +28,11 @@ test('a text call is observed, then logged with its tokens and both times', () =
 
 test('an image call has no tokens, and no session time when the backend did not give one', () => {
   const lines: (Record<string, unknown> | undefined)[] = [];
-  batchHook(() => {}, (_, f) => lines.push(f), 'image')({ size: 8, units: 8, useful: 8, inferenceMs: 12 });
+  batchHook(
+    () => {},
+    (_, f) => lines.push(f),
+    'image',
+  )({ size: 8, units: 8, useful: 8, inferenceMs: 12 });
   assert.deepEqual(lines, [{ kind: 'image', inputs: 8, ms: 12 }]);
 });
 
@@ -36,7 +44,10 @@ test('a server started with --log-batches logs the model call of a request, with
     const before = lines.length;
     const res = await post(server.httpUrl, '/embed', { inputs: ['one text', 'and another one'] });
     assert.equal(res.status, 200);
-    const calls = lines.slice(before).filter(([m]) => m === 'batch').map(([, f]) => f!);
+    const calls = lines
+      .slice(before)
+      .filter(([m]) => m === 'batch')
+      .map(([, f]) => f!);
     assert.equal(calls.length, 1);
     assert.equal(calls[0].kind, 'text');
     assert.equal(calls[0].inputs, 2);

@@ -33,13 +33,25 @@ test('--auto-truncate defaults to true, as TEI 1.9', () => {
 });
 
 test('bad values name the flag or the variable', () => {
-  assert.throws(() => loadConfig(['--port', 'x'], {}), (e: Error) => e instanceof ConfigError && /--port: 'x' is not an integer/.test(e.message));
-  assert.throws(() => loadConfig([], { MAX_BATCH_TOKENS: '0' }), (e: Error) => e instanceof ConfigError && /MAX_BATCH_TOKENS: 0 is below the minimum 1/.test(e.message));
+  assert.throws(
+    () => loadConfig(['--port', 'x'], {}),
+    (e: Error) => e instanceof ConfigError && /--port: 'x' is not an integer/.test(e.message),
+  );
+  assert.throws(
+    () => loadConfig([], { MAX_BATCH_TOKENS: '0' }),
+    (e: Error) => e instanceof ConfigError && /MAX_BATCH_TOKENS: 0 is below the minimum 1/.test(e.message),
+  );
   assert.throws(() => loadConfig(['--pooling', 'sum'], {}), /--pooling: 'sum' is not one of mean, cls, max, last_token/);
   assert.throws(() => loadConfig([], { DEVICE: 'gpu' }), /DEVICE: 'gpu' is not one of cpu, cuda, cuda:N, auto/);
   assert.throws(() => loadConfig(['--hub-offline', 'maybe'], {}), /--hub-offline: 'maybe' is not a boolean/);
-  assert.throws(() => loadConfig(['--port'], {}), (e: Error) => e instanceof ConfigError && /--port/.test(e.message) && /argument missing/.test(e.message));
-  assert.throws(() => loadConfig(['--max-batch-token', '5'], {}), (e: Error) => e instanceof ConfigError && /unknown option '--max-batch-token'/.test(e.message));
+  assert.throws(
+    () => loadConfig(['--port'], {}),
+    (e: Error) => e instanceof ConfigError && /--port/.test(e.message) && /argument missing/.test(e.message),
+  );
+  assert.throws(
+    () => loadConfig(['--max-batch-token', '5'], {}),
+    (e: Error) => e instanceof ConfigError && /unknown option '--max-batch-token'/.test(e.message),
+  );
   assert.throws(() => loadConfig(['stray'], {}), ConfigError);
 });
 
@@ -57,7 +69,7 @@ test("TEI's names are aliases of the same options", () => {
   assert.equal(loadConfig(['-p', '3000'], {}).port, 3000);
   assert.equal(loadConfig(['--hf-api-token', 'hf_a'], {}).hubToken, 'hf_a');
   assert.equal(loadConfig([], { HF_API_TOKEN: 'hf_b' }).hubToken, 'hf_b');
-  assert.equal(loadConfig([], { HF_API_TOKEN: 'hf_b', HF_TOKEN: 'hf_c' }).hubToken, 'hf_c', 'the option\'s own variable comes first');
+  assert.equal(loadConfig([], { HF_API_TOKEN: 'hf_b', HF_TOKEN: 'hf_c' }).hubToken, 'hf_c', "the option's own variable comes first");
   assert.throws(() => loadConfig(['--model', 'a', '--model-id', 'b'], {}), /--model and --model-id name the same option/);
 });
 
@@ -84,14 +96,44 @@ test('default prompt options: either one, never both (as TEI)', () => {
   assert.equal(loadConfig(['--default-prompt-name', 'query'], {}).defaultPromptName, 'query');
   assert.equal(loadConfig([], { DEFAULT_PROMPT: 'query: ' }).defaultPrompt, 'query: ');
   assert.deepEqual([loadConfig([], {}).defaultPrompt, loadConfig([], {}).defaultPromptName], [null, null]);
-  assert.throws(() => loadConfig(['--default-prompt', 'q: '], { DEFAULT_PROMPT_NAME: 'query' }), /--default-prompt and DEFAULT_PROMPT_NAME cannot be used together|DEFAULT_PROMPT_NAME and --default-prompt cannot be used together/);
+  assert.throws(
+    () => loadConfig(['--default-prompt', 'q: '], { DEFAULT_PROMPT_NAME: 'query' }),
+    /--default-prompt and DEFAULT_PROMPT_NAME cannot be used together|DEFAULT_PROMPT_NAME and --default-prompt cannot be used together/,
+  );
 });
 
 test("every one of TEI 1.9.3's flags is mapped: an option takes it, or it is a switch, a no-op or refused", () => {
-  const teiFlags = ['model-id', 'revision', 'tokenization-workers', 'dtype', 'pooling', 'max-concurrent-requests', 'max-batch-tokens', 'max-batch-requests',
-    'max-client-batch-size', 'auto-truncate', 'default-prompt-name', 'default-prompt', 'hf-api-token', 'hf-token', 'hostname', 'port', 'uds-path',
-    'huggingface-hub-cache', 'payload-limit', 'api-key', 'json-output', 'disable-spans', 'otlp-endpoint', 'otlp-service-name', 'prometheus-port',
-    'cors-allow-origin', 'dense-path', 'served-model-name', 'device-id'];
+  const teiFlags = [
+    'model-id',
+    'revision',
+    'tokenization-workers',
+    'dtype',
+    'pooling',
+    'max-concurrent-requests',
+    'max-batch-tokens',
+    'max-batch-requests',
+    'max-client-batch-size',
+    'auto-truncate',
+    'default-prompt-name',
+    'default-prompt',
+    'hf-api-token',
+    'hf-token',
+    'hostname',
+    'port',
+    'uds-path',
+    'huggingface-hub-cache',
+    'payload-limit',
+    'api-key',
+    'json-output',
+    'disable-spans',
+    'otlp-endpoint',
+    'otlp-service-name',
+    'prometheus-port',
+    'cors-allow-origin',
+    'dense-path',
+    'served-model-name',
+    'device-id',
+  ];
   assert.deepEqual(TEI_FLAGS.map((t) => t.flag).sort(), teiFlags.map((f) => `--${f}`).sort());
   const claimed = new Set(Object.values(OPTIONS).flatMap((o) => [o.flag, ...('aliases' in o && o.aliases ? o.aliases : [])]));
   for (const t of TEI_FLAGS.filter((t) => t.kind === 'option')) assert.ok(claimed.has(t.flag), `no option takes ${t.flag}`);
@@ -101,14 +143,26 @@ test('a TEI flag Coalesce does not support stops the start, given as a flag or a
   const refused = TEI_FLAGS.filter((t) => t.kind === 'refused' && !Object.values(OPTIONS).some((o) => o.flag === t.flag));
   assert.ok(refused.some((t) => t.flag === '--dense-path'));
   for (const t of refused) {
-    assert.throws(() => loadConfig([t.flag, 'value'], {}), (e: Error) => e instanceof ConfigError && e.message.startsWith(`${t.flag} (a TEI setting) is not supported by Coalesce: `), t.flag);
-    assert.throws(() => loadConfig([], { [t.env]: 'value' }), (e: Error) => e instanceof ConfigError && e.message.startsWith(`${t.env} (a TEI setting) is not supported`), t.env);
+    assert.throws(
+      () => loadConfig([t.flag, 'value'], {}),
+      (e: Error) => e instanceof ConfigError && e.message.startsWith(`${t.flag} (a TEI setting) is not supported by Coalesce: `),
+      t.flag,
+    );
+    assert.throws(
+      () => loadConfig([], { [t.env]: 'value' }),
+      (e: Error) => e instanceof ConfigError && e.message.startsWith(`${t.env} (a TEI setting) is not supported`),
+      t.env,
+    );
     assert.doesNotThrow(() => loadConfig([], { [t.env]: '' }), 'an empty variable is unset');
   }
 });
 
 test('--api-key and API_KEY are taken as TEI names them, and /info never shows the keys', () => {
-  for (const config of [loadConfig(['--api-key', 'sk-secret-1,sk-secret-2'], {}), loadConfig(['--api-key=sk-secret-1,sk-secret-2'], {}), loadConfig([], { API_KEY: 'sk-secret-1,sk-secret-2' })]) {
+  for (const config of [
+    loadConfig(['--api-key', 'sk-secret-1,sk-secret-2'], {}),
+    loadConfig(['--api-key=sk-secret-1,sk-secret-2'], {}),
+    loadConfig([], { API_KEY: 'sk-secret-1,sk-secret-2' }),
+  ]) {
     assert.equal(config.apiKey, 'sk-secret-1,sk-secret-2');
     const shown = JSON.stringify(publicConfig(config));
     assert.ok(!shown.includes('sk-secret'), shown);

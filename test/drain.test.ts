@@ -104,7 +104,10 @@ test('a stuck half-sent request is cut at --shutdown-timeout (exit 1)', async ()
     assert.equal(await server.exited, 1);
     // The default request timeout would have held it for 300 s.
     assert.ok(Date.now() - t0 < 30_000, `exit took ${Date.now() - t0} ms`);
-    assert.ok(server.logs.some((l) => l.message === 'shutdown timed out: cutting what is left'), JSON.stringify(server.logs));
+    assert.ok(
+      server.logs.some((l) => l.message === 'shutdown timed out: cutting what is left'),
+      JSON.stringify(server.logs),
+    );
   } finally {
     server.child.kill('SIGKILL');
   }

@@ -28,11 +28,17 @@ test('no import cycle between top-level folders of src/', () => {
 });
 
 test('src/core imports no HTTP, gRPC, ONNX Runtime or tokenizer package', () => {
-  assert.deepEqual(forbiddenImports(edges, 'core', ({ spec, unit }) => unit === null && CORE_FORBIDDEN.test(spec)), []);
+  assert.deepEqual(
+    forbiddenImports(edges, 'core', ({ spec, unit }) => unit === null && CORE_FORBIDDEN.test(spec)),
+    [],
+  );
 });
 
 test('src/onnx-graph imports nothing of the server but paths.ts', () => {
-  assert.deepEqual(forbiddenImports(edges, 'onnx-graph', ({ unit }) => unit !== null && unit !== 'onnx-graph' && unit !== 'paths.ts'), []);
+  assert.deepEqual(
+    forbiddenImports(edges, 'onnx-graph', ({ unit }) => unit !== null && unit !== 'onnx-graph' && unit !== 'paths.ts'),
+    [],
+  );
 });
 
 test('the checks catch what they look for', () => {
@@ -46,5 +52,8 @@ test('the checks catch what they look for', () => {
   assert.deepEqual(unitCycles(fake), [
     { units: ['backend', 'core', 'model-prep'], imports: ['core/a.ts -> backend/b.ts', 'backend/b.ts -> model-prep/c.ts', 'model-prep/c.ts -> core/d.ts'] },
   ]);
-  assert.deepEqual(forbiddenImports(fake, 'core', ({ spec, unit }) => unit === null && CORE_FORBIDDEN.test(spec)), ['core/d.ts -> @grpc/grpc-js']);
+  assert.deepEqual(
+    forbiddenImports(fake, 'core', ({ spec, unit }) => unit === null && CORE_FORBIDDEN.test(spec)),
+    ['core/d.ts -> @grpc/grpc-js'],
+  );
 });

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { waitFor, within } from './helpers/wait-for.js';
 
 const MAIN = 'dist/src/main.js';
-const run = (...args: string[]) => spawnSync(process.execPath, [MAIN, '--port', '0', ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, PORT: '' } });
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, [MAIN, '--port', '0', ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, PORT: '' } });
 /** Tests that start the server as a process: on a loaded 2-core machine one start alone took 30 s. */
 const SPAWNS = { timeout: 240_000 };
 
@@ -75,10 +76,18 @@ test('with HTTP threads, /info answers 200 from the first moment the port accept
   await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
   const port = (probe.address() as AddressInfo).port;
   await new Promise((r) => probe.close(r));
-  const child = spawn(process.execPath, [MAIN, '--model', 'test/fixtures/tiny-bert', '--port', String(port), '--hostname', '127.0.0.1', '--grpc-port', '-1', '--http-threads', '2'], { stdio: 'ignore' });
+  const child = spawn(
+    process.execPath,
+    [MAIN, '--model', 'test/fixtures/tiny-bert', '--port', String(port), '--hostname', '127.0.0.1', '--grpc-port', '-1', '--http-threads', '2'],
+    { stdio: 'ignore' },
+  );
   try {
     // No answer: not listening yet. The first answer must already be a 200.
-    const res = await waitFor(() => fetch(`http://127.0.0.1:${port}/info`).catch(() => null), { timeoutMs: 180_000, intervalMs: 5, what: 'an answer from /info' });
+    const res = await waitFor(() => fetch(`http://127.0.0.1:${port}/info`).catch(() => null), {
+      timeoutMs: 180_000,
+      intervalMs: 5,
+      what: 'an answer from /info',
+    });
     const body = await res.text();
     assert.equal(res.status, 200, body);
     assert.match((JSON.parse(body) as { http: string }).http, /threads|starting/);
@@ -96,13 +105,17 @@ test('SIGTERM drains: every request admitted before it is answered, then the pro
   const keepAlive = setInterval(() => {}, 1000);
   exited.finally(() => clearInterval(keepAlive));
   let stderr = '';
-  const url = await within(new Promise<string>((resolve) => {
-    child.stderr!.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      const m = /listening http=(\S+)[\s\S]*ready pid=/.exec(stderr);
-      if (m) resolve(m[1]);
-    });
-  }), 180_000, 'the server to start').catch((e: Error) => {
+  const url = await within(
+    new Promise<string>((resolve) => {
+      child.stderr!.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        const m = /listening http=(\S+)[\s\S]*ready pid=/.exec(stderr);
+        if (m) resolve(m[1]);
+      });
+    }),
+    180_000,
+    'the server to start',
+  ).catch((e: Error) => {
     child.kill('SIGKILL');
     throw new Error(`${e.message}: ${stderr}`);
   });
@@ -125,7 +138,9 @@ test('SIGTERM drains: every request admitted before it is answered, then the pro
   assert.match(first, /^200 /);
   child.kill('SIGTERM');
   const outcomes = await within(Promise.all(requests), 60_000, 'every request to end');
-  t.diagnostic(`after SIGTERM: ${outcomes.filter((o) => o.startsWith('200 ')).length} answered, ${outcomes.filter((o) => !o.startsWith('200 ')).length} refused, of ${outcomes.length}`);
+  t.diagnostic(
+    `after SIGTERM: ${outcomes.filter((o) => o.startsWith('200 ')).length} answered, ${outcomes.filter((o) => !o.startsWith('200 ')).length} refused, of ${outcomes.length}`,
+  );
   // Admitted requests are answered; later ones are refused at admission (503 "not ready") or at connect.
   for (const o of outcomes) assert.match(o, /^200 |^503 .*not ready|^refused$/, `unexpected outcome ${o}`);
   assert.ok(!outcomes.some((o) => o.includes('shutting down')), 'an admitted request was dropped by the draining batcher');

@@ -12,9 +12,23 @@ import { post, startServer } from './helpers/server.js';
 /** Every name src/metrics.ts exported before prom-client (TEI's te_* and Coalesce's own), and TEI's added since. */
 const TEI_NAMES = {
   untyped: ['te_request_count', 'te_request_success', 'te_request_failure'],
-  histogram: ['te_request_duration', 'te_request_tokenization_duration', 'te_request_queue_duration', 'te_request_inference_duration',
-    'te_batch_next_size', 'te_batch_next_tokens', 'te_batch_inference_duration', 'coalesce_batch_session_duration'],
-  counter: ['te_request_count_total', 'te_request_success_total', 'te_request_failure_total', 'coalesce_batch_tokens_total', 'coalesce_batch_padded_tokens_total'],
+  histogram: [
+    'te_request_duration',
+    'te_request_tokenization_duration',
+    'te_request_queue_duration',
+    'te_request_inference_duration',
+    'te_batch_next_size',
+    'te_batch_next_tokens',
+    'te_batch_inference_duration',
+    'coalesce_batch_session_duration',
+  ],
+  counter: [
+    'te_request_count_total',
+    'te_request_success_total',
+    'te_request_failure_total',
+    'coalesce_batch_tokens_total',
+    'coalesce_batch_padded_tokens_total',
+  ],
   gauge: ['te_queue_size', 'te_requests_in_progress'],
 };
 
@@ -40,7 +54,7 @@ async function scrape(): Promise<string> {
   return res.text();
 }
 
-test('a scrape carries TEI\'s names with their types, and counts what the server did', async () => {
+test("a scrape carries TEI's names with their types, and counts what the server did", async () => {
   const before = samples(await scrape());
   assert.equal((await post(server.httpUrl, '/embed', { inputs: ['hello metrics', 'two'] })).status, 200);
   assert.equal((await post(server.httpUrl, '/embed', { inputs: 'too long '.repeat(100), truncate: false })).status, 422);
@@ -73,7 +87,10 @@ test('promtool check metrics accepts a real scrape', async (t) => {
   const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
   assert.equal(check.status, 0, `promtool check metrics: ${check.stdout}${check.stderr}`);
   // promtool lints what it is given: a bad exposition must fail, or this test proves nothing.
-  const bad = spawnSync('promtool', ['check', 'metrics'], { input: '# HELP x_seconds_count c\n# TYPE x_seconds_count counter\nx_seconds_count 1\n', encoding: 'utf8' });
+  const bad = spawnSync('promtool', ['check', 'metrics'], {
+    input: '# HELP x_seconds_count c\n# TYPE x_seconds_count counter\nx_seconds_count 1\n',
+    encoding: 'utf8',
+  });
   assert.notEqual(bad.status, 0);
 });
 

@@ -22,7 +22,14 @@ test('bound to 0.0.0.0, the start log says what is bound; /info shows the config
     assert.equal(info.config.sessions, 0);
     assert.equal(info.config.maxInputLength, 32);
     assert.deepEqual(
-      [info.resolved.batchQueue, info.resolved.sessions, info.resolved.shapeBuckets, info.resolved.padSeqMultiple, info.resolved.maxInputLength, info.resolved.dtype],
+      [
+        info.resolved.batchQueue,
+        info.resolved.sessions,
+        info.resolved.shapeBuckets,
+        info.resolved.padSeqMultiple,
+        info.resolved.maxInputLength,
+        info.resolved.dtype,
+      ],
       ['main', 1, false, 1, 32, 'float32'],
     );
     // The keys TEI clients read are unchanged, and agree with the resolved values.

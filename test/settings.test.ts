@@ -9,10 +9,26 @@ const resolve = (args: string[], facts: Facts) => resolveSettings(loadConfig(arg
 
 test('the defaults become what each provider runs best with', () => {
   assert.deepEqual(resolve([], CPU), {
-    sessions: 1, shapeBuckets: false, padSeqMultiple: 1, padBatchMultiple: 1, memPattern: true, batchQueue: 'main', intraOpThreads: null, maxInputLength: 512, dtype: 'float32',
+    sessions: 1,
+    shapeBuckets: false,
+    padSeqMultiple: 1,
+    padBatchMultiple: 1,
+    memPattern: true,
+    batchQueue: 'main',
+    intraOpThreads: null,
+    maxInputLength: 512,
+    dtype: 'float32',
   });
   assert.deepEqual(resolve([], CUDA), {
-    sessions: 2, shapeBuckets: true, padSeqMultiple: 32, padBatchMultiple: 1, memPattern: true, batchQueue: 'shared', intraOpThreads: 1, maxInputLength: 512, dtype: 'float32',
+    sessions: 2,
+    shapeBuckets: true,
+    padSeqMultiple: 32,
+    padBatchMultiple: 1,
+    memPattern: true,
+    batchQueue: 'shared',
+    intraOpThreads: 1,
+    maxInputLength: 512,
+    dtype: 'float32',
   });
 });
 

@@ -76,12 +76,13 @@ export function anchorMain<I, P, R>(init: (args: I) => Promise<{ info: unknown; 
   let run: ((args: P) => Promise<R>) | null = null;
   const reply = (m: FromChild) => process.send!(m);
   process.on('message', (m: ToChild) => {
-    const task = m.type === 'init'
-      ? init(m.args as I).then((loaded) => {
-          run = loaded.run;
-          reply({ type: 'ready', info: loaded.info });
-        })
-      : (run ? run(m.args as P) : Promise.reject(new Error('not initialised'))).then((result) => reply({ type: 'result', result }));
+    const task =
+      m.type === 'init'
+        ? init(m.args as I).then((loaded) => {
+            run = loaded.run;
+            reply({ type: 'ready', info: loaded.info });
+          })
+        : (run ? run(m.args as P) : Promise.reject(new Error('not initialised'))).then((result) => reply({ type: 'result', result }));
     task.catch((e: Error) => reply({ type: 'error', message: e.stack ?? String(e) }));
   });
   process.on('disconnect', () => process.exit(0));

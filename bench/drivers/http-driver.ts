@@ -14,19 +14,15 @@ export async function httpDriver(baseUrl: string, options: { path?: string; trun
   const embed = (texts: string[]) =>
     new Promise<void>((resolve, reject) => {
       const body = JSON.stringify({ inputs: texts, truncate });
-      const req = request(
-        url,
-        { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            if (res.statusCode === 200) return resolve();
-            reject(new Error(`HTTP ${res.statusCode}: ${Buffer.concat(chunks).toString('utf8').slice(0, 300)}`));
-          });
-          res.on('error', reject);
-        },
-      );
+      const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          if (res.statusCode === 200) return resolve();
+          reject(new Error(`HTTP ${res.statusCode}: ${Buffer.concat(chunks).toString('utf8').slice(0, 300)}`));
+        });
+        res.on('error', reject);
+      });
       req.on('error', reject);
       req.end(body);
     });

@@ -55,7 +55,9 @@ const RAW = flagValue('raw', 'full');
 const REPLAY = RAW === 'minimal' || RAW === 'replay';
 const SERVER_FLAGS = flagValue('server-flags', '').split(' ').filter(Boolean);
 const NODE_FLAGS = flagValue('node-flags', '').split(' ').filter(Boolean);
-const PHASES = flagValue('phases')?.split(',').map((p) => p.trim());
+const PHASES = flagValue('phases')
+  ?.split(',')
+  .map((p) => p.trim());
 const TAG = flagValue('tag');
 /** The load generator's HTTP client: node:http, or lean (lean-http.ts, one socket per client like wrk). */
 const HTTP_CLIENT = flagValue('http-client', 'node') as 'node' | 'lean';
@@ -75,7 +77,16 @@ interface Texts {
 }
 const texts = JSON.parse(readFileSync(join(MODEL, 'texts.json'), 'utf8')) as Texts;
 const torch = TORCH && existsSync(TORCH) ? (JSON.parse(readFileSync(TORCH, 'utf8')) as Record<string, any>) : {};
-const report: Record<string, any> = { started: new Date(started).toISOString(), model: MODEL, graph: FP16, device: DEVICE, cores: CORES, quick: QUICK, tag: TAG, extraServerFlags: SERVER_FLAGS };
+const report: Record<string, any> = {
+  started: new Date(started).toISOString(),
+  model: MODEL,
+  graph: FP16,
+  device: DEVICE,
+  cores: CORES,
+  quick: QUICK,
+  tag: TAG,
+  extraServerFlags: SERVER_FLAGS,
+};
 mkdirSync(OUT, { recursive: true });
 
 // ---------------------------------------------------------------------------------------------
@@ -202,9 +213,29 @@ interface Server {
 }
 
 async function startServer(flags: string[]): Promise<Server> {
-  const child = spawn(process.execPath, [...NODE_FLAGS, MAIN_JS, '--model', MODEL, '--onnx-file', FP16, '--device', DEVICE, '--port', '0', '--hostname', '127.0.0.1', '--grpc-port', '-1', ...flags], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      ...NODE_FLAGS,
+      MAIN_JS,
+      '--model',
+      MODEL,
+      '--onnx-file',
+      FP16,
+      '--device',
+      DEVICE,
+      '--port',
+      '0',
+      '--hostname',
+      '127.0.0.1',
+      '--grpc-port',
+      '-1',
+      ...flags,
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let text = '';
   let listening = false;
   const url = await new Promise<string>((resolve, reject) => {
@@ -318,7 +349,9 @@ async function runPhase(server: Server, phase: Phase, dimensions: number): Promi
     gpuUsedTotalMiB: middle.gpuUsed ?? null,
   };
   log(`${phase.name} busy threads (cores): ${(out.threadCores ?? []).map((t) => `${t.tid} ${t.name} ${t.cores.toFixed(2)}`).join(', ')}`);
-  log(`${phase.name}: ${(out.tokensPerS / 1e6).toFixed(3)} M tok/s, ${out.requestsPerS.toFixed(0)} req/s, p50 ${out.p50Ms.toFixed(2)} ms, p99 ${out.p99Ms.toFixed(2)} ms, errors ${errors}${out.firstError ? ' (' + out.firstError + ')' : ''}, server ${out.serverCores.toFixed(2)} cores (main ${out.serverMainThreadCores.toFixed(2)}), machine ${out.machineCores.toFixed(1)} of ${CORES} cores busy, mean batch ${out.meanBatchSize?.toFixed(1)} in ${out.meanBatchMs?.toFixed(2)} ms (${out.meanSessionMs?.toFixed(2)} in its session); mean ${out.meanMs.toFixed(2)} ms, of which in the facade ${JSON.stringify(serverMeanMs, (_, v) => (typeof v === 'number' ? Number(v.toFixed(2)) : v))}`);
+  log(
+    `${phase.name}: ${(out.tokensPerS / 1e6).toFixed(3)} M tok/s, ${out.requestsPerS.toFixed(0)} req/s, p50 ${out.p50Ms.toFixed(2)} ms, p99 ${out.p99Ms.toFixed(2)} ms, errors ${errors}${out.firstError ? ' (' + out.firstError + ')' : ''}, server ${out.serverCores.toFixed(2)} cores (main ${out.serverMainThreadCores.toFixed(2)}), machine ${out.machineCores.toFixed(1)} of ${CORES} cores busy, mean batch ${out.meanBatchSize?.toFixed(1)} in ${out.meanBatchMs?.toFixed(2)} ms (${out.meanSessionMs?.toFixed(2)} in its session); mean ${out.meanMs.toFixed(2)} ms, of which in the facade ${JSON.stringify(serverMeanMs, (_, v) => (typeof v === 'number' ? Number(v.toFixed(2)) : v))}`,
+  );
   return out;
 }
 
@@ -360,23 +393,54 @@ interface RawChoice {
 async function fullRaw(reference: string[], budgetW2: number): Promise<RawChoice> {
   const w1Sizes = QUICK ? [8, 32] : [64, 128, 256, 512];
   // No shape padding first: the baseline, the batch-size sweep, latency and the correctness sample.
-  report.raw.fp16Pooled1 = await raw({ label: 'fp16, pooled in graph, 1 session, no shape padding, memory pattern on (ORT default)', w1Batches: w1Sizes, w2BudgetTokens: budgetW2, latency: true, referenceTexts: reference });
+  report.raw.fp16Pooled1 = await raw({
+    label: 'fp16, pooled in graph, 1 session, no shape padding, memory pattern on (ORT default)',
+    w1Batches: w1Sizes,
+    w2BudgetTokens: budgetW2,
+    latency: true,
+    referenceTexts: reference,
+  });
   const points: any[] = report.raw.fp16Pooled1.w1 ?? [];
   const best = Math.max(...points.map((p) => p.tokensPerS));
   const chosen = points.find((p) => p.tokensPerS === best)?.batch ?? 256;
   // Shape handling: sequence buckets and ORT's per-shape memory pattern, judged on W2 (cold + warm pass).
   // Shape buckets (length x32, rows to a power of two, every bucket warmed at load) vs plain x8 padding.
-  const variants: [string, number, number, string, string][] = [['seq8', 8, 1, 'on', 'off'], ['buckets', 0, 1, 'on', 'on']];
+  const variants: [string, number, number, string, string][] = [
+    ['seq8', 8, 1, 'on', 'off'],
+    ['buckets', 0, 1, 'on', 'on'],
+  ];
   for (const [key, seqMultiple, batchMultiple, memPattern, shapeBuckets] of variants) {
     const label = shapeBuckets === 'on' ? 'shape buckets (length x32, rows 2^k, warmed at load)' : `seq x${seqMultiple}`;
-    report.raw[key] = await raw({ label: `fp16, pooled in graph, 1 session, ${label}`, w1Batches: key === 'buckets' ? [chosen] : [], w2BudgetTokens: budgetW2, seqMultiple, batchMultiple, memPattern, shapeBuckets, latency: key === 'buckets' });
+    report.raw[key] = await raw({
+      label: `fp16, pooled in graph, 1 session, ${label}`,
+      w1Batches: key === 'buckets' ? [chosen] : [],
+      w2BudgetTokens: budgetW2,
+      seqMultiple,
+      batchMultiple,
+      memPattern,
+      shapeBuckets,
+      latency: key === 'buckets',
+    });
   }
   const w2Cost = (r: any) => (r?.w2?.passTokensPerS ? 1 / r.w2.passTokensPerS[0] + 1 / r.w2.passTokensPerS[1] : Infinity);
   const choices: [string, number, number, string, string][] = [['fp16Pooled1', 1, 1, 'on', 'off'], ...variants];
-  const [bucketKey, seqMultiple, batchMultiple, memPattern, shapeBuckets] = choices.reduce((a, b) => (w2Cost(report.raw[b[0]]) < w2Cost(report.raw[a[0]]) ? b : a));
-  report.raw.fp16Pooled2 = await raw({ label: `fp16, pooled in graph, 2 sessions, ${bucketKey}`, sessions: 2, w1Batches: [chosen], w2BudgetTokens: budgetW2, seqMultiple, batchMultiple, memPattern, shapeBuckets, latency: true });
+  const [bucketKey, seqMultiple, batchMultiple, memPattern, shapeBuckets] = choices.reduce((a, b) =>
+    w2Cost(report.raw[b[0]]) < w2Cost(report.raw[a[0]]) ? b : a,
+  );
+  report.raw.fp16Pooled2 = await raw({
+    label: `fp16, pooled in graph, 2 sessions, ${bucketKey}`,
+    sessions: 2,
+    w1Batches: [chosen],
+    w2BudgetTokens: budgetW2,
+    seqMultiple,
+    batchMultiple,
+    memPattern,
+    shapeBuckets,
+    latency: true,
+  });
   report.raw.fp16Token1 = await raw({ label: 'fp16, [B,S,D] out, pooled on host', poolInGraph: false, w1Batches: [chosen] });
-  if (FP16 !== 'model.onnx') report.raw.fp32Pooled1 = await raw({ label: 'fp32 export, not optimized, pooled in graph', onnxFile: 'model.onnx', w1Batches: [chosen] });
+  if (FP16 !== 'model.onnx')
+    report.raw.fp32Pooled1 = await raw({ label: 'fp32 export, not optimized, pooled in graph', onnxFile: 'model.onnx', w1Batches: [chosen] });
   const w1Of = (r: any) => r?.w1?.find((p: any) => p.batch === chosen)?.tokensPerS ?? 0;
   const oneSession = report.raw[bucketKey];
   const twoBetter = w1Of(report.raw.fp16Pooled2) > 1.03 * w1Of(report.raw.fp16Pooled1) || w2Cost(report.raw.fp16Pooled2) < 0.97 * w2Cost(oneSession);
@@ -405,7 +469,12 @@ const SAME_BATCH_TEXTS = QUICK ? [8, 16] : [24, 32, 48, 64];
  * served number of sessions: the served W2 is judged against the size nearest its own batches.
  */
 async function minimalRaw(reference: string[], budgetW2: number): Promise<RawChoice> {
-  const common = { shapeBuckets: SERVER_DEFAULTS.shapeBuckets, seqMultiple: SERVER_DEFAULTS.seqMultiple, w1Batches: [SERVER_DEFAULTS.chosen], w2BudgetTokens: budgetW2 };
+  const common = {
+    shapeBuckets: SERVER_DEFAULTS.shapeBuckets,
+    seqMultiple: SERVER_DEFAULTS.seqMultiple,
+    w1Batches: [SERVER_DEFAULTS.chosen],
+    w2BudgetTokens: budgetW2,
+  };
   report.raw.fp16Pooled1 = await raw({ label: '1 session, shape buckets', ...common, latency: true, referenceTexts: reference });
   report.raw.fp16Pooled2 = await raw({ label: '2 sessions, shape buckets, W2 sorted by length', ...common, sessions: 2 });
   report.raw.arrival2 = await raw({ label: '2 sessions, shape buckets, W2 in arrival order', ...common, w1Batches: [], sessions: 2, w2Order: 'arrival' });
@@ -422,7 +491,10 @@ async function minimalRaw(reference: string[], budgetW2: number): Promise<RawCho
 async function main(): Promise<void> {
   log(`model ${MODEL} graph ${FP16} (${(statSync(join(MODEL, FP16)).size / 2 ** 20).toFixed(0)} MiB), device ${DEVICE}, ${CORES} cores`);
   report.cpuCosts = cpuCosts();
-  log('CPU costs (µs):', JSON.stringify(report.cpuCosts, (_, v) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v)));
+  log(
+    'CPU costs (µs):',
+    JSON.stringify(report.cpuCosts, (_, v) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v)),
+  );
 
   const reference = torch.reference?.texts ?? [];
   const budget = (size: number) => size * 128;
@@ -430,7 +502,11 @@ async function main(): Promise<void> {
   const W2_BUDGET = QUICK ? 4096 : 32768;
   report.raw = {};
   const { ceiling, chosen, seqMultiple, batchMultiple, memPattern, shapeBuckets, sessions } =
-    RAW === 'minimal' ? await minimalRaw(reference, W2_BUDGET) : RAW === 'none' || RAW === 'replay' ? { ...SERVER_DEFAULTS, ceiling: { w1: undefined, w2: undefined } } : await fullRaw(reference, W2_BUDGET);
+    RAW === 'minimal'
+      ? await minimalRaw(reference, W2_BUDGET)
+      : RAW === 'none' || RAW === 'replay'
+        ? { ...SERVER_DEFAULTS, ceiling: { w1: undefined, w2: undefined } }
+        : await fullRaw(reference, W2_BUDGET);
   report.chosen = { batchTexts: chosen, maxBatchTokens: Math.max(budget(chosen), W2_BUDGET), sessions, seqMultiple, batchMultiple, memPattern, shapeBuckets };
   log('chosen server settings:', JSON.stringify(report.chosen));
 
@@ -446,23 +522,61 @@ async function main(): Promise<void> {
 
   // Served
   const tokW1 = 32 * 128;
-  const w1Bodies = writeBodies('w1', Array.from({ length: texts.w1.length / 32 }, (_, i) => ({ body: JSON.stringify({ inputs: texts.w1.slice(i * 32, i * 32 + 32), truncate: true }), tokens: tokW1 })));
-  const w2Bodies = writeBodies('w2', texts.w2.map((t, i) => ({ body: JSON.stringify({ inputs: t, truncate: true }), tokens: texts.w2_tokens[i] })));
+  const w1Bodies = writeBodies(
+    'w1',
+    Array.from({ length: texts.w1.length / 32 }, (_, i) => ({
+      body: JSON.stringify({ inputs: texts.w1.slice(i * 32, i * 32 + 32), truncate: true }),
+      tokens: tokW1,
+    })),
+  );
+  const w2Bodies = writeBodies(
+    'w2',
+    texts.w2.map((t, i) => ({ body: JSON.stringify({ inputs: t, truncate: true }), tokens: texts.w2_tokens[i] })),
+  );
   const w3Bodies = writeBodies('w3', [{ body: JSON.stringify({ inputs: texts.w3, truncate: true }), tokens: texts.w3.split(' ').length + 2 }]);
   const tokenizationWorkers = Math.max(2, Math.min(8, CORES - 8));
-  const flags = ['--max-batch-tokens', String(Math.max(budget(chosen), W2_BUDGET)), '--max-batch-requests', String(Math.max(chosen, 512)), '--sessions', String(sessions),
-    '--pad-seq-multiple', String(seqMultiple), '--pad-batch-multiple', String(batchMultiple), '--mem-pattern', memPattern, '--shape-buckets', shapeBuckets,
-    '--tokenization-workers', String(tokenizationWorkers), '--max-concurrent-requests', '2048',
+  const flags = [
+    '--max-batch-tokens',
+    String(Math.max(budget(chosen), W2_BUDGET)),
+    '--max-batch-requests',
+    String(Math.max(chosen, 512)),
+    '--sessions',
+    String(sessions),
+    '--pad-seq-multiple',
+    String(seqMultiple),
+    '--pad-batch-multiple',
+    String(batchMultiple),
+    '--mem-pattern',
+    memPattern,
+    '--shape-buckets',
+    shapeBuckets,
+    '--tokenization-workers',
+    String(tokenizationWorkers),
+    '--max-concurrent-requests',
+    '2048',
     // The replay (--raw minimal or replay) runs the served W2 batches again on the raw sessions: it needs their sizes.
-    ...(REPLAY ? ['--log-batches'] : []), ...SERVER_FLAGS];
+    ...(REPLAY ? ['--log-batches'] : []),
+    ...SERVER_FLAGS,
+  ];
   report.serverFlags = flags;
   report.httpClient = HTTP_CLIENT;
   log('server flags:', flags.join(' '));
   const gpuIdleMiB = gpuUsedTotalMiB();
   const server = await startServer(flags);
-  const info = (await (await fetch(server.url + "/info")).json()) as Record<string, any>;
-  report.serverInfo = { device: info.device, execution_provider: info.execution_provider, sessions: info.sessions, batch_queue: info.batch_queue, pooling_in_graph: info.pooling_in_graph, output: info.output };
-  report.serverStartLog = server.log().split('\n').filter((l) => /model loaded|auto|pooling|cuda/i.test(l)).slice(0, 5);
+  const info = (await (await fetch(server.url + '/info')).json()) as Record<string, any>;
+  report.serverInfo = {
+    device: info.device,
+    execution_provider: info.execution_provider,
+    sessions: info.sessions,
+    batch_queue: info.batch_queue,
+    pooling_in_graph: info.pooling_in_graph,
+    output: info.output,
+  };
+  report.serverStartLog = server
+    .log()
+    .split('\n')
+    .filter((l) => /model loaded|auto|pooling|cuda/i.test(l))
+    .slice(0, 5);
   const gpuAtRest = gpuProcesses();
   report.gpuMemory = {
     modelFileMiB: statSync(join(MODEL, FP16)).size / 2 ** 20,
@@ -491,13 +605,22 @@ async function main(): Promise<void> {
   // as many raw sessions as served, with texts in arrival order.
   const w2Sizes: number[] = report.served.find((p: any) => p.name === 'W2 binary')?.batchSizes ?? [];
   if (REPLAY && w2Sizes.length > 0) {
-    report.raw.replayedW2 = await raw({ label: `${SERVED_SESSIONS} sessions, W2 in arrival order, the served batch sizes replayed (${w2Sizes.length} batches)`,
-      shapeBuckets: SERVER_DEFAULTS.shapeBuckets, seqMultiple: SERVER_DEFAULTS.seqMultiple, w1Batches: [], sessions: SERVED_SESSIONS,
-      w2BudgetTokens: W2_BUDGET, w2BatchSizes: w2Sizes, w2Passes: 2 });
+    report.raw.replayedW2 = await raw({
+      label: `${SERVED_SESSIONS} sessions, W2 in arrival order, the served batch sizes replayed (${w2Sizes.length} batches)`,
+      shapeBuckets: SERVER_DEFAULTS.shapeBuckets,
+      seqMultiple: SERVER_DEFAULTS.seqMultiple,
+      w1Batches: [],
+      sessions: SERVED_SESSIONS,
+      w2BudgetTokens: W2_BUDGET,
+      w2BatchSizes: w2Sizes,
+      w2Passes: 2,
+    });
   }
 
   // Forking servers load one copy per worker process; this one holds `sessions` copies in one process.
-  const single = report.raw.fp16Pooled1?.gpuMemoryPeakMiB ?? (report.raw.fp16Pooled1?.gpuUsedTotalMiB != null && gpuIdleMiB != null ? report.raw.fp16Pooled1.gpuUsedTotalMiB - gpuIdleMiB : null);
+  const single =
+    report.raw.fp16Pooled1?.gpuMemoryPeakMiB ??
+    (report.raw.fp16Pooled1?.gpuUsedTotalMiB != null && gpuIdleMiB != null ? report.raw.fp16Pooled1.gpuUsedTotalMiB - gpuIdleMiB : null);
   report.gpuMemory.forkingServerEstimateMiB = single ? { 4: 4 * single, 8: 8 * single, 16: 16 * single } : null;
   summarize(ceiling);
 }
@@ -514,24 +637,45 @@ function summarize(ceiling: any): void {
   const w1 = bestOf('W1 json', 'W1 binary');
   const w2 = bestOf('W2 json', 'W2 binary');
   const w3 = served('W3 json');
-  rows.push(['W1 tokens/s (HTTP)', '>= 2.0 M', `${m(served('W1 json').tokensPerS)} json, ${m(served('W1 binary').tokensPerS)} binary`, `${r(w1.tokensPerS, st('st_w1'))} of ST, ${r(w1.tokensPerS, rawW1)} of raw`]);
-  rows.push(['W2 tokens/s (HTTP)', '>= 1.0 M', `${m(served('W2 json').tokensPerS)} json, ${m(served('W2 binary').tokensPerS)} binary`, `${r(w2.tokensPerS, st('st_w2'))} of ST, ${r(w2.tokensPerS, rawW2)} of raw`]);
+  rows.push([
+    'W1 tokens/s (HTTP)',
+    '>= 2.0 M',
+    `${m(served('W1 json').tokensPerS)} json, ${m(served('W1 binary').tokensPerS)} binary`,
+    `${r(w1.tokensPerS, st('st_w1'))} of ST, ${r(w1.tokensPerS, rawW1)} of raw`,
+  ]);
+  rows.push([
+    'W2 tokens/s (HTTP)',
+    '>= 1.0 M',
+    `${m(served('W2 json').tokensPerS)} json, ${m(served('W2 binary').tokensPerS)} binary`,
+    `${r(w2.tokensPerS, st('st_w2'))} of ST, ${r(w2.tokensPerS, rawW2)} of raw`,
+  ]);
   rows.push(['W3 p50 (HTTP)', '<= 3 ms', `${w3.p50Ms?.toFixed(2)} ms (p99 ${w3.p99Ms?.toFixed(2)})`, `ST ${torch.st_w3?.p50_ms?.toFixed(2) ?? 'n/a'} ms`]);
   rows.push(['served / raw ceiling', '>= 0.9', `W1 ${r(w1.tokensPerS, rawW1)}, W2 ${r(w2.tokensPerS, rawW2)}`, '']);
   // The issue's "on the same batches": raw W2 in batches of about the size the served W2 formed.
   const same: { texts: number; sessions: number; tokensPerS: number }[] = report.sameBatches ?? [];
   const servedBatch = w2.meanBatchSize ?? NaN;
-  const nearest = same.reduce<(typeof same)[number] | null>((best, p) => (!best || Math.abs(p.texts - servedBatch) < Math.abs(best.texts - servedBatch) ? p : best), null);
+  const nearest = same.reduce<(typeof same)[number] | null>(
+    (best, p) => (!best || Math.abs(p.texts - servedBatch) < Math.abs(best.texts - servedBatch) ? p : best),
+    null,
+  );
   if (nearest) {
-    rows.push(['served / raw, same batch size (W2)', '>= 0.9', r(w2.tokensPerS, nearest.tokensPerS),
-      `served batches ${servedBatch.toFixed(1)} texts; raw ${m(nearest.tokensPerS)} at ${nearest.texts} texts, ${nearest.sessions} sessions (${same.map((p) => `${p.texts}: ${m(p.tokensPerS)}`).join(', ')})`]);
+    rows.push([
+      'served / raw, same batch size (W2)',
+      '>= 0.9',
+      r(w2.tokensPerS, nearest.tokensPerS),
+      `served batches ${servedBatch.toFixed(1)} texts; raw ${m(nearest.tokensPerS)} at ${nearest.texts} texts, ${nearest.sessions} sessions (${same.map((p) => `${p.texts}: ${m(p.tokensPerS)}`).join(', ')})`,
+    ]);
   }
   const replayed = report.raw.replayedW2?.w2?.tokensPerS ?? NaN;
   if (Number.isFinite(replayed)) {
     const w2b = served('W2 binary');
     const q = w2b.batchSizeQuantiles;
-    rows.push(['served / raw, the same batches replayed (W2)', '>= 0.9', r(w2b.tokensPerS, replayed),
-      `raw ${m(replayed)} on ${w2b.batchSizes.length} batches of the served sizes (p10/p50/p90 ${q ? `${q.p10}/${q.p50}/${q.p90}` : 'n/a'} texts), ${SERVED_SESSIONS} sessions`]);
+    rows.push([
+      'served / raw, the same batches replayed (W2)',
+      '>= 0.9',
+      r(w2b.tokensPerS, replayed),
+      `raw ${m(replayed)} on ${w2b.batchSizes.length} batches of the served sizes (p10/p50/p90 ${q ? `${q.p10}/${q.p50}/${q.p90}` : 'n/a'} texts), ${SERVED_SESSIONS} sessions`,
+    ]);
   }
   rows.push(['raw ceiling W1 / W2', '', `${m(rawW1)} / ${m(rawW2)}`, `eager 256x128 ${m(torch.eager_256x128?.tokens_per_s)}`]);
   report.summary = rows;
@@ -540,16 +684,38 @@ function summarize(ceiling: any): void {
   md.push(`Model: BERT-base architecture (768/12/12), random seeded weights, real BERT vocabulary; graph ${report.graph}. ${report.started}.`, '');
   md.push(`Server flags: \`${(report.serverFlags ?? []).join(' ')}\`; load generator client: ${report.httpClient ?? 'node'}`, '');
   md.push('| what | target | measured | ratios |', '| --- | --- | --- | --- |', ...rows.map((x) => `| ${x.join(' | ')} |`), '');
-  md.push('## Served over HTTP (loopback, closed loop)', '', '| phase | clients | tok/s | req/s | p50 ms | p99 ms | server cores (main thread) | machine cores busy | server CPU µs/req | mean batch: texts, ms (in its session) | errors |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  md.push(
+    '## Served over HTTP (loopback, closed loop)',
+    '',
+    '| phase | clients | tok/s | req/s | p50 ms | p99 ms | server cores (main thread) | machine cores busy | server CPU µs/req | mean batch: texts, ms (in its session) | errors |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  );
   for (const p of report.served) {
-    md.push(`| ${p.name} | ${p.clients} | ${m(p.tokensPerS)} | ${p.requestsPerS.toFixed(0)} | ${p.p50Ms.toFixed(2)} | ${p.p99Ms.toFixed(2)} | ${p.serverCores.toFixed(2)} (${p.serverMainThreadCores.toFixed(2)}) | ${p.machineCores?.toFixed(1) ?? 'n/a'} of ${CORES} | ${p.serverCpuUsPerRequest.toFixed(0)} | ${p.meanBatchSize?.toFixed(1) ?? 'n/a'}, ${p.meanBatchMs?.toFixed(2) ?? 'n/a'} (${p.meanSessionMs?.toFixed(2) ?? 'n/a'}) | ${p.errors} |`);
+    md.push(
+      `| ${p.name} | ${p.clients} | ${m(p.tokensPerS)} | ${p.requestsPerS.toFixed(0)} | ${p.p50Ms.toFixed(2)} | ${p.p99Ms.toFixed(2)} | ${p.serverCores.toFixed(2)} (${p.serverMainThreadCores.toFixed(2)}) | ${p.machineCores?.toFixed(1) ?? 'n/a'} of ${CORES} | ${p.serverCpuUsPerRequest.toFixed(0)} | ${p.meanBatchSize?.toFixed(1) ?? 'n/a'}, ${p.meanBatchMs?.toFixed(2) ?? 'n/a'} (${p.meanSessionMs?.toFixed(2) ?? 'n/a'}) | ${p.errors} |`,
+    );
   }
-  md.push('', '## Raw sessions (pre-formed batches, no HTTP, no tokenization)', '', '| configuration | W1 points (texts/batch: M tok/s) | W2 M tok/s per pass (cold / warm / warm) | W3 p50 / p99 ms | GPU MiB |', '| --- | --- | --- | --- | --- |');
+  md.push(
+    '',
+    '## Raw sessions (pre-formed batches, no HTTP, no tokenization)',
+    '',
+    '| configuration | W1 points (texts/batch: M tok/s) | W2 M tok/s per pass (cold / warm / warm) | W3 p50 / p99 ms | GPU MiB |',
+    '| --- | --- | --- | --- | --- |',
+  );
   for (const [k, v] of Object.entries<any>(report.raw)) {
     const pts = (v.w1 ?? []).map((p: any) => `${p.batch}: ${(p.tokensPerS / 1e6).toFixed(3)}`).join(', ');
-    md.push(`| ${v.label ?? k}${v.error ? ' FAILED: ' + v.error.slice(0, 200) : ''} | ${pts} | ${v.w2 ? v.w2.passTokensPerS.map((x: number) => (x / 1e6).toFixed(3)).join(' / ') : ''} | ${v.w3 ? v.w3.p50Ms.toFixed(2) + ' / ' + v.w3.p99Ms.toFixed(2) : ''} | ${v.gpuMemoryPeakMiB ?? ''} |`);
+    md.push(
+      `| ${v.label ?? k}${v.error ? ' FAILED: ' + v.error.slice(0, 200) : ''} | ${pts} | ${v.w2 ? v.w2.passTokensPerS.map((x: number) => (x / 1e6).toFixed(3)).join(' / ') : ''} | ${v.w3 ? v.w3.p50Ms.toFixed(2) + ' / ' + v.w3.p99Ms.toFixed(2) : ''} | ${v.gpuMemoryPeakMiB ?? ''} |`,
+    );
   }
-  md.push('', '## PyTorch anchors (same GPU, same texts)', '', '```', JSON.stringify(Object.fromEntries(Object.entries(torch).filter(([k]) => k !== 'reference')), null, 1), '```');
+  md.push(
+    '',
+    '## PyTorch anchors (same GPU, same texts)',
+    '',
+    '```',
+    JSON.stringify(Object.fromEntries(Object.entries(torch).filter(([k]) => k !== 'reference')), null, 1),
+    '```',
+  );
   md.push('', '## CPU costs per item (µs, one core of this machine)', '', '```', JSON.stringify(report.cpuCosts, null, 1), '```');
   md.push('', '## GPU memory', '', '```', JSON.stringify(report.gpuMemory, null, 1), '```');
   md.push('', '## Correctness', '', '```', JSON.stringify(report.correctness ?? null), '```');

@@ -69,12 +69,34 @@ function parseArgs(argv: string[]): Args {
 }
 
 async function startServer(args: Args): Promise<ChildProcess> {
-  const flags = [...args.nodeFlags, 'dist/src/main.js', '--model', args.model, '--device', args.device, '--port', String(args.port), '--grpc-port', '-1',
-    '--hostname', '127.0.0.1', '--max-batch-images', String(args.maxBatchImages), '--image-workers', String(args.imageWorkers),
-    '--max-concurrent-requests', '4096', '--payload-limit', '20000000'];
+  const flags = [
+    ...args.nodeFlags,
+    'dist/src/main.js',
+    '--model',
+    args.model,
+    '--device',
+    args.device,
+    '--port',
+    String(args.port),
+    '--grpc-port',
+    '-1',
+    '--hostname',
+    '127.0.0.1',
+    '--max-batch-images',
+    String(args.maxBatchImages),
+    '--image-workers',
+    String(args.imageWorkers),
+    '--max-concurrent-requests',
+    '4096',
+    '--payload-limit',
+    '20000000',
+  ];
   if (args.variant !== 'fp32') flags.push('--onnx-variant', args.variant);
   flags.push(...args.serverFlags);
-  const child = spawn(process.execPath, flags, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '16' } });
+  const child = spawn(process.execPath, flags, {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '16' },
+  });
   const deadline = Date.now() + 300_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`the server exited (code ${child.exitCode})`);
@@ -190,11 +212,25 @@ function markdown(report: Record<string, any>): string {
   row('**Coalesce end to end over HTTP**, images/s', f(p['224x224']?.imagesPerS), f(p['1024x768']?.imagesPerS));
   row('PyTorch fp16 eager, model only (tensors on the GPU), images/s', f(modelOnly), f(modelOnly));
   row('PyTorch, model + host-to-device copy, images/s', f(torch.model_h2d_b64?.images_per_s), f(torch.model_h2d_b64?.images_per_s));
-  row('transformers processor + model in-process (PIL decode included), images/s', f(torch.processor_model_224x224?.images_per_s), f(torch.processor_model_1024x768?.images_per_s));
+  row(
+    'transformers processor + model in-process (PIL decode included), images/s',
+    f(torch.processor_model_224x224?.images_per_s),
+    f(torch.processor_model_1024x768?.images_per_s),
+  );
   row('transformers processor alone, images/s', f(torch.processor_only_224x224?.images_per_s), f(torch.processor_only_1024x768?.images_per_s));
   row('**Coalesce / PyTorch model only** (target >= 0.8 at 224)', f(p['224x224']?.imagesPerS / modelOnly, 2), f(p['1024x768']?.imagesPerS / modelOnly, 2));
-  row('Coalesce / transformers processor + model', f(p['224x224']?.imagesPerS / torch.processor_model_224x224?.images_per_s, 2), f(p['1024x768']?.imagesPerS / torch.processor_model_1024x768?.images_per_s, 2));
-  lines.push('', '**Where the time goes** (server side, mean per request, ms; cores = CPU the server process used):', '', '| | 224 x 224 | 1024 x 768 |', '| --- | --- | --- |');
+  row(
+    'Coalesce / transformers processor + model',
+    f(p['224x224']?.imagesPerS / torch.processor_model_224x224?.images_per_s, 2),
+    f(p['1024x768']?.imagesPerS / torch.processor_model_1024x768?.images_per_s, 2),
+  );
+  lines.push(
+    '',
+    '**Where the time goes** (server side, mean per request, ms; cores = CPU the server process used):',
+    '',
+    '| | 224 x 224 | 1024 x 768 |',
+    '| --- | --- | --- |',
+  );
   const both = (name: string, g: (x: Phase) => string) => row(name, p['224x224'] ? g(p['224x224']) : '—', p['1024x768'] ? g(p['1024x768']) : '—');
   both('read + wait for an image worker + decode, until the pixels are back', (x) => f(x.serverMs.prepare, 1));
   both('of which decoding (base64, JPEG decoder)', (x) => f(x.serverMs.decode, 1));
@@ -207,8 +243,14 @@ function markdown(report: Record<string, any>): string {
   both('server CPU cores used (of which its main thread)', (x) => `${f(x.serverCores, 1)} (${f(x.mainThreadCores, 2)})`);
   both('machine cores busy (server + load generators)', (x) => `${f(x.machineCores, 1)} of ${availableParallelism()}`);
   both('errors', (x) => String(x.errors));
-  lines.push('', `Fidelity at full size (served ${report.variant} vs PyTorch fp32 through transformers' processor): min cosine ` +
-    Object.entries(report.fidelity as Record<string, number>).map(([k, v]) => `${k} ${v.toFixed(5)}`).join(', ') + '.');
+  lines.push(
+    '',
+    `Fidelity at full size (served ${report.variant} vs PyTorch fp32 through transformers' processor): min cosine ` +
+      Object.entries(report.fidelity as Record<string, number>)
+        .map(([k, v]) => `${k} ${v.toFixed(5)}`)
+        .join(', ') +
+      '.',
+  );
   return lines.join('\n') + '\n';
 }
 

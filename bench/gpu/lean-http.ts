@@ -52,7 +52,10 @@ export class LeanConnection {
   private buf: Buffer = Buffer.alloc(0);
   private waiting: { resolve(r: LeanResponse): void; reject(e: Error): void } | null = null;
 
-  constructor(private readonly host: string, private readonly port: number) {}
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+  ) {}
 
   /** `request` is the whole request: head and body (see requestBytes). */
   send(request: Buffer): Promise<LeanResponse> {
@@ -113,6 +116,13 @@ export class LeanConnection {
 
 /** A POST's bytes, built once and written as they are for every request with this body. */
 export function requestBytes(host: string, path: string, headers: Record<string, string>, body: Buffer): Buffer {
-  const head = [`POST ${path} HTTP/1.1`, `host: ${host}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), `content-length: ${body.length}`, '', ''].join('\r\n');
+  const head = [
+    `POST ${path} HTTP/1.1`,
+    `host: ${host}`,
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+    `content-length: ${body.length}`,
+    '',
+    '',
+  ].join('\r\n');
   return Buffer.concat([Buffer.from(head, 'latin1'), body]);
 }

@@ -57,7 +57,9 @@ export interface LoadPhaseResult {
 export async function metricSums(url: string): Promise<Record<string, number>> {
   const text = await (await fetch(url + '/metrics')).text();
   const out: Record<string, number> = {};
-  for (const m of text.matchAll(/^(te_batch_next_size|te_request_inference_duration|te_request_queue_duration|coalesce_batch_session_duration)_(sum|count)\s+([\d.e+-]+)/gm)) {
+  for (const m of text.matchAll(
+    /^(te_batch_next_size|te_request_inference_duration|te_request_queue_duration|coalesce_batch_session_duration)_(sum|count)\s+([\d.e+-]+)/gm,
+  )) {
     out[`${m[1]}_${m[2]}`] = Number(m[3]);
   }
   return out;
@@ -111,7 +113,12 @@ export async function runLoadPhase(o: LoadPhaseOptions): Promise<LoadPhaseResult
   return {
     window: { start: windowStart, end: windowEnd },
     loaders: tasks.length,
-    latencyMs: { p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), mean: latencies.reduce((a, b) => a + b, 0) / Math.max(1, latencies.length) },
+    latencyMs: {
+      p50: percentile(latencies, 50),
+      p90: percentile(latencies, 90),
+      p99: percentile(latencies, 99),
+      mean: latencies.reduce((a, b) => a + b, 0) / Math.max(1, latencies.length),
+    },
     requests,
     tokens: results.reduce((n, r) => n + (r.tokens ?? 0), 0),
     errors: results.reduce((n, r) => n + (r.errors ?? 0), 0),

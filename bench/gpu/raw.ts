@@ -161,7 +161,8 @@ async function main(): Promise<void> {
   });
   result.loadMs = performance.now() - t0;
   result.info = { ...backend.info, sessions: backend.sessions, pooledInGraph: backend.pooledInGraph, notes: backend.notes, warmup: backend.warmup };
-  if (backend.warmup.shapes > 0) console.error(`[raw ${task.label}] warmed ${backend.warmup.shapes} bucket shapes in ${(backend.warmup.ms / 1000).toFixed(1)} s`);
+  if (backend.warmup.shapes > 0)
+    console.error(`[raw ${task.label}] warmed ${backend.warmup.shapes} bucket shapes in ${(backend.warmup.ms / 1000).toFixed(1)} s`);
   result.gpuMemoryAfterLoadMiB = gpuMemoryMiB(process.pid);
   result.gpuUsedTotalAfterLoadMiB = gpuUsedTotalMiB();
 
@@ -201,8 +202,18 @@ async function main(): Promise<void> {
       passes.push(useful / ((performance.now() - t) / 1000));
     }
     const warm = passes.length > 1 ? Math.max(...passes.slice(1)) : passes[0];
-    result.w2 = { budget: task.w2BudgetTokens, formedBatches: batches.length, paddingEfficiency: useful / padded, tokens: useful, passTokensPerS: passes, coldTokensPerS: passes[0], tokensPerS: warm };
-    console.error(`[raw ${task.label}] W2: passes ${passes.map((x) => (x / 1e6).toFixed(3)).join(' / ')} M tok/s (first pass meets every shape cold) over ${batches.length} batches, padding efficiency ${(useful / padded).toFixed(3)}`);
+    result.w2 = {
+      budget: task.w2BudgetTokens,
+      formedBatches: batches.length,
+      paddingEfficiency: useful / padded,
+      tokens: useful,
+      passTokensPerS: passes,
+      coldTokensPerS: passes[0],
+      tokensPerS: warm,
+    };
+    console.error(
+      `[raw ${task.label}] W2: passes ${passes.map((x) => (x / 1e6).toFixed(3)).join(' / ')} M tok/s (first pass meets every shape cold) over ${batches.length} batches, padding efficiency ${(useful / padded).toFixed(3)}`,
+    );
   }
 
   if (task.latency) {

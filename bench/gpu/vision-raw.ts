@@ -29,7 +29,11 @@ const MIXED = [16, 24, 8, 16, 32, 4];
 const UNSEEN = [13, 17, 11, 19, 14, 21, 27, 35];
 
 /** Fixed batch sizes, then batch sizes that change every call, as the image batcher makes them. */
-async function time(path: string, feed: (b: number) => Record<string, ort.Tensor>, output: string): Promise<Record<string, { ms: number; imagesPerS: number }>> {
+async function time(
+  path: string,
+  feed: (b: number) => Record<string, ort.Tensor>,
+  output: string,
+): Promise<Record<string, { ms: number; imagesPerS: number }>> {
   const session = await ort.InferenceSession.create(path, { executionProviders: [{ name: 'cuda', deviceId: 0 }], intraOpNumThreads: 1 });
   const result: Record<string, { ms: number; imagesPerS: number }> = {};
   const measure = async (sizes: number[], repeat: number) => {
@@ -88,7 +92,9 @@ const lines = [
 ];
 const cell = (r: { ms: number; imagesPerS: number }) => `${r.ms.toFixed(2)} ms (${r.imagesPerS.toFixed(0)} img/s)`;
 for (const [name, r] of Object.entries(rows)) {
-  lines.push(`| ${name} | ${FIXED.map((b) => cell(r[b])).join(' | ')} | ${cell(r.mixed)} per batch | ${r.unseenFirst.ms.toFixed(2)} / ${r.unseenAgain.ms.toFixed(2)} ms |`);
+  lines.push(
+    `| ${name} | ${FIXED.map((b) => cell(r[b])).join(' | ')} | ${cell(r.mixed)} per batch | ${r.unseenFirst.ms.toFixed(2)} / ${r.unseenAgain.ms.toFixed(2)} ms |`,
+  );
 }
 console.log(lines.join('\n'));
 mkdirSync(out, { recursive: true });

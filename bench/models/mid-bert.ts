@@ -63,7 +63,17 @@ export function bertGraph(shape: BertShape, seed = 7): ReturnType<typeof makeMod
   const nodes: NodeProto[] = [];
   const inits: TensorProto[] = [];
   const weight = (name: string, dims: number[]) => {
-    inits.push(floatTensor(name, normal(dims.reduce((a, b) => a * b, 1), 0.02, r), dims));
+    inits.push(
+      floatTensor(
+        name,
+        normal(
+          dims.reduce((a, b) => a * b, 1),
+          0.02,
+          r,
+        ),
+        dims,
+      ),
+    );
     return name;
   };
   const filled = (name: string, n: number, value: number) => {
@@ -75,7 +85,10 @@ export function bertGraph(shape: BertShape, seed = 7): ReturnType<typeof makeMod
     return output;
   };
   const layerNorm = (x: string, prefix: string) =>
-    node('LayerNormalization', [x, filled(`${prefix}.w`, H, 1), filled(`${prefix}.b`, H, 0)], `${prefix}.out`, [attrInt('axis', -1), attrFloat('epsilon', 1e-12)]);
+    node('LayerNormalization', [x, filled(`${prefix}.w`, H, 1), filled(`${prefix}.b`, H, 0)], `${prefix}.out`, [
+      attrInt('axis', -1),
+      attrFloat('epsilon', 1e-12),
+    ]);
   const dense = (x: string, prefix: string, inDim: number, outDim: number) =>
     node('Add', [node('MatMul', [x, weight(`${prefix}.W`, [inDim, outDim])], `${prefix}.mm`), filled(`${prefix}.bias`, outDim, 0)], `${prefix}.out`);
 
@@ -142,9 +155,18 @@ export function ensureMidBert(shape: BertShape = MINILM_L6_SHAPE, root = join(tm
   const json = (file: string, value: unknown) => writeFileSync(join(staging, file), JSON.stringify(value, null, 2));
   json('tokenizer_config.json', { ...tokConfig, model_max_length: shape.maxSeqLength });
   json('config.json', {
-    architectures: ['BertModel'], model_type: 'bert', hidden_size: shape.hidden, num_hidden_layers: shape.layers,
-    num_attention_heads: shape.heads, intermediate_size: shape.intermediate, max_position_embeddings: shape.positions,
-    vocab_size: shape.vocab, type_vocab_size: 2, hidden_act: 'gelu', layer_norm_eps: 1e-12, pad_token_id: 0,
+    architectures: ['BertModel'],
+    model_type: 'bert',
+    hidden_size: shape.hidden,
+    num_hidden_layers: shape.layers,
+    num_attention_heads: shape.heads,
+    intermediate_size: shape.intermediate,
+    max_position_embeddings: shape.positions,
+    vocab_size: shape.vocab,
+    type_vocab_size: 2,
+    hidden_act: 'gelu',
+    layer_norm_eps: 1e-12,
+    pad_token_id: 0,
     note: 'random weights, built by bench/models/mid-bert.ts for benchmarks only',
   });
   json('sentence_bert_config.json', { max_seq_length: shape.maxSeqLength, do_lower_case: false });

@@ -139,7 +139,11 @@ export class Batcher<I = EncodedText> implements InputQueue<I> {
   private nextBatch(): ChosenBatch<I> | null {
     this.queue = this.queue.filter((e) => !e.settled); // drop inputs whose client went away
     const window = this.queue.slice(0, choiceWindow(this.limits));
-    const choice = chooseBatch(window.map((e) => this.size(e.input)), this.budget, this.costModel);
+    const choice = chooseBatch(
+      window.map((e) => this.size(e.input)),
+      this.budget,
+      this.costModel,
+    );
     if (!choice) return null;
     const chosen = new Set(choice.picked.map((i) => window[i]));
     this.queue = this.queue.filter((e) => !chosen.has(e));

@@ -84,7 +84,10 @@ export class Embedder extends GuardedFacade<EncodedText> {
   }
 
   embed(request: EmbedRequest): Promise<EmbedResponse> {
-    return this.admitted(() => this.embedAdmitted(request), (r) => r.timings);
+    return this.admitted(
+      () => this.embedAdmitted(request),
+      (r) => r.timings,
+    );
   }
 
   tokenize(request: TokenizeRequest): Promise<Token[][]> {
@@ -103,11 +106,17 @@ export class Embedder extends GuardedFacade<EncodedText> {
       if (ids.length === 0) throw new CoalesceError('empty', 'Input validation error: `ids` cannot be empty');
       // Decoding is tokenizer work on this thread like encoding: bounded as the inputs of one request are.
       if (ids.length > this.limits.maxClientBatchSize) {
-        throw overLimit(`Input validation error: \`ids\` must have at most ${this.limits.maxClientBatchSize} lists (--max-client-batch-size). Given: ${ids.length}`, 'ids');
+        throw overLimit(
+          `Input validation error: \`ids\` must have at most ${this.limits.maxClientBatchSize} lists (--max-client-batch-size). Given: ${ids.length}`,
+          'ids',
+        );
       }
       ids.forEach((list, i) => {
         if (list.length > this.encoder.maxLength) {
-          throw overLimit(`Input validation error: \`ids[${i}]\` must have at most ${this.encoder.maxLength} ids (the max input length). Given: ${list.length}`, 'ids');
+          throw overLimit(
+            `Input validation error: \`ids[${i}]\` must have at most ${this.encoder.maxLength} ids (the max input length). Given: ${list.length}`,
+            'ids',
+          );
         }
       });
       return this.encoder.decode(ids, skipSpecialTokens);
@@ -124,7 +133,11 @@ export class Embedder extends GuardedFacade<EncodedText> {
     const inputs = this.prompts.apply(request.inputs, request.promptName);
     // Texts encoded on arrival are the bare inputs: a prompt changes them. Token ids take no prompt.
     const arrived = inputs === request.inputs && request.encoded?.texts.length === inputs.length ? request.encoded : null;
-    const encoded = tokenIds ? this.pretokenized(tokenIds, options) : arrived ? arrived.texts : await this.encoder.encode(this.boundChars(inputs, options), options);
+    const encoded = tokenIds
+      ? this.pretokenized(tokenIds, options)
+      : arrived
+        ? arrived.texts
+        : await this.encoder.encode(this.boundChars(inputs, options), options);
     if (!options.truncate) encoded.forEach((e, i) => this.checkLength(e.ids.length, i));
     const tokenizationMs = performance.now() - started;
 

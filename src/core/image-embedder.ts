@@ -51,7 +51,10 @@ export class ImageEmbedder extends GuardedFacade<PreprocessedImage> {
   }
 
   embed(request: ImageEmbedRequest): Promise<ImageEmbedResponse> {
-    return this.admitted(() => this.embedAdmitted(request), (r) => r.timings);
+    return this.admitted(
+      () => this.embedAdmitted(request),
+      (r) => r.timings,
+    );
   }
 
   private async embedAdmitted(request: ImageEmbedRequest): Promise<ImageEmbedResponse> {

@@ -10,13 +10,7 @@ export function isPooling(s: string): s is Pooling {
 }
 
 /** Returns [batch * dim] pooled values. `lengths[b]` counts the real (unpadded) tokens of row b. */
-export function poolTokens(
-  pooling: Pooling,
-  hidden: Float32Array,
-  lengths: ArrayLike<number>,
-  seqLen: number,
-  dim: number,
-): Float32Array {
+export function poolTokens(pooling: Pooling, hidden: Float32Array, lengths: ArrayLike<number>, seqLen: number, dim: number): Float32Array {
   const batch = lengths.length;
   const out = new Float32Array(batch * dim);
   for (let b = 0; b < batch; b++) {

@@ -20,7 +20,10 @@ export class Prompts {
   /** Prepended when a request names no prompt ('' : nothing). */
   readonly defaultText: string;
 
-  constructor(readonly prompts: Readonly<Record<string, string>>, defaultText: string) {
+  constructor(
+    readonly prompts: Readonly<Record<string, string>>,
+    defaultText: string,
+  ) {
     this.defaultText = defaultText;
   }
 

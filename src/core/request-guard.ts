@@ -80,10 +80,7 @@ export abstract class GuardedFacade<I> {
 export function checkInputCount(count: number, maxClientBatchSize: number): void {
   if (count === 0) throw new CoalesceError('empty', 'Input validation error: `inputs` cannot be empty');
   if (count > maxClientBatchSize) {
-    throw overLimit(
-      `Input validation error: \`inputs\` must have at most ${maxClientBatchSize} elements (--max-client-batch-size). Given: ${count}`,
-      'inputs',
-    );
+    throw overLimit(`Input validation error: \`inputs\` must have at most ${maxClientBatchSize} elements (--max-client-batch-size). Given: ${count}`, 'inputs');
   }
 }
 

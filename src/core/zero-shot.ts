@@ -62,7 +62,8 @@ export class ZeroShotClassifier {
   async classify(request: ClassifyRequest): Promise<LabelScore[][]> {
     const { labels, hypothesisTemplate } = request;
     if (labels.length === 0) throw validation('`labels` cannot be empty: give the candidate labels', 'labels');
-    if (labels.length > this.maxLabels) throw overLimit(`\`labels\` must have at most ${this.maxLabels} elements (--max-client-batch-size). Given: ${labels.length}`, 'labels');
+    if (labels.length > this.maxLabels)
+      throw overLimit(`\`labels\` must have at most ${this.maxLabels} elements (--max-client-batch-size). Given: ${labels.length}`, 'labels');
     if (new Set(labels).size !== labels.length) throw validation('`labels` has duplicates', 'labels');
     if (hypothesisTemplate !== undefined && !hypothesisTemplate.includes('{}')) {
       throw validation('`hypothesis_template` must contain {} where the label goes', 'hypothesis_template');

@@ -36,7 +36,9 @@ const OPENAI_CLIP_STD = [0.26862954, 0.26130258, 0.27577711];
 export function parsePreprocessorConfig(json: Record<string, unknown>): ImageProcessorConfig {
   const type = String(json.image_processor_type ?? json.feature_extractor_type ?? '');
   if (json.max_num_patches !== undefined) {
-    throw new PreprocessorConfigError(`${type || 'this processor'} resizes to a variable number of patches (NaFlex): only fixed-resolution checkpoints are supported`);
+    throw new PreprocessorConfigError(
+      `${type || 'this processor'} resizes to a variable number of patches (NaFlex): only fixed-resolution checkpoints are supported`,
+    );
   }
   const clipLike = /clip/i.test(type);
   const doResize = json.do_resize !== false;
@@ -50,7 +52,11 @@ export function parsePreprocessorConfig(json: Record<string, unknown>): ImagePro
       resize = doCrop ? { kind: 'shortest_edge', shortestEdge: s, longestEdge: null } : { kind: 'exact', height: s, width: s };
     } else if (typeof s === 'object' && s !== null && Number.isInteger((s as Record<string, unknown>).shortest_edge)) {
       const o = s as Record<string, unknown>;
-      resize = { kind: 'shortest_edge', shortestEdge: o.shortest_edge as number, longestEdge: Number.isInteger(o.longest_edge) ? (o.longest_edge as number) : null };
+      resize = {
+        kind: 'shortest_edge',
+        shortestEdge: o.shortest_edge as number,
+        longestEdge: Number.isInteger(o.longest_edge) ? (o.longest_edge as number) : null,
+      };
     } else if (s !== undefined) {
       const hw = size2d(s, 'size');
       resize = { kind: 'exact', ...hw };

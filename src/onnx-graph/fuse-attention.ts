@@ -18,7 +18,21 @@
  * Attention with a mask or bias added to the scores (CLIP's causal text tower), or with any
  * intermediate read elsewhere, is left as it is.
  */
-import { attrFloat, attribute, attributeInts, attrInt, bytesOf, DataType, int64ToNumber, makeNode, makeTensor, tensorData, type ModelProto, type NodeProto, type TensorProto } from './onnx-proto.js';
+import {
+  attrFloat,
+  attribute,
+  attributeInts,
+  attrInt,
+  bytesOf,
+  DataType,
+  int64ToNumber,
+  makeNode,
+  makeTensor,
+  tensorData,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+} from './onnx-proto.js';
 import { constantScalar, constantValues, fuseEach, isOp, projectionBias, readOnlyInside, scalarOperand, type Fusion, type GraphIndex } from './graph-index.js';
 
 const perm = (node: NodeProto) => attributeInts(node, 'perm');
@@ -167,7 +181,17 @@ function match(index: GraphIndex, softmax: NodeProto, defaultHeads: number | nul
   const tensors = biased.map((b) => (b ? index.constants.get(b.bias)! : null));
   if (biased.every((b) => b !== null) && tensors.every((t) => t!.data_type === tensors[0]!.data_type)) {
     const [bq, bk, bv] = biased;
-    return { q: bq!.input, k: bk!.input, v: bv!.input, bias: tensors as TensorProto[], out, heads, scale: walk.scale, nodes: [...nodes, bq!.add, bk!.add, bv!.add], last: reshape };
+    return {
+      q: bq!.input,
+      k: bk!.input,
+      v: bv!.input,
+      bias: tensors as TensorProto[],
+      out,
+      heads,
+      scale: walk.scale,
+      nodes: [...nodes, bq!.add, bk!.add, bv!.add],
+      last: reshape,
+    };
   }
   return { q: q.input, k: k.input, v: v.input, bias: null, out, heads, scale: walk.scale, nodes, last: reshape };
 }
@@ -200,7 +224,10 @@ export function fuseAttention(model: ModelProto, numHeads: number | null = null,
     const name = `coalesce_mha/${m.out}`;
     const bias = m.bias && concatTensors(`${name}_qkv_bias`, m.bias);
     const inputs = bias ? [m.q, m.k, m.v, bias.name!] : [m.q, m.k, m.v];
-    const node = makeNode('MultiHeadAttention', inputs, [m.out], [attrInt('num_heads', m.heads), attrFloat('scale', m.scale)], { name, domain: 'com.microsoft' });
+    const node = makeNode('MultiHeadAttention', inputs, [m.out], [attrInt('num_heads', m.heads), attrFloat('scale', m.scale)], {
+      name,
+      domain: 'com.microsoft',
+    });
     return { removed: m.nodes, at: m.last, node, initializers: bias ? [bias] : [] };
   };
   return fuseEach(model, (n) => isOp(n, 'Softmax'), fusion);

@@ -13,7 +13,16 @@
  * rounding.
  */
 import { makeNode, type ModelProto, type NodeProto } from './onnx-proto.js';
-import { constantScalar as scalar, fuseEach, isOp, projectionBias, readOnlyInside, scalarOperand, type Fusion, type GraphIndex as Index } from './graph-index.js';
+import {
+  constantScalar as scalar,
+  fuseEach,
+  isOp,
+  projectionBias,
+  readOnlyInside,
+  scalarOperand,
+  type Fusion,
+  type GraphIndex as Index,
+} from './graph-index.js';
 
 /** Within half-float rounding of `want`. */
 const near = (v: number | null, want: number) => v !== null && Math.abs(v - want) <= Math.abs(want) * 2e-3;
@@ -50,7 +59,10 @@ function match(index: Index, tanh: NodeProto): Match | null {
   if (!s || !near(s[0], Math.sqrt(2 / Math.PI))) return null;
   const inner = index.producer.get(s[1]);
   if (!isOp(inner, 'Add')) return null;
-  for (const [x, cubic] of [[inner.input![0], inner.input![1]], [inner.input![1], inner.input![0]]]) {
+  for (const [x, cubic] of [
+    [inner.input![0], inner.input![1]],
+    [inner.input![1], inner.input![0]],
+  ]) {
     const c = index.producer.get(cubic);
     if (!isOp(c, 'Mul')) continue;
     const k = scalarOperand(index, c);
@@ -98,5 +110,9 @@ const isBiaslessFastGelu = (n: NodeProto) => n.op_type === 'FastGelu' && n.domai
 
 /** The model with every tanh-GELU (and its bias Add) as FastGelu; `fused` 0 means unchanged. */
 export function fuseGelu(model: ModelProto): { model: ModelProto; fused: number } {
-  return fuseEach(model, (n) => isOp(n, 'Tanh') || isBiaslessFastGelu(n), (index, n) => (n.op_type === 'Tanh' ? fromTanh(index, n) : biasIntoFastGelu(index, n)));
+  return fuseEach(
+    model,
+    (n) => isOp(n, 'Tanh') || isBiaslessFastGelu(n),
+    (index, n) => (n.op_type === 'Tanh' ? fromTanh(index, n) : biasIntoFastGelu(index, n)),
+  );
 }

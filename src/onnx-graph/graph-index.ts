@@ -5,7 +5,17 @@
  */
 import { halfToFloat } from './float16.js';
 import { pruneUnread } from './subgraph.js';
-import { DataType, graphConstants, int64ToNumber, opsetVersion, tensorData, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from './onnx-proto.js';
+import {
+  DataType,
+  graphConstants,
+  int64ToNumber,
+  opsetVersion,
+  tensorData,
+  type GraphProto,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+} from './onnx-proto.js';
 
 export interface GraphIndex {
   producer: Map<string, NodeProto>;
@@ -82,7 +92,10 @@ export function projectionBias(index: GraphIndex, name: string, readers: Readonl
   const add = index.producer.get(name);
   if (!isOp(add, 'Add') || index.outputs.has(name) || (index.readers.get(name) ?? []).some((r) => !readers.has(r))) return null;
   const [a, b] = add.input ?? [];
-  for (const [input, bias] of [[a, b], [b, a]]) {
+  for (const [input, bias] of [
+    [a, b],
+    [b, a],
+  ]) {
     if (index.constants.get(bias)?.dims?.length === 1 && index.producer.get(input)?.op_type === 'MatMul') return { add, input, bias };
   }
   return null;

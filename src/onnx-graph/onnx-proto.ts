@@ -382,9 +382,7 @@ export function valueInfoElemType(vi: ValueInfoProto): number | undefined {
 export function valueInfoShape(vi: ValueInfoProto): Dim[] | undefined {
   const shape = vi.type?.tensor_type?.shape;
   if (!shape) return undefined;
-  return (shape.dim ?? []).map((d) =>
-    d.dim_value !== undefined && d.dim_value !== null ? int64ToNumber(d.dim_value) : d.dim_param ? d.dim_param : null,
-  );
+  return (shape.dim ?? []).map((d) => (d.dim_value !== undefined && d.dim_value !== null ? int64ToNumber(d.dim_value) : d.dim_param ? d.dim_param : null));
 }
 
 export function attrInt(name: string, i: Int64): AttributeProto {

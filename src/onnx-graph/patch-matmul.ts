@@ -1,5 +1,18 @@
 import { pruneUnread } from './subgraph.js';
-import { attribute, attributeInts, attrInts, graphConstants, int64Tensor, int64ToNumber, makeNode, makeTensor, tensorData, type ModelProto, type NodeProto, type TensorProto } from './onnx-proto.js';
+import {
+  attribute,
+  attributeInts,
+  attrInts,
+  graphConstants,
+  int64Tensor,
+  int64ToNumber,
+  makeNode,
+  makeTensor,
+  tensorData,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+} from './onnx-proto.js';
 
 /**
  * A vision tower's patch embedding, Conv(pixels) with kernel == stride and no padding, rewritten

@@ -43,7 +43,9 @@ export function pixelInput(model: ModelProto, normalization: PixelNormalization,
     graph: {
       ...graph,
       node: [...prologue, ...nodes],
-      input: (graph.input ?? []).map((i) => (i.name === input ? makeValueInfo(PIXELS_INPUT, DataType.UINT8, ['batch', normalization.height, normalization.width, 3]) : i)),
+      input: (graph.input ?? []).map((i) =>
+        i.name === input ? makeValueInfo(PIXELS_INPUT, DataType.UINT8, ['batch', normalization.height, normalization.width, 3]) : i,
+      ),
       initializer: [...(graph.initializer ?? []), floatTensor(`${p}_scale`, normalization.scale, [3]), floatTensor(`${p}_shift`, normalization.shift, [3])],
       value_info: (graph.value_info ?? []).filter((v) => v.name !== input),
     },

@@ -56,7 +56,10 @@ export function pickOutput(names: readonly string[], singleOutputRank: () => num
 
 export function chooseOutput(model: ModelProto): { name: string; kind: 'pooled' | 'token' } | null {
   const outputs = model.graph?.output ?? [];
-  return pickOutput(outputs.map((o) => o.name ?? ''), () => valueInfoShape(outputs[0])?.length);
+  return pickOutput(
+    outputs.map((o) => o.name ?? ''),
+    () => valueInfoShape(outputs[0])?.length,
+  );
 }
 
 /** Weights kept in external files: the graph cannot be rewritten and re-encoded in memory. */
@@ -71,7 +74,15 @@ function shared(bytes: Uint8Array): Uint8Array {
 }
 
 export function prepareServingGraph(onnxPath: string, options: { pooling: GraphPooling; poolInGraph: boolean }): ServingGraph {
-  const unread: ServingGraph = { bytes: null, outputName: null, outputKind: null, normalizedOutputName: null, pooledInGraph: false, note: null, removesPadding: false };
+  const unread: ServingGraph = {
+    bytes: null,
+    outputName: null,
+    outputKind: null,
+    normalizedOutputName: null,
+    pooledInGraph: false,
+    note: null,
+    removesPadding: false,
+  };
   if (statSync(onnxPath).size > MAX_DECODE_BYTES) return { ...unread, note: 'the graph file is over 1.9 GiB' };
   const file = readFileSync(onnxPath);
   let model: ModelProto;
@@ -82,7 +93,15 @@ export function prepareServingGraph(onnxPath: string, options: { pooling: GraphP
   }
   const output = chooseOutput(model);
   if (!output) return unread;
-  const asIs: ServingGraph = { bytes: null, outputName: output.name, outputKind: output.kind, normalizedOutputName: null, pooledInGraph: false, note: null, removesPadding: removesPadding(model) };
+  const asIs: ServingGraph = {
+    bytes: null,
+    outputName: output.name,
+    outputKind: output.kind,
+    normalizedOutputName: null,
+    pooledInGraph: false,
+    note: null,
+    removesPadding: removesPadding(model),
+  };
   if (output.kind === 'pooled') return asIs;
   if (!options.poolInGraph) return { ...asIs, note: 'in-graph pooling is off (--pool-in-graph false)' };
   if (hasExternalData(model)) return { ...asIs, note: 'the graph keeps its weights in external files' };

@@ -89,7 +89,10 @@ export function extractSubgraph(model: ModelProto, outputs: readonly string[], o
 
 /** The model without what none of its outputs needs: nodes, constants and inputs a rewrite left unread. */
 export function pruneUnread(model: ModelProto): ModelProto {
-  return extractSubgraph(model, (model.graph?.output ?? []).map((o) => o.name ?? ''));
+  return extractSubgraph(
+    model,
+    (model.graph?.output ?? []).map((o) => o.name ?? ''),
+  );
 }
 
 /** Names of the graph's inputs that are real inputs (not initializers listed as inputs, as old exporters did). */

@@ -32,7 +32,17 @@ export class ImagePreprocessor implements ImageLoader {
 
   static async start(config: ImageProcessorConfig, decoding: ImageDecodeOptions, source: ImageSourceOptions, workers: number): Promise<ImagePreprocessor> {
     const started = await startReadyWorkers(workers, new URL('./image-worker.js', import.meta.url), { config, decoding });
-    return new ImagePreprocessor(config, decoding, source, started.length > 0 ? new LeastBusyPool<ImageJobResult>(started.map((s) => s.worker), 'image') : null);
+    return new ImagePreprocessor(
+      config,
+      decoding,
+      source,
+      started.length > 0
+        ? new LeastBusyPool<ImageJobResult>(
+            started.map((s) => s.worker),
+            'image',
+          )
+        : null,
+    );
   }
 
   get workers(): number {

@@ -82,7 +82,10 @@ async function readCapped(response: IncomingMessage, max: number, url: string, w
 
 async function fetchImage(input: URL, options: ImageSourceOptions, where: string, signal?: CancelSignal): Promise<Uint8Array> {
   if (!options.allowUrlFetch) {
-    throw validation(`${where} is a URL, and fetching URLs is off: send the image as base64 or a data: URI, or start the server with --allow-url-fetch`, 'inputs');
+    throw validation(
+      `${where} is a URL, and fetching URLs is off: send the image as base64 or a data: URI, or start the server with --allow-url-fetch`,
+      'inputs',
+    );
   }
   const shown = clip(input.href);
   const timeout = AbortSignal.timeout(options.fetchTimeoutMs);
@@ -98,7 +101,8 @@ async function fetchImage(input: URL, options: ImageSourceOptions, where: string
         response.destroy();
         if (redirects >= MAX_REDIRECTS) throw validation(`${where}: fetching ${shown} redirected more than ${MAX_REDIRECTS} times`, 'inputs');
         url = new URL(location, url);
-        if (url.protocol !== 'http:' && url.protocol !== 'https:') throw validation(`${where}: fetching ${shown} redirected to a URL that is not http(s)`, 'inputs');
+        if (url.protocol !== 'http:' && url.protocol !== 'https:')
+          throw validation(`${where}: fetching ${shown} redirected to a URL that is not http(s)`, 'inputs');
         continue;
       }
       if (status < 200 || status >= 300) {
@@ -112,7 +116,10 @@ async function fetchImage(input: URL, options: ImageSourceOptions, where: string
     if (signal?.aborted) throw cancelled();
     if (timeout.aborted) throw validation(`${where}: fetching ${shown} took longer than ${options.fetchTimeoutMs} ms (--url-fetch-timeout-ms)`, 'inputs');
     if (e instanceof RefusedAddress) {
-      throw validation(`${where}: ${shown} points to a loopback, private, link-local or otherwise internal address; the server fetches those only from hosts --url-fetch-allow names`, 'inputs');
+      throw validation(
+        `${where}: ${shown} points to a loopback, private, link-local or otherwise internal address; the server fetches those only from hosts --url-fetch-allow names`,
+        'inputs',
+      );
     }
     // One message for every connection failure: which hosts and ports answer is not the client's to learn.
     throw validation(`${where}: could not fetch ${shown}`, 'inputs');

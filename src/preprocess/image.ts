@@ -89,8 +89,10 @@ export function sniffFormat(bytes: Uint8Array): string | null {
   if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
   if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return 'png';
   if (b.length >= 6 && b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x38) return 'gif';
-  if (b.length >= 12 && b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50) return 'webp';
-  if (b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a && b[3] === 0) || (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && b[3] === 0x2a))) return 'tiff';
+  if (b.length >= 12 && b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50)
+    return 'webp';
+  if (b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a && b[3] === 0) || (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && b[3] === 0x2a)))
+    return 'tiff';
   return null;
 }
 
@@ -126,7 +128,11 @@ function input(bytes: Uint8Array, options: ImageDecodeOptions): Sharp {
   return sharp(bytes, { limitInputPixels: options.maxPixels, failOn: 'error', autoOrient: true, ignoreIcc: true, page: 0, pages: 1 });
 }
 
-async function raw(pipeline: Sharp, bytes: Uint8Array, options: ImageDecodeOptions): Promise<{ data: Buffer; width: number; height: number; channels: number }> {
+async function raw(
+  pipeline: Sharp,
+  bytes: Uint8Array,
+  options: ImageDecodeOptions,
+): Promise<{ data: Buffer; width: number; height: number; channels: number }> {
   try {
     const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
     return { data, width: info.width, height: info.height, channels: info.channels };

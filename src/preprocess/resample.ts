@@ -80,7 +80,7 @@ function coefficients(inSize: number, outSize: number, filter: Filter): Coeffici
 }
 
 function clip8(v: number): number {
-  if (v >= 1 << PRECISION_BITS << 8) return 255;
+  if (v >= (1 << PRECISION_BITS) << 8) return 255;
   if (v <= 0) return 0;
   return v >> PRECISION_BITS;
 }

@@ -43,7 +43,10 @@ function charsOf(text: string): Chars {
 
 /** Lowercase without accents: what most normalizers amount to, for searching when the model's own cannot run per character. */
 export function foldCase(text: string): string {
-  return text.toLowerCase().normalize('NFD').replace(/\p{Mn}/gu, '');
+  return text
+    .toLowerCase()
+    .normalize('NFD')
+    .replace(/\p{Mn}/gu, '');
 }
 
 /** Word-piece markers that are not part of the text. */
@@ -119,8 +122,6 @@ export function locatePieces(text: string, pieces: readonly string[], normalize:
   }
 
   return pieces.map((_, i) =>
-    to[i] > from[i]
-      ? { start: chars.bytes[from[i]], stop: chars.bytes[to[i]], text: text.slice(chars.u16[from[i]], chars.u16[to[i]]) }
-      : null,
+    to[i] > from[i] ? { start: chars.bytes[from[i]], stop: chars.bytes[to[i]], text: text.slice(chars.u16[from[i]], chars.u16[to[i]]) } : null,
   );
 }

@@ -41,7 +41,11 @@ export class TokenizerPool implements TextEncoder {
   static async start(files: TokenizerFiles, size: number): Promise<TokenizerPool> {
     // Each worker says ready (id 0) once its tokenizer is loaded, with its HfTokenizer.specialIds().
     const started = await startReadyWorkers(size, new URL('./tokenizer-worker.js', import.meta.url), files);
-    const pool = new LeastBusyPool<PoolResponse>(started.map((s) => s.worker), 'tokenizer', { batchPerTurn: { gatherWeight: GATHER_TEXTS } });
+    const pool = new LeastBusyPool<PoolResponse>(
+      started.map((s) => s.worker),
+      'tokenizer',
+      { batchPerTurn: { gatherWeight: GATHER_TEXTS } },
+    );
     const ready = started[0].ready as { value: SpecialIds | null; vocabSize: number };
     return new TokenizerPool(pool, files.maxLength, ready.value, ready.vocabSize);
   }

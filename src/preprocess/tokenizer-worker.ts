@@ -28,8 +28,14 @@ function packEncodings(batch: PoolRequest[], responses: PoolResponse[]): ArrayBu
     const r = responses[i];
     return m.op === 'encode' && r.ok ? [r as { value: EncodedText[] }] : [];
   });
-  const ids = packGroups(answers.map((r) => r.value.map((e) => e.ids)), (n) => new Uint32Array(n));
-  const typeIds = packGroups(answers.map((r) => r.value.flatMap((e) => (e.typeIds ? [e.typeIds] : []))), (n) => new Uint8Array(n));
+  const ids = packGroups(
+    answers.map((r) => r.value.map((e) => e.ids)),
+    (n) => new Uint32Array(n),
+  );
+  const typeIds = packGroups(
+    answers.map((r) => r.value.flatMap((e) => (e.typeIds ? [e.typeIds] : []))),
+    (n) => new Uint8Array(n),
+  );
   answers.forEach((r, i) => {
     let type = 0;
     r.value = r.value.map((e, j) => (e.typeIds ? { ids: ids.groups[i][j], typeIds: typeIds.groups[i][type++] } : { ids: ids.groups[i][j] }));

@@ -9,8 +9,19 @@ import { BlockList, isIP } from 'node:net';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 
-const INWARD_V4 = ['0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.0.0.0/24',
-  '192.168.0.0/16', '198.18.0.0/15', '224.0.0.0/4', '240.0.0.0/4'];
+const INWARD_V4 = [
+  '0.0.0.0/8',
+  '10.0.0.0/8',
+  '100.64.0.0/10',
+  '127.0.0.0/8',
+  '169.254.0.0/16',
+  '172.16.0.0/12',
+  '192.0.0.0/24',
+  '192.168.0.0/16',
+  '198.18.0.0/15',
+  '224.0.0.0/4',
+  '240.0.0.0/4',
+];
 const INWARD_V6 = ['::/128', '::1/128', 'fc00::/7', 'fe80::/10', 'fec0::/10', 'ff00::/8'];
 
 function rangeList(ranges: readonly string[]): BlockList {
@@ -43,7 +54,10 @@ export class UrlFetchPolicy {
   /** `allow`: the --url-fetch-allow list, host names and addresses or CIDR ranges, comma-separated. */
   constructor(allow: string | null) {
     const ranges: string[] = [];
-    for (const entry of (allow ?? '').split(',').map((e) => e.trim().toLowerCase()).filter(Boolean)) {
+    for (const entry of (allow ?? '')
+      .split(',')
+      .map((e) => e.trim().toLowerCase())
+      .filter(Boolean)) {
       const address = entry.split('/')[0].replace(/^\[|\]$/g, '');
       if (isIP(address)) ranges.push(entry.replace(/^\[|\](?=\/|$)/g, ''));
       else this.hosts.add(entry);

@@ -16,7 +16,10 @@ export class ApiKeys {
 
   /** The keys in a --api-key value: comma-separated, blanks ignored. */
   static parse(value: string | null | undefined): string[] {
-    return (value ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+    return (value ?? '')
+      .split(',')
+      .map((k) => k.trim())
+      .filter(Boolean);
   }
 
   get enabled(): boolean {

@@ -34,7 +34,11 @@ export class LeastBusyPool<Reply extends { id: number }> {
   private failure: Error | null = null;
 
   /** `what` names the threads in errors ("model", "tokenizer", ...). */
-  constructor(workers: Worker[], private readonly what: string, private readonly options: PoolOptions = {}) {
+  constructor(
+    workers: Worker[],
+    private readonly what: string,
+    private readonly options: PoolOptions = {},
+  ) {
     this.slots = workers.map((worker) => {
       const slot: Slot = {
         worker,

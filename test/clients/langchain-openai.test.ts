@@ -12,7 +12,7 @@ before(async () => {
 });
 after(() => server.close());
 
-test('embedDocuments and embedQuery give the server\'s vectors', async () => {
+test("embedDocuments and embedQuery give the server's vectors", async () => {
   const embeddings = new OpenAIEmbeddings({ model: 'any', apiKey: 'unused', maxRetries: 0, configuration: { baseURL: `${server.httpUrl}/v1` } });
   const docs = ['hello world', 'Crème brûlée', 'the third one'];
   const got = await embeddings.embedDocuments(docs);

@@ -19,7 +19,10 @@ const TEXTS = ['hello world', 'Crème brûlée 🙂'];
 test('embeddings.create with float: one normalized vector per input, usage counted', async () => {
   const r = await client.embeddings.create({ model: 'any', input: TEXTS, encoding_format: 'float' });
   assert.equal(r.object, 'list');
-  assert.deepEqual(r.data.map((d) => d.index), [0, 1]);
+  assert.deepEqual(
+    r.data.map((d) => d.index),
+    [0, 1],
+  );
   const tei = (await post(server.httpUrl, '/embed', { inputs: TEXTS })).json as number[][];
   r.data.forEach((d, i) => assertClose(d.embedding, tei[i]));
   assert.ok(r.usage.prompt_tokens > 0 && r.usage.total_tokens === r.usage.prompt_tokens);
@@ -35,7 +38,10 @@ test('embeddings.create with dimensions: shortened and normalized again; too man
   const r = await client.embeddings.create({ model: 'any', input: 'hello world', dimensions: 8, encoding_format: 'float' });
   assert.equal(r.data[0].embedding.length, 8);
   assert.ok(Math.abs(Math.hypot(...r.data[0].embedding) - 1) < 1e-5);
-  await assert.rejects(client.embeddings.create({ model: 'any', input: 'x', dimensions: 33 }), (e: unknown) => e instanceof OpenAI.APIError && e.status !== undefined && e.status >= 400 && e.status < 500);
+  await assert.rejects(
+    client.embeddings.create({ model: 'any', input: 'x', dimensions: 33 }),
+    (e: unknown) => e instanceof OpenAI.APIError && e.status !== undefined && e.status >= 400 && e.status < 500,
+  );
 });
 
 test('models.list() names the served model', async () => {

@@ -65,9 +65,11 @@ test('on a compute-bound model the batcher learns to pad less than its 50% floor
   let next = 0;
   const length = () => 4 + ((next++ * 37) % 61);
   await within(
-    Promise.all(Array.from({ length: 48 }, async () => {
-      while (backend.calls.length < 40) await batcher.submit([ids(length())]);
-    })),
+    Promise.all(
+      Array.from({ length: 48 }, async () => {
+        while (backend.calls.length < 40) await batcher.submit([ids(length())]);
+      }),
+    ),
     30_000,
     '40 model calls',
   );

@@ -12,7 +12,10 @@ test('inputs submitted in the same turn share one model call', async () => {
   const results = await within(Promise.all([batcher.submit([ids(3, 11)]), batcher.submit([ids(3, 12), ids(3, 13)])]));
   assert.equal(backend.batches.length, 1);
   assert.equal(backend.batches[0].length, 3);
-  assert.deepEqual(results.map((r) => r.map((o) => o.vector[1])), [[11], [12, 13]]);
+  assert.deepEqual(
+    results.map((r) => r.map((o) => o.vector[1])),
+    [[11], [12, 13]],
+  );
 });
 
 test('requests arriving while a batch runs are coalesced into the next one', async () => {
@@ -30,7 +33,7 @@ test('requests arriving while a batch runs are coalesced into the next one', asy
   assert.equal(backend.batches[1].length, 10);
 });
 
-test('onBatch reports each call: size, padded and real tokens, its duration and the backend\'s own share of it', async () => {
+test("onBatch reports each call: size, padded and real tokens, its duration and the backend's own share of it", async () => {
   const backend = new FakeBackend();
   backend.delayMs = 5;
   backend.sessionMs = 2.5;
@@ -61,7 +64,10 @@ test('inputs are grouped by length so short ones are not padded to long ones', a
   open();
   await within(Promise.all([blocker, ...all]));
   const formed = backend.batches.slice(1).map((b) => b.map((x) => x.length).sort((a, c) => a - c));
-  assert.deepEqual(formed, [[100, 100, 100, 100], [5, 5, 6, 6]]);
+  assert.deepEqual(formed, [
+    [100, 100, 100, 100],
+    [5, 5, 6, 6],
+  ]);
 });
 
 test('the oldest input is always in the next batch, so nothing starves', async () => {
@@ -74,7 +80,10 @@ test('the oldest input is always in the next batch, so nothing starves', async (
   const short = Array.from({ length: 6 }, () => batcher.submit([ids(3)]));
   open();
   await within(Promise.all([blocker, old, ...short]));
-  assert.ok(backend.batches[1].some((b) => b[0] === 99), 'the long, oldest input runs in the first batch after the blocker');
+  assert.ok(
+    backend.batches[1].some((b) => b[0] === 99),
+    'the long, oldest input runs in the first batch after the blocker',
+  );
 });
 
 test('several batches run at once when the backend allows it', async () => {

@@ -12,7 +12,7 @@ function encoder(slowMs = 0): TextEncoder {
     maxLength: 16,
     encode: async (texts, { truncate }) => {
       if (slowMs) await new Promise((r) => setTimeout(r, slowMs));
-      return texts.map((t): EncodedText => ({ ids: Uint32Array.from((truncate ? t.slice(0, 16) : t), (c) => c.charCodeAt(0)) }));
+      return texts.map((t): EncodedText => ({ ids: Uint32Array.from(truncate ? t.slice(0, 16) : t, (c) => c.charCodeAt(0)) }));
     },
     tokenize: async () => [],
     decode: async () => [],
@@ -22,7 +22,13 @@ function encoder(slowMs = 0): TextEncoder {
 
 function embedder(slowMs = 0) {
   const backend = new FakeBackend();
-  const e = new Embedder(backend.info, encoder(slowMs), new Batcher(backend, { maxBatchTokens: 1000, maxBatchRequests: 64 }), { maxClientBatchSize: 4, autoTruncate: false }, 8);
+  const e = new Embedder(
+    backend.info,
+    encoder(slowMs),
+    new Batcher(backend, { maxBatchTokens: 1000, maxBatchRequests: 64 }),
+    { maxClientBatchSize: 4, autoTruncate: false },
+    8,
+  );
   e.markReady(true);
   return { e, backend };
 }
@@ -84,11 +90,20 @@ test('an input over the character bound is refused before the tokenizer sees it,
   const base = encoder();
   const counting: TextEncoder = { ...base, encode: (texts, options) => (seen.push(...texts.map((t) => t.length)), base.encode(texts, options)) };
   const backend = new FakeBackend();
-  const e = new Embedder(backend.info, counting, new Batcher(backend, { maxBatchTokens: 1000, maxBatchRequests: 64 }), { maxClientBatchSize: 4, autoTruncate: false }, 8);
+  const e = new Embedder(
+    backend.info,
+    counting,
+    new Batcher(backend, { maxBatchTokens: 1000, maxBatchRequests: 64 }),
+    { maxClientBatchSize: 4, autoTruncate: false },
+    8,
+  );
   e.markReady(true);
   const limit = 16 * MAX_CHARS_PER_TOKEN;
   const huge = 'y'.repeat(limit + 1);
-  await assert.rejects(e.embed({ inputs: ['ok', huge], normalize: false }), (err) => isCoalesceError(err) && err.kind === 'over_limit' && new RegExp(`at most ${limit} characters`).test(err.message));
+  await assert.rejects(
+    e.embed({ inputs: ['ok', huge], normalize: false }),
+    (err) => isCoalesceError(err) && err.kind === 'over_limit' && new RegExp(`at most ${limit} characters`).test(err.message),
+  );
   assert.deepEqual(seen, []);
   await e.embed({ inputs: [huge], normalize: false, truncate: true });
   assert.deepEqual(seen, [limit]);

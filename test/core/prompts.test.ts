@@ -22,7 +22,10 @@ test("--default-prompt-name wins over the model's default_prompt_name, which app
 
 test('an unknown name is a validation error naming the known prompts; at start it stops the server', () => {
   const p = Prompts.from({ prompts });
-  assert.throws(() => p.text('nope'), (e: unknown) => isCoalesceError(e) && e.kind === 'validation' && /"nope".*"query", "passage"/.test(e.message));
+  assert.throws(
+    () => p.text('nope'),
+    (e: unknown) => isCoalesceError(e) && e.kind === 'validation' && /"nope".*"query", "passage"/.test(e.message),
+  );
   assert.throws(() => Prompts.none().text('query'), /defines no prompts/);
   assert.throws(() => Prompts.from({ prompts, defaultPromptName: 'nope' }), /--default-prompt-name is "nope".*"query", "passage"/);
   assert.throws(() => Prompts.from({ prompts, defaultPromptName: 'query', defaultPrompt: 'x' }), /exclude each other/);

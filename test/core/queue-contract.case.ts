@@ -60,9 +60,15 @@ export function runQueueContract({ name, newQueue }: QueueContractOptions): void
       q.release();
       const answers = await within(Promise.all([q.blocker, ...requests]));
       assert.deepEqual(answers.slice(1).map(firstIds), [[11, 12], [13], [14, 15, 16], [17]]);
-      assert.deepEqual(answers.slice(1).map((r) => r.map((o) => o.vector[0])), [[2, 3], [2], [2, 3, 4], [2]]);
+      assert.deepEqual(
+        answers.slice(1).map((r) => r.map((o) => o.vector[0])),
+        [[2, 3], [2], [2, 3, 4], [2]],
+      );
       const ran = q.batches().slice(1);
-      assert.deepEqual(ran.flat().sort((a, b) => a - b), [11, 12, 13, 14, 15, 16, 17]);
+      assert.deepEqual(
+        ran.flat().sort((a, b) => a - b),
+        [11, 12, 13, 14, 15, 16, 17],
+      );
       assert.ok(ran[0].includes(11), 'the oldest input is in the first batch after the blocker');
       assert.equal(q.queue.queued, 0);
     });
@@ -74,7 +80,13 @@ export function runQueueContract({ name, newQueue }: QueueContractOptions): void
       const all = Array.from({ length: 8 }, (_, i) => q.queue.submit([ids(10, 100 + i)]));
       q.release();
       await within(Promise.all([q.blocker, ...all]));
-      assert.deepEqual(q.batches().slice(1).map((b) => b.length), [4, 4]);
+      assert.deepEqual(
+        q
+          .batches()
+          .slice(1)
+          .map((b) => b.length),
+        [4, 4],
+      );
     });
   });
 
@@ -84,7 +96,13 @@ export function runQueueContract({ name, newQueue }: QueueContractOptions): void
       const all = Array.from({ length: 7 }, (_, i) => q.queue.submit([ids(2, 100 + i)]));
       q.release();
       await within(Promise.all([q.blocker, ...all]));
-      assert.deepEqual(q.batches().slice(1).map((b) => b.length), [3, 3, 1]);
+      assert.deepEqual(
+        q
+          .batches()
+          .slice(1)
+          .map((b) => b.length),
+        [3, 3, 1],
+      );
     });
   });
 
@@ -113,7 +131,11 @@ export function runQueueContract({ name, newQueue }: QueueContractOptions): void
       q.release();
       await within(q.blocker);
       const results = await within(Promise.allSettled([poisoned, sharing]));
-      assert.deepEqual(q.batches()[1].sort((a, b) => a - b), [50, 51, POISON], 'the three inputs shared one call');
+      assert.deepEqual(
+        q.batches()[1].sort((a, b) => a - b),
+        [50, 51, POISON],
+        'the three inputs shared one call',
+      );
       for (const r of results) {
         assert.equal(r.status, 'rejected');
         const e = (r as PromiseRejectedResult).reason;

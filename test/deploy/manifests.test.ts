@@ -139,8 +139,10 @@ test('probes and the termination grace match the drain', () => {
   const env = Object.fromEntries(c.env.map((e: { name: string; value: string }) => [e.name, Number(e.value)]));
   const preStop = c.lifecycle?.preStop?.sleep?.seconds ?? 0;
   // preStop runs before SIGTERM; then the grace (still serving) and the timeout (finishing).
-  assert.ok(spec.terminationGracePeriodSeconds * 1000 > preStop * 1000 + env.SHUTDOWN_GRACE_MS + env.SHUTDOWN_TIMEOUT_MS,
-    `terminationGracePeriodSeconds ${spec.terminationGracePeriodSeconds} does not cover preStop + grace + timeout`);
+  assert.ok(
+    spec.terminationGracePeriodSeconds * 1000 > preStop * 1000 + env.SHUTDOWN_GRACE_MS + env.SHUTDOWN_TIMEOUT_MS,
+    `terminationGracePeriodSeconds ${spec.terminationGracePeriodSeconds} does not cover preStop + grace + timeout`,
+  );
   assert.equal(c.readinessProbe.httpGet.path, '/health');
   // Readiness must turn within the grace, or endpoints keep the pod while it stops accepting.
   assert.ok(c.readinessProbe.periodSeconds * c.readinessProbe.failureThreshold * 1000 < env.SHUTDOWN_GRACE_MS);

@@ -8,10 +8,16 @@ import { cosine, post } from '../helpers/server.js';
 import { DEFAULT_MODEL_CONVERSION_TIMEOUT_MS, TEST_DEFAULT_MODEL_DIR } from '../helpers/default-model.js';
 
 let server: Coalesce;
-before(async () => {
-  // No --model; the default model's folder is one outside the checkout.
-  server = await startCoalesce(loadConfig(['--port', '0', '--grpc-port', '0', '--hostname', '127.0.0.1', '--default-model-dir', TEST_DEFAULT_MODEL_DIR], {}), silentLogger);
-}, { timeout: DEFAULT_MODEL_CONVERSION_TIMEOUT_MS });
+before(
+  async () => {
+    // No --model; the default model's folder is one outside the checkout.
+    server = await startCoalesce(
+      loadConfig(['--port', '0', '--grpc-port', '0', '--hostname', '127.0.0.1', '--default-model-dir', TEST_DEFAULT_MODEL_DIR], {}),
+      silentLogger,
+    );
+  },
+  { timeout: DEFAULT_MODEL_CONVERSION_TIMEOUT_MS },
+);
 after(() => server.close());
 
 test('with no --model the server serves the embedded default model', async () => {
@@ -27,7 +33,11 @@ test('sentences about similar things come out closer than unrelated ones', async
     ['A cat sat on the mat.', 'A kitten rested on the rug.', 'Stock markets fell sharply today.'],
     ['The doctor treated the patient at the hospital.', 'A nurse cared for the sick man in the clinic.', 'The band played guitar and drums all night.'],
     ['He cooked pasta with tomato sauce for dinner.', 'She baked bread and made soup in the kitchen.', 'The rocket reached orbit after launch.'],
-    ['Interest rates were raised by the central bank.', 'Inflation pushed the bank to tighten monetary policy.', 'The children built a sandcastle at the beach.'],
+    [
+      'Interest rates were raised by the central bank.',
+      'Inflation pushed the bank to tighten monetary policy.',
+      'The children built a sandcastle at the beach.',
+    ],
   ];
   for (const [a, b, c] of triples) {
     const { status, json } = await post(server.httpUrl, '/embed', { inputs: [a, b, c] });
@@ -44,7 +54,10 @@ test('a batch gives the same vectors as singles, and empty or unknown-only texts
   assert.equal(together.status, 200);
   for (const [i, t] of texts.entries()) {
     const alone = await post(server.httpUrl, '/embed', { inputs: t });
-    assert.ok(alone.json[0].every((x: number, k: number) => Math.abs(x - together.json[i][k]) < 1e-6), `text ${i}`);
+    assert.ok(
+      alone.json[0].every((x: number, k: number) => Math.abs(x - together.json[i][k]) < 1e-6),
+      `text ${i}`,
+    );
   }
   assert.ok(together.json[0].every(Number.isFinite));
 });
@@ -53,12 +66,15 @@ test('/tokenize keeps accents and case in token text, with UTF-8 byte offsets, a
   const text = 'Crème Brûlée 🙂 café';
   const { status, json } = await post(server.httpUrl, '/tokenize', { inputs: text, add_special_tokens: false });
   assert.equal(status, 200);
-  assert.deepEqual(json[0].map((t: { text: string; start: number; stop: number }) => [t.text, t.start, t.stop]), [
-    ['Crème', 0, 6],
-    ['Brûlée', 7, 15],
-    ['🙂', 16, 20],
-    ['café', 21, 26],
-  ]);
+  assert.deepEqual(
+    json[0].map((t: { text: string; start: number; stop: number }) => [t.text, t.start, t.stop]),
+    [
+      ['Crème', 0, 6],
+      ['Brûlée', 7, 15],
+      ['🙂', 16, 20],
+      ['café', 21, 26],
+    ],
+  );
   const embedded = await post(server.httpUrl, '/embed', { inputs: text });
   assert.equal(embedded.headers.get('x-compute-characters'), String([...text].length));
 });

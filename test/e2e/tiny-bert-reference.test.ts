@@ -31,7 +31,10 @@ test('normalized mean-pooled vectors match sentence-transformers (cosine >= 0.99
   const { status, json } = await post(server.httpUrl, '/embed', { inputs: ref.sentences, truncate: true });
   assert.equal(status, 200);
   json.forEach((v: number[], i: number) => {
-    assert.ok(cosine(v, ref.mean_normalized[i]) >= MIN_COSINE, `sentence ${i} (${JSON.stringify(ref.sentences[i]).slice(0, 40)}): cosine ${cosine(v, ref.mean_normalized[i])}`);
+    assert.ok(
+      cosine(v, ref.mean_normalized[i]) >= MIN_COSINE,
+      `sentence ${i} (${JSON.stringify(ref.sentences[i]).slice(0, 40)}): cosine ${cosine(v, ref.mean_normalized[i])}`,
+    );
     assertClose(v, ref.mean_normalized[i], 1e-5, 1e-3, `sentence ${i}`);
   });
 });
@@ -43,7 +46,13 @@ test('normalize=false returns the raw pooled vector', async () => {
 
 test('token ids match the Hugging Face tokenizer', async () => {
   const { json } = await post(server.httpUrl, '/tokenize', { inputs: ref.sentences, truncate: true });
-  json.forEach((tokens: { id: number }[], i: number) => assert.deepEqual(tokens.map((t) => t.id), ref.input_ids[i], `sentence ${i}`));
+  json.forEach((tokens: { id: number }[], i: number) =>
+    assert.deepEqual(
+      tokens.map((t) => t.id),
+      ref.input_ids[i],
+      `sentence ${i}`,
+    ),
+  );
 });
 
 test('left truncation keeps the end of the text', async () => {
@@ -51,7 +60,10 @@ test('left truncation keeps the end of the text', async () => {
   const { json } = await post(server.httpUrl, '/embed', { inputs: long, truncate: true, truncation_direction: 'Left' });
   assert.ok(cosine(json[0], ref.long_left_truncated.mean_normalized) >= MIN_COSINE);
   const tokens = await post(server.httpUrl, '/tokenize', { inputs: long, truncate: true, truncation_direction: 'left' });
-  assert.deepEqual(tokens.json[0].map((t: { id: number }) => t.id), ref.long_left_truncated.input_ids);
+  assert.deepEqual(
+    tokens.json[0].map((t: { id: number }) => t.id),
+    ref.long_left_truncated.input_ids,
+  );
 });
 
 test('a text embedded alone equals the same text inside a mixed-length batch', async () => {

@@ -31,7 +31,9 @@ after(async () => {
   // close() has been seen to never settle after a long fuzz run (nothing left on the event loop):
   // fail with that said, not with the runner's "Promise resolution is still pending".
   let timer: NodeJS.Timeout | undefined;
-  const stuck = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('server.close() did not settle within 30 s after the fuzzed calls')), 30_000)));
+  const stuck = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error('server.close() did not settle within 30 s after the fuzzed calls')), 30_000)),
+  );
   try {
     await Promise.race([server.close(), stuck]);
   } finally {
@@ -39,8 +41,18 @@ after(async () => {
   }
 });
 
-const METHODS = ['/tei.v1.Embed/Embed', '/tei.v1.Embed/EmbedAll', '/tei.v1.Embed/EmbedSparse', '/tei.v1.Tokenize/Tokenize', '/tei.v1.Tokenize/Decode',
-  '/tei.v1.Info/Info', '/tei.v1.Predict/Predict', '/tei.v1.Rerank/Rerank', '/coalesce.v1.Coalesce/EmbedBatch', '/coalesce.v1.Coalesce/ModelInfo'];
+const METHODS = [
+  '/tei.v1.Embed/Embed',
+  '/tei.v1.Embed/EmbedAll',
+  '/tei.v1.Embed/EmbedSparse',
+  '/tei.v1.Tokenize/Tokenize',
+  '/tei.v1.Tokenize/Decode',
+  '/tei.v1.Info/Info',
+  '/tei.v1.Predict/Predict',
+  '/tei.v1.Rerank/Rerank',
+  '/coalesce.v1.Coalesce/EmbedBatch',
+  '/coalesce.v1.Coalesce/ModelInfo',
+];
 const STREAMS = ['/tei.v1.Embed/EmbedStream', '/tei.v1.Tokenize/TokenizeStream', '/tei.v1.Tokenize/DecodeStream', '/coalesce.v1.Coalesce/EmbedBatchStream'];
 const BAD = new Set([grpc.status.INTERNAL, grpc.status.UNKNOWN, grpc.status.DATA_LOSS]);
 const identity = (b: Buffer) => b;
@@ -48,7 +60,9 @@ const identity = (b: Buffer) => b;
 /** Field 1 (inputs) as a string of arbitrary bytes, then arbitrary bytes: mostly well-framed, often not. */
 const message = fc.oneof(
   fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
-  fc.tuple(fc.uint8Array({ maxLength: 200 }), fc.uint8Array({ maxLength: 20 })).map(([text, tail]) => Buffer.concat([Buffer.from([0x0a, text.length & 0x7f]), Buffer.from(text), Buffer.from(tail)])),
+  fc
+    .tuple(fc.uint8Array({ maxLength: 200 }), fc.uint8Array({ maxLength: 20 }))
+    .map(([text, tail]) => Buffer.concat([Buffer.from([0x0a, text.length & 0x7f]), Buffer.from(text), Buffer.from(tail)])),
 );
 const callShape = fc.record({
   method: fc.constantFrom(...METHODS, ...STREAMS),
@@ -59,7 +73,9 @@ const callShape = fc.record({
 
 function unary(method: string, body: Buffer, deadline: number): Promise<grpc.status> {
   return new Promise((resolve) => {
-    raw.makeUnaryRequest(method, identity, identity, body, new grpc.Metadata(), { deadline: Date.now() + deadline }, (error) => resolve(error ? error.code : grpc.status.OK));
+    raw.makeUnaryRequest(method, identity, identity, body, new grpc.Metadata(), { deadline: Date.now() + deadline }, (error) =>
+      resolve(error ? error.code : grpc.status.OK),
+    );
   });
 }
 
@@ -78,11 +94,16 @@ function stream(method: string, bodies: Buffer[], deadline: number, cancelAfter:
 }
 
 const property = fc.asyncProperty(callShape, async (c) => {
-  const code = STREAMS.includes(c.method) ? await stream(c.method, c.messages, c.deadlineMs, c.cancelAfter) : await unary(c.method, c.messages[0], c.deadlineMs);
+  const code = STREAMS.includes(c.method)
+    ? await stream(c.method, c.messages, c.deadlineMs, c.cancelAfter)
+    : await unary(c.method, c.messages[0], c.deadlineMs);
   assert.ok(!BAD.has(code), `${c.method} ended ${grpc.status[code]}`);
 });
 
-test('generated gRPC calls never end INTERNAL or UNKNOWN nor hang; the server stays healthy', { timeout: FUZZ_MS + 120_000, skip: process.env.FUZZ_GRPC ? false : 'opt-in (FUZZ_GRPC=1): an open finding, see the comment at the top' }, async (t) => {
+test('generated gRPC calls never end INTERNAL or UNKNOWN nor hang; the server stays healthy', {
+  timeout: FUZZ_MS + 120_000,
+  skip: process.env.FUZZ_GRPC ? false : 'opt-in (FUZZ_GRPC=1): an open finding, see the comment at the top',
+}, async (t) => {
   for (const replay of regressions.grpc) await fc.assert(property, { seed: replay.seed, path: replay.path, endOnFailure: true });
   // Rounds of whole runs until the time is up (fast-check's own time limit reports the run it cuts short as failed).
   const end = Date.now() + FUZZ_MS;

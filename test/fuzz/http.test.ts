@@ -22,7 +22,22 @@ before(async () => {
 after(() => server.close());
 
 const PATHS = ['/embed', '/embed_all', '/embed_sparse', '/v1/embeddings', '/tokenize', '/decode', '/predict', '/rerank', '/', '/no-such-route'];
-const FIELDS = ['inputs', 'input', 'ids', 'normalize', 'truncate', 'truncation_direction', 'dimensions', 'prompt_name', 'encoding_format', 'model', 'add_special_tokens', 'skip_special_tokens', 'texts', 'query'];
+const FIELDS = [
+  'inputs',
+  'input',
+  'ids',
+  'normalize',
+  'truncate',
+  'truncation_direction',
+  'dimensions',
+  'prompt_name',
+  'encoding_format',
+  'model',
+  'add_special_tokens',
+  'skip_special_tokens',
+  'texts',
+  'query',
+];
 
 const weirdString = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 64 }), // lone surrogates included
@@ -48,7 +63,9 @@ const valueText: fc.Arbitrary<string> = fc.letrec<{ v: string }>((tie) => ({
     fc.array(fc.tuple(fc.constantFrom(...FIELDS), tie('v')), { maxLength: 4 }).map((kv) => `{${kv.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`),
   ),
 })).v;
-const objectText = fc.array(fc.tuple(fc.constantFrom(...FIELDS), valueText), { maxLength: 6 }).map((kv) => `{${kv.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`);
+const objectText = fc
+  .array(fc.tuple(fc.constantFrom(...FIELDS), valueText), { maxLength: 6 })
+  .map((kv) => `{${kv.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`);
 
 interface Generated {
   path: string;
@@ -65,7 +82,14 @@ const body = fc.oneof(
 );
 const generated: fc.Arbitrary<Generated> = fc.record({
   path: fc.constantFrom(...PATHS),
-  contentType: fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data', null),
+  contentType: fc.constantFrom(
+    'application/json',
+    'application/json; charset=utf-8',
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'multipart/form-data',
+    null,
+  ),
   body,
 });
 

@@ -13,8 +13,18 @@ export class FakeBackend implements Backend {
   /** Reported as BatchResult.sessionMs when set. */
   sessionMs: number | undefined = undefined;
   readonly info: ModelInfo = {
-    id: 'fake', dimensions: 4, maxInputLength: 512, padded: true, pooling: 'mean', normalizedByModel: false,
-    device: 'cpu', provider: 'fake', onnxFile: 'none', inputNames: ['input_ids'], outputName: 'out', outputKind: 'pooled',
+    id: 'fake',
+    dimensions: 4,
+    maxInputLength: 512,
+    padded: true,
+    pooling: 'mean',
+    normalizedByModel: false,
+    device: 'cpu',
+    provider: 'fake',
+    onnxFile: 'none',
+    inputNames: ['input_ids'],
+    outputName: 'out',
+    outputKind: 'pooled',
   };
 
   /** Holds the model calls that start from now on (see `gate`) until the returned function is called. */

@@ -159,10 +159,18 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
     if (api) return sendJson(res, 200, { _id: 'fake', id: repo.id, sha: repo.sha, siblings: [...repo.files.keys()].map((rfilename) => ({ rfilename })) });
     if (pathsInfo) {
       const { paths } = JSON.parse(await readBody(req)) as { paths: string[] };
-      const found = paths.filter((p) => repo.files.has(p)).map((path) => {
-        const content = repo.files.get(path)!;
-        return { type: 'file', path, oid: gitOid(content), size: content.length, lastCommit: { id: repo.sha, title: 'fixture', date: '2026-01-01T00:00:00.000Z' } };
-      });
+      const found = paths
+        .filter((p) => repo.files.has(p))
+        .map((path) => {
+          const content = repo.files.get(path)!;
+          return {
+            type: 'file',
+            path,
+            oid: gitOid(content),
+            size: content.length,
+            lastCommit: { id: repo.sha, title: 'fixture', date: '2026-01-01T00:00:00.000Z' },
+          };
+        });
       return sendJson(res, 200, found);
     }
 

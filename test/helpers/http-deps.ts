@@ -3,7 +3,9 @@ import type { HttpDeps } from '../../src/transport/http/app.js';
 import { createHttpServer } from '../../src/transport/http/listener.js';
 
 /** The HTTP transport over `deps` on an ephemeral port; `request` is fetch against it. */
-export async function serveDeps(deps: HttpDeps): Promise<{ url: string; request: (path: string, init?: RequestInit) => Promise<Response>; close: () => Promise<void> }> {
+export async function serveDeps(
+  deps: HttpDeps,
+): Promise<{ url: string; request: (path: string, init?: RequestInit) => Promise<Response>; close: () => Promise<void> }> {
   const server = createHttpServer(deps);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

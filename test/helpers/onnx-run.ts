@@ -24,10 +24,18 @@ export const maxAbsDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, x, 
 /** float32 pixel_values [batch, 3, size, size] that are not flat, so attention has something to mix. */
 export function pixelValues(batch: number, size: number): ort.Tensor {
   const n = batch * 3 * size * size;
-  return new ort.Tensor('float32', Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) + Math.cos(i * 0.011)), [batch, 3, size, size]);
+  return new ort.Tensor(
+    'float32',
+    Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) + Math.cos(i * 0.011)),
+    [batch, 3, size, size],
+  );
 }
 
 /** uint8 pixels [batch, size, size, 3], as the served vision graph takes them (pixel-input.ts). */
 export function uint8Pixels(batch: number, size: number): ort.Tensor {
-  return new ort.Tensor('uint8', Uint8Array.from({ length: batch * size * size * 3 }, (_, i) => (i * 7919) % 256), [batch, size, size, 3]);
+  return new ort.Tensor(
+    'uint8',
+    Uint8Array.from({ length: batch * size * size * 3 }, (_, i) => (i * 7919) % 256),
+    [batch, size, size, 3],
+  );
 }

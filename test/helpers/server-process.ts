@@ -17,10 +17,14 @@ export interface ServerProcess {
 }
 
 export async function startServerProcess(args: string[], startMs = 90_000): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['dist/src/main.js', '--model', TINY_BERT, '--hostname', '127.0.0.1', '--port', '0', '--grpc-port', '0', '--log-format', 'json', ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, PORT: '', GRPC_PORT: '', SHUTDOWN_GRACE_MS: '', SHUTDOWN_TIMEOUT_MS: '' },
-  });
+  const child = spawn(
+    process.execPath,
+    ['dist/src/main.js', '--model', TINY_BERT, '--hostname', '127.0.0.1', '--port', '0', '--grpc-port', '0', '--log-format', 'json', ...args],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, PORT: '', GRPC_PORT: '', SHUTDOWN_GRACE_MS: '', SHUTDOWN_TIMEOUT_MS: '' },
+    },
+  );
   const logs: ServerProcess['logs'] = [];
   const waiters = new Set<() => void>();
   let buffered = '';

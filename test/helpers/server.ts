@@ -9,7 +9,12 @@ export function startServer(args: string[] = [], model = TINY_BERT): Promise<Coa
   return startCoalesce(loadConfig(['--model', model, '--port', '0', '--grpc-port', '0', '--hostname', '127.0.0.1', ...args], {}), silentLogger);
 }
 
-export async function post(base: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any; headers: Headers }> {
+export async function post(
+  base: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: any; headers: Headers }> {
   const res = await fetch(base + path, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },

@@ -43,7 +43,10 @@ test('a transformers.js layout (onnx/model.onnx, fp16 / quantized variants) is f
 test('old-style pooling flags, --pooling override and --max-input-length cap', () => {
   const dir = copyFixture();
   try {
-    writeFileSync(join(dir, '1_Pooling', 'config.json'), JSON.stringify({ word_embedding_dimension: 32, pooling_mode_cls_token: true, pooling_mode_mean_tokens: false }));
+    writeFileSync(
+      join(dir, '1_Pooling', 'config.json'),
+      JSON.stringify({ word_embedding_dimension: 32, pooling_mode_cls_token: true, pooling_mode_mean_tokens: false }),
+    );
     assert.equal(readManifest(dir).pooling, 'cls');
     assert.equal(readManifest(dir, { pooling: 'max' }).pooling, 'max');
     assert.equal(readManifest(dir, { maxInputLength: 16 }).maxLength, 16);

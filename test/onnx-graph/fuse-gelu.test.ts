@@ -17,7 +17,10 @@ test("SigLIP's tanh GELUs become FastGelu with the fc1 bias, and the outputs do 
   assert.equal(fused, countOps(before, 'Tanh'), 'every MLP: two encoder layers and the pooling head');
   assert.equal(countOps(model, 'Tanh'), 0);
   assert.equal(countOps(model, 'FastGelu'), fused);
-  assert.ok(model.graph!.node!.filter((n) => n.op_type === 'FastGelu').every((n) => n.input!.length === 2 && n.domain === 'com.microsoft'), 'the fc1 bias is its bias input');
+  assert.ok(
+    model.graph!.node!.filter((n) => n.op_type === 'FastGelu').every((n) => n.input!.length === 2 && n.domain === 'com.microsoft'),
+    'the fc1 bias is its bias input',
+  );
   assert.equal(countOps(model, 'Add'), countOps(before, 'Add') - 3 * fused, 'x + 0.044715x^3, 1 + tanh and the bias Add');
   const feeds = { pixel_values: pixelValues(2, 64) };
   const [[a], [b]] = [await outputs(before, feeds, ['last_hidden_state']), await outputs(model, feeds, ['last_hidden_state'])];

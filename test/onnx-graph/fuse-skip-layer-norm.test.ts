@@ -31,7 +31,9 @@ test('SigLIP: residual Add + LayerNorm + projection bias become SkipLayerNormali
 });
 
 test('a float16 tower as served (uint8 images in, attention fused) fuses within half-float rounding', async () => {
-  const half = fuseAttention(pixelInput(loadModel(SIGLIP_FP16), { scale: [1 / 127.5, 1 / 127.5, 1 / 127.5], shift: [-1, -1, -1], height: 64, width: 64 })).model;
+  const half = fuseAttention(
+    pixelInput(loadModel(SIGLIP_FP16), { scale: [1 / 127.5, 1 / 127.5, 1 / 127.5], shift: [-1, -1, -1], height: 64, width: 64 }),
+  ).model;
   const { model, fused } = fuseSkipLayerNorm(half);
   assert.equal(fused, 4);
   const feeds = { pixels: uint8Pixels(2, 64) };

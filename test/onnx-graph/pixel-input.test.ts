@@ -18,7 +18,8 @@ function images(): { hwc: Uint8Array; chw: Float32Array } {
   const hwc = Uint8Array.from({ length: 2 * plane * 3 }, (_, i) => (i * 7919 + (i >> 7) * 13) % 256);
   const chw = new Float32Array(hwc.length);
   for (let b = 0; b < 2; b++) {
-    for (let p = 0; p < plane; p++) for (let c = 0; c < 3; c++) chw[b * 3 * plane + c * plane + p] = hwc[(b * plane + p) * 3 + c] * NORM.scale[c] + NORM.shift[c];
+    for (let p = 0; p < plane; p++)
+      for (let c = 0; c < 3; c++) chw[b * 3 * plane + c * plane + p] = hwc[(b * plane + p) * 3 + c] * NORM.scale[c] + NORM.shift[c];
   }
   return { hwc, chw };
 }
@@ -33,7 +34,10 @@ async function pooled(graph: Uint8Array, feeds: Record<string, ort.Tensor>): Pro
   }
 }
 
-for (const [file, type] of [['vision_model.onnx', 'float32'], ['vision_model_fp16.onnx', 'float16']] as const) {
+for (const [file, type] of [
+  ['vision_model.onnx', 'float32'],
+  ['vision_model_fp16.onnx', 'float16'],
+] as const) {
   test(`${file}: uint8 [B, H, W, 3] in, normalized and transposed in the graph, same vectors as pixel_values computed in JS`, async () => {
     const bytes = readFileSync(`${DIR}/${file}`);
     const served = pixelInput(decodeModel(bytes), NORM);

@@ -19,7 +19,16 @@ test('padTextInputs re-pads right-padded batches to a fixed length with the pad 
   const padded = padTextInputs(makeModel(graph), { length: 5, padId: 7 });
   assert.deepEqual(graphInputNames(padded), ['input_ids', 'attention_mask']);
   const s = await ort.InferenceSession.create(encodeModel(padded));
-  const r = await s.run({ input_ids: ids([[1, 2, 0], [3, 0, 0]]), attention_mask: ids([[1, 1, 0], [1, 0, 0]]) });
+  const r = await s.run({
+    input_ids: ids([
+      [1, 2, 0],
+      [3, 0, 0],
+    ]),
+    attention_mask: ids([
+      [1, 1, 0],
+      [1, 0, 0],
+    ]),
+  });
   assert.deepEqual([...(r.pooler_output.data as Float32Array)], [1, 2, 7, 7, 7, 3, 7, 7, 7, 7]);
   assert.deepEqual(r.pooler_output.dims, [2, 5]);
 });
@@ -37,7 +46,11 @@ test('extractSubgraph keeps one tower of a combined graph, renames its output, a
       makeNode('Add', ['scaled', 'bias'], ['logits_per_image']),
     ],
     inputs: [makeValueInfo('t', DataType.FLOAT, ['n', 2]), makeValueInfo('p', DataType.FLOAT, ['m', 2])],
-    outputs: [makeValueInfo('text_embeds', DataType.FLOAT, ['n', 2]), makeValueInfo('image_embeds', DataType.FLOAT, ['m', 2]), makeValueInfo('logits_per_image', DataType.FLOAT, ['m', 'n'])],
+    outputs: [
+      makeValueInfo('text_embeds', DataType.FLOAT, ['n', 2]),
+      makeValueInfo('image_embeds', DataType.FLOAT, ['m', 2]),
+      makeValueInfo('logits_per_image', DataType.FLOAT, ['m', 'n']),
+    ],
     initializers: [floatTensor('scale', [3], []), floatTensor('bias', [0.5], [])],
   });
   const model = makeModel(graph);

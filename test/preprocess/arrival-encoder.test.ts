@@ -23,9 +23,14 @@ test('encode with the fast path gives the ids the post-processor gives, truncate
   for (const maxLength of [64, 12]) {
     const fast = HfTokenizer.fromFiles(...files, maxLength);
     const slow = viaPostProcessor(maxLength);
-    const options: EncodeOptions[] = [{ truncate: true, direction: 'right' }, { truncate: true, direction: 'left' }, { truncate: false, direction: 'right' }];
+    const options: EncodeOptions[] = [
+      { truncate: true, direction: 'right' },
+      { truncate: true, direction: 'left' },
+      { truncate: false, direction: 'right' },
+    ];
     for (const text of texts) {
-      for (const o of options) assert.deepEqual([...fast.encode(text, o).ids], [...slow.encode(text, o).ids], `${maxLength} ${JSON.stringify(o)} ${JSON.stringify(text)}`);
+      for (const o of options)
+        assert.deepEqual([...fast.encode(text, o).ids], [...slow.encode(text, o).ids], `${maxLength} ${JSON.stringify(o)} ${JSON.stringify(text)}`);
     }
   }
 });
@@ -37,9 +42,13 @@ test('the arrival encoder encodes exactly as the facade would, and leaves anythi
   const fitting = texts.filter((t) => tokenizer.encode(t, { truncate: false, direction: 'right' }).ids.length <= 12);
   assert.ok(fitting.length > 50);
   const encoded = arrival.encodeAll(fitting)!;
-  assert.deepEqual(encoded.map((e) => [...e.ids]), fitting.map((t) => [...tokenizer.encode(t, { truncate: false, direction: 'right' }).ids]));
+  assert.deepEqual(
+    encoded.map((e) => [...e.ids]),
+    fitting.map((t) => [...tokenizer.encode(t, { truncate: false, direction: 'right' }).ids]),
+  );
   // One text it cannot take leaves the whole request to the facade: non-ASCII, an added token, too long for the model.
-  for (const other of ['héllo', 'a [MASK] b', 'one two three four five six seven eight nine ten eleven']) assert.equal(arrival.encodeAll(['fine', other]), null, other);
+  for (const other of ['héllo', 'a [MASK] b', 'one two three four five six seven eight nine ten eleven'])
+    assert.equal(arrival.encodeAll(['fine', other]), null, other);
 });
 
 test('a tokenizer without the BERT fast path gives no arrival encoder', () => {

@@ -15,7 +15,7 @@ const slow = (text: string) => library.tokenize(text, { add_special_tokens: fals
 /** Seeded, so a failure names a text that can be replayed. */
 function rng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 /** ASCII texts that exercise every branch: known words, words split into pieces, unknown and over-long words, punctuation, case, tab/LF/CR. */
@@ -44,7 +44,20 @@ function asciiTexts(count: number): string[] {
 }
 
 test('on ASCII text the fast path gives exactly the library tokens', () => {
-  const texts = [...sentences.filter((t) => /^[\x20-\x7e]*$/.test(t)), ...asciiTexts(3000), '', '   ', '\t\n', 'a', '...', "don't", 'U.S.A.', 'e-mail@x.org', 'x'.repeat(100), 'x'.repeat(101)];
+  const texts = [
+    ...sentences.filter((t) => /^[\x20-\x7e]*$/.test(t)),
+    ...asciiTexts(3000),
+    '',
+    '   ',
+    '\t\n',
+    'a',
+    '...',
+    "don't",
+    'U.S.A.',
+    'e-mail@x.org',
+    'x'.repeat(100),
+    'x'.repeat(101),
+  ];
   for (const text of texts) {
     const tokens = fast.tokenize(text);
     assert.ok(tokens, `the fast path declined ${JSON.stringify(text)}`);
@@ -53,7 +66,19 @@ test('on ASCII text the fast path gives exactly the library tokens', () => {
 });
 
 test('it declines non-ASCII text, control characters and text with an added token, in any case', () => {
-  for (const text of [...sentences.filter((t) => /[^\x20-\x7e]/.test(t)), 'héllo wörld', 'naïve café', '東京', 'emoji 🙂', 'a\u000bb', 'a\u0000b', 'a [MASK] b', 'a [mask] b', 'x[CLS]', '[sep]']) {
+  for (const text of [
+    ...sentences.filter((t) => /[^\x20-\x7e]/.test(t)),
+    'héllo wörld',
+    'naïve café',
+    '東京',
+    'emoji 🙂',
+    'a\u000bb',
+    'a\u0000b',
+    'a [MASK] b',
+    'a [mask] b',
+    'x[CLS]',
+    '[sep]',
+  ]) {
     assert.equal(fast.tokenize(text), null, JSON.stringify(text));
   }
 });
@@ -67,5 +92,8 @@ test('it exists only for a BERT WordPiece pipeline the library would run unchang
   assert.equal(BertFastPath.from(json, { ...config, do_lowercase_and_remove_accent: true }), null);
   // A cased BERT keeps the case.
   const cased = BertFastPath.from({ ...json, normalizer: { ...json.normalizer, lowercase: false } }, config)!;
-  assert.deepEqual(cased.tokenize('The CAT'), new Tokenizer({ ...json, normalizer: { ...json.normalizer, lowercase: false } }, config).tokenize('The CAT', { add_special_tokens: false }));
+  assert.deepEqual(
+    cased.tokenize('The CAT'),
+    new Tokenizer({ ...json, normalizer: { ...json.normalizer, lowercase: false } }, config).tokenize('The CAT', { add_special_tokens: false }),
+  );
 });

@@ -17,7 +17,7 @@ import { UrlFetchPolicy } from '../../src/preprocess/url-guard.js';
 import { resampleRgb } from '../../src/preprocess/resample.js';
 import { imageBytes, planes, pngHeaderOnly, preprocessorJson, reference, TINY_CLIP, TINY_SIGLIP } from '../helpers/image-fixtures.js';
 
-const LIMITS = { maxPixels: 50_000_000, jpegDecoder: "wasm" } as const;
+const LIMITS = { maxPixels: 50_000_000, jpegDecoder: 'wasm' } as const;
 const FIXTURES = [TINY_SIGLIP, TINY_CLIP];
 
 async function rejects422(promise: Promise<unknown>, mentions: RegExp): Promise<void> {
@@ -69,7 +69,10 @@ for (const dir of FIXTURES) {
       const { rgb, width, height, source } = await decodeToRgb(imageBytes(img.file), config, LIMITS);
       assert.deepEqual([source.width, source.height], img.loaded_size, `${img.file}: size after EXIF orientation`);
       const got = planes(cropRgb(rgb, width, height, config), h, w);
-      for (const [backend, tolerance] of [['pil', 0], ['torchvision', 1]] as const) {
+      for (const [backend, tolerance] of [
+        ['pil', 0],
+        ['torchvision', 1],
+      ] as const) {
         const want = Buffer.from(ref.pixels[backend][i], 'base64');
         let max = 0;
         for (let k = 0; k < want.length; k++) max = Math.max(max, Math.abs(got[k] - want[k]));
@@ -79,7 +82,7 @@ for (const dir of FIXTURES) {
   });
 }
 
-test('the [H, W, 3] pixels and the per-channel scale and shift give the processor\'s pixel_values', async () => {
+test("the [H, W, 3] pixels and the per-channel scale and shift give the processor's pixel_values", async () => {
   const ref = reference(TINY_CLIP);
   const config = parsePreprocessorConfig(preprocessorJson(TINY_CLIP));
   const i = ref.images.findIndex((x) => x.file === 'odd_333x211.png');
@@ -97,7 +100,15 @@ test('the [H, W, 3] pixels and the per-channel scale and shift give the processo
 });
 
 test('center crop larger than the image zero-pads as torchvision does', () => {
-  const config: ImageProcessorConfig = { resize: null, filter: 'cubic', crop: { height: 4, width: 4 }, rescaleFactor: null, normalize: null, height: 4, width: 4 };
+  const config: ImageProcessorConfig = {
+    resize: null,
+    filter: 'cubic',
+    crop: { height: 4, width: 4 },
+    rescaleFactor: null,
+    normalize: null,
+    height: 4,
+    width: 4,
+  };
   const rgb = new Uint8Array(2 * 2 * 3).fill(200);
   const out = cropRgb(rgb, 2, 2, config);
   // (4 - 2) // 2 = 1 row / column of padding before the image.
@@ -117,8 +128,18 @@ test('Pillow resampling: identity, box average, nearest centre', () => {
 test('alpha is dropped like PIL convert("RGB"), not composited on white', async () => {
   const rgba = Buffer.alloc(4 * 4 * 4);
   for (let p = 0; p < 16; p++) rgba.set([10, 200, 30, p < 8 ? 0 : 128], p * 4);
-  const png = await sharp(rgba, { raw: { width: 4, height: 4, channels: 4 } }).png().toBuffer();
-  const config: ImageProcessorConfig = { resize: { kind: 'exact', height: 2, width: 2 }, filter: 'linear', crop: null, rescaleFactor: null, normalize: null, height: 2, width: 2 };
+  const png = await sharp(rgba, { raw: { width: 4, height: 4, channels: 4 } })
+    .png()
+    .toBuffer();
+  const config: ImageProcessorConfig = {
+    resize: { kind: 'exact', height: 2, width: 2 },
+    filter: 'linear',
+    crop: null,
+    rescaleFactor: null,
+    normalize: null,
+    height: 2,
+    width: 2,
+  };
   const t = await preprocessImage(png, config, LIMITS);
   assert.deepEqual([...t.pixels], [10, 200, 30, 10, 200, 30, 10, 200, 30, 10, 200, 30]);
 });
@@ -133,11 +154,24 @@ test('greyscale images become three equal channels; EXIF orientation is applied'
 });
 
 test('an animated GIF gives its first frame', async () => {
-  const frame = (v: number) => sharp({ create: { width: 8, height: 8, channels: 3, background: { r: v, g: v, b: v } } }).raw().toBuffer();
+  const frame = (v: number) =>
+    sharp({ create: { width: 8, height: 8, channels: 3, background: { r: v, g: v, b: v } } })
+      .raw()
+      .toBuffer();
   const frames = Buffer.concat([await frame(40), await frame(220)]);
-  const gif = await sharp(frames, { raw: { width: 8, height: 16, channels: 3, pageHeight: 8 } as never }).gif({ loop: 0 }).toBuffer();
+  const gif = await sharp(frames, { raw: { width: 8, height: 16, channels: 3, pageHeight: 8 } as never })
+    .gif({ loop: 0 })
+    .toBuffer();
   assert.equal((await sharp(gif).metadata()).pages, 2);
-  const config: ImageProcessorConfig = { resize: { kind: 'exact', height: 8, width: 8 }, filter: 'linear', crop: null, rescaleFactor: null, normalize: null, height: 8, width: 8 };
+  const config: ImageProcessorConfig = {
+    resize: { kind: 'exact', height: 8, width: 8 },
+    filter: 'linear',
+    crop: null,
+    rescaleFactor: null,
+    normalize: null,
+    height: 8,
+    width: 8,
+  };
   const t = await preprocessImage(gif, config, LIMITS);
   assert.ok(Math.abs(t.pixels[0] - 40) <= 2, `first frame is dark, got ${t.pixels[0]}`);
 });
@@ -194,6 +228,9 @@ test('image inputs: base64, base64url, data: URIs, URLs only when allowed', asyn
   await rejects422(loadImageBytes('ftp://example.com/x.png', on, 'inputs'), /only http\(s\)/);
   same(await loadImageBytes(`${base}/photo.png`, on, 'inputs'), imageBytes('rgb_224x224.png'));
   await rejects422(loadImageBytes(`${base}/missing.png`, on, 'inputs'), /HTTP 404/);
-  await assert.rejects(loadImageBytes(`${base}/big`, { ...on, fetchMaxBytes: 1000 }, 'inputs'), (e: unknown) => isCoalesceError(e) && e.kind === 'payload_too_large' && /url-fetch-max-bytes/.test(e.message));
+  await assert.rejects(
+    loadImageBytes(`${base}/big`, { ...on, fetchMaxBytes: 1000 }, 'inputs'),
+    (e: unknown) => isCoalesceError(e) && e.kind === 'payload_too_large' && /url-fetch-max-bytes/.test(e.message),
+  );
   await rejects422(loadImageBytes(`${base}/slow`, { ...on, fetchTimeoutMs: 200 }, 'inputs'), /longer than 200 ms/);
 });

@@ -54,7 +54,7 @@ test('jpegLayout reads size, components, coding and EXIF orientation from the ma
   assert.equal(jpegLayout(Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0xff, 0xff])), null, 'a segment longer than the file');
 });
 
-test('the WebAssembly decoder gives exactly sharp\'s pixels', async () => {
+test("the WebAssembly decoder gives exactly sharp's pixels", async () => {
   const small = { ...(await variants()), 'fixture grey': imageBytes('grey_100x150.jpg'), 'fixture wide': imageBytes('wide_320x120.jpg') };
   for (const [name, jpeg] of Object.entries(small)) assert.ok(wasmDecodes(jpegLayout(jpeg), WASM.maxPixels), `${name} should take the WebAssembly path`);
   for (const [name, jpeg] of Object.entries({ ...small, 'fixture photo, 1024 x 768': imageBytes('photo_1024x768.jpg') })) {

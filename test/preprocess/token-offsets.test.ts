@@ -10,7 +10,8 @@ import { DEFAULT_MODEL_CONVERSION_TIMEOUT_MS, TEST_DEFAULT_MODEL_DIR } from '../
 import { TINY_BERT } from '../helpers/server.js';
 
 const options = { truncate: false, direction: 'right' as const, addSpecialTokens: true };
-const rows = (tokens: { text: string; special: boolean; start: number | null; stop: number | null }[]) => tokens.map((t) => [t.text, t.special, t.start, t.stop]);
+const rows = (tokens: { text: string; special: boolean; start: number | null; stop: number | null }[]) =>
+  tokens.map((t) => [t.text, t.special, t.start, t.stop]);
 
 /** Every non-special token's text is the input's bytes between its offsets. */
 function assertByteSlices(text: string, tokens: { text: string; special: boolean; start: number | null; stop: number | null }[]): void {
@@ -60,13 +61,16 @@ test('the default model (NFKD, lowercase, strip accents; WordLevel): accents and
   const text = 'Crème Brûlée 🙂 zzqxvblorp café';
   const tokens = tok.tokenize(text, options);
   const words = tokens.filter((t) => !t.special);
-  assert.deepEqual(words.map((t) => [t.text, t.start, t.stop]), [
-    ['Crème', 0, 6],
-    ['Brûlée', 7, 15],
-    ['🙂', 16, 20],
-    ['zzqxvblorp', 21, 31],
-    ['café', 32, 37],
-  ]);
+  assert.deepEqual(
+    words.map((t) => [t.text, t.start, t.stop]),
+    [
+      ['Crème', 0, 6],
+      ['Brûlée', 7, 15],
+      ['🙂', 16, 20],
+      ['zzqxvblorp', 21, 31],
+      ['café', 32, 37],
+    ],
+  );
   assertByteSlices(text, tokens);
 });
 
@@ -77,11 +81,30 @@ test('pieces the normalized text does not contain span the input between their n
     { start: 6, stop: 8, text: 'cd' },
   ]);
   // Several unknown words in one gap: one word each when they are as many as the pieces, else the gap.
-  assert.deepEqual(locatePieces('ab ?? !! cd', ['ab', '<unk>', '<unk>', 'cd'], null).map((s) => s && [s.start, s.stop]), [[0, 2], [3, 5], [6, 8], [9, 11]]);
-  assert.deepEqual(locatePieces('ab ?!? cd', ['ab', '<unk>', '<unk>', 'cd'], null).map((s) => s && [s.start, s.stop]), [[0, 2], [3, 6], [3, 6], [7, 9]]);
+  assert.deepEqual(
+    locatePieces('ab ?? !! cd', ['ab', '<unk>', '<unk>', 'cd'], null).map((s) => s && [s.start, s.stop]),
+    [
+      [0, 2],
+      [3, 5],
+      [6, 8],
+      [9, 11],
+    ],
+  );
+  assert.deepEqual(
+    locatePieces('ab ?!? cd', ['ab', '<unk>', '<unk>', 'cd'], null).map((s) => s && [s.start, s.stop]),
+    [
+      [0, 2],
+      [3, 6],
+      [3, 6],
+      [7, 9],
+    ],
+  );
   // A normalizer that does not work character by character (it looks at the whole text) falls back to case folding.
   const wholeText = (s: string) => (s.length > 1 ? s.toUpperCase() : s);
-  assert.deepEqual(locatePieces('Été x', ['ete', 'x'], wholeText).map((s) => s?.text), ['Été', 'x']);
+  assert.deepEqual(
+    locatePieces('Été x', ['ete', 'x'], wholeText).map((s) => s?.text),
+    ['Été', 'x'],
+  );
 });
 
 test("tiny BERT: the same tokens, offsets and texts as Rust's tokenizers on accented, CJK, emoji, ZWJ, combining-mark, ligature and added-token inputs", () => {

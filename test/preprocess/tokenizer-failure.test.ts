@@ -34,7 +34,7 @@ test('a tokenizer failure is the same tokenizer error on the main thread and in 
     const [main, workers] = [await failure(inline), await failure(pool)];
     assert.deepEqual({ kind: main.kind, message: main.message }, { kind: workers.kind, message: workers.message });
     assert.equal(main.kind, 'tokenizer');
-    assert.match(main.message, /integers/, 'the tokenizer\'s own message reaches the client');
+    assert.match(main.message, /integers/, "the tokenizer's own message reaches the client");
     for (const e of [main, workers]) {
       assert.equal(HTTP_STATUS[e.kind], 422);
       assert.equal(toServiceError(e).code, status.FAILED_PRECONDITION);

@@ -28,23 +28,35 @@ test('special tokens count against the max length and are kept when truncating',
   assert.equal(t.encode('one two three four five six seven eight nine', { truncate: false, direction: 'right' }).ids.length, 11);
 });
 
-test('the worker pool gives exactly the inline tokenizer\'s ids, in order', async () => {
+test("the worker pool gives exactly the inline tokenizer's ids, in order", async () => {
   const inline = new InlineTextEncoder(HfTokenizer.fromFiles(files.tokenizerPath, files.configPath, 64));
   const texts = Array.from({ length: 50 }, (_, i) => ref.sentences[i % ref.sentences.length]);
   const [a, b] = await Promise.all([inline.encode(texts, right), pool.encode(texts, right)]);
-  assert.deepEqual(b.map((e) => [...e.ids]), a.map((e) => [...e.ids]));
-  assert.deepEqual(b.slice(0, ref.sentences.length).map((e) => [...e.ids]), ref.input_ids);
+  assert.deepEqual(
+    b.map((e) => [...e.ids]),
+    a.map((e) => [...e.ids]),
+  );
+  assert.deepEqual(
+    b.slice(0, ref.sentences.length).map((e) => [...e.ids]),
+    ref.input_ids,
+  );
   const concurrent = await Promise.all(ref.sentences.map((s) => pool.encode([s], right)));
-  assert.deepEqual(concurrent.map((r) => [...r[0].ids]), ref.input_ids);
+  assert.deepEqual(
+    concurrent.map((r) => [...r[0].ids]),
+    ref.input_ids,
+  );
 });
 
 test('the pool also tokenizes and decodes', async () => {
   const [tokens] = await pool.tokenize(['Hello world'], { ...right, addSpecialTokens: true });
-  assert.deepEqual(tokens.map((t) => t.id), [101, 7592, 2088, 102]);
+  assert.deepEqual(
+    tokens.map((t) => t.id),
+    [101, 7592, 2088, 102],
+  );
   assert.deepEqual(await pool.decode([[101, 7592, 2088, 102]], true), ['hello world']);
 });
 
-test('the pool reports its workers\' special-token ids, as the inline encoder does', () => {
+test("the pool reports its workers' special-token ids, as the inline encoder does", () => {
   const inline = new InlineTextEncoder(HfTokenizer.fromFiles(files.tokenizerPath, files.configPath, 64));
   assert.deepEqual(inline.specialIds(), { before: [101], after: [102] });
   assert.deepEqual(pool.specialIds(), inline.specialIds());

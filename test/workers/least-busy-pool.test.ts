@@ -19,7 +19,10 @@ test('calls go to the least busy thread and come back by id', async () => {
   const pool = new LeastBusyPool<{ id: number; value: number; thread: number }>(echoWorkers(2), 'echo');
   try {
     const replies = await within(Promise.all([pool.call({ value: 1, ms: 30 }), pool.call({ value: 2, ms: 30 }), pool.call({ value: 3 })]));
-    assert.deepEqual(replies.map((r) => r.value), [1, 2, 3]);
+    assert.deepEqual(
+      replies.map((r) => r.value),
+      [1, 2, 3],
+    );
     assert.notEqual(replies[0].thread, replies[1].thread, 'two busy calls went to two threads');
   } finally {
     await pool.close();
@@ -30,7 +33,10 @@ test('a thread that dies fails the calls in flight and every later call, at once
   const pool = new LeastBusyPool<{ id: number }>(echoWorkers(1), 'echo');
   const inFlight = pool.call({ value: 1, ms: 1000 });
   void pool.call({ die: true }).catch(() => undefined);
-  await assert.rejects(within(inFlight, 5000, 'the call in flight'), (e) => isCoalesceError(e) && e.kind === 'unhealthy' && /echo worker exited/.test(e.message));
+  await assert.rejects(
+    within(inFlight, 5000, 'the call in flight'),
+    (e) => isCoalesceError(e) && e.kind === 'unhealthy' && /echo worker exited/.test(e.message),
+  );
   await assert.rejects(within(pool.call({ value: 2 }), 1000, 'a later call'), (e) => isCoalesceError(e) && e.kind === 'unhealthy');
   await pool.close();
 });
@@ -52,8 +58,14 @@ test('batchPerTurn: the calls of one turn reach a thread as one message, and eve
   );
   try {
     const first = await within(Promise.all(Array.from({ length: 5 }, (_, i) => pool.call({ value: i }))));
-    assert.deepEqual(first.map((r) => r.value), [0, 1, 2, 3, 4]);
-    assert.ok(first.every((r) => r.size === 5 && r.messages === 1), 'five calls, one message');
+    assert.deepEqual(
+      first.map((r) => r.value),
+      [0, 1, 2, 3, 4],
+    );
+    assert.ok(
+      first.every((r) => r.size === 5 && r.messages === 1),
+      'five calls, one message',
+    );
     const later = await within(pool.call({ value: 9 }));
     assert.equal(later.value, 9);
     assert.equal(later.messages, 2, 'a later turn sends its own message');
@@ -75,7 +87,11 @@ test('batchPerTurn with a gather weight: small calls of one turn travel together
     const heavy = await within(Promise.all(Array.from({ length: 2 }, (_, i) => pool.call({ value: i }, [], 3))));
     assert.equal(new Set(heavy.map((r) => r.thread)).size, 2, 'two calls of weight 3 exceed 4 together: two threads');
     const mixed = await within(Promise.all([pool.call({ value: 0 }, [], 3), pool.call({ value: 1 }), pool.call({ value: 2 })]));
-    assert.deepEqual(mixed.map((r) => r.size), [2, 2, 1], 'the first two fill one message, the third starts another');
+    assert.deepEqual(
+      mixed.map((r) => r.size),
+      [2, 2, 1],
+      'the first two fill one message, the third starts another',
+    );
   } finally {
     await pool.close();
   }

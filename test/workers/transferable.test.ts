@@ -25,10 +25,16 @@ test('a Uint8Array owning its whole buffer is transferred as it is', async () =>
 
 test('pooled Buffers, native (sharp) buffers and partial views become copies that transfer', async () => {
   const pooled = Buffer.from('abc');
-  const { data: native } = await sharp({ create: { width: 4, height: 2, channels: 3, background: { r: 9, g: 8, b: 7 } } }).raw().toBuffer({ resolveWithObject: true });
+  const { data: native } = await sharp({ create: { width: 4, height: 2, channels: 3, background: { r: 9, g: 8, b: 7 } } })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   const whole = new Uint8Array([5, 6, 7, 8]);
   const part = whole.subarray(1, 3);
-  for (const [what, bytes] of [['pooled', pooled], ['native', native], ['part', part]] as const) {
+  for (const [what, bytes] of [
+    ['pooled', pooled],
+    ['native', native],
+    ['part', part],
+  ] as const) {
     const expected = [...bytes];
     const ready = transferableBytes(bytes);
     assert.notEqual(ready, bytes, what);

@@ -13,7 +13,10 @@ test('messages of one event-loop turn are posted together, with their buffers; t
   await new Promise((r) => setImmediate(r));
   outbox.push(4);
   await new Promise((r) => setImmediate(r));
-  assert.deepEqual(posted.map((p) => p.messages), [[1, 2, 3], [4]]);
+  assert.deepEqual(
+    posted.map((p) => p.messages),
+    [[1, 2, 3], [4]],
+  );
   assert.deepEqual(posted[0].transfer, [a]);
   assert.deepEqual(posted[1].transfer, []);
 });

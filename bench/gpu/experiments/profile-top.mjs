@@ -24,7 +24,10 @@ function selfTimes(file) {
 function print(title, self, total) {
   const idle = self.get('(idle) :-1') ?? 0;
   console.log(`== ${title}: ${(total / 1e6).toFixed(1)} s profiled, busy ${(((total - idle) / total) * 100).toFixed(0)} %`);
-  for (const [k, v] of [...self].filter(([k]) => k !== '(idle) :-1').sort((a, b) => b[1] - a[1]).slice(0, Number(top))) {
+  for (const [k, v] of [...self]
+    .filter(([k]) => k !== '(idle) :-1')
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, Number(top))) {
     console.log(`${((v / (total - idle)) * 100).toFixed(1).padStart(5)} %  ${k}`);
   }
 }

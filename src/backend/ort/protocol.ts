@@ -47,7 +47,6 @@ export interface EmbedMessage {
   lengths: Uint32Array;
 }
 
-
 export interface SessionFacts {
   inputNames: string[];
   outputName: string;

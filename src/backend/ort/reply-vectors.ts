@@ -22,4 +22,3 @@ export function replyVectors(out: RunOutput): { vectors: Float32Array; normalize
   const normalized = out.normalized ? owned(out.normalized) : l2NormalizeRows(vectors, out.dimensions);
   return { vectors, normalized, dimensions: out.dimensions, transfer: [vectors.buffer as ArrayBuffer, normalized.buffer as ArrayBuffer] };
 }
-

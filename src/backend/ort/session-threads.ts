@@ -56,7 +56,10 @@ export class SessionThreads {
   private readonly pool: LeastBusyPool<BatchReply>;
 
   /** `what` names the sessions in errors ("model", "vision model"). */
-  constructor(workers: Worker[], private readonly what: string) {
+  constructor(
+    workers: Worker[],
+    private readonly what: string,
+  ) {
     this.pool = new LeastBusyPool<BatchReply>(workers, what);
   }
 

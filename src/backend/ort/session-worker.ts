@@ -62,7 +62,10 @@ function probeGraph(): Uint8Array {
 }
 
 /** Resolves --device to providers; for auto, falls back to the CPU with a note when CUDA does not load. */
-async function chooseProviders(device: string, notes: string[]): Promise<{ eps: ort.InferenceSession.ExecutionProviderConfig[]; provider: Provider; device: string }> {
+async function chooseProviders(
+  device: string,
+  notes: string[],
+): Promise<{ eps: ort.InferenceSession.ExecutionProviderConfig[]; provider: Provider; device: string }> {
   const request = parseDevice(device);
   if (request.kind === 'cpu') return { eps: ['cpu'], provider: 'cpu', device: 'cpu' };
   const id = request.kind === 'cuda' ? request.id : 0;
@@ -84,7 +87,9 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
   const notes: string[] = graph.note && graph.outputKind === 'token' ? [`pooling on the host: ${graph.note}`] : [];
   const chosen = await chooseProviders(settings.device, notes);
   const provider = chosen.provider;
-  const options = sessionOptions(chosen.eps, resolveIntraOpThreads(settings.intraOpThreads, provider), { enableMemPattern: resolveMemPattern(settings.memPattern ?? 'auto') });
+  const options = sessionOptions(chosen.eps, resolveIntraOpThreads(settings.intraOpThreads, provider), {
+    enableMemPattern: resolveMemPattern(settings.memPattern ?? 'auto'),
+  });
   let session: ort.InferenceSession;
   try {
     // The binding takes no SharedArrayBuffer: copy (ORT keeps its own copy of the weights anyway).
@@ -173,7 +178,12 @@ async function warmShapes(l: Loaded, budgetTokens: number, maxRows: number, remo
 
 async function run(l: Loaded, ids: Uint32Array, typeIds: Uint8Array, lengths: Uint32Array): Promise<RunOutput> {
   const batch = lengths.length;
-  const padded = padBatch(ids, typeIds, lengths, l.intType, { positions: l.wants.positions, typeIds: l.wants.typeIds, ...l.pad, maxSeqLen: l.manifest.maxLength });
+  const padded = padBatch(ids, typeIds, lengths, l.intType, {
+    positions: l.wants.positions,
+    typeIds: l.wants.typeIds,
+    ...l.pad,
+    maxSeqLen: l.manifest.maxLength,
+  });
   const shape = [padded.rows, padded.seqLen];
   const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor(l.intType, padded.ids, shape) };
   if (l.wants.mask) feeds.attention_mask = new ort.Tensor(l.intType, padded.mask, shape);

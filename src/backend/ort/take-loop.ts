@@ -28,7 +28,17 @@ export async function takeBatches(order: TakeOrder, run: (batch: TakenBatch) => 
       const { vectors, normalized, dimensions, transfer } = replyVectors(await run(batch));
       const sessionMs = performance.now() - started;
       costModel.observe(batch.units, sessionMs);
-      const answer: TakenAnswer = { type: 'taken', slots: batch.slots, vectors, normalized, dimensions, startedAt: performance.timeOrigin + started, sessionMs, units: batch.units, useful: batch.useful };
+      const answer: TakenAnswer = {
+        type: 'taken',
+        slots: batch.slots,
+        vectors,
+        normalized,
+        dimensions,
+        startedAt: performance.timeOrigin + started,
+        sessionMs,
+        units: batch.units,
+        useful: batch.useful,
+      };
       port.postMessage(answer, transferable(transfer));
     } catch (e) {
       port.postMessage({ type: 'taken-failed', slots: batch.slots, message: (e as Error).message } satisfies TakenAnswer);

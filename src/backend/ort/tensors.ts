@@ -65,13 +65,7 @@ const roundUp = (n: number, multiple: number | undefined) => (multiple && multip
  * through an Int32Array view (low word, high word 0: ids, masks and positions are small and
  * non-negative) because a BigInt per element cost ~5 ms for a 256 x 128 batch.
  */
-export function padBatch(
-  ids: Uint32Array,
-  typeIds: Uint8Array,
-  lengths: Uint32Array,
-  type: IntegerType,
-  options: PadOptions = {},
-): PaddedInputs {
+export function padBatch(ids: Uint32Array, typeIds: Uint8Array, lengths: Uint32Array, type: IntegerType, options: PadOptions = {}): PaddedInputs {
   const batch = lengths.length;
   let longest = 1;
   for (let b = 0; b < batch; b++) longest = Math.max(longest, lengths[b]);

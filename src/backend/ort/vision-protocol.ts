@@ -33,7 +33,4 @@ export interface VisionFacts {
   device: string;
 }
 
-export type VisionFromWorker =
-  | { type: 'loaded'; facts: VisionFacts }
-  | { type: 'load-failed'; problem: string }
-  | BatchReply;
+export type VisionFromWorker = { type: 'loaded'; facts: VisionFacts } | { type: 'load-failed'; problem: string } | BatchReply;

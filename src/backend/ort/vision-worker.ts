@@ -62,7 +62,13 @@ async function load(req: VisionLoadRequest): Promise<Loaded> {
     width: req.width,
     buckets: resolveShapeBuckets(req.shapeBuckets, provider),
     stack: new Uint8Array(0),
-    facts: { warmup: { shapes: 0, ms: 0 }, outputName, dimensions: 0, provider: onCuda ? 'cuda' : 'cpu', device: onCuda ? `cuda:${device.kind === 'cuda' ? device.id : 0}` : 'cpu' },
+    facts: {
+      warmup: { shapes: 0, ms: 0 },
+      outputName,
+      dimensions: 0,
+      provider: onCuda ? 'cuda' : 'cpu',
+      device: onCuda ? `cuda:${device.kind === 'cuda' ? device.id : 0}` : 'cpu',
+    },
   };
   // A probe run (batch size 1, the first bucket) tells the output width and proves the graph runs.
   const probe = await run(l, new Uint8Array(3 * req.height * req.width), 1);

@@ -49,7 +49,10 @@ export class SharedTextQueue implements InputQueue<EncodedText>, SharedQueuePort
   submit(inputs: readonly EncodedText[], signal?: CancelSignal): Promise<EmbedOutcome[]> {
     if (this.failure) return Promise.reject(this.failure);
     const tooLong = inputs.findIndex((input) => input.ids.length > this.q.slotTokens);
-    if (tooLong >= 0) return Promise.reject(overLimit(`Input validation error: \`inputs[${tooLong}]\` has ${inputs[tooLong].ids.length} tokens, over the model's ${this.q.slotTokens}`, 'inputs'));
+    if (tooLong >= 0)
+      return Promise.reject(
+        overLimit(`Input validation error: \`inputs[${tooLong}]\` has ${inputs[tooLong].ids.length} tokens, over the model's ${this.q.slotTokens}`, 'inputs'),
+      );
     return enqueueRequest(
       inputs,
       signal,

@@ -54,7 +54,11 @@ export function takeBatch(q: SharedQueueViews, budget: BatchBudget, costModel: P
     }
     const queued = Array.from(keys.subarray(0, found).sort(), (key) => key % SLOT_KEY);
     const window = queued.slice(0, choiceWindow(budget));
-    const choice = chooseBatch(window.map((s) => q.lengths[s]), budget, costModel);
+    const choice = chooseBatch(
+      window.map((s) => q.lengths[s]),
+      budget,
+      costModel,
+    );
     if (!choice) return null;
     taken = choice.picked.map((i) => window[i]).filter((s) => Atomics.compareExchange(q.state, s, tickets[s], TAKEN) === tickets[s]);
     Atomics.sub(q.control, QUEUED, taken.length);

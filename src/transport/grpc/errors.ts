@@ -77,7 +77,7 @@ export function callScope(call: ServerSurfaceCall): CallScope {
   const deadline = call.getDeadline();
   const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
   if (Number.isFinite(deadlineMs)) {
-    const abortAtDeadline = () => controller.abort(new CoalesceError('deadline', 'the call\'s deadline passed before it finished'));
+    const abortAtDeadline = () => controller.abort(new CoalesceError('deadline', "the call's deadline passed before it finished"));
     const remaining = deadlineMs - Date.now();
     if (remaining <= 0) abortAtDeadline();
     // setTimeout's limit is 2^31-1 ms; a deadline further out than ~24 days is as good as none.

@@ -42,7 +42,11 @@ export function createGrpcServer(deps: GrpcDeps): { server: Server; health: Heal
   const coalesce = addCoalesceService(server, deps, maxInFlight);
   const healthServices = health.addTo(server);
   const served = [...tei, ...coalesce, ...healthServices];
-  const reflectionServices = addReflection(server, [PROTO_FILES.tei, PROTO_FILES.coalesce, PROTO_FILES.health].map((f) => loadProto(f)), served);
+  const reflectionServices = addReflection(
+    server,
+    [PROTO_FILES.tei, PROTO_FILES.coalesce, PROTO_FILES.health].map((f) => loadProto(f)),
+    served,
+  );
   health.register([...served, ...reflectionServices]);
   return { server, health };
 }

@@ -20,7 +20,8 @@ export interface AccessSpec {
 /** Routes probes and scrapers reach without a key. */
 const OPEN_PATHS = new Set(['/health', '/ping']);
 const ALLOW_HEADERS = 'authorization, content-type, accept, x-request-timeout-ms';
-const EXPOSE_HEADERS = 'x-compute-time, x-compute-tokens, x-compute-characters, x-total-time, x-tokenization-time, x-queue-time, x-inference-time, x-embedding-count, x-embedding-dimensions';
+const EXPOSE_HEADERS =
+  'x-compute-time, x-compute-tokens, x-compute-characters, x-total-time, x-tokenization-time, x-queue-time, x-inference-time, x-embedding-count, x-embedding-dimensions';
 
 export function accessListener(spec: AccessSpec | undefined, next: RequestListener): RequestListener {
   if (!spec || (spec.apiKeys.length === 0 && spec.corsOrigins.length === 0)) return next;

@@ -23,7 +23,6 @@ export const HTTP_STATUS: Record<ErrorKind, number> = {
   internal: 500,
 };
 
-
 /** OpenAI's error `type` per kind: clients (the openai SDK) map statuses, not these, but show them. */
 const OPENAI_TYPE: Record<ErrorKind, string> = {
   empty: 'invalid_request_error',

@@ -53,7 +53,10 @@ export function routeListener(table: RouteTable, payloadLimit: number): RequestL
     try {
       if (route) {
         if (!isJsonType(header('content-type'))) {
-          throw new CoalesceError('unsupported_media_type', `${path} takes a JSON body: send Content-Type: application/json (got ${JSON.stringify(header('content-type') ?? null)})`);
+          throw new CoalesceError(
+            'unsupported_media_type',
+            `${path} takes a JSON body: send Content-Type: application/json (got ${JSON.stringify(header('content-type') ?? null)})`,
+          );
         }
         const body = parseJsonBody(await incomingText(req, payloadLimit));
         let signal: ReturnType<typeof closeSignal> | undefined;

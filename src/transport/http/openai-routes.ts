@@ -24,7 +24,7 @@ function inOpenaiTerms(e: unknown): unknown {
   if (!isCoalesceError(e)) return e;
   const message = e.message
     .replace(/`inputs(\[\d+\])?`/g, '`input$1`')
-    .replace('Set `truncate` to true to cut it.', 'OpenAI\'s API has no truncation option: the server cuts long inputs when started with --auto-truncate.');
+    .replace('Set `truncate` to true to cut it.', "OpenAI's API has no truncation option: the server cuts long inputs when started with --auto-truncate.");
   return new CoalesceError(e.kind, message, e.param === 'inputs' ? 'input' : e.param);
 }
 
@@ -40,7 +40,12 @@ export function openaiRoutes(embedder: TextFacade, modelName: string, images?: I
     }
     try {
       if (images && !ids && wantsImages(body.modality ?? undefined, texts)) {
-        return await openaiImageEmbeddings(request, texts, { format, dimensions, allImages: body.modality === 'image' }, { images, texts: embedder, modelName });
+        return await openaiImageEmbeddings(
+          request,
+          texts,
+          { format, dimensions, allImages: body.modality === 'image' },
+          { images, texts: embedder, modelName },
+        );
       }
       const result = await embedder.embed({ inputs: texts, tokenIds: ids, normalize: true, dimensions, signal: request.signal() });
       const headers = timingHeaders(result.timings, result.promptTokens, countChars(texts), embedder.info.device);

@@ -14,14 +14,28 @@ interface PostDoc {
   tag: 'TEI' | 'OpenAI' | 'Images';
 }
 
-const vectors = { type: 'array', items: { type: 'array', items: { type: 'number' } }, description: 'One vector per input; with `Accept: application/octet-stream`, packed little-endian float32 rows.' };
+const vectors = {
+  type: 'array',
+  items: { type: 'array', items: { type: 'number' } },
+  description: 'One vector per input; with `Accept: application/octet-stream`, packed little-endian float32 rows.',
+};
 const floats = { type: 'array', items: { type: 'number' } };
 const openaiList = {
   type: 'object',
   required: ['object', 'data', 'model', 'usage'],
   properties: {
     object: { const: 'list' },
-    data: { type: 'array', items: { type: 'object', properties: { object: { const: 'embedding' }, index: { type: 'integer' }, embedding: { oneOf: [floats, { type: 'string', contentEncoding: 'base64' }] } } } },
+    data: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          object: { const: 'embedding' },
+          index: { type: 'integer' },
+          embedding: { oneOf: [floats, { type: 'string', contentEncoding: 'base64' }] },
+        },
+      },
+    },
     model: { type: 'string' },
     usage: { type: 'object', properties: { prompt_tokens: { type: 'integer' }, total_tokens: { type: 'integer' } } },
   },
@@ -32,19 +46,34 @@ const POST_DOCS: Record<string, PostDoc> = {
   '/': { summary: "The model kind's route (TEI): for an embedding model, /embed", schema: s.embedRequest, response: vectors, tag: 'TEI' },
   '/invocations': { summary: "The model kind's route (TEI, SageMaker): for an embedding model, /embed", schema: s.embedRequest, response: vectors, tag: 'TEI' },
   '/similarity': { summary: 'Cosine similarity of a source sentence with each sentence (TEI)', schema: s.similarityRequest, response: floats, tag: 'TEI' },
-  '/tokenize': { summary: 'Tokens of each input (TEI)', schema: s.tokenizeRequest, response: { type: 'array', items: { type: 'array', items: { type: 'object' } } }, tag: 'TEI' },
+  '/tokenize': {
+    summary: 'Tokens of each input (TEI)',
+    schema: s.tokenizeRequest,
+    response: { type: 'array', items: { type: 'array', items: { type: 'object' } } },
+    tag: 'TEI',
+  },
   '/decode': { summary: 'Texts of token-id lists (TEI)', schema: s.decodeRequest, response: { type: 'array', items: { type: 'string' } }, tag: 'TEI' },
   '/v1/embeddings': { summary: 'Embeddings (OpenAI)', schema: s.openaiEmbeddingsRequest, response: openaiList, tag: 'OpenAI' },
   '/embeddings': { summary: 'Embeddings (OpenAI, without the version prefix)', schema: s.openaiEmbeddingsRequest, response: openaiList, tag: 'OpenAI' },
   '/embed_image': { summary: 'Embed images (image-text models)', schema: s.embedImageRequest, response: vectors, tag: 'Images' },
-  '/classify_image': { summary: 'Zero-shot image classification (image-text models)', schema: s.classifyImageRequest, response: { type: 'array' }, tag: 'Images' },
+  '/classify_image': {
+    summary: 'Zero-shot image classification (image-text models)',
+    schema: s.classifyImageRequest,
+    response: { type: 'array' },
+    tag: 'Images',
+  },
 };
 
 const teiError = { type: 'object', required: ['error', 'error_type'], properties: { error: { type: 'string' }, error_type: { type: 'string' } } };
 const openaiError = {
   type: 'object',
   required: ['error'],
-  properties: { error: { type: 'object', properties: { message: { type: 'string' }, type: { type: 'string' }, param: { type: ['string', 'null'] }, code: { type: 'string' } } } },
+  properties: {
+    error: {
+      type: 'object',
+      properties: { message: { type: 'string' }, type: { type: 'string' }, param: { type: ['string', 'null'] }, code: { type: 'string' } },
+    },
+  },
 };
 
 /** A JSON Schema of `schema` for an OpenAPI 3.1 document (JSON Schema 2020-12, without its $schema). */
@@ -68,7 +97,13 @@ delete OPENAI_STATUSES['422'];
 const json = (schema: unknown) => ({ 'application/json': { schema } });
 
 function getOp(summary: string, tag: string, content?: Record<string, unknown>) {
-  return { get: { summary, tags: [tag], responses: { '200': { description: 'OK', ...(content ? { content } : {}) }, '503': { description: 'Not ready', content: json(teiError) } } } };
+  return {
+    get: {
+      summary,
+      tags: [tag],
+      responses: { '200': { description: 'OK', ...(content ? { content } : {}) }, '503': { description: 'Not ready', content: json(teiError) } },
+    },
+  };
 }
 
 /** The document for the POST routes a server has (image routes only with an image-text model). */
@@ -94,7 +129,19 @@ export function openApiDocument(post: readonly JsonRoute[]): Record<string, unkn
       },
     };
   }
-  const modelList = { type: 'object', properties: { object: { const: 'list' }, data: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, object: { const: 'model' }, created: { type: 'integer' }, owned_by: { type: 'string' } } } } } };
+  const modelList = {
+    type: 'object',
+    properties: {
+      object: { const: 'list' },
+      data: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: { id: { type: 'string' }, object: { const: 'model' }, created: { type: 'integer' }, owned_by: { type: 'string' } },
+        },
+      },
+    },
+  };
   Object.assign(paths, {
     '/health': getOp('200 once the model is loaded and warm', 'Server'),
     '/ping': getOp('200 once the model is loaded and warm (TEI, SageMaker)', 'Server'),
@@ -105,7 +152,12 @@ export function openApiDocument(post: readonly JsonRoute[]): Record<string, unkn
   });
   return {
     openapi: '3.1.0',
-    info: { title: 'Coalesce', version: VERSION, description: 'TEI- and OpenAI-compatible embedding server.', license: { name: 'Apache-2.0', identifier: 'Apache-2.0' } },
+    info: {
+      title: 'Coalesce',
+      version: VERSION,
+      description: 'TEI- and OpenAI-compatible embedding server.',
+      license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+    },
     paths,
     components: { schemas },
   };

@@ -7,7 +7,10 @@
 import { z } from 'zod/v4';
 import { validation } from '../../errors.js';
 
-const tokenId = z.int().min(0).max(2 ** 32 - 1);
+const tokenId = z
+  .int()
+  .min(0)
+  .max(2 ** 32 - 1);
 const tokenIds = z.array(tokenId).min(1).meta({ description: 'Token ids as the model reads them (no special tokens are added).' });
 
 /** TEI's `Input`: a text, token ids, or a list of either (one kind per request). */
@@ -17,7 +20,10 @@ export const teiInputs = z
   })
   .meta({ description: 'One text or a list of texts; or pre-tokenized inputs: a list of token ids, or a list of such lists.' });
 
-const truncate = z.boolean({ error: 'must be a boolean' }).nullish().meta({ description: 'Cut inputs longer than the model allows instead of refusing them (default: --auto-truncate).' });
+const truncate = z
+  .boolean({ error: 'must be a boolean' })
+  .nullish()
+  .meta({ description: 'Cut inputs longer than the model allows instead of refusing them (default: --auto-truncate).' });
 const truncationDirection = z
   .enum(['Left', 'Right', 'left', 'right'], { error: 'must be "Left" or "Right"' })
   .optional()
@@ -27,7 +33,7 @@ const dimensions = z.int({ error: 'must be an integer' }).nullish().meta({ descr
 const promptName = z
   .string({ error: 'must be a string' })
   .nullish()
-  .meta({ description: 'A prompt of the model\'s sentence-transformers configuration (`prompts`) to put before each text; not applied to token-id inputs.' });
+  .meta({ description: "A prompt of the model's sentence-transformers configuration (`prompts`) to put before each text; not applied to token-id inputs." });
 
 export const embedRequest = z
   .object({ inputs: teiInputs, truncate, truncation_direction: truncationDirection, normalize, dimensions, prompt_name: promptName })
@@ -52,13 +58,14 @@ export const decodeRequest = z
 
 export const similarityRequest = z
   .object({
-    inputs: z.object({
-      source_sentence: z.string({ error: 'must be a string' }),
-      sentences: z.array(z.string(), { error: 'must be a list of strings' }),
-    }, { error: 'must be an object with `source_sentence` and `sentences`' }),
-    parameters: z
-      .object({ truncate, truncation_direction: truncationDirection, prompt_name: promptName }, { error: 'must be an object' })
-      .nullish(),
+    inputs: z.object(
+      {
+        source_sentence: z.string({ error: 'must be a string' }),
+        sentences: z.array(z.string(), { error: 'must be a list of strings' }),
+      },
+      { error: 'must be an object with `source_sentence` and `sentences`' },
+    ),
+    parameters: z.object({ truncate, truncation_direction: truncationDirection, prompt_name: promptName }, { error: 'must be an object' }).nullish(),
   })
   .meta({ id: 'SimilarityRequest' });
 
@@ -75,8 +82,11 @@ export const openaiEmbeddingsRequest = z
     model: z.string({ error: 'must be a string' }).nullish().meta({ description: 'Echoed in the answer; one server serves one model.' }),
     encoding_format: z.enum(['float', 'base64'], { error: 'must be "float" or "base64"' }).nullish(),
     dimensions,
-    user: z.string({ error: 'must be a string' }).nullish().meta({ description: 'Accepted and ignored, as an end-user id for OpenAI\'s abuse monitoring.' }),
-    modality: z.enum(['text', 'image'], { error: 'must be "text" or "image"' }).nullish().meta({ description: 'Image-text models only: "image" embeds every input as an image.' }),
+    user: z.string({ error: 'must be a string' }).nullish().meta({ description: "Accepted and ignored, as an end-user id for OpenAI's abuse monitoring." }),
+    modality: z
+      .enum(['text', 'image'], { error: 'must be "text" or "image"' })
+      .nullish()
+      .meta({ description: 'Image-text models only: "image" embeds every input as an image.' }),
   })
   .meta({ id: 'OpenAIEmbeddingsRequest' });
 

@@ -49,7 +49,14 @@ export async function serveHttp(deps: HttpDeps, options: HttpServeOptions): Prom
       listen,
       deps,
       // The facades' info never changes after start: threads get it once.
-      { modelName: deps.modelName, payloadLimit: deps.payloadLimit, access: deps.access, textInfo: deps.embedder.info, imageInfo: deps.images?.images.info ?? null, arrival: options.arrival },
+      {
+        modelName: deps.modelName,
+        payloadLimit: deps.payloadLimit,
+        access: deps.access,
+        textInfo: deps.embedder.info,
+        imageInfo: deps.images?.images.info ?? null,
+        arrival: options.arrival,
+      },
       options.onThreadError,
     );
     if (options.path) setSocketMode(options.path, options.mode);

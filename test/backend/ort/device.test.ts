@@ -24,7 +24,10 @@ test('--device takes cpu, cuda, cuda:N and auto, and refuses anything else namin
   for (const bad of ['gpu', 'cuda:', 'cuda:x', 'CUDA', 'cpu:0', '']) assert.throws(() => parseDevice(bad), /is not one of cpu, cuda, cuda:N, auto/);
   assert.equal(loadConfig(['--device', 'cuda:1'], {}).device, 'cuda:1');
   assert.equal(loadConfig([], { DEVICE: 'auto' }).device, 'auto');
-  assert.throws(() => loadConfig(['--device', 'gpu'], {}), (e: Error) => e instanceof ConfigError && /--device: 'gpu' is not one of cpu, cuda, cuda:N, auto/.test(e.message));
+  assert.throws(
+    () => loadConfig(['--device', 'gpu'], {}),
+    (e: Error) => e instanceof ConfigError && /--device: 'gpu' is not one of cpu, cuda, cuda:N, auto/.test(e.message),
+  );
   assert.throws(() => loadConfig([], { DEVICE: 'cuda:a' }), /DEVICE: 'cuda:a'/);
   // config.ts keeps its own copy of the pattern: both must accept the same forms
   for (const s of ['cpu', 'cuda', 'cuda:12', 'auto', 'gpu', 'cuda:']) assert.equal(DEVICE_PATTERN.test(s), /^(cpu|auto|cuda(:\d+)?)$/.test(s));
@@ -54,7 +57,9 @@ const providerInstalled = () => {
   return dir !== null && CUDA_PROVIDER_LIBRARIES.every((f) => existsSync(join(dir, f)));
 };
 
-test('--device cuda without a usable CUDA provider fails at start with that message; auto falls back to the CPU and says why', { skip: providerInstalled() ? 'the CUDA provider is installed here' : false }, async () => {
+test('--device cuda without a usable CUDA provider fails at start with that message; auto falls back to the CPU and says why', {
+  skip: providerInstalled() ? 'the CUDA provider is installed here' : false,
+}, async () => {
   const manifest = readManifest(TINY_BERT);
   await assert.rejects(OrtBackend.start('tiny', manifest, { device: 'cuda', intraOpThreads: 1 }), (e: Error) => {
     assert.match(e.message, /^--device cuda: /);
@@ -116,7 +121,13 @@ test('shape padding (sequence and batch multiples) leaves the vectors unchanged'
   const plain = await OrtBackend.start('tiny', manifest, { device: 'cpu', intraOpThreads: 1, seqMultiple: 1, batchMultiple: 1 });
   const padded = await OrtBackend.start('tiny', manifest, { device: 'cpu', intraOpThreads: 1, seqMultiple: 16, batchMultiple: 8 });
   try {
-    const batch = { inputs: [{ ids: Uint32Array.from([101, 7592, 2088, 102]) }, { ids: Uint32Array.from([101, 1037, 1996, 4248, 2829, 102]) }, { ids: Uint32Array.from([101, 102]) }] };
+    const batch = {
+      inputs: [
+        { ids: Uint32Array.from([101, 7592, 2088, 102]) },
+        { ids: Uint32Array.from([101, 1037, 1996, 4248, 2829, 102]) },
+        { ids: Uint32Array.from([101, 102]) },
+      ],
+    };
     const [a, b] = [await plain.embed(batch), await padded.embed(batch)];
     assert.equal(b.vectors.length, 3, 'filler rows are dropped');
     assert.equal(b.normalized!.length, 3, 'filler rows are dropped');
@@ -135,7 +146,13 @@ test('shape buckets pad to length x32 and row buckets, warm every bucket at load
     assert.equal(plain.warmup.shapes, 0);
     // length 32: up to min(24, 256 / 1) = 24 rows -> 1, 2, 4, 8, 16, 24; length 64: up to min(24, 256 / 33) = 7 -> 1, 2, 4, 8
     assert.equal(bucketed.warmup.shapes, 10);
-    const batch = { inputs: [{ ids: Uint32Array.from([101, 7592, 2088, 102]) }, { ids: Uint32Array.from([101, 1037, 1996, 4248, 2829, 102]) }, { ids: Uint32Array.from([101, 102]) }] };
+    const batch = {
+      inputs: [
+        { ids: Uint32Array.from([101, 7592, 2088, 102]) },
+        { ids: Uint32Array.from([101, 1037, 1996, 4248, 2829, 102]) },
+        { ids: Uint32Array.from([101, 102]) },
+      ],
+    };
     const [a, b] = [await plain.embed(batch), await bucketed.embed(batch)];
     assert.equal(b.vectors.length, 3);
     assertRowsClose(a.vectors, b.vectors);

@@ -32,28 +32,54 @@ function childrenOf(pid: number): number[] {
 }
 
 function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 test('the server source never forks: no child_process or cluster import', () => {
-  const offenders = sourceFiles(SRC).filter((f) => /from ['"](node:)?(child_process|cluster)['"]|require\(['"](node:)?(child_process|cluster)['"]\)/.test(readFileSync(f, 'utf8')));
+  const offenders = sourceFiles(SRC).filter((f) =>
+    /from ['"](node:)?(child_process|cluster)['"]|require\(['"](node:)?(child_process|cluster)['"]\)/.test(readFileSync(f, 'utf8')),
+  );
   assert.deepEqual(offenders, []);
 });
 
-test(`under concurrent load the server stays one process (device ${DEVICE})`, { skip: process.platform !== 'linux' ? 'reads /proc' : false, timeout: 240_000 }, async (t) => {
-  const args = [MAIN_JS, '--model', MODEL, '--device', DEVICE, '--port', '0', '--hostname', '127.0.0.1', '--grpc-port', '-1', '--tokenization-workers', '2', ...(ONNX ? ['--onnx-file', ONNX] : [])];
+test(`under concurrent load the server stays one process (device ${DEVICE})`, {
+  skip: process.platform !== 'linux' ? 'reads /proc' : false,
+  timeout: 240_000,
+}, async (t) => {
+  const args = [
+    MAIN_JS,
+    '--model',
+    MODEL,
+    '--device',
+    DEVICE,
+    '--port',
+    '0',
+    '--hostname',
+    '127.0.0.1',
+    '--grpc-port',
+    '-1',
+    '--tokenization-workers',
+    '2',
+    ...(ONNX ? ['--onnx-file', ONNX] : []),
+  ];
   const server = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   let sampler: NodeJS.Timeout | undefined;
   try {
-    const url = await within(new Promise<string>((resolve, reject) => {
-      server.stderr.on('data', (d) => {
-        log += d;
-        const m = /listening.* http=(\S+)/.exec(log);
-        if (m) resolve(m[1]);
-      });
-      server.on('exit', (code) => reject(new Error(`server exited (${code}): ${log}`)));
-    }), 60_000, 'the server to listen');
+    const url = await within(
+      new Promise<string>((resolve, reject) => {
+        server.stderr.on('data', (d) => {
+          log += d;
+          const m = /listening.* http=(\S+)/.exec(log);
+          if (m) resolve(m[1]);
+        });
+        server.on('exit', (code) => reject(new Error(`server exited (${code}): ${log}`)));
+      }),
+      60_000,
+      'the server to listen',
+    );
     const info = (await (await fetch(url + '/info')).json()) as { execution_provider: string; device: string; sessions: number };
     if (DEVICE.startsWith('cuda')) assert.equal(info.execution_provider, 'cuda');
     assert.match(log, /model loaded .*provider=/, 'the startup log says which provider runs');
@@ -70,7 +96,11 @@ test(`under concurrent load the server stays one process (device ${DEVICE})`, { 
     for (let wave = 0; wave < 4; wave++) {
       const answers = await Promise.all(
         Array.from({ length: 64 }, (_, i) =>
-          fetch(url + '/embed', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [texts[i % 16], texts[(i + 3) % 16]] }) }),
+          fetch(url + '/embed', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ inputs: [texts[i % 16], texts[(i + 3) % 16]] }),
+          }),
         ),
       );
       for (const a of answers) assert.equal(a.status, 200, await a.text());
@@ -78,7 +108,8 @@ test(`under concurrent load the server stays one process (device ${DEVICE})`, { 
     clearInterval(sampler);
     sample();
     assert.ok(samples.length >= 2);
-    if (DEVICE !== 'cpu') t.diagnostic(`GPU processes seen during load: ${JSON.stringify([...new Set(samples.flatMap((s) => s.gpuPids ?? []))])}, server pid ${server.pid}`);
+    if (DEVICE !== 'cpu')
+      t.diagnostic(`GPU processes seen during load: ${JSON.stringify([...new Set(samples.flatMap((s) => s.gpuPids ?? []))])}, server pid ${server.pid}`);
     for (const s of samples) {
       assert.deepEqual(s.children, [], 'the server started no process');
       // Some containers hide other namespaces' pids from nvidia-smi: an empty list proves nothing either way.

@@ -39,7 +39,7 @@ async function withSessions(queue: SharedTextQueue, count: number, body: () => P
 
 /** A deterministic generator, so a failure can be replayed. */
 function random(seed: number): () => number {
-  return () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  return () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 }
 
 test('three session threads take 400 requests from shared memory: each answer is its own, budgets hold, cancelled ones are dropped', async () => {
@@ -72,8 +72,14 @@ test('three session threads take 400 requests from shared memory: each answer is
       });
     });
     assert.ok(answered >= 360, `${answered} of 400 answered`);
-    assert.ok(batches.every((b) => b.size <= 8 && b.useful <= 64), 'every batch within --max-batch-requests and --max-batch-tokens');
-    assert.ok(batches.some((b) => b.size > 1), 'concurrent requests shared model calls');
+    assert.ok(
+      batches.every((b) => b.size <= 8 && b.useful <= 64),
+      'every batch within --max-batch-requests and --max-batch-tokens',
+    );
+    assert.ok(
+      batches.some((b) => b.size > 1),
+      'concurrent requests shared model calls',
+    );
     await within(queue.drain());
     assert.equal(queue.queued, 0);
   });
@@ -84,7 +90,10 @@ test('a session thread idle on an empty queue wakes for the next input, and a fa
   await withSessions(queue, 2, async () => {
     const [o] = await within(queue.submit([{ ids: Uint32Array.from([5, 6]) }]));
     assert.deepEqual([...o.vector], [2, 5, 11]);
-    await assert.rejects(within(queue.submit([{ ids: Uint32Array.from([666_666]) }])), (e) => isCoalesceError(e) && e.kind === 'backend' && /this batch fails/.test(e.message));
+    await assert.rejects(
+      within(queue.submit([{ ids: Uint32Array.from([666_666]) }])),
+      (e) => isCoalesceError(e) && e.kind === 'backend' && /this batch fails/.test(e.message),
+    );
     const [after] = await within(queue.submit([{ ids: Uint32Array.from([7]) }]));
     assert.deepEqual([...after.vector], [1, 7, 7]);
   });

@@ -51,7 +51,10 @@ test('row buckets', () => {
   assert.deepEqual([1, 3, 5, 16, 17, 33, 64, 65, 81, 128, 129, 300, 512].map(textRowBucket), [1, 4, 8, 16, 24, 40, 64, 80, 96, 128, 160, 320, 512]);
   // Fewer than 8 filler rows up to 64, under a quarter of the batch above.
   for (let n = 17; n <= 512; n++) assert.ok(textRowBucket(n) - n < Math.max(8, n / 4), `${n} -> ${textRowBucket(n)}`);
-  const p = padBatch(Uint32Array.from([101, 102, 101, 7, 102, 101, 8, 102]), new Uint8Array(8), Uint32Array.from([2, 3, 3]), 'int32', { rowBuckets: true, seqMultiple: 4 });
+  const p = padBatch(Uint32Array.from([101, 102, 101, 7, 102, 101, 8, 102]), new Uint8Array(8), Uint32Array.from([2, 3, 3]), 'int32', {
+    rowBuckets: true,
+    seqMultiple: 4,
+  });
   assert.equal(p.rows, 4);
   assert.equal(p.seqLen, 4);
   assert.deepEqual(Array.from(p.mask as Int32Array).slice(12), [1, 0, 0, 0]);

@@ -23,7 +23,17 @@ function session(queue: SharedTextQueue) {
     /** Answers with fakeSessionVectors. */
     answer(batch: TakenBatch, startedAt = performance.timeOrigin + performance.now()) {
       const vectors = fakeSessionVectors(batch);
-      queue.answer({ type: 'taken', slots: batch.slots, vectors, normalized: vectors.map((x) => -x), dimensions: FAKE_DIMS, startedAt, sessionMs: 1, units: batch.units, useful: batch.useful });
+      queue.answer({
+        type: 'taken',
+        slots: batch.slots,
+        vectors,
+        normalized: vectors.map((x) => -x),
+        dimensions: FAKE_DIMS,
+        startedAt,
+        sessionMs: 1,
+        units: batch.units,
+        useful: batch.useful,
+      });
     },
   };
 }
@@ -31,7 +41,7 @@ function session(queue: SharedTextQueue) {
 const newQueue = (limits: { maxBatchTokens?: number; maxBatchRequests?: number; onBatch?: (b: BatchStats) => void } = {}, slots?: number, padded = false) =>
   new SharedTextQueue(16, padded, { maxBatchTokens: 1000, maxBatchRequests: 100, ...limits }, slots);
 
-test('a batch taken from shared memory carries each input\'s tokens, and its answer reaches each request in order', async () => {
+test("a batch taken from shared memory carries each input's tokens, and its answer reaches each request in order", async () => {
   const seen: BatchStats[] = [];
   const queue = newQueue({ onBatch: (b) => seen.push(b) });
   const s = session(queue);
@@ -45,15 +55,30 @@ test('a batch taken from shared memory carries each input\'s tokens, and its ans
   const pair = [...batch.lengths].indexOf(2);
   const pairAt = [...batch.lengths].slice(0, pair).reduce((a, b) => a + b, 0);
   assert.deepEqual([...batch.typeIds.subarray(pairAt, pairAt + 2)], [0, 1]);
-  assert.equal(batch.typeIds.reduce((a, b) => a + b, 0), 1);
+  assert.equal(
+    batch.typeIds.reduce((a, b) => a + b, 0),
+    1,
+  );
   assert.equal(s.take(), null, 'nothing is left to take');
   s.answer(batch);
   const [a, b] = await within(Promise.all([first, second]));
-  assert.deepEqual(a.map((o) => [...o.vector]), [[3, 11, 13], [2, 5, 11]]);
+  assert.deepEqual(
+    a.map((o) => [...o.vector]),
+    [
+      [3, 11, 13],
+      [2, 5, 11],
+    ],
+  );
   assert.deepEqual([...a[0].normalized!], [-3, -11, -13]);
-  assert.deepEqual(b.map((o) => [...o.vector]), [[4, 12, 15]]);
+  assert.deepEqual(
+    b.map((o) => [...o.vector]),
+    [[4, 12, 15]],
+  );
   assert.ok(a.every((o) => o.batchSize === 3 && o.queueMs >= 0 && o.inferenceMs >= 0));
-  assert.deepEqual(seen.map((x) => [x.size, x.useful, x.units, x.sessionMs]), [[3, 9, 9, 1]]);
+  assert.deepEqual(
+    seen.map((x) => [x.size, x.useful, x.units, x.sessionMs]),
+    [[3, 9, 9, 1]],
+  );
 });
 
 test('the session chooses within the budget around the oldest input, as the batcher on the main thread does', async () => {
@@ -72,7 +97,10 @@ test('the session chooses within the budget around the oldest input, as the batc
   assert.deepEqual([...third.lengths], [9]);
   s.answer(third);
   const results = await within(Promise.all(all));
-  assert.deepEqual(results.map((r) => r[0].vector[1]), [101, 102, 103, 104]);
+  assert.deepEqual(
+    results.map((r) => r[0].vector[1]),
+    [101, 102, 103, 104],
+  );
 });
 
 test('a request cancelled while queued leaves the queue before any session takes it; its slots are reused', async () => {
@@ -88,7 +116,10 @@ test('a request cancelled while queued leaves the queue before any session takes
   const batch = s.take()!;
   assert.equal(batch.lengths.length, 2, 'both slots were free again');
   s.answer(batch);
-  assert.deepEqual((await within(kept)).map((o) => o.vector[1]), [23, 24]);
+  assert.deepEqual(
+    (await within(kept)).map((o) => o.vector[1]),
+    [23, 24],
+  );
 });
 
 test('a request cancelled after a session took it is answered no more, and its slots come back with the answer', async () => {
@@ -104,7 +135,10 @@ test('a request cancelled after a session took it is answered no more, and its s
   s.answer(batch);
   const next = s.take()!;
   s.answer(next);
-  assert.deepEqual((await within(waiting)).map((o) => o.vector[1]), [32]);
+  assert.deepEqual(
+    (await within(waiting)).map((o) => o.vector[1]),
+    [32],
+  );
 });
 
 test('inputs beyond the slots wait in order and move in as answers free slots', async () => {
@@ -123,7 +157,10 @@ test('inputs beyond the slots wait in order and move in as answers free slots', 
     s.answer(batch);
   }
   assert.deepEqual(order, [40, 41, 42, 43, 44]);
-  assert.deepEqual((await within(Promise.all(requests))).map((r) => r[0].vector[1]), [40, 41, 42, 43, 44]);
+  assert.deepEqual(
+    (await within(Promise.all(requests))).map((r) => r[0].vector[1]),
+    [40, 41, 42, 43, 44],
+  );
   await within(queue.drain());
 });
 
@@ -142,7 +179,7 @@ test('a failed model call fails its requests with a backend error; a dead sessio
 });
 
 test('an input longer than a slot is refused, and a draining queue takes nothing new', async () => {
-  assert.throws(() => newQueue({}, 4096), RangeError, 'slot numbers must fit the sessions\' sort keys');
+  assert.throws(() => newQueue({}, 4096), RangeError, "slot numbers must fit the sessions' sort keys");
   const queue = newQueue();
   await assert.rejects(queue.submit([ids(17)]), (e) => isCoalesceError(e) && e.kind === 'over_limit');
   const s = session(queue);

@@ -11,7 +11,6 @@ import { startGrpcServer, type GrpcServer } from '../../../src/transport/grpc/se
 import { charEncoder, FakeBackend, until, within } from '../../helpers/fake-backend.js';
 import { call, client, duplex, failure, status, type Client } from './client.js';
 
-
 let server: GrpcServer | null = null;
 afterEach(async () => {
   await server?.close(100);
@@ -31,9 +30,21 @@ async function setup(options: { maxConcurrentRequests?: number; streamMaxInFligh
     {
       embedder,
       info: () => ({
-        model_id: 'fake', model_dtype: 'float32', version: 'test', dimensions: backend.info.dimensions, max_input_length: backend.info.maxInputLength,
-        pooling: backend.info.pooling, normalized_by_model: false, device: 'cpu', execution_provider: 'fake', modalities: ['text'],
-        max_concurrent_requests: maxConcurrentRequests, max_batch_tokens: 100_000, max_batch_requests: 256, max_client_batch_size: 32, tokenization_workers: 0,
+        model_id: 'fake',
+        model_dtype: 'float32',
+        version: 'test',
+        dimensions: backend.info.dimensions,
+        max_input_length: backend.info.maxInputLength,
+        pooling: backend.info.pooling,
+        normalized_by_model: false,
+        device: 'cpu',
+        execution_provider: 'fake',
+        modalities: ['text'],
+        max_concurrent_requests: maxConcurrentRequests,
+        max_batch_tokens: 100_000,
+        max_batch_requests: 256,
+        max_client_batch_size: 32,
+        tokenization_workers: 0,
       }),
       payloadLimit: 100_000,
       streamMaxInFlight: options.streamMaxInFlight,
@@ -103,13 +114,20 @@ test('over --max-concurrent-requests a unary call gets RESOURCE_EXHAUSTED at onc
   assert.equal(refused.metadata.get('x-error-type')[0], 'Overloaded');
 
   // normalize false: the fake backend's raw values say which input each answer is for.
-  const streamed = duplex(embed, 'EmbedStream', [{ inputs: 'x', normalize: false }, { inputs: 'yy', normalize: false }, { inputs: 'zzz', normalize: false }]);
-  await until(() => failed.count >= 2, 'the stream\'s first message being refused a permit (and waiting)');
+  const streamed = duplex(embed, 'EmbedStream', [
+    { inputs: 'x', normalize: false },
+    { inputs: 'yy', normalize: false },
+    { inputs: 'zzz', normalize: false },
+  ]);
+  await until(() => failed.count >= 2, "the stream's first message being refused a permit (and waiting)");
   release();
   await within(blocker);
   const out = await within(streamed, 3000, 'the stream');
   // FakeBackend's vector starts with the input length: the answers come back in request order.
-  assert.deepEqual(out.map((r) => r.embeddings[0]), [1, 2, 3]);
+  assert.deepEqual(
+    out.map((r) => r.embeddings[0]),
+    [1, 2, 3],
+  );
 });
 
 test('a stream reads no further than its in-flight cap while the model is busy', async () => {
@@ -139,7 +157,10 @@ test('a stream reads no further than its in-flight cap while the model is busy',
   assert.deepEqual(ran(), ['x']);
   release();
   await within(ended, 5000, 'the stream');
-  assert.deepEqual(received, Array.from({ length: total }, (_, i) => i + 1));
+  assert.deepEqual(
+    received,
+    Array.from({ length: total }, (_, i) => i + 1),
+  );
   assert.equal(mostInUse, cap, `at most ${cap} messages admitted at once`);
 });
 
@@ -153,7 +174,7 @@ test('cancelling a stream drops its queued messages', async () => {
   await until(() => embedder.queueDepth === 9, 'nine messages queue behind the first');
   stream.cancel();
   // Every message of the stream lets go, the one already running included.
-  await until(() => embedder.admission.inUse === 0, 'the stream\'s messages release their permits');
+  await until(() => embedder.admission.inUse === 0, "the stream's messages release their permits");
   release();
   await within(call(embed, 'Embed', { inputs: 'after' }));
   assert.deepEqual(ran(), ['m0', 'after'], 'only the message already running when the stream was cancelled reached the model');
@@ -177,7 +198,7 @@ test('a server that is not ready answers UNAVAILABLE, and health says NOT_SERVIN
   assert.deepEqual({ ...(await call(health, 'Check', { service: 'tei.v1.Embed' })) }, { status: 1 });
 });
 
-test('a backend failure is FAILED_PRECONDITION with TEI\'s error type', async () => {
+test("a backend failure is FAILED_PRECONDITION with TEI's error type", async () => {
   const { backend, embed } = await setup();
   backend.failNext = new Error('the model blew up');
   const error = await failure(call(embed, 'Embed', { inputs: 'a' }));

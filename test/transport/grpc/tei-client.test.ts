@@ -25,13 +25,22 @@ before(async () => {
   cpSync(TINY_BERT, dir, { recursive: true });
   writeFileSync(join(dir, 'config_sentence_transformers.json'), JSON.stringify({ prompts: PROMPTS, default_prompt_name: null }));
   // Without its Normalize module the model returns raw pooled vectors: `normalize` then shows.
-  writeFileSync(join(dir, 'modules.json'), JSON.stringify([
-    { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
-    { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
-  ]));
+  writeFileSync(
+    join(dir, 'modules.json'),
+    JSON.stringify([
+      { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
+      { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
+    ]),
+  );
   // --auto-truncate false: one test here is about refusing long inputs (TEI 1.9 truncates by default).
   server = await startServer(['--auto-truncate', 'false'], dir);
-  const definition = protoLoader.loadSync(join('test', 'fixtures', 'tei-proto', 'tei.proto'), { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true });
+  const definition = protoLoader.loadSync(join('test', 'fixtures', 'tei-proto', 'tei.proto'), {
+    keepCase: true,
+    longs: Number,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  });
   tei = (grpc.loadPackageDefinition(definition) as any).tei.v1;
 });
 after(async () => {
@@ -104,7 +113,10 @@ test('Embed and Tokenize apply prompt_name: the prompt goes in front of the inpu
   assertClose(withPrompt.embeddings, await httpEmbed({ inputs: 'hello world', prompt_name: 'query' }));
 
   const tokens = (await unary(stub('Tokenize'), 'Tokenize', { inputs: 'hello', add_special_tokens: true, prompt_name: 'passage' })).tokens;
-  assert.deepEqual(tokens.map((t: any) => t.text), ['[CLS]', 'passage', ':', 'hello', '[SEP]']);
+  assert.deepEqual(
+    tokens.map((t: any) => t.text),
+    ['[CLS]', 'passage', ':', 'hello', '[SEP]'],
+  );
   assert.deepEqual([tokens[3].start, tokens[3].stop], [9, 14], 'offsets are in the prompted input');
 
   // coalesce.v1 takes the same prompt names.
@@ -130,7 +142,10 @@ test('Embed honours truncate and truncation_direction; without truncate a long i
   assert.equal(right.metadata.compute_tokens, 64);
   assertClose(right.embeddings, await httpEmbed({ inputs: long, truncate: true, truncation_direction: 'Right' }));
   assertClose(left.embeddings, await httpEmbed({ inputs: long, truncate: true, truncation_direction: 'Left' }));
-  assert.ok(right.embeddings.some((v: number, i: number) => Math.abs(v - left.embeddings[i]) > 1e-3), 'left and right keep different tokens');
+  assert.ok(
+    right.embeddings.some((v: number, i: number) => Math.abs(v - left.embeddings[i]) > 1e-3),
+    'left and right keep different tokens',
+  );
 });
 
 test('EmbedStream answers in order with the same defaults', async () => {
@@ -144,8 +159,14 @@ test('EmbedStream answers in order with the same defaults', async () => {
   for (const inputs of ['one', 'two words', 'three words here']) stream.write({ inputs, dimensions: 4 });
   stream.end();
   await done;
-  assert.deepEqual(out.map((m) => m.embeddings.length), [4, 4, 4]);
-  assert.deepEqual(out.map((m) => m.metadata.compute_chars), [3, 9, 16]);
+  assert.deepEqual(
+    out.map((m) => m.embeddings.length),
+    [4, 4, 4],
+  );
+  assert.deepEqual(
+    out.map((m) => m.metadata.compute_chars),
+    [3, 9, 16],
+  );
 });
 
 test('Tokenize gives byte offsets and the input text of accented and emoji tokens', async () => {

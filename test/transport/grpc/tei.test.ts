@@ -22,7 +22,23 @@ let batch: Client;
 
 before(async () => {
   server = await startCoalesce(
-    loadConfig(['--model', 'test/fixtures/tiny-bert', '--port', '0', '--grpc-port', '0', '--hostname', '127.0.0.1', '--payload-limit', String(PAYLOAD_LIMIT), '--auto-truncate', 'false'], {}),
+    loadConfig(
+      [
+        '--model',
+        'test/fixtures/tiny-bert',
+        '--port',
+        '0',
+        '--grpc-port',
+        '0',
+        '--hostname',
+        '127.0.0.1',
+        '--payload-limit',
+        String(PAYLOAD_LIMIT),
+        '--auto-truncate',
+        'false',
+      ],
+      {},
+    ),
     silentLogger,
   );
   assert.ok(server.grpcUrl && server.grpcPort! > 0);
@@ -48,7 +64,7 @@ async function httpEmbed(body: object): Promise<number[][]> {
 const TEXTS = ['hello world', 'The quick brown fox jumps over the lazy dog.', 'Ünïcödé and emoji 🙂 survive', 'a', 'short'];
 const LONG = 'many words here '.repeat(40); // over the fixture's 64 tokens
 
-test('tei.v1 Embed returns TEI\'s message with Metadata and timing headers', async () => {
+test("tei.v1 Embed returns TEI's message with Metadata and timing headers", async () => {
   const { response, headers } = await callWithHeaders(embed, 'Embed', { inputs: 'hello world', normalize: true });
   assert.equal(response.embeddings.length, 32);
   assert.ok(Math.abs(Math.hypot(...response.embeddings) - 1) < 1e-5);
@@ -69,7 +85,10 @@ test('tei.v1 Embed gives the same vectors as POST /embed for the same input', as
       assertClose(r.embeddings, http[i], 1e-5, 1e-4, `${text} (normalize ${normalize})`);
     }
   }
-  for (const [direction, name] of [[0, 'Right'], [1, 'Left']] as const) {
+  for (const [direction, name] of [
+    [0, 'Right'],
+    [1, 'Left'],
+  ] as const) {
     const [http] = await httpEmbed({ inputs: LONG, truncate: true, truncation_direction: name });
     const r = await call(embed, 'Embed', { inputs: LONG, truncate: true, normalize: true, truncation_direction: direction });
     assertClose(r.embeddings, http, 1e-5, 1e-4, `truncated ${name}`);
@@ -86,7 +105,10 @@ test('coalesce.v1 EmbedBatch packs the same vectors as POST /embed, little-endia
   assert.ok(Math.abs(view.getFloat32(4, true) - http[0][1]) < 1e-5, 'little-endian on the wire');
   rows(r).forEach((row, i) => assertClose(row, http[i], 1e-5, 1e-4, TEXTS[i]));
   // Unicode characters, as TEI counts them: the emoji is one, not two UTF-16 units.
-  assert.equal(r.metadata.compute_chars, TEXTS.reduce((n, t) => n + [...t].length, 0));
+  assert.equal(
+    r.metadata.compute_chars,
+    TEXTS.reduce((n, t) => n + [...t].length, 0),
+  );
 
   const cut = rows(await call(batch, 'EmbedBatch', { inputs: ['hello world'], dimensions: 8 }));
   const [httpCut] = await httpEmbed({ inputs: 'hello world', dimensions: 8 });
@@ -100,15 +122,30 @@ test('EmbedStream answers 1,000 messages in request order', async () => {
   const texts = Array.from({ length: 1000 }, (_, i) => `sentence number ${i} ${'about things '.repeat(i % 7)}`);
   const expected: number[][] = [];
   for (let i = 0; i < texts.length; i += 32) expected.push(...(await httpEmbed({ inputs: texts.slice(i, i + 32) })));
-  const out = await within(duplex(embed, 'EmbedStream', texts.map((inputs) => ({ inputs, normalize: true }))), 60_000, 'the stream');
+  const out = await within(
+    duplex(
+      embed,
+      'EmbedStream',
+      texts.map((inputs) => ({ inputs, normalize: true })),
+    ),
+    60_000,
+    'the stream',
+  );
   assert.equal(out.length, texts.length);
   out.forEach((r, i) => assertClose(r.embeddings, expected[i], 1e-5, 1e-4, `message ${i}`));
 });
 
 test('EmbedBatchStream answers each batch in order', async () => {
   const batches = [['a', 'b'], ['hello world'], TEXTS];
-  const out = await duplex(batch, 'EmbedBatchStream', batches.map((inputs) => ({ inputs })));
-  assert.deepEqual(out.map((r) => r.rows), [2, 1, TEXTS.length]);
+  const out = await duplex(
+    batch,
+    'EmbedBatchStream',
+    batches.map((inputs) => ({ inputs })),
+  );
+  assert.deepEqual(
+    out.map((r) => r.rows),
+    [2, 1, TEXTS.length],
+  );
   const http = await httpEmbed({ inputs: TEXTS });
   rows(out[2]).forEach((row, i) => assertClose(row, http[i]));
 });
@@ -122,8 +159,15 @@ test('Tokenize and TokenizeStream match POST /tokenize; Decode matches POST /dec
       const asHttp = r.tokens.map((t: any) => ({ id: t.id, text: t.text, special: t.special, start: t.start ?? null, stop: t.stop ?? null }));
       assert.deepEqual(asHttp, http[i], `${text} (add_special_tokens ${add_special_tokens})`);
     }
-    const streamed = await duplex(tokenize, 'TokenizeStream', TEXTS.map((inputs) => ({ inputs, add_special_tokens })));
-    assert.deepEqual(streamed.map((r) => r.tokens.map((t: any) => t.id)), http.map((tokens) => tokens.map((t) => t.id)));
+    const streamed = await duplex(
+      tokenize,
+      'TokenizeStream',
+      TEXTS.map((inputs) => ({ inputs, add_special_tokens })),
+    );
+    assert.deepEqual(
+      streamed.map((r) => r.tokens.map((t: any) => t.id)),
+      http.map((tokens) => tokens.map((t) => t.id)),
+    );
   }
   const ids = [101, 7592, 2088, 102];
   for (const skip_special_tokens of [true, false]) {
@@ -131,7 +175,10 @@ test('Tokenize and TokenizeStream match POST /tokenize; Decode matches POST /dec
     const r = await call(tokenize, 'Decode', { ids, skip_special_tokens });
     assert.equal(r.text, http[0]);
   }
-  assert.deepEqual((await duplex(tokenize, 'DecodeStream', [{ ids, skip_special_tokens: true }])).map((r) => r.text), ['hello world']);
+  assert.deepEqual(
+    (await duplex(tokenize, 'DecodeStream', [{ ids, skip_special_tokens: true }])).map((r) => r.text),
+    ['hello world'],
+  );
 });
 
 test('Info and ModelInfo describe the model and the limits', async () => {
@@ -167,7 +214,13 @@ test('malformed requests get INVALID_ARGUMENT naming the problem', async () => {
   // Bytes that are not an EmbedRequest at all.
   const raw = new grpc.Client(server.grpcUrl!, grpc.credentials.createInsecure());
   const garbage = new Promise((resolve, reject) =>
-    raw.makeUnaryRequest('/tei.v1.Embed/Embed', (b: Buffer) => b, (b: Buffer) => b, Buffer.from([0xff, 0xff, 0xff]), (e, r) => (e ? reject(e) : resolve(r))),
+    raw.makeUnaryRequest(
+      '/tei.v1.Embed/Embed',
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      Buffer.from([0xff, 0xff, 0xff]),
+      (e, r) => (e ? reject(e) : resolve(r)),
+    ),
   );
   await invalid(garbage, /not a valid EmbedRequest/, 'BadRequest');
   raw.close();
@@ -188,7 +241,13 @@ test('a call to a method Coalesce does not serve is UNIMPLEMENTED', async () => 
   const raw = new grpc.Client(server.grpcUrl!, grpc.credentials.createInsecure());
   const e = await failure(
     new Promise((resolve, reject) =>
-      raw.makeUnaryRequest('/tei.v1.Rerank/Rerank', (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), (err, r) => (err ? reject(err) : resolve(r))),
+      raw.makeUnaryRequest(
+        '/tei.v1.Rerank/Rerank',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.alloc(0),
+        (err, r) => (err ? reject(err) : resolve(r)),
+      ),
     ),
   );
   assert.equal(e.code, status.UNIMPLEMENTED);
@@ -234,7 +293,15 @@ test('reflection lists the services and resolves symbols to descriptors a client
       { file_containing_symbol: 'tei.v1.NoSuchThing' },
     ]);
     const names = list.list_services_response.service.map((s: { name: string }) => s.name);
-    for (const s of ['tei.v1.Info', 'tei.v1.Embed', 'tei.v1.Tokenize', 'coalesce.v1.Coalesce', 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection']) {
+    for (const s of [
+      'tei.v1.Info',
+      'tei.v1.Embed',
+      'tei.v1.Tokenize',
+      'coalesce.v1.Coalesce',
+      'grpc.health.v1.Health',
+      'grpc.reflection.v1.ServerReflection',
+      'grpc.reflection.v1alpha.ServerReflection',
+    ]) {
       assert.ok(names.includes(s), `${version} lists ${s}`);
     }
     const file = descriptor.FileDescriptorProto.decode(bySymbol.file_descriptor_response.file_descriptor_proto[0]) as any;
@@ -249,8 +316,13 @@ test('reflection lists the services and resolves symbols to descriptors a client
     const EmbedRequest = rebuilt.lookupType('tei.v1.EmbedRequest');
     const raw = new grpc.Client(server.grpcUrl!, grpc.credentials.createInsecure());
     const reply = await new Promise<Buffer>((resolve, reject) =>
-      raw.makeUnaryRequest('/tei.v1.Embed/Embed', (b: Buffer) => b, (b: Buffer) => b,
-        Buffer.from(EmbedRequest.encode({ inputs: 'hello world', normalize: true }).finish()), (e, r) => (e ? reject(e) : resolve(r!))),
+      raw.makeUnaryRequest(
+        '/tei.v1.Embed/Embed',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.from(EmbedRequest.encode({ inputs: 'hello world', normalize: true }).finish()),
+        (e, r) => (e ? reject(e) : resolve(r!)),
+      ),
     );
     raw.close();
     assert.equal((rebuilt.lookupType('tei.v1.EmbedResponse').decode(reply) as any).embeddings.length, 32);
@@ -261,7 +333,7 @@ test('reflection lists the services and resolves symbols to descriptors a client
   }
 });
 
-test('grpc.health.v1 List (the library\'s health.proto) is served, and reflection describes its map so a client can rebuild it', async () => {
+test("grpc.health.v1 List (the library's health.proto) is served, and reflection describes its map so a client can rebuild it", async () => {
   const health = client(server.grpcUrl!, 'health', 'Health');
   const listed = await call(health, 'List', {});
   for (const service of ['', 'tei.v1.Embed', 'coalesce.v1.Coalesce', 'grpc.health.v1.Health']) assert.equal(listed.statuses[service]?.status, 1, service);
@@ -277,7 +349,13 @@ test('grpc.health.v1 List (the library\'s health.proto) is served, and reflectio
   const rebuilt = (protobuf.Root as any).fromDescriptor({ file: [file] }) as protobuf.Root;
   const raw = new grpc.Client(server.grpcUrl!, grpc.credentials.createInsecure());
   const reply = await new Promise<Buffer>((resolve, reject) =>
-    raw.makeUnaryRequest('/grpc.health.v1.Health/List', (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), (e, r) => (e ? reject(e) : resolve(r!))),
+    raw.makeUnaryRequest(
+      '/grpc.health.v1.Health/List',
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      Buffer.alloc(0),
+      (e, r) => (e ? reject(e) : resolve(r!)),
+    ),
   );
   raw.close();
   // protobufjs rebuilds a map from a descriptor as its repeated entries (as the wire has them).

@@ -17,7 +17,7 @@ for (const threads of ['0', '1']) {
     });
     after(() => server.close());
 
-    test('every route but /health and /metrics needs one of the keys; 401 in the route\'s error shape', async () => {
+    test("every route but /health and /metrics needs one of the keys; 401 in the route's error shape", async () => {
       const none = await post(server.httpUrl, '/embed', { inputs: 'hi' });
       assert.equal(none.status, 401);
       assert.deepEqual(Object.keys(none.json).sort(), ['error', 'error_type']);

@@ -13,7 +13,11 @@ after(() => server.close());
 const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
 
 test('a field holding 20,000 nested arrays is a 422 validation error', async () => {
-  for (const body of [`{"inputs":"hi","dimensions":${nested(20_000)}}`, `{"inputs":${nested(20_000)}}`, `{"inputs":"hi","truncation_direction":${nested(20_000)}}`]) {
+  for (const body of [
+    `{"inputs":"hi","dimensions":${nested(20_000)}}`,
+    `{"inputs":${nested(20_000)}}`,
+    `{"inputs":"hi","truncation_direction":${nested(20_000)}}`,
+  ]) {
     const r = await post(server.httpUrl, '/embed', body);
     assert.equal(r.status, 422, JSON.stringify(r.json));
     assert.equal(r.json.error_type, 'Validation');

@@ -18,7 +18,7 @@ after(() => server.close());
 
 const get = (path: string, headers: Record<string, string> = {}) => fetch(server.httpUrl + path, { headers });
 
-test('TEI\'s POST / and POST /invocations embed as /embed (@huggingface/inference featureExtraction with an endpointUrl)', async () => {
+test("TEI's POST / and POST /invocations embed as /embed (@huggingface/inference featureExtraction with an endpointUrl)", async () => {
   const embed = await post(server.httpUrl, '/embed', { inputs: ['hello world'] });
   for (const path of ['/', '/invocations']) {
     const r = await post(server.httpUrl, path, { inputs: 'hello world' });
@@ -51,7 +51,12 @@ test('token-id inputs: TEI and OpenAI, checked against the vocabulary and the le
   const ids = await post(server.httpUrl, '/embed', { inputs: [101, 7592, 2088, 102] });
   assert.equal(ids.status, 200, JSON.stringify(ids.json));
   assert.ok(cosine(ids.json[0], text.json[0]) > 0.99999);
-  const lists = await post(server.httpUrl, '/embed', { inputs: [[101, 7592, 2088, 102], [101, 102]] });
+  const lists = await post(server.httpUrl, '/embed', {
+    inputs: [
+      [101, 7592, 2088, 102],
+      [101, 102],
+    ],
+  });
   assert.equal(lists.json.length, 2);
   assert.ok(cosine(lists.json[0], text.json[0]) > 0.99999);
 
@@ -74,7 +79,7 @@ test('token-id inputs: TEI and OpenAI, checked against the vocabulary and the le
   assert.equal(negative.status, 422);
 });
 
-test('OpenAI\'s GET /v1/models and /models list the served model', async () => {
+test("OpenAI's GET /v1/models and /models list the served model", async () => {
   for (const path of ['/v1/models', '/models']) {
     const body = (await (await get(path)).json()) as { object: string; data: { id: string; object: string; created: number; owned_by: string }[] };
     assert.equal(body.object, 'list');
@@ -86,7 +91,7 @@ test('OpenAI\'s GET /v1/models and /models list the served model', async () => {
   }
 });
 
-test('OpenAI routes answer limits 400 in OpenAI\'s terms (`input`, no `truncate`); TEI routes 422', async () => {
+test("OpenAI routes answer limits 400 in OpenAI's terms (`input`, no `truncate`); TEI routes 422", async () => {
   const many = await post(server.httpUrl, '/v1/embeddings', { input: ['a', 'b', 'c', 'd', 'e'] });
   assert.equal(many.status, 400);
   assert.equal(many.json.error.param, 'input');
@@ -117,7 +122,19 @@ test('GET /openapi.json and /api-doc/openapi.json: a valid OpenAPI 3.1 document 
   const doc = (await (await get('/openapi.json')).json()) as { openapi: string; paths: Record<string, unknown> };
   assert.deepEqual(await (await get('/api-doc/openapi.json')).json(), doc);
   assert.equal(doc.openapi, '3.1.0');
-  for (const path of ['/', '/embed', '/invocations', '/similarity', '/tokenize', '/decode', '/v1/embeddings', '/embeddings', '/health', '/ping', '/v1/models']) {
+  for (const path of [
+    '/',
+    '/embed',
+    '/invocations',
+    '/similarity',
+    '/tokenize',
+    '/decode',
+    '/v1/embeddings',
+    '/embeddings',
+    '/health',
+    '/ping',
+    '/v1/models',
+  ]) {
     assert.ok(doc.paths[path], path);
   }
   await SwaggerParser.validate(structuredClone(doc) as never);

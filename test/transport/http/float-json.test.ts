@@ -12,8 +12,9 @@ function samples(count: number, seed = 7): Float32Array {
     if (i % 3 === 0) {
       bits[i] = next();
       if (!Number.isFinite(out[i])) out[i] = 0.25; // NaN/Infinity patterns: tested separately
-    } else if (i % 3 === 1) out[i] = ((next() / 2 ** 32) - 0.5) * 0.2; // normalized embedding components
-    else out[i] = ((next() / 2 ** 32) - 0.5) * 10 ** ((next() % 30) - 15);
+    } else if (i % 3 === 1)
+      out[i] = (next() / 2 ** 32 - 0.5) * 0.2; // normalized embedding components
+    else out[i] = (next() / 2 ** 32 - 0.5) * 10 ** ((next() % 30) - 15);
   }
   return out;
 }

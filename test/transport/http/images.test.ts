@@ -17,7 +17,8 @@ import { call, client } from '../grpc/client.js';
 import { imageBytes, pngHeaderOnly, reference, TINY_CLIP, TINY_SIGLIP, type ImageReference } from '../../helpers/image-fixtures.js';
 
 const b64 = (file: string) => imageBytes(file).toString('base64');
-const dataUri = (file: string) => `data:image/${file.endsWith('.png') ? 'png' : file.endsWith('.gif') ? 'gif' : file.endsWith('.webp') ? 'webp' : 'jpeg'};base64,${b64(file)}`;
+const dataUri = (file: string) =>
+  `data:image/${file.endsWith('.png') ? 'png' : file.endsWith('.gif') ? 'gif' : file.endsWith('.webp') ? 'webp' : 'jpeg'};base64,${b64(file)}`;
 
 function expectError(r: { status: number; json: any }, status: number, mentions: RegExp): void {
   assert.equal(r.status, status, JSON.stringify(r.json));
@@ -49,7 +50,10 @@ function minCosine(got: number[][], want: number[][]): { min: number; at: number
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
 // SigLIP is served by two HTTP threads (--http-threads 2), CLIP on the main thread: the same tests hold for both.
-for (const [dir, family, httpThreads] of [[TINY_SIGLIP, 'siglip', '2'], [TINY_CLIP, 'clip', '0']] as const) {
+for (const [dir, family, httpThreads] of [
+  [TINY_SIGLIP, 'siglip', '2'],
+  [TINY_CLIP, 'clip', '0'],
+] as const) {
   describe(`${family} (${dir}, --http-threads ${httpThreads})`, () => {
     const ref = reference(dir);
     let server: Coalesce;
@@ -85,19 +89,21 @@ for (const [dir, family, httpThreads] of [[TINY_SIGLIP, 'siglip', '2'], [TINY_CL
       for (const h of ['x-decode-time', 'x-resize-time', 'x-queue-time', 'x-inference-time', 'x-total-time']) assert.ok(r.headers.get(h) !== null, h);
     });
 
-    test('/classify_image scores labels with the model\'s logit scale and bias', async () => {
+    test("/classify_image scores labels with the model's logit scale and bias", async () => {
       const i = ref.images.findIndex((x) => x.file === 'odd_333x211.png');
       const r = await post(server.httpUrl, '/classify_image', { inputs: b64(ref.images[i].file), labels: ref.labels });
       assert.equal(r.status, 200, JSON.stringify(r.json));
       const logits = ref.logits_per_image[ref.default_backend][i];
       const expected =
-        family === 'siglip'
-          ? logits.map(sigmoid)
-          : logits.map((l) => Math.exp(l - Math.max(...logits))).map((e, _, all) => e / all.reduce((a, b) => a + b, 0));
+        family === 'siglip' ? logits.map(sigmoid) : logits.map((l) => Math.exp(l - Math.max(...logits))).map((e, _, all) => e / all.reduce((a, b) => a + b, 0));
       const byLabel = new Map<string, number>(r.json.map((s: { label: string; score: number }) => [s.label, s.score]));
       ref.labels.forEach((label, k) => assert.ok(Math.abs(byLabel.get(label)! - expected[k]) < 2e-3, `${label}: ${byLabel.get(label)} vs ${expected[k]}`));
       const scores = r.json.map((s: { score: number }) => s.score);
-      assert.deepEqual(scores, [...scores].sort((a, b) => b - a), 'sorted, best first');
+      assert.deepEqual(
+        scores,
+        [...scores].sort((a, b) => b - a),
+        'sorted, best first',
+      );
       const info = (await (await fetch(server.httpUrl + '/info')).json()) as any;
       assert.ok(Math.abs(info.image.logit_scale - ref.model.logit_scale_exp) < 1e-3);
       assert.ok(Math.abs(info.image.logit_bias - ref.model.logit_bias) < 1e-3);
@@ -108,7 +114,11 @@ for (const [dir, family, httpThreads] of [[TINY_SIGLIP, 'siglip', '2'], [TINY_CL
       // SigLIP's MLPs (two layers and the pooling head) use tanh GELU; CLIP's quick GELU is another pattern.
       assert.equal(info.image.vision_fast_gelu, info.image.family === 'siglip' ? 3 : 0, 'tanh GELU + bias fused');
       assert.equal(info.image.vision_patch_matmul, true, 'the patch embedding runs as a MatMul');
-      const many = await post(server.httpUrl, '/classify_image', { inputs: [b64('tiny_2x2.png'), b64('grey_L_120x120.png')], labels: ['a', 'b'], hypothesis_template: 'a photo of {}' });
+      const many = await post(server.httpUrl, '/classify_image', {
+        inputs: [b64('tiny_2x2.png'), b64('grey_L_120x120.png')],
+        labels: ['a', 'b'],
+        hypothesis_template: 'a photo of {}',
+      });
       assert.equal(many.json.length, 2);
       expectError(await post(server.httpUrl, '/classify_image', { inputs: b64('tiny_2x2.png'), labels: [] }), 422, /labels/);
       expectError(await post(server.httpUrl, '/classify_image', { inputs: b64('tiny_2x2.png'), labels: ['a'], hypothesis_template: 'no slot' }), 422, /\{\}/);
@@ -124,10 +134,33 @@ for (const [dir, family, httpThreads] of [[TINY_SIGLIP, 'siglip', '2'], [TINY_CL
         assert.deepEqual(info.modalities, ['text', 'image']);
         assert.deepEqual(model.modalities, ['text', 'image']);
         assert.equal(info.image.family, family);
-        for (const field of ['model_id', 'model_dtype', 'version', 'max_input_length', 'max_batch_tokens', 'max_batch_requests', 'max_client_batch_size', 'max_concurrent_requests', 'tokenization_workers']) {
+        for (const field of [
+          'model_id',
+          'model_dtype',
+          'version',
+          'max_input_length',
+          'max_batch_tokens',
+          'max_batch_requests',
+          'max_client_batch_size',
+          'max_concurrent_requests',
+          'tokenization_workers',
+        ]) {
           assert.equal(tei[field], info[field], `tei.v1.Info ${field}`);
         }
-        for (const field of ['model_id', 'version', 'dimensions', 'max_input_length', 'pooling', 'normalized_by_model', 'device', 'execution_provider', 'max_batch_tokens', 'max_batch_requests', 'max_client_batch_size', 'max_concurrent_requests']) {
+        for (const field of [
+          'model_id',
+          'version',
+          'dimensions',
+          'max_input_length',
+          'pooling',
+          'normalized_by_model',
+          'device',
+          'execution_provider',
+          'max_batch_tokens',
+          'max_batch_requests',
+          'max_client_batch_size',
+          'max_concurrent_requests',
+        ]) {
           assert.equal(model[field], info[field], `coalesce.v1.ModelInfo ${field}`);
         }
       } finally {
@@ -198,7 +231,10 @@ describe('transformers.js variants (--onnx-variant)', () => {
   test('a variant the folder lacks stops the start, naming the files looked for', async () => {
     await assert.rejects(startServer(['--onnx-variant', 'q4'], TINY_SIGLIP), /onnx\/text_model_q4\.onnx \+ onnx\/vision_model_q4\.onnx/);
   });
-  for (const [variant, floor] of [['quantized', 0.99], ['fp16', 0.999]] as const) {
+  for (const [variant, floor] of [
+    ['quantized', 0.99],
+    ['fp16', 0.999],
+  ] as const) {
     test(`${variant}: close to the fp32 references`, async (t) => {
       if (!ref.variants?.[`vision_model_${variant}.onnx`]) return t.skip(`no ${variant} files in the fixture`);
       const server = await startServer(['--onnx-variant', variant, '--image-workers', '0'], TINY_SIGLIP);
@@ -276,7 +312,10 @@ describe('URL inputs', () => {
     } finally {
       await off.close();
     }
-    const on = await startServer(['--allow-url-fetch', '--url-fetch-allow', '127.0.0.1', '--url-fetch-max-bytes', '100000', '--url-fetch-timeout-ms', '5000'], TINY_CLIP);
+    const on = await startServer(
+      ['--allow-url-fetch', '--url-fetch-allow', '127.0.0.1', '--url-fetch-max-bytes', '100000', '--url-fetch-timeout-ms', '5000'],
+      TINY_CLIP,
+    );
     try {
       const r = await post(on.httpUrl, '/embed_image', { inputs: [`${base}/wide.jpg`] });
       assert.equal(r.status, 200, JSON.stringify(r.json));

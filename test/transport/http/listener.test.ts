@@ -15,7 +15,13 @@ import { charEncoder, FakeBackend, within } from '../../helpers/fake-backend.js'
 
 const LIMIT = 400;
 const backend = new FakeBackend();
-const embedder = new Embedder(backend.info, charEncoder, new Batcher(backend, { maxBatchTokens: 10_000, maxBatchRequests: 64 }), { maxClientBatchSize: 3, autoTruncate: false }, 16);
+const embedder = new Embedder(
+  backend.info,
+  charEncoder,
+  new Batcher(backend, { maxBatchTokens: 10_000, maxBatchRequests: 64 }),
+  { maxClientBatchSize: 3, autoTruncate: false },
+  16,
+);
 embedder.markReady(true);
 const deps: HttpDeps = { embedder, ready: () => true, modelName: 'fake', payloadLimit: LIMIT, info: () => ({ ok: 1 }), metrics: () => '' };
 
@@ -73,7 +79,11 @@ function rawExchange(raw: string): Promise<string> {
     new Promise<string>((resolve, reject) => {
       const socket = connect(port, '127.0.0.1', () => socket.write(raw));
       let text = '';
-      socket.setEncoding('latin1').on('data', (d: string) => (text += d)).on('end', () => resolve(text)).on('error', reject);
+      socket
+        .setEncoding('latin1')
+        .on('data', (d: string) => (text += d))
+        .on('end', () => resolve(text))
+        .on('error', reject);
     }),
     5000,
     'the raw exchange',
@@ -88,8 +98,13 @@ test('chunked bodies answer as bodies with a Content-Length; query strings do no
   assert.deepEqual((await send('POST', '/embed?x=1', '{"inputs":"hello"}')).body, plain.body);
 });
 
-test('unknown routes and methods are 404 with TEI\'s JSON error; HEAD answers as GET without a body', async () => {
-  for (const [method, path] of [['GET', '/embed'], ['POST', '/nowhere'], ['PUT', '/embed'], ['POST', '/health']]) {
+test("unknown routes and methods are 404 with TEI's JSON error; HEAD answers as GET without a body", async () => {
+  for (const [method, path] of [
+    ['GET', '/embed'],
+    ['POST', '/nowhere'],
+    ['PUT', '/embed'],
+    ['POST', '/health'],
+  ]) {
     const r = await send(method, path, method === 'GET' ? null : '{}');
     assert.equal(r.status, 404, `${method} ${path}`);
     assert.equal(JSON.parse(r.body.toString()).error_type, 'NotFound');
@@ -98,7 +113,7 @@ test('unknown routes and methods are 404 with TEI\'s JSON error; HEAD answers as
   assert.deepEqual([head.status, head.body.length], [200, 0]);
 });
 
-test('JSON routes take only a JSON content type: anything else is 415 with a JSON error, in the route\'s style', async () => {
+test("JSON routes take only a JSON content type: anything else is 415 with a JSON error, in the route's style", async () => {
   for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
     const r = await send('POST', '/embed', '{"inputs":"hello"}', { 'content-type': type });
     assert.equal(r.status, 415, type);
@@ -110,7 +125,10 @@ test('JSON routes take only a JSON content type: anything else is 415 with a JSO
   assert.equal(JSON.parse(openai.body.toString()).error.type, 'invalid_request_error');
   // Without any Content-Type (Node's client sends none unless told).
   const none = await new Promise<number>((resolve, reject) => {
-    const req = request(url + '/embed', { method: 'POST', headers: { 'content-length': 2 } }, (res) => { res.resume(); resolve(res.statusCode!); });
+    const req = request(url + '/embed', { method: 'POST', headers: { 'content-length': 2 } }, (res) => {
+      res.resume();
+      resolve(res.statusCode!);
+    });
     req.on('error', reject).end('{}');
   });
   assert.equal(none, 415);
@@ -129,7 +147,7 @@ test('bodies over the payload limit are 413, by Content-Length or while a chunke
   }
 });
 
-test('requests without a Host header (HTTP/1.0 health checks, HAProxy\'s default) are answered', async () => {
+test("requests without a Host header (HTTP/1.0 health checks, HAProxy's default) are answered", async () => {
   const ten = await rawExchange('GET /health HTTP/1.0\r\n\r\n');
   assert.match(ten, /^HTTP\/1\.1 200 /);
   const eleven = await rawExchange('GET /ping HTTP/1.1\r\nConnection: close\r\n\r\n');
@@ -158,6 +176,10 @@ test('a client that goes away while its request waits has its input dropped and 
   open();
   assert.equal((await within(blocker)).status, 200);
   await new Promise((r) => setTimeout(r, 20));
-  assert.deepEqual(backend.batches.flat().map((ids) => String.fromCharCode(...ids)), ['a'], 'the request that went away never reached the model');
+  assert.deepEqual(
+    backend.batches.flat().map((ids) => String.fromCharCode(...ids)),
+    ['a'],
+    'the request that went away never reached the model',
+  );
   assert.equal(embedder.admission.inUse, 0);
 });

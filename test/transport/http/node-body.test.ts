@@ -43,7 +43,10 @@ function send(url: string, path: string, body: string, chunked = false): Promise
     const headers: Record<string, string | number> = chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': Buffer.byteLength(body) };
     const req = request(`${url}${path}`, { method: 'POST', headers }, (res) => {
       let text = '';
-      res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve({ status: res.statusCode!, text }));
+      res
+        .setEncoding('utf8')
+        .on('data', (d: string) => (text += d))
+        .on('end', () => resolve({ status: res.statusCode!, text }));
     });
     req.on('error', reject);
     if (chunked) {

@@ -44,7 +44,11 @@ test('dimensions cuts the packed rows too; errors stay JSON', async () => {
   });
   assert.equal(Number(res.headers.get('x-embedding-dimensions')), 8);
   assert.equal((await res.arrayBuffer()).byteLength, TEXTS.length * 8 * 4);
-  const bad = await fetch(app.httpUrl + '/embed', { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/octet-stream' }, body: '{"inputs": []}' });
+  const bad = await fetch(app.httpUrl + '/embed', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/octet-stream' },
+    body: '{"inputs": []}',
+  });
   assert.equal(bad.status, 400);
   assert.match(bad.headers.get('content-type') ?? '', /json/);
 });

@@ -29,7 +29,13 @@ const NO_CHROMIUM = CHROMIUM ? false : 'no Chromium binary (/usr/bin/chromium): 
 
 test('GET /playground and GET / from a browser answer the page; other GET / and POST / do not', async (t) => {
   const backend = new FakeBackend();
-  const embedder = new Embedder(backend.info, charEncoder, new Batcher(backend, { maxBatchTokens: 100, maxBatchRequests: 4 }), { maxClientBatchSize: 4, autoTruncate: false }, 4);
+  const embedder = new Embedder(
+    backend.info,
+    charEncoder,
+    new Batcher(backend, { maxBatchTokens: 100, maxBatchRequests: 4 }),
+    { maxClientBatchSize: 4, autoTruncate: false },
+    4,
+  );
   const app = await serveDeps({ embedder, ready: () => true, modelName: 'fake', payloadLimit: 1000, info: () => ({}), metrics: () => '' });
   t.after(() => app.close());
   const page = await app.request('/playground');
@@ -43,7 +49,12 @@ test('GET /playground and GET / from a browser answer the page; other GET / and 
   assert.equal(await browser.text(), html);
   assert.equal((await app.request('/', { headers: { accept: 'application/json' } })).status, 404);
   assert.equal((await app.request('/')).status, 404);
-  assert.notEqual((await app.request('/', { method: 'POST', headers: { accept: 'text/html', 'content-type': 'application/json' }, body: '{}' })).headers.get('content-type')?.startsWith('text/html'), true);
+  assert.notEqual(
+    (await app.request('/', { method: 'POST', headers: { accept: 'text/html', 'content-type': 'application/json' }, body: '{}' })).headers
+      .get('content-type')
+      ?.startsWith('text/html'),
+    true,
+  );
 });
 
 /** Every heatmap cell as [row, col, value shown, value kept], read from the page. */
@@ -100,15 +111,26 @@ describe('in a real browser', { skip: NO_CHROMIUM }, () => {
 
   describe('with the default model', () => {
     let server: Coalesce;
-    before(async () => {
-      server = await startCoalesce(loadConfig(['--port', '0', '--grpc-port', '-1', '--hostname', '127.0.0.1', '--default-model-dir', TEST_DEFAULT_MODEL_DIR], {}), silentLogger);
-    }, { timeout: DEFAULT_MODEL_CONVERSION_TIMEOUT_MS });
+    before(
+      async () => {
+        server = await startCoalesce(
+          loadConfig(['--port', '0', '--grpc-port', '-1', '--hostname', '127.0.0.1', '--default-model-dir', TEST_DEFAULT_MODEL_DIR], {}),
+          silentLogger,
+        );
+      },
+      { timeout: DEFAULT_MODEL_CONVERSION_TIMEOUT_MS },
+    );
     after(() => server?.close());
 
     test('typed texts give the similarity matrix of POST /embed and the tokens of POST /tokenize', async (t) => {
       const page = await open(server.httpUrl + '/playground', t);
       assert.equal(await page.$eval('#image-panel', (p) => p.classList.contains('hidden')), true, 'a text model shows no image panel');
-      const texts = ['The doctor treated the patient at the hospital.', 'A nurse cared for the sick man in the clinic.', 'The band played guitar and drums all night.', 'Interest rates were raised by the central bank.'];
+      const texts = [
+        'The doctor treated the patient at the hospital.',
+        'A nurse cared for the sick man in the clinic.',
+        'The band played guitar and drums all night.',
+        'Interest rates were raised by the central bank.',
+      ];
       // Three example rows to start with: fill them, add one.
       await page.$$eval('.text-input', (areas) => areas.forEach((a) => ((a as any).value = '')));
       await page.click('#add-text');
@@ -121,11 +143,19 @@ describe('in a real browser', { skip: NO_CHROMIUM }, () => {
       assert.equal(embedded.status, 200);
       const cells = await heatmapCells(page);
       checkMatrix(cells, embedded.json);
-      assert.ok(cells.some((c) => c.row !== c.col && c.value < 0.9), 'different texts are not all alike: the check can fail');
+      assert.ok(
+        cells.some((c) => c.row !== c.col && c.value < 0.9),
+        'different texts are not all alike: the check can fail',
+      );
 
       const tokenized = await post(server.httpUrl, '/tokenize', { inputs: texts, truncate: true });
-      const shown = await page.$$eval('#tokens .tokens', (boxes) => boxes.map((b) => [...b.querySelectorAll('.tok')].map((tok) => tok.firstChild!.textContent)));
-      assert.deepEqual(shown, tokenized.json.map((list: { text: string }[]) => list.map((tok) => tok.text)));
+      const shown = await page.$$eval('#tokens .tokens', (boxes) =>
+        boxes.map((b) => [...b.querySelectorAll('.tok')].map((tok) => tok.firstChild!.textContent)),
+      );
+      assert.deepEqual(
+        shown,
+        tokenized.json.map((list: { text: string }[]) => list.map((tok) => tok.text)),
+      );
       await screenshot(page, 'playground-default-model.png', t);
 
       // Edit one text and compute again: the matrix follows.
@@ -135,7 +165,7 @@ describe('in a real browser', { skip: NO_CHROMIUM }, () => {
       checkMatrix(await heatmapCells(page), again.json);
     });
 
-    test('GET / with a browser\'s Accept header is the playground', async (t) => {
+    test("GET / with a browser's Accept header is the playground", async (t) => {
       const page = await open(server.httpUrl + '/', t);
       assert.equal(await page.title(), 'Coalesce playground');
     });

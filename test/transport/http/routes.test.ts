@@ -46,13 +46,18 @@ test('POST /embed accepts a string or a list, and dimensions cuts before normali
   assert.ok(cosine(cut.json[0], expected) > 0.99999, 'dimensions keeps the leading components');
 });
 
-test('errors use TEI\'s shape and statuses', async () => {
+test("errors use TEI's shape and statuses", async () => {
   teiError(await post(server.httpUrl, '/embed', { inputs: [] }), 400, 'Empty', 'cannot be empty');
   teiError(await post(server.httpUrl, '/embed', '{"inputs": ['), 400, 'BadRequest', 'not valid JSON');
   teiError(await post(server.httpUrl, '/embed', { inputs: [1, 'a'] }), 422, 'Validation', '`inputs` must be a string, a list of strings, a list of token ids');
   teiError(await post(server.httpUrl, '/embed', { inputs: 'x', normalize: 'yes' }), 422, 'Validation', 'normalize');
   teiError(await post(server.httpUrl, '/embed', { text: 'x' }), 422, 'Validation', '`inputs` is required');
-  teiError(await post(server.httpUrl, '/embed', { inputs: ['a', 'b', 'c', 'd', 'e'] }), 422, 'Validation', 'at most 4 elements \\(--max-client-batch-size\\)\\. Given: 5');
+  teiError(
+    await post(server.httpUrl, '/embed', { inputs: ['a', 'b', 'c', 'd', 'e'] }),
+    422,
+    'Validation',
+    'at most 4 elements \\(--max-client-batch-size\\)\\. Given: 5',
+  );
   teiError(await post(server.httpUrl, '/embed', { inputs: 'word '.repeat(100) }), 422, 'Validation', 'at most 64 tokens');
   teiError(await post(server.httpUrl, '/embed', { inputs: 'x', dimensions: 33 }), 422, 'Validation', 'dimensions');
   teiError(await post(server.httpUrl, '/embed', { inputs: 'x', truncation_direction: 'up' }), 422, 'Validation', 'truncation_direction');
@@ -70,17 +75,26 @@ test('truncate=true cuts long inputs instead of refusing them', async () => {
 
 test('POST /tokenize and /decode', async () => {
   const t = await post(server.httpUrl, '/tokenize', { inputs: ['Hello world'], add_special_tokens: false });
-  assert.deepEqual(t.json[0].map((x: { id: number }) => x.id), [7592, 2088]);
+  assert.deepEqual(
+    t.json[0].map((x: { id: number }) => x.id),
+    [7592, 2088],
+  );
   assert.deepEqual(t.json[0][0], { id: 7592, text: 'Hello', special: false, start: 0, stop: 5 });
   const d = await post(server.httpUrl, '/decode', { ids: [101, 7592, 2088, 102] });
   assert.deepEqual(d.json, ['hello world']);
 });
 
-test('OpenAI route: float and base64 give the same vectors, usage counts tokens, errors in OpenAI\'s shape', async () => {
+test("OpenAI route: float and base64 give the same vectors, usage counts tokens, errors in OpenAI's shape", async () => {
   const f = await post(server.httpUrl, '/v1/embeddings', { input: ['hello world', 'a'], model: 'anything', encoding_format: 'float' });
   assert.equal(f.status, 200);
   assert.equal(f.json.object, 'list');
-  assert.deepEqual(f.json.data.map((d: { index: number; object: string }) => [d.index, d.object]), [[0, 'embedding'], [1, 'embedding']]);
+  assert.deepEqual(
+    f.json.data.map((d: { index: number; object: string }) => [d.index, d.object]),
+    [
+      [0, 'embedding'],
+      [1, 'embedding'],
+    ],
+  );
   assert.deepEqual(f.json.usage, { prompt_tokens: 7, total_tokens: 7 });
   const b = await post(server.httpUrl, '/v1/embeddings', { input: 'hello world', model: 'x', encoding_format: 'base64' });
   const decoded = new Float32Array(new Uint8Array(Buffer.from(b.json.data[0].embedding, 'base64')).buffer);

@@ -13,7 +13,10 @@ let server: Coalesce;
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'coalesce-tei-compat-'));
   cpSync(TINY_BERT, dir, { recursive: true });
-  writeFileSync(join(dir, 'config_sentence_transformers.json'), JSON.stringify({ prompts: { query: 'query: ', passage: 'passage: ' }, default_prompt_name: null }));
+  writeFileSync(
+    join(dir, 'config_sentence_transformers.json'),
+    JSON.stringify({ prompts: { query: 'query: ', passage: 'passage: ' }, default_prompt_name: null }),
+  );
   server = await startServer([], dir);
 });
 after(async () => {
@@ -27,7 +30,7 @@ test('/embed prompt_name: same vector and tokens as the prompt typed in; unknown
   assert.equal(named.status, 200);
   assertClose(named.json[0], typed.json[0]);
   assert.equal(named.headers.get('x-compute-tokens'), typed.headers.get('x-compute-tokens'));
-  assert.equal(named.headers.get('x-compute-characters'), '11', 'the prompt is not the client\'s characters');
+  assert.equal(named.headers.get('x-compute-characters'), '11', "the prompt is not the client's characters");
   const bad = await post(server.httpUrl, '/embed', { inputs: 'x', prompt_name: 'nope' });
   assert.equal(bad.status, 422);
   assert.equal(bad.json.error_type, 'Validation');
@@ -45,14 +48,17 @@ test('prompt tokens count against the input length limit, as in TEI', async () =
 test('/tokenize: prompt_name, byte offsets and the input text of accented and emoji tokens', async () => {
   const r = await post(server.httpUrl, '/tokenize', { inputs: 'Café 😀', prompt_name: 'passage' });
   assert.equal(r.status, 200);
-  assert.deepEqual(r.json[0].map((t: any) => [t.text, t.special, t.start, t.stop]), [
-    ['[CLS]', true, null, null],
-    ['passage', false, 0, 7],
-    [':', false, 7, 8],
-    ['Café', false, 9, 14],
-    ['😀', false, 15, 19],
-    ['[SEP]', true, null, null],
-  ]);
+  assert.deepEqual(
+    r.json[0].map((t: any) => [t.text, t.special, t.start, t.stop]),
+    [
+      ['[CLS]', true, null, null],
+      ['passage', false, 0, 7],
+      [':', false, 7, 8],
+      ['Café', false, 9, 14],
+      ['😀', false, 15, 19],
+      ['[SEP]', true, null, null],
+    ],
+  );
 });
 
 test('x-compute-characters counts characters, not UTF-16 units', async () => {
@@ -64,8 +70,22 @@ test('x-compute-characters counts characters, not UTF-16 units', async () => {
 
 test("/info has TEI 1.9's fields; pooling is the model's, in-graph is its own flag", async () => {
   const info = (await (await fetch(server.httpUrl + '/info')).json()) as Record<string, any>;
-  for (const key of ['model_id', 'model_sha', 'model_dtype', 'model_type', 'max_concurrent_requests', 'max_input_length', 'max_batch_tokens',
-    'max_batch_requests', 'max_client_batch_size', 'auto_truncate', 'tokenization_workers', 'version', 'sha', 'docker_label']) {
+  for (const key of [
+    'model_id',
+    'model_sha',
+    'model_dtype',
+    'model_type',
+    'max_concurrent_requests',
+    'max_input_length',
+    'max_batch_tokens',
+    'max_batch_requests',
+    'max_client_batch_size',
+    'auto_truncate',
+    'tokenization_workers',
+    'version',
+    'sha',
+    'docker_label',
+  ]) {
     assert.ok(key in info, key);
   }
   assert.equal(info.model_id, dir);
@@ -86,9 +106,18 @@ test('--default-prompt-name and --default-prompt apply to requests that name no 
     assertClose((await post(text.httpUrl, '/embed', { inputs: 'hello' })).json[0], expected);
     assertClose((await post(text.httpUrl, '/embed', { inputs: 'hello', prompt_name: 'query' })).json[0], expected);
     const passage = (await post(server.httpUrl, '/embed', { inputs: 'hello', prompt_name: 'passage' })).json[0];
-    assertClose((await post(named.httpUrl, '/embed', { inputs: 'hello', prompt_name: 'passage' })).json[0], passage, 1e-5, 1e-4, 'a named prompt replaces the default');
+    assertClose(
+      (await post(named.httpUrl, '/embed', { inputs: 'hello', prompt_name: 'passage' })).json[0],
+      passage,
+      1e-5,
+      1e-4,
+      'a named prompt replaces the default',
+    );
     const bare = (await post(server.httpUrl, '/embed', { inputs: 'hello' })).json[0];
-    assert.ok(bare.some((v: number, i: number) => Math.abs(v - expected[i]) > 1e-3), 'the prompt changes the vector');
+    assert.ok(
+      bare.some((v: number, i: number) => Math.abs(v - expected[i]) > 1e-3),
+      'the prompt changes the vector',
+    );
   } finally {
     await Promise.all([named.close(), text.close()]);
   }

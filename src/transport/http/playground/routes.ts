@@ -14,7 +14,8 @@ export function playgroundRoutes(): GetRoute[] {
     {
       path: '/',
       handle: ({ header }) => {
-        if (!(header('accept') ?? '').includes('text/html')) throw new CoalesceError('not_found', 'no route GET /: POST / embeds, GET /playground is the browser page');
+        if (!(header('accept') ?? '').includes('text/html'))
+          throw new CoalesceError('not_found', 'no route GET /: POST / embeds, GET /playground is the browser page');
         return page();
       },
     },

@@ -97,9 +97,7 @@ export function remoteDeps(client: FacadeClient, data: HttpThreadData): HttpDeps
     tokenize: (request) => client.call('text.tokenize', [request]),
     decode: (ids, skipSpecialTokens) => client.call('text.decode', [ids, skipSpecialTokens]),
   };
-  const images: ImageFacade | null = data.imageInfo
-    ? { info: data.imageInfo, embed: (request) => client.call('images.embed', [request]) }
-    : null;
+  const images: ImageFacade | null = data.imageInfo ? { info: data.imageInfo, embed: (request) => client.call('images.embed', [request]) } : null;
   return {
     embedder,
     ready: () => client.call<boolean>('server.ready'),

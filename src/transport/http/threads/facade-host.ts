@@ -38,7 +38,10 @@ function packVectors(replies: ReplyMessage[]): ArrayBuffer[] {
     const ok = 'ok' in r ? (r.ok as { vectors?: unknown } | null) : null;
     return ok && Array.isArray(ok.vectors) ? [ok as { vectors: Float32Array[] }] : [];
   });
-  const { groups, buffer } = packGroups(withVectors.map((ok) => ok.vectors), (n) => new Float32Array(n));
+  const { groups, buffer } = packGroups(
+    withVectors.map((ok) => ok.vectors),
+    (n) => new Float32Array(n),
+  );
   // The results are this call's own objects: they take their packed views in place.
   withVectors.forEach((ok, i) => (ok.vectors = groups[i]));
   return buffer ? [buffer] : [];

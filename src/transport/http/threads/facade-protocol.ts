@@ -58,10 +58,7 @@ export interface HttpThreadData {
 }
 
 /** From an HTTP thread to the main thread, besides facade calls (which use their own port). */
-export type HttpThreadEvent =
-  | { type: 'listening'; fd: number; port: number }
-  | { type: 'listen-failed'; message: string }
-  | { type: 'stopped' };
+export type HttpThreadEvent = { type: 'listening'; fd: number; port: number } | { type: 'listen-failed'; message: string } | { type: 'stopped' };
 
 /** From the main thread: 'stop' closes the thread's connections; the owner of the socket also closes it. */
 export interface StopMessage {

@@ -85,7 +85,9 @@ export class HttpThreads {
       await owner.worker.terminate();
       throw new Error('the first HTTP thread did not expose its listening socket');
     }
-    const others = await Promise.allSettled(Array.from({ length: count - 1 }, (_, i) => startThread({ ...shared, listen: { fd: owner.fd }, connections: { counts, slot: i + 1 } }, deps, onError)));
+    const others = await Promise.allSettled(
+      Array.from({ length: count - 1 }, (_, i) => startThread({ ...shared, listen: { fd: owner.fd }, connections: { counts, slot: i + 1 } }, deps, onError)),
+    );
     const failed = others.find((r) => r.status === 'rejected');
     const started = others.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const threads = new HttpThreads([owner, ...started], owner.port, new Int32Array(counts));

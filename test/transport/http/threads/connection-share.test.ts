@@ -22,7 +22,14 @@ test('a thread is over its share past the even share plus one, less the connecti
 });
 
 const deps: HttpDeps = {
-  embedder: { info: { id: 'fake', dimensions: 4 } as any, embed: async () => { throw new Error('unused'); }, tokenize: async () => [], decode: async () => [] },
+  embedder: {
+    info: { id: 'fake', dimensions: 4 } as any,
+    embed: async () => {
+      throw new Error('unused');
+    },
+    tokenize: async () => [],
+    decode: async () => [],
+  },
   ready: () => true,
   modelName: 'fake',
   payloadLimit: 1000,
@@ -42,23 +49,37 @@ function get(port: number, agent: Agent): Promise<number> {
 }
 
 test('64 keep-alive clients opened at once end up spread over 4 threads within one of their share', async () => {
-  const threads = await HttpThreads.start(4, { hostname: '127.0.0.1', port: 0 }, deps, { modelName: 'fake', payloadLimit: 1000, textInfo: deps.embedder.info, imageInfo: null, arrival: null }, () => {});
+  const threads = await HttpThreads.start(
+    4,
+    { hostname: '127.0.0.1', port: 0 },
+    deps,
+    { modelName: 'fake', payloadLimit: 1000, textInfo: deps.embedder.info, imageInfo: null, arrival: null },
+    () => {},
+  );
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const statuses: number[] = [];
   let stop = false;
   // Clients keep sending until the threads have evened out their connections (or the wait fails).
-  const clients = Promise.all(Array.from({ length: 64 }, async () => {
-    while (!stop) statuses.push(await get(threads.port, agent));
-  }));
+  const clients = Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (!stop) statuses.push(await get(threads.port, agent));
+    }),
+  );
   try {
     let counts = threads.connections();
-    await waitFor(() => {
-      counts = threads.connections();
-      return counts.reduce((a, b) => a + b, 0) === 64 && Math.max(...counts) <= 64 / 4 + 2;
-    }, { timeoutMs: 30_000, what: () => `64 connections within one of their share over 4 threads (last: ${counts.join(' ')})` });
+    await waitFor(
+      () => {
+        counts = threads.connections();
+        return counts.reduce((a, b) => a + b, 0) === 64 && Math.max(...counts) <= 64 / 4 + 2;
+      },
+      { timeoutMs: 30_000, what: () => `64 connections within one of their share over 4 threads (last: ${counts.join(' ')})` },
+    );
     stop = true;
     await within(clients, 10_000, 'the clients to stop');
-    assert.ok(statuses.every((s) => s === 200), 'every request answered');
+    assert.ok(
+      statuses.every((s) => s === 200),
+      'every request answered',
+    );
   } finally {
     stop = true;
     agent.destroy();

@@ -18,7 +18,14 @@ const textInfo = { id: 'fake', dimensions: 4, device: 'cpu' };
 function connect(deps: Partial<HttpDeps>, arrival: ArrivalEncoderSpec | null = null) {
   const { port1, port2 } = new MessageChannel();
   const full: HttpDeps = {
-    embedder: { info: textInfo as any, embed: async () => { throw new Error('unused'); }, tokenize: async () => [], decode: async () => [] },
+    embedder: {
+      info: textInfo as any,
+      embed: async () => {
+        throw new Error('unused');
+      },
+      tokenize: async () => [],
+      decode: async () => [],
+    },
     ready: () => true,
     modelName: 'fake',
     payloadLimit: 1000,
@@ -28,8 +35,23 @@ function connect(deps: Partial<HttpDeps>, arrival: ArrivalEncoderSpec | null = n
   };
   hostFacades(port1, full);
   const client = new FacadeClient(port2);
-  const remote = remoteDeps(client, { listen: { fd: -1 }, modelName: 'fake', payloadLimit: 1000, textInfo: textInfo as any, imageInfo: null, arrival, connections: { counts: new SharedArrayBuffer(4), slot: 0 } });
-  return { remote, client, close: () => { port1.close(); port2.close(); } };
+  const remote = remoteDeps(client, {
+    listen: { fd: -1 },
+    modelName: 'fake',
+    payloadLimit: 1000,
+    textInfo: textInfo as any,
+    imageInfo: null,
+    arrival,
+    connections: { counts: new SharedArrayBuffer(4), slot: 0 },
+  });
+  return {
+    remote,
+    client,
+    close: () => {
+      port1.close();
+      port2.close();
+    },
+  };
 }
 
 test('a call returns what the facade returned; vectors arrive packed, not with the whole batch buffer', async () => {
@@ -47,8 +69,20 @@ test('a call returns what the facade returned; vectors arrive packed, not with t
       remote.embedder.embed({ inputs: ['a', 'b'], normalize: true }),
       remote.embedder.embed({ inputs: ['c', 'd'], normalize: true }),
     ]);
-    assert.deepEqual(out.vectors.map((v) => [...v]), [[4, 5, 6, 7], [8, 9, 10, 11]]);
-    assert.deepEqual(other.vectors.map((v) => [...v]), [[4, 5, 6, 7], [8, 9, 10, 11]]);
+    assert.deepEqual(
+      out.vectors.map((v) => [...v]),
+      [
+        [4, 5, 6, 7],
+        [8, 9, 10, 11],
+      ],
+    );
+    assert.deepEqual(
+      other.vectors.map((v) => [...v]),
+      [
+        [4, 5, 6, 7],
+        [8, 9, 10, 11],
+      ],
+    );
     // Answered in one turn: all four vectors share one buffer of exactly their size.
     const buffers = new Set([...out.vectors, ...other.vectors].map((v) => v.buffer));
     assert.equal(buffers.size, 1);
@@ -89,7 +123,10 @@ test('errors keep their kind and param; other errors (bugs) become internal erro
       assert.match(e.message, /dimensions/);
       return true;
     });
-    await assert.rejects(remote.embedder.embed({ inputs: ['a'], normalize: true }), (e: CoalesceError) => e.kind === 'internal' && /session died/.test(e.message));
+    await assert.rejects(
+      remote.embedder.embed({ inputs: ['a'], normalize: true }),
+      (e: CoalesceError) => e.kind === 'internal' && /session died/.test(e.message),
+    );
   } finally {
     close();
   }
@@ -119,8 +156,11 @@ test('aborting the request aborts the call on the main thread, which answers can
     await assert.rejects(pending, (e: CoalesceError) => e.kind === 'cancelled');
     assert.equal(seen!.aborted, true);
     assert.equal(client.inFlight, 0);
-    await assert.rejects(remote.embedder.embed({ inputs: ['a'], normalize: true, signal: controller.signal }), (e: CoalesceError) => e.kind === 'cancelled',
-      'an already aborted request is not sent');
+    await assert.rejects(
+      remote.embedder.embed({ inputs: ['a'], normalize: true, signal: controller.signal }),
+      (e: CoalesceError) => e.kind === 'cancelled',
+      'an already aborted request is not sent',
+    );
   } finally {
     close();
   }
@@ -139,14 +179,24 @@ test('with an arrival encoder, plain ASCII texts reach the facade as token ids, 
   const tokenizer = HfTokenizer.fromFiles(...files, 64);
   const seen: EmbedRequest[] = [];
   const { remote, close } = connect(
-    { embedder: { info: textInfo as any, embed: async (r) => (seen.push(r), { vectors: [], promptTokens: 0, timings }), tokenize: async () => [], decode: async () => [] } },
+    {
+      embedder: {
+        info: textInfo as any,
+        embed: async (r) => (seen.push(r), { vectors: [], promptTokens: 0, timings }),
+        tokenize: async () => [],
+        decode: async () => [],
+      },
+    },
     { tokenizerPath: files[0], configPath: files[1], maxLength: 64, ...tokenizer.specialIds()! },
   );
   try {
     await remote.embedder.embed({ inputs: ['Hello world!', 'a second text'], normalize: true });
     await remote.embedder.embed({ inputs: ['Hello world!', 'héllo'], normalize: true });
     const right = { truncate: false, direction: 'right' as const };
-    assert.deepEqual(seen[0].encoded!.texts.map((e) => [...e.ids]), ['Hello world!', 'a second text'].map((t) => [...tokenizer.encode(t, right).ids]));
+    assert.deepEqual(
+      seen[0].encoded!.texts.map((e) => [...e.ids]),
+      ['Hello world!', 'a second text'].map((t) => [...tokenizer.encode(t, right).ids]),
+    );
     assert.ok(seen[0].encoded!.ms >= 0);
     assert.equal(seen[1].encoded, undefined);
     assert.deepEqual(seen[1].inputs, ['Hello world!', 'héllo']);

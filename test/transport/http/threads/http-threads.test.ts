@@ -36,7 +36,10 @@ test('HTTP threads answer /embed, /v1/embeddings, /tokenize and /decode exactly 
   assert.deepEqual(ta.json, tb.json);
   const emb = await post(threaded.httpUrl, '/embed', { inputs: TEXTS[0] });
   assert.equal(emb.headers.get('x-compute-tokens'), '4');
-  const [oa, ob] = await Promise.all([post(threaded.httpUrl, '/v1/embeddings', { input: TEXTS, model: 'm' }), post(plain.httpUrl, '/v1/embeddings', { input: TEXTS, model: 'm' })]);
+  const [oa, ob] = await Promise.all([
+    post(threaded.httpUrl, '/v1/embeddings', { input: TEXTS, model: 'm' }),
+    post(plain.httpUrl, '/v1/embeddings', { input: TEXTS, model: 'm' }),
+  ]);
   assert.deepEqual({ ...oa.json, data: null }, { ...ob.json, data: null });
   oa.json.data.forEach((d: any, i: number) => {
     assert.equal(d.index, i);
@@ -54,7 +57,9 @@ test('HTTP threads answer /embed, /v1/embeddings, /tokenize and /decode exactly 
     assert.equal(a.status, 200, `${path}: ${JSON.stringify(a.json)}`);
     assertClose(a.json.flat(), b.json.flat(), 1e-6, 1e-5, path);
   }
-  const [ma, mb] = (await Promise.all([fetch(threaded.httpUrl + '/v1/models'), fetch(plain.httpUrl + '/v1/models')].map(async (r) => (await r).json()))) as any[];
+  const [ma, mb] = (await Promise.all(
+    [fetch(threaded.httpUrl + '/v1/models'), fetch(plain.httpUrl + '/v1/models')].map(async (r) => (await r).json()),
+  )) as any[];
   assert.deepEqual([ma.data[0].id, ma.data.length], [mb.data[0].id, mb.data.length]);
   const [da, db] = await Promise.all([fetch(threaded.httpUrl + '/openapi.json'), fetch(plain.httpUrl + '/openapi.json')]);
   assert.deepEqual(await da.json(), await db.json());
