@@ -1,10 +1,11 @@
 /**
  * Replicas that lose nothing: two Coalesce replicas behind nginx and behind HAProxy on loopback,
- * under steady HTTP load, while one replica is stopped with SIGTERM (it drains) or SIGKILL (it
- * vanishes mid-request). Counts the requests that failed, per proxy, config and signal. The proxy
- * configs are the examples in deploy/proxies/; "defaults" is the example without its "# retry" lines.
+ * under steady HTTP and gRPC load, while one replica is stopped with SIGTERM (it drains) or SIGKILL
+ * (it vanishes mid-request). Counts the requests and calls that failed, per proxy, config and signal.
+ * The proxy configs are the examples in deploy/proxies/; "defaults" is the example without its
+ * "# retry" lines.
  *
- *   node dist/bench/failover.js [--clients 16] [--model test/fixtures/tiny-bert] [--only nginx:defaults:SIGTERM,...] [--out failover]
+ *   node dist/bench/failover.js [--clients 16] [--grpc-clients 8] [--model test/fixtures/tiny-bert] [--only nginx:defaults:SIGTERM,...] [--out failover]
  *
  * Needs nginx and haproxy on PATH (Debian: apt-get install -y nginx haproxy).
  * Writes bench/results/failover.{json,md}.
@@ -15,6 +16,8 @@ import { Agent, request } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import * as grpc from '@grpc/grpc-js';
+import { loadProto, PROTO_FILES, serviceDefinition } from '../src/transport/grpc/protos.js';
 import { flagValue } from './args.js';
 import { freePort, startServer, type ServerProcess } from './server-process.js';
 
@@ -22,20 +25,27 @@ type Proxy = 'nginx' | 'haproxy';
 type Variant = 'defaults' | 'retry';
 type Signal = 'SIGTERM' | 'SIGKILL';
 
+interface Counts {
+  requests: number;
+  failed: number;
+  /** Failures by reason ("502", "ECONNRESET", "UNAVAILABLE", ...). */
+  reasons: Record<string, number>;
+}
+
 interface Outcome {
   proxy: Proxy;
   config: Variant;
   signal: Signal;
-  requests: number;
-  failed: number;
-  /** Failures by reason ("502", "ECONNRESET", ...). */
-  reasons: Record<string, number>;
+  http: Counts;
+  grpc: Counts;
   /** Milliseconds from the signal to the replica's exit. */
   exitMs: number;
   exitCode: number | null;
 }
 
 const CLIENTS = Number(flagValue('clients', '16'));
+const GRPC_CLIENTS = Number(flagValue('grpc-clients', '8'));
+const GRPC_DEADLINE_MS = 30_000;
 const MODEL = flagValue('model', 'test/fixtures/tiny-bert');
 const BODY = JSON.stringify({ inputs: ['steady traffic through a proxy', 'a second input'] });
 const ONLY = flagValue('only', null)?.split(',') ?? null;
@@ -43,11 +53,27 @@ const OUT = flagValue('out', 'failover');
 const AFTER_EXIT_MS = 2000;
 const BEFORE_SIGNAL_MS = 2000;
 
-function proxyConfig(proxy: Proxy, variant: Variant, ports: { proxy: number; a: number; b: number }, dir: string): string {
-  let text = readFileSync(`deploy/proxies/${proxy === 'nginx' ? 'nginx.conf' : 'haproxy.cfg'}`, 'utf8');
-  if (variant === 'defaults') text = text.split('\n').filter((l) => !l.includes('# retry')).join('\n');
+interface Ports {
+  proxy: number;
+  grpcProxy: number;
+  a: number;
+  b: number;
+  grpcA: number;
+  grpcB: number;
+}
+
+function proxyConfig(proxy: Proxy, variant: Variant, ports: Ports, dir: string): string {
+  let lines = readFileSync(`deploy/proxies/${proxy === 'nginx' ? 'nginx.conf' : 'haproxy.cfg'}`, 'utf8').split('\n');
+  if (variant === 'defaults') lines = lines.filter((l) => !l.includes('# retry'));
+  // HAProxy checks a gRPC server on its replica's HTTP port ("check port 8080").
+  lines = lines.map((l) => (l.includes('10.0.0.1') ? l.replace('port 8080', `port ${ports.a}`) : l.includes('10.0.0.2') ? l.replace('port 8080', `port ${ports.b}`) : l));
+  let text = lines.join('\n');
   text = text.replaceAll('10.0.0.1:8080', `127.0.0.1:${ports.a}`).replaceAll('10.0.0.2:8080', `127.0.0.1:${ports.b}`);
-  text = proxy === 'nginx' ? text.replace('listen 8080;', `listen 127.0.0.1:${ports.proxy};`) : text.replace('bind :8080', `bind 127.0.0.1:${ports.proxy}`);
+  text = text.replaceAll('10.0.0.1:50051', `127.0.0.1:${ports.grpcA}`).replaceAll('10.0.0.2:50051', `127.0.0.1:${ports.grpcB}`);
+  text =
+    proxy === 'nginx'
+      ? text.replace('listen 8080;', `listen 127.0.0.1:${ports.proxy};`).replace('listen 50051 http2;', `listen 127.0.0.1:${ports.grpcProxy} http2;`)
+      : text.replace('bind :8080', `bind 127.0.0.1:${ports.proxy}`).replace('bind :50051', `bind 127.0.0.1:${ports.grpcProxy}`);
   const file = join(dir, `${proxy}-${variant}.conf`);
   writeFileSync(file, text);
   return file;
@@ -68,7 +94,7 @@ async function startProxy(proxy: Proxy, file: string, dir: string, port: number)
 }
 
 /** Keep-alive clients posting /embed in a loop until stop(); every outcome is counted. */
-function load(port: number): { stop(): Promise<{ requests: number; failed: number; reasons: Record<string, number> }> } {
+function load(port: number): { stop(): Promise<Counts> } {
   const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
   let running = true;
   let requests = 0;
@@ -109,11 +135,61 @@ function load(port: number): { stop(): Promise<{ requests: number; failed: numbe
   };
 }
 
+/**
+ * gRPC clients, each its own channel (HTTP/2 connection) to the proxy, calling tei.v1.Embed in a
+ * loop until stop(), each call with a deadline; failures are counted by status code.
+ */
+function grpcLoad(port: number): { stop(): Promise<Counts> } {
+  const Client = grpc.makeGenericClientConstructor(serviceDefinition(loadProto(PROTO_FILES.tei), 'Embed'), 'Embed');
+  let running = true;
+  let requests = 0;
+  let failed = 0;
+  const reasons: Record<string, number> = {};
+  const clients = Array.from(
+    { length: GRPC_CLIENTS },
+    // A local subchannel pool, or grpc-js would share one connection between the clients.
+    () => new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }),
+  );
+  const one = (client: grpc.Client) =>
+    new Promise<void>((resolve) => {
+      requests++;
+      const embed = (client as unknown as Record<string, Function>).Embed.bind(client);
+      embed({ inputs: 'steady traffic through a proxy', normalize: true, truncate: true }, { deadline: Date.now() + GRPC_DEADLINE_MS }, (error: grpc.ServiceError | null, response: { embeddings?: number[] }) => {
+        const why = error ? grpc.status[error.code] ?? String(error.code) : response.embeddings?.length ? null : 'EMPTY';
+        if (why) {
+          failed++;
+          reasons[why] = (reasons[why] ?? 0) + 1;
+        }
+        resolve();
+      });
+    });
+  const workers = clients.map(async (client) => {
+    while (running) await one(client);
+  });
+  return {
+    stop: async () => {
+      running = false;
+      await Promise.all(workers);
+      for (const c of clients) c.close();
+      return { requests, failed, reasons };
+    },
+  };
+}
+
 async function scenario(proxy: Proxy, config: Variant, signal: Signal, replicas: ServerProcess[], dir: string): Promise<Outcome> {
-  const ports = { proxy: await freePort(), a: Number(new URL(replicas[0].httpUrl).port), b: Number(new URL(replicas[1].httpUrl).port) };
+  const port = (target: string | null) => Number(target!.split(':').pop());
+  const ports: Ports = {
+    proxy: await freePort(),
+    grpcProxy: await freePort(),
+    a: Number(new URL(replicas[0].httpUrl).port),
+    b: Number(new URL(replicas[1].httpUrl).port),
+    grpcA: port(replicas[0].grpcTarget),
+    grpcB: port(replicas[1].grpcTarget),
+  };
   const proxyProcess = await startProxy(proxy, proxyConfig(proxy, config, ports, dir), dir, ports.proxy);
   try {
     const traffic = load(ports.proxy);
+    const grpcTraffic = grpcLoad(ports.grpcProxy);
     await sleep(BEFORE_SIGNAL_MS);
     const victim = replicas[0].child;
     const exited = new Promise<number | null>((r) => victim.once('exit', (code) => r(code)));
@@ -122,8 +198,8 @@ async function scenario(proxy: Proxy, config: Variant, signal: Signal, replicas:
     const exitCode = await exited;
     const exitMs = Math.round(performance.now() - t0);
     await sleep(AFTER_EXIT_MS);
-    const counts = await traffic.stop();
-    return { proxy, config, signal, ...counts, exitMs, exitCode };
+    const [http, grpcCounts] = await Promise.all([traffic.stop(), grpcTraffic.stop()]);
+    return { proxy, config, signal, http, grpc: grpcCounts, exitMs, exitCode };
   } finally {
     proxyProcess.kill('SIGKILL');
     await new Promise((r) => (proxyProcess.exitCode !== null ? r(null) : proxyProcess.once('exit', r)));
@@ -134,19 +210,23 @@ function git(args: string[]): string {
   return spawnSync('git', args, { encoding: 'utf8' }).stdout.trim();
 }
 
-function markdown(report: { date: string; commit: string; machine: string; clients: number; model: string; outcomes: Outcome[] }): string {
+const reasons = (c: Counts) => Object.entries(c.reasons).map(([k, v]) => `${k} x${v}`).join(', ') || '-';
+
+function markdown(report: { date: string; commit: string; machine: string; clients: number; grpcClients: number; model: string; outcomes: Outcome[] }): string {
   const rows = report.outcomes.map(
-    (o) => `| ${o.proxy} | ${o.config} | ${o.signal} | ${o.requests} | **${o.failed}** | ${Object.entries(o.reasons).map(([k, v]) => `${k} x${v}`).join(', ') || '-'} | ${o.exitMs} | ${o.exitCode ?? 'killed'} |`,
+    (o) =>
+      `| ${o.proxy} | ${o.config} | ${o.signal} | ${o.http.requests} | **${o.http.failed}** | ${reasons(o.http)} | ${o.grpc.requests} | **${o.grpc.failed}** | ${reasons(o.grpc)} | ${o.exitMs} | ${o.exitCode ?? 'killed'} |`,
   );
   return [
     '# Failover: two replicas behind a proxy, one stopped under load',
     '',
-    `${report.date}, commit ${report.commit}, ${report.machine}; ${report.clients} keep-alive clients posting /embed (2 texts) through the proxy to two replicas`,
+    `${report.date}, commit ${report.commit}, ${report.machine}; ${report.clients} keep-alive clients posting /embed (2 texts) and, at the same time,`,
+    `${report.grpcClients} gRPC clients (one channel each, ${GRPC_DEADLINE_MS / 1000} s deadline) calling tei.v1.Embed (1 text) through the proxy to two replicas`,
     `(${report.model}, the server's default shutdown settings). A replica gets the signal ${BEFORE_SIGNAL_MS / 1000} s into the load;`,
     `the load goes on until ${AFTER_EXIT_MS / 1000} s after it exited. Configs: deploy/proxies/ ("defaults": without the lines marked "# retry").`,
     '',
-    '| proxy | config | signal | requests | failed | failures | ms to exit | exit code |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| proxy | config | signal | HTTP requests | HTTP failed | HTTP failures | gRPC calls | gRPC failed | gRPC failures | ms to exit | exit code |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
   ].join('\n');
@@ -157,7 +237,7 @@ async function main(): Promise<void> {
     if (spawnSync('which', [tool]).status !== 0) throw new Error(`${tool} is not installed (apt-get install -y nginx haproxy)`);
   }
   const dir = mkdtempSync(join(tmpdir(), 'coalesce-failover-'));
-  const start = () => startServer({ model: MODEL, intraOpThreads: 1 });
+  const start = () => startServer({ model: MODEL, intraOpThreads: 1, grpc: true });
   const replicas = [await start(), await start()];
   const outcomes: Outcome[] = [];
   try {
@@ -166,7 +246,10 @@ async function main(): Promise<void> {
         for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
           if (ONLY && !ONLY.includes(`${proxy}:${config}:${signal}`)) continue;
           const o = await scenario(proxy, config, signal, replicas, dir);
-          console.log(`${proxy} ${config} ${signal}: ${o.failed} of ${o.requests} failed ${JSON.stringify(o.reasons)} (exit ${o.exitCode} after ${o.exitMs} ms)`);
+          console.log(
+            `${proxy} ${config} ${signal}: HTTP ${o.http.failed} of ${o.http.requests} failed ${JSON.stringify(o.http.reasons)}, ` +
+              `gRPC ${o.grpc.failed} of ${o.grpc.requests} failed ${JSON.stringify(o.grpc.reasons)} (exit ${o.exitCode} after ${o.exitMs} ms)`,
+          );
           outcomes.push(o);
           replicas[0] = await start();
         }
@@ -181,6 +264,7 @@ async function main(): Promise<void> {
     commit: git(['rev-parse', '--short', 'HEAD']),
     machine: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}, Node ${process.version}, ${spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr.trim()}, ${spawnSync('haproxy', ['-v'], { encoding: 'utf8' }).stdout.split('\n')[0].split(' - ')[0]}`,
     clients: CLIENTS,
+    grpcClients: GRPC_CLIENTS,
     model: MODEL!,
     outcomes,
   };
