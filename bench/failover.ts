@@ -66,7 +66,9 @@ function proxyConfig(proxy: Proxy, variant: Variant, ports: Ports, dir: string):
   let lines = readFileSync(`deploy/proxies/${proxy === 'nginx' ? 'nginx.conf' : 'haproxy.cfg'}`, 'utf8').split('\n');
   if (variant === 'defaults') lines = lines.filter((l) => !l.includes('# retry'));
   // HAProxy checks a gRPC server on its replica's HTTP port ("check port 8080").
-  lines = lines.map((l) => (l.includes('10.0.0.1') ? l.replace('port 8080', `port ${ports.a}`) : l.includes('10.0.0.2') ? l.replace('port 8080', `port ${ports.b}`) : l));
+  lines = lines.map((l) =>
+    l.includes('10.0.0.1') ? l.replace('port 8080', `port ${ports.a}`) : l.includes('10.0.0.2') ? l.replace('port 8080', `port ${ports.b}`) : l,
+  );
   let text = lines.join('\n');
   text = text.replaceAll('10.0.0.1:8080', `127.0.0.1:${ports.a}`).replaceAll('10.0.0.2:8080', `127.0.0.1:${ports.b}`);
   text = text.replaceAll('10.0.0.1:50051', `127.0.0.1:${ports.grpcA}`).replaceAll('10.0.0.2:50051', `127.0.0.1:${ports.grpcB}`);
@@ -82,11 +84,16 @@ function proxyConfig(proxy: Proxy, variant: Variant, ports: Ports, dir: string):
 async function startProxy(proxy: Proxy, file: string, dir: string, port: number): Promise<ChildProcess> {
   const child =
     proxy === 'nginx'
-      ? spawn('nginx', ['-c', file, '-p', dir, '-g', `daemon off; pid ${join(dir, 'nginx.pid')}; error_log ${join(dir, 'nginx-error.log')};`], { stdio: 'ignore' })
+      ? spawn('nginx', ['-c', file, '-p', dir, '-g', `daemon off; pid ${join(dir, 'nginx.pid')}; error_log ${join(dir, 'nginx-error.log')};`], {
+          stdio: 'ignore',
+        })
       : spawn('haproxy', ['-f', file, '-db'], { stdio: 'ignore' });
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const ok = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status === 200, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/health`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) return child;
     if (Date.now() > deadline) throw new Error(`${proxy} did not answer in 10 s`);
     await sleep(100);
@@ -106,14 +113,25 @@ function load(port: number): { stop(): Promise<Counts> } {
   };
   const one = () =>
     new Promise<void>((resolve) => {
-      const req = request({ host: '127.0.0.1', port, path: '/embed', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(BODY) }, timeout: 30_000 }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          if (res.statusCode !== 200) fail(String(res.statusCode));
-          resolve();
-        });
-        res.on('error', (e: NodeJS.ErrnoException) => (fail(e.code ?? e.message), resolve()));
-      });
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/embed',
+          method: 'POST',
+          agent,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(BODY) },
+          timeout: 30_000,
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            if (res.statusCode !== 200) fail(String(res.statusCode));
+            resolve();
+          });
+          res.on('error', (e: NodeJS.ErrnoException) => (fail(e.code ?? e.message), resolve()));
+        },
+      );
       req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
       req.on('error', (e: NodeJS.ErrnoException) => {
         fail(e.code ?? e.message);
@@ -154,14 +172,18 @@ function grpcLoad(port: number): { stop(): Promise<Counts> } {
     new Promise<void>((resolve) => {
       requests++;
       const embed = (client as unknown as Record<string, Function>).Embed.bind(client);
-      embed({ inputs: 'steady traffic through a proxy', normalize: true, truncate: true }, { deadline: Date.now() + GRPC_DEADLINE_MS }, (error: grpc.ServiceError | null, response: { embeddings?: number[] }) => {
-        const why = error ? grpc.status[error.code] ?? String(error.code) : response.embeddings?.length ? null : 'EMPTY';
-        if (why) {
-          failed++;
-          reasons[why] = (reasons[why] ?? 0) + 1;
-        }
-        resolve();
-      });
+      embed(
+        { inputs: 'steady traffic through a proxy', normalize: true, truncate: true },
+        { deadline: Date.now() + GRPC_DEADLINE_MS },
+        (error: grpc.ServiceError | null, response: { embeddings?: number[] }) => {
+          const why = error ? (grpc.status[error.code] ?? String(error.code)) : response.embeddings?.length ? null : 'EMPTY';
+          if (why) {
+            failed++;
+            reasons[why] = (reasons[why] ?? 0) + 1;
+          }
+          resolve();
+        },
+      );
     });
   const workers = clients.map(async (client) => {
     while (running) await one(client);
@@ -210,7 +232,10 @@ function git(args: string[]): string {
   return spawnSync('git', args, { encoding: 'utf8' }).stdout.trim();
 }
 
-const reasons = (c: Counts) => Object.entries(c.reasons).map(([k, v]) => `${k} x${v}`).join(', ') || '-';
+const reasons = (c: Counts) =>
+  Object.entries(c.reasons)
+    .map(([k, v]) => `${k} x${v}`)
+    .join(', ') || '-';
 
 function markdown(report: { date: string; commit: string; machine: string; clients: number; grpcClients: number; model: string; outcomes: Outcome[] }): string {
   const rows = report.outcomes.map(
@@ -275,6 +300,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  console.error(e instanceof Error ? e.stack ?? e.message : e);
+  console.error(e instanceof Error ? (e.stack ?? e.message) : e);
   process.exitCode = 1;
 });
