@@ -1,4 +1,5 @@
 /** The real `coalesce` CLI in a child process, with its JSON log lines and exit, for signal tests. */
+import { waitFor as waitForCondition } from './wait-for.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { TINY_BERT } from './server.js';
@@ -95,11 +96,7 @@ export function httpCall(url: string, method: string, path: string, body?: strin
   });
 }
 
-/** Repeats `probe` until it returns true, failing after `ms`. */
+/** Repeats `probe` (a failed probe counts as false) until it returns true, failing after `ms`. */
 export async function waitFor(what: string, probe: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await probe().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitForCondition(() => probe().catch(() => false), { what, timeoutMs: ms, intervalMs: 20 });
 }

@@ -5,6 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { waitFor } from '../../helpers/wait-for.js';
 import { request, type IncomingHttpHeaders, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { Batcher } from '../../../src/core/batcher.js';
@@ -163,19 +164,19 @@ test('a client that goes away while its request waits has its input dropped and 
   backend.gate = new Promise<void>((r) => (open = r));
   backend.batches.length = 0;
   const blocker = send('POST', '/embed', '{"inputs":"a"}');
-  await new Promise((r) => setTimeout(r, 20));
+  await waitFor(() => embedder.admission.inUse === 1, { what: 'the first request admitted' });
   const body = '{"inputs":"zzzz"}';
   const req = request(url + '/embed', { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': body.length } });
   req.on('error', () => {});
   req.end(body);
-  await new Promise((r) => setTimeout(r, 20));
-  assert.equal(embedder.admission.inUse, 2);
+  await waitFor(() => embedder.admission.inUse === 2, { what: 'the second request admitted' });
   req.destroy();
-  await new Promise((r) => setTimeout(r, 20));
+  await waitFor(() => embedder.admission.inUse === 1, { what: "the gone client's permit freed" });
   backend.gate = null;
   open();
   assert.equal((await within(blocker)).status, 200);
-  await new Promise((r) => setTimeout(r, 20));
+  // Nothing holds a permit once every admitted input has run or been dropped.
+  await waitFor(() => embedder.admission.inUse === 0, { what: 'every permit freed' });
   assert.deepEqual(
     backend.batches.flat().map((ids) => String.fromCharCode(...ids)),
     ['a'],
