@@ -188,6 +188,7 @@ async function compute() {
   setStatus("computing…");
   const started = performance.now();
   try {
+    await Promise.all(images.map((i) => i.ready));
     const labels = $("labels").value.split(",").map((s) => s.trim()).filter(Boolean);
     const [textVectors, tokenLists, imageVectors, zeroShot] = await Promise.all([
       texts.length ? post("/embed", { inputs: texts, truncate: true }) : [],
@@ -217,16 +218,20 @@ function setStatus(text, error) {
 function addImages(files) {
   for (const file of files) {
     if (!file.type.startsWith("image/")) continue;
-    const reader = new FileReader();
-    reader.onload = () => {
-      const image = { title: file.name, src: String(reader.result) };
-      state.images.push(image);
-      const remove = el("button", { type: "button", textContent: "×", title: "remove" });
-      const thumb = el("div", { className: "thumb" }, el("img", { src: image.src, alt: file.name }), remove, el("span", { textContent: file.name.slice(0, 12) }));
-      remove.onclick = () => { state.images.splice(state.images.indexOf(image), 1); thumb.remove(); };
-      $("thumbs").append(thumb);
-    };
-    reader.readAsDataURL(file);
+    // Entries take the order the files were given in, whatever order their reads finish in.
+    const img = el("img", { alt: file.name });
+    const image = { title: file.name, src: "" };
+    image.ready = new Promise((resolve, reject) => {
+      const reader = new FileReader();
+      reader.onload = () => { image.src = String(reader.result); img.src = image.src; resolve(); };
+      reader.onerror = () => reject(reader.error);
+      reader.readAsDataURL(file);
+    });
+    state.images.push(image);
+    const remove = el("button", { type: "button", textContent: "×", title: "remove" });
+    const thumb = el("div", { className: "thumb" }, img, remove, el("span", { textContent: file.name.slice(0, 12) }));
+    remove.onclick = () => { state.images.splice(state.images.indexOf(image), 1); thumb.remove(); };
+    $("thumbs").append(thumb);
   }
 }
 
