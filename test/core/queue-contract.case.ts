@@ -9,7 +9,8 @@ import type { BatcherLimits } from '../../src/core/batcher.js';
 import { CallCancellation } from '../../src/core/cancellation.js';
 import type { EmbedOutcome, EncodedText, InputQueue } from '../../src/core/types.js';
 import { isCoalesceError } from '../../src/errors.js';
-import { ids, until, within } from '../helpers/fake-backend.js';
+import { ids, within } from '../helpers/fake-backend.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 /** An input whose first id is this fails the model call that carries it. */
 export const POISON = 666_666;
@@ -40,7 +41,7 @@ export function runQueueContract({ name, newQueue }: QueueContractOptions): void
     const q = await newQueue(limits);
     const release = q.hold();
     const blocker = q.queue.submit([ids(1, 1)]);
-    await until(() => q.batches().length === 1, 'the blocking call starts');
+    await waitFor(() => q.batches().length === 1, { what: 'the blocking call starts' });
     return { ...q, release, blocker };
   }
 

@@ -56,25 +56,7 @@ export class FakeBackend implements Backend {
 
 export const ids = (n: number, first = 7) => ({ ids: Uint32Array.from({ length: n }, (_, i) => (i === 0 ? first : 1)) });
 
-/** Fails the test instead of hanging when a promise never settles. */
-export function within<T>(p: Promise<T>, ms = 5000, what = 'operation'): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
-    }),
-  ]);
-}
-
-/** Waits for a condition, failing fast with `what` when it does not come true within `ms`. */
-export async function until(condition: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+export { within } from './wait-for.js';
 
 /** One token per character, so the model's inputs read back as the texts sent. */
 export const charEncoder: TextEncoder = {

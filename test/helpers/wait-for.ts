@@ -24,4 +24,13 @@ export async function waitFor<T>(predicate: () => T | Promise<T>, options: WaitO
   }
 }
 
-export { within } from './fake-backend.js';
+/** Fails the test instead of hanging when a promise never settles. */
+export function within<T>(p: Promise<T>, ms = 5000, what = 'operation'): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
+    }),
+  ]);
+}

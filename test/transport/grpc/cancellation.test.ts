@@ -8,7 +8,8 @@ import type { ClientDuplexStream, ClientUnaryCall, ServiceError } from '@grpc/gr
 import { Batcher } from '../../../src/core/batcher.js';
 import { Embedder } from '../../../src/core/embedder.js';
 import { startGrpcServer, type GrpcServer } from '../../../src/transport/grpc/server.js';
-import { charEncoder, FakeBackend, until, within } from '../../helpers/fake-backend.js';
+import { charEncoder, FakeBackend, within } from '../../helpers/fake-backend.js';
+import { waitFor } from '../../helpers/wait-for.js';
 import { call, client, duplex, failure, status, type Client } from './client.js';
 
 let server: GrpcServer | null = null;
@@ -73,12 +74,12 @@ test('a cancelled call has its queued inputs dropped and frees its permit', asyn
   const { embedder, embed, hold, release, ran } = await setup();
   hold();
   const blocker = call(embed, 'Embed', { inputs: 'a' });
-  await until(() => ran().length === 1, 'the blocker runs');
+  await waitFor(() => ran().length === 1, { what: 'the blocker runs' });
   const { call: cancelled, done } = unaryCall(embed, { inputs: 'zzzz' });
-  await until(() => embedder.queueDepth === 1, 'the second call is queued');
+  await waitFor(() => embedder.queueDepth === 1, { what: 'the second call is queued' });
   cancelled.cancel();
   assert.equal((await failure(done)).code, status.CANCELLED);
-  await until(() => embedder.admission.inUse === 1, 'the cancelled call releases its permit');
+  await waitFor(() => embedder.admission.inUse === 1, { what: 'the cancelled call releases its permit' });
   release();
   await within(blocker);
   // A later call is batched after anything still queued: once it is answered, the dropped input had its chance.
@@ -91,13 +92,13 @@ test('a call past its deadline gets DEADLINE_EXCEEDED and its inputs are dropped
   const { embedder, embed, hold, release, ran } = await setup();
   hold();
   const blocker = call(embed, 'Embed', { inputs: 'a' });
-  await until(() => ran().length === 1, 'the blocker runs');
+  await waitFor(() => ran().length === 1, { what: 'the blocker runs' });
   const started = Date.now();
   const error = await within(failure(call(embed, 'Embed', { inputs: 'late' }, { deadline: Date.now() + 150 })), 3000, 'the expired call');
   assert.equal(error.code, status.DEADLINE_EXCEEDED);
   assert.ok(Date.now() - started < 2000, 'the deadline was honoured while the model was busy');
   // The batcher drops settled inputs lazily, at its next batch: the permit is what frees at once.
-  await until(() => embedder.admission.inUse === 1, 'the expired call releases its permit');
+  await waitFor(() => embedder.admission.inUse === 1, { what: 'the expired call releases its permit' });
   release();
   await within(blocker);
   await within(call(embed, 'Embed', { inputs: 'b' }));
@@ -108,7 +109,7 @@ test('over --max-concurrent-requests a unary call gets RESOURCE_EXHAUSTED at onc
   const { embed, hold, release, ran, failed } = await setup({ maxConcurrentRequests: 1 });
   hold();
   const blocker = call(embed, 'Embed', { inputs: 'a' });
-  await until(() => ran().length === 1, 'the blocker runs');
+  await waitFor(() => ran().length === 1, { what: 'the blocker runs' });
   const refused = await within(failure(call(embed, 'Embed', { inputs: 'b' })), 1000, 'the refused call');
   assert.equal(refused.code, status.RESOURCE_EXHAUSTED);
   assert.equal(refused.metadata.get('x-error-type')[0], 'Overloaded');
@@ -119,7 +120,7 @@ test('over --max-concurrent-requests a unary call gets RESOURCE_EXHAUSTED at onc
     { inputs: 'yy', normalize: false },
     { inputs: 'zzz', normalize: false },
   ]);
-  await until(() => failed.count >= 2, "the stream's first message being refused a permit (and waiting)");
+  await waitFor(() => failed.count >= 2, { what: "the stream's first message being refused a permit (and waiting)" });
   release();
   await within(blocker);
   const out = await within(streamed, 3000, 'the stream');
@@ -153,7 +154,7 @@ test('a stream reads no further than its in-flight cap while the model is busy',
   for (let i = 1; i <= total; i++) stream.write({ inputs: 'x'.repeat(i), normalize: false });
   stream.end();
   // The first message runs (held), `cap` are admitted; the rest wait in flow control.
-  await until(() => embedder.admission.inUse === cap, `${cap} messages admitted`);
+  await waitFor(() => embedder.admission.inUse === cap, { what: `${cap} messages admitted` });
   assert.deepEqual(ran(), ['x']);
   release();
   await within(ended, 5000, 'the stream');
@@ -171,10 +172,10 @@ test('cancelling a stream drops its queued messages', async () => {
   stream.on('error', () => {});
   stream.on('data', () => {});
   for (let i = 0; i < 10; i++) stream.write({ inputs: `m${i}` });
-  await until(() => embedder.queueDepth === 9, 'nine messages queue behind the first');
+  await waitFor(() => embedder.queueDepth === 9, { what: 'nine messages queue behind the first' });
   stream.cancel();
   // Every message of the stream lets go, the one already running included.
-  await until(() => embedder.admission.inUse === 0, "the stream's messages release their permits");
+  await waitFor(() => embedder.admission.inUse === 0, { what: "the stream's messages release their permits" });
   release();
   await within(call(embed, 'Embed', { inputs: 'after' }));
   assert.deepEqual(ran(), ['m0', 'after'], 'only the message already running when the stream was cancelled reached the model');
