@@ -16,14 +16,16 @@ def wordpiece(token: str) -> str:
     return "##" + token
 
 
-def bert_tokenizer(vocab_json: str, work: str, max_len: int):
+def bert_tokenizer(vocab_json: str, work: str, max_len: int, vocab_size: int | None = None):
     """(PreTrainedTokenizerFast, vocabulary list): the tokenizers library's own BERT pipeline
-    (BertNormalizer lower-casing, BertPreTokenizer, WordPiece, [CLS]/[SEP]); vocab.txt is written to `work`."""
+    (BertNormalizer lower-casing, BertPreTokenizer, WordPiece, [CLS]/[SEP]); vocab.txt is written to `work`.
+    `vocab_size` keeps only the most frequent entries (BERT's vocabulary is in frequency order after the
+    specials), which keeps fixture models small while the tokenizer stays a real WordPiece one."""
     from tokenizers import BertWordPieceTokenizer
     from transformers import PreTrainedTokenizerFast
 
     with open(vocab_json, encoding="utf-8") as f:
-        vocab = [wordpiece(t) for t in json.load(f)]
+        vocab = [wordpiece(t) for t in json.load(f)][:vocab_size]
     with open(os.path.join(work, "vocab.txt"), "w", encoding="utf-8") as f:
         f.write("\n".join(vocab) + "\n")
     backend = BertWordPieceTokenizer(os.path.join(work, "vocab.txt"), lowercase=True)
