@@ -117,9 +117,9 @@ export const OPTIONS = {
     env: 'POOLING',
     type: 'string',
     default: null,
-    choices: ['mean', 'cls', 'max', 'last_token'],
+    choices: ['mean', 'cls', 'max', 'last_token', 'splade'],
     valueAliases: { 'last-token': 'last_token' },
-    doc: 'Override the pooling of token-level outputs. Unset: from 1_Pooling/config.json, else mean.',
+    doc: 'Override the pooling of token-level outputs. Unset: from 1_Pooling/config.json, else mean. splade (as TEI): a masked-language model served as a sparse model on /embed_sparse.',
   }),
   device: opt<Device>({
     flag: '--device',

@@ -17,6 +17,7 @@ export type ErrorKind =
   | 'cancelled' // the client went away
   | 'deadline' // the client's deadline passed
   | 'backend' // the model call failed
+  | 'model_kind' // the route needs another kind of model (a reranker, a classifier, ...)
   | 'unhealthy' // the model is not loaded or not warm yet, or the server is draining
   | 'unauthorized' // no API key or a wrong one (--api-key)
   | 'internal'; // a bug of ours: anything thrown that is not a CoalesceError
@@ -36,6 +37,8 @@ export const ERROR_TYPE: Record<ErrorKind, string> = {
   cancelled: 'Cancelled',
   deadline: 'Deadline',
   backend: 'Backend',
+  // TEI answers a route the model cannot serve as a backend error ("model is not a re-ranker model").
+  model_kind: 'Backend',
   unhealthy: 'Unhealthy',
   unauthorized: 'Unauthorized',
   internal: 'Internal',

@@ -44,6 +44,17 @@ function modelSha(config: Config): string | null {
   return config.model && !existsSync(config.model) ? config.revision : null;
 }
 
+/** TEI's model_type: {embedding: {pooling}}, {reranker: {id2label, label2id}} or {classifier: {...}}; Coalesce's other kinds alike. */
+function modelType(model: ModelInfo, pooling: string): Record<string, unknown> {
+  if (model.labels) {
+    const id2label = Object.fromEntries(model.labels.map((l, i) => [String(i), l]));
+    const label2id = Object.fromEntries(model.labels.map((l, i) => [l, i]));
+    return { [model.kind]: { id2label, label2id } };
+  }
+  if (model.kind === 'sparse') return { embedding: { pooling: 'splade' } };
+  return { [model.kind === 'multi-vector' ? 'multi_vector' : 'embedding']: { pooling } };
+}
+
 /** The model's description, read anew at every call (the image path's facts can change while serving). */
 export function modelInfo({ config, id, dir, model, pooling, prompts, backend, batchQueue, images, http, settings }: ModelInfoSources): () => ServedModelInfo {
   return () => ({
@@ -51,7 +62,7 @@ export function modelInfo({ config, id, dir, model, pooling, prompts, backend, b
     model_id: id,
     model_sha: modelSha(config),
     model_dtype: settings.dtype,
-    model_type: { embedding: { pooling } },
+    model_type: modelType(model, pooling),
     max_concurrent_requests: config.maxConcurrentRequests,
     max_input_length: model.maxInputLength,
     max_batch_tokens: config.maxBatchTokens,
@@ -65,6 +76,7 @@ export function modelInfo({ config, id, dir, model, pooling, prompts, backend, b
     served_model_name: servedModelName(config, id),
     prompts: Object.keys(prompts).length > 0 ? prompts : null,
     model_dir: dir,
+    kind: model.kind,
     dimensions: model.dimensions,
     // The model's pooling, as model_type says; pooling_in_graph says where it runs.
     pooling,

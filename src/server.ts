@@ -45,7 +45,24 @@ export interface Coalesce {
   close(): Promise<void>;
 }
 
-const WARM_UP_TEXTS = ['Coalesce warms up the model before it reports healthy.'];
+const WARM_UP_TEXT = 'Coalesce warms up the model before it reports healthy.';
+
+/** One request through the whole path, by the route the model's kind serves. */
+function warmUp(embedder: Embedder): Promise<unknown> {
+  const inputs = [WARM_UP_TEXT];
+  switch (embedder.info.kind) {
+    case 'reranker':
+      return embedder.rerank({ query: WARM_UP_TEXT, texts: inputs, rawScores: false });
+    case 'classifier':
+      return embedder.predict({ inputs, rawScores: false });
+    case 'sparse':
+      return embedder.embedSparse({ inputs });
+    case 'multi-vector':
+      return embedder.embedAll({ inputs });
+    case 'embedding':
+      return embedder.embed({ inputs, normalize: true });
+  }
+}
 
 export async function startCoalesce(config: Config, log: Logger): Promise<Coalesce> {
   const { dir, id } = await resolveModelDir(config, log);
@@ -100,6 +117,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     sessions: backend.sessions,
     dimensions: info.dimensions,
     maxInputLength: info.maxInputLength,
+    kind: info.kind,
     pooling: info.pooling,
     poolingInGraph: backend.pooledInGraph,
     paddingRemovedInGraph: backend.removesPadding,
@@ -117,7 +135,8 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     onBatch: batchHook(metrics.observeBatch, config.logBatches ? log : null, 'text'),
   };
   const settings = resolveSettings(config, { provider: info.provider === 'cuda' ? 'cuda' : 'cpu', modelMaxLength: info.maxInputLength });
-  const sharedQueue = settings.batchQueue === 'shared';
+  // The shared queue carries one dense vector per input; the other kinds' rows differ in width.
+  const sharedQueue = settings.batchQueue === 'shared' && info.kind === 'embedding';
   const queue = sharedQueue ? new SharedTextQueue(info.maxInputLength, info.padded, limits) : new Batcher(backend, limits);
   if (queue instanceof SharedTextQueue) backend.takeFrom(queue);
   const embedder = new Embedder(
@@ -147,7 +166,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
 
   // Warm-up through the whole path: /health turns 200 only after a real model call succeeded.
   embedder.markReady(true);
-  await embedder.embed({ inputs: WARM_UP_TEXTS, normalize: true }).catch(failStart);
+  await warmUp(embedder).catch(failStart);
 
   images = vl ? await startImageServing(vl, config, { backend, embedder }, metrics, log).catch(failStart) : null;
 

@@ -2,9 +2,12 @@ import { CoalesceError, overLimit, validation } from '../errors.js';
 import { Admission } from './admission.js';
 import { batchTimings, checkDimensions, checkInputCount, GuardedFacade, type EmbedObserver } from './request-guard.js';
 import { finalizeVector } from './postprocess.js';
-import type { EncodedText, EncodeOptions, InputQueue, ModelInfo, TextEncoder, Timings, Token, TruncationDirection } from './types.js';
+import type { EmbedOutcome, EncodedText, EncodeOptions, InputQueue, ModelInfo, TextEncoder, TextPair, Timings, Token, TruncationDirection } from './types.js';
 import type { CancelSignal } from './cancellation.js';
 import { Prompts } from './prompts.js';
+import { wrongKind } from './model-kind.js';
+import { classScores, maxSim, rankByScore, rankLabels, sigmoid, type LabelScore, type Ranked } from './scores.js';
+import { unpackSparse, type SparseValue } from './sparse.js';
 
 export interface EmbedderLimits {
   maxClientBatchSize: number;
@@ -53,6 +56,52 @@ export interface EmbedResponse {
   /** Tokens the model saw, special tokens included (OpenAI's usage.prompt_tokens). */
   promptTokens: number;
   timings: Timings;
+}
+
+/** What every task request shares with EmbedRequest. */
+interface TaskOptions {
+  truncate?: boolean;
+  truncationDirection?: TruncationDirection;
+  signal?: CancelSignal;
+}
+
+export interface RerankRequest extends TaskOptions {
+  query: string;
+  texts: readonly string[];
+  /** The reranker's logits instead of their sigmoid. */
+  rawScores: boolean;
+}
+
+export interface PredictRequest extends TaskOptions {
+  /** Single texts and (text, text) pairs, in any mix. */
+  inputs: readonly (string | TextPair)[];
+  rawScores: boolean;
+}
+
+export interface TextsRequest extends TaskOptions {
+  inputs: readonly string[];
+  promptName?: string | null;
+}
+
+interface TaskResponse {
+  promptTokens: number;
+  timings: Timings;
+}
+
+export interface RerankResponse extends TaskResponse {
+  /** Highest score first. */
+  ranks: Ranked[];
+}
+export interface PredictResponse extends TaskResponse {
+  /** Per input, its labels highest score first. */
+  predictions: LabelScore[][];
+}
+export interface SparseResponse extends TaskResponse {
+  vectors: SparseValue[][];
+}
+export interface TokenVectorsResponse extends TaskResponse {
+  /** Per input, its tokens' vectors (special tokens included). */
+  tokens: Float32Array[][];
 }
 
 export interface TokenizeRequest {
@@ -123,7 +172,103 @@ export class Embedder extends GuardedFacade<EncodedText> {
     });
   }
 
+  /** TEI's /rerank: a reranker scores (query, text) pairs; a multi-vector model scores them by MaxSim. */
+  rerank(request: RerankRequest): Promise<RerankResponse> {
+    return this.admitted(
+      async () => {
+        const { kind, dimensions } = this.info;
+        if (kind === 'multi-vector') {
+          const run = await this.runInputs([request.query, ...request.texts], request);
+          const [query, ...documents] = run.outcomes.map((o) => o.vector);
+          return { ...run, ranks: rankByScore(documents.map((d) => maxSim(query, d, dimensions))) };
+        }
+        if (kind !== 'reranker') throw wrongKind(kind, 'a re-ranker model');
+        const run = await this.runInputs(
+          request.texts.map((t): TextPair => [request.query, t]),
+          request,
+        );
+        return { ...run, ranks: rankByScore(run.outcomes.map((o) => (request.rawScores ? o.vector[0] : sigmoid(o.vector[0])))) };
+      },
+      (r) => r.timings,
+    );
+  }
+
+  /** TEI's /predict: labels of a classifier (or a reranker's one score), for single texts and pairs. */
+  predict(request: PredictRequest): Promise<PredictResponse> {
+    return this.admitted(
+      async () => {
+        const { kind, labels, problemType } = this.info;
+        if ((kind !== 'classifier' && kind !== 'reranker') || !labels) throw wrongKind(kind, 'a classifier model');
+        const run = await this.runInputs(request.inputs, request);
+        return { ...run, predictions: run.outcomes.map((o) => rankLabels(labels, classScores(o.vector, problemType, request.rawScores))) };
+      },
+      (r) => r.timings,
+    );
+  }
+
+  /** TEI's /embed_sparse: a SPLADE model's non-zero terms per input, by term index. */
+  embedSparse(request: TextsRequest): Promise<SparseResponse> {
+    return this.admitted(
+      async () => {
+        if (this.info.kind !== 'sparse') throw wrongKind(this.info.kind, 'a sparse (SPLADE) model');
+        const run = await this.runInputs(this.prompts.apply(request.inputs, request.promptName), request);
+        return { ...run, vectors: run.outcomes.map((o) => unpackSparse(o.vector)) };
+      },
+      (r) => r.timings,
+    );
+  }
+
+  /** TEI's /embed_all: one vector per token; for a multi-vector model, its projected, normalized token vectors. */
+  embedAll(request: TextsRequest): Promise<TokenVectorsResponse> {
+    return this.admitted(
+      async () => {
+        const { kind, dimensions } = this.info;
+        if (kind !== 'multi-vector') throw wrongKind(kind, 'a multi-vector (ColBERT) model');
+        const run = await this.runInputs(this.prompts.apply(request.inputs, request.promptName), request);
+        const tokens = run.outcomes.map((o) =>
+          Array.from({ length: o.vector.length / dimensions }, (_, t) => o.vector.subarray(t * dimensions, (t + 1) * dimensions)),
+        );
+        return { ...run, tokens };
+      },
+      (r) => r.timings,
+    );
+  }
+
+  /** Encodes texts and pairs (in one order), checks their lengths, and runs them through the batcher. */
+  private async runInputs(
+    inputs: readonly (string | TextPair)[],
+    request: TaskOptions,
+  ): Promise<{ outcomes: EmbedOutcome[]; promptTokens: number; timings: Timings }> {
+    const started = performance.now();
+    checkInputCount(inputs.length, this.limits.maxClientBatchSize);
+    const options = this.encodeOptions(request.truncate, request.truncationDirection);
+    const texts: string[] = [];
+    const pairs: TextPair[] = [];
+    for (const input of inputs) (typeof input === 'string' ? texts : pairs).push(input as never);
+    const [encodedTexts, encodedPairs] = await Promise.all([
+      texts.length > 0 ? this.encoder.encode(this.boundChars(texts, options), options) : [],
+      pairs.length > 0
+        ? this.encoder.encodePairs(
+            pairs.map(([a, b]) => this.boundChars([a, b], options) as unknown as TextPair),
+            options,
+          )
+        : [],
+    ]);
+    let t = 0;
+    let p = 0;
+    const encoded = inputs.map((input) => (typeof input === 'string' ? encodedTexts[t++] : encodedPairs[p++]));
+    if (!options.truncate) encoded.forEach((e, i) => this.checkLength(e.ids.length, i));
+    const tokenizationMs = performance.now() - started;
+    const outcomes = await this.batcher.submit(encoded, request.signal);
+    return {
+      outcomes,
+      promptTokens: encoded.reduce((n, e) => n + e.ids.length, 0),
+      timings: { tokenizationMs, ...batchTimings(outcomes), totalMs: performance.now() - started },
+    };
+  }
+
   private async embedAdmitted(request: EmbedRequest): Promise<EmbedResponse> {
+    if (this.info.kind !== 'embedding') throw wrongKind(this.info.kind, 'an embedding model');
     // Encoding on arrival counts as this request's tokenization, and so in its total.
     const started = performance.now() - (request.encoded?.ms ?? 0);
     const { dimensions, tokenIds } = request;

@@ -1,5 +1,6 @@
 /** Shared shapes of the core. Nothing here knows about HTTP, gRPC, ONNX Runtime or a tokenizer library. */
 import type { CancelSignal } from './cancellation.js';
+import type { ModelKind, ProblemType } from './model-kind.js';
 
 export type TruncationDirection = 'right' | 'left';
 
@@ -10,6 +11,8 @@ export interface EncodedText {
   /** Segment ids (all zero for single texts); only sent to models that take them. */
   readonly typeIds?: Uint8Array;
 }
+
+export type TextPair = readonly [string, string];
 
 export interface EncodeOptions {
   truncate: boolean;
@@ -32,6 +35,11 @@ export interface TextEncoder {
   /** Token ids run from 0 to vocabSize - 1, for checking pre-tokenized inputs (unset: not known). */
   readonly vocabSize?: number;
   encode(texts: readonly string[], options: EncodeOptions): Promise<EncodedText[]>;
+  /**
+   * Text pairs (query, document) as one input each, with segment ids; over-long pairs are cut
+   * longest first (Hugging Face tokenizers' LongestFirst, as TEI and CrossEncoder cut).
+   */
+  encodePairs(pairs: readonly TextPair[], options: EncodeOptions): Promise<EncodedText[]>;
   tokenize(texts: readonly string[], options: EncodeOptions & { addSpecialTokens: boolean }): Promise<Token[][]>;
   decode(ids: readonly number[][], skipSpecialTokens: boolean): Promise<string[]>;
   close(): Promise<void>;
@@ -54,7 +62,13 @@ export interface ModelInfo {
   onnxFile: string;
   inputNames: string[];
   outputName: string;
-  outputKind: 'pooled' | 'token';
+  /** pooled / token (pooled on the host): one vector per input; sparse: (index, value) pairs; token-vectors: one vector per token. */
+  outputKind: 'pooled' | 'token' | 'sparse' | 'token-vectors';
+  /** What the model computes, which decides the routes it serves. */
+  kind: ModelKind;
+  /** A classifier's or reranker's labels in id order; null for other kinds. */
+  labels: readonly string[] | null;
+  problemType: ProblemType;
 }
 
 export interface EmbedOutcome {
@@ -121,7 +135,11 @@ export interface Batch {
   readonly inputs: readonly EncodedText[];
 }
 
-/** One vector per input of the batch, in order. */
+/**
+ * One vector per input of the batch, in order. Its layout follows the model's outputKind: a dense
+ * vector; for 'sparse', (index, value) pairs flattened (indices are exact in float32 below 2^24);
+ * for 'token-vectors', the input's token vectors one after another.
+ */
 export interface BatchResult {
   vectors: Float32Array[];
   /**

@@ -8,9 +8,9 @@
  * tokens loses digits), and matches sentence-transformers' Pooling module: mean divides by
  * max(tokens, 1e-9), max fills padding with -1e9, last token is the last unmasked position.
  */
+import { GraphBuilder } from './graph-builder.js';
 import {
   attrInt,
-  attrInts,
   DataType,
   floatTensor,
   int64Tensor,
@@ -55,10 +55,6 @@ export interface AppendPoolingResult {
 export const POOLED_OUTPUT_NAME = 'coalesce_sentence_embedding';
 export const NORMALIZED_OUTPUT_NAME = 'coalesce_sentence_embedding_normalized';
 const PREFIX = 'coalesce_pool/';
-/** Where Unsqueeze, Squeeze and ReduceSum take axes as an input instead of an attribute. */
-const AXES_INPUT_OPSET = 13;
-/** Same, for ReduceMax and ReduceL2. */
-const REDUCE_AXES_INPUT_OPSET = 18;
 /** GatherElements and the broadcasting forms used here. */
 const MIN_OPSET = 11;
 
@@ -109,7 +105,7 @@ export function appendPooling(model: ModelProto, options: AppendPoolingOptions):
     addedMaskInput = true;
   }
 
-  const b = new Builder(opset);
+  const b = new GraphBuilder(opset, PREFIX);
   const h = options.tokenOutput;
   const f32 = (x: string) => (elemType === DataType.FLOAT16 ? b.op('Cast', [x], [attrInt('to', DataType.FLOAT)]) : x);
   const maskF = b.op('Cast', [maskName], [attrInt('to', DataType.FLOAT)]);
@@ -168,46 +164,4 @@ export function appendPooling(model: ModelProto, options: AppendPoolingOptions):
     normalizedOutputName,
     addedMaskInput,
   };
-}
-
-/** Emits uniquely named nodes and constants, choosing the attribute or input form of axes by opset. */
-class Builder {
-  readonly nodes: NodeProto[] = [];
-  readonly initializers: TensorProto[] = [];
-  private count = 0;
-
-  constructor(private readonly opset: number) {}
-
-  private name(hint: string): string {
-    return `${PREFIX}${hint}_${this.count++}`;
-  }
-
-  op(type: string, inputs: string[], attributes = [] as ReturnType<typeof attrInt>[]): string {
-    const out = this.name(type);
-    this.nodes.push(makeNode(type, inputs, [out], attributes, { name: out }));
-    return out;
-  }
-
-  const(t: TensorProto): string {
-    const name = this.name('const');
-    this.initializers.push({ ...t, name });
-    return name;
-  }
-
-  private axesOp(type: string, x: string, axes: number[], inputForm: boolean, extra: ReturnType<typeof attrInt>[] = []): string {
-    return inputForm ? this.op(type, [x, this.const(int64Tensor('', axes))], extra) : this.op(type, [x], [attrInts('axes', axes), ...extra]);
-  }
-
-  unsqueeze(x: string, axes: number[]): string {
-    return this.axesOp('Unsqueeze', x, axes, this.opset >= AXES_INPUT_OPSET);
-  }
-
-  squeeze(x: string, axes: number[]): string {
-    return this.axesOp('Squeeze', x, axes, this.opset >= AXES_INPUT_OPSET);
-  }
-
-  reduce(type: 'ReduceSum' | 'ReduceMax' | 'ReduceL2', x: string, axes: number[], keepdims: boolean): string {
-    const inputForm = this.opset >= (type === 'ReduceSum' ? AXES_INPUT_OPSET : REDUCE_AXES_INPUT_OPSET);
-    return this.axesOp(type, x, axes, inputForm, [attrInt('keepdims', keepdims ? 1 : 0)]);
-  }
 }

@@ -7,16 +7,27 @@ import { readFileSync, statSync } from 'node:fs';
 import type { GraphPooling } from './append-pooling.js';
 import { appendPooling, AppendPoolingError } from './append-pooling.js';
 import { decodeModel, encodeModel, valueInfoShape, type ModelProto } from './onnx-proto.js';
+import { appendSplade, appendTokenProjection, SPARSE_VALUES_OUTPUT, TOKEN_VECTORS_OUTPUT, type Projection } from './append-task-heads.js';
+import type { ModelKind } from '../core/model-kind.js';
 
 export const POOLED_OUTPUTS = ['sentence_embedding', 'sentence_embeddings', 'text_embeds', 'embeddings'];
 export const TOKEN_OUTPUTS = ['last_hidden_state', 'token_embeddings'];
+/** Sequence classification and masked-language models (transformers, optimum exports). */
+export const LOGITS_OUTPUT = 'logits';
+
+/**
+ * What the fetched output holds: one vector per input ('pooled': embeddings, or a classifier's
+ * logits), token states to pool on the host ('token'), a sparse model's non-zeros ('sparse',
+ * SPARSE_INDICES_OUTPUT / SPARSE_VALUES_OUTPUT), or normalized vectors per token ('token-vectors').
+ */
+export type OutputKind = 'pooled' | 'token' | 'sparse' | 'token-vectors';
 
 export interface ServingGraph {
   /** The graph to create sessions from (in a SharedArrayBuffer, so workers share it); null: load the file. */
   bytes: Uint8Array | null;
   /** The output to fetch; null when the file could not be read here (the session's metadata then decides). */
   outputName: string | null;
-  outputKind: 'pooled' | 'token' | null;
+  outputKind: OutputKind | null;
   /** The same vectors L2-normalized, when the rewritten graph outputs them too. */
   normalizedOutputName: string | null;
   /** Pooling was appended to the graph (so the output is pooled but not by the model itself). */
@@ -73,7 +84,73 @@ function shared(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
-export function prepareServingGraph(onnxPath: string, options: { pooling: GraphPooling; poolInGraph: boolean }): ServingGraph {
+export interface ServingGraphOptions {
+  pooling: GraphPooling;
+  poolInGraph: boolean;
+  /** Unset: embedding. */
+  kind?: ModelKind;
+  projection?: Projection | null;
+}
+
+export class ServingGraphError extends Error {
+  override name = 'ServingGraphError';
+}
+
+/** The logits [B, L] of a sequence classifier, by name or as the one rank-2 output. */
+function logitsOutput(model: ModelProto, rank: number): string | null {
+  const outputs = model.graph?.output ?? [];
+  const named = outputs.find((o) => o.name === LOGITS_OUTPUT);
+  if (named) return LOGITS_OUTPUT;
+  return outputs.length === 1 && valueInfoShape(outputs[0])?.length === rank ? (outputs[0].name ?? null) : null;
+}
+
+/**
+ * Graphs of the kinds that are not dense embeddings: a classifier's logits are served as they
+ * are; SPLADE and ColBERT heads are appended (append-task-heads.ts), with no host fallback: the
+ * [B, S, V] logits of a sparse model are too big to copy out per batch.
+ */
+function prepareTaskGraph(onnxPath: string, model: ModelProto | null, kind: Exclude<ModelKind, 'embedding'>, projection: Projection | null): ServingGraph {
+  const base = { normalizedOutputName: null, pooledInGraph: false, note: null, removesPadding: model ? removesPadding(model) : false };
+  if (!model) throw new ServingGraphError(`${onnxPath} could not be read as ONNX here: a ${kind} model's graph must be`);
+  if (kind === 'reranker' || kind === 'classifier') {
+    const name = logitsOutput(model, 2);
+    if (!name) throw new ServingGraphError(`${onnxPath} has no '${LOGITS_OUTPUT}' output [batch, labels]`);
+    return { ...base, bytes: null, outputName: name, outputKind: 'pooled' };
+  }
+  if (hasExternalData(model)) throw new ServingGraphError(`${onnxPath} keeps its weights in external files: the ${kind} head cannot be appended`);
+  try {
+    if (kind === 'sparse') {
+      const name = logitsOutput(model, 3);
+      if (!name) throw new ServingGraphError(`${onnxPath} has no '${LOGITS_OUTPUT}' output [batch, seq, vocabulary] for SPLADE`);
+      return { ...base, bytes: shared(encodeModel(appendSplade(model, name))), outputName: SPARSE_VALUES_OUTPUT, outputKind: 'sparse' };
+    }
+    const token = chooseOutput(model);
+    if (!token || token.kind !== 'token') throw new ServingGraphError(`${onnxPath} has no token-level output (${TOKEN_OUTPUTS.join(', ')}) to project`);
+    if (!projection) throw new ServingGraphError(`${onnxPath}: a multi-vector model needs its projection (Dense module)`);
+    return {
+      ...base,
+      bytes: shared(encodeModel(appendTokenProjection(model, token.name, projection))),
+      outputName: TOKEN_VECTORS_OUTPUT,
+      outputKind: 'token-vectors',
+    };
+  } catch (e) {
+    if (e instanceof AppendPoolingError) throw new ServingGraphError(`${onnxPath}: the ${kind} head could not be appended: ${e.message}`);
+    throw e;
+  }
+}
+
+export function prepareServingGraph(onnxPath: string, options: ServingGraphOptions): ServingGraph {
+  const kind = options.kind ?? 'embedding';
+  if (kind !== 'embedding') {
+    if (statSync(onnxPath).size > MAX_DECODE_BYTES) throw new ServingGraphError(`${onnxPath} is over 1.9 GiB: a ${kind} model's graph must be read here`);
+    let model: ModelProto | null = null;
+    try {
+      model = decodeModel(readFileSync(onnxPath));
+    } catch {
+      model = null;
+    }
+    return prepareTaskGraph(onnxPath, model, kind, options.projection ?? null);
+  }
   const unread: ServingGraph = {
     bytes: null,
     outputName: null,

@@ -1,4 +1,4 @@
-import type { EncodedText, EncodeOptions, TextEncoder, Token } from '../core/types.js';
+import type { EncodedText, EncodeOptions, TextEncoder, TextPair, Token } from '../core/types.js';
 import { LeastBusyPool } from '../workers/least-busy-pool.js';
 import { startReadyWorkers } from '../workers/start-workers.js';
 import { tokenizerError, type SpecialIds } from './tokenizer.js';
@@ -11,6 +11,7 @@ export interface TokenizerFiles {
 
 export type PoolRequest =
   | { id: number; op: 'encode'; texts: readonly string[]; options: EncodeOptions }
+  | { id: number; op: 'encode-pairs'; pairs: readonly TextPair[]; options: EncodeOptions }
   | { id: number; op: 'tokenize'; texts: readonly string[]; options: EncodeOptions & { addSpecialTokens: boolean } }
   | { id: number; op: 'decode'; ids: readonly number[][]; skipSpecialTokens: boolean };
 export type PoolResponse = { id: number; ok: true; value: unknown } | { id: number; ok: false; message: string };
@@ -56,13 +57,21 @@ export class TokenizerPool implements TextEncoder {
   }
 
   private async call<T>(request: DistributiveOmit<PoolRequest, 'id'>): Promise<T> {
-    const m = await this.pool.call(request, [], request.op === 'decode' ? request.ids.length : request.texts.length);
+    const m = await this.pool.call(
+      request,
+      [],
+      request.op === 'decode' ? request.ids.length : request.op === 'encode-pairs' ? request.pairs.length * 2 : request.texts.length,
+    );
     if (!m.ok) throw tokenizerError(new Error(m.message));
     return m.value as T;
   }
 
   encode(texts: readonly string[], options: EncodeOptions): Promise<EncodedText[]> {
     return this.call({ op: 'encode', texts, options });
+  }
+
+  encodePairs(pairs: readonly TextPair[], options: EncodeOptions): Promise<EncodedText[]> {
+    return this.call({ op: 'encode-pairs', pairs, options });
   }
 
   tokenize(texts: readonly string[], options: EncodeOptions & { addSpecialTokens: boolean }): Promise<Token[][]> {

@@ -12,6 +12,7 @@ const port = parentPort!;
 function answer(m: PoolRequest): PoolResponse {
   try {
     if (m.op === 'encode') return { id: m.id, ok: true, value: m.texts.map((t) => tokenizer.encode(t, m.options)) };
+    if (m.op === 'encode-pairs') return { id: m.id, ok: true, value: m.pairs.map((p) => tokenizer.encodePair(p, m.options)) };
     if (m.op === 'tokenize') return { id: m.id, ok: true, value: m.texts.map((t) => tokenizer.tokenize(t, m.options)) };
     return { id: m.id, ok: true, value: m.ids.map((ids) => tokenizer.decode(ids, m.skipSpecialTokens)) };
   } catch (e) {
@@ -26,7 +27,7 @@ function answer(m: PoolRequest): PoolResponse {
 function packEncodings(batch: PoolRequest[], responses: PoolResponse[]): ArrayBuffer[] {
   const answers = batch.flatMap((m, i) => {
     const r = responses[i];
-    return m.op === 'encode' && r.ok ? [r as { value: EncodedText[] }] : [];
+    return (m.op === 'encode' || m.op === 'encode-pairs') && r.ok ? [r as { value: EncodedText[] }] : [];
   });
   const ids = packGroups(
     answers.map((r) => r.value.map((e) => e.ids)),

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Tokenizer } from '@huggingface/tokenizers';
-import type { EncodedText, EncodeOptions, TextEncoder, Token } from '../core/types.js';
+import type { EncodedText, EncodeOptions, TextEncoder, TextPair, Token } from '../core/types.js';
 import { CoalesceError, isCoalesceError } from '../errors.js';
 import { BertFastPath, withSpecialIds } from './bert-fast-path.js';
 import { locatePieces } from './token-offsets.js';
@@ -41,7 +41,24 @@ interface PostProcessed {
   tokens: string[];
   token_type_ids?: number[];
 }
-type PostProcessor = (tokens: string[], pair: null, addSpecialTokens: boolean) => PostProcessed;
+type PostProcessor = (tokens: string[], pair: string[] | null, addSpecialTokens: boolean) => PostProcessed;
+
+/**
+ * How many tokens of each text of a pair to keep so both fit `room`: Hugging Face tokenizers'
+ * LongestFirst (utils/truncation.rs): the shorter text is kept whole when the longer one can give
+ * way, else each gets half (the second one the odd token).
+ */
+export function longestFirst(first: number, second: number, room: number): [number, number] {
+  if (first + second <= room) return [first, second];
+  const swap = first > second;
+  let n1 = swap ? second : first;
+  let n2 = n1 > room ? n1 : Math.max(n1, room - n1);
+  if (n1 + n2 > room) {
+    n1 = Math.floor(room / 2);
+    n2 = n1 + (room % 2);
+  }
+  return swap ? [n2, n1] : [n1, n2];
+}
 
 /** Where the run `inner` starts in `outer` (the post-processor keeps a text's pieces together), -1 if nowhere. */
 function runStart(outer: readonly string[], inner: readonly string[]): number {
@@ -155,6 +172,25 @@ export class HfTokenizer {
     return token_type_ids ? { ids, typeIds: Uint8Array.from(token_type_ids) } : { ids };
   }
 
+  /** A (query, document) pair as one input: [CLS] a [SEP] b [SEP] for BERT, with segment ids; cut longest first. */
+  encodePair([a, b]: TextPair, { truncate, direction }: EncodeOptions): EncodedText {
+    const split = (text: string) => this.fast?.tokenize(text) ?? this.tokenizer.tokenize(text, { add_special_tokens: false });
+    let first = split(a);
+    let second = split(b);
+    const pairSpecials = this.postProcess ? this.postProcess([], [], true).tokens.length : 0;
+    const room = Math.max(0, this.maxLength - pairSpecials);
+    if (truncate && first.length + second.length > room) {
+      const [n1, n2] = longestFirst(first.length, second.length, room);
+      const cut = (t: string[], n: number) => (direction === 'left' ? t.slice(t.length - n) : t.slice(0, n));
+      first = cut(first, n1);
+      second = cut(second, n2);
+    }
+    const { tokens, token_type_ids } = this.postProcess ? this.postProcess(first, second, true) : { tokens: [...first, ...second], token_type_ids: undefined };
+    const ids = new Uint32Array(tokens.length);
+    for (let i = 0; i < tokens.length; i++) ids[i] = this.id(tokens[i]);
+    return { ids, typeIds: Uint8Array.from(token_type_ids ?? new Array(tokens.length).fill(0)) };
+  }
+
   /** The special-token ids an HTTP thread puts around a text to encode as this tokenizer does (arrival-encoder.ts); null without a fast path. */
   specialIds(): SpecialIds | null {
     return this.around;
@@ -213,6 +249,10 @@ export class InlineTextEncoder implements TextEncoder {
 
   encode(texts: readonly string[], options: EncodeOptions): Promise<EncodedText[]> {
     return tokenizing(() => texts.map((t) => this.tokenizer.encode(t, options)));
+  }
+
+  encodePairs(pairs: readonly TextPair[], options: EncodeOptions): Promise<EncodedText[]> {
+    return tokenizing(() => pairs.map((p) => this.tokenizer.encodePair(p, options)));
   }
 
   tokenize(texts: readonly string[], options: EncodeOptions & { addSpecialTokens: boolean }): Promise<Token[][]> {

@@ -14,6 +14,7 @@ function encoder(slowMs = 0): TextEncoder {
       if (slowMs) await new Promise((r) => setTimeout(r, slowMs));
       return texts.map((t): EncodedText => ({ ids: Uint32Array.from(truncate ? t.slice(0, 16) : t, (c) => c.charCodeAt(0)) }));
     },
+    encodePairs: async () => [],
     tokenize: async () => [],
     decode: async () => [],
     close: async () => {},

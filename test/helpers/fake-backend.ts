@@ -25,6 +25,9 @@ export class FakeBackend implements Backend {
     inputNames: ['input_ids'],
     outputName: 'out',
     outputKind: 'pooled',
+    kind: 'embedding',
+    labels: null,
+    problemType: 'single_label_classification',
   };
 
   /** Holds the model calls that start from now on (see `gate`) until the returned function is called. */
@@ -58,10 +61,15 @@ export const ids = (n: number, first = 7) => ({ ids: Uint32Array.from({ length: 
 
 export { within } from './wait-for.js';
 
-/** One token per character, so the model's inputs read back as the texts sent. */
+/** One token per character, so the model's inputs read back as the texts sent; a pair is its texts joined by a 0 token. */
 export const charEncoder: TextEncoder = {
   maxLength: 512,
   encode: async (texts) => texts.map((t): EncodedText => ({ ids: Uint32Array.from(t, (c) => c.charCodeAt(0)) })),
+  encodePairs: async (pairs) =>
+    pairs.map(([a, b]): EncodedText => {
+      const ids = Uint32Array.from(`${a}\u0000${b}`, (c) => c.charCodeAt(0));
+      return { ids, typeIds: Uint8Array.from(ids, (_, i) => (i > a.length ? 1 : 0)) };
+    }),
   tokenize: async () => [],
   decode: async () => [],
   close: async () => {},

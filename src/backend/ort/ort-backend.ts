@@ -59,7 +59,12 @@ export class OrtBackend implements Backend {
    * graph cannot be served, with a plain Error when the device cannot be used.
    */
   static async start(id: string, manifest: ModelManifest, settings: SessionSettings): Promise<OrtBackend> {
-    const graph = prepareServingGraph(manifest.onnxPath, { pooling: manifest.pooling, poolInGraph: settings.poolInGraph ?? true });
+    const graph = prepareServingGraph(manifest.onnxPath, {
+      pooling: manifest.pooling,
+      poolInGraph: settings.poolInGraph ?? true,
+      kind: manifest.kind,
+      projection: manifest.projection,
+    });
     const first = await startWorker(manifest, settings, graph);
     const { facts } = first;
     const count = resolveSessions(settings.sessions ?? 0, facts.provider);
@@ -75,10 +80,11 @@ export class OrtBackend implements Backend {
       workers,
       {
         id,
-        dimensions: facts.dimensions,
+        // A sparse model's vectors are as wide as its vocabulary; only their non-zeros leave the session.
+        dimensions: manifest.kind === 'sparse' ? (manifest.vocabSize ?? facts.dimensions) : facts.dimensions,
         maxInputLength: manifest.maxLength,
         padded: !graph.removesPadding,
-        pooling: facts.outputKind === 'pooled' && !facts.pooledInGraph ? 'in-graph' : manifest.pooling,
+        pooling: manifest.kind === 'sparse' ? 'splade' : facts.outputKind === 'pooled' && !facts.pooledInGraph ? 'in-graph' : manifest.pooling,
         normalizedByModel: false,
         device: facts.device,
         provider: facts.provider,
@@ -86,6 +92,9 @@ export class OrtBackend implements Backend {
         inputNames: facts.inputNames,
         outputName: facts.outputName,
         outputKind: facts.outputKind,
+        kind: manifest.kind,
+        labels: manifest.labels,
+        problemType: manifest.problemType,
       },
       facts.pooledInGraph,
       facts.notes,

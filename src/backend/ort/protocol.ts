@@ -1,6 +1,6 @@
 /** Messages between the main thread (OrtBackend) and the worker threads that own the ORT sessions. */
 import type { BatchReply } from './session-threads.js';
-import type { ServingGraph } from '../../onnx-graph/serving-graph.js';
+import type { OutputKind, ServingGraph } from '../../onnx-graph/serving-graph.js';
 import type { ModelManifest } from '../../model-prep/manifest.js';
 import type { Config } from '../../config.js';
 import type { Provider } from '../../settings.js';
@@ -50,7 +50,7 @@ export interface EmbedMessage {
 export interface SessionFacts {
   inputNames: string[];
   outputName: string;
-  outputKind: 'pooled' | 'token';
+  outputKind: OutputKind;
   /** Pooling runs inside the graph (appended at load), not on the host. */
   pooledInGraph: boolean;
   dimensions: number;

@@ -8,12 +8,18 @@ import { LeastBusyPool } from '../../workers/least-busy-pool.js';
  * L2-normalized, and how long the thread worked on it.
  */
 export type BatchReply =
-  | { type: 'result'; id: number; vectors: Float32Array; normalized: Float32Array; dimensions: number; sessionMs: number }
+  | { type: 'result'; id: number; vectors: Float32Array; normalized?: Float32Array; offsets?: Uint32Array; dimensions: number; sessionMs: number }
   | { type: 'failed'; id: number; message: string };
 
 function splitRows(flat: Float32Array, width: number): Float32Array[] {
   const rows: Float32Array[] = [];
   for (let at = 0; at < flat.length; at += width) rows.push(flat.subarray(at, at + width));
+  return rows;
+}
+
+function splitAt(flat: Float32Array, offsets: Uint32Array): Float32Array[] {
+  const rows: Float32Array[] = [];
+  for (let i = 0; i + 1 < offsets.length; i++) rows.push(flat.subarray(offsets[i], offsets[i + 1]));
   return rows;
 }
 
@@ -71,7 +77,8 @@ export class SessionThreads {
   async run(message: Record<string, unknown>, transfer: ArrayBuffer[]): Promise<BatchResult> {
     const m = await this.pool.call(message, transfer);
     if (m.type === 'failed') throw new CoalesceError('backend', `${this.what} call failed: ${m.message}`);
-    return { vectors: splitRows(m.vectors, m.dimensions), normalized: splitRows(m.normalized, m.dimensions), sessionMs: m.sessionMs };
+    if (m.offsets) return { vectors: splitAt(m.vectors, m.offsets), sessionMs: m.sessionMs };
+    return { vectors: splitRows(m.vectors, m.dimensions), normalized: m.normalized && splitRows(m.normalized, m.dimensions), sessionMs: m.sessionMs };
   }
 
   close(): Promise<void> {

@@ -17,6 +17,8 @@ import { resolveIntraOpThreads, resolveMemPattern, resolvePadBatchMultiple, reso
 import type { Provider } from '../../settings.js';
 import type { EmbedMessage, FromWorker, LoadRequest, SessionFacts } from './protocol.js';
 import { float16ToFloat32, padBatch, textRowBucket, type IntegerType } from './tensors.js';
+import { SPARSE_INDICES_OUTPUT, SPARSE_VALUES_OUTPUT } from '../../onnx-graph/append-task-heads.js';
+import { sparseRows, tokenVectorRows } from './task-rows.js';
 
 interface Loaded {
   session: ort.InferenceSession;
@@ -189,9 +191,13 @@ async function run(l: Loaded, ids: Uint32Array, typeIds: Uint8Array, lengths: Ui
   if (l.wants.mask) feeds.attention_mask = new ort.Tensor(l.intType, padded.mask, shape);
   if (l.wants.typeIds) feeds.token_type_ids = new ort.Tensor(l.intType, padded.typeIds, shape);
   if (l.wants.positions) feeds.position_ids = new ort.Tensor(l.intType, padded.positions, shape);
-  const fetches = l.normalizedOutput ? [l.facts.outputName, l.normalizedOutput] : [l.facts.outputName];
+  const kind = l.facts.outputKind;
+  const fetches =
+    kind === 'sparse' ? [SPARSE_INDICES_OUTPUT, SPARSE_VALUES_OUTPUT] : l.normalizedOutput ? [l.facts.outputName, l.normalizedOutput] : [l.facts.outputName];
   const results = await l.session.run(feeds, fetches);
+  if (kind === 'sparse') return sparseRows(results[SPARSE_INDICES_OUTPUT], results[SPARSE_VALUES_OUTPUT], batch);
   const out = results[l.facts.outputName];
+  if (kind === 'token-vectors') return tokenVectorRows(out, lengths);
   if (l.facts.outputKind === 'pooled') {
     const { rows: vectors, dimensions } = pooledRows(out, l.facts.outputName, padded.rows, batch);
     const normalized = l.normalizedOutput ? pooledRows(results[l.normalizedOutput], l.normalizedOutput, padded.rows, batch).rows : undefined;

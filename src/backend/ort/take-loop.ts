@@ -26,6 +26,8 @@ export async function takeBatches(order: TakeOrder, run: (batch: TakenBatch) => 
     const started = performance.now();
     try {
       const { vectors, normalized, dimensions, transfer } = replyVectors(await run(batch));
+      // The server sends only dense embedding models through the shared queue (server.ts).
+      if (!normalized) throw new Error('the shared text queue carries dense vectors only');
       const sessionMs = performance.now() - started;
       costModel.observe(batch.units, sessionMs);
       const answer: TakenAnswer = {

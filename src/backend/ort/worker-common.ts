@@ -59,9 +59,9 @@ export function serveBatches<L extends { type: 'load' }, B extends { type: 'embe
   const answer = async (message: B): Promise<void> => {
     const started = performance.now();
     try {
-      const { vectors, normalized, dimensions, transfer } = replyVectors(await run(message));
+      const { vectors, normalized, offsets, dimensions, transfer } = replyVectors(await run(message));
       const sessionMs = performance.now() - started;
-      port.postMessage({ type: 'result', id: message.id, vectors, normalized, dimensions, sessionMs } satisfies BatchReply, transferable(transfer));
+      port.postMessage({ type: 'result', id: message.id, vectors, normalized, offsets, dimensions, sessionMs } satisfies BatchReply, transferable(transfer));
     } catch (e) {
       port.postMessage({ type: 'failed', id: message.id, message: (e as Error).message } satisfies BatchReply);
     }

@@ -29,6 +29,7 @@ export const GRPC_STATUS: Record<ErrorKind, status> = {
   cancelled: status.CANCELLED,
   deadline: status.DEADLINE_EXCEEDED,
   backend: status.FAILED_PRECONDITION,
+  model_kind: status.FAILED_PRECONDITION,
   unhealthy: status.UNAVAILABLE,
   unauthorized: status.UNAUTHENTICATED,
   internal: status.INTERNAL,

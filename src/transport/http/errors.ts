@@ -18,6 +18,8 @@ export const HTTP_STATUS: Record<ErrorKind, number> = {
   cancelled: 499,
   deadline: 504,
   backend: 424,
+  // TEI's status for a route the model cannot serve (a 4xx: the client asked the wrong model).
+  model_kind: 424,
   unhealthy: 503,
   unauthorized: 401,
   internal: 500,
@@ -37,6 +39,7 @@ const OPENAI_TYPE: Record<ErrorKind, string> = {
   cancelled: 'cancelled',
   deadline: 'timeout',
   backend: 'server_error',
+  model_kind: 'invalid_request_error',
   unhealthy: 'server_error',
   unauthorized: 'invalid_request_error',
   internal: 'server_error',
@@ -45,7 +48,7 @@ const OPENAI_TYPE: Record<ErrorKind, string> = {
 export type ErrorStyle = 'tei' | 'openai';
 
 /** OpenAI answers 400 to every request it finds invalid, where TEI answers 422. */
-const OPENAI_STATUS: Partial<Record<ErrorKind, number>> = { validation: 400, over_limit: 400, tokenizer: 400 };
+const OPENAI_STATUS: Partial<Record<ErrorKind, number>> = { validation: 400, over_limit: 400, tokenizer: 400, model_kind: 400 };
 
 export function httpStatus(error: CoalesceError, style: ErrorStyle): number {
   return (style === 'openai' ? OPENAI_STATUS[error.kind] : undefined) ?? HTTP_STATUS[error.kind];
