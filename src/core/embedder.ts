@@ -226,7 +226,7 @@ export class Embedder extends GuardedFacade<EncodedText> {
         if (kind !== 'multi-vector') throw wrongKind(kind, 'a multi-vector (ColBERT) model');
         const run = await this.runInputs(this.prompts.apply(request.inputs, request.promptName), request);
         const tokens = run.outcomes.map((o) =>
-          Array.from({ length: o.vector.length / dimensions }, (_, t) => o.vector.subarray(t * dimensions, (t + 1) * dimensions)),
+          Array.from({ length: o.vector.length / dimensions }, (_, t) => o.vector.slice(t * dimensions, (t + 1) * dimensions)),
         );
         return { ...run, tokens };
       },
@@ -242,9 +242,8 @@ export class Embedder extends GuardedFacade<EncodedText> {
     const started = performance.now();
     checkInputCount(inputs.length, this.limits.maxClientBatchSize);
     const options = this.encodeOptions(request.truncate, request.truncationDirection);
-    const texts: string[] = [];
-    const pairs: TextPair[] = [];
-    for (const input of inputs) (typeof input === 'string' ? texts : pairs).push(input as never);
+    const texts = inputs.filter((i): i is string => typeof i === 'string');
+    const pairs = inputs.filter((i): i is TextPair => typeof i !== 'string');
     const [encodedTexts, encodedPairs] = await Promise.all([
       texts.length > 0 ? this.encoder.encode(this.boundChars(texts, options), options) : [],
       pairs.length > 0

@@ -8,7 +8,6 @@ import type { GraphPooling } from './append-pooling.js';
 import { appendPooling, AppendPoolingError } from './append-pooling.js';
 import { decodeModel, encodeModel, valueInfoShape, type ModelProto } from './onnx-proto.js';
 import { appendSplade, appendTokenProjection, SPARSE_VALUES_OUTPUT, TOKEN_VECTORS_OUTPUT, type Projection } from './append-task-heads.js';
-import type { ModelKind } from '../core/model-kind.js';
 
 export const POOLED_OUTPUTS = ['sentence_embedding', 'sentence_embeddings', 'text_embeds', 'embeddings'];
 export const TOKEN_OUTPUTS = ['last_hidden_state', 'token_embeddings'];
@@ -84,11 +83,17 @@ function shared(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * What the served graph ends in: pooled embeddings (the default); a classifier's logits as they
+ * are; SPLADE's sparse vector; or projected, normalized token vectors (ColBERT).
+ */
+export type GraphHead = 'embedding' | 'logits' | 'splade' | 'token-projection';
+
 export interface ServingGraphOptions {
   pooling: GraphPooling;
   poolInGraph: boolean;
   /** Unset: embedding. */
-  kind?: ModelKind;
+  head?: GraphHead;
   projection?: Projection | null;
 }
 
@@ -109,24 +114,24 @@ function logitsOutput(model: ModelProto, rank: number): string | null {
  * are; SPLADE and ColBERT heads are appended (append-task-heads.ts), with no host fallback: the
  * [B, S, V] logits of a sparse model are too big to copy out per batch.
  */
-function prepareTaskGraph(onnxPath: string, model: ModelProto | null, kind: Exclude<ModelKind, 'embedding'>, projection: Projection | null): ServingGraph {
+function prepareTaskGraph(onnxPath: string, model: ModelProto | null, head: Exclude<GraphHead, 'embedding'>, projection: Projection | null): ServingGraph {
   const base = { normalizedOutputName: null, pooledInGraph: false, note: null, removesPadding: model ? removesPadding(model) : false };
-  if (!model) throw new ServingGraphError(`${onnxPath} could not be read as ONNX here: a ${kind} model's graph must be`);
-  if (kind === 'reranker' || kind === 'classifier') {
+  if (!model) throw new ServingGraphError(`${onnxPath} could not be read as ONNX here: a graph served for ${head} must be`);
+  if (head === 'logits') {
     const name = logitsOutput(model, 2);
     if (!name) throw new ServingGraphError(`${onnxPath} has no '${LOGITS_OUTPUT}' output [batch, labels]`);
     return { ...base, bytes: null, outputName: name, outputKind: 'pooled' };
   }
-  if (hasExternalData(model)) throw new ServingGraphError(`${onnxPath} keeps its weights in external files: the ${kind} head cannot be appended`);
+  if (hasExternalData(model)) throw new ServingGraphError(`${onnxPath} keeps its weights in external files: the ${head} head cannot be appended`);
   try {
-    if (kind === 'sparse') {
+    if (head === 'splade') {
       const name = logitsOutput(model, 3);
       if (!name) throw new ServingGraphError(`${onnxPath} has no '${LOGITS_OUTPUT}' output [batch, seq, vocabulary] for SPLADE`);
       return { ...base, bytes: shared(encodeModel(appendSplade(model, name))), outputName: SPARSE_VALUES_OUTPUT, outputKind: 'sparse' };
     }
     const token = chooseOutput(model);
     if (!token || token.kind !== 'token') throw new ServingGraphError(`${onnxPath} has no token-level output (${TOKEN_OUTPUTS.join(', ')}) to project`);
-    if (!projection) throw new ServingGraphError(`${onnxPath}: a multi-vector model needs its projection (Dense module)`);
+    if (!projection) throw new ServingGraphError(`${onnxPath}: a token projection needs its weights (Dense module)`);
     return {
       ...base,
       bytes: shared(encodeModel(appendTokenProjection(model, token.name, projection))),
@@ -134,22 +139,22 @@ function prepareTaskGraph(onnxPath: string, model: ModelProto | null, kind: Excl
       outputKind: 'token-vectors',
     };
   } catch (e) {
-    if (e instanceof AppendPoolingError) throw new ServingGraphError(`${onnxPath}: the ${kind} head could not be appended: ${e.message}`);
+    if (e instanceof AppendPoolingError) throw new ServingGraphError(`${onnxPath}: the ${head} head could not be appended: ${e.message}`);
     throw e;
   }
 }
 
 export function prepareServingGraph(onnxPath: string, options: ServingGraphOptions): ServingGraph {
-  const kind = options.kind ?? 'embedding';
-  if (kind !== 'embedding') {
-    if (statSync(onnxPath).size > MAX_DECODE_BYTES) throw new ServingGraphError(`${onnxPath} is over 1.9 GiB: a ${kind} model's graph must be read here`);
+  const head = options.head ?? 'embedding';
+  if (head !== 'embedding') {
+    if (statSync(onnxPath).size > MAX_DECODE_BYTES) throw new ServingGraphError(`${onnxPath} is over 1.9 GiB: a graph served for ${head} must be read here`);
     let model: ModelProto | null = null;
     try {
       model = decodeModel(readFileSync(onnxPath));
     } catch {
       model = null;
     }
-    return prepareTaskGraph(onnxPath, model, kind, options.projection ?? null);
+    return prepareTaskGraph(onnxPath, model, head, options.projection ?? null);
   }
   const unread: ServingGraph = {
     bytes: null,

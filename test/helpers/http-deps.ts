@@ -19,3 +19,19 @@ export async function serveDeps(
       }),
   };
 }
+
+/** The task methods of a text facade, for fakes that only embed: any call fails the test. */
+export const noTasks = {
+  rerank: async () => {
+    throw new Error('unused');
+  },
+  predict: async () => {
+    throw new Error('unused');
+  },
+  embedSparse: async () => {
+    throw new Error('unused');
+  },
+  embedAll: async () => {
+    throw new Error('unused');
+  },
+};

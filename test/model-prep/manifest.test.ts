@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readManifest } from '../../src/model-prep/manifest.js';
@@ -76,6 +76,35 @@ test('missing, corrupt and inconsistent folders fail with the file and the probl
     failsWith(() => readManifest(dir), /coalesce-manifest-/, /no ONNX graph/);
     writeFileSync(join(dir, 'model.onnx'), '');
     failsWith(() => readManifest(dir), /model\.onnx$/, /is empty/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the model kind comes from the folder: architectures, sentence-transformers modules, --pooling splade', () => {
+  const kinds: Record<string, string> = {
+    'test/fixtures/tiny-bert': 'embedding',
+    'test/fixtures/tiny-reranker': 'reranker',
+    'test/fixtures/tiny-classifier': 'classifier',
+    'test/fixtures/tiny-splade': 'sparse',
+    'test/fixtures/tiny-colbert': 'multi-vector',
+  };
+  for (const [dir, kind] of Object.entries(kinds)) assert.equal(readManifest(dir).kind, kind, dir);
+  assert.deepEqual(readManifest('test/fixtures/tiny-classifier').labels, ['negative', 'neutral', 'positive']);
+  const colbert = readManifest('test/fixtures/tiny-colbert').projection!;
+  assert.equal(colbert.weight.length, 32 * 16);
+  assert.equal(colbert.bias, null);
+  // --pooling splade asks for SPLADE; a sequence classifier cannot be one.
+  assert.throws(() => readManifest('test/fixtures/tiny-reranker', { pooling: 'splade' }), /SPLADE needs a masked-language model/);
+});
+
+test('a classifier whose id2label does not number its labels 0..n-1 is refused naming config.json', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'coalesce-kind-'));
+  try {
+    cpSync('test/fixtures/tiny-classifier', dir, { recursive: true });
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, id2label: { 0: 'a', 5: 'b' } }));
+    assert.throws(() => readManifest(dir), /config\.json.*id2label entry "5"/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

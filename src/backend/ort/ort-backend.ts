@@ -2,7 +2,17 @@ import type { Worker } from 'node:worker_threads';
 import type { Backend, Batch, BatchResult, ModelInfo } from '../../core/types.js';
 import type { ModelManifest } from '../../model-prep/manifest.js';
 import { ModelError } from '../../model-prep/model-error.js';
-import { prepareServingGraph, type ServingGraph } from '../../onnx-graph/serving-graph.js';
+import { prepareServingGraph, type GraphHead, type ServingGraph } from '../../onnx-graph/serving-graph.js';
+import type { ModelKind } from '../../core/model-kind.js';
+
+/** What each kind of model needs its graph to end in. */
+const GRAPH_HEAD: Record<ModelKind, GraphHead> = {
+  embedding: 'embedding',
+  reranker: 'logits',
+  classifier: 'logits',
+  sparse: 'splade',
+  'multi-vector': 'token-projection',
+};
 import type { EmbedMessage, FromWorker, SessionFacts, SessionSettings } from './protocol.js';
 import { SessionThreads, startSessionWorker } from './session-threads.js';
 import { startAll } from '../../workers/start-workers.js';
@@ -62,7 +72,7 @@ export class OrtBackend implements Backend {
     const graph = prepareServingGraph(manifest.onnxPath, {
       pooling: manifest.pooling,
       poolInGraph: settings.poolInGraph ?? true,
-      kind: manifest.kind,
+      head: GRAPH_HEAD[manifest.kind],
       projection: manifest.projection,
     });
     const first = await startWorker(manifest, settings, graph);

@@ -1,14 +1,14 @@
 /**
- * The two call shapes the services use. Unary: one request, one answer, errors as statuses.
+ * The call shapes the services use. Unary: one request, one answer, errors as statuses.
  * Bidirectional streams as TEI serves them: every request message is handled concurrently (so
  * one stream's messages share batches), answers go out in request order, and the first error
  * ends the stream with its status. Memory stays bounded: at most `maxInFlight` messages are
  * being handled or waiting to be written; at the cap the stream stops reading (HTTP/2 flow
  * control then holds the client back), and a slow reader stops the writes via write() === false.
  */
-import type { Metadata, sendUnaryData, ServerDuplexStream, ServerUnaryCall } from '@grpc/grpc-js';
+import type { Metadata, sendUnaryData, ServerDuplexStream, ServerReadableStream, ServerUnaryCall } from '@grpc/grpc-js';
 import { setMaxListeners } from 'node:events';
-import { isCoalesceError } from '../../errors.js';
+import { isCoalesceError, overLimit } from '../../errors.js';
 import { callScope, decoded } from './errors.js';
 import type { MalformedMessage } from './protos.js';
 
@@ -163,4 +163,46 @@ function serveOrderedStream<Req, Res>(
     void flush();
   });
   signal.addEventListener('abort', () => fail(signal.reason), { once: true });
+}
+
+/**
+ * A client stream answered once (TEI's RerankStream: one text per message, one ranking at the
+ * end). More than `maxMessages` messages fail the call, as a request over the batch size limit does.
+ */
+export function collected<Req, Res>(handle: (requests: Req[], signal: AbortSignal) => Promise<UnaryResult<Res>>, maxMessages: number) {
+  return (call: ServerReadableStream<Req | MalformedMessage, Res>, callback: sendUnaryData<Res>): void => {
+    const scope = callScope(call);
+    const requests: Req[] = [];
+    let done = false;
+    const fail = (e: unknown) => {
+      if (done) return;
+      done = true;
+      const error = scope.failure(e);
+      scope.dispose();
+      callback(error);
+    };
+    call.on('data', (request: Req | MalformedMessage) => {
+      if (done) return;
+      try {
+        requests.push(decoded(request));
+        if (requests.length > maxMessages) {
+          throw overLimit(`Input validation error: a stream may carry at most ${maxMessages} texts (--max-client-batch-size)`, 'text');
+        }
+      } catch (e) {
+        fail(e);
+        call.destroy();
+      }
+    });
+    call.on('error', fail);
+    call.on('end', () => {
+      if (done) return;
+      handle(requests, scope.signal).then(({ response, metadata }) => {
+        if (done) return;
+        done = true;
+        scope.dispose();
+        if (metadata) call.sendMetadata(metadata);
+        callback(null, response);
+      }, fail);
+    });
+  };
 }

@@ -1,8 +1,9 @@
 /**
  * tei.v1: TEI 1.9.3's gRPC services over the Embedder facade. Request semantics follow TEI's
  * gRPC server: one input per message, proto3 defaults as TEI reads them (an unset `normalize`
- * is true, `add_special_tokens` is false unless set), streams answer in request order. Methods
- * for sparse, token-level, classifier and reranker models answer UNIMPLEMENTED.
+ * is true, `add_special_tokens` is false unless set), streams answer in request order. The
+ * task methods (sparse, token vectors, predict, rerank) are in tei-task-services.ts; a method the
+ * model's kind does not serve answers FAILED_PRECONDITION naming what the model is, as TEI.
  */
 import type { Server, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { TruncationDirection } from '../../core/types.js';
@@ -12,7 +13,8 @@ import { orderedStream, unary } from './calls.js';
 import type { GrpcDeps } from './deps.js';
 import { loadProto, PROTO_FILES, serviceDefinition } from './protos.js';
 import { protoMetadata, timingMetadata, type ProtoMetadata } from './timings.js';
-import { unimplemented } from './unimplemented.js';
+import { teiTaskMethods } from './tei-task-services.js';
+import type { ModelKind } from '../../core/model-kind.js';
 
 /** proto3 `optional` fields decode as null (or absent) when unset. */
 interface EmbedRequest {
@@ -55,8 +57,8 @@ export function truncationDirection(value: number): TruncationDirection {
   throw validation(`\`truncation_direction\` must be TRUNCATION_DIRECTION_RIGHT (0) or TRUNCATION_DIRECTION_LEFT (1), not ${value}`, 'truncation_direction');
 }
 
-/** tei.v1.ModelType: this server serves embedding models. */
-const MODEL_TYPE_EMBEDDING = 0;
+/** tei.v1.ModelType; the kinds TEI has no value for report as embedding models, as TEI reports SPLADE. */
+const MODEL_TYPE: Record<ModelKind, number> = { embedding: 0, classifier: 1, reranker: 2, sparse: 0, 'multi-vector': 0 };
 
 /** TEI rejects an empty string as it rejects an empty list. */
 function oneInput(inputs: string): string {
@@ -112,32 +114,17 @@ export function addTeiServices(server: Server, deps: GrpcDeps, streamMaxInFlight
   }
 
   // InfoResponse's fields are named as /info's: it takes those it declares; model_type is its enum.
-  const info = async () => ({ response: { ...deps.info(), model_type: MODEL_TYPE_EMBEDDING } });
-
-  const sparse = 'sparse embeddings need a SPLADE model; this server embeds dense vectors (use Embed)';
-  const all = 'token-level embeddings are not returned; this server pools each input into one vector (use Embed)';
-  const classifier = 'this server serves embedding models, not sequence classifiers';
-  const reranker = 'this server serves embedding models, not rerankers (cross-encoders)';
+  const info = async () => ({ response: { ...deps.info(), model_type: MODEL_TYPE[embedder.info.kind] } });
+  const tasks = teiTaskMethods(embedder, { direction: truncationDirection, stream, maxClientBatchSize: deps.info().max_client_batch_size });
 
   server.addService(serviceDefinition(file, 'Info'), { Info: unary(info) } as UntypedServiceImplementation);
   server.addService(serviceDefinition(file, 'Embed'), {
     Embed: unary(embed),
     EmbedStream: orderedStream(async (r: EmbedRequest, signal) => (await embed(r, signal)).response, stream),
-    EmbedSparse: unimplemented('tei.v1.Embed/EmbedSparse', sparse),
-    EmbedSparseStream: unimplemented('tei.v1.Embed/EmbedSparseStream', sparse),
-    EmbedAll: unimplemented('tei.v1.Embed/EmbedAll', all),
-    EmbedAllStream: unimplemented('tei.v1.Embed/EmbedAllStream', all),
+    ...tasks.embed,
   } as UntypedServiceImplementation);
-  server.addService(serviceDefinition(file, 'Predict'), {
-    Predict: unimplemented('tei.v1.Predict/Predict', classifier),
-    PredictPair: unimplemented('tei.v1.Predict/PredictPair', classifier),
-    PredictStream: unimplemented('tei.v1.Predict/PredictStream', classifier),
-    PredictPairStream: unimplemented('tei.v1.Predict/PredictPairStream', classifier),
-  } as UntypedServiceImplementation);
-  server.addService(serviceDefinition(file, 'Rerank'), {
-    Rerank: unimplemented('tei.v1.Rerank/Rerank', reranker),
-    RerankStream: unimplemented('tei.v1.Rerank/RerankStream', reranker),
-  } as UntypedServiceImplementation);
+  server.addService(serviceDefinition(file, 'Predict'), tasks.predict as UntypedServiceImplementation);
+  server.addService(serviceDefinition(file, 'Rerank'), tasks.rerank as UntypedServiceImplementation);
   server.addService(serviceDefinition(file, 'Tokenize'), {
     Tokenize: unary(async (r: EncodeRequest) => ({ response: await tokenize(r) })),
     TokenizeStream: orderedStream(tokenize, stream),

@@ -3,7 +3,8 @@ import type { ImageEmbedder } from '../../core/image-embedder.js';
 import type { ZeroShotClassifier } from '../../core/zero-shot.js';
 import { CoalesceError } from '../../errors.js';
 import { openaiGetRoutes, openaiRoutes } from './openai-routes.js';
-import { invocationRoutes, teiRoutes } from './tei-routes.js';
+import { teiRoutes } from './tei-routes.js';
+import { invocationRoutes, taskRoutes } from './task-routes.js';
 import { imageRoutes } from './image-routes.js';
 import { jsonReply, type GetRoute, type JsonRoute } from './json-route.js';
 import { docsRoutes } from './docs.js';
@@ -15,7 +16,7 @@ import type { AccessSpec } from './access.js';
  * What the routes call: the facades' methods, not the classes, so the same routes run beside the
  * facades on the main thread or in HTTP threads that reach them by message (threads/).
  */
-export type TextFacade = Pick<Embedder, 'info' | 'embed' | 'tokenize' | 'decode'>;
+export type TextFacade = Pick<Embedder, 'info' | 'embed' | 'tokenize' | 'decode' | 'rerank' | 'predict' | 'embedSparse' | 'embedAll'>;
 export type ImageFacade = Pick<ImageEmbedder, 'info' | 'embed'>;
 export type ClassifierFacade = Pick<ZeroShotClassifier, 'classify'>;
 export interface ImageFacades {
@@ -43,6 +44,7 @@ export interface HttpDeps {
 export function jsonRoutes(deps: HttpDeps): JsonRoute[] {
   return [
     ...teiRoutes(deps.embedder),
+    ...taskRoutes(deps.embedder, deps.modelName),
     ...invocationRoutes(deps.embedder),
     ...openaiRoutes(deps.embedder, deps.modelName, deps.images?.images),
     ...(deps.images ? imageRoutes(deps.images) : []),

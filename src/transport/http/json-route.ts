@@ -33,6 +33,8 @@ export interface JsonRoute {
   path: string;
   /** Whose error shape the route answers in. */
   style: ErrorStyle;
+  /** The route whose body and answer this one shares, for the OpenAPI document (`POST /` answers as the model kind's route). */
+  docAs?: string;
   handle(request: RouteRequest): Promise<Reply>;
 }
 

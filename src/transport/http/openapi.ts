@@ -6,12 +6,13 @@ import { z } from 'zod/v4';
 import { VERSION } from '../../version.js';
 import type { JsonRoute } from './json-route.js';
 import * as s from './schemas.js';
+import * as t from './task-schemas.js';
 
 interface PostDoc {
   summary: string;
   schema: z.ZodType;
   response: Record<string, unknown>;
-  tag: 'TEI' | 'OpenAI' | 'Images';
+  tag: 'TEI' | 'OpenAI' | 'Images' | 'Cohere';
 }
 
 const vectors = {
@@ -41,10 +42,62 @@ const openaiList = {
   },
 };
 
+const ranks = {
+  type: 'array',
+  items: { type: 'object', required: ['index', 'score'], properties: { index: { type: 'integer' }, score: { type: 'number' }, text: { type: 'string' } } },
+  description: 'Highest score first.',
+};
+const cohereRerank = {
+  type: 'object',
+  required: ['results'],
+  properties: {
+    id: { type: 'string' },
+    model: { type: 'string' },
+    results: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { index: { type: 'integer' }, relevance_score: { type: 'number' }, document: { type: 'object', properties: { text: { type: 'string' } } } },
+      },
+    },
+    usage: { type: 'object', properties: { total_tokens: { type: 'integer' } } },
+  },
+};
+const prediction = { type: 'object', properties: { label: { type: 'string' }, score: { type: 'number' } } };
+const predictions = {
+  oneOf: [
+    { type: 'array', items: prediction },
+    { type: 'array', items: { type: 'array', items: prediction } },
+  ],
+  description: 'For one input, its labels; for a list, one list per input. Highest score first.',
+};
+const sparse = {
+  type: 'array',
+  items: { type: 'array', items: { type: 'object', properties: { index: { type: 'integer' }, value: { type: 'number' } } } },
+};
+
 const POST_DOCS: Record<string, PostDoc> = {
   '/embed': { summary: 'Embed texts or token ids (TEI)', schema: s.embedRequest, response: vectors, tag: 'TEI' },
-  '/': { summary: "The model kind's route (TEI): for an embedding model, /embed", schema: s.embedRequest, response: vectors, tag: 'TEI' },
-  '/invocations': { summary: "The model kind's route (TEI, SageMaker): for an embedding model, /embed", schema: s.embedRequest, response: vectors, tag: 'TEI' },
+  '/rerank': {
+    summary: 'Rank texts by relevance to a query (TEI): a reranker (cross-encoder), or MaxSim for a multi-vector model',
+    schema: t.rerankRequest,
+    response: ranks,
+    tag: 'TEI',
+  },
+  '/v1/rerank': { summary: 'Rerank documents (Cohere / Jina API)', schema: t.cohereRerankRequest, response: cohereRerank, tag: 'Cohere' },
+  '/predict': {
+    summary: "Classify texts or text pairs (TEI): labels from the model's id2label, highest score first",
+    schema: t.predictRequest,
+    response: predictions,
+    tag: 'TEI',
+  },
+  '/embed_sparse': { summary: 'Sparse (SPLADE) vectors: the non-zero terms of each input (TEI)', schema: t.embedSparseRequest, response: sparse, tag: 'TEI' },
+  '/embed_all': {
+    summary: 'One vector per token of each input (TEI); projected and normalized for a multi-vector (ColBERT) model',
+    schema: t.embedAllRequest,
+    response: { type: 'array', items: vectors },
+    tag: 'TEI',
+  },
   '/similarity': { summary: 'Cosine similarity of a source sentence with each sentence (TEI)', schema: s.similarityRequest, response: floats, tag: 'TEI' },
   '/tokenize': {
     summary: 'Tokens of each input (TEI)',
@@ -111,7 +164,9 @@ export function openApiDocument(post: readonly JsonRoute[]): Record<string, unkn
   const paths: Record<string, unknown> = {};
   const schemas: Record<string, unknown> = { TEIError: teiError, OpenAIError: openaiError };
   for (const route of post) {
-    const doc = POST_DOCS[route.path];
+    const own = POST_DOCS[route.path];
+    const shared = route.docAs ? POST_DOCS[route.docAs] : undefined;
+    const doc = shared ? { ...shared, summary: `The model kind's route (TEI${route.path === '/invocations' ? ', SageMaker' : ''}): here ${route.docAs}` } : own;
     if (!doc) continue;
     const name = (doc.schema.meta() as { id?: string } | undefined)?.id ?? route.path;
     schemas[name] = jsonSchema(doc.schema);

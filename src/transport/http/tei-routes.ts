@@ -3,9 +3,6 @@ import { countChars, timingHeaders } from '../timing-headers.js';
 import { jsonReply, vectorsReply, type JsonRoute } from './json-route.js';
 import { decodeRequest, direction, embedRequest, parseBody, similarityRequest, splitInputs, tokenizeRequest } from './schemas.js';
 
-/** What a model of each kind answers at TEI's `POST /` and `POST /invocations`. */
-export type ModelKind = 'embed';
-
 /** TEI's /embed: texts or token ids in, vectors out. */
 export function embedHandler(embedder: TextFacade): JsonRoute['handle'] {
   return async (request) => {
@@ -83,14 +80,4 @@ export function teiRoutes(embedder: TextFacade): JsonRoute[] {
       },
     },
   ];
-}
-
-/**
- * TEI's `POST /` and SageMaker's `POST /invocations`: the model kind's own route. Embedding
- * models embed (as `@huggingface/inference`'s featureExtraction with an endpointUrl expects);
- * rerankers and classifiers will add their kind here.
- */
-export function invocationRoutes(embedder: TextFacade, kind: ModelKind = 'embed'): JsonRoute[] {
-  const byKind: Record<ModelKind, JsonRoute['handle']> = { embed: embedHandler(embedder) };
-  return ['/', '/invocations'].map((path) => ({ path, style: 'tei', handle: byKind[kind] }));
 }

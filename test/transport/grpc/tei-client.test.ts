@@ -184,7 +184,7 @@ test('Tokenize gives byte offsets and the input text of accented and emoji token
   for (const t of tokens.filter((t: any) => !t.special)) assert.equal(bytes.subarray(t.start, t.stop).toString(), t.text);
 });
 
-test('Info reports the model; methods Coalesce does not serve are UNIMPLEMENTED, naming the method', async () => {
+test('Info reports the model; methods for other model kinds answer FAILED_PRECONDITION naming what the model is', async () => {
   const info = await unary(stub('Info'), 'Info', {});
   assert.equal(info.model_type, 'MODEL_TYPE_EMBEDDING');
   assert.equal(info.max_input_length, 64);
@@ -199,8 +199,8 @@ test('Info reports the model; methods Coalesce does not serve are UNIMPLEMENTED,
     [stub('Rerank'), 'Rerank', { query: 'q', texts: ['a'] }],
   ] as const) {
     const e = await failure(unary(c, method, request));
-    assert.equal(e.code, grpc.status.UNIMPLEMENTED, method);
-    assert.match(e.details, new RegExp(`tei\\.v1\\.\\w+/${method} is not served`), method);
+    assert.equal(e.code, grpc.status.FAILED_PRECONDITION, method);
+    assert.match(e.details, /^model is not .*: this server's model is an embedding model/, method);
   }
   // A streaming one ends the stream with the status.
   const stream = embed.EmbedSparseStream();
@@ -210,8 +210,8 @@ test('Info reports the model; methods Coalesce does not serve are UNIMPLEMENTED,
     stream.write({ inputs: 'x' });
     stream.end();
   });
-  assert.equal(e.code, grpc.status.UNIMPLEMENTED);
-  assert.match(e.details, /EmbedSparseStream/);
+  assert.equal(e.code, grpc.status.FAILED_PRECONDITION);
+  assert.match(e.details, /not a sparse \(SPLADE\) model/);
   // And the server still serves.
   assert.equal((await unary(embed, 'Embed', { inputs: 'still here' })).embeddings.length, 32);
 });

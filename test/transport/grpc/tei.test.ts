@@ -237,12 +237,12 @@ test('a message over --payload-limit gets RESOURCE_EXHAUSTED, and the server kee
   assert.equal((await call(embed, 'Embed', { inputs: 'x'.repeat(PAYLOAD_LIMIT / 4), truncate: true })).embeddings.length, 32);
 });
 
-test('a call to a method Coalesce does not serve is UNIMPLEMENTED', async () => {
+test('a call to a method no service has is UNIMPLEMENTED', async () => {
   const raw = new grpc.Client(server.grpcUrl!, grpc.credentials.createInsecure());
   const e = await failure(
     new Promise((resolve, reject) =>
       raw.makeUnaryRequest(
-        '/tei.v1.Rerank/Rerank',
+        '/tei.v1.Rerank/NoSuchMethod',
         (b: Buffer) => b,
         (b: Buffer) => b,
         Buffer.alloc(0),

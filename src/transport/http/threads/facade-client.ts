@@ -96,6 +96,10 @@ export function remoteDeps(client: FacadeClient, data: HttpThreadData): HttpDeps
     embed: (request) => client.call('text.embed', [encodedOnArrival(arrival, request)]),
     tokenize: (request) => client.call('text.tokenize', [request]),
     decode: (ids, skipSpecialTokens) => client.call('text.decode', [ids, skipSpecialTokens]),
+    rerank: (request) => client.call('text.rerank', [request]),
+    predict: (request) => client.call('text.predict', [request]),
+    embedSparse: (request) => client.call('text.embedSparse', [request]),
+    embedAll: (request) => client.call('text.embedAll', [request]),
   };
   const images: ImageFacade | null = data.imageInfo ? { info: data.imageInfo, embed: (request) => client.call('images.embed', [request]) } : null;
   return {

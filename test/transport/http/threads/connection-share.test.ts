@@ -1,3 +1,4 @@
+import { noTasks } from '../../../helpers/http-deps.js';
 /** HTTP threads even out the keep-alive connections that land on them unevenly. */
 import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
@@ -23,6 +24,7 @@ test('a thread is over its share past the even share plus one, less the connecti
 
 const deps: HttpDeps = {
   embedder: {
+    ...noTasks,
     info: { id: 'fake', dimensions: 4 } as any,
     embed: async () => {
       throw new Error('unused');

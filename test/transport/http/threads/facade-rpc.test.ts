@@ -1,3 +1,4 @@
+import { noTasks } from '../../../helpers/http-deps.js';
 /** The calls between HTTP threads and the main thread, over a real MessageChannel with fake facades. */
 import assert from 'node:assert/strict';
 import { MessageChannel } from 'node:worker_threads';
@@ -19,6 +20,7 @@ function connect(deps: Partial<HttpDeps>, arrival: ArrivalEncoderSpec | null = n
   const { port1, port2 } = new MessageChannel();
   const full: HttpDeps = {
     embedder: {
+      ...noTasks,
       info: textInfo as any,
       embed: async () => {
         throw new Error('unused');
@@ -58,6 +60,7 @@ test('a call returns what the facade returned; vectors arrive packed, not with t
   const batch = new Float32Array(1024).map((_, i) => i);
   const { remote, close } = connect({
     embedder: {
+      ...noTasks,
       info: textInfo as any,
       embed: async (r) => ({ vectors: [batch.subarray(4, 8), batch.subarray(8, 12)], promptTokens: r.inputs.length * 3, timings }),
       tokenize: async () => [],
@@ -105,6 +108,7 @@ test('errors keep their kind and param; other errors (bugs) become internal erro
   let calls = 0;
   const { remote, close } = connect({
     embedder: {
+      ...noTasks,
       info: textInfo as any,
       embed: async () => {
         calls++;
@@ -136,6 +140,7 @@ test('aborting the request aborts the call on the main thread, which answers can
   let seen: CancelSignal | undefined;
   const { remote, client, close } = connect({
     embedder: {
+      ...noTasks,
       info: textInfo as any,
       embed: (r) =>
         new Promise((_, reject) => {
@@ -181,6 +186,7 @@ test('with an arrival encoder, plain ASCII texts reach the facade as token ids, 
   const { remote, close } = connect(
     {
       embedder: {
+        ...noTasks,
         info: textInfo as any,
         embed: async (r) => (seen.push(r), { vectors: [], promptTokens: 0, timings }),
         tokenize: async () => [],
