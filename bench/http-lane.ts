@@ -43,6 +43,11 @@ const CASES = [
   },
 ];
 
+/** The facade's task methods, which this benchmark's routes never call. */
+const unused = async (): Promise<never> => {
+  throw new Error('not served by this benchmark');
+};
+
 function serve(mode: Mode, dimensions: number): void {
   const vector = Float32Array.from({ length: dimensions }, (_, i) => Math.sin(i));
   const embedder: TextFacade = {
@@ -59,6 +64,9 @@ function serve(mode: Mode, dimensions: number): void {
       inputNames: [],
       outputName: 'out',
       outputKind: 'pooled',
+      kind: 'embedding',
+      labels: null,
+      problemType: 'single_label_classification',
     },
     embed: (r) =>
       new Promise((resolve) =>
@@ -68,6 +76,10 @@ function serve(mode: Mode, dimensions: number): void {
       ),
     tokenize: async () => [],
     decode: async () => [],
+    rerank: unused,
+    predict: unused,
+    embedSparse: unused,
+    embedAll: unused,
   };
   const deps: HttpDeps = { embedder, ready: () => true, modelName: 'bench', payloadLimit: 2_000_000, info: () => ({}), metrics: () => '' };
   const table = httpRoutes(deps);

@@ -25,6 +25,7 @@ from sentence_transformers import SentenceTransformer, models
 from transformers import BertConfig, BertModel
 
 from bert_vocab import bert_tokenizer
+from v4_bert import V4Bert
 
 vocab_json, out = sys.argv[1], sys.argv[2]
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -63,43 +64,7 @@ for f in os.listdir(st_dir):
 del st
 
 
-class V4Bert(torch.nn.Module):
-    """BertModel's forward as transformers 4 wrote it, on the HF model's own parameters."""
-
-    def __init__(self, m: BertModel):
-        super().__init__()
-        self.m = m
-        self.h = m.config.num_attention_heads
-        self.d = m.config.hidden_size // self.h
-        self.register_buffer("position_ids", torch.arange(MAX_LEN).unsqueeze(0), persistent=False)
-
-    def heads(self, x):
-        return x.view(x.size()[:-1] + (self.h, self.d)).permute(0, 2, 1, 3)
-
-    def forward(self, input_ids, attention_mask, token_type_ids):
-        e = self.m.embeddings
-        seq = input_ids.size(1)
-        pos = self.position_ids[:, :seq]
-        x = e.word_embeddings(input_ids) + e.token_type_embeddings(token_type_ids) + e.position_embeddings(pos)
-        x = e.LayerNorm(x)
-        ext = attention_mask[:, None, None, :].to(x.dtype)
-        ext = (1.0 - ext) * -10000.0
-        for layer in self.m.encoder.layer:
-            a = layer.attention
-            q = self.heads(a.self.query(x))
-            k = self.heads(a.self.key(x))
-            v = self.heads(a.self.value(x))
-            scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.d)
-            probs = torch.nn.functional.softmax(scores + ext, dim=-1)
-            ctx = torch.matmul(probs, v).permute(0, 2, 1, 3).contiguous()
-            ctx = ctx.view(ctx.size()[:-2] + (self.h * self.d,))
-            x = a.output.LayerNorm(a.output.dense(ctx) + x)
-            inter = torch.nn.functional.gelu(layer.intermediate.dense(x))
-            x = layer.output.LayerNorm(layer.output.dense(inter) + x)
-        return x
-
-
-v4 = V4Bert(bert).eval()
+v4 = V4Bert(bert, MAX_LEN).eval()
 check = tokenizer(["hello world", "a somewhat longer sentence for the check", "x"], padding=True, return_tensors="pt")
 with torch.no_grad():
     ref = bert(**check).last_hidden_state
