@@ -12,7 +12,7 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { flagValue } from '../args.js';
-import { runLoad } from '../load.js';
+import { runLoad, type LoadResult } from '../load.js';
 import { startServer } from '../server-process.js';
 import type { Driver } from '../drivers/types.js';
 import { runChild } from './child.js';
@@ -63,9 +63,9 @@ function metric(text: string, name: string): number {
 }
 
 const server = await startServer({ model: MODEL, intraOpThreads: 0, extraArgs: SERVER_ARGS, startTimeoutS: 600 });
-let served;
-let check;
-let meanBatch;
+let served: LoadResult;
+let check: { maxAbsDiff: number; spearman: number } | undefined;
+let meanBatch = NaN;
 try {
   const requests = work.queries.map((q, i) => [q, ...work.documents[i]]);
   served = await runLoad(
