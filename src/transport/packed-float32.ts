@@ -14,8 +14,3 @@ export function vectorsToPackedFloat32(vectors: readonly Float32Array[]): { byte
   vectors.forEach((v, i) => out.set(v, i * dimensions));
   return { bytes: new Uint8Array(out.buffer), dimensions };
 }
-
-/** OpenAI's base64 encoding: the float32 bytes of one vector, read in place. */
-export function vectorToBase64(v: Float32Array): string {
-  return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
-}
