@@ -7,8 +7,9 @@
  * - ubinary: one bit per dimension, 1 where x > 0, packed 8 per byte, first dimension in the
  *   most significant bit (np.packbits); binary: the same bytes minus 128, as int8.
  * The arithmetic is float32 as numpy does it on float32 embeddings and ranges. Where numpy's
- * casts are undefined, these clamp: a value outside its range gives 0 or 255 (-128 or 127), a
- * dimension whose min equals its max gives the lowest code. Rows whose width is not a multiple
+ * casts are undefined, these clamp: a value outside its range gives 0 or 255 (-128 or 127); a
+ * dimension whose min equals its max is a step (the lowest code up to that value, the top code
+ * above it). Rows whose width is not a multiple
  * of 8 are padded with 0 bits at their end (np.packbits on each row).
  */
 
@@ -41,7 +42,7 @@ export function quantizeUint8(v: ArrayLike<number>, ranges: Ranges): Uint8Array 
   const out = new Uint8Array(v.length);
   for (let i = 0; i < v.length; i++) {
     const q = Math.trunc(scaled(v[i], ranges.min[i], ranges.max[i]));
-    out[i] = q > 255 ? 255 : q > 0 ? q : 0; // NaN (min == max) and below-range values: 0
+    out[i] = q > 255 ? 255 : q > 0 ? q : 0; // NaN (x == min == max) and below-range values: 0
   }
   return out;
 }
