@@ -41,7 +41,8 @@ function inCohereTerms(e: unknown): unknown {
     .replace(/`inputs(\[\d+\])?`/g, '`texts$1`')
     .replace(/`dimensions`/g, '`output_dimension`')
     .replace('Set `truncate` to true to cut it.', 'Set `truncate` to "END" or "START" to cut it.');
-  const param = e.param === 'inputs' ? 'texts' : e.param === 'dimensions' ? 'output_dimension' : e.param;
+  // An empty list is the only input this route takes: `texts`, whether or not the core named it.
+  const param = e.param === 'inputs' || (e.kind === 'empty' && !e.param) ? 'texts' : e.param === 'dimensions' ? 'output_dimension' : e.param;
   return new CoalesceError(e.kind, message, param);
 }
 
