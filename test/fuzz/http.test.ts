@@ -21,7 +21,7 @@ before(async () => {
 });
 after(() => server.close());
 
-const PATHS = ['/embed', '/embed_all', '/embed_sparse', '/v1/embeddings', '/tokenize', '/decode', '/predict', '/rerank', '/', '/no-such-route'];
+const PATHS = ['/embed', '/embed_all', '/embed_sparse', '/v1/embeddings', '/v2/embed', '/tokenize', '/decode', '/predict', '/rerank', '/', '/no-such-route'];
 const FIELDS = [
   'inputs',
   'input',
@@ -32,6 +32,10 @@ const FIELDS = [
   'dimensions',
   'prompt_name',
   'encoding_format',
+  'ranges',
+  'embedding_types',
+  'output_dimension',
+  'input_type',
   'model',
   'add_special_tokens',
   'skip_special_tokens',
