@@ -120,6 +120,8 @@ const property = fc.asyncProperty(generated, async (g) => {
     assert.match(r.type, /application\/json/, `${r.status} ${r.text.slice(0, 200)}`);
     const json = JSON.parse(r.text);
     if (g.path.startsWith('/v1/') && r.status !== 404) assert.equal(typeof json.error?.message, 'string', r.text.slice(0, 200));
+    // Cohere's error shape: a message.
+    else if (g.path.startsWith('/v2/')) assert.equal(typeof json.message, 'string', r.text.slice(0, 200));
     else assert.ok(typeof json.error === 'string' || typeof json.error?.message === 'string', r.text.slice(0, 200));
   }
 });
