@@ -296,7 +296,8 @@ function markdown(report: { date: string; commit: string; machine: string; queri
   lines.push(
     '- base64 is the float32 bytes: it must match float exactly (Spearman 1, recall 1).',
     '- "codes mapped back to floats" is what the ranges allow at best; "dot of the codes" is what an int8 inner-product index computes without them (each dimension weighted by its range).',
-    '- The test/fixtures models have random weights: their rankings say how the encodings treat vectors of that shape, not how a trained model retrieves.',
+    '- `models/default` is the embedded default model (static embeddings from GloVe vectors); the test/fixtures models have random weights: their rankings say how the encodings treat vectors of that shape, not how a trained model retrieves.',
+    '- The half-width runs cut the vectors (`output_dimension`) and normalize them again; the server takes int8 / uint8 ranges from its calibration vectors cut and normalized the same way.',
     '',
   );
   return lines.join('\n');
