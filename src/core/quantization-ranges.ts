@@ -113,7 +113,10 @@ export function rangesForRequest(server: QuantizationRanges | null | undefined, 
     return sliceRanges({ min: Float32Array.from(min), max: Float32Array.from(max) }, request.width);
   }
   if (!server) {
-    throw validation(`int8 and uint8 need ranges: this server has none (started with no calibration), so pass \`${field}\` ({"min": [...], "max": [...]})`, field);
+    throw validation(
+      `int8 and uint8 need ranges: this server has none (started with no calibration), so pass \`${field}\` ({"min": [...], "max": [...]})`,
+      field,
+    );
   }
   return server.rangesFor(request.width, request.normalize);
 }
@@ -121,11 +124,13 @@ export function rangesForRequest(server: QuantizationRanges | null | undefined, 
 /** Why `r` is not a valid ranges object of `width` dimensions; null when it is. */
 function rangesProblem(r: Partial<GivenRanges> | null, width: number): string | null {
   if (r === null || typeof r !== 'object' || !Array.isArray(r.min) || !Array.isArray(r.max)) return 'must be an object {"min": [...], "max": [...]}';
-  if (r.min.length !== width || r.max.length !== width) return `must have ${width} values in \`min\` and in \`max\` (given ${r.min.length} and ${r.max.length})`;
+  if (r.min.length !== width || r.max.length !== width)
+    return `must have ${width} values in \`min\` and in \`max\` (given ${r.min.length} and ${r.max.length})`;
   for (let i = 0; i < width; i++) {
     const lo = r.min[i];
     const hi = r.max[i];
-    if (typeof lo !== 'number' || typeof hi !== 'number' || !Number.isFinite(lo) || !Number.isFinite(hi)) return `has a value that is not a finite number at index ${i}`;
+    if (typeof lo !== 'number' || typeof hi !== 'number' || !Number.isFinite(lo) || !Number.isFinite(hi))
+      return `has a value that is not a finite number at index ${i}`;
     if (lo > hi) return `has min ${lo} above max ${hi} at index ${i}`;
   }
   return null;

@@ -42,7 +42,8 @@ export function quantizeUint8(v: ArrayLike<number>, ranges: Ranges): Uint8Array 
   const out = new Uint8Array(v.length);
   for (let i = 0; i < v.length; i++) {
     const q = Math.trunc(scaled(v[i], ranges.min[i], ranges.max[i]));
-    out[i] = q > 255 ? 255 : q > 0 ? q : 0; // NaN (x == min == max) and below-range values: 0
+    // biome-ignore lint/complexity/useMathMinMax: NaN (x == min == max) must give the lowest code, which Math.min/max would not
+    out[i] = q > 255 ? 255 : q > 0 ? q : 0;
   }
   return out;
 }
@@ -52,6 +53,7 @@ export function quantizeInt8(v: ArrayLike<number>, ranges: Ranges): Int8Array {
   const out = new Int8Array(v.length);
   for (let i = 0; i < v.length; i++) {
     const q = Math.trunc(f(scaled(v[i], ranges.min[i], ranges.max[i]) - 128));
+    // biome-ignore lint/complexity/useMathMinMax: NaN (x == min == max) must give -128, which Math.min/max would not
     out[i] = q > 127 ? 127 : q > -128 ? q : -128;
   }
   return out;

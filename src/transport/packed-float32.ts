@@ -1,6 +1,6 @@
 /**
- * Vectors as little-endian float32 bytes, shared by HTTP (octet-stream answers, OpenAI base64)
- * and gRPC (coalesce.v1 packed matrices). Float32Array is host-endian; every platform Node ships
+ * Vectors as little-endian float32 bytes, shared by HTTP (octet-stream answers) and, through
+ * vector-encodings.ts, base64 and gRPC (coalesce.v1 packed matrices). Float32Array is host-endian; every platform Node ships
  * on is little-endian, which is checked once at load.
  */
 if (new Uint8Array(new Float32Array([1]).buffer)[3] !== 0x3f) {

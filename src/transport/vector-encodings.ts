@@ -5,6 +5,8 @@
  */
 import { encodeVector, needsRanges, type EncodedVector, type Encoding } from '../core/quantize.js';
 import { rangesForRequest, type GivenRanges, type QuantizationRanges } from '../core/quantization-ranges.js';
+// Float rows leave as their bytes in place: packed-float32.ts checks at load that the host is little-endian.
+import './packed-float32.js';
 
 export interface EncodeRequest {
   encoding: Encoding;

@@ -142,18 +142,21 @@ test('property: quantization keeps order within a dimension', () => {
 
 test('property: calibration vectors themselves quantize with min -> lowest code and max -> the top codes', () => {
   fc.assert(
-    fc.property(fc.integer({ min: 1, max: 16 }).chain((n) => fc.array(floats(n), { minLength: 2, maxLength: 10 })), (rows) => {
-      const vectors = rows.map((r) => Float32Array.from(r));
-      const ranges = rangesOf(vectors);
-      for (let i = 0; i < ranges.min.length; i++) {
-        for (const v of vectors) assert.ok(v[i] >= ranges.min[i] && v[i] <= ranges.max[i]);
-        if (ranges.max[i] === ranges.min[i]) continue;
-        const lo = Float32Array.from(ranges.min);
-        const hi = Float32Array.from(ranges.max);
-        assert.equal(quantizeUint8(lo, ranges)[i], 0);
-        assert.ok(quantizeUint8(hi, ranges)[i] >= 254);
-        assert.equal(quantizeInt8(lo, ranges)[i], -128);
-      }
-    }),
+    fc.property(
+      fc.integer({ min: 1, max: 16 }).chain((n) => fc.array(floats(n), { minLength: 2, maxLength: 10 })),
+      (rows) => {
+        const vectors = rows.map((r) => Float32Array.from(r));
+        const ranges = rangesOf(vectors);
+        for (let i = 0; i < ranges.min.length; i++) {
+          for (const v of vectors) assert.ok(v[i] >= ranges.min[i] && v[i] <= ranges.max[i]);
+          if (ranges.max[i] === ranges.min[i]) continue;
+          const lo = Float32Array.from(ranges.min);
+          const hi = Float32Array.from(ranges.max);
+          assert.equal(quantizeUint8(lo, ranges)[i], 0);
+          assert.ok(quantizeUint8(hi, ranges)[i] >= 254);
+          assert.equal(quantizeInt8(lo, ranges)[i], -128);
+        }
+      },
+    ),
   );
 });

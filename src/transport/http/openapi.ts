@@ -28,7 +28,9 @@ const encodedVectors = {
   description:
     'One vector per input: floats, or integers for int8 / uint8 / binary / ubinary, or a base64 string of the float32 bytes. With `Accept: application/octet-stream`, the rows back to back (headers x-embedding-encoding, x-embedding-dimensions, x-embedding-row-bytes, x-embedding-count).',
 };
-const byType = Object.fromEntries(['float', 'int8', 'uint8', 'binary', 'ubinary', 'base64'].map((t) => [t, { type: 'array', items: t === 'float' ? floats : t === 'base64' ? base64 : ints }]));
+const byType = Object.fromEntries(
+  ['float', 'int8', 'uint8', 'binary', 'ubinary', 'base64'].map((t) => [t, { type: 'array', items: t === 'float' ? floats : t === 'base64' ? base64 : ints }]),
+);
 const cohereEmbedResponse = {
   type: 'object',
   required: ['id', 'embeddings', 'texts', 'meta'],

@@ -139,7 +139,9 @@ export const cohereEmbedRequest = z
         error: 'must be "search_query", "search_document", "classification" or "clustering"',
       })
       .nullish()
-      .meta({ description: "Applies the model's prompt of the same name (config_sentence_transformers.json) when it has one; otherwise the server's default prompt." }),
+      .meta({
+        description: "Applies the model's prompt of the same name (config_sentence_transformers.json) when it has one; otherwise the server's default prompt.",
+      }),
     embedding_types: cohereEmbeddingTypes,
     output_dimension: z
       .int({ error: 'must be an integer' })

@@ -55,7 +55,12 @@ test('the response has Cohere v2 shape: id, embeddings by type, texts, meta with
 test('embedding_types defaults to float; output_dimension cuts and normalizes again', async () => {
   const plain = await post(server.httpUrl, '/v2/embed', { texts: TEXTS, input_type: 'classification' });
   assert.deepEqual(Object.keys(plain.json.embeddings), ['float']);
-  const cut = await post(server.httpUrl, '/v2/embed', { texts: TEXTS, input_type: 'classification', embedding_types: ['float', 'ubinary'], output_dimension: 8 });
+  const cut = await post(server.httpUrl, '/v2/embed', {
+    texts: TEXTS,
+    input_type: 'classification',
+    embedding_types: ['float', 'ubinary'],
+    output_dimension: 8,
+  });
   assert.equal(cut.status, 200);
   for (const v of cut.json.embeddings.float) {
     assert.equal(v.length, 8);

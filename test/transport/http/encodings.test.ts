@@ -81,7 +81,9 @@ test('int8 and uint8 use ranges calibrated at start from the built-in texts, sha
     // The calibration, redone here: the built-in texts embedded raw, cut, normalized; per-dimension min and max.
     const raw: number[][] = [];
     for (let at = 0; at < CALIBRATION_TEXTS.length; at += 32) {
-      raw.push(...((await post(server.httpUrl, '/embed', { inputs: CALIBRATION_TEXTS.slice(at, at + 32), normalize: false, truncate: true })).json as number[][]));
+      raw.push(
+        ...((await post(server.httpUrl, '/embed', { inputs: CALIBRATION_TEXTS.slice(at, at + 32), normalize: false, truncate: true })).json as number[][]),
+      );
     }
     const shaped = raw.map((v) => l2(v.slice(0, dimensions ?? v.length)));
     const min = shaped[0].map((_, d) => Math.min(...shaped.map((v) => v[d])));
