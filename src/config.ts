@@ -401,6 +401,20 @@ export const OPTIONS = {
     default: null,
     doc: 'Text prepended to every input whose request names no prompt (e.g. "query: "). Excludes --default-prompt-name.',
   }),
+  quantizationCalibration: opt<boolean>({
+    flag: '--quantization-calibration',
+    env: 'QUANTIZATION_CALIBRATION',
+    type: 'bool',
+    default: true,
+    doc: "Embed the built-in calibration texts at start, before /health turns 200, to find each dimension's range for int8 / uint8 output encodings. false: no server ranges (unless --quantization-ranges); int8 / uint8 requests must then bring their own `ranges`.",
+  }),
+  quantizationRanges: opt<string | null>({
+    flag: '--quantization-ranges',
+    env: 'QUANTIZATION_RANGES',
+    type: 'string',
+    default: null,
+    doc: 'A JSON file `{"min": [...], "max": [...]}` with one value per model dimension: the ranges of int8 / uint8 output encodings, instead of calibrating at start (cut to a request\'s `dimensions`).',
+  }),
   servedModelName: opt<string | null>({
     flag: '--served-model-name',
     env: 'SERVED_MODEL_NAME',

@@ -27,6 +27,7 @@ import { httpWhere, serveHttp, type HttpServing } from './transport/http/serve.j
 import { hostPort, reachableHostPort } from './transport/host-port.js';
 import { startGrpcServer, type GrpcServer } from './transport/grpc/server.js';
 import { modelInfo, servedModelName } from './model-info.js';
+import { startQuantization, withQuantization } from './quantization-setup.js';
 
 export interface Coalesce {
   embedder: Embedder;
@@ -167,12 +168,14 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
   // Warm-up through the whole path: /health turns 200 only after a real model call succeeded.
   embedder.markReady(true);
   await warmUp(embedder).catch(failStart);
+  // Calibration embeds texts: only a dense embedding model has ranges to quantize with.
+  const quantization = embedder.info.kind === 'embedding' ? await startQuantization(config, embedder, log).catch(failStart) : null;
 
   images = vl ? await startImageServing(vl, config, { backend, embedder }, metrics, log).catch(failStart) : null;
 
   let draining = false;
   const modelName = servedModelName(config, id);
-  const served = modelInfo({
+  const servedModel = modelInfo({
     config,
     id,
     dir,
@@ -185,6 +188,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     settings,
     backend: { sessions: backend.sessions, removesPadding: backend.removesPadding },
   });
+  const served = withQuantization(servedModel, quantization);
   const httpDeps: HttpDeps = {
     access: { apiKeys: ApiKeys.parse(config.apiKey), protectMetrics: config.apiKeyMetrics, corsOrigins: ApiKeys.parse(config.corsAllowOrigin) },
     images: images ? { images: images.images, classifier: images.classifier } : undefined,
@@ -194,6 +198,8 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     payloadLimit: config.payloadLimit,
     metrics: () => metrics.render(),
     info: served,
+    quantization,
+    promptNames: Object.keys(prompts.prompts),
   };
   const http: HttpServing = await serveHttp(httpDeps, {
     hostname: config.hostname,
@@ -213,7 +219,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
   let grpc: GrpcServer | null = null;
   if (config.grpcUdsPath || config.grpcPort >= 0) {
     grpc = await startGrpcServer(
-      { embedder, info: served, payloadLimit: config.payloadLimit, apiKeys: ApiKeys.parse(config.apiKey) },
+      { embedder, info: served, payloadLimit: config.payloadLimit, apiKeys: ApiKeys.parse(config.apiKey), quantization },
       config.hostname,
       config.grpcPort,
       config.grpcUdsPath ? { path: config.grpcUdsPath, mode: config.udsMode } : undefined,

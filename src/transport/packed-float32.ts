@@ -1,6 +1,6 @@
 /**
- * Vectors as little-endian float32 bytes, shared by HTTP (octet-stream answers, OpenAI base64)
- * and gRPC (coalesce.v1 packed matrices). Float32Array is host-endian; every platform Node ships
+ * Vectors as little-endian float32 bytes, shared by HTTP (octet-stream answers) and, through
+ * vector-encodings.ts, base64 and gRPC (coalesce.v1 packed matrices). Float32Array is host-endian; every platform Node ships
  * on is little-endian, which is checked once at load.
  */
 if (new Uint8Array(new Float32Array([1]).buffer)[3] !== 0x3f) {
@@ -13,9 +13,4 @@ export function vectorsToPackedFloat32(vectors: readonly Float32Array[]): { byte
   const out = new Float32Array(vectors.length * dimensions);
   vectors.forEach((v, i) => out.set(v, i * dimensions));
   return { bytes: new Uint8Array(out.buffer), dimensions };
-}
-
-/** OpenAI's base64 encoding: the float32 bytes of one vector, read in place. */
-export function vectorToBase64(v: Float32Array): string {
-  return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
 }

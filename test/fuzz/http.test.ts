@@ -21,7 +21,7 @@ before(async () => {
 });
 after(() => server.close());
 
-const PATHS = ['/embed', '/embed_all', '/embed_sparse', '/v1/embeddings', '/tokenize', '/decode', '/predict', '/rerank', '/', '/no-such-route'];
+const PATHS = ['/embed', '/embed_all', '/embed_sparse', '/v1/embeddings', '/v2/embed', '/tokenize', '/decode', '/predict', '/rerank', '/', '/no-such-route'];
 const FIELDS = [
   'inputs',
   'input',
@@ -32,6 +32,10 @@ const FIELDS = [
   'dimensions',
   'prompt_name',
   'encoding_format',
+  'ranges',
+  'embedding_types',
+  'output_dimension',
+  'input_type',
   'model',
   'add_special_tokens',
   'skip_special_tokens',
@@ -116,6 +120,8 @@ const property = fc.asyncProperty(generated, async (g) => {
     assert.match(r.type, /application\/json/, `${r.status} ${r.text.slice(0, 200)}`);
     const json = JSON.parse(r.text);
     if (g.path.startsWith('/v1/') && r.status !== 404) assert.equal(typeof json.error?.message, 'string', r.text.slice(0, 200));
+    // Cohere's error shape: a message.
+    else if (g.path.startsWith('/v2/')) assert.equal(typeof json.message, 'string', r.text.slice(0, 200));
     else assert.ok(typeof json.error === 'string' || typeof json.error?.message === 'string', r.text.slice(0, 200));
   }
 });

@@ -1,10 +1,13 @@
 /**
  * coalesce.v1.Coalesce: the no-JSON fast path. A batch of texts per call, the vectors back as one
- * packed little-endian float32 matrix, so neither side converts floats one by one.
+ * packed little-endian float32 matrix, so neither side converts floats one by one; or, when
+ * asked, as int8 / uint8 / sign-bit rows (vector-encodings.ts).
  */
 import type { Server, UntypedServiceImplementation } from '@grpc/grpc-js';
-import { vectorsToPackedFloat32 } from '../packed-float32.js';
+import { validation } from '../../errors.js';
+import type { Encoding } from '../../core/quantize.js';
 import { countChars } from '../timing-headers.js';
+import { packRows, vectorEncoder } from '../vector-encodings.js';
 import { orderedStream, unary } from './calls.js';
 import type { GrpcDeps } from './deps.js';
 import { loadProto, PROTO_FILES, serviceDefinition } from './protos.js';
@@ -18,6 +21,8 @@ interface EmbedBatchRequest {
   truncation_direction: number;
   dimensions: number | null;
   prompt_name: string | null;
+  encoding: number;
+  ranges: { min: number[]; max: number[] } | null;
 }
 
 interface EmbedBatchResponse {
@@ -25,6 +30,17 @@ interface EmbedBatchResponse {
   rows: number;
   dimensions: number;
   metadata: ProtoMetadata;
+  encoding: number;
+  row_bytes: number;
+}
+
+/** coalesce.v1.Encoding's numbers. */
+const ENCODING_BY_NUMBER: readonly Encoding[] = ['float', 'int8', 'uint8', 'binary', 'ubinary'];
+
+function encodingOf(value: number | undefined): Encoding {
+  const encoding = ENCODING_BY_NUMBER[value ?? 0];
+  if (!encoding) throw validation(`\`encoding\` ${value} is not a coalesce.v1.Encoding (0 to ${ENCODING_BY_NUMBER.length - 1})`, 'encoding');
+  return encoding;
 }
 
 export function addCoalesceService(server: Server, deps: GrpcDeps, streamMaxInFlight: number): string[] {
@@ -32,22 +48,30 @@ export function addCoalesceService(server: Server, deps: GrpcDeps, streamMaxInFl
   const file = loadProto(PROTO_FILES.coalesce);
 
   async function embedBatch(request: EmbedBatchRequest, signal: AbortSignal) {
+    const normalize = request.normalize ?? true;
+    const dimensions = request.dimensions ?? undefined;
+    const encoding = encodingOf(request.encoding);
+    const ranges = request.ranges ? { min: request.ranges.min ?? [], max: request.ranges.max ?? [] } : undefined;
+    const modelDimensions = embedder.info.dimensions;
+    const encode = vectorEncoder({ encoding, ranges, dimensions, normalize, modelDimensions }, deps.quantization);
     const result = await embedder.embed({
       inputs: request.inputs,
-      normalize: request.normalize ?? true,
+      normalize,
       truncate: request.truncate ?? undefined,
       truncationDirection: truncationDirection(request.truncation_direction),
-      dimensions: request.dimensions ?? undefined,
+      dimensions,
       promptName: request.prompt_name ?? undefined,
       signal,
     });
-    const { bytes, dimensions } = vectorsToPackedFloat32(result.vectors);
+    const packed = packRows(encode(result.vectors));
     const chars = countChars(request.inputs);
     const response: EmbedBatchResponse = {
-      embeddings: bytes,
+      embeddings: packed.bytes,
       rows: result.vectors.length,
-      dimensions,
+      dimensions: result.vectors.length > 0 ? result.vectors[0].length : 0,
       metadata: protoMetadata(result.timings, result.promptTokens, chars),
+      encoding: request.encoding ?? 0,
+      row_bytes: packed.rowBytes,
     };
     return { response, metadata: timingMetadata(result.timings, result.promptTokens, chars, embedder.info.device) };
   }

@@ -1,5 +1,6 @@
 import type { Embedder } from '../../core/embedder.js';
 import type { ServedModelInfo } from '../../core/types.js';
+import type { QuantizationRanges } from '../../core/quantization-ranges.js';
 
 /** What the gRPC services need from the composition root; the core only through the Embedder facade. */
 export interface GrpcDeps {
@@ -12,4 +13,6 @@ export interface GrpcDeps {
   apiKeys?: string[];
   /** Messages of one stream handled at once. Default: enough to fill one batch (--max-batch-requests). */
   streamMaxInFlight?: number;
+  /** int8/uint8 ranges (calibrated at start, or from --quantization-ranges); unset: requests must bring theirs. */
+  quantization?: QuantizationRanges | null;
 }

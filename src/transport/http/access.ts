@@ -54,7 +54,10 @@ export function accessListener(spec: AccessSpec | undefined, next: RequestListen
 }
 
 function unauthorized(req: IncomingMessage, res: ServerResponse, path: string): void {
-  const reply = errorReply(new CoalesceError('unauthorized', UNAUTHORIZED_MESSAGE), path.startsWith('/v1/') ? 'openai' : 'tei');
+  const reply = errorReply(
+    new CoalesceError('unauthorized', UNAUTHORIZED_MESSAGE),
+    path.startsWith('/v1/') ? 'openai' : path.startsWith('/v2/') ? 'cohere' : 'tei',
+  );
   // The body is not read: drop the connection's keep-alive so an unread upload cannot desynchronize it.
   res.writeHead(reply.status, { ...reply.headers, 'www-authenticate': 'Bearer', connection: 'close' });
   res.end(reply.body);

@@ -2,7 +2,9 @@ import type { Embedder } from '../../core/embedder.js';
 import type { ImageEmbedder } from '../../core/image-embedder.js';
 import type { ZeroShotClassifier } from '../../core/zero-shot.js';
 import { CoalesceError } from '../../errors.js';
+import type { QuantizationRanges } from '../../core/quantization-ranges.js';
 import { openaiGetRoutes, openaiRoutes } from './openai-routes.js';
+import { cohereRoutes } from './cohere-routes.js';
 import { teiRoutes } from './tei-routes.js';
 import { invocationRoutes, taskRoutes } from './task-routes.js';
 import { imageRoutes } from './image-routes.js';
@@ -38,15 +40,20 @@ export interface HttpDeps {
   images?: ImageFacades;
   /** API keys and CORS, checked before any route. */
   access?: AccessSpec;
+  /** int8/uint8 ranges (calibrated at start, or from --quantization-ranges); unset: requests must bring theirs. */
+  quantization?: QuantizationRanges | null;
+  /** The model's prompt names, which Cohere's `input_type` may pick. */
+  promptNames?: readonly string[];
 }
 
-/** Every POST route with a JSON body: TEI's, OpenAI's and, for image-text models, the image routes. */
+/** Every POST route with a JSON body: TEI's, OpenAI's, Cohere's and, for image-text models, the image routes. */
 export function jsonRoutes(deps: HttpDeps): JsonRoute[] {
   return [
-    ...teiRoutes(deps.embedder),
+    ...teiRoutes(deps.embedder, deps.quantization),
     ...taskRoutes(deps.embedder, deps.modelName),
-    ...invocationRoutes(deps.embedder),
-    ...openaiRoutes(deps.embedder, deps.modelName, deps.images?.images),
+    ...invocationRoutes(deps.embedder, deps.quantization),
+    ...openaiRoutes(deps.embedder, deps.modelName, deps.images?.images, deps.quantization),
+    ...cohereRoutes(deps.embedder, deps.promptNames ?? [], deps.quantization),
     ...(deps.images ? imageRoutes(deps.images) : []),
   ];
 }

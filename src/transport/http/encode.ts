@@ -1,12 +1,17 @@
 /** Fast response encodings for vectors. */
-import { vectorToBase64 } from '../packed-float32.js';
+import type { EncodedVector, Encoding } from '../../core/quantize.js';
+import { base64Of, intsJson } from '../vector-encodings.js';
 import { vectorToJsonString } from './float-json.js';
 
-/** OpenAI's response body: one embedding object per vector, floats or base64 as asked. */
-export function openaiListBody(vectors: readonly Float32Array[], format: 'float' | 'base64', model: string, promptTokens: number): string {
-  const data = vectors.map(
-    (v, index) => `{"object":"embedding","index":${index},"embedding":${format === 'base64' ? JSON.stringify(vectorToBase64(v)) : vectorToJsonString(v)}}`,
-  );
+/** One encoded vector as JSON: floats, a base64 string of its bytes, or integers (int8, uint8, binary, ubinary). */
+export function encodedVectorJson(v: EncodedVector, encoding: Encoding): string {
+  if (encoding === 'base64') return JSON.stringify(base64Of(v));
+  return v instanceof Float32Array ? vectorToJsonString(v) : intsJson(v);
+}
+
+/** OpenAI's response body: one embedding object per vector, in the encoding asked for (encodeVectors gave it). */
+export function openaiListBody(vectors: readonly EncodedVector[], format: Encoding, model: string, promptTokens: number): string {
+  const data = vectors.map((v, index) => `{"object":"embedding","index":${index},"embedding":${encodedVectorJson(v, format)}}`);
   const usage = { prompt_tokens: promptTokens, total_tokens: promptTokens };
   return `{"object":"list","data":[${data.join(',')}],"model":${JSON.stringify(model)},"usage":${JSON.stringify(usage)}}`;
 }

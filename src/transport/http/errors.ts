@@ -45,16 +45,18 @@ const OPENAI_TYPE: Record<ErrorKind, string> = {
   internal: 'server_error',
 };
 
-export type ErrorStyle = 'tei' | 'openai';
+export type ErrorStyle = 'tei' | 'openai' | 'cohere';
 
-/** OpenAI answers 400 to every request it finds invalid, where TEI answers 422. */
+/** OpenAI (and Cohere) answer 400 to every request they find invalid, where TEI answers 422. */
 const OPENAI_STATUS: Partial<Record<ErrorKind, number>> = { validation: 400, over_limit: 400, tokenizer: 400, model_kind: 400 };
 
 export function httpStatus(error: CoalesceError, style: ErrorStyle): number {
-  return (style === 'openai' ? OPENAI_STATUS[error.kind] : undefined) ?? HTTP_STATUS[error.kind];
+  return (style === 'tei' ? undefined : OPENAI_STATUS[error.kind]) ?? HTTP_STATUS[error.kind];
 }
 
 export function errorBody(error: CoalesceError, style: ErrorStyle): unknown {
+  // Cohere's error body is a message; the field and the kind ride along for clients that look.
+  if (style === 'cohere') return { message: error.message, error_type: ERROR_TYPE[error.kind], param: error.param ?? null };
   if (style === 'openai') {
     return { error: { message: error.message, type: OPENAI_TYPE[error.kind], param: error.param ?? null, code: ERROR_TYPE[error.kind] } };
   }

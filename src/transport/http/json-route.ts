@@ -5,7 +5,9 @@
 import { toCoalesceError } from '../../errors.js';
 import type { CancelSignal } from '../../core/cancellation.js';
 import { vectorsToPackedFloat32 } from '../packed-float32.js';
-import { acceptsPackedFloat32 } from './encode.js';
+import type { EncodedVector, Encoding } from '../../core/quantize.js';
+import { packRows } from '../vector-encodings.js';
+import { acceptsPackedFloat32, encodedVectorJson } from './encode.js';
 import { errorBody, httpStatus, type ErrorStyle } from './errors.js';
 import { vectorsToJsonBytes } from './float-json.js';
 import type { Body } from './parse.js';
@@ -72,4 +74,29 @@ export function vectorsReply(request: RouteRequest, vectors: readonly Float32Arr
     return { status: 200, headers, body: packed.bytes };
   }
   return encodedJsonReply(vectorsToJsonBytes(vectors), headers);
+}
+
+/**
+ * /embed with an `encoding_format` other than float: JSON rows (integers, or base64 strings), or
+ * with `Accept: application/octet-stream` the rows' bytes back to back. `dimensions` is the
+ * vectors' width before encoding; x-embedding-row-bytes says how many bytes each row takes.
+ */
+export function encodedVectorsReply(
+  request: RouteRequest,
+  rows: readonly EncodedVector[],
+  encoding: Encoding,
+  dimensions: number,
+  headers: Record<string, string>,
+): Reply {
+  if (encoding === 'float') return vectorsReply(request, rows as Float32Array[], headers);
+  if (acceptsPackedFloat32(request.header('accept'))) {
+    const packed = packRows(rows);
+    headers['content-type'] = 'application/octet-stream';
+    headers['x-embedding-count'] = String(rows.length);
+    headers['x-embedding-dimensions'] = String(rows.length > 0 ? dimensions : 0);
+    headers['x-embedding-encoding'] = encoding === 'base64' ? 'float' : encoding;
+    headers['x-embedding-row-bytes'] = String(packed.rowBytes);
+    return { status: 200, headers, body: packed.bytes };
+  }
+  return encodedJsonReply(`[${rows.map((row) => encodedVectorJson(row, encoding)).join(',')}]`, headers);
 }

@@ -5,6 +5,8 @@ import { openaiListBody } from './encode.js';
 import { openaiImageEmbeddings, wantsImages } from './image-routes.js';
 import { encodedJsonReply, jsonReply, type GetRoute, type JsonRoute } from './json-route.js';
 import { openaiEmbeddingsRequest, parseBody, splitInputs } from './schemas.js';
+import type { QuantizationRanges } from '../../core/quantization-ranges.js';
+import { vectorEncoder } from '../vector-encodings.js';
 
 /**
  * OpenAI's embeddings API, so the official SDK works unchanged. The SDK asks for base64 by
@@ -29,7 +31,7 @@ function inOpenaiTerms(e: unknown): unknown {
 }
 
 /** `images`: the image tower of an image-text model; inputs may then be images (see image-routes.ts). */
-export function openaiRoutes(embedder: TextFacade, modelName: string, images?: ImageFacade): JsonRoute[] {
+export function openaiRoutes(embedder: TextFacade, modelName: string, images?: ImageFacade, quantization?: QuantizationRanges | null): JsonRoute[] {
   const handle: JsonRoute['handle'] = async (request) => {
     const body = parseBody(openaiEmbeddingsRequest, request.body);
     const { texts, ids } = splitInputs(body.input);
@@ -40,6 +42,9 @@ export function openaiRoutes(embedder: TextFacade, modelName: string, images?: I
     }
     try {
       if (images && !ids && wantsImages(body.modality ?? undefined, texts)) {
+        if (format !== 'float' && format !== 'base64') {
+          throw validation(`\`encoding_format\` "${format}" is for text embeddings; image inputs take "float" or "base64"`, 'encoding_format');
+        }
         return await openaiImageEmbeddings(
           request,
           texts,
@@ -47,9 +52,13 @@ export function openaiRoutes(embedder: TextFacade, modelName: string, images?: I
           { images, texts: embedder, modelName },
         );
       }
+      const encode = vectorEncoder(
+        { encoding: format, ranges: body.ranges ?? undefined, dimensions, normalize: true, modelDimensions: embedder.info.dimensions },
+        quantization,
+      );
       const result = await embedder.embed({ inputs: texts, tokenIds: ids, normalize: true, dimensions, signal: request.signal() });
       const headers = timingHeaders(result.timings, result.promptTokens, countChars(texts), embedder.info.device);
-      return encodedJsonReply(openaiListBody(result.vectors, format, modelName, result.promptTokens), headers);
+      return encodedJsonReply(openaiListBody(encode(result.vectors), format, modelName, result.promptTokens), headers);
     } catch (e) {
       throw inOpenaiTerms(e);
     }

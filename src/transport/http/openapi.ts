@@ -12,15 +12,43 @@ interface PostDoc {
   summary: string;
   schema: z.ZodType;
   response: Record<string, unknown>;
-  tag: 'TEI' | 'OpenAI' | 'Images' | 'Cohere';
+  tag: 'TEI' | 'OpenAI' | 'Cohere' | 'Images';
 }
 
+const floats = { type: 'array', items: { type: 'number' } };
+const ints = { type: 'array', items: { type: 'integer' } };
+const base64 = { type: 'string', contentEncoding: 'base64' };
 const vectors = {
   type: 'array',
   items: { type: 'array', items: { type: 'number' } },
   description: 'One vector per input; with `Accept: application/octet-stream`, packed little-endian float32 rows.',
 };
-const floats = { type: 'array', items: { type: 'number' } };
+const encodedVectors = {
+  type: 'array',
+  items: { oneOf: [floats, ints, base64] },
+  description:
+    'One vector per input: floats, or integers for int8 / uint8 / binary / ubinary, or a base64 string of the float32 bytes. With `Accept: application/octet-stream`, the rows back to back (headers x-embedding-encoding, x-embedding-dimensions, x-embedding-row-bytes, x-embedding-count).',
+};
+const byType = Object.fromEntries(
+  ['float', 'int8', 'uint8', 'binary', 'ubinary', 'base64'].map((t) => [t, { type: 'array', items: t === 'float' ? floats : t === 'base64' ? base64 : ints }]),
+);
+const cohereEmbedResponse = {
+  type: 'object',
+  required: ['id', 'embeddings', 'texts', 'meta'],
+  properties: {
+    id: { type: 'string' },
+    embeddings: { type: 'object', properties: byType, description: 'One list of vectors per requested embedding type.' },
+    texts: { type: 'array', items: { type: 'string' } },
+    meta: {
+      type: 'object',
+      properties: {
+        api_version: { type: 'object', properties: { version: { type: 'string' } } },
+        billed_units: { type: 'object', properties: { input_tokens: { type: 'integer' } } },
+      },
+    },
+    response_type: { const: 'embeddings_by_type' },
+  },
+};
 const openaiList = {
   type: 'object',
   required: ['object', 'data', 'model', 'usage'],
@@ -33,7 +61,7 @@ const openaiList = {
         properties: {
           object: { const: 'embedding' },
           index: { type: 'integer' },
-          embedding: { oneOf: [floats, { type: 'string', contentEncoding: 'base64' }] },
+          embedding: { oneOf: [floats, ints, base64] },
         },
       },
     },
@@ -77,7 +105,7 @@ const sparse = {
 };
 
 const POST_DOCS: Record<string, PostDoc> = {
-  '/embed': { summary: 'Embed texts or token ids (TEI)', schema: s.embedRequest, response: vectors, tag: 'TEI' },
+  '/embed': { summary: 'Embed texts or token ids (TEI)', schema: s.embedRequest, response: encodedVectors, tag: 'TEI' },
   '/rerank': {
     summary: 'Rank texts by relevance to a query (TEI): a reranker (cross-encoder), or MaxSim for a multi-vector model',
     schema: t.rerankRequest,
@@ -108,6 +136,7 @@ const POST_DOCS: Record<string, PostDoc> = {
   '/decode': { summary: 'Texts of token-id lists (TEI)', schema: s.decodeRequest, response: { type: 'array', items: { type: 'string' } }, tag: 'TEI' },
   '/v1/embeddings': { summary: 'Embeddings (OpenAI)', schema: s.openaiEmbeddingsRequest, response: openaiList, tag: 'OpenAI' },
   '/embeddings': { summary: 'Embeddings (OpenAI, without the version prefix)', schema: s.openaiEmbeddingsRequest, response: openaiList, tag: 'OpenAI' },
+  '/v2/embed': { summary: 'Embeddings by type (Cohere v2)', schema: s.cohereEmbedRequest, response: cohereEmbedResponse, tag: 'Cohere' },
   '/embed_image': { summary: 'Embed images (image-text models)', schema: s.embedImageRequest, response: vectors, tag: 'Images' },
   '/classify_image': {
     summary: 'Zero-shot image classification (image-text models)',
@@ -118,6 +147,11 @@ const POST_DOCS: Record<string, PostDoc> = {
 };
 
 const teiError = { type: 'object', required: ['error', 'error_type'], properties: { error: { type: 'string' }, error_type: { type: 'string' } } };
+const cohereError = {
+  type: 'object',
+  required: ['message'],
+  properties: { message: { type: 'string' }, error_type: { type: 'string' }, param: { type: ['string', 'null'] } },
+};
 const openaiError = {
   type: 'object',
   required: ['error'],
@@ -162,7 +196,8 @@ function getOp(summary: string, tag: string, content?: Record<string, unknown>) 
 /** The document for the POST routes a server has (image routes only with an image-text model). */
 export function openApiDocument(post: readonly JsonRoute[]): Record<string, unknown> {
   const paths: Record<string, unknown> = {};
-  const schemas: Record<string, unknown> = { TEIError: teiError, OpenAIError: openaiError };
+  const schemas: Record<string, unknown> = { TEIError: teiError, OpenAIError: openaiError, CohereError: cohereError };
+  const errorSchema = { tei: 'TEIError', openai: 'OpenAIError', cohere: 'CohereError' } as const;
   for (const route of post) {
     const own = POST_DOCS[route.path];
     const shared = route.docAs ? POST_DOCS[route.docAs] : undefined;
@@ -170,8 +205,8 @@ export function openApiDocument(post: readonly JsonRoute[]): Record<string, unkn
     if (!doc) continue;
     const name = (doc.schema.meta() as { id?: string } | undefined)?.id ?? route.path;
     schemas[name] = jsonSchema(doc.schema);
-    const error = { $ref: `#/components/schemas/${route.style === 'openai' ? 'OpenAIError' : 'TEIError'}` };
-    const statuses = route.style === 'openai' ? OPENAI_STATUSES : TEI_STATUSES;
+    const error = { $ref: `#/components/schemas/${errorSchema[route.style]}` };
+    const statuses = route.style === 'tei' ? TEI_STATUSES : OPENAI_STATUSES;
     paths[route.path] = {
       post: {
         summary: doc.summary,
@@ -210,7 +245,7 @@ export function openApiDocument(post: readonly JsonRoute[]): Record<string, unkn
     info: {
       title: 'Coalesce',
       version: VERSION,
-      description: 'TEI- and OpenAI-compatible embedding server.',
+      description: 'TEI-, OpenAI- and Cohere-compatible embedding server.',
       license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
     },
     paths,

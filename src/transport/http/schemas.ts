@@ -6,6 +6,7 @@
  */
 import { z } from 'zod/v4';
 import { validation } from '../../errors.js';
+import { ENCODINGS } from '../../core/quantize.js';
 
 const tokenId = z
   .int()
@@ -35,8 +36,38 @@ const promptName = z
   .nullish()
   .meta({ description: "A prompt of the model's sentence-transformers configuration (`prompts`) to put before each text; not applied to token-id inputs." });
 
+const encodingsList = ENCODINGS.map((e) => `"${e}"`).join(', ');
+const encodingFormat = z
+  .enum(ENCODINGS, { error: `must be one of ${encodingsList}` })
+  .nullish()
+  .meta({
+    description:
+      'float (default); base64: the float32 little-endian bytes; int8 / uint8: one byte per dimension, scaled between per-dimension ranges; binary / ubinary: sign bits packed 8 per byte (binary: each byte minus 128), as sentence-transformers quantize_embeddings.',
+  });
+const finite = z.number({ error: 'must be a list of numbers' });
+/** Per-dimension ranges for int8/uint8, instead of the server's calibration. */
+export const quantizationRanges = z
+  .object(
+    { min: z.array(finite, { error: 'must be a list of numbers' }), max: z.array(finite, { error: 'must be a list of numbers' }) },
+    { error: 'must be an object {"min": [...], "max": [...]}' },
+  )
+  .nullish()
+  .meta({
+    description:
+      "int8 / uint8 only: each dimension's minimum and maximum (as wide as the vectors, or as the model: then cut), instead of the ranges the server calibrated at start.",
+  });
+
 export const embedRequest = z
-  .object({ inputs: teiInputs, truncate, truncation_direction: truncationDirection, normalize, dimensions, prompt_name: promptName })
+  .object({
+    inputs: teiInputs,
+    truncate,
+    truncation_direction: truncationDirection,
+    normalize,
+    dimensions,
+    prompt_name: promptName,
+    encoding_format: encodingFormat,
+    ranges: quantizationRanges,
+  })
   .meta({ id: 'EmbedRequest' });
 
 export const tokenizeRequest = z
@@ -80,8 +111,9 @@ export const openaiEmbeddingsRequest = z
   .strictObject({
     input: openaiInput,
     model: z.string({ error: 'must be a string' }).nullish().meta({ description: 'Echoed in the answer; one server serves one model.' }),
-    encoding_format: z.enum(['float', 'base64'], { error: 'must be "float" or "base64"' }).nullish(),
+    encoding_format: encodingFormat,
     dimensions,
+    ranges: quantizationRanges,
     user: z.string({ error: 'must be a string' }).nullish().meta({ description: "Accepted and ignored, as an end-user id for OpenAI's abuse monitoring." }),
     modality: z
       .enum(['text', 'image'], { error: 'must be "text" or "image"' })
@@ -89,6 +121,39 @@ export const openaiEmbeddingsRequest = z
       .meta({ description: 'Image-text models only: "image" embeds every input as an image.' }),
   })
   .meta({ id: 'OpenAIEmbeddingsRequest' });
+
+/** Cohere's `embedding_types` values: its output encodings (base64 included, as Cohere's v2 API has it). */
+const cohereEmbeddingTypes = z
+  .array(z.enum(ENCODINGS, { error: `must be one of ${encodingsList}` }), { error: 'must be a list of embedding types' })
+  .min(1, { error: 'must name at least one embedding type' })
+  .nullish()
+  .meta({ description: 'The encodings to return, each under its name in `embeddings` (default ["float"]).' });
+
+/** Cohere's v2 embed request (texts only). Strict, as Cohere answers unknown fields with an error. */
+export const cohereEmbedRequest = z
+  .strictObject({
+    model: z.string({ error: 'must be a string' }).nullish().meta({ description: 'Accepted, not checked: one server serves one model.' }),
+    texts: z.array(z.string({ error: 'must be a list of strings' }), { error: 'must be a list of strings' }),
+    input_type: z
+      .enum(['search_query', 'search_document', 'classification', 'clustering'], {
+        error: 'must be "search_query", "search_document", "classification" or "clustering"',
+      })
+      .nullish()
+      .meta({
+        description: "Applies the model's prompt of the same name (config_sentence_transformers.json) when it has one; otherwise the server's default prompt.",
+      }),
+    embedding_types: cohereEmbeddingTypes,
+    output_dimension: z
+      .int({ error: 'must be an integer' })
+      .nullish()
+      .meta({ description: 'Keep the first N dimensions (Matryoshka models), then normalize.' }),
+    truncate: z
+      .enum(['NONE', 'START', 'END'], { error: 'must be "NONE", "START" or "END"' })
+      .nullish()
+      .meta({ description: 'NONE refuses over-long texts; START cuts their start, END (default) their end.' }),
+    ranges: quantizationRanges,
+  })
+  .meta({ id: 'CohereEmbedRequest' });
 
 export const embedImageRequest = z
   .object({ inputs: z.union([z.string(), z.array(z.string())], { error: 'must be a string or a list of strings' }), normalize, dimensions })

@@ -55,6 +55,8 @@ export async function serveHttp(deps: HttpDeps, options: HttpServeOptions): Prom
         access: deps.access,
         textInfo: deps.embedder.info,
         imageInfo: deps.images?.images.info ?? null,
+        quantization: deps.quantization?.data ?? null,
+        promptNames: deps.promptNames ?? [],
         arrival: options.arrival,
       },
       options.onThreadError,

@@ -13,6 +13,7 @@ import { embedHandler } from './tei-routes.js';
 import { direction, parseBody } from './schemas.js';
 import { cohereRerankRequest, embedAllRequest, embedSparseRequest, predictRequest, rerankRequest } from './task-schemas.js';
 import type { Timings } from '../../core/types.js';
+import type { QuantizationRanges } from '../../core/quantization-ranges.js';
 
 const list = (v: string | string[]) => (typeof v === 'string' ? [v] : v);
 
@@ -118,9 +119,9 @@ export function taskRoutes(text: TextFacade, modelName: string): JsonRoute[] {
 }
 
 /** TEI's `POST /` and SageMaker's `POST /invocations`: the route of the model's kind. */
-export function invocationRoutes(text: TextFacade): JsonRoute[] {
+export function invocationRoutes(text: TextFacade, quantization?: QuantizationRanges | null): JsonRoute[] {
   const byKind: Record<ModelKind, [string, Handler]> = {
-    embedding: ['/embed', embedHandler(text)],
+    embedding: ['/embed', embedHandler(text, quantization)],
     reranker: ['/rerank', rerankHandler(text)],
     classifier: ['/predict', predictHandler(text)],
     sparse: ['/embed_sparse', embedSparseHandler(text)],

@@ -1,25 +1,32 @@
 import type { TextFacade } from './app.js';
 import { countChars, timingHeaders } from '../timing-headers.js';
-import { jsonReply, vectorsReply, type JsonRoute } from './json-route.js';
+import { encodedVectorsReply, jsonReply, type JsonRoute } from './json-route.js';
+import type { QuantizationRanges } from '../../core/quantization-ranges.js';
+import { vectorEncoder } from '../vector-encodings.js';
 import { decodeRequest, direction, embedRequest, parseBody, similarityRequest, splitInputs, tokenizeRequest } from './schemas.js';
 
 /** TEI's /embed: texts or token ids in, vectors out. */
-export function embedHandler(embedder: TextFacade): JsonRoute['handle'] {
+export function embedHandler(embedder: TextFacade, quantization?: QuantizationRanges | null): JsonRoute['handle'] {
   return async (request) => {
     const body = parseBody(embedRequest, request.body);
     const { texts, ids } = splitInputs(body.inputs);
+    const normalize = body.normalize ?? true;
+    const dimensions = body.dimensions ?? undefined;
+    const encoding = body.encoding_format ?? 'float';
+    const modelDimensions = embedder.info.dimensions;
+    const encode = vectorEncoder({ encoding, ranges: body.ranges ?? undefined, dimensions, normalize, modelDimensions }, quantization);
     const result = await embedder.embed({
       inputs: texts,
       tokenIds: ids,
-      normalize: body.normalize ?? true,
+      normalize,
       truncate: body.truncate ?? undefined,
       truncationDirection: direction(body.truncation_direction),
-      dimensions: body.dimensions ?? undefined,
+      dimensions,
       promptName: body.prompt_name ?? undefined,
       signal: request.signal(),
     });
-    const characters = countChars(texts);
-    return vectorsReply(request, result.vectors, timingHeaders(result.timings, result.promptTokens, characters, embedder.info.device));
+    const headers = timingHeaders(result.timings, result.promptTokens, countChars(texts), embedder.info.device);
+    return encodedVectorsReply(request, encode(result.vectors), encoding, dimensions ?? modelDimensions, headers);
   };
 }
 
@@ -31,9 +38,9 @@ function dot(a: Float32Array, b: Float32Array): number {
 }
 
 /** TEI's routes: /embed, /similarity, /tokenize, /decode. */
-export function teiRoutes(embedder: TextFacade): JsonRoute[] {
+export function teiRoutes(embedder: TextFacade, quantization?: QuantizationRanges | null): JsonRoute[] {
   return [
-    { path: '/embed', style: 'tei', handle: embedHandler(embedder) },
+    { path: '/embed', style: 'tei', handle: embedHandler(embedder, quantization) },
     {
       path: '/similarity',
       style: 'tei',

@@ -134,13 +134,23 @@ test('GET /openapi.json and /api-doc/openapi.json: a valid OpenAPI 3.1 document 
     '/health',
     '/ping',
     '/v1/models',
+    '/v2/embed',
   ]) {
     assert.ok(doc.paths[path], path);
   }
   await SwaggerParser.validate(structuredClone(doc) as never);
   // The request schemas are the validating ones: the document knows /embed's fields.
   const schema = (doc as unknown as { components: { schemas: Record<string, { properties: Record<string, unknown> }> } }).components.schemas.EmbedRequest;
-  assert.deepEqual(Object.keys(schema.properties).sort(), ['dimensions', 'inputs', 'normalize', 'prompt_name', 'truncate', 'truncation_direction']);
+  assert.deepEqual(Object.keys(schema.properties).sort(), [
+    'dimensions',
+    'encoding_format',
+    'inputs',
+    'normalize',
+    'prompt_name',
+    'ranges',
+    'truncate',
+    'truncation_direction',
+  ]);
 });
 
 test('GET /docs loads Swagger UI from the server itself, no outside asset', async () => {

@@ -100,7 +100,7 @@ test("OpenAI route: float and base64 give the same vectors, usage counts tokens,
   const decoded = new Float32Array(new Uint8Array(Buffer.from(b.json.data[0].embedding, 'base64')).buffer);
   assert.ok(cosine(decoded, f.json.data[0].embedding) > 0.9999999);
 
-  const bad = await post(server.httpUrl, '/v1/embeddings', { input: 'x', encoding_format: 'int8' });
+  const bad = await post(server.httpUrl, '/v1/embeddings', { input: 'x', encoding_format: 'int4' });
   assert.equal(bad.status, 400);
   assert.equal(bad.json.error.param, 'encoding_format');
   assert.equal(bad.json.error.type, 'invalid_request_error');

@@ -11,6 +11,7 @@ import { TurnOutbox } from '../../../workers/turn-outbox.js';
 import type { CancelSignal } from '../../../core/cancellation.js';
 import type { EmbedRequest } from '../../../core/embedder.js';
 import { ArrivalEncoder } from '../../../preprocess/arrival-encoder.js';
+import { QuantizationRanges } from '../../../core/quantization-ranges.js';
 
 interface Pending {
   // biome-ignore lint/suspicious/noExplicitAny: one table holds the calls of every method, each resolved with its own result type
@@ -111,5 +112,7 @@ export function remoteDeps(client: FacadeClient, data: HttpThreadData): HttpDeps
     info: () => client.call<Record<string, unknown>>('server.info'),
     metrics: () => client.call<string>('server.metrics'),
     images: images ? { images, classifier: { classify: (request) => client.call('classifier.classify', [request]) } } : undefined,
+    quantization: data.quantization ? new QuantizationRanges(data.quantization) : null,
+    promptNames: data.promptNames,
   };
 }

@@ -8,6 +8,7 @@ import type { ErrorKind } from '../../../errors.js';
 import type { ImageFacade, TextFacade } from '../app.js';
 import type { AccessSpec } from '../access.js';
 import type { ArrivalEncoderSpec } from '../../../preprocess/arrival-encoder.js';
+import type { RangesData } from '../../../core/quantization-ranges.js';
 
 export type FacadeMethod =
   | 'text.embed'
@@ -55,6 +56,9 @@ export interface HttpThreadData {
   /** The facades' `info`, which never changes after start. */
   textInfo: TextFacade['info'];
   imageInfo: ImageFacade['info'] | null;
+  /** int8/uint8 ranges, applied on the thread (their data: calibration vectors or fixed ranges). */
+  quantization?: RangesData | null;
+  promptNames?: readonly string[];
   /** The text tokenizer, for encoding plain ASCII text on the thread; null when it has no fast path. */
   arrival: ArrivalEncoderSpec | null;
   /** Open connections per HTTP thread (Int32Array over a SharedArrayBuffer) and this thread's slot in it. */
