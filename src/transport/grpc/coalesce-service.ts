@@ -6,7 +6,7 @@ import type { Server, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { vectorsToPackedFloat32 } from '../packed-float32.js';
 import { countChars } from '../timing-headers.js';
 import { orderedStream, unary } from './calls.js';
-import type { GrpcDeps } from './deps.js';
+import { modelFor, type GrpcDeps } from './deps.js';
 import { loadProto, PROTO_FILES, serviceDefinition } from './protos.js';
 import { truncationDirection } from './tei-service.js';
 import { protoMetadata, timingMetadata, type ProtoMetadata } from './timings.js';
@@ -18,6 +18,7 @@ interface EmbedBatchRequest {
   truncation_direction: number;
   dimensions: number | null;
   prompt_name: string | null;
+  model?: string | null;
 }
 
 interface EmbedBatchResponse {
@@ -28,10 +29,12 @@ interface EmbedBatchResponse {
 }
 
 export function addCoalesceService(server: Server, deps: GrpcDeps, streamMaxInFlight: number): string[] {
-  const { embedder } = deps;
   const file = loadProto(PROTO_FILES.coalesce);
+  const served = () =>
+    deps.models ? [deps.models.default.name, ...deps.models.names.filter((n) => n !== deps.models!.default.name)] : [modelFor(deps, null).name];
 
   async function embedBatch(request: EmbedBatchRequest, signal: AbortSignal) {
+    const { embedder } = modelFor(deps, request.model);
     const result = await embedder.embed({
       inputs: request.inputs,
       normalize: request.normalize ?? true,
@@ -53,7 +56,10 @@ export function addCoalesceService(server: Server, deps: GrpcDeps, streamMaxInFl
   }
 
   // ModelInfoResponse's fields are named as /info's: it takes those it declares.
-  const modelInfo = async () => ({ response: deps.info() });
+  const modelInfo = async (request: { model?: string | null }) => {
+    const model = modelFor(deps, request.model);
+    return { response: { ...model.info(), served_model_name: model.name, served_models: served() } };
+  };
 
   server.addService(serviceDefinition(file, 'Coalesce'), {
     EmbedBatch: unary(embedBatch),

@@ -2,6 +2,7 @@ import type { Embedder } from '../../core/embedder.js';
 import type { ImageEmbedder } from '../../core/image-embedder.js';
 import type { ZeroShotClassifier } from '../../core/zero-shot.js';
 import { CoalesceError } from '../../errors.js';
+import { ModelRegistry } from '../../core/model-registry.js';
 import { openaiGetRoutes, openaiRoutes } from './openai-routes.js';
 import { invocationRoutes, teiRoutes } from './tei-routes.js';
 import { imageRoutes } from './image-routes.js';
@@ -37,10 +38,81 @@ export interface HttpDeps {
   images?: ImageFacades;
   /** API keys and CORS, checked before any route. */
   access?: AccessSpec;
+  /**
+   * Every model served, by name, the default one among them (the one `embedder`, `images` and
+   * `modelName` describe). Unset: that one model only.
+   */
+  models?: ModelRegistry<HttpModel>;
+}
+
+/** One served model as the routes see it. */
+export interface HttpModel {
+  name: string;
+  embedder: TextFacade;
+  images?: ImageFacades;
+  /** Its own /info (GET /info with x-model, GET /models/<name>/info). */
+  info?: () => Record<string, unknown> | Promise<Record<string, unknown>>;
+  /** Facts fixed at start that GET /v1/models adds to the model's entry (kind, dimensions, device, memory). */
+  listing?: Record<string, unknown>;
+}
+
+/** The header that selects a model on TEI's routes (and on tei.v1 as gRPC metadata). */
+export const MODEL_HEADER = 'x-model';
+/** TEI's routes of one model under its name: /models/<name>/embed. */
+export const MODEL_PREFIX = '/models/';
+
+export function modelsOf(deps: HttpDeps): ModelRegistry<HttpModel> {
+  return deps.models ?? new ModelRegistry([{ name: deps.modelName, embedder: deps.embedder, images: deps.images }]);
+}
+
+/** One model's POST routes. */
+function modelRoutes(model: HttpModel): { tei: JsonRoute[]; openai: JsonRoute[] } {
+  return {
+    tei: [...teiRoutes(model.embedder), ...invocationRoutes(model.embedder), ...(model.images ? imageRoutes(model.images) : [])],
+    openai: openaiRoutes(model.embedder, model.name, model.images?.images),
+  };
+}
+
+/**
+ * The routes of several models: TEI's serve the default model, or the one the x-model header
+ * names, and each model's also answer under /models/<name>/; OpenAI's pick the model its body's
+ * `model` names (any name, with one model served, as before).
+ */
+function routesOfModels(models: ModelRegistry<HttpModel>): JsonRoute[] {
+  const byModel = new Map(models.models.map((m) => [m.name, modelRoutes(m)]));
+  const teiPaths = [...new Set([...byModel.values()].flatMap((r) => r.tei.map((route) => route.path)))];
+  const route = (name: string, path: string, kind: 'tei' | 'openai') => byModel.get(name)![kind].find((r) => r.path === path);
+  const missing = (name: string, path: string) =>
+    new CoalesceError('not_found', `the model \`${name}\` has no route ${path}${path.includes('image') ? ' (it is not an image-text model)' : ''}`);
+  const dispatched: JsonRoute[] = teiPaths.map((path) => ({
+    path,
+    style: 'tei',
+    handle: (request) => {
+      const { name } = models.get(request.header(MODEL_HEADER));
+      const target = route(name, path, 'tei');
+      if (!target) throw missing(name, path);
+      return target.handle(request);
+    },
+  }));
+  const prefixed = models.models.flatMap((m) =>
+    byModel.get(m.name)!.tei.map((r) => ({ ...r, path: `${MODEL_PREFIX}${m.name}${r.path === '/' ? '' : r.path}` })),
+  );
+  const openaiPaths = byModel.get(models.default.name)!.openai.map((r) => r.path);
+  const openai: JsonRoute[] = openaiPaths.map((path) => ({
+    path,
+    style: 'openai',
+    handle: (request) => {
+      const asked = request.body.model;
+      const name = models.size === 1 ? models.default.name : models.get(typeof asked === 'string' ? asked : undefined).name;
+      return route(name, path, 'openai')!.handle(request);
+    },
+  }));
+  return [...dispatched, ...prefixed, ...openai];
 }
 
 /** Every POST route with a JSON body: TEI's, OpenAI's and, for image-text models, the image routes. */
 export function jsonRoutes(deps: HttpDeps): JsonRoute[] {
+  if (deps.models && deps.models.size > 1) return routesOfModels(deps.models);
   return [
     ...teiRoutes(deps.embedder),
     ...invocationRoutes(deps.embedder),
@@ -59,7 +131,17 @@ function serverRoutes(deps: HttpDeps): GetRoute[] {
     { path: '/health', handle: health },
     // TEI's (and SageMaker's) liveness route.
     { path: '/ping', handle: health },
-    { path: '/info', handle: async () => jsonReply(await deps.info()) },
+    {
+      path: '/info',
+      handle: async ({ header }) => {
+        const asked = header(MODEL_HEADER);
+        const model = asked ? modelsOf(deps).get(asked) : null;
+        return jsonReply(await (model?.info ?? deps.info)());
+      },
+    },
+    ...(deps.models && deps.models.size > 1
+      ? deps.models.models.map((m) => ({ path: `${MODEL_PREFIX}${m.name}/info`, handle: async () => jsonReply(await (m.info ?? deps.info)()) }))
+      : []),
     { path: '/metrics', handle: async () => ({ status: 200, headers: { 'content-type': 'text/plain; version=0.0.4' }, body: await deps.metrics() }) },
   ];
 }
@@ -67,5 +149,13 @@ function serverRoutes(deps: HttpDeps): GetRoute[] {
 /** Every route of the HTTP transport. */
 export function httpRoutes(deps: HttpDeps): RouteTable {
   const post = jsonRoutes(deps);
-  return { post, get: [...serverRoutes(deps), ...openaiGetRoutes(deps.modelName), ...docsRoutes(post), ...playgroundRoutes()] };
+  return {
+    post,
+    get: [
+      ...serverRoutes(deps),
+      ...openaiGetRoutes(modelsOf(deps).models.map((m) => ({ id: m.name, ...m.listing }))),
+      ...docsRoutes(post),
+      ...playgroundRoutes(),
+    ],
+  };
 }

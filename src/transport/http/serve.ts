@@ -55,6 +55,14 @@ export async function serveHttp(deps: HttpDeps, options: HttpServeOptions): Prom
         access: deps.access,
         textInfo: deps.embedder.info,
         imageInfo: deps.images?.images.info ?? null,
+        models: deps.models
+          ? deps.models.models.map((m) => ({
+              name: m.name,
+              textInfo: m.embedder.info,
+              imageInfo: m.images?.images.info ?? null,
+              listing: m.listing,
+            }))
+          : undefined,
         arrival: options.arrival,
       },
       options.onThreadError,

@@ -15,6 +15,7 @@ export type FacadeMethod =
   | 'text.decode'
   | 'images.embed'
   | 'classifier.classify'
+  | 'model.info'
   | 'server.ready'
   | 'server.info'
   | 'server.metrics';
@@ -26,6 +27,8 @@ export interface CallMessage {
   args: unknown[];
   /** The first argument had a signal: the host gives the call its own, aborted on 'cancel'. */
   cancellable: boolean;
+  /** The served model whose facade answers (several models); unset: the default one. */
+  model?: string;
 }
 
 export interface CancelMessage {
@@ -51,6 +54,8 @@ export interface HttpThreadData {
   /** The facades' `info`, which never changes after start. */
   textInfo: TextFacade['info'];
   imageInfo: ImageFacade['info'] | null;
+  /** With several models: each one's name, facades' info and /v1/models facts; the first is the default. */
+  models?: { name: string; textInfo: TextFacade['info']; imageInfo: ImageFacade['info'] | null; listing?: Record<string, unknown> }[];
   /** The text tokenizer, for encoding plain ASCII text on the thread; null when it has no fast path. */
   arrival: ArrivalEncoderSpec | null;
   /** Open connections per HTTP thread (Int32Array over a SharedArrayBuffer) and this thread's slot in it. */
