@@ -152,7 +152,7 @@ export const OPTIONS = {
     type: 'string',
     default: 'cpu',
     pattern: { re: /^(auto|cuda:all|(cpu|cuda(:\d+)?)(,(cpu|cuda(:\d+)?))*)$/, forms: 'cpu, cuda, cuda:N, auto, cuda:all, or a list such as cuda:0,cuda:1' },
-    doc: "Where the model runs: cpu, cuda (GPU 0), cuda:N, or auto (CUDA when its provider loads, else CPU). A comma-separated list (cuda:0,cuda:1), or cuda:all (every GPU nvidia-smi lists), runs one copy of the model per device, all taking batches from the model's one queue (docs/multi-model.md); cpu,cpu makes two CPU groups. CUDA needs the ONNX Runtime CUDA provider (scripts/install-cuda-provider.sh), CUDA 13 and cuDNN 9; cuda fails at start with what is missing, auto falls back and says why.",
+    doc: "Where the model runs: cpu, cuda (GPU 0), cuda:N, or auto (CUDA when its provider loads, else CPU). A comma-separated list (cuda:0,cuda:1), or cuda:all (every GPU the NVIDIA driver lists), runs one copy of the model per device, all taking batches from the model's one queue (docs/multi-model.md); cpu,cpu makes two CPU groups. CUDA needs the ONNX Runtime CUDA provider (scripts/install-cuda-provider.sh), CUDA 13 and cuDNN 9; cuda fails at start with what is missing, auto falls back and says why.",
   }),
   sessions: opt<number>({
     flag: '--sessions',

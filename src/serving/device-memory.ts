@@ -3,7 +3,6 @@
  * session of each device group), checked against --max-device-memory, and a measurement after
  * warm-up (the process's memory on the device before and after the model loaded).
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
@@ -60,27 +59,12 @@ export function checkMemoryBudget(placements: readonly Placement[], budget: numb
 
 export interface MeasuredMemory {
   bytes: number | null;
-  /** How `bytes` was found: the growth of the process's resident memory (CPU), or of its memory on the GPUs as nvidia-smi reports it. */
-  source: 'rss-delta' | 'nvidia-smi-delta' | 'unavailable';
-}
-
-/** This process's memory on every GPU, in bytes (nvidia-smi --query-compute-apps); null without nvidia-smi. */
-function gpuBytes(): number | null {
-  try {
-    const out = execFileSync('nvidia-smi', ['--query-compute-apps=pid,used_memory', '--format=csv,noheader,nounits'], {
-      encoding: 'utf8',
-      timeout: 10_000,
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    let mib = 0;
-    for (const line of out.split('\n')) {
-      const [pid, used] = line.split(',').map((s) => s.trim());
-      if (Number(pid) === process.pid) mib += Number(used) || 0;
-    }
-    return mib * 2 ** 20;
-  } catch {
-    return null;
-  }
+  /**
+   * How `bytes` was found: the growth of the process's resident memory (CPU). On CUDA it is
+   * unavailable: ONNX Runtime's Node binding reports no device memory, and the server starts no
+   * process (nvidia-smi) to ask; the estimate stands, and nvidia-smi outside measures the process.
+   */
+  source: 'rss-delta' | 'unavailable';
 }
 
 /**
@@ -89,14 +73,7 @@ function gpuBytes(): number | null {
  * (on the CPU it includes the tokenizer, and whatever else the process allocated meanwhile).
  */
 export function startMemoryMeasure(devices: readonly string[]): () => MeasuredMemory {
-  const gpu = devices.some((d) => d.startsWith('cuda'));
-  if (gpu) {
-    const before = gpuBytes();
-    return () => {
-      const after = gpuBytes();
-      return before === null || after === null ? { bytes: null, source: 'unavailable' } : { bytes: Math.max(0, after - before), source: 'nvidia-smi-delta' };
-    };
-  }
+  if (devices.some((d) => d.startsWith('cuda') || d === 'auto')) return () => ({ bytes: null, source: 'unavailable' });
   const before = process.memoryUsage().rss;
   return () => ({ bytes: Math.max(0, process.memoryUsage().rss - before), source: 'rss-delta' });
 }

@@ -2,8 +2,7 @@
  * Which device the sessions run on, and why the CUDA provider cannot load when it cannot. Pure
  * (no ORT import), so the messages are tested without a GPU.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
@@ -31,23 +30,23 @@ export function parseDeviceGroups(spec: string, countGpus: () => number = nvidia
   if (!DEVICE_LIST_PATTERN.test(spec)) throw new Error(`--device '${spec}' is not one of cpu, cuda, cuda:N, auto, cuda:all, or a list such as cuda:0,cuda:1`);
   if (spec !== 'cuda:all') return spec.split(',').map((d) => (d === 'cuda' ? 'cuda:0' : d));
   const count = countGpus();
-  if (count < 1) throw new Error('--device cuda:all found no GPU (nvidia-smi -L listed none); name the devices instead, e.g. --device cuda:0,cuda:1');
+  if (count < 1) throw new Error('--device cuda:all found no GPU (the NVIDIA driver lists none); name the devices instead, e.g. --device cuda:0,cuda:1');
   return Array.from({ length: count }, (_, i) => `cuda:${i}`);
 }
 
-/** GPUs `nvidia-smi -L` lists (honours CUDA_VISIBLE_DEVICES when set to a list); throws when nvidia-smi cannot run. */
-export function nvidiaGpuCount(): number {
+/**
+ * GPUs of this machine: those CUDA_VISIBLE_DEVICES names when set, else one per entry of the
+ * NVIDIA driver's /proc/driver/nvidia/gpus (read, not nvidia-smi run: the server never starts
+ * processes). Throws when the driver is not there.
+ */
+export function nvidiaGpuCount(procDir = '/proc/driver/nvidia/gpus'): number {
   const visible = process.env.CUDA_VISIBLE_DEVICES;
   if (visible !== undefined && visible.trim() !== '') return visible.split(',').filter((d) => d.trim() !== '' && d.trim() !== '-1').length;
-  let listing: string;
   try {
-    listing = execFileSync('nvidia-smi', ['-L'], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (e) {
-    throw new Error(
-      `--device cuda:all needs nvidia-smi to count the GPUs, and it did not run (${(e as Error).message.split('\n')[0]}); name the devices instead, e.g. --device cuda:0,cuda:1`,
-    );
+    return readdirSync(procDir).length;
+  } catch {
+    throw new Error(`--device cuda:all found no NVIDIA driver (${procDir} cannot be read); name the devices instead, e.g. --device cuda:0,cuda:1`);
   }
-  return listing.split('\n').filter((line) => /^GPU \d+:/.test(line)).length;
 }
 
 /** The package whose shared libraries make onnxruntime-node 1.29.0 run on CUDA 13. */
