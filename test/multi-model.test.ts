@@ -122,3 +122,29 @@ test('start is refused with a clear message: duplicate names, a bad per-model op
     /would not fit --max-device-memory .* on cpu: x .* \+ y .*/,
   );
 });
+
+test('through HTTP threads the same routing holds: each call reaches the model it names', async (t) => {
+  const threaded = await startServer([
+    '--http-threads',
+    '1',
+    '--grpc-port',
+    '-1',
+    '--model',
+    `one=${TINY_BERT}`,
+    '--model',
+    `two=${TINY_BERT},max-batch-tokens=2048`,
+  ]);
+  t.after(() => threaded.close());
+  const header = await post(threaded.httpUrl, '/embed', { inputs: 'hello' }, { 'x-model': 'two' });
+  const openai = await post(threaded.httpUrl, '/v1/embeddings', { model: 'two', input: 'hello', encoding_format: 'float' });
+  const plain = await post(threaded.httpUrl, '/embed', { inputs: 'hello' });
+  for (const r of [header, openai, plain]) assert.equal(r.status, 200);
+  assert.equal(openai.json.model, 'two');
+  assertClose(header.json[0], plain.json[0]);
+  const metrics = await (await fetch(`${threaded.httpUrl}/metrics`)).text();
+  assert.match(metrics, /^te_request_success_total\{model="two"\} 3$/m, 'warm-up, the x-model call and the OpenAI call');
+  assert.match(metrics, /^te_request_success_total\{model="one"\} 2$/m, 'warm-up and the plain call');
+  const info = (await (await fetch(`${threaded.httpUrl}/models/two/info`)).json()) as any;
+  assert.equal(info.max_batch_tokens, 2048);
+  assert.equal((await post(threaded.httpUrl, '/embed', { inputs: 'hello' }, { 'x-model': 'three' })).status, 404);
+});
