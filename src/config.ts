@@ -29,6 +29,8 @@ export interface OptionSpec<T> {
   envAliases?: readonly string[];
   /** Never shown by /info. */
   secret?: boolean;
+  /** The flag may be given several times; its values are joined with `;` (as its variable separates them). */
+  repeatable?: boolean;
 }
 
 type ChoiceSpec<C extends readonly string[], D> = Omit<OptionSpec<D>, 'choices'> & { type: 'string'; choices: C };
@@ -40,8 +42,8 @@ function opt(spec: OptionSpec<unknown>): OptionSpec<unknown> {
   return spec;
 }
 
-/** --device: `cuda` is GPU 0. */
-export type Device = 'cpu' | 'auto' | 'cuda' | `cuda:${number}`;
+/** --device: `cuda` is GPU 0; a comma-separated list (or cuda:all) is one device group each (src/backend/ort/device.ts). */
+export type Device = string;
 
 export const OPTIONS = {
   model: opt<string | null>({
@@ -50,7 +52,30 @@ export const OPTIONS = {
     type: 'string',
     default: null,
     aliases: ['--model-id'],
-    doc: 'Model folder, or a Hugging Face Hub id (org/name). Unset: the embedded default model (models/default, converted by npm ci).',
+    repeatable: true,
+    doc: 'Model folder, or a Hugging Face Hub id (org/name). Unset: the embedded default model (models/default, converted by npm ci). Repeat it (or separate models with ;) to serve several models from this process, each as [name=]path[,option=value...], e.g. bge=BAAI/bge-small-en-v1.5,device=cuda:0,sessions=2 (docs/multi-model.md).',
+  }),
+  modelsFile: opt<string | null>({
+    flag: '--models-file',
+    env: 'MODELS_FILE',
+    type: 'string',
+    default: null,
+    doc: 'A YAML or JSON file listing the models to serve, each with a name, a path and per-model options (docs/multi-model.md). Not together with --model.',
+  }),
+  defaultModel: opt<string | null>({
+    flag: '--default-model',
+    env: 'DEFAULT_MODEL',
+    type: 'string',
+    default: null,
+    doc: 'With several models: the served name of the model that TEI routes, tei.v1 and requests naming no model get. Unset: the first model given.',
+  }),
+  maxDeviceMemory: opt<string | null>({
+    flag: '--max-device-memory',
+    env: 'MAX_DEVICE_MEMORY',
+    type: 'string',
+    default: null,
+    pattern: { re: /^\d+(\.\d+)?\s*([KMGT]i?B|B)?$/i, forms: 'a size in bytes, or with a unit such as 512MiB, 40GiB, 80GB' },
+    doc: 'Memory budget of each device (each GPU; the CPU for cpu models): start is refused, naming the models, when the weights of the models placed on one device would exceed it. Estimated before loading from the weight files (one copy per session), so it leaves activations out. Unset: no check.',
   }),
   defaultModelDir: opt<string | null>({
     flag: '--default-model-dir',
@@ -126,8 +151,8 @@ export const OPTIONS = {
     env: 'DEVICE',
     type: 'string',
     default: 'cpu',
-    pattern: { re: /^(cpu|auto|cuda(:\d+)?)$/, forms: 'cpu, cuda, cuda:N, auto' },
-    doc: 'Where the model runs: cpu, cuda (GPU 0), cuda:N, or auto (CUDA when its provider loads, else CPU). CUDA needs the ONNX Runtime CUDA provider (scripts/install-cuda-provider.sh), CUDA 13 and cuDNN 9; cuda fails at start with what is missing, auto falls back and says why.',
+    pattern: { re: /^(auto|cuda:all|(cpu|cuda(:\d+)?)(,(cpu|cuda(:\d+)?))*)$/, forms: 'cpu, cuda, cuda:N, auto, cuda:all, or a list such as cuda:0,cuda:1' },
+    doc: "Where the model runs: cpu, cuda (GPU 0), cuda:N, or auto (CUDA when its provider loads, else CPU). A comma-separated list (cuda:0,cuda:1), or cuda:all (every GPU the NVIDIA driver lists), runs one copy of the model per device, all taking batches from the model's one queue (docs/multi-model.md); cpu,cpu makes two CPU groups. CUDA needs the ONNX Runtime CUDA provider (scripts/install-cuda-provider.sh), CUDA 13 and cuDNN 9; cuda fails at start with what is missing, auto falls back and says why.",
   }),
   sessions: opt<number>({
     flag: '--sessions',
@@ -473,7 +498,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-function parseValue(spec: OptionSpec<unknown>, given: string, source: string): unknown {
+export function parseValue(spec: OptionSpec<unknown>, given: string, source: string): unknown {
   switch (spec.type) {
     case 'string': {
       const raw = spec.valueAliases?.[given] ?? given;
@@ -513,8 +538,9 @@ function teiExtras() {
 
 const isBoolLike = (spec: { type: OptionType } | { kind: string }) => ('type' in spec ? spec.type === 'bool' : spec.kind === 'switch' || spec.kind === 'no-op');
 
-function optionFor(flag: string, boolLike: boolean): Option {
-  return new Option(`${flag} ${boolLike ? '[bool]' : '<value>'}`);
+function optionFor(flag: string, boolLike: boolean, repeatable = false): Option {
+  const option = new Option(`${flag} ${boolLike ? '[bool]' : '<value>'}`);
+  return repeatable ? option.argParser((value: string, previous: string | undefined) => (previous === undefined ? value : `${previous};${value}`)) : option;
 }
 
 /** Reads argv with commander: every name of every option, raw strings (true for a bare boolean). */
@@ -526,11 +552,11 @@ function parseArgv(argv: readonly string[]): Map<string, string | true> {
     .allowExcessArguments(false);
   const names = new Map<string, string>();
   const flags = [
-    ...KEYS.flatMap((k) => flagsOf(SPECS[k]).map((f) => ({ flag: f, boolLike: isBoolLike(SPECS[k]) }))),
-    ...teiExtras().map((t) => ({ flag: t.flag, boolLike: isBoolLike(t) })),
+    ...KEYS.flatMap((k) => flagsOf(SPECS[k]).map((f) => ({ flag: f, boolLike: isBoolLike(SPECS[k]), repeatable: SPECS[k].repeatable }))),
+    ...teiExtras().map((t) => ({ flag: t.flag, boolLike: isBoolLike(t), repeatable: false })),
   ];
-  for (const { flag, boolLike } of flags) {
-    const option = optionFor(flag, boolLike);
+  for (const { flag, boolLike, repeatable } of flags) {
+    const option = optionFor(flag, boolLike, repeatable);
     names.set(flag, option.attributeName());
     program.addOption(option);
   }
@@ -573,6 +599,7 @@ const EXCLUSIVE: readonly (readonly OptionKey[])[] = [
   ['defaultPromptName', 'defaultPrompt'],
   ['dtype', 'onnxFile'],
   ['dtype', 'onnxVariant'],
+  ['model', 'modelsFile'],
 ];
 
 /** Resolves flag > env > default. Throws ConfigError naming the flag or variable at fault. */

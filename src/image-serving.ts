@@ -11,18 +11,21 @@ import type { Embedder } from './core/embedder.js';
 import { ImageEmbedder } from './core/image-embedder.js';
 import type { PreprocessedImage } from './core/image-types.js';
 import { ZeroShotClassifier } from './core/zero-shot.js';
-import type { Backend } from './core/types.js';
+import type { ModelInfo } from './core/types.js';
+import type { VisionModelInfo } from './core/image-types.js';
+import { DevicePool, startOnEach, type PoolMember } from './core/device-pool.js';
 import { VisionBackend } from './backend/ort/vision-backend.js';
 import type { VisionLanguageModel } from './model-prep/vision-language.js';
 import type { Logger } from './log.js';
-import type { Metrics } from './metrics.js';
+import type { ModelMetrics } from './metrics.js';
 import { ImagePreprocessor } from './preprocess/image-loader.js';
 import sharp from 'sharp';
 
 export interface ImageServing {
   images: ImageEmbedder;
   classifier: ZeroShotClassifier;
-  vision: VisionBackend;
+  /** The vision sessions: one VisionBackend, or a pool of one per device group. */
+  vision: PoolMember<PreprocessedImage> & { readonly info: VisionModelInfo };
   /** What /info shows about the image tower. */
   info(): Record<string, unknown>;
   /** Stops admitting images, waits for the queued ones. */
@@ -33,23 +36,30 @@ export interface ImageServing {
 export async function startImageServing(
   vl: VisionLanguageModel,
   config: Config,
-  text: { backend: Backend & { sessions: number }; embedder: Embedder },
-  metrics: Metrics,
+  text: { backend: { info: ModelInfo; sessions: number }; embedder: Embedder; devices: readonly string[] },
+  metrics: ModelMetrics,
   log: Logger,
 ): Promise<ImageServing> {
   const started = performance.now();
-  const vision = await VisionBackend.start(
-    vl.visionGraphPath,
-    vl.visionSource,
-    { height: vl.image.height, width: vl.image.width },
-    {
-      device: text.backend.info.device,
-      intraOpThreads: config.intraOpThreads,
-      sessions: text.backend.sessions,
-      shapeBuckets: config.shapeBuckets,
-      maxBatchImages: config.maxBatchImages,
-    },
-  );
+  // The image tower runs beside the text tower on each of its device groups, with as many sessions per group.
+  const sessionsPerGroup = Math.max(1, Math.round(text.backend.sessions / text.devices.length));
+  const startOn = (device: string) =>
+    VisionBackend.start(
+      vl.visionGraphPath,
+      vl.visionSource,
+      { height: vl.image.height, width: vl.image.width },
+      { device, intraOpThreads: config.intraOpThreads, sessions: sessionsPerGroup, shapeBuckets: config.shapeBuckets, maxBatchImages: config.maxBatchImages },
+    );
+  const groups = text.devices.length === 1 ? [text.backend.info.device] : text.devices;
+  const backends = await startOnEach(groups, startOn);
+  const vision =
+    backends.length === 1
+      ? backends[0]
+      : new DevicePool(
+          backends.map((backend, i) => ({ device: groups[i], backend })),
+          'the vision model',
+          (device, reason, left) => log('a device of the vision model failed: taken out', { device, reason, devicesLeft: left }),
+        );
   if (vision.info.dimensions !== text.backend.info.dimensions) {
     await vision.close();
     throw new Error(`the image tower outputs ${vision.info.dimensions} dimensions but the text tower ${text.backend.info.dimensions}: not one embedding space`);

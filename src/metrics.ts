@@ -31,69 +31,124 @@ class UntypedView {
   }
 }
 
+/** The hooks one model's facades and batchers report through (its `model` label when several models are served). */
+export interface ModelMetrics {
+  readonly requestObserver: EmbedObserver;
+  readonly observeBatch: (batch: BatchStats) => void;
+  readonly observeImageBatch: (batch: BatchStats) => void;
+  /** A gauge read at each scrape, as this model's series. */
+  gauge(name: string, help: string, read: () => number): void;
+}
+
+type Labels = Record<string, string>;
+
 export class Metrics {
   /** Prometheus text of everything below, for GET /metrics. */
   readonly registry = new Registry();
   private eventLoop: ReturnType<typeof monitorEventLoopDelay> | null = null;
-  readonly requests = this.teCounter('te_request_count', 'Requests received');
-  readonly successes = this.teCounter('te_request_success', 'Requests answered with vectors');
-  readonly failures = this.teCounter('te_request_failure', 'Requests answered with an error');
-  readonly requestDuration = this.histogram('te_request_duration', 'Request duration, seconds', LATENCY_BUCKETS_S);
-  readonly tokenizationDuration = this.histogram('te_request_tokenization_duration', "Time a request's inputs took to tokenize, seconds", LATENCY_BUCKETS_S);
-  readonly queueDuration = this.histogram('te_request_queue_duration', "Time a request's inputs waited for a model call, seconds", LATENCY_BUCKETS_S);
-  readonly inferenceDuration = this.histogram('te_request_inference_duration', "Time a request's model calls took, seconds", LATENCY_BUCKETS_S);
-  readonly batchSize = this.histogram('te_batch_next_size', 'Inputs per model call', SIZE_BUCKETS);
-  readonly batchTokensPerCall = this.histogram('te_batch_next_tokens', 'Tokens of the inputs per text-model call', TOKEN_BUCKETS);
-  readonly batchInferenceDuration = this.histogram('te_batch_inference_duration', 'Model call duration, seconds', LATENCY_BUCKETS_S);
+  /** With several models every series carries a `model` label; with one, none (TEI's exposition exactly). */
+  private readonly labelNames: string[];
+  private readonly gauges = new Map<string, Map<string, () => number>>();
+  readonly requests: Counter;
+  readonly successes: Counter;
+  readonly failures: Counter;
+  readonly requestDuration: Histogram;
+  readonly tokenizationDuration: Histogram;
+  readonly queueDuration: Histogram;
+  readonly inferenceDuration: Histogram;
+  readonly batchSize: Histogram;
+  readonly batchTokensPerCall: Histogram;
+  readonly batchInferenceDuration: Histogram;
   /** Against te_batch_inference_duration: how much of a model call the threads' messages waited. */
-  readonly sessionDuration = this.histogram('coalesce_batch_session_duration', "Time a session's thread worked on a model call, seconds", LATENCY_BUCKETS_S);
+  readonly sessionDuration: Histogram;
   /** Their ratio is the padding efficiency of the batches that ran. */
-  readonly batchTokens = new Counter({ name: 'coalesce_batch_tokens_total', help: 'Tokens of the inputs sent to the model', registers: [this.registry] });
-  readonly batchPaddedTokens = new Counter({
-    name: 'coalesce_batch_padded_tokens_total',
-    help: 'Tokens the model computed, padding included (batch size x longest input)',
-    registers: [this.registry],
-  });
+  readonly batchTokens: Counter;
+  readonly batchPaddedTokens: Counter;
+  /** The hooks of the unlabelled series (one model). */
+  readonly requestObserver: EmbedObserver;
+  readonly observeBatch: (batch: BatchStats) => void;
+  readonly observeImageBatch: (batch: BatchStats) => void;
+
+  /** `labelled`: several models are served, and each series says which one it counts. */
+  constructor({ labelled = false }: { labelled?: boolean } = {}) {
+    this.labelNames = labelled ? ['model'] : [];
+    this.requests = this.teCounter('te_request_count', 'Requests received');
+    this.successes = this.teCounter('te_request_success', 'Requests answered with vectors');
+    this.failures = this.teCounter('te_request_failure', 'Requests answered with an error');
+    this.requestDuration = this.histogram('te_request_duration', 'Request duration, seconds', LATENCY_BUCKETS_S);
+    this.tokenizationDuration = this.histogram('te_request_tokenization_duration', "Time a request's inputs took to tokenize, seconds", LATENCY_BUCKETS_S);
+    this.queueDuration = this.histogram('te_request_queue_duration', "Time a request's inputs waited for a model call, seconds", LATENCY_BUCKETS_S);
+    this.inferenceDuration = this.histogram('te_request_inference_duration', "Time a request's model calls took, seconds", LATENCY_BUCKETS_S);
+    this.batchSize = this.histogram('te_batch_next_size', 'Inputs per model call', SIZE_BUCKETS);
+    this.batchTokensPerCall = this.histogram('te_batch_next_tokens', 'Tokens of the inputs per text-model call', TOKEN_BUCKETS);
+    this.batchInferenceDuration = this.histogram('te_batch_inference_duration', 'Model call duration, seconds', LATENCY_BUCKETS_S);
+    this.sessionDuration = this.histogram('coalesce_batch_session_duration', "Time a session's thread worked on a model call, seconds", LATENCY_BUCKETS_S);
+    this.batchTokens = new Counter({
+      name: 'coalesce_batch_tokens_total',
+      help: 'Tokens of the inputs sent to the model',
+      labelNames: this.labelNames,
+      registers: [this.registry],
+    });
+    this.batchPaddedTokens = new Counter({
+      name: 'coalesce_batch_padded_tokens_total',
+      help: 'Tokens the model computed, padding included (batch size x longest input)',
+      labelNames: this.labelNames,
+      registers: [this.registry],
+    });
+    const own = this.hooks({});
+    this.requestObserver = own.requestObserver;
+    this.observeBatch = own.observeBatch;
+    this.observeImageBatch = own.observeImageBatch;
+  }
 
   private teCounter(name: string, help: string): Counter {
-    const counter = new Counter({ name: `${name}_total`, help, registers: [this.registry] });
+    const counter = new Counter({ name: `${name}_total`, help, labelNames: this.labelNames, registers: [this.registry] });
     this.registry.registerMetric(new UntypedView(name, `${help} (TEI's name; same value as ${name}_total)`, counter) as unknown as Metric);
     return counter;
   }
 
   private histogram(name: string, help: string, buckets: number[]): Histogram {
-    return new Histogram({ name, help, buckets, registers: [this.registry] });
+    return new Histogram({ name, help, buckets, labelNames: this.labelNames, registers: [this.registry] });
   }
 
-  /** The facades' request hooks (the core's EmbedObserver). */
-  readonly requestObserver: EmbedObserver = {
-    requestStarted: () => this.requests.inc(),
-    requestFinished: (ok, timings) => {
-      (ok ? this.successes : this.failures).inc();
-      if (timings) {
-        this.requestDuration.observe(timings.totalMs / 1000);
-        this.tokenizationDuration.observe(timings.tokenizationMs / 1000);
-        this.queueDuration.observe(timings.queueMs / 1000);
-        this.inferenceDuration.observe(timings.inferenceMs / 1000);
-      }
-    },
-  };
+  /** One model's hooks: its series carry `model="<name>"` when the registry is labelled. */
+  forModel(model: string): ModelMetrics {
+    const labels: Labels = this.labelNames.length > 0 ? { model } : {};
+    return { ...this.hooks(labels), gauge: (name, help, read) => this.gauge(name, help, read, model) };
+  }
 
-  /** The text batcher's onBatch hook: its units are tokens (useful vs padded). */
-  readonly observeBatch = (batch: BatchStats): void => {
-    this.observeCall(batch);
-    this.batchTokensPerCall.observe(batch.useful);
-    this.batchTokens.inc(batch.useful);
-    this.batchPaddedTokens.inc(batch.units);
-  };
-
-  /** The image batcher's onBatch hook: images are no tokens. */
-  readonly observeImageBatch = (batch: BatchStats): void => this.observeCall(batch);
-
-  private observeCall(batch: BatchStats): void {
-    this.batchSize.observe(batch.size);
-    this.batchInferenceDuration.observe(batch.inferenceMs / 1000);
-    if (batch.sessionMs !== undefined) this.sessionDuration.observe(batch.sessionMs / 1000);
+  private hooks(labels: Labels): Omit<ModelMetrics, 'gauge'> {
+    const inc = (c: Counter, by = 1) => c.inc(labels, by);
+    const observe = (h: Histogram, v: number) => h.observe(labels, v);
+    const observeCall = (batch: BatchStats) => {
+      observe(this.batchSize, batch.size);
+      observe(this.batchInferenceDuration, batch.inferenceMs / 1000);
+      if (batch.sessionMs !== undefined) observe(this.sessionDuration, batch.sessionMs / 1000);
+    };
+    return {
+      /** The facades' request hooks (the core's EmbedObserver). */
+      requestObserver: {
+        requestStarted: () => inc(this.requests),
+        requestFinished: (ok, timings) => {
+          inc(ok ? this.successes : this.failures);
+          if (timings) {
+            observe(this.requestDuration, timings.totalMs / 1000);
+            observe(this.tokenizationDuration, timings.tokenizationMs / 1000);
+            observe(this.queueDuration, timings.queueMs / 1000);
+            observe(this.inferenceDuration, timings.inferenceMs / 1000);
+          }
+        },
+      },
+      /** The text batcher's onBatch hook: its units are tokens (useful vs padded). */
+      observeBatch: (batch) => {
+        observeCall(batch);
+        observe(this.batchTokensPerCall, batch.useful);
+        inc(this.batchTokens, batch.useful);
+        inc(this.batchPaddedTokens, batch.units);
+      },
+      /** The image batcher's onBatch hook: images are no tokens. */
+      observeImageBatch: observeCall,
+    };
   }
 
   /**
@@ -116,7 +171,7 @@ export class Metrics {
     ];
     // Gauges are collected in registration order: the last one resets the interval.
     stats.forEach(([stat, read], i) =>
-      this.gauge(`nodejs_eventloop_lag_${stat}_seconds`, `Event-loop delay ${stat} since the previous scrape`, () => {
+      this.serverGauge(`nodejs_eventloop_lag_${stat}_seconds`, `Event-loop delay ${stat} since the previous scrape`, () => {
         const value = seconds(read());
         if (i === stats.length - 1) h.reset();
         return value;
@@ -128,8 +183,8 @@ export class Metrics {
     this.eventLoop?.disable();
   }
 
-  /** A gauge read at each scrape. */
-  gauge(name: string, help: string, read: () => number): void {
+  /** A gauge of the process (no model label), read at each scrape. */
+  private serverGauge(name: string, help: string, read: () => number): void {
     new Gauge({
       name,
       help,
@@ -140,14 +195,38 @@ export class Metrics {
     });
   }
 
+  /** A gauge read at each scrape; with `model`, that model's series of it (several models share one gauge). */
+  gauge(name: string, help: string, read: () => number, model = ''): void {
+    let readers = this.gauges.get(name);
+    if (!readers) {
+      const all = (readers = new Map());
+      this.gauges.set(name, all);
+      const labelled = this.labelNames.length > 0;
+      new Gauge({
+        name,
+        help,
+        labelNames: this.labelNames,
+        registers: [this.registry],
+        collect() {
+          for (const [m, r] of all) {
+            if (labelled) this.set({ model: m }, r());
+            else this.set(r());
+          }
+        },
+      });
+    }
+    readers.set(model, read);
+  }
+
   render(): Promise<string> {
     return this.registry.metrics();
   }
 
-  /** The current value of a counter or the count of a histogram, as /metrics shows it. */
+  /** The current value of a counter or the count of a histogram, as /metrics shows it (summed over models). */
   async count(metric: Counter | Histogram): Promise<number> {
     const { values } = await metric.get();
-    const sample = (values as { value: number; metricName?: string }[]).find((v) => v.metricName === undefined || v.metricName.endsWith('_count'));
-    return sample?.value ?? 0;
+    let sum = 0;
+    for (const v of values as { value: number; metricName?: string }[]) if (v.metricName === undefined || v.metricName.endsWith('_count')) sum += v.value;
+    return sum;
   }
 }

@@ -1,35 +1,28 @@
 /**
- * The composition root: config -> model -> backend (warm-up) -> batch queue -> embedder -> transports.
- * One process, one model copy; concurrency comes from batching, never from forking.
+ * The composition root: config -> models (each: files -> backend per device group (warm-up) ->
+ * batch queue -> embedder) -> transports. One process; several models and several devices are
+ * threads and sessions of it, never forks. Loading one model is src/serving/load-model.ts.
  */
 import type { Config } from './config.js';
-import { resolveModelFiles, resolveSettings } from './settings.js';
-import { batchHook } from './batch-log.js';
-import { Batcher } from './core/batcher.js';
-import { SharedTextQueue } from './core/shared-queue/shared-text-queue.js';
-import { Embedder } from './core/embedder.js';
+import { Admission } from './core/admission.js';
+import type { Embedder } from './core/embedder.js';
+import { ModelRegistry } from './core/model-registry.js';
 import type { Backend } from './core/types.js';
-import { readManifest } from './model-prep/manifest.js';
-import { readModelPrompts } from './model-prep/st-prompts.js';
-import { Prompts } from './core/prompts.js';
-import { isVisionLanguageFolder, prepareVisionLanguage } from './model-prep/vision-language.js';
-import { startImageServing, type ImageServing } from './image-serving.js';
-import { OrtBackend } from './backend/ort/ort-backend.js';
+import type { ImageServing } from './image-serving.js';
 import type { Logger } from './log.js';
-import { onInternalError } from './errors.js';
 import { ApiKeys } from './transport/api-keys.js';
 import { Metrics } from './metrics.js';
-import { resolveModelDir } from './models/resolve.js';
-import { HfTokenizer, InlineTextEncoder } from './preprocess/tokenizer.js';
-import { TokenizerPool } from './preprocess/tokenizer-pool.js';
-import type { HttpDeps } from './transport/http/app.js';
+import type { HttpDeps, HttpModel } from './transport/http/app.js';
 import { httpWhere, serveHttp, type HttpServing } from './transport/http/serve.js';
 import { hostPort, reachableHostPort } from './transport/host-port.js';
 import { startGrpcServer, type GrpcServer } from './transport/grpc/server.js';
-import { modelInfo, servedModelName } from './model-info.js';
-import { startQuantization, withQuantization } from './quantization-setup.js';
+import type { GrpcModel } from './transport/grpc/deps.js';
+import { servedModels } from './serving/model-spec.js';
+import { prepareModel, startModel, type PreparedModel, type ServedModel } from './serving/load-model.js';
+import { checkMemoryBudget, parseBytes } from './serving/device-memory.js';
 
 export interface Coalesce {
+  /** The default model's facade, backend and image path. */
   embedder: Embedder;
   backend: Backend;
   httpUrl: string;
@@ -40,166 +33,83 @@ export interface Coalesce {
   metrics: Metrics;
   /** The image path of an image-text model (CLIP, SigLIP); null for text models. */
   images: ImageServing | null;
+  /** Every served model by name; `default` is the one above. */
+  models: ModelRegistry<ServedModel>;
   /** Starts draining: /health answers 503 and gRPC health NOT_SERVING, while requests are still served. */
   drain(): void;
-  /** Stops taking requests, finishes what was admitted, then releases the model. */
+  /** Stops taking requests, finishes what was admitted, then releases the models. */
   close(): Promise<void>;
 }
 
-const WARM_UP_TEXT = 'Coalesce warms up the model before it reports healthy.';
-
-/** One request through the whole path, by the route the model's kind serves. */
-function warmUp(embedder: Embedder): Promise<unknown> {
-  const inputs = [WARM_UP_TEXT];
-  switch (embedder.info.kind) {
-    case 'reranker':
-      return embedder.rerank({ query: WARM_UP_TEXT, texts: inputs, rawScores: false });
-    case 'classifier':
-      return embedder.predict({ inputs, rawScores: false });
-    case 'sparse':
-      return embedder.embedSparse({ inputs });
-    case 'multi-vector':
-      return embedder.embedAll({ inputs });
-    case 'embedding':
-      return embedder.embed({ inputs, normalize: true });
+/** Loads the models one after another (each one's memory is then measured alone); a failure releases those already loaded. */
+async function loadModels(prepared: readonly PreparedModel[], defaultName: string, metrics: Metrics, config: Config, log: Logger): Promise<ServedModel[]> {
+  const admission = new Admission(config.maxConcurrentRequests);
+  const loaded: ServedModel[] = [];
+  try {
+    for (const p of prepared) {
+      const isDefault = p.spec.name === defaultName;
+      loaded.push(await startModel(p, { admission, metrics: metrics.forModel(p.spec.name), log, http: httpWhere(config.httpThreads), isDefault }));
+    }
+    return loaded;
+  } catch (e) {
+    for (const m of loaded) await m.close();
+    throw e;
   }
 }
 
 export async function startCoalesce(config: Config, log: Logger): Promise<Coalesce> {
-  const { dir, id } = await resolveModelDir(config, log);
-  // An image-text model: the text path serves its text tower (a graph whose one output is text_embeds).
-  const isVl = isVisionLanguageFolder(dir);
-  const files = resolveModelFiles(config, isVl);
-  const vl = isVl ? await prepareVisionLanguage(dir, { variant: files.onnxVariant, onnxFile: files.onnxFile, fuseAttention: config.fuseAttention }) : null;
-  const textManifest = readManifest(dir, { onnxFile: vl ? vl.textFile : files.onnxFile, pooling: config.pooling, maxInputLength: config.maxInputLength });
-  const manifest = vl ? { ...textManifest, onnxPath: vl.textGraphPath, onnxFile: vl.textSource } : textManifest;
-  if (config.maxBatchTokens < manifest.maxLength) {
-    throw new Error(`--max-batch-tokens ${config.maxBatchTokens} is below the max input length ${manifest.maxLength}: a full-length input could never run`);
-  }
-  const modelPrompts = readModelPrompts(dir);
-  const prompts = Prompts.from({
-    prompts: modelPrompts.prompts,
-    modelDefaultPromptName: modelPrompts.defaultPromptName,
-    defaultPromptName: config.defaultPromptName,
-    defaultPrompt: config.defaultPrompt,
-  });
-  const tokenizerFiles = { tokenizerPath: manifest.tokenizerPath, configPath: manifest.tokenizerConfigPath, maxLength: manifest.maxLength };
-  const encoder: TokenizerPool | InlineTextEncoder =
-    config.tokenizationWorkers > 0
-      ? await TokenizerPool.start(tokenizerFiles, config.tokenizationWorkers)
-      : new InlineTextEncoder(HfTokenizer.fromFiles(tokenizerFiles.tokenizerPath, tokenizerFiles.configPath, tokenizerFiles.maxLength));
-  // HTTP threads encode plain ASCII text for a BERT tokenizer themselves (arrival-encoder.ts) with these.
-  const specialIds = encoder.specialIds();
+  const { models: specs, defaultName } = servedModels(config);
+  const prepared: PreparedModel[] = [];
+  for (const spec of specs) prepared.push(await prepareModel(spec, log));
+  if (config.maxDeviceMemory)
+    checkMemoryBudget(
+      prepared.flatMap((p) => p.placements),
+      parseBytes(config.maxDeviceMemory),
+    );
 
-  const loadStart = performance.now();
-  const backend = await OrtBackend.start(id, manifest, {
-    device: config.device,
-    intraOpThreads: config.intraOpThreads,
-    sessions: config.sessions,
-    poolInGraph: config.poolInGraph,
-    seqMultiple: config.padSeqMultiple,
-    batchMultiple: config.padBatchMultiple,
-    memPattern: config.memPattern,
-    shapeBuckets: config.shapeBuckets,
-    warmupTokens: config.maxBatchTokens,
-    warmupRows: config.maxBatchRequests,
-  }).catch(async (e: unknown) => {
-    await encoder.close();
+  const metrics = new Metrics({ labelled: specs.length > 1 });
+  if (config.eventLoopMetrics) metrics.watchEventLoop();
+  const served = await loadModels(prepared, defaultName, metrics, config, log).catch((e) => {
+    metrics.stop();
     throw e;
   });
-  const info = backend.info;
-  for (const note of backend.notes) log(note);
-  log('model loaded', {
-    model: id,
-    dir,
-    onnx: info.onnxFile,
-    device: info.device,
-    provider: info.provider,
-    sessions: backend.sessions,
-    dimensions: info.dimensions,
-    maxInputLength: info.maxInputLength,
-    kind: info.kind,
-    pooling: info.pooling,
-    poolingInGraph: backend.pooledInGraph,
-    paddingRemovedInGraph: backend.removesPadding,
-    warmedShapes: backend.warmup.shapes,
-    warmupMs: Math.round(backend.warmup.ms),
-    output: info.outputName,
-    ms: Math.round(performance.now() - loadStart),
-  });
-
-  const metrics = new Metrics();
-  if (config.eventLoopMetrics) metrics.watchEventLoop();
-  const limits = {
-    maxBatchTokens: config.maxBatchTokens,
-    maxBatchRequests: config.maxBatchRequests,
-    onBatch: batchHook(metrics.observeBatch, config.logBatches ? log : null, 'text'),
-  };
-  const settings = resolveSettings(config, { provider: info.provider === 'cuda' ? 'cuda' : 'cpu', modelMaxLength: info.maxInputLength });
-  // The shared queue carries one dense vector per input; the other kinds' rows differ in width.
-  const sharedQueue = settings.batchQueue === 'shared' && info.kind === 'embedding';
-  const queue = sharedQueue ? new SharedTextQueue(info.maxInputLength, info.padded, limits) : new Batcher(backend, limits);
-  if (queue instanceof SharedTextQueue) backend.takeFrom(queue);
-  const embedder = new Embedder(
-    info,
-    encoder,
-    queue,
-    { maxClientBatchSize: config.maxClientBatchSize, autoTruncate: config.autoTruncate, prompts },
-    config.maxConcurrentRequests,
-    metrics.requestObserver,
-  );
-  metrics.gauge('te_queue_size', 'Inputs waiting for a model call', () => queue.queued);
-  metrics.gauge('te_requests_in_progress', 'Admitted requests', () => embedder.admission.inUse);
-
-  let images: ImageServing | null = null;
-  /** Nothing may outlive a failed start or a close: the tokenizer workers, the image path, the model. */
-  const releaseModel = async () => {
-    embedder.markReady(false);
-    await encoder.close();
-    await images?.close();
-    await backend.close();
+  const models = new ModelRegistry(served, defaultName);
+  const main = models.default;
+  if (models.size > 1) log('models', { default: defaultName, models: served.map((m) => m.summary()) });
+  const releaseModels = async () => {
+    for (const m of served) await m.close();
     metrics.stop();
   };
-  const failStart = async (e: unknown): Promise<never> => {
-    await releaseModel();
-    throw e;
-  };
-
-  // Warm-up through the whole path: /health turns 200 only after a real model call succeeded.
-  embedder.markReady(true);
-  await warmUp(embedder).catch(failStart);
-  // Calibration embeds texts: only a dense embedding model has ranges to quantize with.
-  const quantization = embedder.info.kind === 'embedding' ? await startQuantization(config, embedder, log).catch(failStart) : null;
-
-  images = vl ? await startImageServing(vl, config, { backend, embedder }, metrics, log).catch(failStart) : null;
 
   let draining = false;
-  const modelName = servedModelName(config, id);
-  const servedModel = modelInfo({
-    config,
-    id,
-    dir,
-    model: info,
-    pooling: vl ? info.pooling : manifest.pooling,
-    prompts: prompts.prompts,
-    batchQueue: sharedQueue ? 'shared' : 'main',
-    images,
-    http: httpWhere(config.httpThreads),
-    settings,
-    backend: { sessions: backend.sessions, removesPadding: backend.removesPadding },
+  const several = models.size > 1;
+  /** /info: the default model's (TEI's fields, so TEI clients keep working), with every model listed. */
+  const info = () => ({ ...main.info(), models: served.map((m) => m.summary()) });
+  const listing = (m: ServedModel) => {
+    const { name: _name, ...facts } = m.summary();
+    return facts;
+  };
+  const httpModel = (m: ServedModel): HttpModel => ({
+    name: m.name,
+    embedder: m.embedder,
+    images: m.images ? { images: m.images.images, classifier: m.images.classifier } : undefined,
+    info: m.info,
+    listing: listing(m),
+    quantization: m.quantization,
+    promptNames: m.promptNames,
   });
-  const served = withQuantization(servedModel, quantization);
   const httpDeps: HttpDeps = {
     access: { apiKeys: ApiKeys.parse(config.apiKey), protectMetrics: config.apiKeyMetrics, corsOrigins: ApiKeys.parse(config.corsAllowOrigin) },
-    images: images ? { images: images.images, classifier: images.classifier } : undefined,
-    embedder,
-    ready: () => embedder.isReady && !draining,
-    modelName,
+    images: main.images ? { images: main.images.images, classifier: main.images.classifier } : undefined,
+    embedder: main.embedder,
+    ready: () => !draining && served.every((m) => m.ready()),
+    modelName: main.name,
     payloadLimit: config.payloadLimit,
     metrics: () => metrics.render(),
-    info: served,
-    quantization,
-    promptNames: Object.keys(prompts.prompts),
+    info: several ? info : main.info,
+    models: several ? new ModelRegistry(served.map(httpModel), defaultName) : undefined,
+    quantization: main.quantization,
+    promptNames: main.promptNames,
   };
   const http: HttpServing = await serveHttp(httpDeps, {
     hostname: config.hostname,
@@ -208,9 +118,9 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     mode: config.udsMode,
     threads: config.httpThreads,
     onThreadError: (e) => log('an HTTP thread failed', { error: e.message }),
-    arrival: config.httpThreads > 0 && specialIds ? { ...tokenizerFiles, ...specialIds } : null,
+    arrival: config.httpThreads > 0 ? main.arrival : null,
   }).catch(async (e: Error) => {
-    await releaseModel();
+    await releaseModels();
     throw new Error(`cannot serve HTTP on ${config.udsPath ?? `${config.hostname}:${config.port}`}: ${e.message}`);
   });
   const port = http.port;
@@ -218,14 +128,36 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
 
   let grpc: GrpcServer | null = null;
   if (config.grpcUdsPath || config.grpcPort >= 0) {
+    const grpcModels = new ModelRegistry<GrpcModel>(
+      served.map((m) => ({ name: m.name, embedder: m.embedder, info: m.info, quantization: m.quantization })),
+      defaultName,
+    );
     grpc = await startGrpcServer(
-      { embedder, info: served, payloadLimit: config.payloadLimit, apiKeys: ApiKeys.parse(config.apiKey), quantization },
+      {
+        embedder: main.embedder,
+        info: several ? info : main.info,
+        payloadLimit: config.payloadLimit,
+        apiKeys: ApiKeys.parse(config.apiKey),
+        quantization: main.quantization,
+        models: grpcModels,
+        readiness: several
+          ? {
+              get isReady() {
+                return served.every((m) => m.embedder.isReady);
+              },
+              onReadyChange: (listener) => {
+                const off = served.map((m) => m.embedder.onReadyChange(listener));
+                return () => off.forEach((o) => o());
+              },
+            }
+          : undefined,
+      },
       config.hostname,
       config.grpcPort,
       config.grpcUdsPath ? { path: config.grpcUdsPath, mode: config.udsMode } : undefined,
     ).catch(async (e: Error) => {
       await http.close();
-      await releaseModel();
+      await releaseModels();
       throw new Error(`cannot serve gRPC on ${config.grpcUdsPath ?? `${config.hostname}:${config.grpcPort}`}: ${e.message} (--grpc-port -1 turns gRPC off)`);
     });
   }
@@ -238,14 +170,15 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
 
   let closing: Promise<void> | null = null;
   return {
-    embedder,
-    backend,
+    embedder: main.embedder,
+    backend: main.backend,
     httpUrl,
     httpPort: port,
     grpcUrl: grpc?.url ?? null,
     grpcPort: grpc?.port ?? null,
     metrics,
-    images,
+    images: main.images,
+    models,
     drain: () => {
       draining = true;
       http.drain();
@@ -258,9 +191,8 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
         draining = true;
         http.drain();
         await Promise.all([http.close(), grpc?.close(config.shutdownTimeoutMs)]);
-        await images?.drain();
-        await embedder.drain();
-        await releaseModel();
+        await Promise.all(served.map((m) => m.drain()));
+        await releaseModels();
       })()),
   };
 }

@@ -125,10 +125,11 @@ export class Embedder extends GuardedFacade<EncodedText> {
     private readonly encoder: TextEncoder,
     batcher: InputQueue<EncodedText>,
     private readonly limits: EmbedderLimits,
-    maxConcurrentRequests: number,
+    /** A limit of its own, or an Admission shared with other facades (several models share the server's). */
+    admission: number | Admission,
     observer?: EmbedObserver,
   ) {
-    super(new Admission(maxConcurrentRequests), batcher, observer);
+    super(typeof admission === 'number' ? new Admission(admission) : admission, batcher, observer);
     this.prompts = limits.prompts ?? Prompts.none();
   }
 

@@ -2,7 +2,7 @@
  * Which device the sessions run on, and why the CUDA provider cannot load when it cannot. Pure
  * (no ORT import), so the messages are tested without a GPU.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
@@ -16,6 +16,37 @@ export function parseDevice(device: string): DeviceRequest {
   if (device === 'cpu') return { kind: 'cpu' };
   if (device === 'auto') return { kind: 'auto' };
   return { kind: 'cuda', id: device === 'cuda' ? 0 : Number(device.slice(5)) };
+}
+
+/** The forms --device takes as a whole: one device, auto, cuda:all, or a comma-separated list of devices. */
+export const DEVICE_LIST_PATTERN = /^(auto|cuda:all|(cpu|cuda(:\d+)?)(,(cpu|cuda(:\d+)?))*)$/;
+
+/**
+ * The device groups of --device, one model copy each: `cuda:0,cuda:1` is two, `cpu,cpu` two CPU
+ * groups (each with its own sessions, sharing the cores), `cuda:0,cuda:0` two groups on one GPU,
+ * `cuda:all` one per GPU that `countGpus` finds. Throws an Error saying what is wrong.
+ */
+export function parseDeviceGroups(spec: string, countGpus: () => number = nvidiaGpuCount): string[] {
+  if (!DEVICE_LIST_PATTERN.test(spec)) throw new Error(`--device '${spec}' is not one of cpu, cuda, cuda:N, auto, cuda:all, or a list such as cuda:0,cuda:1`);
+  if (spec !== 'cuda:all') return spec.split(',').map((d) => (d === 'cuda' ? 'cuda:0' : d));
+  const count = countGpus();
+  if (count < 1) throw new Error('--device cuda:all found no GPU (the NVIDIA driver lists none); name the devices instead, e.g. --device cuda:0,cuda:1');
+  return Array.from({ length: count }, (_, i) => `cuda:${i}`);
+}
+
+/**
+ * GPUs of this machine: those CUDA_VISIBLE_DEVICES names when set, else one per entry of the
+ * NVIDIA driver's /proc/driver/nvidia/gpus (read, not nvidia-smi run: the server never starts
+ * processes). Throws when the driver is not there.
+ */
+export function nvidiaGpuCount(procDir = '/proc/driver/nvidia/gpus'): number {
+  const visible = process.env.CUDA_VISIBLE_DEVICES;
+  if (visible !== undefined && visible.trim() !== '') return visible.split(',').filter((d) => d.trim() !== '' && d.trim() !== '-1').length;
+  try {
+    return readdirSync(procDir).length;
+  } catch {
+    throw new Error(`--device cuda:all found no NVIDIA driver (${procDir} cannot be read); name the devices instead, e.g. --device cuda:0,cuda:1`);
+  }
 }
 
 /** The package whose shared libraries make onnxruntime-node 1.29.0 run on CUDA 13. */

@@ -18,10 +18,10 @@ export interface UnaryResult<Res> {
   metadata?: Metadata;
 }
 
-export function unary<Req, Res>(handle: (request: Req, signal: AbortSignal) => Promise<UnaryResult<Res>>) {
+export function unary<Req, Res>(handle: (request: Req, signal: AbortSignal, metadata: Metadata) => Promise<UnaryResult<Res>>) {
   return (call: ServerUnaryCall<Req | MalformedMessage, Res>, callback: sendUnaryData<Res>): void => {
     const scope = callScope(call);
-    (async () => handle(decoded(call.request), scope.signal))().then(
+    (async () => handle(decoded(call.request), scope.signal, call.metadata))().then(
       ({ response, metadata }) => {
         scope.dispose();
         if (metadata) call.sendMetadata(metadata);
@@ -56,13 +56,13 @@ const sleep = (ms: number, signal: AbortSignal) =>
     }
   });
 
-export function orderedStream<Req, Res>(handle: (request: Req, signal: AbortSignal) => Promise<Res>, options: StreamOptions) {
+export function orderedStream<Req, Res>(handle: (request: Req, signal: AbortSignal, metadata: Metadata) => Promise<Res>, options: StreamOptions) {
   return (call: ServerDuplexStream<Req | MalformedMessage, Res>): void => serveOrderedStream(call, handle, options);
 }
 
 function serveOrderedStream<Req, Res>(
   call: ServerDuplexStream<Req | MalformedMessage, Res>,
-  handle: (request: Req, signal: AbortSignal) => Promise<Res>,
+  handle: (request: Req, signal: AbortSignal, metadata: Metadata) => Promise<Res>,
   options: StreamOptions,
 ): void {
   const scope = callScope(call);
@@ -83,7 +83,7 @@ function serveOrderedStream<Req, Res>(
   async function handleAdmitted(request: Req | MalformedMessage): Promise<Res> {
     for (let delay = RETRY_FIRST_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
       try {
-        return await handle(decoded(request), signal);
+        return await handle(decoded(request), signal, call.metadata);
       } catch (e) {
         if (!isCoalesceError(e) || e.kind !== 'overloaded' || signal.aborted) throw e;
         await sleep(delay, signal);
@@ -169,7 +169,7 @@ function serveOrderedStream<Req, Res>(
  * A client stream answered once (TEI's RerankStream: one text per message, one ranking at the
  * end). More than `maxMessages` messages fail the call, as a request over the batch size limit does.
  */
-export function collected<Req, Res>(handle: (requests: Req[], signal: AbortSignal) => Promise<UnaryResult<Res>>, maxMessages: number) {
+export function collected<Req, Res>(handle: (requests: Req[], signal: AbortSignal, metadata: Metadata) => Promise<UnaryResult<Res>>, maxMessages: number) {
   return (call: ServerReadableStream<Req | MalformedMessage, Res>, callback: sendUnaryData<Res>): void => {
     const scope = callScope(call);
     const requests: Req[] = [];
@@ -196,7 +196,7 @@ export function collected<Req, Res>(handle: (requests: Req[], signal: AbortSigna
     call.on('error', fail);
     call.on('end', () => {
       if (done) return;
-      handle(requests, scope.signal).then(({ response, metadata }) => {
+      handle(requests, scope.signal, call.metadata).then(({ response, metadata }) => {
         if (done) return;
         done = true;
         scope.dispose();

@@ -9,7 +9,7 @@ import type { Encoding } from '../../core/quantize.js';
 import { countChars } from '../timing-headers.js';
 import { packRows, vectorEncoder } from '../vector-encodings.js';
 import { orderedStream, unary } from './calls.js';
-import type { GrpcDeps } from './deps.js';
+import { modelFor, type GrpcDeps } from './deps.js';
 import { loadProto, PROTO_FILES, serviceDefinition } from './protos.js';
 import { truncationDirection } from './tei-service.js';
 import { protoMetadata, timingMetadata, type ProtoMetadata } from './timings.js';
@@ -23,6 +23,7 @@ interface EmbedBatchRequest {
   prompt_name: string | null;
   encoding: number;
   ranges: { min: number[]; max: number[] } | null;
+  model?: string | null;
 }
 
 interface EmbedBatchResponse {
@@ -44,16 +45,18 @@ function encodingOf(value: number | undefined): Encoding {
 }
 
 export function addCoalesceService(server: Server, deps: GrpcDeps, streamMaxInFlight: number): string[] {
-  const { embedder } = deps;
   const file = loadProto(PROTO_FILES.coalesce);
+  const served = () =>
+    deps.models ? [deps.models.default.name, ...deps.models.names.filter((n) => n !== deps.models!.default.name)] : [modelFor(deps, null).name];
 
   async function embedBatch(request: EmbedBatchRequest, signal: AbortSignal) {
+    const { embedder, quantization } = modelFor(deps, request.model);
     const normalize = request.normalize ?? true;
     const dimensions = request.dimensions ?? undefined;
     const encoding = encodingOf(request.encoding);
     const ranges = request.ranges ? { min: request.ranges.min ?? [], max: request.ranges.max ?? [] } : undefined;
     const modelDimensions = embedder.info.dimensions;
-    const encode = vectorEncoder({ encoding, ranges, dimensions, normalize, modelDimensions }, deps.quantization);
+    const encode = vectorEncoder({ encoding, ranges, dimensions, normalize, modelDimensions }, quantization);
     const result = await embedder.embed({
       inputs: request.inputs,
       normalize,
@@ -77,7 +80,10 @@ export function addCoalesceService(server: Server, deps: GrpcDeps, streamMaxInFl
   }
 
   // ModelInfoResponse's fields are named as /info's: it takes those it declares.
-  const modelInfo = async () => ({ response: deps.info() });
+  const modelInfo = async (request: { model?: string | null }) => {
+    const model = modelFor(deps, request.model);
+    return { response: { ...model.info(), served_model_name: model.name, served_models: served() } };
+  };
 
   server.addService(serviceDefinition(file, 'Coalesce'), {
     EmbedBatch: unary(embedBatch),

@@ -37,7 +37,7 @@ export function createGrpcServer(deps: GrpcDeps): { server: Server; health: Heal
   });
   const maxInFlight = Math.max(1, deps.streamMaxInFlight ?? Math.min(deps.info().max_batch_requests, deps.info().max_concurrent_requests));
 
-  const health = new HealthService(deps.embedder);
+  const health = new HealthService(deps.readiness ?? deps.embedder);
   const tei = addTeiServices(server, deps, maxInFlight);
   const coalesce = addCoalesceService(server, deps, maxInFlight);
   const healthServices = health.addTo(server);

@@ -10,7 +10,8 @@ import type { TruncationDirection } from '../../core/types.js';
 import { CoalesceError, validation } from '../../errors.js';
 import { countChars } from '../timing-headers.js';
 import { orderedStream, unary } from './calls.js';
-import type { GrpcDeps } from './deps.js';
+import { metadataModel, modelFor, type GrpcDeps } from './deps.js';
+import type { Metadata } from '@grpc/grpc-js';
 import { loadProto, PROTO_FILES, serviceDefinition } from './protos.js';
 import { protoMetadata, timingMetadata, type ProtoMetadata } from './timings.js';
 import { teiTaskMethods } from './tei-task-services.js';
@@ -69,11 +70,13 @@ function oneInput(inputs: string): string {
 const unset = <T>(value: T | null | undefined): T | undefined => (value === null ? undefined : value);
 
 export function addTeiServices(server: Server, deps: GrpcDeps, streamMaxInFlight: number): string[] {
-  const { embedder } = deps;
   const file = loadProto(PROTO_FILES.tei);
   const stream = { maxInFlight: streamMaxInFlight };
+  /** tei.v1 serves the default model, or the one the call's x-model metadata names. */
+  const modelOf = (metadata: Metadata | undefined) => modelFor(deps, metadataModel(metadata));
 
-  async function embed(request: EmbedRequest, signal: AbortSignal) {
+  async function embed(request: EmbedRequest, signal: AbortSignal, metadata?: Metadata) {
+    const { embedder } = modelOf(metadata);
     const text = oneInput(request.inputs);
     const result = await embedder.embed({
       inputs: [text],
@@ -91,7 +94,8 @@ export function addTeiServices(server: Server, deps: GrpcDeps, streamMaxInFlight
     return { response, metadata: timingMetadata(result.timings, result.promptTokens, chars, embedder.info.device) };
   }
 
-  async function tokenize(request: EncodeRequest) {
+  async function tokenize(request: EncodeRequest, _signal?: AbortSignal, metadata?: Metadata) {
+    const { embedder } = modelOf(metadata);
     const [tokens] = await embedder.tokenize({
       inputs: [oneInput(request.inputs)],
       addSpecialTokens: request.add_special_tokens,
@@ -107,28 +111,36 @@ export function addTeiServices(server: Server, deps: GrpcDeps, streamMaxInFlight
     };
   }
 
-  async function decode(request: DecodeRequest) {
+  async function decode(request: DecodeRequest, _signal?: AbortSignal, metadata?: Metadata) {
+    const { embedder } = modelOf(metadata);
     // No ids is no input, as over HTTP: the embedder answers 'empty'.
     const [text] = await embedder.decode(request.ids.length > 0 ? [request.ids] : [], request.skip_special_tokens);
     return { text };
   }
 
   // InfoResponse's fields are named as /info's: it takes those it declares; model_type is its enum.
-  const info = async () => ({ response: { ...deps.info(), model_type: MODEL_TYPE[embedder.info.kind] } });
-  const tasks = teiTaskMethods(embedder, { direction: truncationDirection, stream, maxClientBatchSize: deps.info().max_client_batch_size });
+  const info = async (_request: unknown, _signal: AbortSignal, metadata: Metadata) => {
+    const model = modelOf(metadata);
+    return { response: { ...model.info(), model_type: MODEL_TYPE[model.embedder.info.kind] } };
+  };
+  const tasks = teiTaskMethods((metadata) => modelOf(metadata).embedder, {
+    direction: truncationDirection,
+    stream,
+    maxClientBatchSize: deps.info().max_client_batch_size,
+  });
 
   server.addService(serviceDefinition(file, 'Info'), { Info: unary(info) } as UntypedServiceImplementation);
   server.addService(serviceDefinition(file, 'Embed'), {
     Embed: unary(embed),
-    EmbedStream: orderedStream(async (r: EmbedRequest, signal) => (await embed(r, signal)).response, stream),
+    EmbedStream: orderedStream(async (r: EmbedRequest, signal, metadata) => (await embed(r, signal, metadata)).response, stream),
     ...tasks.embed,
   } as UntypedServiceImplementation);
   server.addService(serviceDefinition(file, 'Predict'), tasks.predict as UntypedServiceImplementation);
   server.addService(serviceDefinition(file, 'Rerank'), tasks.rerank as UntypedServiceImplementation);
   server.addService(serviceDefinition(file, 'Tokenize'), {
-    Tokenize: unary(async (r: EncodeRequest) => ({ response: await tokenize(r) })),
+    Tokenize: unary(async (r: EncodeRequest, signal, metadata) => ({ response: await tokenize(r, signal, metadata) })),
     TokenizeStream: orderedStream(tokenize, stream),
-    Decode: unary(async (r: DecodeRequest) => ({ response: await decode(r) })),
+    Decode: unary(async (r: DecodeRequest, signal, metadata) => ({ response: await decode(r, signal, metadata) })),
     DecodeStream: orderedStream(decode, stream),
   } as UntypedServiceImplementation);
   return ['tei.v1.Info', 'tei.v1.Embed', 'tei.v1.Predict', 'tei.v1.Rerank', 'tei.v1.Tokenize'];

@@ -3,7 +3,7 @@
  * EmbedSparse and EmbedAll (Embed service), Predict and PredictPair (Predict), Rerank and the
  * client-streamed RerankStream (Rerank). One input (or pair) per message; streams answer in order.
  */
-import type { UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Metadata, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Embedder } from '../../core/embedder.js';
 import type { TextPair, Timings } from '../../core/types.js';
 import { CoalesceError, validation } from '../../errors.js';
@@ -60,9 +60,10 @@ function answered<R>(embedder: Embedder, result: { timings: Timings; promptToken
   };
 }
 
-/** Methods to add to tei.v1's Embed, Predict and Rerank services. */
-export function teiTaskMethods(embedder: Embedder, o: TaskServiceOptions) {
-  async function embedSparse(r: TextsRequest, signal: AbortSignal) {
+/** Methods to add to tei.v1's Embed, Predict and Rerank services; `embedderOf` picks the model a call's metadata names. */
+export function teiTaskMethods(embedderOf: (metadata?: Metadata) => Embedder, o: TaskServiceOptions) {
+  async function embedSparse(r: TextsRequest, signal: AbortSignal, metadata?: Metadata) {
+    const embedder = embedderOf(metadata);
     const text = oneInput(r.inputs);
     const result = await embedder.embedSparse({
       inputs: [text],
@@ -74,7 +75,8 @@ export function teiTaskMethods(embedder: Embedder, o: TaskServiceOptions) {
     return answered(embedder, result, [text], { sparse_embeddings: result.vectors[0] });
   }
 
-  async function embedAll(r: TextsRequest, signal: AbortSignal) {
+  async function embedAll(r: TextsRequest, signal: AbortSignal, metadata?: Metadata) {
+    const embedder = embedderOf(metadata);
     const text = oneInput(r.inputs);
     const result = await embedder.embedAll({
       inputs: [text],
@@ -86,7 +88,8 @@ export function teiTaskMethods(embedder: Embedder, o: TaskServiceOptions) {
     return answered(embedder, result, [text], { token_embeddings: result.tokens[0].map((embeddings) => ({ embeddings })) });
   }
 
-  async function predict(input: string | TextPair, r: Omit<PredictRequest, 'inputs'>, signal: AbortSignal) {
+  async function predict(input: string | TextPair, r: Omit<PredictRequest, 'inputs'>, signal: AbortSignal, metadata?: Metadata) {
+    const embedder = embedderOf(metadata);
     const result = await embedder.predict({
       inputs: [input],
       rawScores: r.raw_scores,
@@ -96,13 +99,14 @@ export function teiTaskMethods(embedder: Embedder, o: TaskServiceOptions) {
     });
     return answered(embedder, result, typeof input === 'string' ? [input] : input, { predictions: result.predictions[0] });
   }
-  const single = (r: PredictRequest, signal: AbortSignal) => predict(oneInput(r.inputs), r, signal);
-  const pair = (r: PredictPairRequest, signal: AbortSignal) => {
+  const single = (r: PredictRequest, signal: AbortSignal, metadata?: Metadata) => predict(oneInput(r.inputs), r, signal, metadata);
+  const pair = (r: PredictPairRequest, signal: AbortSignal, metadata?: Metadata) => {
     if (r.inputs.length !== 2) throw validation(`\`inputs\` must hold a pair of texts, not ${r.inputs.length}`, 'inputs');
-    return predict([r.inputs[0], r.inputs[1]], r, signal);
+    return predict([r.inputs[0], r.inputs[1]], r, signal, metadata);
   };
 
-  async function rerank(r: RerankRequest, signal: AbortSignal) {
+  async function rerank(r: RerankRequest, signal: AbortSignal, metadata?: Metadata) {
+    const embedder = embedderOf(metadata);
     const result = await embedder.rerank({
       query: r.query,
       texts: r.texts,
@@ -117,26 +121,26 @@ export function teiTaskMethods(embedder: Embedder, o: TaskServiceOptions) {
 
   // TEI's RerankStream: the query and options of the first message, one text per message.
   // (Decoded messages keep proto3 defaults on their prototype: read the fields, never spread.)
-  const rerankStream = (messages: RerankStreamRequest[], signal: AbortSignal) => {
+  const rerankStream = (messages: RerankStreamRequest[], signal: AbortSignal, metadata?: Metadata) => {
     if (messages.length === 0) throw new CoalesceError('empty', 'Input validation error: `texts` cannot be empty');
     const [first] = messages;
     const texts = messages.map((m) => m.text);
     const { query, truncate, raw_scores, return_text, truncation_direction } = first;
-    return rerank({ query, texts, truncate, raw_scores, return_text, truncation_direction }, signal);
+    return rerank({ query, texts, truncate, raw_scores, return_text, truncation_direction }, signal, metadata);
   };
 
   return {
     embed: {
       EmbedSparse: unary(embedSparse),
-      EmbedSparseStream: orderedStream(async (r: TextsRequest, signal) => (await embedSparse(r, signal)).response, o.stream),
+      EmbedSparseStream: orderedStream(async (r: TextsRequest, signal, metadata) => (await embedSparse(r, signal, metadata)).response, o.stream),
       EmbedAll: unary(embedAll),
-      EmbedAllStream: orderedStream(async (r: TextsRequest, signal) => (await embedAll(r, signal)).response, o.stream),
+      EmbedAllStream: orderedStream(async (r: TextsRequest, signal, metadata) => (await embedAll(r, signal, metadata)).response, o.stream),
     },
     predict: {
       Predict: unary(single),
       PredictPair: unary(pair),
-      PredictStream: orderedStream(async (r: PredictRequest, signal) => (await single(r, signal)).response, o.stream),
-      PredictPairStream: orderedStream(async (r: PredictPairRequest, signal) => (await pair(r, signal)).response, o.stream),
+      PredictStream: orderedStream(async (r: PredictRequest, signal, metadata) => (await single(r, signal, metadata)).response, o.stream),
+      PredictPairStream: orderedStream(async (r: PredictPairRequest, signal, metadata) => (await pair(r, signal, metadata)).response, o.stream),
     },
     rerank: {
       Rerank: unary(rerank),

@@ -10,7 +10,7 @@ import { vectorEncoder } from '../vector-encodings.js';
 
 /**
  * OpenAI's embeddings API, so the official SDK works unchanged. The SDK asks for base64 by
- * default and decodes it itself; `model` is echoed, not checked (one process serves one model).
+ * default and decodes it itself; `model` picks the model when the process serves several (app.ts), and is not checked when it serves one.
  * '/embeddings' without the version prefix is what Infinity and some clients use.
  */
 const OPENAI_PATHS = ['/v1/embeddings', '/embeddings'];
@@ -66,8 +66,9 @@ export function openaiRoutes(embedder: TextFacade, modelName: string, images?: I
   return OPENAI_PATHS.map((path) => ({ path, style: 'openai', handle }));
 }
 
-/** OpenAI's model list (`GET /v1/models`, and `/models`): the one model this server serves. */
-export function openaiGetRoutes(modelName: string): GetRoute[] {
-  const list = { object: 'list', data: [{ id: modelName, object: 'model', created: STARTED, owned_by: 'coalesce' }] };
+/** OpenAI's model list (`GET /v1/models`, and `/models`): every model this server serves, the default first. */
+export function openaiGetRoutes(models: string | readonly ({ id: string } & Record<string, unknown>)[]): GetRoute[] {
+  const entries = typeof models === 'string' ? [{ id: models }] : models;
+  const list = { object: 'list', data: entries.map(({ id, ...facts }) => ({ id, object: 'model', created: STARTED, owned_by: 'coalesce', ...facts })) };
   return ['/v1/models', '/models'].map((path) => ({ path, handle: () => jsonReply(list) }));
 }

@@ -57,6 +57,14 @@ export async function serveHttp(deps: HttpDeps, options: HttpServeOptions): Prom
         imageInfo: deps.images?.images.info ?? null,
         quantization: deps.quantization?.data ?? null,
         promptNames: deps.promptNames ?? [],
+        models: deps.models
+          ? deps.models.models.map((m) => ({
+              name: m.name,
+              textInfo: m.embedder.info,
+              imageInfo: m.images?.images.info ?? null,
+              listing: m.listing,
+            }))
+          : undefined,
         arrival: options.arrival,
       },
       options.onThreadError,

@@ -5,7 +5,8 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { cancelled, CoalesceError, shuttingDown } from '../../../errors.js';
-import type { HttpDeps, ImageFacade, TextFacade } from '../app.js';
+import type { HttpDeps, HttpModel, ImageFacade, TextFacade } from '../app.js';
+import { ModelRegistry } from '../../../core/model-registry.js';
 import type { CallMessage, CancelMessage, FacadeMethod, HttpThreadData, ReplyMessage } from './facade-protocol.js';
 import { TurnOutbox } from '../../../workers/turn-outbox.js';
 import type { CancelSignal } from '../../../core/cancellation.js';
@@ -43,7 +44,7 @@ export class FacadeClient {
   }
 
   /** Calls `method`; a request (first argument) with a signal is cancelled on the main thread when it aborts. */
-  call<T>(method: FacadeMethod, args: unknown[] = []): Promise<T> {
+  call<T>(method: FacadeMethod, args: unknown[] = [], model?: string): Promise<T> {
     if (this.closed) return Promise.reject(shuttingDown());
     const [first, ...rest] = args;
     const signal = (first as { signal?: CancelSignal } | undefined)?.signal;
@@ -61,7 +62,7 @@ export class FacadeClient {
         signal.addEventListener('abort', entry.onAbort, { once: true });
       }
       this.pending.set(id, entry);
-      this.outbox.push({ type: 'call', id, method, args: sent, cancellable: signal !== undefined });
+      this.outbox.push({ type: 'call', id, method, args: sent, cancellable: signal !== undefined, ...(model === undefined ? {} : { model }) });
     });
   }
 
@@ -89,29 +90,57 @@ function encodedOnArrival(encoder: ArrivalEncoder | null, request: EmbedRequest)
   return texts ? { ...request, encoded: { texts, ms: performance.now() - started } } : request;
 }
 
+/** One model's facades on the main thread; `model` unset: the default one. `arrival` only for the default model (the one whose tokenizer the thread has). */
+function remoteModel(
+  client: FacadeClient,
+  name: string,
+  textInfo: TextFacade['info'],
+  imageInfo: ImageFacade['info'] | null,
+  arrival: ArrivalEncoder | null,
+  model?: string,
+): HttpModel {
+  const embedder: TextFacade = {
+    info: textInfo,
+    embed: (request) => client.call('text.embed', [encodedOnArrival(arrival, request)], model),
+    tokenize: (request) => client.call('text.tokenize', [request], model),
+    decode: (ids, skipSpecialTokens) => client.call('text.decode', [ids, skipSpecialTokens], model),
+    rerank: (request) => client.call('text.rerank', [request], model),
+    predict: (request) => client.call('text.predict', [request], model),
+    embedSparse: (request) => client.call('text.embedSparse', [request], model),
+    embedAll: (request) => client.call('text.embedAll', [request], model),
+  };
+  const images: ImageFacade | null = imageInfo ? { info: imageInfo, embed: (request) => client.call('images.embed', [request], model) } : null;
+  return {
+    name,
+    embedder,
+    images: images ? { images, classifier: { classify: (request) => client.call('classifier.classify', [request], model) } } : undefined,
+    info: model === undefined ? undefined : () => client.call<Record<string, unknown>>('model.info', [], model),
+  };
+}
+
 /** HttpDeps whose facades live on the main thread. */
 export function remoteDeps(client: FacadeClient, data: HttpThreadData): HttpDeps {
   const arrival = data.arrival ? ArrivalEncoder.fromSpec(data.arrival) : null;
-  const embedder: TextFacade = {
-    info: data.textInfo,
-    embed: (request) => client.call('text.embed', [encodedOnArrival(arrival, request)]),
-    tokenize: (request) => client.call('text.tokenize', [request]),
-    decode: (ids, skipSpecialTokens) => client.call('text.decode', [ids, skipSpecialTokens]),
-    rerank: (request) => client.call('text.rerank', [request]),
-    predict: (request) => client.call('text.predict', [request]),
-    embedSparse: (request) => client.call('text.embedSparse', [request]),
-    embedAll: (request) => client.call('text.embedAll', [request]),
-  };
-  const images: ImageFacade | null = data.imageInfo ? { info: data.imageInfo, embed: (request) => client.call('images.embed', [request]) } : null;
+  const { embedder, images } = remoteModel(client, data.modelName, data.textInfo, data.imageInfo, arrival);
+  const models = data.models
+    ? new ModelRegistry(
+        data.models.map((m) => ({
+          ...remoteModel(client, m.name, m.textInfo, m.imageInfo, m.name === data.modelName ? arrival : null, m.name),
+          listing: m.listing,
+        })),
+        data.modelName,
+      )
+    : undefined;
   return {
     embedder,
+    models,
     ready: () => client.call<boolean>('server.ready'),
     modelName: data.modelName,
     payloadLimit: data.payloadLimit,
     access: data.access,
     info: () => client.call<Record<string, unknown>>('server.info'),
     metrics: () => client.call<string>('server.metrics'),
-    images: images ? { images, classifier: { classify: (request) => client.call('classifier.classify', [request]) } } : undefined,
+    images,
     quantization: data.quantization ? new QuantizationRanges(data.quantization) : null,
     promptNames: data.promptNames,
   };

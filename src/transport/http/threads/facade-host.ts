@@ -4,30 +4,31 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { toCoalesceError } from '../../../errors.js';
-import type { HttpDeps } from '../app.js';
+import { modelsOf, type HttpDeps, type HttpModel } from '../app.js';
 import type { CallMessage, CancelMessage, FacadeMethod, ReplyMessage } from './facade-protocol.js';
 import { TurnOutbox } from '../../../workers/turn-outbox.js';
 import { CallCancellation } from '../../../core/cancellation.js';
 import { packGroups } from '../../../workers/pack-views.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: each handler takes its own method's argument types
-type Handler = (deps: HttpDeps, args: any[]) => unknown;
+type Handler = (deps: HttpDeps, args: any[], model: HttpModel) => unknown;
 
-function images(deps: HttpDeps) {
-  if (!deps.images) throw new Error('this model has no image tower');
-  return deps.images;
+function images(model: HttpModel) {
+  if (!model.images) throw new Error(`the model ${model.name} has no image tower`);
+  return model.images;
 }
 
 const HANDLERS: Record<FacadeMethod, Handler> = {
-  'text.embed': (d, [request]) => d.embedder.embed(request),
-  'text.tokenize': (d, [request]) => d.embedder.tokenize(request),
-  'text.decode': (d, [ids, skipSpecialTokens]) => d.embedder.decode(ids, skipSpecialTokens),
-  'text.rerank': (d, [request]) => d.embedder.rerank(request),
-  'text.predict': (d, [request]) => d.embedder.predict(request),
-  'text.embedSparse': (d, [request]) => d.embedder.embedSparse(request),
-  'text.embedAll': (d, [request]) => d.embedder.embedAll(request),
-  'images.embed': (d, [request]) => images(d).images.embed(request),
-  'classifier.classify': (d, [request]) => images(d).classifier.classify(request),
+  'text.embed': (_d, [request], m) => m.embedder.embed(request),
+  'text.tokenize': (_d, [request], m) => m.embedder.tokenize(request),
+  'text.decode': (_d, [ids, skipSpecialTokens], m) => m.embedder.decode(ids, skipSpecialTokens),
+  'text.rerank': (_d, [request], m) => m.embedder.rerank(request),
+  'text.predict': (_d, [request], m) => m.embedder.predict(request),
+  'text.embedSparse': (_d, [request], m) => m.embedder.embedSparse(request),
+  'text.embedAll': (_d, [request], m) => m.embedder.embedAll(request),
+  'images.embed': (_d, [request], m) => images(m).images.embed(request),
+  'classifier.classify': (_d, [request], m) => images(m).classifier.classify(request),
+  'model.info': (d, _args, m) => (m.info ?? d.info)(),
   'server.ready': (d) => d.ready(),
   'server.info': (d) => d.info(),
   'server.metrics': (d) => d.metrics(),
@@ -59,6 +60,7 @@ export function hostFacades(port: MessagePort, deps: HttpDeps): void {
   const cancellations = new Map<number, CallCancellation>();
   const outbox = new TurnOutbox<ReplyMessage>((batch) => port.postMessage(batch, packVectors(batch)));
   const reply = (m: ReplyMessage) => outbox.push(m);
+  const models = modelsOf(deps);
   const handle = (m: CallMessage | CancelMessage) => {
     if (m.type === 'cancel') {
       cancellations.get(m.id)?.abort();
@@ -69,7 +71,7 @@ export function hostFacades(port: MessagePort, deps: HttpDeps): void {
     const args = cancellation ? [{ ...(m.args[0] as object), signal: cancellation }, ...m.args.slice(1)] : m.args;
     let result: Promise<unknown>;
     try {
-      result = Promise.resolve(HANDLERS[m.method](deps, args));
+      result = Promise.resolve(HANDLERS[m.method](deps, args, models.get(m.model)));
     } catch (e) {
       result = Promise.reject(e);
     }

@@ -20,6 +20,7 @@ export type FacadeMethod =
   | 'text.embedAll'
   | 'images.embed'
   | 'classifier.classify'
+  | 'model.info'
   | 'server.ready'
   | 'server.info'
   | 'server.metrics';
@@ -31,6 +32,8 @@ export interface CallMessage {
   args: unknown[];
   /** The first argument had a signal: the host gives the call its own, aborted on 'cancel'. */
   cancellable: boolean;
+  /** The served model whose facade answers (several models); unset: the default one. */
+  model?: string;
 }
 
 export interface CancelMessage {
@@ -59,6 +62,8 @@ export interface HttpThreadData {
   /** int8/uint8 ranges, applied on the thread (their data: calibration vectors or fixed ranges). */
   quantization?: RangesData | null;
   promptNames?: readonly string[];
+  /** With several models: each one's name, facades' info and /v1/models facts; the first is the default. */
+  models?: { name: string; textInfo: TextFacade['info']; imageInfo: ImageFacade['info'] | null; listing?: Record<string, unknown> }[];
   /** The text tokenizer, for encoding plain ASCII text on the thread; null when it has no fast path. */
   arrival: ArrivalEncoderSpec | null;
   /** Open connections per HTTP thread (Int32Array over a SharedArrayBuffer) and this thread's slot in it. */
