@@ -23,7 +23,11 @@ import { runLoad, type LoadResult } from './load.js';
 import { ensureMidBert } from './models/mid-bert.js';
 import { phaseStats, scrape } from './server-stats.js';
 import { startServer, type ServerProcess } from './server-process.js';
-import { modelWorkload } from './workload.js';
+import { modelWorkload, type ModelWorkload } from './workload.js';
+import { readManifest } from '../src/model-prep/manifest.js';
+import { quantizeManifest } from '../src/model-prep/quantized-graph.js';
+import { OrtBackend } from '../src/backend/ort/ort-backend.js';
+import { profileOps, type OpProfile } from './ort-op-profile.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const log = (m: string) => process.stderr.write(`[cpu-int8] ${m}\n`);
@@ -146,6 +150,21 @@ async function main(): Promise<void> {
       }
     }
 
+    const model = await modelCalls(dir, workload, 15);
+    const profileBatch = workload.encoded.slice(0, 16);
+    const profile = {
+      fp32: await profileOps(join(dir, 'model.onnx'), profileBatch, 20, threads),
+      int8: await profileOps(quantizeManifest(readManifest(dir)).manifest.onnxPath, profileBatch, 20, threads),
+    };
+    for (const v of ['fp32', 'int8'] as Variant[]) {
+      log(
+        `profile ${v}: ${profile[v].kernelMsPerRun.toFixed(1)} ms of kernels per run; ${profile[v].ops
+          .slice(0, 6)
+          .map((o) => `${o.op} ${(o.share * 100).toFixed(0)}%`)
+          .join(', ')}`,
+      );
+    }
+
     const of = (v: Variant) => phases.filter((p) => p.variant === v);
     const roundRatios = Array.from({ length: rounds }, (_, i) => {
       const [a, b] = [of('fp32')[i], of('int8')[i]];
@@ -170,6 +189,8 @@ async function main(): Promise<void> {
         perServerCpuSecond: median(of('int8').map((p) => p.textsPerServerCoreS)) / median(of('fp32').map((p) => p.textsPerServerCoreS)),
       },
       best: { fp32: best('fp32'), int8: best('int8') },
+      modelCalls: model,
+      profile: { batch: `${profileBatch.length} texts, padded to ${Math.max(...profileBatch.map((t) => t.ids.length))} tokens`, ...profile },
       phases,
     };
     const md = markdown(report);
@@ -180,6 +201,60 @@ async function main(): Promise<void> {
   } finally {
     for (const close of closers) await close();
   }
+}
+
+interface ModelCalls {
+  batch: string;
+  tokens: number;
+  fp32Ms: number;
+  int8Ms: number;
+  /** Median over pairs of back-to-back calls of fp32 ms / int8 ms. */
+  ratio: number;
+}
+
+/**
+ * The model alone, no HTTP: the same batches of workload texts through a float32 and an int8
+ * session of this process, one call each in turn, so the ratio of each pair shares its moment's load.
+ */
+async function modelCalls(dir: string, workload: ModelWorkload, pairs: number): Promise<ModelCalls[]> {
+  const manifest = readManifest(dir);
+  const fp32 = await OrtBackend.start('fp32', manifest, { device: 'cpu', intraOpThreads: threads });
+  const int8 = await OrtBackend.start('int8', quantizeManifest(manifest).manifest, { device: 'cpu', intraOpThreads: threads });
+  const rows: ModelCalls[] = [];
+  try {
+    for (const size of [32, 8, 1]) {
+      const inputs = workload.encoded.slice(0, size);
+      const time = async (b: OrtBackend) => {
+        const t = performance.now();
+        await b.embed({ inputs });
+        return performance.now() - t;
+      };
+      for (let i = 0; i < 2; i++) {
+        await time(fp32);
+        await time(int8);
+      }
+      const a: number[] = [];
+      const b: number[] = [];
+      for (let i = 0; i < pairs; i++) {
+        a.push(await time(fp32));
+        b.push(await time(int8));
+      }
+      const row = {
+        batch: `${size} texts`,
+        tokens: inputs.reduce((n, x) => n + x.ids.length, 0),
+        fp32Ms: median(a),
+        int8Ms: median(b),
+        ratio: median(a.map((x, i) => x / b[i])),
+      };
+      rows.push(row);
+      log(
+        `model calls, ${row.batch} (${row.tokens} tokens): fp32 ${row.fp32Ms.toFixed(1)} ms, int8 ${row.int8Ms.toFixed(1)} ms, ratio ${row.ratio.toFixed(2)}`,
+      );
+    }
+  } finally {
+    await Promise.all([fp32.close(), int8.close()]);
+  }
+  return rows;
 }
 
 function toPhase(variant: Variant, round: number, r: LoadResult, cpu: CpuShares, meanBatch: number): Phase {
@@ -207,8 +282,15 @@ function markdown(r: {
   fidelity: Record<string, { texts: number; min: number; mean: number }>;
   ratio: { medianOfRounds: number; bestVsBest: number; rounds: number[]; perServerCpuSecond: number };
   best: Record<Variant, Phase>;
+  modelCalls: ModelCalls[];
+  profile: { batch: string; fp32: OpProfile; int8: OpProfile };
   phases: Phase[];
 }): string {
+  const ops = (p: OpProfile) =>
+    p.ops
+      .slice(0, 7)
+      .map((o) => `${o.op} ${(o.share * 100).toFixed(0)}%`)
+      .join(', ');
   const f = (n: number, d = 0) => n.toFixed(d);
   const row = (name: string, p: Phase) =>
     `| ${name} | ${f(p.textsPerS)} | ${f(p.tokensPerS)} | ${f(p.p50Ms)} | ${f(p.p99Ms)} | ${f(p.meanBatch, 1)} | ${f(p.cpu.othersCores, 2)} |`;
@@ -236,6 +318,19 @@ function markdown(r: {
     '| --- | --- | --- | --- |',
     `| tiny-bert fixture sentences (reference.json) | ${r.fidelity.fixture.texts} | ${f(r.fidelity.fixture.min, 5)} | ${f(r.fidelity.fixture.mean, 5)} |`,
     `| workload texts | ${r.fidelity.workload.texts} | ${f(r.fidelity.workload.min, 5)} | ${f(r.fidelity.workload.mean, 5)} |`,
+    '',
+    '## The model alone (no HTTP, no tokenizing)',
+    '',
+    'Same batches of workload texts through a float32 and an int8 session of one process, calls alternating; medians of 15.',
+    '',
+    '| batch | tokens | float32 ms | int8 ms | float32 / int8 (median of pairs) |',
+    '| --- | --- | --- | --- | --- |',
+    ...r.modelCalls.map((m) => `| ${m.batch} | ${m.tokens} | ${f(m.fp32Ms, 1)} | ${f(m.int8Ms, 1)} | ${f(m.ratio, 2)}x |`),
+    '',
+    `Where the time goes (ONNX Runtime's profiler, ${r.profile.batch}, kernel time per run):`,
+    '',
+    `- float32: ${f(r.profile.fp32.kernelMsPerRun, 1)} ms; ${ops(r.profile.fp32)}`,
+    `- int8: ${f(r.profile.int8.kernelMsPerRun, 1)} ms; ${ops(r.profile.int8)}`,
     '',
     `Start to /health 200: float32 ${f(r.startS.fp32, 1)} s, int8 ${f(r.startS.int8IncludingQuantization, 1)} s including quantizing the graph (a later start reads it from the prepared-graph cache).`,
     '',
