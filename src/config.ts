@@ -117,8 +117,8 @@ export const OPTIONS = {
     env: 'QUANTIZE',
     type: 'string',
     default: 'none',
-    choices: ['none', 'dynamic-int8'],
-    doc: "dynamic-int8 (CPU only, text models): at load, rewrite the float32 graph's MatMuls with constant weights as onnxruntime's quantize_dynamic does (int8 weights, activations quantized to uint8 per call, integer GEMM), cached with the other prepared graphs; speed and fidelity measured in docs/cpu-int8.md. none: serve the graph as it is.",
+    choices: ['none', 'dynamic-int8', 'dynamic-int8-per-channel'],
+    doc: "dynamic-int8 (CPU only, text models): at load, rewrite the float32 graph's MatMuls with constant weights as onnxruntime's quantize_dynamic does (int8 weights with one scale per weight, activations quantized to uint8 per call, integer GEMM), cached with the other prepared graphs; speed and fidelity measured in docs/cpu-int8.md. dynamic-int8-per-channel: the same with one scale per output column (quantize_dynamic's per_channel), for weights whose columns differ in range. none: serve the graph as it is.",
   }),
   pooling: opt({
     flag: '--pooling',

@@ -86,9 +86,9 @@ export function resolveMaxInputLength(cap: number, modelMaxLength: number): numb
   return cap > 0 ? Math.min(cap, modelMaxLength) : modelMaxLength;
 }
 
-/** --dtype unset: float32; --quantize dynamic-int8 makes it int8. */
+/** --dtype unset: float32; --quantize makes it int8. */
 export function resolveDtype(dtype: Config['dtype'], quantize: Config['quantize'] = 'none'): Settings['dtype'] {
-  return quantize === 'dynamic-int8' ? 'int8' : (dtype ?? 'float32');
+  return quantize !== 'none' ? 'int8' : (dtype ?? 'float32');
 }
 
 export function resolveSettings(config: Tuning, facts: Facts): Settings {

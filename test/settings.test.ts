@@ -89,5 +89,6 @@ test('--dtype int8 picks the first pre-quantized graph the folder has, or the in
 
 test('--quantize dynamic-int8 serves int8: model_dtype says so', () => {
   assert.equal(resolve(['--quantize', 'dynamic-int8'], CPU).dtype, 'int8');
+  assert.equal(resolve(['--quantize', 'dynamic-int8-per-channel'], CPU).dtype, 'int8');
   assert.equal(resolve(['--quantize', 'none'], CPU).dtype, 'float32');
 });

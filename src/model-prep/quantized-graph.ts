@@ -11,10 +11,10 @@ import { decodeModel, encodeModel, type ModelProto } from '../onnx-graph/onnx-pr
 import { hasExternalData } from '../onnx-graph/serving-graph.js';
 import { quantizeDynamicMatMul } from '../onnx-graph/quantize-matmul.js';
 
-export type Quantize = 'none' | 'dynamic-int8';
+export type Quantize = 'none' | 'dynamic-int8' | 'dynamic-int8-per-channel';
 
 /** What the preparation is, as part of the cache key: a change here never reuses an older file. */
-const PREPARATION = 'dynamic-int8-matmul/per-tensor/v1';
+const preparation = (perChannel: boolean) => `dynamic-int8-matmul/${perChannel ? 'per-channel' : 'per-tensor'}/v1`;
 
 export interface QuantizedGraph {
   manifest: ModelManifest;
@@ -37,9 +37,11 @@ function load(path: string): ModelProto {
 }
 
 /** The manifest with its graph quantized; ModelError when there is nothing to quantize. */
-export function quantizeManifest(manifest: ModelManifest, cacheDir = defaultCacheDir()): QuantizedGraph {
-  const target = cachePath(cacheDir, manifest.onnxPath, PREPARATION);
-  const note = cachePath(cacheDir, manifest.onnxPath, PREPARATION, 'json');
+export function quantizeManifest(manifest: ModelManifest, options: { perChannel?: boolean; cacheDir?: string } = {}): QuantizedGraph {
+  const perChannel = options.perChannel ?? false;
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
+  const target = cachePath(cacheDir, manifest.onnxPath, preparation(perChannel));
+  const note = cachePath(cacheDir, manifest.onnxPath, preparation(perChannel), 'json');
   let counts: { quantized: number; leftFloat: number } | null = null;
   if (existsSync(target) && existsSync(note)) {
     try {
@@ -56,11 +58,11 @@ export function quantizeManifest(manifest: ModelManifest, cacheDir = defaultCach
   });
   if (counts) return served(counts.quantized, counts.leftFloat, true);
 
-  const result = quantizeDynamicMatMul(load(manifest.onnxPath));
+  const result = quantizeDynamicMatMul(load(manifest.onnxPath), { perColumn: perChannel });
   if (result.quantized === 0) {
     throw new ModelError(
       manifest.onnxPath,
-      `has no MatMul with a constant float32 weight for --quantize dynamic-int8 to quantize (it may be quantized or float16 already); serve it without --quantize`,
+      `has no MatMul with a constant float32 weight for --quantize to quantize (it may be quantized or float16 already); serve it without --quantize`,
     );
   }
   writeOnce(target, () => encodeModel(result.model));
@@ -72,7 +74,7 @@ export function quantizeManifest(manifest: ModelManifest, cacheDir = defaultCach
 export function servedManifest(manifest: ModelManifest, quantize: Quantize, imageText: boolean): { manifest: ModelManifest; note: string | null } {
   if (quantize === 'none') return { manifest, note: null };
   if (imageText) throw new ModelError(manifest.dir, `--quantize ${quantize} serves text models; for an image-text model use --dtype int8 (its int8 towers)`);
-  const q = quantizeManifest(manifest);
+  const q = quantizeManifest(manifest, { perChannel: quantize === 'dynamic-int8-per-channel' });
   const how = q.cached ? 'from the prepared-graph cache' : 'now, and cached';
   return {
     manifest: q.manifest,

@@ -83,6 +83,16 @@ test('--quantize dynamic-int8: vectors stay within the int8 bound of the float32
   }
 });
 
+test('--quantize dynamic-int8-per-channel: one scale per weight column, vectors within the same bound', async () => {
+  const server = await startServer(['--quantize', 'dynamic-int8-per-channel']);
+  try {
+    (await cosines(server)).forEach((c, i) => assert.ok(c >= MIN_COSINE, `sentence ${i}: cosine ${c}`));
+    assert.equal((await info(server)).model_dtype, 'int8');
+  } finally {
+    await server.close();
+  }
+});
+
 test("--dtype int8 serves the folder's pre-quantized graph (onnx/model_int8.onnx) over model.onnx", async () => {
   const dir = tempDir('coalesce-int8-model-');
   cpSync(TINY_BERT, dir, { recursive: true });
