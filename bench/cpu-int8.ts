@@ -240,7 +240,7 @@ async function modelCalls(dir: string, workload: ModelWorkload, pairs: number): 
         b.push(await time(int8));
       }
       const row = {
-        batch: `${size} texts`,
+        batch: `${size} text${size > 1 ? 's' : ''}`,
         tokens: inputs.reduce((n, x) => n + x.ids.length, 0),
         fp32Ms: median(a),
         int8Ms: median(b),
