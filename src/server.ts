@@ -2,6 +2,8 @@
  * The composition root: config -> model -> backend (warm-up) -> batch queue -> embedder -> transports.
  * One process, one model copy; concurrency comes from batching, never from forking.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Config } from './config.js';
 import { resolveModelFiles, resolveSettings } from './settings.js';
 import { batchHook } from './batch-log.js';
@@ -9,8 +11,6 @@ import { Batcher } from './core/batcher.js';
 import { SharedTextQueue } from './core/shared-queue/shared-text-queue.js';
 import { Embedder } from './core/embedder.js';
 import type { Backend } from './core/types.js';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { readManifest } from './model-prep/manifest.js';
 import { servedManifest } from './model-prep/quantized-graph.js';
 import { readModelPrompts } from './model-prep/st-prompts.js';

@@ -18,9 +18,8 @@ export interface Facts {
 
 export type Tuning = Pick<
   Config,
-  'sessions' | 'padSeqMultiple' | 'padBatchMultiple' | 'shapeBuckets' | 'memPattern' | 'batchQueue' | 'intraOpThreads' | 'maxInputLength' | 'dtype'
-> &
-  Partial<Pick<Config, 'quantize'>>;
+  'sessions' | 'padSeqMultiple' | 'padBatchMultiple' | 'shapeBuckets' | 'memPattern' | 'batchQueue' | 'intraOpThreads' | 'maxInputLength' | 'dtype' | 'quantize'
+>;
 
 export interface Settings {
   sessions: number;
@@ -87,7 +86,7 @@ export function resolveMaxInputLength(cap: number, modelMaxLength: number): numb
 }
 
 /** --dtype unset: float32; --quantize makes it int8. */
-export function resolveDtype(dtype: Config['dtype'], quantize: Config['quantize'] = 'none'): Settings['dtype'] {
+export function resolveDtype(dtype: Config['dtype'], quantize: Config['quantize']): Settings['dtype'] {
   return quantize !== 'none' ? 'int8' : (dtype ?? 'float32');
 }
 
