@@ -134,8 +134,16 @@ export const OPTIONS = {
     env: 'DTYPE',
     type: 'string',
     default: null,
-    choices: ['float32', 'float16'],
-    doc: "Weights to load, as TEI's --dtype. float16: onnx/model_fp16.onnx (image-text models: the fp16 variant); start fails when the model has no such file. float32: the default files. Not together with --onnx-file or --onnx-variant.",
+    choices: ['float32', 'float16', 'int8'],
+    doc: "Weights to load, as TEI's --dtype. float16: onnx/model_fp16.onnx (image-text models: the fp16 variant); int8 (CPU only): the model's pre-quantized graph, the first of onnx/model_int8.onnx, onnx/model_quantized.onnx, model_quantized.onnx, onnx/model_uint8.onnx and sentence-transformers' onnx/model_q(u)int8_<cpu>.onnx (image-text models: the int8, quantized or uint8 variant); a Hub download fetches that file. Start fails when the model has no such file. float32: the default files. Not together with --onnx-file or --onnx-variant.",
+  }),
+  quantize: opt({
+    flag: '--quantize',
+    env: 'QUANTIZE',
+    type: 'string',
+    default: 'none',
+    choices: ['none', 'dynamic-int8', 'dynamic-int8-per-channel'],
+    doc: "dynamic-int8 (CPU only, text models): at load, rewrite the float32 graph's MatMuls with constant weights as onnxruntime's quantize_dynamic does (int8 weights with one scale per weight, activations quantized to uint8 per call, integer GEMM), cached with the other prepared graphs; speed and fidelity measured in docs/cpu-int8.md. dynamic-int8-per-channel: the same with one scale per output column (quantize_dynamic's per_channel), for weights whose columns differ in range. none: serve the graph as it is.",
   }),
   pooling: opt({
     flag: '--pooling',
@@ -630,7 +638,24 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     const set = group.filter((k) => sources.has(k));
     if (set.length > 1) throw new ConfigError(`${set.map((k) => sources.get(k)).join(' and ')} cannot be used together`);
   }
+  checkInt8(config as Config, sources);
   return config as Config;
+}
+
+/**
+ * int8 serving is CPU-only (its integer kernels are the CPU provider's; nothing here measured or
+ * tested it on CUDA), and --quantize rewrites float32 weights only.
+ */
+function checkInt8(config: Config, sources: Map<OptionKey, string>): void {
+  const int8 = config.quantize !== 'none' ? sources.get('quantize')! : config.dtype === 'int8' ? sources.get('dtype')! : null;
+  if (int8 === null) return;
+  const what = config.quantize !== 'none' ? `${int8} ${config.quantize}` : `${int8} int8`;
+  if (config.device !== 'cpu') {
+    throw new ConfigError(`${what} runs on the CPU only, but ${sources.get('device') ?? '--device'} is '${config.device}': give --device cpu`);
+  }
+  if (config.quantize !== 'none' && config.dtype !== null && config.dtype !== 'float32') {
+    throw new ConfigError(`${what} quantizes float32 weights; ${sources.get('dtype')} ${config.dtype} loads ${config.dtype} ones: give one of them`);
+  }
 }
 
 /** The effective configuration as /info shows it: secrets masked. */

@@ -18,7 +18,7 @@ export interface Facts {
 
 export type Tuning = Pick<
   Config,
-  'sessions' | 'padSeqMultiple' | 'padBatchMultiple' | 'shapeBuckets' | 'memPattern' | 'batchQueue' | 'intraOpThreads' | 'maxInputLength' | 'dtype'
+  'sessions' | 'padSeqMultiple' | 'padBatchMultiple' | 'shapeBuckets' | 'memPattern' | 'batchQueue' | 'intraOpThreads' | 'maxInputLength' | 'dtype' | 'quantize'
 >;
 
 export interface Settings {
@@ -31,8 +31,8 @@ export interface Settings {
   /** null: ONNX Runtime's own default (one thread per physical core). */
   intraOpThreads: number | null;
   maxInputLength: number;
-  /** The weights' float type, as /info's model_dtype. */
-  dtype: 'float32' | 'float16';
+  /** The weights' type, as /info's model_dtype (int8: a pre-quantized graph or --quantize). */
+  dtype: 'float32' | 'float16' | 'int8';
 }
 
 /** Sequence multiple on CUDA when --pad-seq-multiple is 0 and shape buckets are off (the fastest multiple measured on an H100). */
@@ -85,9 +85,9 @@ export function resolveMaxInputLength(cap: number, modelMaxLength: number): numb
   return cap > 0 ? Math.min(cap, modelMaxLength) : modelMaxLength;
 }
 
-/** --dtype unset: float32. */
-export function resolveDtype(dtype: Config['dtype']): 'float32' | 'float16' {
-  return dtype ?? 'float32';
+/** --dtype unset: float32; --quantize makes it int8. */
+export function resolveDtype(dtype: Config['dtype'], quantize: Config['quantize']): Settings['dtype'] {
+  return quantize !== 'none' ? 'int8' : (dtype ?? 'float32');
 }
 
 export function resolveSettings(config: Tuning, facts: Facts): Settings {
@@ -101,21 +101,67 @@ export function resolveSettings(config: Tuning, facts: Facts): Settings {
     batchQueue: resolveBatchQueue(config.batchQueue, facts.provider),
     intraOpThreads: resolveIntraOpThreads(config.intraOpThreads, facts.provider),
     maxInputLength: resolveMaxInputLength(config.maxInputLength, facts.modelMaxLength),
-    dtype: resolveDtype(config.dtype),
+    dtype: resolveDtype(config.dtype, config.quantize),
   };
+}
+
+/**
+ * Pre-quantized graphs --dtype int8 serves, in order of preference: transformers.js's int8 and q8
+ * files, optimum's quantizer output, transformers.js's uint8 file, then sentence-transformers'
+ * exports tuned per CPU (all of them run on any x86 or Arm CPU).
+ */
+export const INT8_GRAPHS = [
+  'onnx/model_int8.onnx',
+  'onnx/model_quantized.onnx',
+  'model_quantized.onnx',
+  'onnx/model_uint8.onnx',
+  'onnx/model_qint8_avx512_vnni.onnx',
+  'onnx/model_qint8_avx512.onnx',
+  'onnx/model_quint8_avx2.onnx',
+  'onnx/model_qint8_arm64.onnx',
+];
+/** The same for image-text towers in the transformers.js layout (onnx/{text,vision}_model_<variant>.onnx). */
+export const INT8_VARIANTS = ['int8', 'quantized', 'uint8'];
+
+/** The graphs --dtype picks from, in order; null: the default choice (model.onnx, onnx/model.onnx, ...). */
+export function dtypeGraphs(dtype: Config['dtype']): readonly string[] | null {
+  return dtype === 'float16' ? ['onnx/model_fp16.onnx'] : dtype === 'int8' ? INT8_GRAPHS : null;
+}
+
+/** The tower variants --dtype picks from, in order; null: the fp32 towers. */
+export function dtypeVariants(dtype: Config['dtype']): readonly string[] | null {
+  return dtype === 'float16' ? ['fp16'] : dtype === 'int8' ? INT8_VARIANTS : null;
 }
 
 /**
  * The model files --dtype asks for, before anything is read: float16 is the fp16 ONNX file
  * (onnx/model_fp16.onnx, as Optimum and transformers.js lay models out) or, for image-text
- * models, the fp16 variant of both towers. config.ts refuses --dtype together with --onnx-file
- * or --onnx-variant, so nothing given is overridden.
+ * models, the fp16 variant of both towers; int8 is the first pre-quantized graph (or tower
+ * variant) the folder has, by `present`. config.ts refuses --dtype together with --onnx-file or
+ * --onnx-variant, so nothing given is overridden.
  */
 export function resolveModelFiles(
   config: Pick<Config, 'dtype' | 'onnxFile' | 'onnxVariant'>,
   visionLanguage: boolean,
+  present: (file: string) => boolean = () => false,
 ): { onnxFile: string | null; onnxVariant: string | null } {
-  const fp16 = config.dtype === 'float16';
-  if (visionLanguage) return { onnxFile: config.onnxFile, onnxVariant: fp16 ? 'fp16' : config.onnxVariant };
-  return { onnxFile: fp16 ? 'onnx/model_fp16.onnx' : config.onnxFile, onnxVariant: null };
+  const graphs = dtypeGraphs(config.dtype);
+  const variants = dtypeVariants(config.dtype);
+  if (visionLanguage) {
+    const variant = variants && (variants.find((v) => present(`onnx/text_model_${v}.onnx`)) ?? variants[0]);
+    return { onnxFile: config.onnxFile, onnxVariant: variant ?? config.onnxVariant };
+  }
+  if (!graphs) return { onnxFile: config.onnxFile, onnxVariant: null };
+  const found = graphs.find(present);
+  if (!found && config.dtype === 'int8') {
+    throw new Int8FilesError(
+      `--dtype int8: the model has none of ${INT8_GRAPHS.join(', ')}; give --onnx-file to name its int8 graph, or use --quantize dynamic-int8 to quantize its float32 graph at load`,
+    );
+  }
+  return { onnxFile: found ?? graphs[0], onnxVariant: null };
+}
+
+/** The folder has no pre-quantized graph for --dtype int8. */
+export class Int8FilesError extends Error {
+  override name = 'Int8FilesError';
 }

@@ -83,13 +83,33 @@ test('--json-output / JSON_OUTPUT mean --log-format json, and contradicting it i
   assert.equal(loadConfig(['--disable-spans'], {}).logFormat, 'text', 'disable-spans is accepted and changes nothing');
 });
 
-test('--dtype: float32 / float16 only, and not together with an explicit file choice', () => {
+test('--dtype: float32 / float16 / int8 only, and not together with an explicit file choice', () => {
   assert.equal(loadConfig([], {}).dtype, null);
   assert.equal(loadConfig(['--dtype', 'float16'], {}).dtype, 'float16');
   assert.equal(loadConfig([], { DTYPE: 'float32' }).dtype, 'float32');
-  assert.throws(() => loadConfig(['--dtype', 'bfloat16'], {}), /--dtype: 'bfloat16' is not one of float32, float16/);
+  assert.equal(loadConfig([], { DTYPE: 'int8' }).dtype, 'int8');
+  assert.throws(() => loadConfig(['--dtype', 'bfloat16'], {}), /--dtype: 'bfloat16' is not one of float32, float16, int8/);
   assert.throws(() => loadConfig(['--dtype', 'float16', '--onnx-file', 'x.onnx'], {}), /--dtype and --onnx-file cannot be used together/);
   assert.throws(() => loadConfig(['--onnx-variant', 'q8'], { DTYPE: 'float16' }), /DTYPE and --onnx-variant cannot be used together/);
+});
+
+test('int8 (--dtype int8, --quantize dynamic-int8) is CPU-only, and --quantize takes float32 weights only', () => {
+  assert.equal(loadConfig([], {}).quantize, 'none');
+  assert.equal(loadConfig([], { QUANTIZE: 'dynamic-int8' }).quantize, 'dynamic-int8');
+  assert.equal(loadConfig(['--quantize', 'dynamic-int8', '--dtype', 'float32', '--device', 'cpu'], {}).quantize, 'dynamic-int8');
+  assert.throws(() => loadConfig(['--quantize', 'static'], {}), /--quantize: 'static' is not one of none, dynamic-int8/);
+  assert.throws(
+    () => loadConfig(['--quantize', 'dynamic-int8', '--device', 'cuda'], {}),
+    /--quantize dynamic-int8 runs on the CPU only, but --device is 'cuda': give --device cpu/,
+  );
+  assert.throws(() => loadConfig(['--dtype', 'int8'], { DEVICE: 'auto' }), /--dtype int8 runs on the CPU only, but DEVICE is 'auto'/);
+  assert.throws(
+    () => loadConfig(['--quantize', 'dynamic-int8', '--dtype', 'float16'], {}),
+    /--quantize dynamic-int8 quantizes float32 weights; --dtype float16/,
+  );
+  assert.throws(() => loadConfig(['--quantize', 'dynamic-int8'], { DTYPE: 'int8' }), /quantizes float32 weights; DTYPE int8/);
+  // Neither asked for: any device is fine.
+  assert.equal(loadConfig(['--device', 'cuda'], {}).device, 'cuda');
 });
 
 test('default prompt options: either one, never both (as TEI)', () => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../src/config.js';
-import { resolveModelFiles, resolveSettings, type Facts } from '../src/settings.js';
+import { INT8_GRAPHS, resolveModelFiles, resolveSettings, type Facts } from '../src/settings.js';
 
 const CPU: Facts = { provider: 'cpu', modelMaxLength: 512 };
 const CUDA: Facts = { provider: 'cuda', modelMaxLength: 512 };
@@ -64,4 +64,31 @@ test('--dtype float16 picks the fp16 files: onnx/model_fp16.onnx, or the fp16 va
   assert.deepEqual(resolveModelFiles(loadConfig(['--onnx-file', 'm.onnx'], {}), false), { onnxFile: 'm.onnx', onnxVariant: null });
   assert.deepEqual(resolveModelFiles(loadConfig(['--onnx-variant', 'q8'], {}), true), { onnxFile: null, onnxVariant: 'q8' });
   assert.equal(resolve(['--dtype', 'float16'], CPU).dtype, 'float16');
+});
+
+test('--dtype int8 picks the first pre-quantized graph the folder has, or the int8 tower variant; none is a clear error', () => {
+  const int8 = loadConfig(['--dtype', 'int8'], {});
+  const has =
+    (...files: string[]) =>
+    (f: string) =>
+      files.includes(f);
+  assert.deepEqual(resolveModelFiles(int8, false, has('model.onnx', 'onnx/model_quantized.onnx', 'onnx/model_int8.onnx')), {
+    onnxFile: 'onnx/model_int8.onnx',
+    onnxVariant: null,
+  });
+  assert.equal(resolveModelFiles(int8, false, has('model.onnx', 'model_quantized.onnx')).onnxFile, 'model_quantized.onnx');
+  assert.equal(resolveModelFiles(int8, false, has('onnx/model.onnx', 'onnx/model_quint8_avx2.onnx')).onnxFile, 'onnx/model_quint8_avx2.onnx');
+  assert.throws(
+    () => resolveModelFiles(int8, false, has('model.onnx', 'onnx/model_fp16.onnx')),
+    (e: Error) => e.message.includes(INT8_GRAPHS.join(', ')) && /--quantize dynamic-int8/.test(e.message),
+  );
+  assert.equal(resolveModelFiles(int8, true, has('onnx/text_model_quantized.onnx', 'onnx/vision_model_quantized.onnx')).onnxVariant, 'quantized');
+  assert.equal(resolveModelFiles(int8, true, has('onnx/text_model_int8.onnx', 'onnx/text_model_quantized.onnx')).onnxVariant, 'int8');
+  assert.equal(resolve(['--dtype', 'int8'], CPU).dtype, 'int8');
+});
+
+test('--quantize dynamic-int8 serves int8: model_dtype says so', () => {
+  assert.equal(resolve(['--quantize', 'dynamic-int8'], CPU).dtype, 'int8');
+  assert.equal(resolve(['--quantize', 'dynamic-int8-per-channel'], CPU).dtype, 'int8');
+  assert.equal(resolve(['--quantize', 'none'], CPU).dtype, 'float32');
 });

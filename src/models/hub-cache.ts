@@ -55,10 +55,12 @@ export async function writeRef(repoDir: string, revision: string, sha: string): 
 /**
  * Whether a snapshot can be served without asking the Hub. Downloads fetch the graph last and
  * rename files into place only when complete, so tokenizer + graph present means the rest is too.
+ * `dtypeFiles`: --dtype's graphs (and text towers), one of which must be there.
  */
-export function snapshotLooksComplete(dir: string, onnxFile: string | null): boolean {
+export function snapshotLooksComplete(dir: string, onnxFile: string | null, dtypeFiles: readonly string[] | null = null): boolean {
   if (!existsSync(join(dir, 'tokenizer.json'))) return false;
   if (onnxFile !== null) return existsSync(join(dir, onnxFile));
+  if (dtypeFiles !== null) return dtypeFiles.some((f) => existsSync(join(dir, f)));
   if (ONNX_CANDIDATES.some((c) => existsSync(join(dir, c)))) return true;
   const onnxDir = join(dir, 'onnx');
   return existsSync(onnxDir) && statSync(onnxDir).isDirectory() && readdirSync(onnxDir).some((f) => /^(?:vision|text)_model.*\.onnx$/.test(f));

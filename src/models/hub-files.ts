@@ -3,6 +3,8 @@
  * (the `siblings` of the Hub API), so the choice is tested without a network.
  */
 import { ONNX_CANDIDATES } from '../model-prep/manifest.js';
+import { dtypeGraphs, dtypeVariants } from '../settings.js';
+import type { Config } from '../config.js';
 import { HubError } from './hub-errors.js';
 
 /** Tokenizer, model and sentence-transformers configuration, each fetched when the repo has it. */
@@ -55,15 +57,27 @@ export interface RepoDescription {
   endpoint: string;
 }
 
-/** Picks the ONNX graph (and its external data and image/text towers). Throws HubError when there is nothing to run. */
-export function chooseOnnxFiles(siblings: readonly string[], onnxFile: string | null, repo: RepoDescription): OnnxChoice {
+/**
+ * Picks the ONNX graph (and its external data and image/text towers): --onnx-file, else what
+ * --dtype asks for (float16, int8: settings.ts dtypeGraphs / dtypeVariants), else the default
+ * candidates. Throws HubError when there is nothing to run.
+ */
+export function chooseOnnxFiles(siblings: readonly string[], onnxFile: string | null, repo: RepoDescription, dtype: Config['dtype'] = null): OnnxChoice {
   const present = new Set(siblings);
   const onnxFiles = siblings.filter((f) => f.endsWith('.onnx'));
   const where = `model ${repo.id} (revision ${repo.revision}) on ${repo.endpoint}`;
 
   let graph: string | null = null;
   let towers: string[] = [];
-  if (onnxFile !== null) {
+  const graphs = onnxFile === null ? dtypeGraphs(dtype) : null;
+  if (graphs !== null) {
+    graph = graphs.find((g) => present.has(g)) ?? null;
+    if (graph !== null) towers = towersOf(variantOf(graph) ?? '', present);
+    else towers = (dtypeVariants(dtype) ?? []).map((v) => towersOf(`_${v}`, present)).find((t) => t.length > 0) ?? [];
+    if (graph === null && towers.length === 0) {
+      throw new HubError(`--dtype ${dtype}: ${where} has none of ${graphs.join(', ')}. Its ONNX files: ${listForMessage(onnxFiles)}`);
+    }
+  } else if (onnxFile !== null) {
     const wanted = onnxFile.replace(/^\.\//, '');
     if (!present.has(wanted)) {
       throw new HubError(`--onnx-file ${onnxFile} is not a file of ${where}; its ONNX files: ${listForMessage(onnxFiles)}`);

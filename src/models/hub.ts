@@ -10,6 +10,8 @@ import { downloadFileToCacheDir, modelInfo } from '@huggingface/hub';
 import { cachedCommit, defaultHubCache, isCommitSha, isSafeCommitName, repoFolder, snapshotFolder, snapshotLooksComplete, writeRef } from './hub-cache.js';
 import { HubError, HubUnreachableError, hubError, type HubErrorContext } from './hub-errors.js';
 import { hubFetch } from './hub-fetch.js';
+import type { Config } from '../config.js';
+import { dtypeGraphs, dtypeVariants } from '../settings.js';
 import { CONFIG_FILES, chooseOnnxFiles, isSafeRepoPath, listForMessage, moduleConfigFiles } from './hub-files.js';
 
 export { HubError } from './hub-errors.js';
@@ -26,6 +28,8 @@ export interface HubOptions {
   cacheDir: string | null;
   token: string | null;
   onnxFile: string | null;
+  /** --dtype: which graph variant to fetch (float16, int8) when onnxFile is null. */
+  dtype?: Config['dtype'];
   log: (m: string) => void;
   /** Never call the endpoint: serve the cached snapshot or fail (HF_HUB_OFFLINE). */
   offline?: boolean;
@@ -63,11 +67,14 @@ export async function downloadFromHub(id: string, options: HubOptions): Promise<
   const repoDir = repoFolder(cacheDir, id);
   const notCached = `no complete copy of ${id} (revision ${revision}) is cached in ${cacheDir}`;
 
+  // With --dtype, a snapshot is complete once it has one of that dtype's graphs (or text towers).
+  const graphs = onnxFile === null ? dtypeGraphs(options.dtype ?? null) : null;
+  const dtypeFiles = graphs && [...graphs, ...(dtypeVariants(options.dtype ?? null) ?? []).map((v) => `onnx/text_model_${v}.onnx`)];
   const cachedSnapshot = (): { sha: string; dir: string } | null => {
     const sha = cachedCommit(repoDir, revision);
     if (sha === null) return null;
     const dir = snapshotFolder(repoDir, sha);
-    return snapshotLooksComplete(dir, onnxFile) ? { sha, dir } : null;
+    return snapshotLooksComplete(dir, onnxFile, dtypeFiles) ? { sha, dir } : null;
   };
 
   if (options.offline) {
@@ -114,7 +121,7 @@ export async function downloadFromHub(id: string, options: HubOptions): Promise<
       `model ${id} (revision ${revision}) on ${endpoint} has no tokenizer.json, the tokenizer file Coalesce reads. ` + `Its files: ${listForMessage(siblings)}`,
     );
   }
-  const onnx = chooseOnnxFiles(siblings, onnxFile, { id, revision, endpoint });
+  const onnx = chooseOnnxFiles(siblings, onnxFile, { id, revision, endpoint }, options.dtype ?? null);
 
   const snapshot = snapshotFolder(repoDir, sha);
   const started = performance.now();

@@ -20,6 +20,7 @@ export async function resolveModelDir(config: Config, log: Logger): Promise<{ di
       cacheDir: config.hubCache,
       token: config.hubToken,
       onnxFile: config.onnxFile,
+      dtype: config.dtype,
       offline: config.hubOffline,
       log: (m) => log(m),
     });

@@ -4,6 +4,8 @@
  * manifest) and estimates its weights per device; startModel loads it on each device group
  * (warm-up included) and composes its queue, facade and image path into a ServedModel.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Config } from '../config.js';
 import { resolveModelFiles, resolveSettings, type Settings } from '../settings.js';
 import { batchHook } from '../batch-log.js';
@@ -14,6 +16,7 @@ import { SharedTextQueue } from '../core/shared-queue/shared-text-queue.js';
 import { Embedder } from '../core/embedder.js';
 import type { Backend, ServedModelInfo } from '../core/types.js';
 import { readManifest, type ModelManifest } from '../model-prep/manifest.js';
+import { servedManifest } from '../model-prep/quantized-graph.js';
 import { readModelPrompts } from '../model-prep/st-prompts.js';
 import { Prompts } from '../core/prompts.js';
 import { isVisionLanguageFolder, prepareVisionLanguage, type VisionLanguageModel } from '../model-prep/vision-language.js';
@@ -101,10 +104,12 @@ export async function prepareModel(spec: ModelSpec, log: Logger): Promise<Prepar
   const { dir, id } = await resolveModelDir(config, log);
   // An image-text model: the text path serves its text tower (a graph whose one output is text_embeds).
   const isVl = isVisionLanguageFolder(dir);
-  const files = resolveModelFiles(config, isVl);
+  const files = resolveModelFiles(config, isVl, (f) => existsSync(join(dir, f)));
   const vl = isVl ? await prepareVisionLanguage(dir, { variant: files.onnxVariant, onnxFile: files.onnxFile, fuseAttention: config.fuseAttention }) : null;
   const textManifest = readManifest(dir, { onnxFile: vl ? vl.textFile : files.onnxFile, pooling: config.pooling, maxInputLength: config.maxInputLength });
-  const manifest = vl ? { ...textManifest, onnxPath: vl.textGraphPath, onnxFile: vl.textSource } : textManifest;
+  const quantized = servedManifest(vl ? { ...textManifest, onnxPath: vl.textGraphPath, onnxFile: vl.textSource } : textManifest, config.quantize, isVl);
+  const manifest = quantized.manifest;
+  if (quantized.note) log(quantized.note);
   if (config.maxBatchTokens < manifest.maxLength) {
     throw new Error(`--max-batch-tokens ${config.maxBatchTokens} is below the max input length ${manifest.maxLength}: a full-length input could never run`);
   }

@@ -376,3 +376,68 @@ describe('startCoalesce with a Hub id', () => {
     }
   });
 });
+
+describe('--dtype picks which graph to download', () => {
+  const repo = { id: 'o/n', revision: 'main', endpoint: 'http://hub' };
+  const layout = ['model.onnx', 'onnx/model.onnx', 'onnx/model_fp16.onnx', 'onnx/model_quantized.onnx', 'onnx/model_int8.onnx'];
+  it('int8: the first pre-quantized graph; float16: the fp16 one; float32 and unset: the default', () => {
+    assert.equal(chooseOnnxFiles(layout, null, repo, 'int8').graph, 'onnx/model_int8.onnx');
+    assert.equal(chooseOnnxFiles(['model.onnx', 'model_quantized.onnx'], null, repo, 'int8').graph, 'model_quantized.onnx');
+    assert.equal(chooseOnnxFiles(layout, null, repo, 'float16').graph, 'onnx/model_fp16.onnx');
+    assert.equal(chooseOnnxFiles(layout, null, repo, 'float32').graph, 'model.onnx');
+    assert.equal(chooseOnnxFiles(layout, null, repo).graph, 'model.onnx');
+    assert.deepEqual(chooseOnnxFiles(['onnx/text_model.onnx', 'onnx/text_model_quantized.onnx', 'onnx/vision_model_quantized.onnx'], null, repo, 'int8'), {
+      graph: null,
+      files: ['onnx/vision_model_quantized.onnx', 'onnx/text_model_quantized.onnx'],
+    });
+    assert.throws(
+      () => chooseOnnxFiles(['model.onnx', 'onnx/model_fp16.onnx'], null, repo, 'int8'),
+      /--dtype int8: .* has none of onnx\/model_int8\.onnx.*Its ONNX files: model\.onnx, onnx\/model_fp16\.onnx/,
+    );
+  });
+
+  it('downloads only the int8 graph, serves it, and starts again offline from the cache', async () => {
+    const int8 = readFileSync(join(TINY_BERT_DIR, 'model.onnx')); // its bytes stand for an int8 export: only the choice is under test
+    const base = tinyBertRepo();
+    const withInt8: FakeRepo = { ...base, files: new Map([...base.files, ['onnx/model_int8.onnx', int8]]) };
+    const hub = await startFakeHub({ repos: [withInt8] });
+    const cache = freshCache();
+    try {
+      const dir = await downloadFromHub(ID, options(hub.url, cache, { dtype: 'int8' }));
+      assert.ok(existsSync(join(dir, 'onnx', 'model_int8.onnx')));
+      assert.equal(hub.downloadsOf('model.onnx').length, 0, 'the float32 graph stays on the Hub');
+      const app = await startCoalesce(
+        loadConfig(
+          [
+            '--model',
+            ID,
+            '--hub-endpoint',
+            hub.url,
+            '--huggingface-hub-cache',
+            cache,
+            '--dtype',
+            'int8',
+            '--port',
+            '0',
+            '--grpc-port',
+            '-1',
+            '--hostname',
+            '127.0.0.1',
+          ],
+          {},
+        ),
+        silentLogger,
+      );
+      try {
+        const info = (await (await fetch(`${app.httpUrl}/info`)).json()) as { onnx_file: string; model_dtype: string };
+        assert.deepEqual([info.onnx_file, info.model_dtype], ['onnx/model_int8.onnx', 'int8']);
+      } finally {
+        await app.close();
+      }
+    } finally {
+      await hub.close();
+    }
+    assert.equal(await downloadFromHub(ID, options(hub.url, cache, { dtype: 'int8', offline: true })), snapshotOf(cache));
+    await assert.rejects(downloadFromHub(ID, options(hub.url, cache, { dtype: 'float16', offline: true })), /HF_HUB_OFFLINE.*no complete copy/);
+  });
+});
