@@ -145,7 +145,7 @@ const md = [
   '',
   `Served / CrossEncoder.predict: **${report.ratios.servedVsCrossEncoder.toFixed(2)}x** (target >= 3x); served / raw session: **${report.ratios.servedVsRaw.toFixed(2)}x** (target >= 0.9x); served / PyTorch eager: ${report.ratios.servedVsEager.toFixed(2)}x.`,
   '',
-  'The raw session runs the workload's pairs in batches of the served run's mean size, in request order, with both sessions busy; the served batcher instead forms each batch under the token budget from what is queued, so its batches pad less, which is why it beats that raw run. Pair scores match PyTorch fp32 to fp16 precision (line below).',
+  "The raw session runs the workload's pairs in batches of the served run's mean size, in request order, with both sessions busy; the served batcher instead forms each batch under the token budget from what is queued, so its batches pad less, which is why it beats that raw run. Pair scores match PyTorch fp32 to fp16 precision (line below).",
   check
     ? `Served fp16 scores vs PyTorch fp32 (first query, 100 documents): max abs diff ${check.maxAbsDiff.toExponential(2)}, Spearman ${check.spearman.toFixed(4)}.`
     : '',
