@@ -4,30 +4,43 @@
  * grpc-js's tryShutdown() (like http2.Server.close()) sends each connection one GOAWAY naming the
  * last stream it has processed. A call the client sent a moment before, on a reused connection or
  * on one accepted just before the listener closed, is then refused; a proxy such as nginx's
- * grpc_pass answers it 502 (UNAVAILABLE) and does not resend it. RFC 9113 section 6.8's two steps
- * instead: first a GOAWAY naming the highest stream id (nothing is refused; the client opens no new
- * stream on that connection), then a PING; once its answer is back, everything the client sent
- * before it saw the GOAWAY has arrived and the usual close refuses nothing.
+ * grpc_pass answers it 502 (UNAVAILABLE) and does not resend it. So, before that GOAWAY:
+ *
+ * - every connection first gets a GOAWAY naming the highest stream id (RFC 9113 section 6.8): it
+ *   refuses nothing, and a client that honours it (grpc-js) opens no new stream on it;
+ * - nginx 1.22 ignores a GOAWAY that arrives while a call is under way (or together with its
+ *   answer) and reuses the connection, but closes an idle pooled connection on which anything
+ *   arrives: so an idle connection gets that GOAWAY again every NUDGE_MS;
+ * - the final GOAWAY goes out once a connection has been idle for QUIET_MS (nothing new arrived
+ *   after the client was told), or when the caller's time is up.
  *
  * grpc-js keeps its HTTP/2 servers private (`http2Servers`, grpc-js 1.14): without them (another
  * grpc-js version), close falls back to tryShutdown() alone.
  */
 import type { Server } from '@grpc/grpc-js';
-import { constants, type Http2Server, type ServerHttp2Session } from 'node:http2';
+import { constants, type Http2Server, type Http2Session, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import { Server as NetServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const MAX_STREAM_ID = 2 ** 31 - 1;
 /**
- * The longest wait for the PING's answer. A client that closes an idle connection on the first
- * GOAWAY (grpc-js does) drops the PING unanswered, and Node keeps the server's side of it open:
- * after this long anything sent before the GOAWAY arrived has arrived, on any network a proxy
- * shares with its replicas.
+ * How long a connection must stay idle, after it was told to go, before the final GOAWAY: longer
+ * than a round trip between a proxy and its replicas, so that a call sent before the client read
+ * the first GOAWAY or the PING has arrived.
  */
-const PING_WAIT_MS = 1000;
+export const QUIET_MS = 500;
+const NUDGE_MS = 100;
+const SWEEP_MS = 20;
+
+interface Session {
+  active: number;
+  /** performance.now() of the last stream's start or end, or of the first GOAWAY. */
+  lastActivity: number;
+}
 
 export class GracefulGoaway {
   private readonly servers: Http2Server[];
-  private readonly sessions = new Set<ServerHttp2Session>();
+  private readonly sessions = new Map<Http2Session, Session>();
 
   /** Call right after the server is bound, before it accepts connections. */
   constructor(server: Server) {
@@ -35,9 +48,10 @@ export class GracefulGoaway {
     this.servers = servers instanceof Map ? [...servers.keys()].filter((s): s is Http2Server => typeof s?.on === 'function') : [];
     for (const h2 of this.servers) {
       h2.on('session', (session: ServerHttp2Session) => {
-        this.sessions.add(session);
+        this.sessions.set(session, { active: 0, lastActivity: performance.now() });
         session.once('close', () => this.sessions.delete(session));
       });
+      h2.on('stream', (stream: ServerHttp2Stream) => this.track(stream));
     }
   }
 
@@ -53,40 +67,56 @@ export class GracefulGoaway {
 
   /**
    * Stops accepting connections, without http2.Server.close()'s GOAWAY to every session (the
-   * next step's first GOAWAY must come first).
+   * first GOAWAY must come before it).
    */
   stopListening(): void {
     for (const h2 of this.servers) if (h2.listening) NetServer.prototype.close.call(h2);
   }
 
   /**
-   * Sends every connection a GOAWAY that refuses nothing, then a PING; resolves once each PING is
-   * answered or its connection closed, or after PING_WAIT_MS (at most `timeoutMs`).
+   * Tells every connection to go (the first GOAWAY, again every NUDGE_MS while it is idle) and
+   * resolves once each has closed or stayed idle for QUIET_MS, or after `timeoutMs`.
    */
-  async announce(timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.min(timeoutMs, PING_WAIT_MS))));
-    await Promise.race([timeout, Promise.all([...this.sessions].map(announceOne))]);
-    clearTimeout(timer);
+  async quiesce(timeoutMs: number): Promise<void> {
+    const start = performance.now();
+    for (const [session, s] of this.sessions) {
+      s.lastActivity = start;
+      tellToGo(session);
+    }
+    let nudged = start;
+    while (performance.now() - start < timeoutMs) {
+      const t = performance.now();
+      const nudge = t - nudged >= NUDGE_MS;
+      if (nudge) nudged = t;
+      let busy = false;
+      for (const [session, s] of this.sessions) {
+        if (s.active > 0 || t - s.lastActivity < QUIET_MS) busy = true;
+        if (nudge && s.active === 0) tellToGo(session);
+      }
+      if (!busy) return;
+      await sleep(SWEEP_MS);
+    }
+  }
+
+  private track(stream: ServerHttp2Stream): void {
+    const session = stream.session;
+    const s = session && this.sessions.get(session);
+    if (!s) return;
+    s.active++;
+    s.lastActivity = performance.now();
+    stream.once('close', () => {
+      s.active--;
+      s.lastActivity = performance.now();
+    });
   }
 }
 
-function announceOne(session: ServerHttp2Session): Promise<void> {
-  return new Promise((resolve) => {
-    if (session.closed || session.destroyed) return resolve();
-    let settled = false;
-    const done = () => {
-      if (settled) return;
-      settled = true;
-      session.off('close', done);
-      resolve();
-    };
-    session.once('close', done);
-    try {
-      session.goaway(constants.NGHTTP2_NO_ERROR, MAX_STREAM_ID);
-      if (!session.ping(done)) done();
-    } catch {
-      done();
-    }
-  });
+/** A GOAWAY that refuses no stream: the client opens no new one on this connection. */
+function tellToGo(session: Http2Session): void {
+  if (session.closed || session.destroyed) return;
+  try {
+    session.goaway(constants.NGHTTP2_NO_ERROR, MAX_STREAM_ID);
+  } catch {
+    /* closed meanwhile: nothing left to tell */
+  }
 }

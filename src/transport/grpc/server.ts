@@ -70,7 +70,7 @@ export async function startGrpcServer(deps: GrpcDeps, hostname: string, port: nu
   const close = async (graceMs: number) => {
     const deadline = Date.now() + graceMs;
     goaway.stopListening();
-    await goaway.announce(graceMs);
+    await goaway.quiesce(graceMs);
     health.shutdown();
     await new Promise<void>((resolve) => {
       // After forceShutdown grpc-js may never call tryShutdown's callback (seen after fuzzed calls
