@@ -259,7 +259,7 @@ function markdown(report: { date: string; commit: string; machine: string; clien
     `(${report.model}, the server's default shutdown settings). A replica gets the signal ${BEFORE_SIGNAL_MS / 1000} s into the load;`,
     `the load goes on until ${AFTER_EXIT_MS / 1000} s after it exited. Configs: deploy/proxies/ ("defaults": without the lines marked "# retry";`,
     `"stock": nginx also without the lines marked "# keepalive", so nginx's own upstream settings; "retry": the whole example, and the gRPC`,
-    `clients use deploy/proxies/grpc-service-config.json, a retryPolicy for UNAVAILABLE).`,
+    `clients use deploy/proxies/grpc-service-config.json, a retryPolicy for UNAVAILABLE and INTERNAL).`,
     '',
     '| proxy | config | signal | HTTP requests | HTTP failed | HTTP failures | gRPC calls | gRPC failed | gRPC failures | ms to exit | exit code |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
