@@ -67,7 +67,15 @@ for (const threads of [0, 2]) {
       const early = await openSocket(server.httpUrl);
       const answer = readUntilClosed(early);
       server.child.kill('SIGTERM');
-      await waitFor('the listener closed', () => openSocket(server.httpUrl).then((s) => (s.destroy(), false), () => true), 10_000);
+      await waitFor(
+        'the listener closed',
+        () =>
+          openSocket(server.httpUrl).then(
+            (s) => (s.destroy(), false),
+            () => true,
+          ),
+        10_000,
+      );
       early.write(`POST /embed HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${EMBED.length}\r\n\r\n${EMBED}`);
       const raw = await answer;
       assert.match(raw, /^HTTP\/1\.1 200 /, raw);
