@@ -70,8 +70,10 @@ export async function startGrpcServer(deps: GrpcDeps, hostname: string, port: nu
   const close = async (graceMs: number) => {
     const deadline = Date.now() + graceMs;
     goaway.stopListening();
-    await goaway.quiesce(graceMs);
+    // Health watches never end by themselves: end them first, or the connections carrying them
+    // would never turn idle.
     health.shutdown();
+    await goaway.quiesce(graceMs);
     await new Promise<void>((resolve) => {
       // After forceShutdown grpc-js may never call tryShutdown's callback (seen after fuzzed calls
       // with 1 ms deadlines and cancelled streams): the connections are gone either way.
