@@ -2,8 +2,7 @@
  * Replicas that lose nothing: two Coalesce replicas behind nginx and behind HAProxy on loopback,
  * under steady HTTP and gRPC load, while one replica is stopped with SIGTERM (it drains) or SIGKILL
  * (it vanishes mid-request). Counts the requests and calls that failed, per proxy, config and signal.
- * The proxy configs are the examples in deploy/proxies/; "defaults" is the example without its
- * "# retry" lines.
+ * The proxy configs are the examples in deploy/proxies/, in the variants of `Variant` below.
  *
  *   node dist/bench/failover.js [--clients 16] [--grpc-clients 8] [--model test/fixtures/tiny-bert] [--only nginx:defaults:SIGTERM,...] [--out failover]
  *
@@ -22,7 +21,12 @@ import { flagValue } from './args.js';
 import { freePort, startServer, type ServerProcess } from './server-process.js';
 
 type Proxy = 'nginx' | 'haproxy';
-type Variant = 'defaults' | 'retry';
+/**
+ * defaults: the example without its "# retry" lines; stock (nginx): also without its
+ * "# keepalive" lines, i.e. nginx's own upstream settings (a new connection per request); retry:
+ * the whole example, and gRPC clients with deploy/proxies/grpc-service-config.json.
+ */
+type Variant = 'stock' | 'defaults' | 'retry';
 type Signal = 'SIGTERM' | 'SIGKILL';
 
 interface Counts {
@@ -64,7 +68,8 @@ interface Ports {
 
 function proxyConfig(proxy: Proxy, variant: Variant, ports: Ports, dir: string): string {
   let lines = readFileSync(`deploy/proxies/${proxy === 'nginx' ? 'nginx.conf' : 'haproxy.cfg'}`, 'utf8').split('\n');
-  if (variant === 'defaults') lines = lines.filter((l) => !l.includes('# retry'));
+  if (variant !== 'retry') lines = lines.filter((l) => !l.includes('# retry'));
+  if (variant === 'stock') lines = lines.filter((l) => !l.includes('# keepalive'));
   // HAProxy checks a gRPC server on its replica's HTTP port ("check port 8080").
   lines = lines.map((l) =>
     l.includes('10.0.0.1') ? l.replace('port 8080', `port ${ports.a}`) : l.includes('10.0.0.2') ? l.replace('port 8080', `port ${ports.b}`) : l,
@@ -157,7 +162,7 @@ function load(port: number): { stop(): Promise<Counts> } {
  * gRPC clients, each its own channel (HTTP/2 connection) to the proxy, calling tei.v1.Embed in a
  * loop until stop(), each call with a deadline; failures are counted by status code.
  */
-function grpcLoad(port: number): { stop(): Promise<Counts> } {
+function grpcLoad(port: number, retry: boolean): { stop(): Promise<Counts> } {
   const Client = grpc.makeGenericClientConstructor(serviceDefinition(loadProto(PROTO_FILES.tei), 'Embed'), 'Embed');
   let running = true;
   let requests = 0;
@@ -166,7 +171,11 @@ function grpcLoad(port: number): { stop(): Promise<Counts> } {
   const clients = Array.from(
     { length: GRPC_CLIENTS },
     // A local subchannel pool, or grpc-js would share one connection between the clients.
-    () => new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }),
+    () =>
+      new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
+        'grpc.use_local_subchannel_pool': 1,
+        ...(retry ? { 'grpc.service_config': readFileSync('deploy/proxies/grpc-service-config.json', 'utf8') } : {}),
+      }),
   );
   const one = (client: grpc.Client) =>
     new Promise<void>((resolve) => {
@@ -211,7 +220,7 @@ async function scenario(proxy: Proxy, config: Variant, signal: Signal, replicas:
   const proxyProcess = await startProxy(proxy, proxyConfig(proxy, config, ports, dir), dir, ports.proxy);
   try {
     const traffic = load(ports.proxy);
-    const grpcTraffic = grpcLoad(ports.grpcProxy);
+    const grpcTraffic = grpcLoad(ports.grpcProxy, config === 'retry');
     await sleep(BEFORE_SIGNAL_MS);
     const victim = replicas[0].child;
     const exited = new Promise<number | null>((r) => victim.once('exit', (code) => r(code)));
@@ -248,7 +257,9 @@ function markdown(report: { date: string; commit: string; machine: string; clien
     `${report.date}, commit ${report.commit}, ${report.machine}; ${report.clients} keep-alive clients posting /embed (2 texts) and, at the same time,`,
     `${report.grpcClients} gRPC clients (one channel each, ${GRPC_DEADLINE_MS / 1000} s deadline) calling tei.v1.Embed (1 text) through the proxy to two replicas`,
     `(${report.model}, the server's default shutdown settings). A replica gets the signal ${BEFORE_SIGNAL_MS / 1000} s into the load;`,
-    `the load goes on until ${AFTER_EXIT_MS / 1000} s after it exited. Configs: deploy/proxies/ ("defaults": without the lines marked "# retry").`,
+    `the load goes on until ${AFTER_EXIT_MS / 1000} s after it exited. Configs: deploy/proxies/ ("defaults": without the lines marked "# retry";`,
+    `"stock": nginx also without the lines marked "# keepalive", so nginx's own upstream settings; "retry": the whole example, and the gRPC`,
+    `clients use deploy/proxies/grpc-service-config.json, a retryPolicy for UNAVAILABLE and INTERNAL).`,
     '',
     '| proxy | config | signal | HTTP requests | HTTP failed | HTTP failures | gRPC calls | gRPC failed | gRPC failures | ms to exit | exit code |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -267,7 +278,7 @@ async function main(): Promise<void> {
   const outcomes: Outcome[] = [];
   try {
     for (const proxy of ['nginx', 'haproxy'] as const) {
-      for (const config of ['defaults', 'retry'] as const) {
+      for (const config of proxy === 'nginx' ? (['stock', 'defaults', 'retry'] as const) : (['defaults', 'retry'] as const)) {
         for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
           if (ONLY && !ONLY.includes(`${proxy}:${config}:${signal}`)) continue;
           const o = await scenario(proxy, config, signal, replicas, dir);

@@ -1,7 +1,8 @@
 /**
  * Graceful shutdown of the real CLI: on SIGTERM /health says 503 at once while requests are
- * still served, requests in flight are answered, idle connections do not hold the exit, a stuck
- * client is cut at the timeout, and the process exits 0 when nothing was cut.
+ * still served, requests in flight are answered, a connection accepted just before the listener
+ * closed is still served, idle connections do not hold the exit, a stuck client is cut at the
+ * timeout (and only then), and the process exits 0 when nothing was cut.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -41,10 +42,11 @@ for (const threads of [0, 2]) {
       server.child.kill('SIGTERM');
       await waitFor('/health 503', async () => (await httpCall(server.httpUrl, 'GET', '/health')).status === 503, 5_000);
       assert.ok(!server.logs.some((l) => l.message === 'closing listeners'), '/health turned 503 only after the listeners closed');
-      // Still serving during the grace, and telling keep-alive clients to go.
-      const during = await httpCall(server.httpUrl, 'POST', '/embed', EMBED);
+      // Still serving during the grace, keep-alive: a proxy keeps its connections rather than
+      // opening new ones the closing listener could reset.
+      const during = await httpCall(server.httpUrl, 'POST', '/embed', EMBED, { connection: 'keep-alive' });
       assert.equal(during.status, 200, during.body);
-      assert.equal(during.headers.connection, 'close');
+      assert.equal(during.headers.connection, 'keep-alive');
 
       await server.logged('closing listeners', 10_000);
       slow.write(EMBED.slice(5));
@@ -56,7 +58,54 @@ for (const threads of [0, 2]) {
       server.child.kill('SIGKILL');
     }
   });
+
+  test(`SIGTERM ${where}: a connection accepted just before the listener closed is served, with Connection: close`, async () => {
+    const server = await startServerProcess(['--shutdown-grace', '0', '--shutdown-timeout', '20000', '--http-threads', String(threads)]);
+    try {
+      // Connected, request not sent yet: what a proxy's connection looks like when it is accepted
+      // a moment before the listener closes (http.Server.close() would reset it).
+      const early = await openSocket(server.httpUrl);
+      const answer = readUntilClosed(early);
+      server.child.kill('SIGTERM');
+      await waitFor(
+        'the listener closed',
+        () =>
+          openSocket(server.httpUrl).then(
+            (s) => (s.destroy(), false),
+            () => true,
+          ),
+        10_000,
+      );
+      early.write(`POST /embed HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${EMBED.length}\r\n\r\n${EMBED}`);
+      const raw = await answer;
+      assert.match(raw, /^HTTP\/1\.1 200 /, raw);
+      assert.match(raw, /connection: close/i);
+      assert.equal(await server.exited, 0, JSON.stringify(server.logs));
+    } finally {
+      server.child.kill('SIGKILL');
+    }
+  });
 }
+
+test('SIGTERM with HTTP threads: a request still arriving is waited for until --shutdown-timeout, not a fixed 5 s', async () => {
+  const server = await startServerProcess(['--shutdown-grace', '0', '--shutdown-timeout', '30000', '--http-threads', '1']);
+  try {
+    const slow = await openSocket(server.httpUrl);
+    const answer = readUntilClosed(slow);
+    slow.write(`POST /embed HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${EMBED.length}\r\n\r\n${EMBED.slice(0, 5)}`);
+    server.child.kill('SIGTERM');
+    await server.logged('closing listeners', 10_000);
+    // HTTP threads used to cut every connection 5 s after the stop: the connection must outlive that.
+    const cut = await Promise.race([answer.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 6_000))]);
+    assert.equal(cut, false, 'the connection was closed before the rest of its request came');
+    slow.write(EMBED.slice(5));
+    const raw = await answer;
+    assert.match(raw, /^HTTP\/1\.1 200 /, raw);
+    assert.equal(await server.exited, 0, JSON.stringify(server.logs));
+  } finally {
+    server.child.kill('SIGKILL');
+  }
+});
 
 test('SIGTERM: gRPC health turns NOT_SERVING during the grace while calls are served', async () => {
   const server = await startServerProcess(['--shutdown-grace', '1500']);

@@ -10,6 +10,7 @@ import type { GrpcDeps } from './deps.js';
 import { HealthService } from './health.js';
 import { loadProto, PROTO_FILES } from './protos.js';
 import { addReflection } from './reflection.js';
+import { GracefulGoaway } from './graceful-goaway.js';
 import { addTeiServices } from './tei-service.js';
 import { hostPort, reachableHostPort } from '../host-port.js';
 import { freeSocketPath, setSocketMode } from '../unix-socket.js';
@@ -23,7 +24,11 @@ export interface GrpcServer {
   url: string;
   /** Health turns NOT_SERVING; calls are still served. */
   drain(): void;
-  /** Ends health watches, waits up to `graceMs` for calls in progress, then cuts the rest. */
+  /**
+   * Stops accepting, tells every connection to open no new call (refusing none already sent:
+   * graceful-goaway.ts), ends health watches, waits up to `graceMs` for calls in progress, then
+   * cuts the rest.
+   */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -60,25 +65,36 @@ export async function startGrpcServer(deps: GrpcDeps, hostname: string, port: nu
     server.bindAsync(target, ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p))),
   );
   if (unix) setSocketMode(unix.path, unix.mode);
+  const goaway = new GracefulGoaway(server);
 
+  const close = async (graceMs: number) => {
+    const deadline = Date.now() + graceMs;
+    goaway.stopListening();
+    // Health watches never end by themselves: end them first, or the connections carrying them
+    // would never turn idle.
+    health.shutdown();
+    await goaway.quiesce(graceMs);
+    await new Promise<void>((resolve) => {
+      // After forceShutdown grpc-js may never call tryShutdown's callback (seen after fuzzed calls
+      // with 1 ms deadlines and cancelled streams): the connections are gone either way.
+      const force = setTimeout(
+        () => {
+          server.forceShutdown();
+          resolve();
+        },
+        Math.max(0, deadline - Date.now()),
+      );
+      server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+  };
   let closing: Promise<void> | null = null;
   return {
     port: unix ? 0 : bound,
     url: unix ? target : reachableHostPort(hostname, bound),
     drain: () => health.drain(),
-    close: (graceMs = DEFAULT_CLOSE_GRACE_MS) =>
-      (closing ??= new Promise<void>((resolve) => {
-        health.shutdown();
-        // After forceShutdown grpc-js may never call tryShutdown's callback (seen after fuzzed calls
-        // with 1 ms deadlines and cancelled streams): the connections are gone either way.
-        const force = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, graceMs);
-        server.tryShutdown(() => {
-          clearTimeout(force);
-          resolve();
-        });
-      })),
+    close: (graceMs = DEFAULT_CLOSE_GRACE_MS) => (closing ??= close(graceMs)),
   };
 }

@@ -2,9 +2,9 @@
  * Starts the HTTP transport: on the main thread, beside the facades, or on --http-threads
  * worker threads of this process that call them by message. Either way the same routes answer.
  */
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { HttpDeps } from './app.js';
-import { closeConnectionsWhenDraining } from './connection-close.js';
+import { ConnectionDrain } from './connection-drain.js';
 import { createHttpServer } from './listener.js';
 import type { ArrivalEncoderSpec } from '../../preprocess/arrival-encoder.js';
 import { HttpThreads } from './threads/http-threads.js';
@@ -13,11 +13,16 @@ import { freeSocketPath, setSocketMode } from '../unix-socket.js';
 export interface HttpServing {
   /** The TCP port; 0 when serving on a Unix socket. */
   port: number;
-  /** From now on every answer carries `Connection: close`, so keep-alive clients move on while the server still serves. */
+  /**
+   * The shutdown grace starts. Connections are left as they are: a proxy that reuses its upstream
+   * connections keeps doing so rather than opening new ones that the closing listener could
+   * reset (connection-drain.ts).
+   */
   drain(): void;
   /**
-   * Stops accepting, closes idle connections (and each busy one once its answer is written), and
-   * resolves when none is left. Requests already on a connection are still served.
+   * Stops accepting; from then on every answer carries `Connection: close`, and each connection
+   * closes once its answers are written and it is idle. Resolves when none is left. A connection
+   * accepted just before, whose request has not been read yet, is still served.
    */
   close(): Promise<void>;
 }
@@ -70,15 +75,10 @@ export async function serveHttp(deps: HttpDeps, options: HttpServeOptions): Prom
       options.onThreadError,
     );
     if (options.path) setSocketMode(options.path, options.mode);
-    return { port: threads.port, drain: () => threads.drain(), close: () => threads.close() };
+    return { port: threads.port, drain: () => {}, close: () => threads.close() };
   }
   const server = createHttpServer(deps);
-  const whenDraining = closeConnectionsWhenDraining(server);
-  const sockets = new Set<Socket>();
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
+  const connections = new ConnectionDrain(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     if ('path' in listen) server.listen(listen.path, () => resolve());
@@ -88,19 +88,11 @@ export async function serveHttp(deps: HttpDeps, options: HttpServeOptions): Prom
   let closed: Promise<void> | null = null;
   return {
     port: options.path ? 0 : (server.address() as AddressInfo).port,
-    drain: () => whenDraining.drain(),
+    drain: () => {},
     close: () =>
-      (closed ??= new Promise<void>((resolve) => {
-        whenDraining.drain();
-        server.close();
-        // A keep-alive connection turns idle once its answer is written: close it then, rather
-        // than wait out its keep-alive timeout (or forever, for a client that keeps sending).
-        const sweep = () => {
-          server.closeIdleConnections();
-          if (sockets.size === 0) return resolve();
-          setTimeout(sweep, 20);
-        };
-        sweep();
-      })),
+      (closed ??= (() => {
+        connections.stopListening();
+        return connections.closeConnections();
+      })()),
   };
 }

@@ -73,13 +73,12 @@ export interface HttpThreadData {
 /** From an HTTP thread to the main thread, besides facade calls (which use their own port). */
 export type HttpThreadEvent = { type: 'listening'; fd: number; port: number } | { type: 'listen-failed'; message: string } | { type: 'stopped' };
 
-/** From the main thread: 'stop' closes the thread's connections; the owner of the socket also closes it. */
+/**
+ * From the main thread: 'stop' closes the thread's connections once their answers are written and
+ * they are idle (connection-drain.ts), however long that takes: the process's --shutdown-timeout
+ * bounds it. The owner of the socket also closes it.
+ */
 export interface StopMessage {
   type: 'stop';
   closeListener: boolean;
-}
-
-/** From the main thread: from now on every answer carries `Connection: close` (the server is draining). */
-export interface DrainMessage {
-  type: 'drain';
 }

@@ -3,21 +3,20 @@
  * facades that are messages to the main thread (facade-client.ts).
  */
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { createHttpServer } from '../listener.js';
-import { closeConnectionsWhenDraining } from '../connection-close.js';
+import { ConnectionDrain } from '../connection-drain.js';
 import { FacadeClient, remoteDeps } from './facade-client.js';
-import type { DrainMessage, HttpThreadData, HttpThreadEvent, StopMessage } from './facade-protocol.js';
+import type { HttpThreadData, HttpThreadEvent, StopMessage } from './facade-protocol.js';
 import { overShare } from './connection-share.js';
 
 const { data, calls } = workerData as { data: HttpThreadData; calls: MessagePort };
 const post = (m: HttpThreadEvent) => parentPort!.postMessage(m);
-/** Longest wait at stop for the answers still being written. */
-const STOP_GRACE_MS = 5000;
 
 const client = new FacadeClient(calls);
 const server = createHttpServer(remoteDeps(client, data));
-const draining = closeConnectionsWhenDraining(server);
+const connections = new ConnectionDrain(server);
 
 server.once('error', (e) => post({ type: 'listen-failed', message: e.message }));
 const onListening = () => {
@@ -47,22 +46,16 @@ server.on('request', (_req, res) => {
   socket.once('close', () => closing--);
 });
 
-parentPort!.on('message', (m: StopMessage | DrainMessage) => {
-  if (m.type === 'drain') draining.drain();
+parentPort!.on('message', async (m: StopMessage) => {
   if (m.type !== 'stop') return;
-  draining.drain();
   // Only the thread that bound the socket closes it. The others share its one file descriptor:
   // closing theirs too would close the number again, maybe after something else reused it, so
   // their listening handles stay open, idle, until the process ends.
-  if (m.closeListener) server.close();
-  // Like http.Server.close() on the main thread: requests already on a connection are answered
-  // (503 once the facades drained), then their connections close; idle ones close at once.
-  const started = Date.now();
-  const finish = () => {
-    server.closeIdleConnections();
-    if ((Atomics.load(counts, slot) > 0 || client.inFlight > 0) && Date.now() - started < STOP_GRACE_MS) return void setTimeout(finish, 5);
-    server.closeAllConnections();
-    post({ type: 'stopped' });
-  };
-  finish();
+  if (m.closeListener) connections.stopListening();
+  // As on the main thread: requests already on a connection are answered (503 once the facades
+  // drained), then their connections close. No deadline here: the main thread's
+  // --shutdown-timeout cuts what is left.
+  await connections.closeConnections();
+  while (client.inFlight > 0) await sleep(5);
+  post({ type: 'stopped' });
 });

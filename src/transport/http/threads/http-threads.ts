@@ -8,7 +8,7 @@
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { HttpDeps } from '../app.js';
 import { hostFacades } from './facade-host.js';
-import type { DrainMessage, HttpThreadData, HttpThreadEvent, StopMessage } from './facade-protocol.js';
+import type { HttpThreadData, HttpThreadEvent, StopMessage } from './facade-protocol.js';
 
 const THREAD_URL = new URL('./http-thread.js', import.meta.url);
 
@@ -98,20 +98,14 @@ export class HttpThreads {
     return threads;
   }
 
-  /** Every thread answers with `Connection: close` from now on. */
-  drain(): void {
-    for (const t of this.threads) t.worker.postMessage({ type: 'drain' } satisfies DrainMessage);
-  }
-
   /**
-   * Closes the listening socket (through its owner, the first thread), then every thread's
-   * connections once the answers already sent are written. The other threads stay, idle and
+   * Closes the listening socket (through its owner, the first thread) and, in every thread at
+   * once, the connections once their answers are written. The other threads stay, idle and
    * unreferenced, until the process ends (http-thread.ts says why).
    */
   async close(): Promise<void> {
     const [owner, ...others] = this.threads;
-    await stop(owner, true);
-    await Promise.all(others.map((t) => stop(t, false)));
+    await Promise.all([stop(owner, true), ...others.map((t) => stop(t, false))]);
     for (const t of this.threads) t.closeCalls();
     await owner.worker.terminate();
     for (const t of others) t.worker.unref();
