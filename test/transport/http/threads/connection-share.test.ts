@@ -25,7 +25,7 @@ test('a thread is over its share past the even share plus one, less the connecti
 const deps: HttpDeps = {
   embedder: {
     ...noTasks,
-    info: { id: 'fake', dimensions: 4 } as any,
+    info: { id: 'fake', dimensions: 4, kind: 'embedding' } as any,
     embed: async () => {
       throw new Error('unused');
     },

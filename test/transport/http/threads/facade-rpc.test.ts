@@ -14,7 +14,7 @@ import { HfTokenizer } from '../../../../src/preprocess/tokenizer.js';
 import { waitFor } from '../../../helpers/wait-for.js';
 
 const timings = { tokenizationMs: 1, queueMs: 2, inferenceMs: 3, totalMs: 6 };
-const textInfo = { id: 'fake', dimensions: 4, device: 'cpu' };
+const textInfo = { id: 'fake', dimensions: 4, device: 'cpu', kind: 'embedding' };
 
 function connect(deps: Partial<HttpDeps>, arrival: ArrivalEncoderSpec | null = null) {
   const { port1, port2 } = new MessageChannel();
