@@ -112,6 +112,12 @@ async function pairPhase(second: string): Promise<PairRun> {
 }
 
 const fmt = (n: number, digits = 0) => n.toFixed(digits);
+
+/** "NVIDIA H100 80GB HBM3, " on a GPU machine, else nothing. */
+function gpuName(): string {
+  const name = (spawnSync('nvidia-smi', ['--query-gpu=name', '--format=csv,noheader'], { encoding: 'utf8' }).stdout ?? '').trim();
+  return name ? `${name.split('\n')[0]}, ` : '';
+}
 const row = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
 
 function markdown(report: { date: string; commit: string; machine: string; runs: DeviceRun[]; pair: PairRun | null }): string {
@@ -179,8 +185,9 @@ async function main(): Promise<void> {
   const pair = SECOND ? await pairPhase(SECOND) : null;
   const report = {
     date: new Date().toISOString(),
-    commit: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim() || 'unknown',
-    machine: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+    // The GPU machine gets the tree without .git: the commit can be passed in.
+    commit: flagValue('commit') ?? ((spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout ?? '').trim() || 'unknown'),
+    machine: `${gpuName()}${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
     runs,
     pair,
   };
