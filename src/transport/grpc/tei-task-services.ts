@@ -62,30 +62,27 @@ function answered<R>(embedder: Embedder, result: { timings: Timings; promptToken
 
 /** Methods to add to tei.v1's Embed, Predict and Rerank services; `embedderOf` picks the model a call's metadata names. */
 export function teiTaskMethods(embedderOf: (metadata?: Metadata) => Embedder, o: TaskServiceOptions) {
+  /** One text of an EmbedSparse or EmbedAll message, as the facade takes it. */
+  const textsRequest = (r: TextsRequest, signal: AbortSignal) => ({
+    inputs: [oneInput(r.inputs)],
+    truncate: truncateOf(r.truncate),
+    truncationDirection: o.direction(r.truncation_direction),
+    promptName: unset(r.prompt_name),
+    signal,
+  });
+
   async function embedSparse(r: TextsRequest, signal: AbortSignal, metadata?: Metadata) {
     const embedder = embedderOf(metadata);
-    const text = oneInput(r.inputs);
-    const result = await embedder.embedSparse({
-      inputs: [text],
-      truncate: truncateOf(r.truncate),
-      truncationDirection: o.direction(r.truncation_direction),
-      promptName: unset(r.prompt_name),
-      signal,
-    });
-    return answered(embedder, result, [text], { sparse_embeddings: result.vectors[0] });
+    const asked = textsRequest(r, signal);
+    const result = await embedder.embedSparse(asked);
+    return answered(embedder, result, asked.inputs, { sparse_embeddings: result.vectors[0] });
   }
 
   async function embedAll(r: TextsRequest, signal: AbortSignal, metadata?: Metadata) {
     const embedder = embedderOf(metadata);
-    const text = oneInput(r.inputs);
-    const result = await embedder.embedAll({
-      inputs: [text],
-      truncate: truncateOf(r.truncate),
-      truncationDirection: o.direction(r.truncation_direction),
-      promptName: unset(r.prompt_name),
-      signal,
-    });
-    return answered(embedder, result, [text], { token_embeddings: result.tokens[0].map((embeddings) => ({ embeddings })) });
+    const asked = textsRequest(r, signal);
+    const result = await embedder.embedAll(asked);
+    return answered(embedder, result, asked.inputs, { token_embeddings: result.tokens[0].map((embeddings) => ({ embeddings })) });
   }
 
   async function predict(input: string | TextPair, r: Omit<PredictRequest, 'inputs'>, signal: AbortSignal, metadata?: Metadata) {

@@ -21,17 +21,17 @@ export const teiInputs = z
   })
   .meta({ description: 'One text or a list of texts; or pre-tokenized inputs: a list of token ids, or a list of such lists.' });
 
-const truncate = z
+export const truncate = z
   .boolean({ error: 'must be a boolean' })
   .nullish()
   .meta({ description: 'Cut inputs longer than the model allows instead of refusing them (default: --auto-truncate).' });
-const truncationDirection = z
+export const truncationDirection = z
   .enum(['Left', 'Right', 'left', 'right'], { error: 'must be "Left" or "Right"' })
   .optional()
   .meta({ description: 'Which end truncation cuts from (default Right).' });
 const normalize = z.boolean({ error: 'must be a boolean' }).nullish().meta({ description: 'L2-normalize the vectors (default true).' });
 const dimensions = z.int({ error: 'must be an integer' }).nullish().meta({ description: 'Keep the first N dimensions (Matryoshka models), then normalize.' });
-const promptName = z
+export const promptName = z
   .string({ error: 'must be a string' })
   .nullish()
   .meta({ description: "A prompt of the model's sentence-transformers configuration (`prompts`) to put before each text; not applied to token-id inputs." });

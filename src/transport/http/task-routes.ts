@@ -8,7 +8,8 @@ import type { TextFacade } from './app.js';
 import type { ModelKind } from '../../core/model-kind.js';
 import type { TextPair } from '../../core/types.js';
 import { countChars, timingHeaders } from '../timing-headers.js';
-import { jsonReply, type JsonRoute, type Reply } from './json-route.js';
+import { jsonReply, type JsonRoute, type Reply, type RouteRequest } from './json-route.js';
+import type { TextsRequest } from '../../core/embedder.js';
 import { embedHandler } from './tei-routes.js';
 import { direction, parseBody } from './schemas.js';
 import { cohereRerankRequest, embedAllRequest, embedSparseRequest, predictRequest, rerankRequest } from './task-schemas.js';
@@ -78,33 +79,31 @@ function predictHandler(text: TextFacade): Handler {
   };
 }
 
+/** The request of /embed_sparse and /embed_all, as the facade takes it. */
+function textsRequest(request: RouteRequest, schema: typeof embedSparseRequest): TextsRequest {
+  const body = parseBody(schema, request.body);
+  return {
+    inputs: list(body.inputs),
+    truncate: body.truncate ?? undefined,
+    truncationDirection: direction(body.truncation_direction),
+    promptName: body.prompt_name ?? undefined,
+    signal: request.signal(),
+  };
+}
+
 function embedSparseHandler(text: TextFacade): Handler {
   return async (request) => {
-    const body = parseBody(embedSparseRequest, request.body);
-    const inputs = list(body.inputs);
-    const result = await text.embedSparse({
-      inputs,
-      truncate: body.truncate ?? undefined,
-      truncationDirection: direction(body.truncation_direction),
-      promptName: body.prompt_name ?? undefined,
-      signal: request.signal(),
-    });
-    return withTimings(jsonReply(result.vectors), result, inputs, text.info.device);
+    const asked = textsRequest(request, embedSparseRequest);
+    const result = await text.embedSparse(asked);
+    return withTimings(jsonReply(result.vectors), result, asked.inputs, text.info.device);
   };
 }
 
 function embedAllHandler(text: TextFacade): Handler {
   return async (request) => {
-    const body = parseBody(embedAllRequest, request.body);
-    const inputs = list(body.inputs);
-    const result = await text.embedAll({
-      inputs,
-      truncate: body.truncate ?? undefined,
-      truncationDirection: direction(body.truncation_direction),
-      promptName: body.prompt_name ?? undefined,
-      signal: request.signal(),
-    });
-    return withTimings(jsonReply(result.tokens.map((tokens) => tokens.map((v) => Array.from(v)))), result, inputs, text.info.device);
+    const asked = textsRequest(request, embedAllRequest);
+    const result = await text.embedAll(asked);
+    return withTimings(jsonReply(result.tokens.map((tokens) => tokens.map((v) => Array.from(v)))), result, asked.inputs, text.info.device);
   };
 }
 

@@ -5,23 +5,12 @@
  * Cohere / Jina rerank API that LangChain, LlamaIndex and vector databases call.
  */
 import { z } from 'zod/v4';
+import { promptName, truncate, truncationDirection } from './schemas.js';
 
-const truncate = z
-  .boolean({ error: 'must be a boolean' })
-  .nullish()
-  .meta({ description: 'Cut inputs longer than the model allows instead of refusing them (default: --auto-truncate).' });
-const truncationDirection = z
-  .enum(['Left', 'Right', 'left', 'right'], { error: 'must be "Left" or "Right"' })
-  .optional()
-  .meta({ description: 'Which end truncation cuts from (default Right).' });
 const rawScores = z
   .boolean({ error: 'must be a boolean' })
   .nullish()
   .meta({ description: "The model's logits instead of sigmoid / softmax scores (default false)." });
-const promptName = z
-  .string({ error: 'must be a string' })
-  .nullish()
-  .meta({ description: "A prompt of the model's sentence-transformers configuration to put before each text." });
 const texts = z.union([z.string(), z.array(z.string())], { error: 'must be a string or a list of strings' });
 
 export const rerankRequest = z
