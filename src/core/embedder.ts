@@ -178,6 +178,7 @@ export class Embedder extends GuardedFacade<EncodedText> {
     return this.admitted(
       async () => {
         const { kind, dimensions } = this.info;
+        if (request.texts.length === 0) throw new CoalesceError('empty', '`texts` cannot be empty', 'texts');
         if (kind === 'multi-vector') {
           const run = await this.runInputs([request.query, ...request.texts], request);
           const [query, ...documents] = run.outcomes.map((o) => o.vector);
