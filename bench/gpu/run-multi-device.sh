@@ -24,7 +24,7 @@ mkdir -p "$OUT"
   fi
   if [ "$STEP" = all ] || [ "$STEP" = bench ]; then
     node dist/bench/multi-device.js --model "$BERT" --devices "$DEVICES" --second-model "$SIGLIP" --pair-device cuda:0 \
-      --server-flags "--dtype float16" --duration 10 --warmup 3 --out multi-device-gpu ${COMMIT:+--commit "$COMMIT"}
+      --server-flags "--dtype float16" --duration "${DURATION:-10}" --warmup "${WARMUP:-3}" --out multi-device-gpu ${COMMIT:+--commit "$COMMIT"}
     cp bench/results/multi-device-gpu.* "$OUT/" 2>/dev/null || true
     node dist/bench/gpu/gpu-memory.js --a "$BERT" --b "$SIGLIP" --server-flags "--device cuda:0 --dtype float16" --out "$OUT" ${COMMIT:+--commit "$COMMIT"}
   fi
