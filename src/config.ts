@@ -264,6 +264,14 @@ export const OPTIONS = {
     min: 1,
     doc: 'Requests admitted at once; beyond it clients get 429 at once.',
   }),
+  queueTimeoutMs: opt<number>({
+    flag: '--queue-timeout',
+    env: 'QUEUE_TIMEOUT_MS',
+    type: 'int',
+    default: 0,
+    min: 0,
+    doc: "Default deadline of every embedding request, in milliseconds from its arrival (0: none). A request not answered by then gets 504 (gRPC DEADLINE_EXCEEDED) and its inputs still queued are dropped before they reach the model. A client's own deadline (the gRPC deadline, or the HTTP header x-request-timeout-ms) applies when it is sooner.",
+  }),
   maxClientBatchSize: opt<number>({
     flag: '--max-client-batch-size',
     env: 'MAX_CLIENT_BATCH_SIZE',

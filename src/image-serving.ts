@@ -85,7 +85,7 @@ export async function startImageServing(
     vision.info,
     loader,
     batcher,
-    { maxClientBatchSize: config.maxClientBatchSize },
+    { maxClientBatchSize: config.maxClientBatchSize, queueTimeoutMs: config.queueTimeoutMs },
     text.embedder.admission,
     metrics.requestObserver,
   );

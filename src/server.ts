@@ -124,7 +124,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     info,
     encoder,
     queue,
-    { maxClientBatchSize: config.maxClientBatchSize, autoTruncate: config.autoTruncate, prompts },
+    { maxClientBatchSize: config.maxClientBatchSize, autoTruncate: config.autoTruncate, prompts, queueTimeoutMs: config.queueTimeoutMs },
     config.maxConcurrentRequests,
     metrics.requestObserver,
   );

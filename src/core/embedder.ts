@@ -1,6 +1,6 @@
 import { CoalesceError, overLimit, validation } from '../errors.js';
 import { Admission } from './admission.js';
-import { batchTimings, checkDimensions, checkInputCount, GuardedFacade, type EmbedObserver } from './request-guard.js';
+import { batchTimings, checkDimensions, checkInputCount, GuardedFacade, type EmbedObserver, type RequestScope } from './request-guard.js';
 import { finalizeVector } from './postprocess.js';
 import type { EncodedText, EncodeOptions, InputQueue, ModelInfo, TextEncoder, Timings, Token, TruncationDirection } from './types.js';
 import type { CancelSignal } from './cancellation.js';
@@ -11,6 +11,8 @@ export interface EmbedderLimits {
   autoTruncate: boolean;
   /** Named prompts and the default prompt (none when unset). */
   prompts?: Prompts;
+  /** Default deadline of every embedding request, ms from its arrival (--queue-timeout); 0 or unset: none. */
+  queueTimeoutMs?: number;
 }
 
 export type { EmbedObserver } from './request-guard.js';
@@ -23,7 +25,7 @@ export type { EmbedObserver } from './request-guard.js';
  */
 export const MAX_CHARS_PER_TOKEN = 32;
 
-export interface EmbedRequest {
+export interface EmbedRequest extends RequestScope {
   inputs: readonly string[];
   /**
    * Pre-tokenized inputs (TEI's and OpenAI's token-id inputs), taken instead of `inputs` when set:
@@ -79,14 +81,15 @@ export class Embedder extends GuardedFacade<EncodedText> {
     maxConcurrentRequests: number,
     observer?: EmbedObserver,
   ) {
-    super(new Admission(maxConcurrentRequests), batcher, observer);
+    super(new Admission(maxConcurrentRequests), batcher, observer, { queueTimeoutMs: limits.queueTimeoutMs });
     this.prompts = limits.prompts ?? Prompts.none();
   }
 
   embed(request: EmbedRequest): Promise<EmbedResponse> {
     return this.admitted(
-      () => this.embedAdmitted(request),
+      (signal) => this.embedAdmitted(request, signal),
       (r) => r.timings,
+      request,
     );
   }
 
@@ -123,7 +126,7 @@ export class Embedder extends GuardedFacade<EncodedText> {
     });
   }
 
-  private async embedAdmitted(request: EmbedRequest): Promise<EmbedResponse> {
+  private async embedAdmitted(request: EmbedRequest, signal: CancelSignal | undefined): Promise<EmbedResponse> {
     // Encoding on arrival counts as this request's tokenization, and so in its total.
     const started = performance.now() - (request.encoded?.ms ?? 0);
     const { dimensions, tokenIds } = request;
@@ -141,7 +144,7 @@ export class Embedder extends GuardedFacade<EncodedText> {
     if (!options.truncate) encoded.forEach((e, i) => this.checkLength(e.ids.length, i));
     const tokenizationMs = performance.now() - started;
 
-    const outcomes = await this.batcher.submit(encoded, request.signal);
+    const outcomes = await this.batcher.submit(encoded, signal);
     // The model may already normalize; normalizing again is a no-op, so only skip it when asked not to.
     const vectors = outcomes.map((o) => finalizeVector(o.vector, { dimensions, normalize: request.normalize }, o.normalized));
     return {

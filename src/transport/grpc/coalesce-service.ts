@@ -31,7 +31,8 @@ export function addCoalesceService(server: Server, deps: GrpcDeps, streamMaxInFl
   const { embedder } = deps;
   const file = loadProto(PROTO_FILES.coalesce);
 
-  async function embedBatch(request: EmbedBatchRequest, signal: AbortSignal) {
+  /** `waitForPermit`: stream messages wait for admission (calls.ts says why) rather than being refused. */
+  async function embedBatch(request: EmbedBatchRequest, signal: AbortSignal, waitForPermit = false) {
     const result = await embedder.embed({
       inputs: request.inputs,
       normalize: request.normalize ?? true,
@@ -40,6 +41,7 @@ export function addCoalesceService(server: Server, deps: GrpcDeps, streamMaxInFl
       dimensions: request.dimensions ?? undefined,
       promptName: request.prompt_name ?? undefined,
       signal,
+      waitForPermit,
     });
     const { bytes, dimensions } = vectorsToPackedFloat32(result.vectors);
     const chars = countChars(request.inputs);
@@ -57,7 +59,7 @@ export function addCoalesceService(server: Server, deps: GrpcDeps, streamMaxInFl
 
   server.addService(serviceDefinition(file, 'Coalesce'), {
     EmbedBatch: unary(embedBatch),
-    EmbedBatchStream: orderedStream(async (r: EmbedBatchRequest, signal) => (await embedBatch(r, signal)).response, { maxInFlight: streamMaxInFlight }),
+    EmbedBatchStream: orderedStream(async (r: EmbedBatchRequest, signal) => (await embedBatch(r, signal, true)).response, { maxInFlight: streamMaxInFlight }),
     ModelInfo: unary(modelInfo),
   } as UntypedServiceImplementation);
   return ['coalesce.v1.Coalesce'];

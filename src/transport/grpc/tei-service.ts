@@ -71,7 +71,8 @@ export function addTeiServices(server: Server, deps: GrpcDeps, streamMaxInFlight
   const file = loadProto(PROTO_FILES.tei);
   const stream = { maxInFlight: streamMaxInFlight };
 
-  async function embed(request: EmbedRequest, signal: AbortSignal) {
+  /** `waitForPermit`: stream messages wait for admission (calls.ts says why) rather than being refused. */
+  async function embed(request: EmbedRequest, signal: AbortSignal, waitForPermit = false) {
     const text = oneInput(request.inputs);
     const result = await embedder.embed({
       inputs: [text],
@@ -83,6 +84,7 @@ export function addTeiServices(server: Server, deps: GrpcDeps, streamMaxInFlight
       dimensions: unset(request.dimensions),
       promptName: unset(request.prompt_name),
       signal,
+      waitForPermit,
     });
     const chars = countChars([text]);
     const response: EmbedResponse = { embeddings: result.vectors[0], metadata: protoMetadata(result.timings, result.promptTokens, chars) };
@@ -122,7 +124,7 @@ export function addTeiServices(server: Server, deps: GrpcDeps, streamMaxInFlight
   server.addService(serviceDefinition(file, 'Info'), { Info: unary(info) } as UntypedServiceImplementation);
   server.addService(serviceDefinition(file, 'Embed'), {
     Embed: unary(embed),
-    EmbedStream: orderedStream(async (r: EmbedRequest, signal) => (await embed(r, signal)).response, stream),
+    EmbedStream: orderedStream(async (r: EmbedRequest, signal) => (await embed(r, signal, true)).response, stream),
     EmbedSparse: unimplemented('tei.v1.Embed/EmbedSparse', sparse),
     EmbedSparseStream: unimplemented('tei.v1.Embed/EmbedSparseStream', sparse),
     EmbedAll: unimplemented('tei.v1.Embed/EmbedAll', all),

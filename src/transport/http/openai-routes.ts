@@ -47,7 +47,14 @@ export function openaiRoutes(embedder: TextFacade, modelName: string, images?: I
           { images, texts: embedder, modelName },
         );
       }
-      const result = await embedder.embed({ inputs: texts, tokenIds: ids, normalize: true, dimensions, signal: request.signal() });
+      const result = await embedder.embed({
+        inputs: texts,
+        tokenIds: ids,
+        normalize: true,
+        dimensions,
+        signal: request.signal(),
+        deadline: request.deadline(),
+      });
       const headers = timingHeaders(result.timings, result.promptTokens, countChars(texts), embedder.info.device);
       return encodedJsonReply(openaiListBody(result.vectors, format, modelName, result.promptTokens), headers);
     } catch (e) {

@@ -20,6 +20,7 @@ export function embedHandler(embedder: TextFacade): JsonRoute['handle'] {
       dimensions: body.dimensions ?? undefined,
       promptName: body.prompt_name ?? undefined,
       signal: request.signal(),
+      deadline: request.deadline(),
     });
     const characters = countChars(texts);
     return vectorsReply(request, result.vectors, timingHeaders(result.timings, result.promptTokens, characters, embedder.info.device));
@@ -50,6 +51,7 @@ export function teiRoutes(embedder: TextFacade): JsonRoute[] {
           truncationDirection: direction(parameters?.truncation_direction),
           promptName: parameters?.prompt_name ?? undefined,
           signal: request.signal(),
+          deadline: request.deadline(),
         });
         const [source, ...others] = result.vectors;
         const characters = countChars([inputs.source_sentence, ...inputs.sentences]);
