@@ -152,6 +152,10 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
   images = vl ? await startImageServing(vl, config, { backend, embedder }, metrics, log).catch(failStart) : null;
 
   let draining = false;
+  // /health means every transport serves: not before gRPC listens, never after an HTTP thread died.
+  let listening = false;
+  let broken = false;
+  let grpc: GrpcServer | null = null;
   const modelName = servedModelName(config, id);
   const served = modelInfo({
     config,
@@ -170,7 +174,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     access: { apiKeys: ApiKeys.parse(config.apiKey), protectMetrics: config.apiKeyMetrics, corsOrigins: ApiKeys.parse(config.corsAllowOrigin) },
     images: images ? { images: images.images, classifier: images.classifier } : undefined,
     embedder,
-    ready: () => embedder.isReady && !draining,
+    ready: () => embedder.isReady && !draining && listening && !broken,
     modelName,
     payloadLimit: config.payloadLimit,
     metrics: () => metrics.render(),
@@ -182,7 +186,11 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     path: config.udsPath,
     mode: config.udsMode,
     threads: config.httpThreads,
-    onThreadError: (e) => log('an HTTP thread failed', { error: e.message }),
+    onThreadError: (e) => {
+      log('an HTTP thread failed', { error: e.message });
+      broken = true;
+      grpc?.drain(); // gRPC health NOT_SERVING too: the server no longer serves everything it should
+    },
     arrival: config.httpThreads > 0 && specialIds ? { ...tokenizerFiles, ...specialIds } : null,
   }).catch(async (e: Error) => {
     await releaseModel();
@@ -191,7 +199,6 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
   const port = http.port;
   const httpUrl = config.udsPath ? `unix:${config.udsPath}` : `http://${reachableHostPort(config.hostname, port)}`;
 
-  let grpc: GrpcServer | null = null;
   if (config.grpcUdsPath || config.grpcPort >= 0) {
     grpc = await startGrpcServer(
       { embedder, info: served, payloadLimit: config.payloadLimit, apiKeys: ApiKeys.parse(config.apiKey) },
@@ -204,6 +211,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
       throw new Error(`cannot serve gRPC on ${config.grpcUdsPath ?? `${config.hostname}:${config.grpcPort}`}: ${e.message} (--grpc-port -1 turns gRPC off)`);
     });
   }
+  listening = true;
   // What is bound (0.0.0.0 stays 0.0.0.0); httpUrl / grpcUrl are where a client here connects.
   log('listening', {
     http: config.udsPath ? httpUrl : `http://${hostPort(config.hostname, port)}`,
