@@ -128,6 +128,11 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     config.maxConcurrentRequests,
     metrics.requestObserver,
   );
+  // A session thread that died and could not be replaced: /health and gRPC health say so.
+  backend.onFailure((e) => {
+    log('the model can no longer serve', { error: e.message });
+    embedder.markReady(false);
+  });
   metrics.gauge('te_queue_size', 'Inputs waiting for a model call', () => queue.queued);
   metrics.gauge('te_requests_in_progress', 'Admitted requests', () => embedder.admission.inUse);
 
