@@ -100,7 +100,10 @@ export class LeastBusyPool<Reply extends { id: number }> {
   private died(slot: Slot, worker: Worker, error: Error): void {
     if (this.closed || this.failure || slot.worker !== worker || !slot.alive) return;
     const respawn = this.options.respawn;
-    if (!respawn) return this.fail(error);
+    if (!respawn) {
+      this.fail(error);
+      return;
+    }
     slot.alive = false;
     slot.busy = 0;
     slot.gathered = 0;
