@@ -351,6 +351,14 @@ export const OPTIONS = {
     min: 1,
     doc: 'Largest image (width x height) decoded; larger gets 422 before any pixel is decoded (decompression bombs).',
   }),
+  maxDecodedPixels: opt<number>({
+    flag: '--max-decoded-pixels',
+    env: 'MAX_DECODED_PIXELS',
+    type: 'int',
+    default: 200_000_000,
+    min: 0,
+    doc: 'Image-text models: decoded pixels (width x height) in flight at once across all image decoding; images beyond it wait, holding only their encoded bytes, until earlier ones are resized (one image alone always proceeds). 200 Mpx is about 600 MB of RGB. 0: unbounded.',
+  }),
   allowUrlFetch: opt<boolean>({
     flag: '--allow-url-fetch',
     env: 'ALLOW_URL_FETCH',

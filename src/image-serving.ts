@@ -3,6 +3,7 @@
  * server.ts builds: vision sessions (same device, same process) -> image batcher (its own budget,
  * --max-batch-images) -> ImageEmbedder (the text Embedder's Admission) -> zero-shot classifier.
  */
+import { pixelBudgetShare } from './preprocess/pixel-budget.js';
 import { UrlFetchPolicy } from './preprocess/url-guard.js';
 import type { Config } from './config.js';
 import { batchHook } from './batch-log.js';
@@ -56,7 +57,7 @@ export async function startImageServing(
   }
   const loader = await ImagePreprocessor.start(
     vl.image,
-    { maxPixels: config.maxImagePixels, jpegDecoder: config.jpegDecoder },
+    { maxPixels: config.maxImagePixels, jpegDecoder: config.jpegDecoder, pixelBudget: pixelBudgetShare(config.maxDecodedPixels) },
     {
       allowUrlFetch: config.allowUrlFetch,
       fetchTimeoutMs: config.urlFetchTimeoutMs,
