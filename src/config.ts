@@ -311,13 +311,13 @@ export const OPTIONS = {
     min: 0,
     doc: 'Worker threads of this process that serve HTTP (parsing, routing, JSON), sharing one listening socket and calling the one model through the main thread. 0: HTTP runs on the main thread. Use 2-4 when many small requests keep one event loop busy.',
   }),
-  tokenizationWorkers: opt<number>({
+  tokenizationWorkers: opt({
     flag: '--tokenization-workers',
     env: 'TOKENIZATION_WORKERS',
-    type: 'int',
-    default: 0,
-    min: 0,
-    doc: 'Worker threads that tokenize. 0: tokenize on the main thread.',
+    type: 'string',
+    default: 'auto',
+    pattern: { re: /^(auto|\d+)$/, forms: 'auto or a number' },
+    doc: 'Worker threads that tokenize. auto: one when the machine has two or more cores, so a long text never blocks the event loop that answers everyone else; 0: tokenize on the main thread.',
   }),
   maxBatchImages: opt<number>({
     flag: '--max-batch-images',

@@ -3,7 +3,7 @@
  * One process, one model copy; concurrency comes from batching, never from forking.
  */
 import type { Config } from './config.js';
-import { resolveModelFiles, resolveSettings } from './settings.js';
+import { resolveModelFiles, resolveSettings, resolveTokenizationWorkers } from './settings.js';
 import { batchHook } from './batch-log.js';
 import { Batcher } from './core/batcher.js';
 import { SharedTextQueue } from './core/shared-queue/shared-text-queue.js';
@@ -66,9 +66,10 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     defaultPrompt: config.defaultPrompt,
   });
   const tokenizerFiles = { tokenizerPath: manifest.tokenizerPath, configPath: manifest.tokenizerConfigPath, maxLength: manifest.maxLength };
+  const tokenizationWorkers = resolveTokenizationWorkers(config.tokenizationWorkers);
   const encoder: TokenizerPool | InlineTextEncoder =
-    config.tokenizationWorkers > 0
-      ? await TokenizerPool.start(tokenizerFiles, config.tokenizationWorkers)
+    tokenizationWorkers > 0
+      ? await TokenizerPool.start(tokenizerFiles, tokenizationWorkers)
       : new InlineTextEncoder(HfTokenizer.fromFiles(tokenizerFiles.tokenizerPath, tokenizerFiles.configPath, tokenizerFiles.maxLength));
   // HTTP threads encode plain ASCII text for a BERT tokenizer themselves (arrival-encoder.ts) with these.
   const specialIds = encoder.specialIds();

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../src/config.js';
-import { resolveModelFiles, resolveSettings, type Facts } from '../src/settings.js';
+import { resolveModelFiles, resolveSettings, resolveTokenizationWorkers, type Facts } from '../src/settings.js';
 
 const CPU: Facts = { provider: 'cpu', modelMaxLength: 512 };
 const CUDA: Facts = { provider: 'cuda', modelMaxLength: 512 };
@@ -64,4 +64,14 @@ test('--dtype float16 picks the fp16 files: onnx/model_fp16.onnx, or the fp16 va
   assert.deepEqual(resolveModelFiles(loadConfig(['--onnx-file', 'm.onnx'], {}), false), { onnxFile: 'm.onnx', onnxVariant: null });
   assert.deepEqual(resolveModelFiles(loadConfig(['--onnx-variant', 'q8'], {}), true), { onnxFile: null, onnxVariant: 'q8' });
   assert.equal(resolve(['--dtype', 'float16'], CPU).dtype, 'float16');
+});
+
+test('--tokenization-workers auto tokenizes on one worker thread with two cores or more, inline on one core; numbers are taken as given', () => {
+  assert.equal(resolveTokenizationWorkers('auto', 2), 1);
+  assert.equal(resolveTokenizationWorkers('auto', 16), 1);
+  assert.equal(resolveTokenizationWorkers('auto', 1), 0);
+  assert.equal(resolveTokenizationWorkers('0', 16), 0);
+  assert.equal(resolveTokenizationWorkers('3', 1), 3);
+  assert.equal(loadConfig([], {}).tokenizationWorkers, 'auto');
+  assert.throws(() => loadConfig(['--tokenization-workers', 'many'], {}), /tokenization-workers/);
 });
