@@ -33,6 +33,7 @@ export class OrtBackend implements Backend {
   private readonly failureListeners: ((error: Error) => void)[] = [];
   /** Sessions take from the shared queue: a dead one is not replaced (its taken inputs cannot be given back). */
   private shared = false;
+  private closing = false;
 
   private constructor(
     workers: Worker[],
@@ -59,6 +60,7 @@ export class OrtBackend implements Backend {
   }
 
   private failed(error: Error): void {
+    if (this.closing) return; // threads ending at close are no failure
     const listeners = this.failureListeners.splice(0);
     for (const listener of listeners) listener(error);
   }
@@ -168,6 +170,7 @@ export class OrtBackend implements Backend {
   }
 
   close(): Promise<void> {
+    this.closing = true;
     return this.threads.close();
   }
 }
