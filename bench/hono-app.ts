@@ -27,7 +27,9 @@ export function honoListener(table: RouteTable, payloadLimit: number): RequestLi
       if (!isJsonType(c.req.header('content-type'))) throw new CoalesceError('unsupported_media_type', 'send Content-Type: application/json');
       if (Number(c.req.header('content-length') ?? 0) > payloadLimit) throw tooLarge(payloadLimit);
       const body = parseJsonBody(await c.req.text());
-      return toResponse(await route.handle({ body, header: (name) => c.req.header(name), signal: () => closeSignal(c.env.outgoing) }));
+      return toResponse(
+        await route.handle({ body, header: (name) => c.req.header(name), signal: () => closeSignal(c.env.outgoing), deadline: () => undefined }),
+      );
     });
   }
   return getRequestListener(app.fetch, { hostname: 'localhost' });

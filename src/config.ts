@@ -297,6 +297,14 @@ export const OPTIONS = {
     min: 1,
     doc: 'Requests admitted at once; beyond it clients get 429 at once.',
   }),
+  queueTimeoutMs: opt<number>({
+    flag: '--queue-timeout',
+    env: 'QUEUE_TIMEOUT_MS',
+    type: 'int',
+    default: 0,
+    min: 0,
+    doc: "Default deadline of every embedding request, in milliseconds from its arrival (0: none). A request not answered by then gets 504 (gRPC DEADLINE_EXCEEDED) and its inputs still queued are dropped before they reach the model. A client's own deadline (the gRPC deadline, or the HTTP header x-request-timeout-ms) applies when it is sooner.",
+  }),
   maxClientBatchSize: opt<number>({
     flag: '--max-client-batch-size',
     env: 'MAX_CLIENT_BATCH_SIZE',
@@ -336,13 +344,13 @@ export const OPTIONS = {
     min: 0,
     doc: 'Worker threads of this process that serve HTTP (parsing, routing, JSON), sharing one listening socket and calling the one model through the main thread. 0: HTTP runs on the main thread. Use 2-4 when many small requests keep one event loop busy.',
   }),
-  tokenizationWorkers: opt<number>({
+  tokenizationWorkers: opt({
     flag: '--tokenization-workers',
     env: 'TOKENIZATION_WORKERS',
-    type: 'int',
-    default: 0,
-    min: 0,
-    doc: 'Worker threads that tokenize. 0: tokenize on the main thread.',
+    type: 'string',
+    default: 'auto',
+    pattern: { re: /^(auto|\d+)$/, forms: 'auto or a number' },
+    doc: 'Worker threads that tokenize. auto: one when the machine has two or more cores, so a long text never blocks the event loop that answers everyone else; 0: tokenize on the main thread.',
   }),
   maxBatchImages: opt<number>({
     flag: '--max-batch-images',
@@ -375,6 +383,14 @@ export const OPTIONS = {
     default: 50_000_000,
     min: 1,
     doc: 'Largest image (width x height) decoded; larger gets 422 before any pixel is decoded (decompression bombs).',
+  }),
+  maxDecodedPixels: opt<number>({
+    flag: '--max-decoded-pixels',
+    env: 'MAX_DECODED_PIXELS',
+    type: 'int',
+    default: 200_000_000,
+    min: 0,
+    doc: 'Image-text models: decoded pixels (width x height) in flight at once across all image decoding; images beyond it wait, holding only their encoded bytes, until earlier ones are resized (one image alone always proceeds). 200 Mpx is about 600 MB of RGB. 0: unbounded.',
   }),
   allowUrlFetch: opt<boolean>({
     flag: '--allow-url-fetch',

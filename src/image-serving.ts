@@ -3,6 +3,7 @@
  * server.ts builds: vision sessions (same device, same process) -> image batcher (its own budget,
  * --max-batch-images) -> ImageEmbedder (the text Embedder's Admission) -> zero-shot classifier.
  */
+import { pixelBudgetShare } from './preprocess/pixel-budget.js';
 import { UrlFetchPolicy } from './preprocess/url-guard.js';
 import type { Config } from './config.js';
 import { batchHook } from './batch-log.js';
@@ -66,7 +67,7 @@ export async function startImageServing(
   }
   const loader = await ImagePreprocessor.start(
     vl.image,
-    { maxPixels: config.maxImagePixels, jpegDecoder: config.jpegDecoder },
+    { maxPixels: config.maxImagePixels, jpegDecoder: config.jpegDecoder, pixelBudget: pixelBudgetShare(config.maxDecodedPixels) },
     {
       allowUrlFetch: config.allowUrlFetch,
       fetchTimeoutMs: config.urlFetchTimeoutMs,
@@ -95,7 +96,7 @@ export async function startImageServing(
     vision.info,
     loader,
     batcher,
-    { maxClientBatchSize: config.maxClientBatchSize },
+    { maxClientBatchSize: config.maxClientBatchSize, queueTimeoutMs: config.queueTimeoutMs },
     text.embedder.admission,
     metrics.requestObserver,
   );

@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { publicConfig, type Config } from './config.js';
-import type { Settings } from './settings.js';
+import { resolveTokenizationWorkers, type Settings } from './settings.js';
 import type { ModelInfo, ServedModelInfo } from './core/types.js';
 import { VERSION } from './version.js';
 
@@ -69,7 +69,7 @@ export function modelInfo({ config, id, dir, model, pooling, prompts, backend, b
     max_batch_requests: config.maxBatchRequests,
     max_client_batch_size: config.maxClientBatchSize,
     auto_truncate: config.autoTruncate,
-    tokenization_workers: config.tokenizationWorkers,
+    tokenization_workers: resolveTokenizationWorkers(config.tokenizationWorkers),
     version: VERSION,
     sha: null,
     docker_label: null,

@@ -82,6 +82,10 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
   };
 
   let draining = false;
+  // /health means every transport serves: not before gRPC listens, never after an HTTP thread died.
+  let listening = false;
+  let broken = false;
+  let grpc: GrpcServer | null = null;
   const several = models.size > 1;
   /** /info: the default model's (TEI's fields, so TEI clients keep working), with every model listed. */
   const info = () => ({ ...main.info(), models: served.map((m) => m.summary()) });
@@ -102,7 +106,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     access: { apiKeys: ApiKeys.parse(config.apiKey), protectMetrics: config.apiKeyMetrics, corsOrigins: ApiKeys.parse(config.corsAllowOrigin) },
     images: main.images ? { images: main.images.images, classifier: main.images.classifier } : undefined,
     embedder: main.embedder,
-    ready: () => !draining && served.every((m) => m.ready()),
+    ready: () => !draining && listening && !broken && served.every((m) => m.ready()),
     modelName: main.name,
     payloadLimit: config.payloadLimit,
     metrics: () => metrics.render(),
@@ -117,7 +121,11 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     path: config.udsPath,
     mode: config.udsMode,
     threads: config.httpThreads,
-    onThreadError: (e) => log('an HTTP thread failed', { error: e.message }),
+    onThreadError: (e) => {
+      log('an HTTP thread failed', { error: e.message });
+      broken = true;
+      grpc?.drain(); // gRPC health NOT_SERVING too: the server no longer serves everything it should
+    },
     arrival: config.httpThreads > 0 ? main.arrival : null,
   }).catch(async (e: Error) => {
     await releaseModels();
@@ -126,7 +134,6 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
   const port = http.port;
   const httpUrl = config.udsPath ? `unix:${config.udsPath}` : `http://${reachableHostPort(config.hostname, port)}`;
 
-  let grpc: GrpcServer | null = null;
   if (config.grpcUdsPath || config.grpcPort >= 0) {
     const grpcModels = new ModelRegistry<GrpcModel>(
       served.map((m) => ({ name: m.name, embedder: m.embedder, info: m.info, quantization: m.quantization })),
@@ -162,6 +169,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     });
   }
   // What is bound (0.0.0.0 stays 0.0.0.0); httpUrl / grpcUrl are where a client here connects.
+  listening = true;
   log('listening', {
     http: config.udsPath ? httpUrl : `http://${hostPort(config.hostname, port)}`,
     grpc: grpc ? (config.grpcUdsPath ? grpc.url : hostPort(config.hostname, grpc.port)) : 'off',

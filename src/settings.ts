@@ -5,6 +5,7 @@
  * pieces they need once their provider is known; the composition root calls resolveSettings for
  * the rest and for /info.
  */
+import { availableParallelism } from 'node:os';
 import type { Config } from './config.js';
 
 export type Provider = 'cpu' | 'cuda';
@@ -83,6 +84,12 @@ export function resolveIntraOpThreads(threads: number, provider: Provider): numb
 /** --max-input-length 0: the model's own limit; a cap never raises it. */
 export function resolveMaxInputLength(cap: number, modelMaxLength: number): number {
   return cap > 0 ? Math.min(cap, modelMaxLength) : modelMaxLength;
+}
+
+/** --tokenization-workers auto: one worker thread when there are two cores or more (tokenizing off the event loop), else inline. */
+export function resolveTokenizationWorkers(value: string, cores = availableParallelism()): number {
+  if (value !== 'auto') return Number(value);
+  return cores >= 2 ? 1 : 0;
 }
 
 /** --dtype unset: float32; --quantize makes it int8. */

@@ -18,7 +18,12 @@ export type TeiFlag =
 export const TEI_FLAGS: readonly TeiFlag[] = [
   { flag: '--model-id', env: 'MODEL_ID', kind: 'option' },
   { flag: '--revision', env: 'REVISION', kind: 'option' },
-  { flag: '--tokenization-workers', env: 'TOKENIZATION_WORKERS', kind: 'option', note: 'Default 0 tokenizes on the main thread (TEI: one worker per core).' },
+  {
+    flag: '--tokenization-workers',
+    env: 'TOKENIZATION_WORKERS',
+    kind: 'option',
+    note: 'Default auto: one worker thread with two or more cores, else the main thread (TEI: one worker per core).',
+  },
   { flag: '--dtype', env: 'DTYPE', kind: 'option', note: 'float32 and float16 (an fp16 ONNX file); bfloat16 is refused.' },
   { flag: '--served-model-name', env: 'SERVED_MODEL_NAME', kind: 'option' },
   { flag: '--pooling', env: 'POOLING', kind: 'option', note: 'cls, mean, last-token (also max); splade is refused.' },

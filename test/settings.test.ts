@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../src/config.js';
-import { INT8_GRAPHS, resolveModelFiles, resolveSettings, type Facts } from '../src/settings.js';
+import { INT8_GRAPHS, resolveModelFiles, resolveSettings, resolveTokenizationWorkers, type Facts } from '../src/settings.js';
 
 const CPU: Facts = { provider: 'cpu', modelMaxLength: 512 };
 const CUDA: Facts = { provider: 'cuda', modelMaxLength: 512 };
@@ -91,4 +91,14 @@ test('--quantize dynamic-int8 serves int8: model_dtype says so', () => {
   assert.equal(resolve(['--quantize', 'dynamic-int8'], CPU).dtype, 'int8');
   assert.equal(resolve(['--quantize', 'dynamic-int8-per-channel'], CPU).dtype, 'int8');
   assert.equal(resolve(['--quantize', 'none'], CPU).dtype, 'float32');
+});
+
+test('--tokenization-workers auto tokenizes on one worker thread with two cores or more, inline on one core; numbers are taken as given', () => {
+  assert.equal(resolveTokenizationWorkers('auto', 2), 1);
+  assert.equal(resolveTokenizationWorkers('auto', 16), 1);
+  assert.equal(resolveTokenizationWorkers('auto', 1), 0);
+  assert.equal(resolveTokenizationWorkers('0', 16), 0);
+  assert.equal(resolveTokenizationWorkers('3', 1), 3);
+  assert.equal(loadConfig([], {}).tokenizationWorkers, 'auto');
+  assert.throws(() => loadConfig(['--tokenization-workers', 'many'], {}), /tokenization-workers/);
 });

@@ -4,6 +4,7 @@ import { chooseBatch, choiceWindow, type BatchBudget } from './batch-choice.js';
 import type { BatchResult, EmbedOutcome, EncodedText, InputQueue } from './types.js';
 import type { CancelSignal } from './cancellation.js';
 import { enqueueRequest, settle, type Entry } from './queue-entries.js';
+import { isOutOfMemory } from './out-of-memory.js';
 
 /**
  * What the batcher needs from a backend, for any input type: text (EncodedText, the default)
@@ -150,12 +151,32 @@ export class Batcher<I = EncodedText> implements InputQueue<I> {
     return { entries: [...chosen], useful: choice.useful, units: choice.units };
   }
 
+  /**
+   * One model call; when it runs out of memory, the two halves of the batch are run one after the
+   * other instead (each split again as needed), so only an input too big on its own fails.
+   */
+  private async embedSplitting(inputs: I[]): Promise<BatchResult> {
+    try {
+      return await this.backend.embed({ inputs });
+    } catch (error) {
+      if (inputs.length < 2 || !isOutOfMemory(error)) throw error;
+      const half = Math.ceil(inputs.length / 2);
+      const first = await this.embedSplitting(inputs.slice(0, half));
+      const second = await this.embedSplitting(inputs.slice(half));
+      return {
+        vectors: [...first.vectors, ...second.vectors],
+        normalized: first.normalized && second.normalized ? [...first.normalized, ...second.normalized] : undefined,
+        sessionMs: first.sessionMs !== undefined && second.sessionMs !== undefined ? first.sessionMs + second.sessionMs : undefined,
+      };
+    }
+  }
+
   private async run({ entries: batch, useful, units }: ChosenBatch<I>): Promise<void> {
     const now = this.limits.now ?? (() => performance.now());
     const started = now();
     let result: BatchResult | CoalesceError;
     try {
-      result = await this.backend.embed({ inputs: batch.map((e) => e.input) });
+      result = await this.embedSplitting(batch.map((e) => e.input));
       if (result.vectors.length !== batch.length || (result.normalized && result.normalized.length !== batch.length)) {
         throw new CoalesceError('backend', `the backend returned ${result.vectors.length} vectors for ${batch.length} inputs`);
       }

@@ -5,6 +5,8 @@
  */
 export interface CancelSignal {
   readonly aborted: boolean;
+  /** Why it aborted, when it says (a CoalesceError such as 'deadline' is answered as it is). */
+  readonly reason?: unknown;
   addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
   removeEventListener(type: 'abort', listener: () => void): void;
 }
@@ -12,6 +14,7 @@ export interface CancelSignal {
 /** A plain-object CancelSignal for calls that arrive in messages: cancelled by a later message. */
 export class CallCancellation implements CancelSignal {
   aborted = false;
+  reason: unknown = undefined;
   private listeners: (() => void)[] = [];
 
   addEventListener(_type: 'abort', listener: () => void): void {
@@ -23,9 +26,10 @@ export class CallCancellation implements CancelSignal {
     if (at >= 0) this.listeners.splice(at, 1);
   }
 
-  abort(): void {
+  abort(reason?: unknown): void {
     if (this.aborted) return;
     this.aborted = true;
+    this.reason = reason;
     const listeners = this.listeners;
     this.listeners = [];
     for (const listener of listeners) listener();

@@ -1,6 +1,6 @@
 import { CoalesceError, overLimit, validation } from '../errors.js';
 import { Admission } from './admission.js';
-import { batchTimings, checkDimensions, checkInputCount, GuardedFacade, type EmbedObserver } from './request-guard.js';
+import { batchTimings, checkDimensions, checkInputCount, GuardedFacade, type EmbedObserver, type RequestScope } from './request-guard.js';
 import { finalizeVector } from './postprocess.js';
 import type { EmbedOutcome, EncodedText, EncodeOptions, InputQueue, ModelInfo, TextEncoder, TextPair, Timings, Token, TruncationDirection } from './types.js';
 import type { CancelSignal } from './cancellation.js';
@@ -14,6 +14,8 @@ export interface EmbedderLimits {
   autoTruncate: boolean;
   /** Named prompts and the default prompt (none when unset). */
   prompts?: Prompts;
+  /** Default deadline of every embedding request, ms from its arrival (--queue-timeout); 0 or unset: none. */
+  queueTimeoutMs?: number;
 }
 
 export type { EmbedObserver } from './request-guard.js';
@@ -26,7 +28,7 @@ export type { EmbedObserver } from './request-guard.js';
  */
 export const MAX_CHARS_PER_TOKEN = 32;
 
-export interface EmbedRequest {
+export interface EmbedRequest extends RequestScope {
   inputs: readonly string[];
   /**
    * Pre-tokenized inputs (TEI's and OpenAI's token-id inputs), taken instead of `inputs` when set:
@@ -58,11 +60,10 @@ export interface EmbedResponse {
   timings: Timings;
 }
 
-/** What every task request shares with EmbedRequest. */
-interface TaskOptions {
+/** What every task request shares with EmbedRequest: truncation, and its signal, deadline and permit wait. */
+interface TaskOptions extends RequestScope {
   truncate?: boolean;
   truncationDirection?: TruncationDirection;
-  signal?: CancelSignal;
 }
 
 export interface RerankRequest extends TaskOptions {
@@ -129,14 +130,15 @@ export class Embedder extends GuardedFacade<EncodedText> {
     admission: number | Admission,
     observer?: EmbedObserver,
   ) {
-    super(typeof admission === 'number' ? new Admission(admission) : admission, batcher, observer);
+    super(typeof admission === 'number' ? new Admission(admission) : admission, batcher, observer, { queueTimeoutMs: limits.queueTimeoutMs });
     this.prompts = limits.prompts ?? Prompts.none();
   }
 
   embed(request: EmbedRequest): Promise<EmbedResponse> {
     return this.admitted(
-      () => this.embedAdmitted(request),
+      (signal) => this.embedAdmitted(request, signal),
       (r) => r.timings,
+      request,
     );
   }
 
@@ -176,11 +178,11 @@ export class Embedder extends GuardedFacade<EncodedText> {
   /** TEI's /rerank: a reranker scores (query, text) pairs; a multi-vector model scores them by MaxSim. */
   rerank(request: RerankRequest): Promise<RerankResponse> {
     return this.admitted(
-      async () => {
+      async (signal) => {
         const { kind, dimensions } = this.info;
         if (request.texts.length === 0) throw new CoalesceError('empty', '`texts` cannot be empty', 'texts');
         if (kind === 'multi-vector') {
-          const run = await this.runInputs([request.query, ...request.texts], request);
+          const run = await this.runInputs([request.query, ...request.texts], request, signal);
           const [query, ...documents] = run.outcomes.map((o) => o.vector);
           return { ...run, ranks: rankByScore(documents.map((d) => maxSim(query, d, dimensions))) };
         }
@@ -188,51 +190,56 @@ export class Embedder extends GuardedFacade<EncodedText> {
         const run = await this.runInputs(
           request.texts.map((t): TextPair => [request.query, t]),
           request,
+          signal,
         );
         return { ...run, ranks: rankByScore(run.outcomes.map((o) => (request.rawScores ? o.vector[0] : sigmoid(o.vector[0])))) };
       },
       (r) => r.timings,
+      request,
     );
   }
 
   /** TEI's /predict: labels of a classifier (or a reranker's one score), for single texts and pairs. */
   predict(request: PredictRequest): Promise<PredictResponse> {
     return this.admitted(
-      async () => {
+      async (signal) => {
         const { kind, labels, problemType } = this.info;
         if ((kind !== 'classifier' && kind !== 'reranker') || !labels) throw wrongKind(kind, 'a classifier model');
-        const run = await this.runInputs(request.inputs, request);
+        const run = await this.runInputs(request.inputs, request, signal);
         return { ...run, predictions: run.outcomes.map((o) => rankLabels(labels, classScores(o.vector, problemType, request.rawScores))) };
       },
       (r) => r.timings,
+      request,
     );
   }
 
   /** TEI's /embed_sparse: a SPLADE model's non-zero terms per input, by term index. */
   embedSparse(request: TextsRequest): Promise<SparseResponse> {
     return this.admitted(
-      async () => {
+      async (signal) => {
         if (this.info.kind !== 'sparse') throw wrongKind(this.info.kind, 'a sparse (SPLADE) model');
-        const run = await this.runInputs(this.prompts.apply(request.inputs, request.promptName), request);
+        const run = await this.runInputs(this.prompts.apply(request.inputs, request.promptName), request, signal);
         return { ...run, vectors: run.outcomes.map((o) => unpackSparse(o.vector)) };
       },
       (r) => r.timings,
+      request,
     );
   }
 
   /** TEI's /embed_all: one vector per token; for a multi-vector model, its projected, normalized token vectors. */
   embedAll(request: TextsRequest): Promise<TokenVectorsResponse> {
     return this.admitted(
-      async () => {
+      async (signal) => {
         const { kind, dimensions } = this.info;
         if (kind !== 'multi-vector') throw wrongKind(kind, 'a multi-vector (ColBERT) model');
-        const run = await this.runInputs(this.prompts.apply(request.inputs, request.promptName), request);
+        const run = await this.runInputs(this.prompts.apply(request.inputs, request.promptName), request, signal);
         const tokens = run.outcomes.map((o) =>
           Array.from({ length: o.vector.length / dimensions }, (_, t) => o.vector.slice(t * dimensions, (t + 1) * dimensions)),
         );
         return { ...run, tokens };
       },
       (r) => r.timings,
+      request,
     );
   }
 
@@ -240,6 +247,7 @@ export class Embedder extends GuardedFacade<EncodedText> {
   private async runInputs(
     inputs: readonly (string | TextPair)[],
     request: TaskOptions,
+    signal: CancelSignal | undefined,
   ): Promise<{ outcomes: EmbedOutcome[]; promptTokens: number; timings: Timings }> {
     const started = performance.now();
     checkInputCount(inputs.length, this.limits.maxClientBatchSize);
@@ -260,7 +268,7 @@ export class Embedder extends GuardedFacade<EncodedText> {
     const encoded = inputs.map((input) => (typeof input === 'string' ? encodedTexts[t++] : encodedPairs[p++]));
     if (!options.truncate) encoded.forEach((e, i) => this.checkLength(e.ids.length, i));
     const tokenizationMs = performance.now() - started;
-    const outcomes = await this.batcher.submit(encoded, request.signal);
+    const outcomes = await this.batcher.submit(encoded, signal);
     return {
       outcomes,
       promptTokens: encoded.reduce((n, e) => n + e.ids.length, 0),
@@ -268,7 +276,7 @@ export class Embedder extends GuardedFacade<EncodedText> {
     };
   }
 
-  private async embedAdmitted(request: EmbedRequest): Promise<EmbedResponse> {
+  private async embedAdmitted(request: EmbedRequest, signal: CancelSignal | undefined): Promise<EmbedResponse> {
     if (this.info.kind !== 'embedding') throw wrongKind(this.info.kind, 'an embedding model');
     // Encoding on arrival counts as this request's tokenization, and so in its total.
     const started = performance.now() - (request.encoded?.ms ?? 0);
@@ -287,7 +295,7 @@ export class Embedder extends GuardedFacade<EncodedText> {
     if (!options.truncate) encoded.forEach((e, i) => this.checkLength(e.ids.length, i));
     const tokenizationMs = performance.now() - started;
 
-    const outcomes = await this.batcher.submit(encoded, request.signal);
+    const outcomes = await this.batcher.submit(encoded, signal);
     // The model may already normalize; normalizing again is a no-op, so only skip it when asked not to.
     const vectors = outcomes.map((o) => finalizeVector(o.vector, { dimensions, normalize: request.normalize }, o.normalized));
     return {

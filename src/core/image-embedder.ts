@@ -1,6 +1,6 @@
 import type { Admission } from './admission.js';
 import type { InputQueue } from './types.js';
-import { batchTimings, checkDimensions, checkInputCount, GuardedFacade, type EmbedObserver } from './request-guard.js';
+import { batchTimings, checkDimensions, checkInputCount, GuardedFacade, type EmbedObserver, type RequestScope } from './request-guard.js';
 import type { ImageLoader, PreprocessedImage, VisionModelInfo } from './image-types.js';
 import { finalizeVector } from './postprocess.js';
 import type { Timings } from './types.js';
@@ -8,14 +8,15 @@ import type { CancelSignal } from './cancellation.js';
 
 export interface ImageEmbedderLimits {
   maxClientBatchSize: number;
+  /** Default deadline of every request, ms from its arrival (--queue-timeout); 0 or unset: none. */
+  queueTimeoutMs?: number;
 }
 
-export interface ImageEmbedRequest {
+export interface ImageEmbedRequest extends RequestScope {
   /** Base64 images, data: URIs or http(s) URLs. */
   inputs: readonly string[];
   normalize: boolean;
   dimensions?: number;
-  signal?: CancelSignal;
 }
 
 export interface ImageTimings extends Timings {
@@ -47,26 +48,27 @@ export class ImageEmbedder extends GuardedFacade<PreprocessedImage> {
     admission: Admission,
     observer?: EmbedObserver,
   ) {
-    super(admission, batcher, observer);
+    super(admission, batcher, observer, { queueTimeoutMs: limits.queueTimeoutMs });
   }
 
   embed(request: ImageEmbedRequest): Promise<ImageEmbedResponse> {
     return this.admitted(
-      () => this.embedAdmitted(request),
+      (signal) => this.embedAdmitted(request, signal),
       (r) => r.timings,
+      request,
     );
   }
 
-  private async embedAdmitted(request: ImageEmbedRequest): Promise<ImageEmbedResponse> {
+  private async embedAdmitted(request: ImageEmbedRequest, signal: CancelSignal | undefined): Promise<ImageEmbedResponse> {
     const started = performance.now();
     const { inputs, dimensions } = request;
     checkInputCount(inputs.length, this.limits.maxClientBatchSize);
     checkDimensions(dimensions, this.info.dimensions);
     const where = (i: number) => (inputs.length === 1 ? '`inputs`' : `\`inputs[${i}]\``);
-    const prepared = await Promise.all(inputs.map((input, i) => this.loader.prepare(input, where(i), request.signal)));
+    const prepared = await Promise.all(inputs.map((input, i) => this.loader.prepare(input, where(i), signal)));
     const preprocessedAt = performance.now();
 
-    const outcomes = await this.batcher.submit(prepared, request.signal);
+    const outcomes = await this.batcher.submit(prepared, signal);
     const vectors = outcomes.map((o) => finalizeVector(o.vector, { dimensions, normalize: request.normalize }, o.normalized));
     return {
       vectors,

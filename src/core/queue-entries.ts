@@ -1,5 +1,5 @@
 /** The inputs of one request as entries of a queue, settled one by one and answered together. */
-import { cancelled, shuttingDown } from '../errors.js';
+import { cancelled, isCoalesceError, shuttingDown, type CoalesceError } from '../errors.js';
 import type { CancelSignal } from './cancellation.js';
 import type { EmbedOutcome } from './types.js';
 
@@ -33,7 +33,7 @@ export function enqueueRequest<I>(
   dropped?: (entries: Entry<I>[]) => void,
 ): Promise<EmbedOutcome[]> {
   if (closed) return Promise.reject(shuttingDown());
-  if (signal?.aborted) return Promise.reject(cancelled());
+  if (signal?.aborted) return Promise.reject(abortError(signal));
   if (inputs.length === 0) return Promise.resolve([]);
   const enqueuedAt = performance.now();
   // One promise per request, not per input: under single-text load the batcher's promises were
@@ -54,7 +54,7 @@ export function enqueueRequest<I>(
     };
     // One listener per request, not per input: a 32-input request must not trip MaxListeners.
     const onAbort = () => {
-      if (!done) finish(cancelled());
+      if (!done) finish(abortError(signal!));
     };
     inputs.forEach((input, i) =>
       entries.push({
@@ -73,4 +73,9 @@ export function enqueueRequest<I>(
     signal?.addEventListener('abort', onAbort, { once: true });
     enqueue(entries);
   });
+}
+
+/** What an aborted request is answered with: the signal's own reason when it is one of ours (a deadline), else 'cancelled'. */
+export function abortError(signal: CancelSignal): CoalesceError {
+  return isCoalesceError(signal.reason) ? signal.reason : cancelled();
 }

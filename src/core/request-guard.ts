@@ -6,11 +6,28 @@ import { CoalesceError, overLimit } from '../errors.js';
 import type { Admission } from './admission.js';
 import type { EmbedOutcome, InputQueue } from './types.js';
 import type { Timings } from './types.js';
+import type { CancelSignal } from './cancellation.js';
+import { effectiveDeadline, withDeadline } from './deadline.js';
+import { abortError } from './queue-entries.js';
 
 /** Hooks for metrics; the core does not know how they are exported. */
 export interface EmbedObserver {
   requestStarted(): void;
   requestFinished(ok: boolean, timings: Timings | null): void;
+}
+
+/** What a facade reads of a request around its work: cancellation, deadline, and whether it waits for admission. */
+export interface RequestScope {
+  signal?: CancelSignal;
+  /** Epoch ms (Date.now()) by which the request must be answered; the server's --queue-timeout applies when sooner. */
+  deadline?: number;
+  /** Wait for a permit instead of being refused at --max-concurrent-requests (gRPC stream messages). */
+  waitForPermit?: boolean;
+}
+
+export interface FacadeOptions {
+  /** Default deadline of every request, in ms from its arrival (--queue-timeout); 0 or unset: none. */
+  queueTimeoutMs?: number;
 }
 
 /**
@@ -25,6 +42,7 @@ export abstract class GuardedFacade<I> {
     readonly admission: Admission,
     protected readonly batcher: InputQueue<I>,
     private readonly observer?: EmbedObserver,
+    private readonly options: FacadeOptions = {},
   ) {}
 
   get isReady(): boolean {
@@ -56,23 +74,33 @@ export abstract class GuardedFacade<I> {
 
   /**
    * Runs `work` holding a permit; refuses at once when not ready or overloaded. With `timingsOf`
-   * the observer sees the request (embeddings); without, it does not (tokenize, decode).
+   * the observer sees the request (embeddings); without, it does not (tokenize, decode). With a
+   * `scope`, `work` gets the request's signal with its deadline added: once the deadline passes
+   * the request fails 'deadline' and its queued inputs are dropped.
    */
-  protected async admitted<T>(work: () => Promise<T>, timingsOf?: (result: T) => Timings | null): Promise<T> {
+  protected async admitted<T>(
+    work: (signal: CancelSignal | undefined) => Promise<T>,
+    timingsOf?: (result: T) => Timings | null,
+    scope?: RequestScope,
+  ): Promise<T> {
     const observer = timingsOf ? this.observer : undefined;
     observer?.requestStarted();
     let release: (() => void) | null = null;
+    const bounded = scope ? withDeadline(scope.signal, effectiveDeadline(scope.deadline, this.options.queueTimeoutMs)) : null;
+    const signal = bounded ? bounded.signal : undefined;
     try {
       if (!this.ready) throw new CoalesceError('unhealthy', 'the model is not ready');
-      release = this.admission.acquire();
-      const result = await work();
+      release = scope?.waitForPermit ? await this.admission.acquireWhenFree(signal) : this.admission.acquire();
+      const result = await work(signal);
       observer?.requestFinished(true, timingsOf!(result));
       return result;
     } catch (e) {
       observer?.requestFinished(false, null);
-      throw e;
+      // Work cut short by the deadline fails with it, whatever the interrupted step threw.
+      throw signal?.aborted && e instanceof CoalesceError && e.kind === 'cancelled' ? abortError(signal) : e;
     } finally {
       release?.();
+      bounded?.dispose();
     }
   }
 }

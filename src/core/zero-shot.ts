@@ -18,6 +18,8 @@ export interface ClassifyRequest {
   /** e.g. "a photo of a {}." ; each label replaces "{}". */
   hypothesisTemplate?: string;
   signal?: CancelSignal;
+  /** Epoch ms by which it must be answered (see RequestScope). */
+  deadline?: number;
 }
 
 export interface LabelScore {
@@ -71,8 +73,8 @@ export class ZeroShotClassifier {
     const texts = hypothesisTemplate === undefined ? labels : labels.map((l) => hypothesisTemplate.split('{}').join(l));
     // The two towers batch apart, so their halves run side by side.
     const [image, text] = await Promise.all([
-      this.images.embed({ inputs: request.inputs, normalize: true, signal: request.signal }),
-      this.texts.embed({ inputs: texts, normalize: true, truncate: true, signal: request.signal }),
+      this.images.embed({ inputs: request.inputs, normalize: true, signal: request.signal, deadline: request.deadline }),
+      this.texts.embed({ inputs: texts, normalize: true, truncate: true, signal: request.signal, deadline: request.deadline }),
     ]);
     return scoreLabels(image.vectors, text.vectors, labels, this.scoring);
   }

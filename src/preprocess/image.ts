@@ -19,6 +19,7 @@
  *   in transformers 5), which agrees with its PIL backend except when the crop is larger than
  *   the resized image (then torchvision's zero padding is used).
  */
+import { acquirePixels, headerPixels, type PixelBudgetShare } from './pixel-budget.js';
 import sharp from 'sharp';
 import type { Metadata, Sharp } from 'sharp';
 import { CoalesceError, validation } from '../errors.js';
@@ -50,6 +51,8 @@ export interface ImageDecodeOptions {
   maxPixels: number;
   /** Who decodes plain JPEGs (--jpeg-decoder): libjpeg in WebAssembly (jpeg-wasm.ts) or sharp. */
   jpegDecoder: 'wasm' | 'sharp';
+  /** Decoded pixels in flight across every decoding thread (--max-decoded-pixels); unset: unbounded. */
+  pixelBudget?: PixelBudgetShare;
 }
 
 /** One preprocessed image: [height, width, 3] 8-bit RGB, what the vision graph takes (pixel-input.ts). */
@@ -202,6 +205,7 @@ export function cropRgb(rgb: Uint8Array, width: number, height: number, config: 
 
 /** The whole pipeline for one encoded image. Bad images throw 422 errors that say what is wrong (and, given `where`, which input). */
 export async function preprocessImage(bytes: Uint8Array, config: ImageProcessorConfig, options: ImageDecodeOptions, where?: string): Promise<PixelTensor> {
+  const release = options.pixelBudget ? await acquirePixels(options.pixelBudget, await decodedPixels(bytes)) : null;
   try {
     const { rgb, width, height, source, decodeMs, resizeMs } = await decodeToRgb(bytes, config, options);
     const at = performance.now();
@@ -212,5 +216,15 @@ export async function preprocessImage(bytes: Uint8Array, config: ImageProcessorC
     // `where` names the input: with several images, "the image is truncated" alone would not say which.
     if (where && e instanceof CoalesceError && e.kind === 'validation') throw new CoalesceError(e.kind, `${where}: ${e.message}`, 'inputs');
     throw e;
+  } finally {
+    release?.();
   }
+}
+
+/** What decoding `bytes` will hold, from the header (PNG and JPEG read directly, others through libvips' header read); 0 when unknown. */
+async function decodedPixels(bytes: Uint8Array): Promise<number> {
+  const known = headerPixels(bytes);
+  if (known !== null) return known;
+  const meta = await header(bytes);
+  return (meta?.width ?? 0) * (meta?.height ?? 0);
 }

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
-import { resolveModelFiles, resolveSettings, type Settings } from '../settings.js';
+import { resolveModelFiles, resolveSettings, resolveTokenizationWorkers, type Settings } from '../settings.js';
 import { batchHook } from '../batch-log.js';
 import { Admission } from '../core/admission.js';
 import { Batcher } from '../core/batcher.js';
@@ -141,9 +141,10 @@ export async function startModel(prepared: PreparedModel, shared: ModelShared): 
     defaultPrompt: config.defaultPrompt,
   });
   const tokenizerFiles = { tokenizerPath: manifest.tokenizerPath, configPath: manifest.tokenizerConfigPath, maxLength: manifest.maxLength };
+  const tokenizationWorkers = resolveTokenizationWorkers(config.tokenizationWorkers);
   const encoder: TokenizerPool | InlineTextEncoder =
-    config.tokenizationWorkers > 0
-      ? await TokenizerPool.start(tokenizerFiles, config.tokenizationWorkers)
+    tokenizationWorkers > 0
+      ? await TokenizerPool.start(tokenizerFiles, tokenizationWorkers)
       : new InlineTextEncoder(HfTokenizer.fromFiles(tokenizerFiles.tokenizerPath, tokenizerFiles.configPath, tokenizerFiles.maxLength));
   // HTTP threads encode plain ASCII text for a BERT tokenizer themselves (arrival-encoder.ts) with these.
   const specialIds = encoder.specialIds();
@@ -224,11 +225,18 @@ export async function startModel(prepared: PreparedModel, shared: ModelShared): 
     info,
     encoder,
     queue,
-    { maxClientBatchSize: config.maxClientBatchSize, autoTruncate: config.autoTruncate, prompts },
+    { maxClientBatchSize: config.maxClientBatchSize, autoTruncate: config.autoTruncate, prompts, queueTimeoutMs: config.queueTimeoutMs },
     admission,
     metrics.requestObserver,
   );
   markUnready = () => embedder.markReady(false);
+  // A session thread that died and could not be replaced: with one device group the model cannot
+  // serve (/health and gRPC health say so); with several, the pool takes the group out on its next batch.
+  for (const g of groups)
+    g.onFailure((e) => {
+      log('a device group can no longer serve', { model: name, error: e.message });
+      if (!pool) markUnready();
+    });
   metrics.gauge('te_queue_size', 'Inputs waiting for a model call', () => queue.queued);
   metrics.gauge('te_requests_in_progress', 'Admitted requests', () => embedder.admission.inUse);
 

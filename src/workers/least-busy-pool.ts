@@ -5,6 +5,8 @@ import { TurnOutbox } from './turn-outbox.js';
 
 interface Slot {
   worker: Worker;
+  /** False from the thread's death until its replacement is loaded. */
+  alive: boolean;
   busy: number;
   /** With batchPerTurn: this turn's messages for the thread and their buffers. */
   outbox: TurnOutbox<Record<string, unknown>>;
@@ -20,6 +22,23 @@ export interface PoolOptions {
    * thread to take. 0: one message per thread per turn, calls spread over the threads.
    */
   batchPerTurn?: { gatherWeight: number };
+  /**
+   * Starts a replacement for a thread that died. Without it, a death fails the pool; with it,
+   * the dead thread's calls in flight fail with WorkerLost (their callers may send them again),
+   * later calls wait for a live thread, and only a failed replacement fails the pool.
+   */
+  respawn?: () => Promise<Worker>;
+  /** Called once when the pool fails for good (not at close). */
+  onFail?: (error: Error) => void;
+}
+
+/** A call that was in flight on a thread that died: it may be sent again (to the replacement). */
+export class WorkerLost extends CoalesceError {
+  readonly workerLost = true;
+}
+
+export function isWorkerLost(e: unknown): e is WorkerLost {
+  return typeof e === 'object' && e !== null && (e as { workerLost?: unknown }).workerLost === true;
 }
 
 /**
@@ -32,6 +51,9 @@ export class LeastBusyPool<Reply extends { id: number }> {
   private readonly pending = new Map<number, { resolve(r: Reply): void; reject(e: Error): void; slot: Slot }>();
   private nextId = 1;
   private failure: Error | null = null;
+  private closed = false;
+  /** Calls made while no thread was alive, sent once one is. */
+  private waiting: (() => void)[] = [];
 
   /** `what` names the threads in errors ("model", "tokenizer", ...). */
   constructor(
@@ -42,27 +64,67 @@ export class LeastBusyPool<Reply extends { id: number }> {
     this.slots = workers.map((worker) => {
       const slot: Slot = {
         worker,
+        alive: true,
         busy: 0,
         gathered: 0,
         outbox: new TurnOutbox((messages, transfer) => {
           slot.gathered = 0;
-          if (!this.failure) worker.postMessage(messages, transferable(transfer));
+          if (!this.failure && slot.alive) slot.worker.postMessage(messages, transferable(transfer));
         }),
       };
       return slot;
     });
-    for (const s of this.slots) {
-      s.worker.on('message', (m: Reply | Reply[]) => {
-        if (Array.isArray(m)) for (const r of m) this.onReply(r);
-        else this.onReply(m);
-      });
-      s.worker.on('error', (e) => this.fail(new Error(`a ${what} worker failed: ${e.message}`)));
-      s.worker.on('exit', (code) => this.fail(new Error(`a ${what} worker exited (code ${code})`)));
-    }
+    for (const s of this.slots) this.watch(s);
   }
 
   get size(): number {
     return this.slots.length;
+  }
+
+  /** The threads now (a replaced one is gone from here), for diagnostics and fault-injection tests. */
+  get workers(): Worker[] {
+    return this.slots.map((s) => s.worker);
+  }
+
+  private watch(slot: Slot): void {
+    const worker = slot.worker;
+    worker.on('message', (m: Reply | Reply[]) => {
+      if (Array.isArray(m)) for (const r of m) this.onReply(r);
+      else this.onReply(m);
+    });
+    worker.on('error', (e) => this.died(slot, worker, new Error(`a ${this.what} worker failed: ${e.message}`)));
+    worker.on('exit', (code) => this.died(slot, worker, new Error(`a ${this.what} worker exited (code ${code})`)));
+  }
+
+  /** A thread's death: replaced when the pool can respawn, else the pool fails. Each thread dies once ('error' comes before 'exit'). */
+  private died(slot: Slot, worker: Worker, error: Error): void {
+    if (this.closed || this.failure || slot.worker !== worker || !slot.alive) return;
+    const respawn = this.options.respawn;
+    if (!respawn) {
+      this.fail(error);
+      return;
+    }
+    slot.alive = false;
+    slot.busy = 0;
+    slot.gathered = 0;
+    for (const [id, p] of this.pending) {
+      if (p.slot !== slot) continue;
+      this.pending.delete(id);
+      p.reject(new WorkerLost('unhealthy', error.message));
+    }
+    void worker.terminate();
+    respawn().then(
+      (replacement) => {
+        if (this.closed || this.failure) return void replacement.terminate();
+        slot.worker = replacement;
+        slot.alive = true;
+        this.watch(slot);
+        const waiting = this.waiting;
+        this.waiting = [];
+        for (const send of waiting) send();
+      },
+      (e: Error) => this.fail(new Error(`${error.message}; its replacement failed to start: ${e.message}`)),
+    );
   }
 
   /**
@@ -71,6 +133,12 @@ export class LeastBusyPool<Reply extends { id: number }> {
    */
   call(message: Record<string, unknown>, transfer: ArrayBuffer[] = [], weight = 1): Promise<Reply> {
     if (this.failure) return Promise.reject(new CoalesceError('unhealthy', this.failure.message));
+    if (!this.slots.some((s) => s.alive)) {
+      // Every thread is being replaced: send once one is back (or fail with the pool).
+      return new Promise<Reply>((resolve, reject) => {
+        this.waiting.push(() => this.call(message, transfer, weight).then(resolve, reject));
+      });
+    }
     const id = this.nextId++;
     const slot = this.pick(weight);
     slot.busy++;
@@ -90,14 +158,16 @@ export class LeastBusyPool<Reply extends { id: number }> {
    */
   private pick(weight: number): Slot {
     const gather = this.options.batchPerTurn?.gatherWeight ?? 0;
-    for (const s of this.slots) if (s.gathered > 0 && s.gathered + weight <= gather) return s;
-    let slot = this.slots[0];
-    for (const s of this.slots) if (s.busy < slot.busy) slot = s;
-    return slot;
+    for (const s of this.slots) if (s.alive && s.gathered > 0 && s.gathered + weight <= gather) return s;
+    let slot: Slot | null = null;
+    for (const s of this.slots) if (s.alive && (!slot || s.busy < slot.busy)) slot = s;
+    return slot!;
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.failure ??= new Error(`the ${this.what} workers are closed`);
+    this.flushWaiting();
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
@@ -114,5 +184,14 @@ export class LeastBusyPool<Reply extends { id: number }> {
     this.failure = error;
     for (const p of this.pending.values()) p.reject(new CoalesceError('unhealthy', error.message));
     this.pending.clear();
+    this.flushWaiting();
+    this.options.onFail?.(error);
+  }
+
+  /** Calls waiting for a live thread: sent now, they fail with the pool's failure. */
+  private flushWaiting(): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const send of waiting) send();
   }
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { LeastBusyPool } from '../../src/workers/least-busy-pool.js';
+import { isWorkerLost, LeastBusyPool } from '../../src/workers/least-busy-pool.js';
 import { isCoalesceError } from '../../src/errors.js';
 import { within } from '../helpers/fake-backend.js';
 
@@ -92,6 +92,45 @@ test('batchPerTurn with a gather weight: small calls of one turn travel together
       [2, 2, 1],
       'the first two fill one message, the third starts another',
     );
+  } finally {
+    await pool.close();
+  }
+});
+
+test('with respawn, a dead thread is replaced: its calls in flight fail as WorkerLost, later calls wait for and reach the replacement', async () => {
+  let respawned = 0;
+  const pool = new LeastBusyPool<{ id: number; value: number; thread: number }>(echoWorkers(1), 'echo', {
+    respawn: async () => {
+      respawned++;
+      return echoWorkers(1)[0];
+    },
+  });
+  try {
+    const [first] = pool.workers;
+    const inFlight = pool.call({ value: 1, ms: 5000 });
+    await first.terminate();
+    await assert.rejects(within(inFlight), (e) => isWorkerLost(e));
+    const after = await within(pool.call({ value: 2 }), 10_000, 'a call after the death');
+    assert.equal(after.value, 2);
+    assert.equal(respawned, 1);
+    assert.notEqual(pool.workers[0], first);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('with respawn, a replacement that fails to start fails the pool and calls onFail once', async () => {
+  const failures: Error[] = [];
+  const pool = new LeastBusyPool<{ id: number }>(echoWorkers(1), 'echo', {
+    respawn: () => Promise.reject(new Error('the model file is gone')),
+    onFail: (e) => failures.push(e),
+  });
+  try {
+    await pool.workers[0].terminate();
+    const waiting = pool.call({ value: 1 });
+    await assert.rejects(within(waiting), (e) => isCoalesceError(e) && e.kind === 'unhealthy' && /the model file is gone/.test(e.message));
+    assert.equal(failures.length, 1);
+    await assert.rejects(pool.call({ value: 2 }), (e) => isCoalesceError(e) && e.kind === 'unhealthy');
   } finally {
     await pool.close();
   }

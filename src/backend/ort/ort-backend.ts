@@ -18,6 +18,7 @@ import { SessionThreads, startSessionWorker } from './session-threads.js';
 import { startAll } from '../../workers/start-workers.js';
 import { resolveSessions } from '../../settings.js';
 import { isTakenAnswer, type SharedQueuePort } from '../../core/shared-queue/port.js';
+import { isWorkerLost } from '../../workers/least-busy-pool.js';
 
 /** Starts one session worker and waits for its model to load. */
 function startWorker(manifest: ModelManifest, settings: SessionSettings, graph: ServingGraph): Promise<{ worker: Worker; facts: SessionFacts }> {
@@ -39,9 +40,15 @@ function startWorker(manifest: ModelManifest, settings: SessionSettings, graph: 
 export class OrtBackend implements Backend {
   readonly maxConcurrentBatches: number;
   private readonly threads: SessionThreads;
+  private readonly failureListeners: ((error: Error) => void)[] = [];
+  /** Sessions take from the shared queue: a dead one is not replaced (its taken inputs cannot be given back). */
+  private shared = false;
+  private closing = false;
 
   private constructor(
-    private readonly workers: Worker[],
+    workers: Worker[],
+    /** Loads a replacement session in a new thread, for one that died. */
+    respawn: () => Promise<Worker>,
     readonly info: ModelInfo,
     /** Pooling was appended to the graph at load. */
     readonly pooledInGraph: boolean,
@@ -50,8 +57,27 @@ export class OrtBackend implements Backend {
     /** Bucket shapes each session ran at load (0 without shape buckets), and the slowest session's time. */
     readonly warmup: { shapes: number; ms: number },
   ) {
-    this.threads = new SessionThreads(workers, 'model');
+    this.threads = new SessionThreads(workers, 'model', {
+      respawn: () => (this.shared ? Promise.reject(new Error('sessions taking from the shared queue are not replaced')) : respawn()),
+      onFail: (e) => this.failed(e),
+    });
     this.maxConcurrentBatches = this.threads.size;
+  }
+
+  /** Calls `listener` once the backend can no longer serve (a session thread died and could not be replaced). */
+  onFailure(listener: (error: Error) => void): void {
+    this.failureListeners.push(listener);
+  }
+
+  private failed(error: Error): void {
+    if (this.closing) return; // threads ending at close are no failure
+    const listeners = this.failureListeners.splice(0);
+    for (const listener of listeners) listener(error);
+  }
+
+  /** The session threads now, replacements included: diagnostics and fault-injection tests. */
+  get workers(): Worker[] {
+    return this.threads.workers;
   }
 
   /** The graph removes padding itself (packing mode), so batches cost their real tokens. */
@@ -88,6 +114,7 @@ export class OrtBackend implements Backend {
     const workers = started.map((w) => w.worker);
     return new OrtBackend(
       workers,
+      async () => (await startWorker(manifest, resolved, graph)).worker,
       {
         id,
         // A sparse model's vectors are as wide as its vocabulary; only their non-zeros leave the session.
@@ -112,7 +139,17 @@ export class OrtBackend implements Backend {
     );
   }
 
-  embed(batch: Batch): Promise<BatchResult> {
+  /** A batch whose session thread died under it runs once more, on the thread that replaced it. */
+  async embed(batch: Batch): Promise<BatchResult> {
+    try {
+      return await this.embedOnce(batch);
+    } catch (e) {
+      if (!isWorkerLost(e)) throw e;
+      return this.embedOnce(batch);
+    }
+  }
+
+  private embedOnce(batch: Batch): Promise<BatchResult> {
     const lengths = new Uint32Array(batch.inputs.length);
     let total = 0;
     batch.inputs.forEach((input, i) => {
@@ -136,17 +173,23 @@ export class OrtBackend implements Backend {
    * answer it; `embed` still works. A session thread that fails fails the queue, as it fails the calls in flight.
    */
   takeFrom(queue: SharedQueuePort): void {
+    this.shared = true;
+    const fail = (error: Error) => {
+      queue.fail(error);
+      this.failed(error);
+    };
     for (const worker of this.workers) {
       worker.on('message', (m: unknown) => {
         if (isTakenAnswer(m)) queue.answer(m);
       });
-      worker.on('error', (e) => queue.fail(new Error(`a model worker failed: ${e.message}`)));
-      worker.on('exit', (code) => queue.fail(new Error(`a model worker exited (code ${code})`)));
+      worker.on('error', (e) => fail(new Error(`a model worker failed: ${e.message}`)));
+      worker.on('exit', (code) => fail(new Error(`a model worker exited (code ${code})`)));
       worker.postMessage(queue.order);
     }
   }
 
   close(): Promise<void> {
+    this.closing = true;
     return this.threads.close();
   }
 }

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { CoalesceError } from '../../errors.js';
 import type { BatchResult } from '../../core/types.js';
-import { LeastBusyPool } from '../../workers/least-busy-pool.js';
+import { LeastBusyPool, type PoolOptions } from '../../workers/least-busy-pool.js';
 
 /**
  * What every session worker (text or vision) answers to a batch: flat [B, D] vectors, raw and
@@ -65,12 +65,18 @@ export class SessionThreads {
   constructor(
     workers: Worker[],
     private readonly what: string,
+    options: Pick<PoolOptions, 'respawn' | 'onFail'> = {},
   ) {
-    this.pool = new LeastBusyPool<BatchReply>(workers, what);
+    this.pool = new LeastBusyPool<BatchReply>(workers, what, options);
   }
 
   get size(): number {
     return this.pool.size;
+  }
+
+  /** The session threads now (replacements included). */
+  get workers(): Worker[] {
+    return this.pool.workers;
   }
 
   /** Sends `message` with its buffers transferred. */

@@ -8,6 +8,7 @@ import { BatchCostModel } from '../../core/batch-cost.js';
 import { sessionSide, type TakenAnswer, type TakenBatch, type TakeOrder } from '../../core/shared-queue/port.js';
 import { transferable } from '../../workers/transferable.js';
 import { replyVectors, type RunOutput } from './reply-vectors.js';
+import { isOutOfMemory } from '../../core/out-of-memory.js';
 
 export async function takeBatches(order: TakeOrder, run: (batch: TakenBatch) => Promise<RunOutput>): Promise<never> {
   const port = parentPort!;
@@ -23,13 +24,18 @@ export async function takeBatches(order: TakeOrder, run: (batch: TakenBatch) => 
       await queue.published(seen);
       continue;
     }
+    await runAndAnswer(batch, true);
+  }
+
+  /** Runs a taken batch and answers it; out of memory, its halves run and are answered apart (the main thread routes answers by slot). */
+  async function runAndAnswer(batch: TakenBatch, whole: boolean): Promise<void> {
     const started = performance.now();
     try {
       const { vectors, normalized, dimensions, transfer } = replyVectors(await run(batch));
       // The server sends only dense embedding models through the shared queue (server.ts).
       if (!normalized) throw new Error('the shared text queue carries dense vectors only');
       const sessionMs = performance.now() - started;
-      costModel.observe(batch.units, sessionMs);
+      if (whole) costModel.observe(batch.units, sessionMs);
       const answer: TakenAnswer = {
         type: 'taken',
         slots: batch.slots,
@@ -43,7 +49,38 @@ export async function takeBatches(order: TakeOrder, run: (batch: TakenBatch) => 
       };
       port.postMessage(answer, transferable(transfer));
     } catch (e) {
+      if (batch.slots.length > 1 && isOutOfMemory(e)) {
+        const [first, second] = splitTaken(batch);
+        await runAndAnswer(first, false);
+        await runAndAnswer(second, false);
+        return;
+      }
       port.postMessage({ type: 'taken-failed', slots: batch.slots, message: (e as Error).message } satisfies TakenAnswer);
     }
   }
+}
+
+/** The first and second half of a taken batch's rows, each packed as a batch of its own. */
+export function splitTaken(batch: TakenBatch): [TakenBatch, TakenBatch] {
+  const half = Math.ceil(batch.slots.length / 2);
+  const part = (from: number, to: number): TakenBatch => {
+    let start = 0;
+    for (let i = 0; i < from; i++) start += batch.lengths[i];
+    let end = start;
+    let longest = 0;
+    for (let i = from; i < to; i++) {
+      end += batch.lengths[i];
+      longest = Math.max(longest, batch.lengths[i]);
+    }
+    const padded = batch.units !== batch.useful;
+    return {
+      slots: batch.slots.slice(from, to),
+      ids: batch.ids.slice(start, end),
+      typeIds: batch.typeIds.slice(start, end),
+      lengths: batch.lengths.slice(from, to),
+      units: padded ? (to - from) * longest : end - start,
+      useful: end - start,
+    };
+  };
+  return [part(0, half), part(half, batch.slots.length)];
 }

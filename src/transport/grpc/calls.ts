@@ -78,7 +78,9 @@ function serveOrderedStream<Req, Res>(
   /**
    * A unary call over the admission limit gets RESOURCE_EXHAUSTED at once; a stream message
    * waits for a permit instead (as TEI's streams do): the client asked for a pipeline, not for
-   * one error ending it. The call's deadline still bounds the wait.
+   * one error ending it. The call's deadline still bounds the wait. Embedding handlers wait in
+   * the facade (waitForPermit), so a message is counted once in te_request_*, as the client saw
+   * it; this retry covers the others (tokenize, decode), which metrics do not count.
    */
   async function handleAdmitted(request: Req | MalformedMessage): Promise<Res> {
     for (let delay = RETRY_FIRST_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {

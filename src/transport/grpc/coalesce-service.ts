@@ -3,7 +3,7 @@
  * packed little-endian float32 matrix, so neither side converts floats one by one; or, when
  * asked, as int8 / uint8 / sign-bit rows (vector-encodings.ts).
  */
-import type { Server, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Metadata, Server, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { validation } from '../../errors.js';
 import type { Encoding } from '../../core/quantize.js';
 import { countChars } from '../timing-headers.js';
@@ -49,7 +49,8 @@ export function addCoalesceService(server: Server, deps: GrpcDeps, streamMaxInFl
   const served = () =>
     deps.models ? [deps.models.default.name, ...deps.models.names.filter((n) => n !== deps.models!.default.name)] : [modelFor(deps, null).name];
 
-  async function embedBatch(request: EmbedBatchRequest, signal: AbortSignal) {
+  /** `waitForPermit`: stream messages wait for admission (calls.ts says why) rather than being refused. */
+  async function embedBatch(request: EmbedBatchRequest, signal: AbortSignal, _metadata?: Metadata, waitForPermit = false) {
     const { embedder, quantization } = modelFor(deps, request.model);
     const normalize = request.normalize ?? true;
     const dimensions = request.dimensions ?? undefined;
@@ -65,6 +66,7 @@ export function addCoalesceService(server: Server, deps: GrpcDeps, streamMaxInFl
       dimensions,
       promptName: request.prompt_name ?? undefined,
       signal,
+      waitForPermit,
     });
     const packed = packRows(encode(result.vectors));
     const chars = countChars(request.inputs);
@@ -87,7 +89,9 @@ export function addCoalesceService(server: Server, deps: GrpcDeps, streamMaxInFl
 
   server.addService(serviceDefinition(file, 'Coalesce'), {
     EmbedBatch: unary(embedBatch),
-    EmbedBatchStream: orderedStream(async (r: EmbedBatchRequest, signal) => (await embedBatch(r, signal)).response, { maxInFlight: streamMaxInFlight }),
+    EmbedBatchStream: orderedStream(async (r: EmbedBatchRequest, signal, metadata) => (await embedBatch(r, signal, metadata, true)).response, {
+      maxInFlight: streamMaxInFlight,
+    }),
     ModelInfo: unary(modelInfo),
   } as UntypedServiceImplementation);
   return ['coalesce.v1.Coalesce'];

@@ -75,7 +75,8 @@ export function addTeiServices(server: Server, deps: GrpcDeps, streamMaxInFlight
   /** tei.v1 serves the default model, or the one the call's x-model metadata names. */
   const modelOf = (metadata: Metadata | undefined) => modelFor(deps, metadataModel(metadata));
 
-  async function embed(request: EmbedRequest, signal: AbortSignal, metadata?: Metadata) {
+  /** `waitForPermit`: stream messages wait for admission (calls.ts says why) rather than being refused. */
+  async function embed(request: EmbedRequest, signal: AbortSignal, metadata?: Metadata, waitForPermit = false) {
     const { embedder } = modelOf(metadata);
     const text = oneInput(request.inputs);
     const result = await embedder.embed({
@@ -88,6 +89,7 @@ export function addTeiServices(server: Server, deps: GrpcDeps, streamMaxInFlight
       dimensions: unset(request.dimensions),
       promptName: unset(request.prompt_name),
       signal,
+      waitForPermit,
     });
     const chars = countChars([text]);
     const response: EmbedResponse = { embeddings: result.vectors[0], metadata: protoMetadata(result.timings, result.promptTokens, chars) };
@@ -132,7 +134,7 @@ export function addTeiServices(server: Server, deps: GrpcDeps, streamMaxInFlight
   server.addService(serviceDefinition(file, 'Info'), { Info: unary(info) } as UntypedServiceImplementation);
   server.addService(serviceDefinition(file, 'Embed'), {
     Embed: unary(embed),
-    EmbedStream: orderedStream(async (r: EmbedRequest, signal, metadata) => (await embed(r, signal, metadata)).response, stream),
+    EmbedStream: orderedStream(async (r: EmbedRequest, signal, metadata) => (await embed(r, signal, metadata, true)).response, stream),
     ...tasks.embed,
   } as UntypedServiceImplementation);
   server.addService(serviceDefinition(file, 'Predict'), tasks.predict as UntypedServiceImplementation);

@@ -63,31 +63,34 @@ function answered<R>(embedder: Embedder, result: { timings: Timings; promptToken
 /** Methods to add to tei.v1's Embed, Predict and Rerank services; `embedderOf` picks the model a call's metadata names. */
 export function teiTaskMethods(embedderOf: (metadata?: Metadata) => Embedder, o: TaskServiceOptions) {
   /** One text of an EmbedSparse or EmbedAll message, as the facade takes it. */
-  const textsRequest = (r: TextsRequest, signal: AbortSignal) => ({
+  const textsRequest = (r: TextsRequest, signal: AbortSignal, waitForPermit: boolean) => ({
     inputs: [oneInput(r.inputs)],
     truncate: truncateOf(r.truncate),
     truncationDirection: o.direction(r.truncation_direction),
     promptName: unset(r.prompt_name),
     signal,
+    waitForPermit,
   });
 
-  async function embedSparse(r: TextsRequest, signal: AbortSignal, metadata?: Metadata) {
+  // `waitForPermit`: stream messages wait for admission (calls.ts says why) rather than being refused.
+  async function embedSparse(r: TextsRequest, signal: AbortSignal, metadata?: Metadata, waitForPermit = false) {
     const embedder = embedderOf(metadata);
-    const asked = textsRequest(r, signal);
+    const asked = textsRequest(r, signal, waitForPermit);
     const result = await embedder.embedSparse(asked);
     return answered(embedder, result, asked.inputs, { sparse_embeddings: result.vectors[0] });
   }
 
-  async function embedAll(r: TextsRequest, signal: AbortSignal, metadata?: Metadata) {
+  async function embedAll(r: TextsRequest, signal: AbortSignal, metadata?: Metadata, waitForPermit = false) {
     const embedder = embedderOf(metadata);
-    const asked = textsRequest(r, signal);
+    const asked = textsRequest(r, signal, waitForPermit);
     const result = await embedder.embedAll(asked);
     return answered(embedder, result, asked.inputs, { token_embeddings: result.tokens[0].map((embeddings) => ({ embeddings })) });
   }
 
-  async function predict(input: string | TextPair, r: Omit<PredictRequest, 'inputs'>, signal: AbortSignal, metadata?: Metadata) {
+  async function predict(input: string | TextPair, r: Omit<PredictRequest, 'inputs'>, signal: AbortSignal, metadata?: Metadata, waitForPermit = false) {
     const embedder = embedderOf(metadata);
     const result = await embedder.predict({
+      waitForPermit,
       inputs: [input],
       rawScores: r.raw_scores,
       truncate: truncateOf(r.truncate),
@@ -96,10 +99,10 @@ export function teiTaskMethods(embedderOf: (metadata?: Metadata) => Embedder, o:
     });
     return answered(embedder, result, typeof input === 'string' ? [input] : input, { predictions: result.predictions[0] });
   }
-  const single = (r: PredictRequest, signal: AbortSignal, metadata?: Metadata) => predict(oneInput(r.inputs), r, signal, metadata);
-  const pair = (r: PredictPairRequest, signal: AbortSignal, metadata?: Metadata) => {
+  const single = (r: PredictRequest, signal: AbortSignal, metadata?: Metadata, wait = false) => predict(oneInput(r.inputs), r, signal, metadata, wait);
+  const pair = (r: PredictPairRequest, signal: AbortSignal, metadata?: Metadata, wait = false) => {
     if (r.inputs.length !== 2) throw validation(`\`inputs\` must hold a pair of texts, not ${r.inputs.length}`, 'inputs');
-    return predict([r.inputs[0], r.inputs[1]], r, signal, metadata);
+    return predict([r.inputs[0], r.inputs[1]], r, signal, metadata, wait);
   };
 
   async function rerank(r: RerankRequest, signal: AbortSignal, metadata?: Metadata) {
@@ -129,15 +132,15 @@ export function teiTaskMethods(embedderOf: (metadata?: Metadata) => Embedder, o:
   return {
     embed: {
       EmbedSparse: unary(embedSparse),
-      EmbedSparseStream: orderedStream(async (r: TextsRequest, signal, metadata) => (await embedSparse(r, signal, metadata)).response, o.stream),
+      EmbedSparseStream: orderedStream(async (r: TextsRequest, signal, metadata) => (await embedSparse(r, signal, metadata, true)).response, o.stream),
       EmbedAll: unary(embedAll),
-      EmbedAllStream: orderedStream(async (r: TextsRequest, signal, metadata) => (await embedAll(r, signal, metadata)).response, o.stream),
+      EmbedAllStream: orderedStream(async (r: TextsRequest, signal, metadata) => (await embedAll(r, signal, metadata, true)).response, o.stream),
     },
     predict: {
       Predict: unary(single),
       PredictPair: unary(pair),
-      PredictStream: orderedStream(async (r: PredictRequest, signal, metadata) => (await single(r, signal, metadata)).response, o.stream),
-      PredictPairStream: orderedStream(async (r: PredictPairRequest, signal, metadata) => (await pair(r, signal, metadata)).response, o.stream),
+      PredictStream: orderedStream(async (r: PredictRequest, signal, metadata) => (await single(r, signal, metadata, true)).response, o.stream),
+      PredictPairStream: orderedStream(async (r: PredictPairRequest, signal, metadata) => (await pair(r, signal, metadata, true)).response, o.stream),
     },
     rerank: {
       Rerank: unary(rerank),

@@ -65,6 +65,7 @@ export function cohereRoutes(embedder: TextFacade, promptNames: readonly string[
         truncationDirection: truncate === 'START' ? 'left' : 'right',
         promptName: promptForInputType(body.input_type ?? undefined, promptNames),
         signal: request.signal(),
+        deadline: request.deadline(),
       });
       const embeddings = types.map((type, i) => {
         const rows = encoders[i](result.vectors).map((row) => encodedVectorJson(row, type));

@@ -35,6 +35,7 @@ export function imageRoutes(deps: ImageFacades): JsonRoute[] {
           normalize: body.normalize ?? true,
           dimensions: body.dimensions ?? undefined,
           signal: request.signal(),
+          deadline: request.deadline(),
         });
         return vectorsReply(request, result.vectors, imageHeaders(result.timings, inputs.length, result.bytes, images.info.device));
       },
@@ -51,6 +52,7 @@ export function imageRoutes(deps: ImageFacades): JsonRoute[] {
           labels: body.labels,
           hypothesisTemplate: body.hypothesis_template ?? undefined,
           signal: request.signal(),
+          deadline: request.deadline(),
         });
         return jsonReply(single ? scores[0] : scores);
       },
@@ -79,8 +81,10 @@ export async function openaiImageEmbeddings(
   const imageInputs = inputs.filter((_, i) => isImage[i]);
   const textInputs = inputs.filter((_, i) => !isImage[i]);
   const [img, txt] = await Promise.all([
-    deps.images.embed({ inputs: imageInputs, normalize: true, dimensions, signal: request.signal() }),
-    textInputs.length > 0 ? deps.texts.embed({ inputs: textInputs, normalize: true, dimensions, signal: request.signal() }) : null,
+    deps.images.embed({ inputs: imageInputs, normalize: true, dimensions, signal: request.signal(), deadline: request.deadline() }),
+    textInputs.length > 0
+      ? deps.texts.embed({ inputs: textInputs, normalize: true, dimensions, signal: request.signal(), deadline: request.deadline() })
+      : null,
   ]);
   let ii = 0;
   let ti = 0;

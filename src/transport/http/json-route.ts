@@ -19,6 +19,8 @@ export interface RouteRequest {
   header(name: string): string | undefined;
   /** Aborts when the client goes away; the same signal every time it is asked for. */
   signal(): CancelSignal;
+  /** The client's deadline from x-request-timeout-ms (epoch ms), undefined without one; a malformed header throws 'validation'. */
+  deadline(): number | undefined;
 }
 
 /**

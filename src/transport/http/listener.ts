@@ -12,6 +12,7 @@ import { httpRoutes, type HttpDeps } from './app.js';
 import { errorReply, type GetRoute, type JsonRoute, type Reply } from './json-route.js';
 import { closeSignal, incomingText, nodeHeader } from './node-body.js';
 import { parseJsonBody } from './parse.js';
+import { headerDeadline, TIMEOUT_HEADER } from './deadline-header.js';
 
 export interface RouteTable {
   post: readonly JsonRoute[];
@@ -48,6 +49,7 @@ export function routeListener(table: RouteTable, payloadLimit: number): RequestL
     const query = url.indexOf('?');
     const path = query < 0 ? url : url.slice(0, query);
     const header = (name: string) => nodeHeader(req, name);
+    const arrivedAt = Date.now();
     const route = req.method === 'POST' ? post.get(path) : undefined;
     let reply: Reply;
     try {
@@ -60,7 +62,12 @@ export function routeListener(table: RouteTable, payloadLimit: number): RequestL
         }
         const body = parseJsonBody(await incomingText(req, payloadLimit));
         let signal: ReturnType<typeof closeSignal> | undefined;
-        reply = await route.handle({ body, header, signal: () => (signal ??= closeSignal(res)) });
+        reply = await route.handle({
+          body,
+          header,
+          signal: () => (signal ??= closeSignal(res)),
+          deadline: () => headerDeadline(header(TIMEOUT_HEADER), arrivedAt),
+        });
       } else {
         const getRoute = req.method === 'GET' || req.method === 'HEAD' ? get.get(path) : undefined;
         if (!getRoute) throw new CoalesceError('not_found', `no route ${req.method} ${path}`);

@@ -56,7 +56,14 @@ export function openaiRoutes(embedder: TextFacade, modelName: string, images?: I
         { encoding: format, ranges: body.ranges ?? undefined, dimensions, normalize: true, modelDimensions: embedder.info.dimensions },
         quantization,
       );
-      const result = await embedder.embed({ inputs: texts, tokenIds: ids, normalize: true, dimensions, signal: request.signal() });
+      const result = await embedder.embed({
+        inputs: texts,
+        tokenIds: ids,
+        normalize: true,
+        dimensions,
+        signal: request.signal(),
+        deadline: request.deadline(),
+      });
       const headers = timingHeaders(result.timings, result.promptTokens, countChars(texts), embedder.info.device);
       return encodedJsonReply(openaiListBody(encode(result.vectors), format, modelName, result.promptTokens), headers);
     } catch (e) {

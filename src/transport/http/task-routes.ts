@@ -35,6 +35,7 @@ function rerankHandler(text: TextFacade): Handler {
       truncate: body.truncate ?? undefined,
       truncationDirection: direction(body.truncation_direction),
       signal: request.signal(),
+      deadline: request.deadline(),
     });
     const ranks = result.ranks.map((r) => (body.return_text ? { index: r.index, text: body.texts[r.index], score: r.score } : r));
     return withTimings(jsonReply(ranks), result, [body.query, ...body.texts], text.info.device);
@@ -45,7 +46,14 @@ function cohereRerankHandler(text: TextFacade, modelName: string): Handler {
   return async (request) => {
     const body = parseBody(cohereRerankRequest, request.body);
     const documents = body.documents.map((d) => (typeof d === 'string' ? d : d.text));
-    const result = await text.rerank({ query: body.query, texts: documents, rawScores: false, truncate: body.truncate ?? undefined, signal: request.signal() });
+    const result = await text.rerank({
+      query: body.query,
+      texts: documents,
+      rawScores: false,
+      truncate: body.truncate ?? undefined,
+      signal: request.signal(),
+      deadline: request.deadline(),
+    });
     const results = result.ranks.slice(0, body.top_n ?? undefined).map((r) => ({
       index: r.index,
       relevance_score: r.score,
@@ -74,6 +82,7 @@ function predictHandler(text: TextFacade): Handler {
       truncate: body.truncate ?? undefined,
       truncationDirection: direction(body.truncation_direction),
       signal: request.signal(),
+      deadline: request.deadline(),
     });
     return withTimings(jsonReply(single ? result.predictions[0] : result.predictions), result, inputs.flat(), text.info.device);
   };
@@ -88,6 +97,7 @@ function textsRequest(request: RouteRequest, schema: typeof embedSparseRequest):
     truncationDirection: direction(body.truncation_direction),
     promptName: body.prompt_name ?? undefined,
     signal: request.signal(),
+    deadline: request.deadline(),
   };
 }
 

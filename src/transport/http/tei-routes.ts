@@ -24,6 +24,7 @@ export function embedHandler(embedder: TextFacade, quantization?: QuantizationRa
       dimensions,
       promptName: body.prompt_name ?? undefined,
       signal: request.signal(),
+      deadline: request.deadline(),
     });
     const headers = timingHeaders(result.timings, result.promptTokens, countChars(texts), embedder.info.device);
     return encodedVectorsReply(request, encode(result.vectors), encoding, dimensions ?? modelDimensions, headers);
@@ -54,6 +55,7 @@ export function teiRoutes(embedder: TextFacade, quantization?: QuantizationRange
           truncationDirection: direction(parameters?.truncation_direction),
           promptName: parameters?.prompt_name ?? undefined,
           signal: request.signal(),
+          deadline: request.deadline(),
         });
         const [source, ...others] = result.vectors;
         const characters = countChars([inputs.source_sentence, ...inputs.sentences]);

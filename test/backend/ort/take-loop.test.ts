@@ -12,6 +12,7 @@ import { isTakenAnswer } from '../../../src/core/shared-queue/port.js';
 import { SharedTextQueue } from '../../../src/core/shared-queue/shared-text-queue.js';
 import { isCoalesceError } from '../../../src/errors.js';
 import { within } from '../../helpers/wait-for.js';
+import { splitTaken } from '../../../src/backend/ort/take-loop.js';
 
 const WORKER = new URL('../../helpers/take-worker.js', import.meta.url);
 
@@ -97,4 +98,30 @@ test('a session thread idle on an empty queue wakes for the next input, and a fa
     const [after] = await within(queue.submit([{ ids: Uint32Array.from([7]) }]));
     assert.deepEqual([...after.vector], [1, 7, 7]);
   });
+});
+
+test('a taken batch that runs out of memory is split and its halves answered, down to the one input that needs it', async () => {
+  const queue = new SharedTextQueue(16, false, { maxBatchTokens: 64, maxBatchRequests: 8 });
+  await withSessions(queue, 1, async () => {
+    const inputs = [[5, 6], [7], [777_777, 1], [8, 9, 10], [11], [12, 13]].map((ids) => ({ ids: Uint32Array.from(ids) }));
+    const outcomes = await within(queue.submit(inputs));
+    assert.deepEqual(
+      outcomes.map((o) => [...o.vector]),
+      inputs.map(({ ids }) => [ids.length, ids[0], ids.reduce((a, b) => a + b, 0)]),
+    );
+  });
+});
+
+test('splitTaken halves the rows and their tokens', () => {
+  const batch = {
+    slots: Int32Array.from([4, 9, 2]),
+    ids: Uint32Array.from([1, 2, 3, 4, 5, 6]),
+    typeIds: Uint8Array.from([0, 0, 1, 0, 0, 0]),
+    lengths: Uint32Array.from([2, 1, 3]),
+    units: 9,
+    useful: 6,
+  };
+  const [a, b] = splitTaken(batch);
+  assert.deepEqual([[...a.slots], [...a.ids], [...a.typeIds], [...a.lengths], a.units, a.useful], [[4, 9], [1, 2, 3], [0, 0, 1], [2, 1], 4, 3]);
+  assert.deepEqual([[...b.slots], [...b.ids], [...b.typeIds], [...b.lengths], b.units, b.useful], [[2], [4, 5, 6], [0, 0, 0], [3], 3, 3]);
 });

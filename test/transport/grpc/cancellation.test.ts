@@ -18,14 +18,21 @@ afterEach(async () => {
   server = null;
 });
 
-async function setup(options: { maxConcurrentRequests?: number; streamMaxInFlight?: number } = {}) {
+async function setup(options: { maxConcurrentRequests?: number; streamMaxInFlight?: number; queueTimeoutMs?: number } = {}) {
   const backend = new FakeBackend();
   const batcher = new Batcher(backend, { maxBatchTokens: 100_000, maxBatchRequests: 256 });
   const maxConcurrentRequests = options.maxConcurrentRequests ?? 64;
   /** Embed requests that failed, refusals by admission included. */
   const failed = { count: 0 };
   const observer = { requestStarted() {}, requestFinished: (ok: boolean) => void (ok || failed.count++) };
-  const embedder = new Embedder(backend.info, charEncoder, batcher, { maxClientBatchSize: 32, autoTruncate: false }, maxConcurrentRequests, observer);
+  const embedder = new Embedder(
+    backend.info,
+    charEncoder,
+    batcher,
+    { maxClientBatchSize: 32, autoTruncate: false, queueTimeoutMs: options.queueTimeoutMs },
+    maxConcurrentRequests,
+    observer,
+  );
   embedder.markReady(true);
   server = await startGrpcServer(
     {
@@ -105,8 +112,24 @@ test('a call past its deadline gets DEADLINE_EXCEEDED and its inputs are dropped
   assert.deepEqual(ran(), ['a', 'b']);
 });
 
+test('without a deadline of its own, a call waits at most --queue-timeout: DEADLINE_EXCEEDED, its inputs dropped', async () => {
+  const { embedder, embed, hold, release, ran } = await setup({ queueTimeoutMs: 150 });
+  hold();
+  // The blocker runs past 150 ms in the model: it expires too, answered at its deadline.
+  const blocker = failure(call(embed, 'Embed', { inputs: 'a' }));
+  await waitFor(() => ran().length === 1, { what: 'the blocker runs' });
+  const error = await within(failure(call(embed, 'Embed', { inputs: 'late' })), 3000, 'the expired call');
+  assert.equal(error.code, status.DEADLINE_EXCEEDED);
+  assert.equal(error.metadata.get('x-error-type')[0], 'Deadline');
+  assert.equal((await within(blocker)).code, status.DEADLINE_EXCEEDED);
+  await waitFor(() => embedder.admission.inUse === 0, { what: 'the expired calls release their permits' });
+  release();
+  await within(call(embed, 'Embed', { inputs: 'b' }));
+  assert.deepEqual(ran(), ['a', 'b'], 'the expired input never reached the model');
+});
+
 test('over --max-concurrent-requests a unary call gets RESOURCE_EXHAUSTED at once; a stream waits for a permit instead', async () => {
-  const { embed, hold, release, ran, failed } = await setup({ maxConcurrentRequests: 1 });
+  const { embedder, embed, hold, release, ran, failed } = await setup({ maxConcurrentRequests: 1 });
   hold();
   const blocker = call(embed, 'Embed', { inputs: 'a' });
   await waitFor(() => ran().length === 1, { what: 'the blocker runs' });
@@ -120,7 +143,7 @@ test('over --max-concurrent-requests a unary call gets RESOURCE_EXHAUSTED at onc
     { inputs: 'yy', normalize: false },
     { inputs: 'zzz', normalize: false },
   ]);
-  await waitFor(() => failed.count >= 2, { what: "the stream's first message being refused a permit (and waiting)" });
+  await waitFor(() => embedder.admission.waiting >= 1, { what: "the stream's first message waiting for a permit" });
   release();
   await within(blocker);
   const out = await within(streamed, 3000, 'the stream');
@@ -129,6 +152,8 @@ test('over --max-concurrent-requests a unary call gets RESOURCE_EXHAUSTED at onc
     out.map((r) => r.embeddings[0]),
     [1, 2, 3],
   );
+  // te_request_failure counts what clients saw: the one refused unary call, not a stream message's every wait.
+  assert.equal(failed.count, 1);
 });
 
 test('a stream reads no further than its in-flight cap while the model is busy', async () => {

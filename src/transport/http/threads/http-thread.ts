@@ -38,9 +38,11 @@ server.on('connection', (socket) => {
 });
 
 let closing = 0;
-server.on('request', (_req, res) => {
+// Ahead of the routes' listener: a route may answer before it returns (415, 404), and a header
+// set after that throws ERR_HTTP_HEADERS_SENT, which ended this thread and the port with it.
+server.prependListener('request', (_req, res) => {
   const socket = res.socket;
-  if (!socket || !overShare(counts, slot, closing)) return;
+  if (!socket || res.headersSent || !overShare(counts, slot, closing)) return;
   closing++;
   res.setHeader('connection', 'close');
   socket.once('close', () => closing--);
