@@ -1,5 +1,5 @@
 import type { Worker } from 'node:worker_threads';
-import type { Backend, Batch, BatchResult, ModelInfo } from '../../core/types.js';
+import type { Backend, Batch, BatchResult, ModelInfo, WarmupState } from '../../core/types.js';
 import type { ModelManifest } from '../../model-prep/manifest.js';
 import { ModelError } from '../../model-prep/model-error.js';
 import { prepareServingGraph, type GraphHead, type ServingGraph } from '../../onnx-graph/serving-graph.js';
@@ -49,9 +49,27 @@ export class OrtBackend implements Backend {
     readonly notes: string[],
     /** Bucket shapes each session ran at load (0 without shape buckets), and the slowest session's time. */
     readonly warmup: { shapes: number; ms: number },
+    /** Bucket shapes in all, and each session's warm ones (more arrive while serving with --shape-warmup background). */
+    private readonly shapesTotal: number,
+    private readonly shapesDone: number[],
   ) {
     this.threads = new SessionThreads(workers, 'model');
     this.maxConcurrentBatches = this.threads.size;
+    workers.forEach((worker, i) =>
+      worker.on('message', (m: FromWorker) => {
+        if (m.type === 'warmup-progress') this.shapesDone[i] = m.done;
+      }),
+    );
+  }
+
+  /**
+   * Shape-bucket warm-up as /info shows it: 'off' without shape buckets, 'background' while some
+   * session still warms shapes between batches, 'done' once every session ran every shape.
+   */
+  warmupState(): WarmupState {
+    const done = Math.min(...this.shapesDone);
+    const state = this.shapesTotal === 0 ? 'off' : done < this.shapesTotal ? 'background' : 'done';
+    return { state, shapes_done: done, shapes_total: this.shapesTotal };
   }
 
   /** The graph removes padding itself (packing mode), so batches cost their real tokens. */
@@ -109,6 +127,8 @@ export class OrtBackend implements Backend {
       facts.pooledInGraph,
       facts.notes,
       { shapes: facts.warmup.shapes, ms: Math.max(...warmups.map((w) => w.ms)) },
+      facts.warmup.total,
+      warmups.map((w) => w.shapes),
     );
   }
 
