@@ -11,7 +11,7 @@
  *
  * Writes <out>/<name>.{json,md} (name: cold-start-<cpu|gpu> unless given), even when a run fails.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -37,6 +37,8 @@ interface ColdRun {
   modelLoadedMs: number | null;
   /** From the 'model loaded' line: loading the model (ms) and warming its shapes. */
   loadMs: number | null;
+  /** 'model loaded' line's time from spawn less its ms: Node start, imports, reading the model folder, the tokenizer. */
+  beforeLoadMs: number | null;
   warmupMs: number | null;
   warmedShapes: number | null;
   /** With background warm-up: ms from spawn until /info said every shape was warm, and the shapes then. */
@@ -64,6 +66,13 @@ function findWarmup(info: unknown): { state?: string; shapes_done?: number; shap
   return null;
 }
 
+/** The server being timed, killed with this process (a time limit must not leave it holding the GPU). */
+let current: ChildProcess | null = null;
+process.once('SIGTERM', () => {
+  current?.kill('SIGKILL');
+  process.exit(124);
+});
+
 async function once(): Promise<ColdRun> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -72,6 +81,7 @@ async function once(): Promise<ColdRun> {
     listeningMs: null,
     modelLoadedMs: null,
     loadMs: null,
+    beforeLoadMs: null,
     warmupMs: null,
     warmedShapes: null,
     allWarmMs: null,
@@ -81,6 +91,7 @@ async function once(): Promise<ColdRun> {
   const args = [MAIN_JS, '--model', MODEL, '--hostname', '127.0.0.1', '--port', String(port), '--grpc-port', '-1', '--log-format', 'json', ...SERVER_ARGS];
   const t0 = performance.now();
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  current = child;
   const since = () => Math.round(performance.now() - t0);
   let out = '';
   let pending = '';
@@ -101,6 +112,7 @@ async function once(): Promise<ColdRun> {
       if (entry.message === 'model loaded' && run.modelLoadedMs === null) {
         run.modelLoadedMs = since();
         run.loadMs = typeof entry.ms === 'number' ? entry.ms : null;
+        run.beforeLoadMs = run.loadMs === null ? null : run.modelLoadedMs - run.loadMs;
         run.warmupMs = typeof entry.warmupMs === 'number' ? entry.warmupMs : null;
         run.warmedShapes = typeof entry.warmedShapes === 'number' ? entry.warmedShapes : null;
       }
@@ -171,7 +183,8 @@ function markdown(r: ColdReport): string {
     ['healthyMs', 'spawn -> first /health 200'],
     ['listeningMs', "spawn -> 'listening' log line"],
     ['modelLoadedMs', "spawn -> 'model loaded' log line"],
-    ['loadMs', "loading the model ('model loaded' ms)"],
+    ['beforeLoadMs', 'before loading: Node start, imports, model folder, tokenizer'],
+    ['loadMs', "loading the model: sessions and warm-up ('model loaded' ms)"],
     ['warmupMs', "warming shape buckets ('model loaded' warmupMs)"],
     ['allWarmMs', 'spawn -> every shape warm (background warm-up)'],
   ];
@@ -200,7 +213,7 @@ async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
   const report: ColdReport = { ...runMeta(argv), model: MODEL, device: DEVICE, serverArgs: SERVER_ARGS, runs: [], summary: {} };
   const save = () => {
-    for (const k of ['healthyMs', 'listeningMs', 'modelLoadedMs', 'loadMs', 'warmupMs', 'allWarmMs'] as const) {
+    for (const k of ['healthyMs', 'listeningMs', 'modelLoadedMs', 'beforeLoadMs', 'loadMs', 'warmupMs', 'allWarmMs'] as const) {
       report.summary[k] = stats(report.runs.map((x) => x[k]));
     }
     writeFileSync(join(OUT, `${NAME}.json`), JSON.stringify(report, null, 2) + '\n');

@@ -65,7 +65,7 @@ export function openLoopMarkdown(r: OpenLoopReport): string {
     `# Open-loop capacity (${r.device})`,
     '',
     `${r.date}, commit ${r.commit}, ${r.machine}, load average at start ${r.loadAverageAtStart.join(' ')}.${r.note ? ` ${r.note}` : ''}`,
-    `Model \`${r.model}\`; server args \`${r.serverArgs.join(' ')}\`; texts: ${r.texts}; one text per request, POST /embed, Accept ${r.accept}; ` +
+    `Model \`${r.model}\`; server args \`${r.serverArgs.join(' ')}\`; texts: ${r.texts}; one text per request (truncate: true), POST /embed, Accept ${r.accept}; ` +
       `${r.stepSeconds} s measured per step after ${r.warmupSeconds} s at the same rate.`,
     '',
     best,

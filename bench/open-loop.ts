@@ -162,12 +162,19 @@ async function main(): Promise<void> {
     writeFileSync(base + '.md', openLoopMarkdown(report));
   };
   let server: ServerProcess | null = null;
+  // A time limit (timeout(1)) ends the run: keep what was measured and take the server down with it.
+  process.once('SIGTERM', () => {
+    report.error ??= 'stopped by SIGTERM (time limit)';
+    save();
+    server?.child.kill('SIGKILL');
+    process.exit(124);
+  });
   try {
     const { texts, source } = loadTexts();
     report.texts = source;
     const dir = mkdtempSync(join(tmpdir(), 'coalesce-open-loop-'));
     const bodiesFile = join(dir, 'bodies.json');
-    writeFileSync(bodiesFile, JSON.stringify(texts.map((t) => JSON.stringify({ inputs: t }))));
+    writeFileSync(bodiesFile, JSON.stringify(texts.map((t) => JSON.stringify({ inputs: t, truncate: true }))));
     server = await startServer({ model: MODEL, intraOpThreads: INTRA_OP, extraArgs: SERVER_ARGS, startTimeoutS: 600 });
     console.log(`server up at ${server.httpUrl}; texts: ${source}`);
     console.log('offered/s  achieved/s  tokens/s  p50 ms  p99 ms  errors  batch  busy  late p99 ms  generators');

@@ -4,6 +4,7 @@ import { loadConfig } from '../../src/config.js';
 import { startCoalesce, type Coalesce } from '../../src/server.js';
 import { TINY_BERT, post } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { httpCall, startServerProcess } from '../helpers/server-process.js';
 
 /** The real server with shape buckets on the CPU, and the fields of its 'model loaded' log line. */
 async function start(args: string[]): Promise<{ server: Coalesce; loaded: Record<string, unknown> }> {
@@ -68,4 +69,31 @@ test('--shape-warmup load (default): every bucket shape is warm before healthy; 
   } finally {
     await off.close();
   }
+});
+
+test('a server stopped while shapes still warm in the background exits cleanly', async () => {
+  // Large budgets: many big shapes left to warm after healthy, so SIGTERM lands while one runs.
+  const server = await startServerProcess([
+    '--shape-buckets',
+    'on',
+    '--shape-warmup',
+    'background',
+    '--max-batch-requests',
+    '2048',
+    '--max-batch-tokens',
+    '131072',
+    '--shutdown-grace',
+    '0',
+  ]);
+  let stderr = '';
+  server.child.stderr!.on('data', (c: string) => (stderr += c));
+  try {
+    const info = JSON.parse((await httpCall(server.httpUrl, 'GET', '/info')).body) as { warmup: { state: string } };
+    assert.equal(info.warmup.state, 'background');
+  } finally {
+    server.child.kill('SIGTERM');
+  }
+  // Terminating a session thread inside session.run aborted the process (exit 134, "terminate called").
+  assert.equal(await server.exited, 0, stderr.slice(-1000));
+  assert.doesNotMatch(stderr, /terminate called/);
 });

@@ -1,4 +1,5 @@
 import type { Worker } from 'node:worker_threads';
+import type { StopIdle } from './worker-common.js';
 import type { Backend, Batch, BatchResult, ModelInfo, WarmupState } from '../../core/types.js';
 import type { ModelManifest } from '../../model-prep/manifest.js';
 import { ModelError } from '../../model-prep/model-error.js';
@@ -166,7 +167,32 @@ export class OrtBackend implements Backend {
     }
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map(stopIdleWork));
     return this.threads.close();
   }
+}
+
+/**
+ * Asks a session thread to stop warming shapes in the background and waits until the shape in
+ * progress ran (terminating a thread inside session.run aborts the process); a thread that is gone
+ * or does not answer in 10 s is not waited for.
+ */
+function stopIdleWork(worker: Worker): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (worker.threadId < 0) return resolve(); // exited already
+    const done = () => {
+      clearTimeout(timer);
+      worker.off('message', onMessage);
+      worker.off('exit', done);
+      resolve();
+    };
+    const onMessage = (m: { type?: string }) => {
+      if (m?.type === 'idle-stopped') done();
+    };
+    const timer = setTimeout(done, 10_000);
+    worker.on('message', onMessage);
+    worker.once('exit', done);
+    worker.postMessage({ type: 'stop-idle' } satisfies StopIdle);
+  });
 }

@@ -13,6 +13,14 @@ import { transferable } from '../../workers/transferable.js';
 
 export type { RunOutput } from './reply-vectors.js';
 
+/** Main thread -> session thread before it is terminated: stop background work; answered with IdleStopped. */
+export interface StopIdle {
+  type: 'stop-idle';
+}
+export interface IdleStopped {
+  type: 'idle-stopped';
+}
+
 export function sessionOptions(
   executionProviders: ort.InferenceSession.ExecutionProviderConfig[],
   /** Resolved (settings.ts resolveIntraOpThreads): null leaves ONNX Runtime's default. */
@@ -72,6 +80,18 @@ export function serveBatches<L extends { type: 'load' }, B extends { type: 'embe
   let chain: Promise<void> = Promise.resolve();
   let queued = 0;
   let taking = false;
+  // A 'stop-idle' message ends the idle work and is answered once the step in progress ended:
+  // terminating a thread inside session.run aborts the whole process.
+  let stopped = false;
+  let idleStep: Promise<unknown> = Promise.resolve();
+  const idleOnce = idle
+    ? (): Promise<boolean> => {
+        if (stopped) return Promise.resolve(false);
+        const step = idle();
+        idleStep = step.catch(() => {});
+        return step;
+      }
+    : undefined;
   let idleLeft = idle !== undefined;
   let idleScheduled = false;
   const enqueue = (work: () => Promise<void>) => {
@@ -89,14 +109,19 @@ export function serveBatches<L extends { type: 'load' }, B extends { type: 'embe
       idleScheduled = false;
       if (!idleLeft || taking || queued > 0) return;
       enqueue(async () => {
-        idleLeft = await idle();
+        idleLeft = await idleOnce!();
       });
     });
   };
-  port.on('message', (message: L | B | TakeOrder) => {
+  port.on('message', (message: L | B | TakeOrder | StopIdle) => {
+    if (message.type === 'stop-idle') {
+      stopped = true;
+      void idleStep.then(() => port.postMessage({ type: 'idle-stopped' } satisfies IdleStopped));
+      return;
+    }
     if (message.type === 'take') {
       taking = true;
-      if (runTaken) void chain.then(() => takeBatches(message as TakeOrder, runTaken, idleLeft ? idle : undefined));
+      if (runTaken) void chain.then(() => takeBatches(message as TakeOrder, runTaken, idleLeft ? idleOnce : undefined));
       return;
     }
     enqueue(() => (message.type === 'load' ? onLoad(message as L) : answer(message as B)));
