@@ -9,9 +9,10 @@
  * lateness; a step whose lateness p99 passes 1 ms is marked generator-limited.
  *
  *   node dist/bench/open-loop.js [--model models/default] [--device cpu] [--onnx-file f.onnx]
- *     [--start-rate 20] [--max-rate 100000] [--factor 1.5] [--refine 2] [--step-seconds 5]
- *     [--warmup-seconds 1] [--p99-ms 50] [--generators N] [--accept binary|json]
- *     [--texts file.json] [--out bench/results] [--commit abc123] [-- <server args>]
+ *     [--start-rate 20 (cuda: 500)] [--max-rate 200000] [--factor 1.5] [--refine 2] [--step-seconds 5]
+ *     [--warmup-seconds 1] [--p99-ms 50] [--max-steps 16] [--generators N | --rate-per-generator 4000]
+ *     [--spin-ms 2] [--accept binary|json] [--intra-op-threads 0] [--texts file.json]
+ *     [--out bench/results] [--commit abc123] [--note "..."] [-- <server args>]
  *
  * Texts: the model folder's texts.json `w2` (scripts/device/make_bert_base.py, the GPU bench's W2)
  * when there is one, else bench/texts.ts sentences. Writes <out>/open-loop-<cpu|gpu>.{json,md},
@@ -45,6 +46,7 @@ const WARMUP_S = Number(flag('warmup-seconds', '1'));
 const P99_BUDGET_MS = Number(flag('p99-ms', '50'));
 const MAX_STEPS = Number(flag('max-steps', '16'));
 const GENERATORS = flagValue('generators', null, argv);
+const RATE_PER_GENERATOR = Number(flag('rate-per-generator', '4000'));
 const ACCEPT = flag('accept', 'binary') as 'json' | 'binary';
 const SPIN_MS = Number(flag('spin-ms', '2'));
 const INTRA_OP = Number(flag('intra-op-threads', '0'));
@@ -66,10 +68,10 @@ function loadTexts(): { texts: string[]; source: string } {
   return { texts, source: `bench/texts.ts sentences (seed 20240611, ${texts.length} texts)` };
 }
 
-/** Shards for a rate: about 4000 requests/s per process, at most half the cores. */
+/** Shards for a rate: --rate-per-generator requests/s per process, at most half the cores (the server needs the rest). */
 function generatorsFor(rate: number): number {
   if (GENERATORS) return Math.max(1, Number(GENERATORS));
-  return Math.max(1, Math.min(Math.ceil(rate / 4000), Math.floor(cpus().length / 2)));
+  return Math.max(1, Math.min(Math.ceil(rate / RATE_PER_GENERATOR), Math.floor(cpus().length / 2)));
 }
 
 const sorted = (xs: number[]) => Float64Array.from(xs).sort();
