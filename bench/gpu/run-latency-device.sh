@@ -9,7 +9,8 @@
 # Each phase has its own time limit and a failed phase does not stop the next; everything, with
 # latency-run.log, goes to $OUT (default bench/results). The limits add up to under 10 minutes
 # (one device call), model build included. Optional: COMMIT=<sha> (the device's copy
-# has no .git), SERVER_FLAGS="--http-threads 4" (more server flags), START_RATE, STEP_SECONDS.
+# has no .git), SERVER_FLAGS="--http-threads 4" (more server flags), START_RATE, STEP_SECONDS;
+# DEVICE=cpu ONNX_FILE=model.onnx try the script on a machine without a GPU.
 # Built here beforehand: npx tsc -p tsconfig.json && npx tsc -p bench/tsconfig.json (dist/ is carried).
 set -uo pipefail
 OUT=${OUT:-bench/results}
@@ -23,7 +24,7 @@ TOKENIZERS=$(( CORES - 8 )); [ "$TOKENIZERS" -lt 2 ] && TOKENIZERS=2; [ "$TOKENI
 # gpu-bench.ts's served W2 settings, with room for every request an open loop keeps in flight.
 SERVER=(--max-batch-tokens 32768 --max-batch-requests 512 --sessions 2 --shape-buckets on --mem-pattern on
   --pad-batch-multiple 1 --tokenization-workers "$TOKENIZERS" --max-concurrent-requests 8192 ${SERVER_FLAGS:-})
-COMMON=(--model "$MODEL" --device cuda --onnx-file model_fp16.onnx --out "$OUT" ${COMMIT:+--commit "$COMMIT"})
+COMMON=(--model "$MODEL" --device "${DEVICE:-cuda}" --onnx-file "${ONNX_FILE:-model_fp16.onnx}" --out "$OUT" ${COMMIT:+--commit "$COMMIT"})
 {
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
   echo "cores: $CORES; server flags: ${SERVER[*]}"
