@@ -159,7 +159,9 @@ async function main(): Promise<void> {
   };
   const save = () => {
     const good = report.steps.filter((s) => s.errors === 0 && s.latencyMs.p99 <= P99_BUDGET_MS);
-    report.best = good.length ? good.reduce((a, b) => (b.offeredRate > a.offeredRate ? b : a)) : null;
+    const highest = (steps: StepResult[]) => (steps.length ? steps.reduce((a, b) => (b.offeredRate > a.offeredRate ? b : a)) : null);
+    report.best = highest(good);
+    report.bestUnlimited = highest(good.filter((s) => !s.generatorLimited));
     writeFileSync(base + '.json', JSON.stringify(report, null, 2) + '\n');
     writeFileSync(base + '.md', openLoopMarkdown(report));
   };
