@@ -201,6 +201,14 @@ export const OPTIONS = {
     choices: ['auto', 'on', 'off'],
     doc: 'Pad batches to a small set of shapes (sequence length to a multiple of 32 or --pad-seq-multiple, inputs per batch to 1, 2, 4, 8, 16, then multiples of 8 up to 64, then four steps per doubling) and run each once per session at start, since the CUDA provider pays ~60 ms the first time it meets a shape. auto: on with CUDA, off on CPU.',
   }),
+  shapeWarmup: opt({
+    flag: '--shape-warmup',
+    env: 'SHAPE_WARMUP',
+    type: 'string',
+    default: 'load',
+    choices: ['load', 'background'],
+    doc: "With shape buckets on: when their shapes are warmed. load: every shape before /health turns 200. background: the common ones (up to 128 tokens, up to 32 inputs) before, the rest one at a time while serving, whenever a session has no batch; /info's warmup shows the progress.",
+  }),
   padBatchMultiple: opt<number>({
     flag: '--pad-batch-multiple',
     env: 'PAD_BATCH_MULTIPLE',

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { publicConfig, type Config } from './config.js';
 import { resolveTokenizationWorkers, type Settings } from './settings.js';
-import type { ModelInfo, ServedModelInfo } from './core/types.js';
+import type { ModelInfo, ServedModelInfo, WarmupState } from './core/types.js';
 import { VERSION } from './version.js';
 
 export interface ModelInfoSources {
@@ -25,7 +25,7 @@ export interface ModelInfoSources {
   /** The model's prompts by name (config_sentence_transformers.json or --prompts). */
   prompts: Readonly<Record<string, string>>;
   /** The text backend's facts that /info shows. */
-  backend: { sessions: number; removesPadding: boolean };
+  backend: { sessions: number; removesPadding: boolean; warmup: () => WarmupState };
   batchQueue: 'shared' | 'main';
   /** The image path of an image-text model; null for text models. */
   images: { info(): Record<string, unknown> } | null;
@@ -87,6 +87,8 @@ export function modelInfo({ config, id, dir, model, pooling, prompts, backend, b
     batch_queue: batchQueue,
     pooling_in_graph: model.outputKind === 'pooled',
     padding_removed_in_graph: backend.removesPadding,
+    // Shape buckets: 'background' while shapes still warm between batches (--shape-warmup background).
+    warmup: backend.warmup(),
     onnx_file: model.onnxFile,
     inputs: model.inputNames,
     output: model.outputName,

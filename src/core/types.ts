@@ -110,6 +110,19 @@ export type Modality = 'text' | 'image';
  * names, which the .proto fields share). The fields every report uses are typed; the rest of
  * /info (the deployment, the effective config) rides along.
  */
+/** Shape-bucket warm-up of a model's sessions, as /info shows it (shapes_done: the fewest any session has warmed). */
+export interface WarmupState {
+  state: 'off' | 'background' | 'done';
+  shapes_done: number;
+  shapes_total: number;
+}
+
+/** Several device groups' warm-up as one: still 'background' while any group warms. */
+export function combinedWarmup(states: readonly WarmupState[]): WarmupState {
+  const state = states.some((s) => s.state === 'background') ? 'background' : (states[0]?.state ?? 'off');
+  return { state, shapes_done: Math.min(...states.map((s) => s.shapes_done)), shapes_total: states[0]?.shapes_total ?? 0 };
+}
+
 export interface ServedModelInfo {
   readonly model_id: string;
   readonly model_dtype: string;

@@ -14,7 +14,7 @@ import { Batcher } from '../core/batcher.js';
 import { DevicePool, startOnEach } from '../core/device-pool.js';
 import { SharedTextQueue } from '../core/shared-queue/shared-text-queue.js';
 import { Embedder } from '../core/embedder.js';
-import type { Backend, ServedModelInfo } from '../core/types.js';
+import { combinedWarmup, type Backend, type ServedModelInfo } from '../core/types.js';
 import { readManifest, type ModelManifest } from '../model-prep/manifest.js';
 import { servedManifest } from '../model-prep/quantized-graph.js';
 import { readModelPrompts } from '../model-prep/st-prompts.js';
@@ -162,6 +162,7 @@ export async function startModel(prepared: PreparedModel, shared: ModelShared): 
       shapeBuckets: config.shapeBuckets,
       warmupTokens: config.maxBatchTokens,
       warmupRows: config.maxBatchRequests,
+      shapeWarmup: config.shapeWarmup,
     });
   let markUnready = () => {};
   const groups = await startOnEach(devices, startOn).catch(async (e: unknown) => {
@@ -274,7 +275,7 @@ export async function startModel(prepared: PreparedModel, shared: ModelShared): 
     images,
     http: shared.http,
     settings,
-    backend: { sessions, removesPadding: first.removesPadding },
+    backend: { sessions, removesPadding: first.removesPadding, warmup: () => combinedWarmup(groups.map((g) => g.warmupState())) },
   });
   const full = withQuantization(described, quantization);
   const summary = (): ModelSummary => ({

@@ -24,6 +24,7 @@ const MODEL_OPTIONS = [
   'padSeqMultiple',
   'memPattern',
   'shapeBuckets',
+  'shapeWarmup',
   'padBatchMultiple',
   'intraOpThreads',
   'maxBatchTokens',

@@ -1,5 +1,6 @@
 import type { Worker } from 'node:worker_threads';
-import type { Backend, Batch, BatchResult, ModelInfo } from '../../core/types.js';
+import type { StopIdle } from './worker-common.js';
+import type { Backend, Batch, BatchResult, ModelInfo, WarmupState } from '../../core/types.js';
 import type { ModelManifest } from '../../model-prep/manifest.js';
 import { ModelError } from '../../model-prep/model-error.js';
 import { prepareServingGraph, type GraphHead, type ServingGraph } from '../../onnx-graph/serving-graph.js';
@@ -56,12 +57,30 @@ export class OrtBackend implements Backend {
     readonly notes: string[],
     /** Bucket shapes each session ran at load (0 without shape buckets), and the slowest session's time. */
     readonly warmup: { shapes: number; ms: number },
+    /** Bucket shapes in all, and each session's warm ones (more arrive while serving with --shape-warmup background). */
+    private readonly shapesTotal: number,
+    private readonly shapesDone: number[],
   ) {
     this.threads = new SessionThreads(workers, 'model', {
       respawn: () => (this.shared ? Promise.reject(new Error('sessions taking from the shared queue are not replaced')) : respawn()),
       onFail: (e) => this.failed(e),
     });
     this.maxConcurrentBatches = this.threads.size;
+    workers.forEach((worker, i) =>
+      worker.on('message', (m: FromWorker) => {
+        if (m.type === 'warmup-progress') this.shapesDone[i] = m.done;
+      }),
+    );
+  }
+
+  /**
+   * Shape-bucket warm-up as /info shows it: 'off' without shape buckets, 'background' while some
+   * session still warms shapes between batches, 'done' once every session ran every shape.
+   */
+  warmupState(): WarmupState {
+    const done = Math.min(...this.shapesDone);
+    const state = this.shapesTotal === 0 ? 'off' : done < this.shapesTotal ? 'background' : 'done';
+    return { state, shapes_done: done, shapes_total: this.shapesTotal };
   }
 
   /** Calls `listener` once the backend can no longer serve (a session thread died and could not be replaced). */
@@ -136,6 +155,8 @@ export class OrtBackend implements Backend {
       facts.pooledInGraph,
       facts.notes,
       { shapes: facts.warmup.shapes, ms: Math.max(...warmups.map((w) => w.ms)) },
+      facts.warmup.total,
+      warmups.map((w) => w.shapes),
     );
   }
 
@@ -188,8 +209,33 @@ export class OrtBackend implements Backend {
     }
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.closing = true;
+    await Promise.all(this.workers.map(stopIdleWork));
     return this.threads.close();
   }
+}
+
+/**
+ * Asks a session thread to stop warming shapes in the background and waits until the shape in
+ * progress ran (terminating a thread inside session.run aborts the process); a thread that is gone
+ * or does not answer in 10 s is not waited for.
+ */
+function stopIdleWork(worker: Worker): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (worker.threadId < 0) return resolve(); // exited already
+    const done = () => {
+      clearTimeout(timer);
+      worker.off('message', onMessage);
+      worker.off('exit', done);
+      resolve();
+    };
+    const onMessage = (m: { type?: string }) => {
+      if (m?.type === 'idle-stopped') done();
+    };
+    const timer = setTimeout(done, 10_000);
+    worker.on('message', onMessage);
+    worker.once('exit', done);
+    worker.postMessage({ type: 'stop-idle' } satisfies StopIdle);
+  });
 }

@@ -27,6 +27,8 @@ export interface SessionSettings {
   /** The batcher's budgets (--max-batch-tokens, --max-batch-requests): the shapes worth warming. */
   warmupTokens?: number;
   warmupRows?: number;
+  /** 'load' (default): every bucket shape before the model reports loaded; 'background': the common ones, the rest while serving. */
+  shapeWarmup?: Config['shapeWarmup'];
 }
 
 export interface LoadRequest {
@@ -60,8 +62,8 @@ export interface SessionFacts {
   device: string;
   /** Why --device auto fell back to the CPU, or why pooling stayed on the host. */
   notes: string[];
-  /** Shapes run at load (shape buckets), and how long that took. */
-  warmup: { shapes: number; ms: number };
+  /** Shapes run at load (shape buckets), how long that took, and the bucket shapes in all (the rest warm while serving). */
+  warmup: { shapes: number; ms: number; total: number };
 }
 
 export type FromWorker =
@@ -69,4 +71,12 @@ export type FromWorker =
   | { type: 'load-failed'; file: string; problem: string }
   /** The device cannot be used at all (not the model's fault). */
   | { type: 'device-failed'; problem: string }
+  /** A shape warmed while serving (--shape-warmup background): `done` of `total` are warm now. */
+  | WarmupProgress
   | BatchReply;
+
+export interface WarmupProgress {
+  type: 'warmup-progress';
+  done: number;
+  total: number;
+}

@@ -134,7 +134,7 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
       provider: chosen.provider,
       device: chosen.device,
       notes,
-      warmup: { shapes: 0, ms: 0 },
+      warmup: { shapes: 0, ms: 0, total: 0 },
     },
   };
   // A probe run tells the output width and proves the graph runs at all.
@@ -145,20 +145,22 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
       file: manifest.dir + '/config.json',
     });
   }
-  if (buckets) l.facts.warmup = await warmShapes(l, settings.warmupTokens ?? 16384, settings.warmupRows ?? 256, graph.removesPadding);
+  if (buckets) l.facts.warmup = await warmShapes(l, settings, graph.removesPadding);
   return l;
 }
 
+/** One bucket shape: the row lengths of a batch that pads to it. */
+type Shape = Uint32Array;
+
 /**
- * Runs every bucket shape a batch within the batcher's budgets can pad to, once. ONNX Runtime's
- * CUDA provider paid ~60 ms the first time a session met a shape (on an H100, a first pass
- * over 41 W2 batch shapes ran at 0.3-0.5 M tokens/s, the next at 1.6 M), and the dynamic batcher
- * makes a new (rows, length) pair almost every call unless shapes are bucketed and warmed.
+ * Every bucket shape a batch within the batcher's budgets can pad to, shortest lengths first.
+ * ONNX Runtime's CUDA provider paid ~60 ms the first time a session met a shape (on an H100, a
+ * first pass over 41 W2 batch shapes ran at 0.3-0.5 M tokens/s, the next at 1.6 M), and the
+ * dynamic batcher makes a new (rows, length) pair almost every call unless shapes are bucketed and warmed.
  */
-async function warmShapes(l: Loaded, budgetTokens: number, maxRows: number, removesPadding: boolean): Promise<{ shapes: number; ms: number }> {
-  const started = performance.now();
+function bucketShapes(l: Loaded, budgetTokens: number, maxRows: number, removesPadding: boolean): Shape[] {
   const step = l.pad.seqMultiple;
-  let shapes = 0;
+  const shapes: Shape[] = [];
   for (let seq = step; seq <= l.manifest.maxLength + step - 1; seq += step) {
     const length = Math.min(seq, l.manifest.maxLength);
     // The shortest input padded to this length decides how many rows the batcher can put together;
@@ -169,13 +171,52 @@ async function warmShapes(l: Loaded, budgetTokens: number, maxRows: number, remo
       // Only the padded shape matters here: one input of the full length, the others as short as the budget allows.
       const lengths = new Uint32Array(rows).fill(removesPadding ? 1 : length);
       lengths[0] = length;
-      const total = lengths.reduce((n, x) => n + x, 0);
-      await run(l, new Uint32Array(total), new Uint8Array(total), lengths);
-      shapes++;
+      shapes.push(lengths);
     }
     if (length === l.manifest.maxLength) break;
   }
-  return { shapes, ms: performance.now() - started };
+  return shapes;
+}
+
+/**
+ * Shapes warmed before the model reports healthy with --shape-warmup background: short inputs in
+ * small batches, what a lightly loaded server meets first (BERT-style traffic is mostly under 128
+ * tokens); the rest warm while serving.
+ */
+const COMMON_SHAPE = { maxLength: 128, maxRows: 32 };
+const isCommon = (shape: Shape) => shape[0] <= COMMON_SHAPE.maxLength && shape.length <= COMMON_SHAPE.maxRows;
+
+async function warmOne(l: Loaded, lengths: Shape): Promise<void> {
+  const total = lengths.reduce((n, x) => n + x, 0);
+  await run(l, new Uint32Array(total), new Uint8Array(total), lengths);
+}
+
+/** Shapes still to warm while serving (--shape-warmup background), one per idle moment of the session. */
+let pendingShapes: Shape[] = [];
+let shapesTotal = 0;
+
+async function warmShapes(l: Loaded, settings: LoadRequest['settings'], removesPadding: boolean): Promise<SessionFacts['warmup']> {
+  const started = performance.now();
+  const all = bucketShapes(l, settings.warmupTokens ?? 16384, settings.warmupRows ?? 256, removesPadding);
+  const background = settings.shapeWarmup === 'background';
+  const now = background ? all.filter(isCommon) : all;
+  pendingShapes = background ? all.filter((s) => !isCommon(s)) : [];
+  shapesTotal = all.length;
+  for (const shape of now) await warmOne(l, shape);
+  return { shapes: now.length, ms: performance.now() - started, total: all.length };
+}
+
+/** Warms one pending shape; false when none is left. Runs only while the session has no batch. */
+async function warmPendingShape(): Promise<boolean> {
+  const shape = pendingShapes.shift();
+  if (!shape || !loaded) return false;
+  try {
+    await warmOne(loaded, shape);
+  } catch {
+    // A shape that fails to warm fails again for a real batch, which reports it; nothing to add here.
+  }
+  post({ type: 'warmup-progress', done: shapesTotal - pendingShapes.length, total: shapesTotal });
+  return pendingShapes.length > 0;
 }
 
 async function run(l: Loaded, ids: Uint32Array, typeIds: Uint8Array, lengths: Uint32Array): Promise<RunOutput> {
@@ -225,4 +266,5 @@ serveBatches<LoadRequest, EmbedMessage>(
     return run(loaded, m.ids, m.typeIds, m.lengths);
   },
   (taken) => run(loaded!, taken.ids, taken.typeIds, taken.lengths),
+  warmPendingShape,
 );

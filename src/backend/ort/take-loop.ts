@@ -10,18 +10,21 @@ import { transferable } from '../../workers/transferable.js';
 import { replyVectors, type RunOutput } from './reply-vectors.js';
 import { isOutOfMemory } from '../../core/out-of-memory.js';
 
-export async function takeBatches(order: TakeOrder, run: (batch: TakenBatch) => Promise<RunOutput>): Promise<never> {
+/** `idle`: background work done one step at a time while the queue is empty, until it answers false. */
+export async function takeBatches(order: TakeOrder, run: (batch: TakenBatch) => Promise<RunOutput>, idle?: () => Promise<boolean>): Promise<never> {
   const port = parentPort!;
   // A pending Atomics.waitAsync does not keep a thread alive; the port does, even with no listener left.
   port.ref();
   const queue = sessionSide(order);
   // Each session learns its own call costs: the sessions share the device alike, so they learn alike.
   const costModel = new BatchCostModel();
+  let idleLeft = idle !== undefined;
   for (;;) {
     const seen = queue.publications();
     const batch = queue.take(costModel);
     if (!batch) {
-      await queue.published(seen);
+      if (idleLeft) idleLeft = await idle!();
+      else await queue.published(seen);
       continue;
     }
     await runAndAnswer(batch, true);

@@ -13,6 +13,14 @@ import { transferable } from '../../workers/transferable.js';
 
 export type { RunOutput } from './reply-vectors.js';
 
+/** Main thread -> session thread before it is terminated: stop background work; answered with IdleStopped. */
+export interface StopIdle {
+  type: 'stop-idle';
+}
+export interface IdleStopped {
+  type: 'idle-stopped';
+}
+
 export function sessionOptions(
   executionProviders: ort.InferenceSession.ExecutionProviderConfig[],
   /** Resolved (settings.ts resolveIntraOpThreads): null leaves ONNX Runtime's default. */
@@ -48,12 +56,15 @@ export function pooledRows(out: ort.Tensor, name: string, rows: number, count: n
  * Handles the thread's messages strictly one at a time (a session runs one batch at once): load
  * requests go to `onLoad`, batches to `run`, whose vectors go back transferred (replyVectors).
  * With `runTaken`, a take order makes the thread take its batches from the shared text queue
- * from then on (take-loop.ts).
+ * from then on (take-loop.ts). `idle` (background work, e.g. warming one more shape) runs one
+ * step at a time whenever no message waits, until it answers false: a batch arriving meanwhile
+ * waits for at most one step.
  */
 export function serveBatches<L extends { type: 'load' }, B extends { type: 'embed'; id: number }>(
   onLoad: (message: L) => Promise<void>,
   run: (message: B) => Promise<RunOutput>,
   runTaken?: (batch: TakenBatch) => Promise<RunOutput>,
+  idle?: () => Promise<boolean>,
 ): void {
   const port = parentPort!;
   const answer = async (message: B): Promise<void> => {
@@ -67,11 +78,52 @@ export function serveBatches<L extends { type: 'load' }, B extends { type: 'embe
     }
   };
   let chain: Promise<void> = Promise.resolve();
-  port.on('message', (message: L | B | TakeOrder) => {
-    if (message.type === 'take') {
-      if (runTaken) void chain.then(() => takeBatches(message as TakeOrder, runTaken));
+  let queued = 0;
+  let taking = false;
+  // A 'stop-idle' message ends the idle work and is answered once the step in progress ended:
+  // terminating a thread inside session.run aborts the whole process.
+  let stopped = false;
+  let idleStep: Promise<unknown> = Promise.resolve();
+  const idleOnce = idle
+    ? (): Promise<boolean> => {
+        if (stopped) return Promise.resolve(false);
+        const step = idle();
+        idleStep = step.catch(() => {});
+        return step;
+      }
+    : undefined;
+  let idleLeft = idle !== undefined;
+  let idleScheduled = false;
+  const enqueue = (work: () => Promise<void>) => {
+    queued++;
+    chain = chain.then(work).finally(() => {
+      queued--;
+      kickIdle();
+    });
+  };
+  const kickIdle = () => {
+    if (!idle || !idleLeft || taking || queued > 0 || idleScheduled) return;
+    idleScheduled = true;
+    // On the next turn: messages already delivered go on the chain before the idle step.
+    setImmediate(() => {
+      idleScheduled = false;
+      if (!idleLeft || taking || queued > 0) return;
+      enqueue(async () => {
+        idleLeft = await idleOnce!();
+      });
+    });
+  };
+  port.on('message', (message: L | B | TakeOrder | StopIdle) => {
+    if (message.type === 'stop-idle') {
+      stopped = true;
+      void idleStep.then(() => port.postMessage({ type: 'idle-stopped' } satisfies IdleStopped));
       return;
     }
-    chain = chain.then(() => (message.type === 'load' ? onLoad(message as L) : answer(message as B)));
+    if (message.type === 'take') {
+      taking = true;
+      if (runTaken) void chain.then(() => takeBatches(message as TakeOrder, runTaken, idleLeft ? idleOnce : undefined));
+      return;
+    }
+    enqueue(() => (message.type === 'load' ? onLoad(message as L) : answer(message as B)));
   });
 }

@@ -1,0 +1,97 @@
+/** Result shape of bench/open-loop.ts and its markdown. */
+import type { RunMeta } from './run-meta.js';
+
+export interface StepResult {
+  offeredRate: number;
+  generators: number;
+  /** Requests whose arrival fell in the measured window. */
+  scheduled: number;
+  /** Answers that ended inside the window, per second; and their tokens (x-compute-tokens). */
+  achievedRate: number;
+  tokensPerS: number;
+  /** From each request's scheduled arrival to the end of its answer. */
+  latencyMs: { p50: number; p90: number; p99: number; max: number };
+  /** Window requests that failed or were still unanswered 10 s after the window. */
+  errors: number;
+  firstError: string | null;
+  /** te_batch_next_size sum / count over the window. */
+  meanBatchSize: number | null;
+  batches: number;
+  /** te_batch_inference_duration seconds / wall seconds: model calls as the main thread times them. */
+  busyShare: number;
+  /** coalesce_batch_session_duration seconds / wall seconds: summed over sessions (up to their number). */
+  sessionBusyShare: number;
+  generatorLatenessMs: { p50: number; p99: number; max: number };
+  generatorLimited: boolean;
+  /** CPU cores the generator processes used together. */
+  generatorCores: number;
+  maxInFlight: number;
+}
+
+export interface OpenLoopReport extends RunMeta {
+  model: string;
+  device: string;
+  serverArgs: string[];
+  texts: string;
+  accept: string;
+  stepSeconds: number;
+  warmupSeconds: number;
+  p99BudgetMs: number;
+  latenessLimitMs: number;
+  steps: StepResult[];
+  /** The highest offered rate with no errors and p99 within the budget. */
+  best: StepResult | null;
+  /** The same among steps whose generator kept to its schedule (not generator-limited). */
+  bestUnlimited?: StepResult | null;
+  error: string | null;
+}
+
+const f = (n: number | null | undefined, digits = 0) => (n === null || n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(digits));
+const pct = (n: number) => (Number.isFinite(n) ? `${Math.round(n * 100)}%` : '–');
+
+export function openLoopMarkdown(r: OpenLoopReport): string {
+  const rows = [...r.steps]
+    .sort((a, b) => a.offeredRate - b.offeredRate)
+    .map(
+      (s) =>
+        `| ${f(s.offeredRate)} | ${f(s.achievedRate)} | ${f(s.tokensPerS)} | ${f(s.latencyMs.p50, 1)} | ${f(s.latencyMs.p99, 1)} | ` +
+        `${s.errors}${s.firstError ? ` (${s.firstError.slice(0, 60).replaceAll('|', '/')})` : ''} | ${f(s.meanBatchSize, 1)} | ${pct(s.busyShare)} | ${pct(s.sessionBusyShare)} | ` +
+        `${f(s.generatorLatenessMs.p99, 2)}${s.generatorLimited ? ' **generator-limited**' : ''} | ${s.generators} (${f(s.generatorCores, 2)} cores) | ${s.maxInFlight} |`,
+    );
+  const best = r.best
+    ? `**Highest rate with p99 <= ${r.p99BudgetMs} ms and no errors: ${f(r.best.offeredRate)} requests/s, ${f(r.best.tokensPerS)} tokens/s** ` +
+      `(p50 ${f(r.best.latencyMs.p50, 1)} ms, p99 ${f(r.best.latencyMs.p99, 1)} ms, mean batch ${f(r.best.meanBatchSize, 1)}` +
+      `${r.best.generatorLimited ? '; that step was generator-limited' : ''}).`
+    : `**No step kept p99 <= ${r.p99BudgetMs} ms without errors.**`;
+  const clean = r.bestUnlimited;
+  const unlimited =
+    r.best?.generatorLimited && clean
+      ? ` Highest such rate whose generator kept to its schedule: ${f(clean.offeredRate)} requests/s, ${f(clean.tokensPerS)} tokens/s (p99 ${f(clean.latencyMs.p99, 1)} ms).`
+      : '';
+  return [
+    `# Open-loop capacity (${r.device})`,
+    '',
+    `${r.date}, commit ${r.commit}, ${r.machine}, load average at start ${r.loadAverageAtStart.join(' ')}.${r.note ? ` ${r.note}` : ''}`,
+    `Model \`${r.model}\`; server args \`${r.serverArgs.join(' ')}\`; texts: ${r.texts}; one text per request (truncate: true), POST /embed, Accept ${r.accept}; ` +
+      `${r.stepSeconds} s measured per step after ${r.warmupSeconds} s at the same rate.`,
+    '',
+    best + unlimited,
+    ...(r.error ? ['', `The run stopped early: ${r.error.slice(0, 500)}`] : []),
+    '',
+    '| offered req/s | achieved req/s | tokens/s | p50 ms | p99 ms | errors | mean batch | busy (inference) | busy (sessions) | generator lateness p99 ms | generators | max in flight |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows,
+    '',
+    'Arrivals are a Poisson process at the offered rate (exponential gaps, scheduled at absolute times, split over the generator processes); ' +
+      "latency runs from each request's scheduled arrival to the end of its answer, so a late generator can only make it look worse. " +
+      '"achieved" counts answers that ended inside the window. "mean batch" is te_batch_next_size sum / count over the window. ' +
+      '"busy (inference)" is the te_batch_inference_duration seconds over the window / its wall time: the share of time a model call was ' +
+      'in progress as the main thread times it, from handing the batch to a session thread to reading its answer (thread hand-offs and ' +
+      'waits for the main event loop included; calls in flight on several sessions at once add up, so it can pass 100%). ' +
+      '"busy (sessions)" is the coalesce_batch_session_duration seconds / wall time: the session threads\' own time in runs, summed over ' +
+      "sessions (at most their number). On the GPU a session's run time is the device's work plus copies and launch overhead, so this " +
+      'is the GPU busy share as far as the server can see it; on the CPU it is the share of time ONNX Runtime was computing. ' +
+      `"generator lateness" is how long after its scheduled time a request was written to its socket; a step with p99 above ${r.latenessLimitMs} ms is marked generator-limited.`,
+    '',
+  ].join('\n');
+}
