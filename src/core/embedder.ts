@@ -16,6 +16,11 @@ export interface EmbedderLimits {
   prompts?: Prompts;
   /** Default deadline of every embedding request, ms from its arrival (--queue-timeout); 0 or unset: none. */
   queueTimeoutMs?: number;
+  /**
+   * An embedding model's token states (one vector per token), for /embed_all: a queue whose model
+   * calls answer those instead of pooled vectors. Unset: its graph has none.
+   */
+  tokenStates?: InputQueue<EncodedText> | null;
 }
 
 export type { EmbedObserver } from './request-guard.js';
@@ -226,13 +231,24 @@ export class Embedder extends GuardedFacade<EncodedText> {
     );
   }
 
-  /** TEI's /embed_all: one vector per token; for a multi-vector model, its projected, normalized token vectors. */
+  /**
+   * TEI's /embed_all: one vector per token. An embedding model answers its token states (the
+   * output it pools, as TEI); a multi-vector model its projected, normalized token vectors.
+   */
   embedAll(request: TextsRequest): Promise<TokenVectorsResponse> {
     return this.admitted(
       async (signal) => {
         const { kind, dimensions } = this.info;
-        if (kind !== 'multi-vector') throw wrongKind(kind, 'a multi-vector (ColBERT) model');
-        const run = await this.runInputs(this.prompts.apply(request.inputs, request.promptName), request, signal);
+        const states = this.limits.tokenStates;
+        if (kind === 'embedding' && !states) {
+          throw new CoalesceError(
+            'model_kind',
+            "model has no token states: its graph outputs pooled vectors only (/embed_all needs the encoder's token output)",
+          );
+        }
+        if (kind !== 'multi-vector' && kind !== 'embedding') throw wrongKind(kind, 'an embedding or multi-vector (ColBERT) model');
+        const queue = kind === 'embedding' ? states! : this.batcher;
+        const run = await this.runInputs(this.prompts.apply(request.inputs, request.promptName), request, signal, queue);
         const tokens = run.outcomes.map((o) =>
           Array.from({ length: o.vector.length / dimensions }, (_, t) => o.vector.slice(t * dimensions, (t + 1) * dimensions)),
         );
@@ -248,6 +264,7 @@ export class Embedder extends GuardedFacade<EncodedText> {
     inputs: readonly (string | TextPair)[],
     request: TaskOptions,
     signal: CancelSignal | undefined,
+    queue: InputQueue<EncodedText> = this.batcher,
   ): Promise<{ outcomes: EmbedOutcome[]; promptTokens: number; timings: Timings }> {
     const started = performance.now();
     checkInputCount(inputs.length, this.limits.maxClientBatchSize);
@@ -268,7 +285,7 @@ export class Embedder extends GuardedFacade<EncodedText> {
     const encoded = inputs.map((input) => (typeof input === 'string' ? encodedTexts[t++] : encodedPairs[p++]));
     if (!options.truncate) encoded.forEach((e, i) => this.checkLength(e.ids.length, i));
     const tokenizationMs = performance.now() - started;
-    const outcomes = await this.batcher.submit(encoded, signal);
+    const outcomes = await queue.submit(encoded, signal);
     return {
       outcomes,
       promptTokens: encoded.reduce((n, e) => n + e.ids.length, 0),

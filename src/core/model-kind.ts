@@ -8,7 +8,7 @@ export const MODEL_KINDS = ['embedding', 'reranker', 'classifier', 'sparse', 'mu
 export type ModelKind = (typeof MODEL_KINDS)[number];
 
 const DESCRIBED: Record<ModelKind, string> = {
-  embedding: 'an embedding model (it serves /embed, /v1/embeddings, /similarity)',
+  embedding: 'an embedding model (it serves /embed, /v1/embeddings, /similarity, /embed_all)',
   reranker: 'a re-ranker (it serves /rerank, /v1/rerank, /predict)',
   classifier: 'a classifier (it serves /predict)',
   sparse: 'a sparse (SPLADE) model (it serves /embed_sparse)',

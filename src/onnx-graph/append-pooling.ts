@@ -41,6 +41,8 @@ export interface AppendPoolingOptions {
   outputName?: string;
   /** Keep the graph's other outputs (default: drop them, so the runtime can free their buffers and prune their nodes). */
   keepOtherOutputs?: boolean;
+  /** Keep these of the graph's outputs (the token states, for callers that sometimes fetch them). */
+  keepOutputs?: readonly string[];
 }
 
 export interface AppendPoolingResult {
@@ -157,7 +159,7 @@ export function appendPooling(model: ModelProto, options: AppendPoolingOptions):
         input: inputs,
         node: [...(graph.node ?? []), ...b.nodes],
         initializer: [...(graph.initializer ?? []), ...b.initializers],
-        output: options.keepOtherOutputs ? [...outputs, ...added] : added,
+        output: options.keepOtherOutputs ? [...outputs, ...added] : [...outputs.filter((o) => options.keepOutputs?.includes(o.name ?? '')), ...added],
       },
     },
     outputName,

@@ -29,6 +29,8 @@ export interface ServingGraph {
   outputKind: OutputKind | null;
   /** The same vectors L2-normalized, when the rewritten graph outputs them too. */
   normalizedOutputName: string | null;
+  /** The token states [B, S, D], fetched instead for requests that want one vector per token (TEI's /embed_all); null: the graph has none. */
+  tokenOutputName: string | null;
   /** Pooling was appended to the graph (so the output is pooled but not by the model itself). */
   pooledInGraph: boolean;
   /** Why pooling stays on the host although the output is token-level. */
@@ -115,7 +117,7 @@ function logitsOutput(model: ModelProto, rank: number): string | null {
  * [B, S, V] logits of a sparse model are too big to copy out per batch.
  */
 function prepareTaskGraph(onnxPath: string, model: ModelProto | null, head: Exclude<GraphHead, 'embedding'>, projection: Projection | null): ServingGraph {
-  const base = { normalizedOutputName: null, pooledInGraph: false, note: null, removesPadding: model ? removesPadding(model) : false };
+  const base = { normalizedOutputName: null, tokenOutputName: null, pooledInGraph: false, note: null, removesPadding: model ? removesPadding(model) : false };
   if (!model) throw new ServingGraphError(`${onnxPath} could not be read as ONNX here: a graph served for ${head} must be`);
   if (head === 'logits') {
     const name = logitsOutput(model, 2);
@@ -161,6 +163,7 @@ export function prepareServingGraph(onnxPath: string, options: ServingGraphOptio
     outputName: null,
     outputKind: null,
     normalizedOutputName: null,
+    tokenOutputName: null,
     pooledInGraph: false,
     note: null,
     removesPadding: false,
@@ -180,6 +183,7 @@ export function prepareServingGraph(onnxPath: string, options: ServingGraphOptio
     outputName: output.name,
     outputKind: output.kind,
     normalizedOutputName: null,
+    tokenOutputName: output.kind === 'token' ? output.name : null,
     pooledInGraph: false,
     note: null,
     removesPadding: removesPadding(model),
@@ -189,7 +193,8 @@ export function prepareServingGraph(onnxPath: string, options: ServingGraphOptio
   if (hasExternalData(model)) return { ...asIs, note: 'the graph keeps its weights in external files' };
   try {
     // Normalized on the device too: most requests want it, and then no thread does it per vector.
-    const rewritten = appendPooling(model, { pooling: options.pooling, tokenOutput: output.name, normalized: true });
+    // The token states stay an output: fetched only for /embed_all, they cost nothing otherwise (pooling reads them anyway).
+    const rewritten = appendPooling(model, { pooling: options.pooling, tokenOutput: output.name, normalized: true, keepOutputs: [output.name] });
     return {
       ...asIs,
       bytes: shared(encodeModel(rewritten.model)),

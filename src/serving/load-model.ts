@@ -10,11 +10,11 @@ import type { Config } from '../config.js';
 import { resolveModelFiles, resolveSettings, resolveTokenizationWorkers, type Settings } from '../settings.js';
 import { batchHook } from '../batch-log.js';
 import { Admission } from '../core/admission.js';
-import { Batcher } from '../core/batcher.js';
+import { Batcher, type BatcherLimits } from '../core/batcher.js';
 import { DevicePool, startOnEach } from '../core/device-pool.js';
 import { SharedTextQueue } from '../core/shared-queue/shared-text-queue.js';
 import { Embedder } from '../core/embedder.js';
-import { combinedWarmup, type Backend, type ServedModelInfo } from '../core/types.js';
+import { combinedWarmup, type Backend, type EncodedText, type ServedModelInfo } from '../core/types.js';
 import { readManifest, type ModelManifest } from '../model-prep/manifest.js';
 import { servedManifest } from '../model-prep/quantized-graph.js';
 import { readModelPrompts } from '../model-prep/st-prompts.js';
@@ -221,12 +221,13 @@ export async function startModel(prepared: PreparedModel, shared: ModelShared): 
   const queue = sharedQueue ? new SharedTextQueue(info.maxInputLength, info.padded, limits) : new Batcher(backend, limits);
   // Every device group's sessions take from the one queue: data parallel (no failover on this path: see withBatchQueue).
   if (queue instanceof SharedTextQueue) for (const g of groups) g.takeFrom(queue);
+  const tokenStates = info.kind === 'embedding' ? tokenStatesQueue(groups, devices, name, limits) : null;
   const admission = new Admission(spec.maxConcurrent ?? Number.POSITIVE_INFINITY, shared.admission, `max-concurrent of model ${name}`);
   const embedder = new Embedder(
     info,
     encoder,
     queue,
-    { maxClientBatchSize: config.maxClientBatchSize, autoTruncate: config.autoTruncate, prompts, queueTimeoutMs: config.queueTimeoutMs },
+    { maxClientBatchSize: config.maxClientBatchSize, autoTruncate: config.autoTruncate, prompts, queueTimeoutMs: config.queueTimeoutMs, tokenStates },
     admission,
     metrics.requestObserver,
   );
@@ -311,6 +312,24 @@ export async function startModel(prepared: PreparedModel, shared: ModelShared): 
     },
     close: release,
   };
+}
+
+/**
+ * /embed_all's queue for an embedding model: its own batcher, whose model calls (on the same
+ * sessions as the pooled ones) answer token states; null when the graph has none.
+ */
+function tokenStatesQueue(groups: readonly OrtBackend[], devices: readonly string[], name: string, limits: BatcherLimits): Batcher<EncodedText> | null {
+  const views = groups.map((g) => g.tokenStates());
+  if (views.some((v) => v === null)) return null;
+  const members = views as NonNullable<(typeof views)[number]>[];
+  const backend =
+    members.length > 1
+      ? new DevicePool(
+          members.map((b, i) => ({ device: devices[i], backend: b })),
+          `token states of model ${name}`,
+        )
+      : members[0];
+  return new Batcher(backend, limits);
 }
 
 /**

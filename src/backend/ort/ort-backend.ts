@@ -60,6 +60,8 @@ export class OrtBackend implements Backend {
     /** Bucket shapes in all, and each session's warm ones (more arrive while serving with --shape-warmup background). */
     private readonly shapesTotal: number,
     private readonly shapesDone: number[],
+    /** The graph outputs token states besides the pooled vectors (tokenStates()). */
+    private readonly hasTokenStates: boolean,
   ) {
     this.threads = new SessionThreads(workers, 'model', {
       respawn: () => (this.shared ? Promise.reject(new Error('sessions taking from the shared queue are not replaced')) : respawn()),
@@ -157,20 +159,40 @@ export class OrtBackend implements Backend {
       { shapes: facts.warmup.shapes, ms: Math.max(...warmups.map((w) => w.ms)) },
       facts.warmup.total,
       warmups.map((w) => w.shapes),
+      facts.tokenOutput !== null,
     );
   }
 
   /** A batch whose session thread died under it runs once more, on the thread that replaced it. */
-  async embed(batch: Batch): Promise<BatchResult> {
+  embed(batch: Batch): Promise<BatchResult> {
+    return this.embedRetried(batch, false);
+  }
+
+  /**
+   * This backend answering every input's token states (one vector per token, as TEI's /embed_all)
+   * instead of its pooled vector, on the same sessions; null when the graph has no token states.
+   */
+  tokenStates(): (Backend & { close(): Promise<void> }) | null {
+    if (!this.hasTokenStates) return null;
+    return {
+      info: this.info,
+      maxConcurrentBatches: this.maxConcurrentBatches,
+      embed: (batch) => this.embedRetried(batch, true),
+      // The sessions are this backend's: it closes them.
+      close: async () => {},
+    };
+  }
+
+  private async embedRetried(batch: Batch, tokens: boolean): Promise<BatchResult> {
     try {
-      return await this.embedOnce(batch);
+      return await this.embedOnce(batch, tokens);
     } catch (e) {
       if (!isWorkerLost(e)) throw e;
-      return this.embedOnce(batch);
+      return this.embedOnce(batch, tokens);
     }
   }
 
-  private embedOnce(batch: Batch): Promise<BatchResult> {
+  private embedOnce(batch: Batch, tokens: boolean): Promise<BatchResult> {
     const lengths = new Uint32Array(batch.inputs.length);
     let total = 0;
     batch.inputs.forEach((input, i) => {
@@ -185,7 +207,7 @@ export class OrtBackend implements Backend {
       if (input.typeIds) typeIds.set(input.typeIds, at);
       at += input.ids.length;
     }
-    const message: Omit<EmbedMessage, 'id'> = { type: 'embed', ids, typeIds, lengths };
+    const message: Omit<EmbedMessage, 'id'> = { type: 'embed', ids, typeIds, lengths, tokens };
     return this.threads.run(message, [ids.buffer, typeIds.buffer, lengths.buffer]);
   }
 

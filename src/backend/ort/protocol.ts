@@ -47,12 +47,16 @@ export interface EmbedMessage {
   ids: Uint32Array;
   typeIds: Uint8Array;
   lengths: Uint32Array;
+  /** Answer every input's token states (one vector per token) instead of its pooled vector. */
+  tokens?: boolean;
 }
 
 export interface SessionFacts {
   inputNames: string[];
   outputName: string;
   outputKind: OutputKind;
+  /** The token states output, when the graph has one (EmbedMessage.tokens fetches it). */
+  tokenOutput: string | null;
   /** Pooling runs inside the graph (appended at load), not on the host. */
   pooledInGraph: boolean;
   dimensions: number;

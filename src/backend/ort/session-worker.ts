@@ -129,6 +129,7 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
       inputNames: [...inputs],
       outputName: output.name,
       outputKind: output.kind,
+      tokenOutput: graph.tokenOutputName ?? (output.kind === 'token' ? output.name : null),
       pooledInGraph: graph.pooledInGraph,
       dimensions: 0,
       provider: chosen.provider,
@@ -219,7 +220,8 @@ async function warmPendingShape(): Promise<boolean> {
   return pendingShapes.length > 0;
 }
 
-async function run(l: Loaded, ids: Uint32Array, typeIds: Uint8Array, lengths: Uint32Array): Promise<RunOutput> {
+/** `tokens`: the token states of every input instead of its pooled vector (TEI's /embed_all). */
+async function run(l: Loaded, ids: Uint32Array, typeIds: Uint8Array, lengths: Uint32Array, tokens = false): Promise<RunOutput> {
   const batch = lengths.length;
   const padded = padBatch(ids, typeIds, lengths, l.intType, {
     positions: l.wants.positions,
@@ -232,6 +234,11 @@ async function run(l: Loaded, ids: Uint32Array, typeIds: Uint8Array, lengths: Ui
   if (l.wants.mask) feeds.attention_mask = new ort.Tensor(l.intType, padded.mask, shape);
   if (l.wants.typeIds) feeds.token_type_ids = new ort.Tensor(l.intType, padded.typeIds, shape);
   if (l.wants.positions) feeds.position_ids = new ort.Tensor(l.intType, padded.positions, shape);
+  if (tokens) {
+    const name = l.facts.tokenOutput;
+    if (!name) throw new Error('the graph outputs no token states');
+    return tokenVectorRows((await l.session.run(feeds, [name]))[name], lengths);
+  }
   const kind = l.facts.outputKind;
   const fetches =
     kind === 'sparse' ? [SPARSE_INDICES_OUTPUT, SPARSE_VALUES_OUTPUT] : l.normalizedOutput ? [l.facts.outputName, l.normalizedOutput] : [l.facts.outputName];
@@ -263,7 +270,7 @@ serveBatches<LoadRequest, EmbedMessage>(
   },
   async (m) => {
     if (!loaded) throw new Error('no model is loaded');
-    return run(loaded, m.ids, m.typeIds, m.lengths);
+    return run(loaded, m.ids, m.typeIds, m.lengths, m.tokens === true);
   },
   (taken) => run(loaded!, taken.ids, taken.typeIds, taken.lengths),
   warmPendingShape,

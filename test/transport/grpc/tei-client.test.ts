@@ -193,7 +193,6 @@ test('Info reports the model; methods for other model kinds answer FAILED_PRECON
   const embed = stub('Embed');
   for (const [c, method, request] of [
     [embed, 'EmbedSparse', { inputs: 'x' }],
-    [embed, 'EmbedAll', { inputs: 'x' }],
     [stub('Predict'), 'Predict', { inputs: 'x' }],
     [stub('Predict'), 'PredictPair', { inputs: ['a', 'b'] }],
     [stub('Rerank'), 'Rerank', { query: 'q', texts: ['a'] }],
