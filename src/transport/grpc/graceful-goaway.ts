@@ -19,7 +19,7 @@
  */
 import type { Server } from '@grpc/grpc-js';
 import { constants, type Http2Server, type Http2Session, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
-import { Server as NetServer } from 'node:net';
+import { Server as NetServer, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const MAX_STREAM_ID = 2 ** 31 - 1;
@@ -41,6 +41,7 @@ interface Session {
 export class GracefulGoaway {
   private readonly servers: Http2Server[];
   private readonly sessions = new Map<Http2Session, Session>();
+  private readonly sockets = new Set<Socket>();
 
   /** Call right after the server is bound, before it accepts connections. */
   constructor(server: Server) {
@@ -52,6 +53,10 @@ export class GracefulGoaway {
         session.once('close', () => this.sessions.delete(session));
       });
       h2.on('stream', (stream: ServerHttp2Stream) => this.track(stream));
+      h2.on('connection', (socket: Socket) => {
+        this.sockets.add(socket);
+        socket.once('close', () => this.sockets.delete(socket));
+      });
     }
   }
 
@@ -96,6 +101,17 @@ export class GracefulGoaway {
       if (!busy) return;
       await sleep(SWEEP_MS);
     }
+  }
+
+  /**
+   * Destroys the connections still open once the server has shut down. A closed HTTP/2 session
+   * only half-closes its socket (it ends its side and waits for the client's); a client that never
+   * ends its side (seen after fuzzed calls with 1 ms deadlines and cancelled streams, on a channel
+   * already closed) then held the socket open on both ends, keeping the process alive.
+   */
+  destroyRemaining(): void {
+    for (const session of this.sessions.keys()) if (!session.destroyed) session.destroy();
+    for (const socket of this.sockets) socket.destroy();
   }
 
   private track(stream: ServerHttp2Stream): void {

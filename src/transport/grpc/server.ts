@@ -89,6 +89,7 @@ export async function startGrpcServer(deps: GrpcDeps, hostname: string, port: nu
         resolve();
       });
     });
+    goaway.destroyRemaining();
   };
   let closing: Promise<void> | null = null;
   return {
