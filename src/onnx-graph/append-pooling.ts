@@ -8,7 +8,7 @@
  * tokens loses digits), and matches sentence-transformers' Pooling module: mean divides by
  * max(tokens, 1e-9), max fills padding with -1e9, last token is the last unmasked position.
  */
-import { GraphBuilder } from './graph-builder.js';
+import { GraphBuilder, graphValueNames } from './graph-builder.js';
 import {
   attrInt,
   DataType,
@@ -21,8 +21,6 @@ import {
   valueInfoShape,
   type Dim,
   type ModelProto,
-  type NodeProto,
-  type TensorProto,
   type ValueInfoProto,
 } from './onnx-proto.js';
 
@@ -86,10 +84,7 @@ export function appendPooling(model: ModelProto, options: AppendPoolingOptions):
     throw new AppendPoolingError(`output '${options.tokenOutput}' has rank ${tokenShape.length}, not [batch, seq, dim]`);
   }
   const outputName = options.outputName ?? POOLED_OUTPUT_NAME;
-  const taken = new Set<string>();
-  for (const v of [...(graph.input ?? []), ...outputs, ...(graph.value_info ?? [])]) if (v.name) taken.add(v.name);
-  for (const n of graph.node ?? []) for (const o of n.output ?? []) taken.add(o);
-  for (const t of graph.initializer ?? []) if (t.name) taken.add(t.name);
+  const taken = graphValueNames(graph);
   const normalizedOutputName = options.normalized ? NORMALIZED_OUTPUT_NAME : null;
   for (const name of [outputName, normalizedOutputName]) {
     if (name && taken.has(name)) throw new AppendPoolingError(`the graph already has a value named '${name}'`);

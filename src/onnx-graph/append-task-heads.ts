@@ -8,7 +8,7 @@
  * Computed in float32 whatever the model's precision, like the pooling (append-pooling.ts).
  */
 import { AppendPoolingError } from './append-pooling.js';
-import { GraphBuilder } from './graph-builder.js';
+import { GraphBuilder, graphValueNames } from './graph-builder.js';
 import {
   attrInt,
   attrInts,
@@ -52,10 +52,7 @@ function check(model: ModelProto, tokenOutput: string, newNames: readonly string
   const shape = valueInfoShape(token);
   if (shape && shape.length !== 3) throw new AppendPoolingError(`output '${tokenOutput}' has rank ${shape.length}, not [batch, seq, width]`);
   if (!(graph.input ?? []).some((i) => i.name === 'attention_mask')) throw new AppendPoolingError('the graph takes no attention_mask');
-  const taken = new Set<string>();
-  for (const n of graph.node ?? []) for (const o of n.output ?? []) taken.add(o);
-  for (const v of [...(graph.input ?? []), ...(graph.output ?? []), ...(graph.initializer ?? [])]) if (v.name) taken.add(v.name);
-  for (const name of taken) {
+  for (const name of graphValueNames(graph)) {
     if (name.startsWith(PREFIX) || newNames.includes(name)) throw new AppendPoolingError(`the graph already has a value named '${name}'`);
   }
   return { opset, elemType, shape };

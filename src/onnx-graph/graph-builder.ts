@@ -1,5 +1,5 @@
 /** Emits the uniquely named nodes and constants of a graph rewrite, choosing the attribute or input form of axes by opset. */
-import { attrInt, attrInts, int64Tensor, makeNode, type NodeProto, type TensorProto } from './onnx-proto.js';
+import { attrInt, attrInts, int64Tensor, makeNode, type GraphProto, type NodeProto, type TensorProto } from './onnx-proto.js';
 
 /** Where Unsqueeze, Squeeze and ReduceSum take axes as an input instead of an attribute. */
 const AXES_INPUT_OPSET = 13;
@@ -55,4 +55,12 @@ export class GraphBuilder {
     const inputForm = this.opset >= (type === 'ReduceSum' ? AXES_INPUT_OPSET : REDUCE_AXES_INPUT_OPSET);
     return this.axesOp(type, x, axes, inputForm, [attrInt('keepdims', keepdims ? 1 : 0)]);
   }
+}
+
+/** Every value name a graph defines (inputs, outputs, value infos, node outputs, initializers): what a rewrite must not reuse. */
+export function graphValueNames(graph: GraphProto): Set<string> {
+  const names = new Set<string>();
+  for (const v of [...(graph.input ?? []), ...(graph.output ?? []), ...(graph.value_info ?? []), ...(graph.initializer ?? [])]) if (v.name) names.add(v.name);
+  for (const n of graph.node ?? []) for (const o of n.output ?? []) names.add(o);
+  return names;
 }

@@ -132,7 +132,7 @@ function prepareTaskGraph(onnxPath: string, model: ModelProto | null, head: Excl
       return { ...base, bytes: shared(encodeModel(appendSplade(model, name))), outputName: SPARSE_VALUES_OUTPUT, outputKind: 'sparse' };
     }
     const token = chooseOutput(model);
-    if (!token || token.kind !== 'token') throw new ServingGraphError(`${onnxPath} has no token-level output (${TOKEN_OUTPUTS.join(', ')}) to project`);
+    if (token?.kind !== 'token') throw new ServingGraphError(`${onnxPath} has no token-level output (${TOKEN_OUTPUTS.join(', ')}) to project`);
     if (!projection) throw new ServingGraphError(`${onnxPath}: a token projection needs its weights (Dense module)`);
     return {
       ...base,

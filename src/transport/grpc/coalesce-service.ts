@@ -11,7 +11,7 @@ import { packRows, vectorEncoder } from '../vector-encodings.js';
 import { orderedStream, unary } from './calls.js';
 import { modelFor, type GrpcDeps } from './deps.js';
 import { loadProto, PROTO_FILES, serviceDefinition } from './protos.js';
-import { truncationDirection } from './tei-service.js';
+import { truncationDirection } from './proto-fields.js';
 import { protoMetadata, timingMetadata, type ProtoMetadata } from './timings.js';
 
 interface EmbedBatchRequest {

@@ -6,8 +6,6 @@
  * model's kind does not serve answers FAILED_PRECONDITION naming what the model is, as TEI.
  */
 import type { Server, UntypedServiceImplementation } from '@grpc/grpc-js';
-import type { TruncationDirection } from '../../core/types.js';
-import { CoalesceError, validation } from '../../errors.js';
 import { countChars } from '../timing-headers.js';
 import { orderedStream, unary } from './calls.js';
 import { metadataModel, modelFor, type GrpcDeps } from './deps.js';
@@ -15,6 +13,7 @@ import type { Metadata } from '@grpc/grpc-js';
 import { loadProto, PROTO_FILES, serviceDefinition } from './protos.js';
 import { protoMetadata, timingMetadata, type ProtoMetadata } from './timings.js';
 import { teiTaskMethods } from './tei-task-services.js';
+import { oneInput, truncateOf, truncationDirection, unset } from './proto-fields.js';
 import type { ModelKind } from '../../core/model-kind.js';
 
 /** proto3 `optional` fields decode as null (or absent) when unset. */
@@ -51,23 +50,8 @@ interface DecodeRequest {
   skip_special_tokens: boolean;
 }
 
-/** tei.v1.TruncationDirection and coalesce.v1.TruncationDirection share their numbers. */
-export function truncationDirection(value: number): TruncationDirection {
-  if (value === 0) return 'right';
-  if (value === 1) return 'left';
-  throw validation(`\`truncation_direction\` must be TRUNCATION_DIRECTION_RIGHT (0) or TRUNCATION_DIRECTION_LEFT (1), not ${value}`, 'truncation_direction');
-}
-
 /** tei.v1.ModelType; the kinds TEI has no value for report as embedding models, as TEI reports SPLADE. */
 const MODEL_TYPE: Record<ModelKind, number> = { embedding: 0, classifier: 1, reranker: 2, sparse: 0, 'multi-vector': 0 };
-
-/** TEI rejects an empty string as it rejects an empty list. */
-function oneInput(inputs: string): string {
-  if (inputs === '') throw new CoalesceError('empty', 'Input validation error: `inputs` cannot be empty');
-  return inputs;
-}
-
-const unset = <T>(value: T | null | undefined): T | undefined => (value === null ? undefined : value);
 
 export function addTeiServices(server: Server, deps: GrpcDeps, streamMaxInFlight: number): string[] {
   const file = loadProto(PROTO_FILES.tei);
@@ -83,8 +67,7 @@ export function addTeiServices(server: Server, deps: GrpcDeps, streamMaxInFlight
       inputs: [text],
       // TEI >= 1.8: `optional bool normalize`, unset means true.
       normalize: unset(request.normalize) ?? true,
-      // proto3 cannot tell false from unset: false means the server default (--auto-truncate).
-      truncate: request.truncate ? true : undefined,
+      truncate: truncateOf(request.truncate),
       truncationDirection: truncationDirection(request.truncation_direction),
       dimensions: unset(request.dimensions),
       promptName: unset(request.prompt_name),
@@ -125,11 +108,7 @@ export function addTeiServices(server: Server, deps: GrpcDeps, streamMaxInFlight
     const model = modelOf(metadata);
     return { response: { ...model.info(), model_type: MODEL_TYPE[model.embedder.info.kind] } };
   };
-  const tasks = teiTaskMethods((metadata) => modelOf(metadata).embedder, {
-    direction: truncationDirection,
-    stream,
-    maxClientBatchSize: deps.info().max_client_batch_size,
-  });
+  const tasks = teiTaskMethods((metadata) => modelOf(metadata).embedder, { stream, maxClientBatchSize: deps.info().max_client_batch_size });
 
   server.addService(serviceDefinition(file, 'Info'), { Info: unary(info) } as UntypedServiceImplementation);
   server.addService(serviceDefinition(file, 'Embed'), {

@@ -10,6 +10,7 @@ import { CoalesceError, validation } from '../../errors.js';
 import { countChars } from '../timing-headers.js';
 import { collected, orderedStream, unary, type StreamOptions } from './calls.js';
 import { protoMetadata, timingMetadata } from './timings.js';
+import { oneInput, truncateOf, truncationDirection, unset } from './proto-fields.js';
 
 interface TextsRequest {
   inputs: string;
@@ -39,17 +40,8 @@ interface RerankStreamRequest extends Omit<RerankRequest, 'texts'> {
 }
 
 export interface TaskServiceOptions {
-  direction(value: number): 'left' | 'right';
   stream: StreamOptions;
   maxClientBatchSize: number;
-}
-
-const unset = <T>(value: T | null | undefined): T | undefined => (value === null ? undefined : value);
-const truncateOf = (truncate: boolean) => (truncate ? true : undefined);
-
-function oneInput(inputs: string): string {
-  if (inputs === '') throw new CoalesceError('empty', 'Input validation error: `inputs` cannot be empty');
-  return inputs;
 }
 
 function answered<R>(embedder: Embedder, result: { timings: Timings; promptTokens: number }, texts: readonly string[], response: R) {
@@ -66,7 +58,7 @@ export function teiTaskMethods(embedderOf: (metadata?: Metadata) => Embedder, o:
   const textsRequest = (r: TextsRequest, signal: AbortSignal, waitForPermit: boolean) => ({
     inputs: [oneInput(r.inputs)],
     truncate: truncateOf(r.truncate),
-    truncationDirection: o.direction(r.truncation_direction),
+    truncationDirection: truncationDirection(r.truncation_direction),
     promptName: unset(r.prompt_name),
     signal,
     waitForPermit,
@@ -94,7 +86,7 @@ export function teiTaskMethods(embedderOf: (metadata?: Metadata) => Embedder, o:
       inputs: [input],
       rawScores: r.raw_scores,
       truncate: truncateOf(r.truncate),
-      truncationDirection: o.direction(r.truncation_direction),
+      truncationDirection: truncationDirection(r.truncation_direction),
       signal,
     });
     return answered(embedder, result, typeof input === 'string' ? [input] : input, { predictions: result.predictions[0] });
@@ -112,7 +104,7 @@ export function teiTaskMethods(embedderOf: (metadata?: Metadata) => Embedder, o:
       texts: r.texts,
       rawScores: r.raw_scores,
       truncate: truncateOf(r.truncate),
-      truncationDirection: o.direction(r.truncation_direction),
+      truncationDirection: truncationDirection(r.truncation_direction),
       signal,
     });
     const ranks = result.ranks.map((rank) => (r.return_text ? { ...rank, text: r.texts[rank.index] } : rank));
