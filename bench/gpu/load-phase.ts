@@ -58,7 +58,7 @@ export async function metricSums(url: string): Promise<Record<string, number>> {
   const text = await (await fetch(url + '/metrics')).text();
   const out: Record<string, number> = {};
   for (const m of text.matchAll(
-    /^(te_batch_next_size|te_request_inference_duration|te_request_queue_duration|coalesce_batch_session_duration)_(sum|count)\s+([\d.e+-]+)/gm,
+    /^(te_batch_next_size|te_request_duration|te_request_tokenization_duration|te_request_inference_duration|te_request_queue_duration|te_batch_inference_duration|coalesce_batch_session_duration)_(sum|count)\s+([\d.e+-]+)/gm,
   )) {
     out[`${m[1]}_${m[2]}`] = Number(m[3]);
   }
