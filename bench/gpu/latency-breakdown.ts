@@ -188,7 +188,10 @@ async function ortAlone(ids: number[]) {
     ['one intra-op thread', () => measure('one intra-op thread', bytes, { ...served, intraOpNumThreads: 1 }, fetch)],
     ['pool threads spinning', () => measure('pool threads spinning', bytes, { ...served, extra: {} }, fetch)],
     ['memory pattern off', () => measure('memory pattern off', bytes, { ...served, enableMemPattern: false }, fetch)],
-    ['no pooling head', () => measure('the file as it is (token states out, no pooling head)', manifest.onnxPath, served, [graph.tokenOutputName ?? 'last_hidden_state'])],
+    [
+      'no pooling head',
+      () => measure('the file as it is (token states out, no pooling head)', manifest.onnxPath, served, [graph.tokenOutputName ?? 'last_hidden_state']),
+    ],
   ];
   const failures: string[] = [];
   for (const [name, run] of tries) await run().catch((e) => failures.push(`${name}: ${(e as Error).message.slice(0, 300)}`));
@@ -277,7 +280,8 @@ function markdown(r: any): string {
   } else lines.push(`| failed | ${s?.error ?? ''} |`);
   lines.push('', '## ONNX Runtime alone, this thread', '', '| variant | p50 ms | p99 ms | min ms |', '| --- | ---: | ---: | ---: |');
   for (const v of r.ort?.variants ?? []) lines.push(`| ${v.name} | ${f(v.timing.p50Ms)} | ${f(v.timing.p99Ms)} | ${f(v.timing.minMs)} |`);
-  if (r.ort?.oneNodeGraph) lines.push(`| a one-node graph (Relu on 768 floats) | ${f(r.ort.oneNodeGraph.p50Ms)} | ${f(r.ort.oneNodeGraph.p99Ms)} | ${f(r.ort.oneNodeGraph.minMs)} |`);
+  if (r.ort?.oneNodeGraph)
+    lines.push(`| a one-node graph (Relu on 768 floats) | ${f(r.ort.oneNodeGraph.p50Ms)} | ${f(r.ort.oneNodeGraph.p99Ms)} | ${f(r.ort.oneNodeGraph.minMs)} |`);
   if (r.ort?.sweep) {
     lines.push('', '| tokens (batch 1) | p50 ms |', '| ---: | ---: |');
     for (const p of r.ort.sweep) lines.push(`| ${p.tokens} | ${f(p.timing.p50Ms)} |`);
@@ -307,7 +311,15 @@ async function main(): Promise<void> {
   const manifest = readManifest(MODEL, { onnxFile: ONNX_FILE });
   const tokenizer = HfTokenizer.fromFiles(manifest.tokenizerPath, manifest.tokenizerConfigPath, manifest.maxLength);
   const ids = [...tokenizer.encode(texts.w3, { truncate: true, direction: 'right' }).ids];
-  const report: Record<string, unknown> = { ...runMeta(), device: DEVICE, model: MODEL, onnxFile: ONNX_FILE, text: texts.w3, tokens: ids.length, serverFlags: passThroughArgs() };
+  const report: Record<string, unknown> = {
+    ...runMeta(),
+    device: DEVICE,
+    model: MODEL,
+    onnxFile: ONNX_FILE,
+    text: texts.w3,
+    tokens: ids.length,
+    serverFlags: passThroughArgs(),
+  };
   try {
     report.ort = await ortAlone(ids);
   } catch (e) {

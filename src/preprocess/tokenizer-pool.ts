@@ -2,6 +2,7 @@ import type { EncodedText, EncodeOptions, TextEncoder, TextPair, Token } from '.
 import { LeastBusyPool } from '../workers/least-busy-pool.js';
 import { startReadyWorkers } from '../workers/start-workers.js';
 import { tokenizerError, type SpecialIds } from './tokenizer.js';
+import { ArrivalEncoder } from './arrival-encoder.js';
 
 export interface TokenizerFiles {
   tokenizerPath: string;
@@ -24,6 +25,16 @@ export type PoolResponse = { id: number; ok: true; value: unknown } | { id: numb
  */
 const GATHER_TEXTS = 16;
 
+/**
+ * A lone request of at most this many texts, each of at most LONE_CHARS characters, is encoded
+ * on the calling thread when no tokenizer call is in flight: the round trip to a worker costs
+ * more than tokenizing a short ASCII text with the BERT fast path (~20 µs for 512 characters),
+ * and one client waiting on one text is exactly the latency case. One such request per event-loop
+ * turn: a burst of arrivals, like load, goes to the workers.
+ */
+const LONE_TEXTS = 4;
+const LONE_CHARS = 512;
+
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 
 /**
@@ -37,7 +48,13 @@ export class TokenizerPool implements TextEncoder {
     readonly maxLength: number,
     private readonly special: SpecialIds | null,
     readonly vocabSize: number,
+    /** The BERT fast path on this thread, for lone short requests; null when the tokenizer has none. */
+    private readonly lone: ArrivalEncoder | null,
   ) {}
+
+  /** Texts encoded on the calling thread, because the pool was idle and they were short. */
+  encodedInline = 0;
+  private inlineThisTurn = false;
 
   static async start(files: TokenizerFiles, size: number): Promise<TokenizerPool> {
     // Each worker says ready (id 0) once its tokenizer is loaded, with its HfTokenizer.specialIds().
@@ -48,7 +65,8 @@ export class TokenizerPool implements TextEncoder {
       { batchPerTurn: { gatherWeight: GATHER_TEXTS } },
     );
     const ready = started[0].ready as { value: SpecialIds | null; vocabSize: number };
-    return new TokenizerPool(pool, files.maxLength, ready.value, ready.vocabSize);
+    const lone = ready.value ? ArrivalEncoder.fromSpec({ ...files, ...ready.value }) : null;
+    return new TokenizerPool(pool, files.maxLength, ready.value, ready.vocabSize, lone);
   }
 
   /** HfTokenizer.specialIds() of the workers' tokenizer. */
@@ -67,6 +85,16 @@ export class TokenizerPool implements TextEncoder {
   }
 
   encode(texts: readonly string[], options: EncodeOptions): Promise<EncodedText[]> {
+    if (this.lone && !this.inlineThisTurn && this.pool.idle && texts.length <= LONE_TEXTS && texts.every((t) => t.length <= LONE_CHARS)) {
+      // Declined (non-ASCII, added tokens, too long for the model): the workers encode it as always.
+      const encoded = this.lone.encodeAll(texts);
+      if (encoded) {
+        this.encodedInline += texts.length;
+        this.inlineThisTurn = true;
+        setImmediate(() => (this.inlineThisTurn = false));
+        return Promise.resolve(encoded);
+      }
+    }
     return this.call({ op: 'encode', texts, options });
   }
 

@@ -81,6 +81,11 @@ export class LeastBusyPool<Reply extends { id: number }> {
     return this.slots.length;
   }
 
+  /** No call in flight or waiting for a thread. */
+  get idle(): boolean {
+    return this.pending.size === 0 && this.waiting.length === 0;
+  }
+
   /** The threads now (a replaced one is gone from here), for diagnostics and fault-injection tests. */
   get workers(): Worker[] {
     return this.slots.map((s) => s.worker);

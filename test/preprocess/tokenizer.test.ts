@@ -47,6 +47,41 @@ test("the worker pool gives exactly the inline tokenizer's ids, in order", async
   );
 });
 
+test('a lone short request is encoded on the calling thread, exactly as the workers encode it; anything else goes to them', async () => {
+  const inline = new InlineTextEncoder(HfTokenizer.fromFiles(files.tokenizerPath, files.configPath, 64));
+  const ascii = ref.sentences.filter((t) => /^[\x20-\x7e]*$/.test(t) && t.length <= 512);
+  assert.ok(ascii.length > 5);
+  for (const text of ascii) {
+    await new Promise((r) => setImmediate(r));
+    const before = pool.encodedInline;
+    const [got] = await pool.encode([text], right);
+    assert.equal(pool.encodedInline, before + 1, text);
+    assert.deepEqual([...got.ids], [...(await inline.encode([text], right))[0].ids], text);
+  }
+  // Through the workers: a text the fast path declines, a long one, and texts arriving while a call is in flight.
+  for (const text of ['héllo wörld', 'word '.repeat(200)]) {
+    const before = pool.encodedInline;
+    const [got] = await pool.encode([text], right);
+    assert.equal(pool.encodedInline, before, text.slice(0, 20));
+    assert.deepEqual([...got.ids], [...(await inline.encode([text], right))[0].ids]);
+  }
+  await new Promise((r) => setImmediate(r));
+  const before = pool.encodedInline;
+  const busy = pool.encode(['x '.repeat(300)], right);
+  const [during] = await pool.encode([ascii[0]], right);
+  await busy;
+  assert.equal(pool.encodedInline, before);
+  assert.deepEqual([...during.ids], [...(await inline.encode([ascii[0]], right))[0].ids]);
+  // A burst in one turn: the first is encoded here, the rest by the workers.
+  await new Promise((r) => setImmediate(r));
+  const burst = await Promise.all(ascii.map((t) => pool.encode([t], right)));
+  assert.equal(pool.encodedInline, before + 1);
+  assert.deepEqual(
+    burst.map((r) => [...r[0].ids]),
+    await Promise.all(ascii.map(async (t) => [...(await inline.encode([t], right))[0].ids])),
+  );
+});
+
 test('the pool also tokenizes and decodes', async () => {
   const [tokens] = await pool.tokenize(['Hello world'], { ...right, addSpecialTokens: true });
   assert.deepEqual(
