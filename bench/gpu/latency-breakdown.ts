@@ -29,6 +29,7 @@ import { readManifest } from '../../src/model-prep/manifest.js';
 import { HfTokenizer } from '../../src/preprocess/tokenizer.js';
 import { prepareServingGraph } from '../../src/onnx-graph/serving-graph.js';
 import { sessionOptions } from '../../src/backend/ort/worker-common.js';
+import { resolveIntraOpThreads } from '../../src/settings.js';
 import { DataType, encodeModel, makeGraph, makeModel, makeNode, makeValueInfo } from '../../src/onnx-graph/onnx-proto.js';
 
 const argv = ownArgs();
@@ -174,7 +175,8 @@ async function ortAlone(ids: number[]) {
   if (!graph.bytes || !graph.outputName) throw new Error(`${manifest.onnxPath}: the server would not rewrite this graph (${graph.note ?? 'unreadable'})`);
   const bytes = new Uint8Array(graph.bytes);
   const fetch = [graph.outputName, ...(graph.normalizedOutputName ? [graph.normalizedOutputName] : [])];
-  const served = sessionOptions(EPS, null, { enableMemPattern: true });
+  const threads = resolveIntraOpThreads(0, ON_CUDA ? 'cuda' : 'cpu');
+  const served = sessionOptions(EPS, threads, { enableMemPattern: true });
   const seq = Math.ceil(ids.length / 8) * 8;
   const variants: { name: string; timing: Timing }[] = [];
   const measure = async (name: string, g: Uint8Array | string, options: Options, out: readonly string[], length = seq) => {
@@ -185,7 +187,12 @@ async function ortAlone(ids: number[]) {
   await measure(`served graph and options, 1 x ${seq} tokens`, bytes, served, fetch);
   const tries: [string, () => Promise<void>][] = [
     ['fetching the normalized output only', () => measure('fetching the normalized output only', bytes, served, fetch.slice(-1))],
-    ['one intra-op thread', () => measure('one intra-op thread', bytes, { ...served, intraOpNumThreads: 1 }, fetch)],
+    threads === 1
+      ? [
+          'default intra-op threads',
+          () => measure("ONNX Runtime's default intra-op threads", bytes, sessionOptions(EPS, null, { enableMemPattern: true }), fetch),
+        ]
+      : ['one intra-op thread', () => measure('one intra-op thread', bytes, { ...served, intraOpNumThreads: 1 }, fetch)],
     ['pool threads spinning', () => measure('pool threads spinning', bytes, { ...served, extra: {} }, fetch)],
     ['memory pattern off', () => measure('memory pattern off', bytes, { ...served, enableMemPattern: false }, fetch)],
     [
@@ -203,7 +210,7 @@ async function ortAlone(ids: number[]) {
       console.error(`[ort] 1 x ${tokens}: p50 ${timing.p50Ms.toFixed(3)} ms`);
     }
   });
-  const floor = await withSession(oneNodeGraph(), sessionOptions(EPS, null), (s) =>
+  const floor = await withSession(oneNodeGraph(), sessionOptions(EPS, threads), (s) =>
     timeRuns(s, { x: new ort.Tensor('float32', new Float32Array(768), [1, 768]) }, ['y'], RUNS),
   );
   console.error(`[ort] one-node graph: p50 ${floor.p50Ms.toFixed(3)} ms`);
