@@ -163,7 +163,7 @@ function pacedMarkdown(r: PacedRun, c: PairContext): string[] {
     `Open loop: Poisson arrivals at a fixed rate per model, one text per request (the W2 texts, POST /models/<name>/embed), from ` +
       `open-loop-generator.ts processes; each model alone, then both at once with the same arrivals; ${c.durationS} s windows after ` +
       `${c.warmupS} s at the rate. Latency counts from each request's scheduled arrival; lateness is how long after its scheduled time ` +
-      `the generator wrote each request. Together / offered well below 1 (or errors, or a p99 far above alone's): the device or the ` +
+      `the generator wrote each request. *Answered / arrived*: answers in the window over arrivals in it; well below 1 (or errors, or a p99 far above alone's): the device or the ` +
       `machine was saturated at this load, and the ratio says nothing about sharing below saturation.`,
     '',
     row([
@@ -173,7 +173,7 @@ function pacedMarkdown(r: PacedRun, c: PairContext): string[] {
       'together texts/s',
       'together / alone',
       `>= ${c.target}`,
-      'together / offered',
+      'together answered / arrived',
       'alone p50 / p99 ms',
       'together p50 / p99 ms',
       'errors alone / together',
@@ -189,7 +189,7 @@ function pacedMarkdown(r: PacedRun, c: PairContext): string[] {
         fmt(together.achievedRate),
         fmt(ratio, 2),
         ratio >= c.target ? 'yes' : '**no**',
-        fmt(together.achievedRate / together.offeredRate, 2),
+        fmt((together.achievedRate * c.durationS) / together.scheduled, 2),
         latencies(alone),
         latencies(together),
         `${alone.errors} / ${together.errors}`,
