@@ -14,9 +14,10 @@
  *
  *   node dist/bench/gpu/latency-breakdown.js --model DIR [--onnx-file model_fp16.onnx] [--device cuda]
  *     [--runs 2000] [--seconds 20] [--out bench/results] [--name latency-breakdown-gpu] [--commit sha]
+ *     [--text "..."] (when the model folder has no texts.json)
  *     [-- <server flags>]
  */
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -264,6 +265,7 @@ function markdown(r: any): string {
     `# Where one short text's time goes (${r.device})`,
     '',
     `${r.date}, commit \`${r.commit}\`, ${r.machine}. Model ${r.model} (${r.onnxFile}); text "${r.text}" (${r.tokens} tokens).`,
+    ...(r.note ? ['', r.note] : []),
     '',
     '## Served over HTTP, one client (means over the window)',
     '',
@@ -307,14 +309,18 @@ function markdown(r: any): string {
       '| --- | --- | ---: | ---: |',
       ...p.topOps.map((o: any) => `| ${o.op} | ${o.provider} | ${o.nodes} | ${f(o.msPerRun)} |`),
     );
-    if (p.cpuNodes.length) lines.push('', `Nodes on the CPU: ${p.cpuNodes.join(', ')}`);
+    if (p.cpuNodes.length && ON_CUDA) lines.push('', `Nodes on the CPU: ${p.cpuNodes.join(', ')}`);
   }
   if (r.ortError) lines.push('', `ORT part failed: ${r.ortError}`);
   return lines.join('\n') + '\n';
 }
 
 async function main(): Promise<void> {
-  const texts = JSON.parse(readFileSync(join(MODEL, 'texts.json'), 'utf8')) as { w3: string };
+  // The GPU models carry their benchmark texts (make_bert_base.py); others take W3's sentence.
+  const textsFile = join(MODEL, 'texts.json');
+  const texts = existsSync(textsFile)
+    ? (JSON.parse(readFileSync(textsFile, 'utf8')) as { w3: string })
+    : { w3: flag('text', 'what is the weather like in paris today and tomorrow morning') };
   const manifest = readManifest(MODEL, { onnxFile: ONNX_FILE });
   const tokenizer = HfTokenizer.fromFiles(manifest.tokenizerPath, manifest.tokenizerConfigPath, manifest.maxLength);
   const ids = [...tokenizer.encode(texts.w3, { truncate: true, direction: 'right' }).ids];
