@@ -5,8 +5,9 @@
  * The proxy configs are the examples in deploy/proxies/, in the variants of `Variant` below. At the
  * same time, long bidirectional streams (stream-clients.ts) write messages continuously: each
  * message is counted as answered, left unanswered by a stream that ended with a gRPC status, or
- * lost (its stream cut without one). "direct" is the same without a proxy: gRPC clients balance
- * over both replicas themselves (round_robin over their two addresses), and there is no HTTP load.
+ * lost (its stream cut without one). "direct" is the same without a proxy: each gRPC client is given
+ * both replicas' addresses (half of them the stopped one first) and gRPC's default policy,
+ * pick_first, which moves to the next address when the one in use goes; no HTTP load.
  *
  *   node dist/bench/failover.js [--clients 16] [--grpc-clients 8] [--stream-clients 8] [--stream-window 8] [--model test/fixtures/tiny-bert] [--only nginx:defaults:SIGTERM,...] [--out failover]
  *
@@ -172,7 +173,7 @@ function load(port: number): { stop(): Promise<Counts> } {
  * gRPC clients, each its own channel (HTTP/2 connection) to the proxy, calling tei.v1.Embed in a
  * loop until stop(), each call with a deadline; failures are counted by status code.
  */
-function grpcLoad(target: string, channelOptions: grpc.ChannelOptions): { stop(): Promise<Counts> } {
+function grpcLoad(targets: string[], channelOptions: grpc.ChannelOptions): { stop(): Promise<Counts> } {
   const Client = grpc.makeGenericClientConstructor(serviceDefinition(loadProto(PROTO_FILES.tei), 'Embed'), 'Embed');
   let running = true;
   let requests = 0;
@@ -181,7 +182,7 @@ function grpcLoad(target: string, channelOptions: grpc.ChannelOptions): { stop()
   const clients = Array.from(
     { length: GRPC_CLIENTS },
     // A local subchannel pool, or grpc-js would share one connection between the clients.
-    () => new Client(target, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, ...channelOptions }),
+    (_, i) => new Client(targets[i % targets.length], grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, ...channelOptions }),
   );
   const one = (client: grpc.Client) =>
     new Promise<void>((resolve) => {
@@ -213,14 +214,9 @@ function grpcLoad(target: string, channelOptions: grpc.ChannelOptions): { stop()
   };
 }
 
-/**
- * The gRPC clients' channel options: the retry variant's clients take deploy/proxies'
- * retryPolicy; without a proxy they balance over both replicas (round_robin).
- */
-function channelOptions(proxy: Proxy, config: Variant): grpc.ChannelOptions {
-  const serviceConfig = config === 'retry' ? JSON.parse(readFileSync('deploy/proxies/grpc-service-config.json', 'utf8')) : {};
-  if (proxy === 'direct') serviceConfig.loadBalancingConfig = [{ round_robin: {} }];
-  return Object.keys(serviceConfig).length > 0 ? { 'grpc.service_config': JSON.stringify(serviceConfig) } : {};
+/** The gRPC clients' channel options: the retry variant's clients take deploy/proxies' retryPolicy. */
+function channelOptions(config: Variant): grpc.ChannelOptions {
+  return config === 'retry' ? { 'grpc.service_config': readFileSync('deploy/proxies/grpc-service-config.json', 'utf8') } : {};
 }
 
 async function scenario(proxy: Proxy, config: Variant, signal: Signal, replicas: ServerProcess[], references: Float32Array[], dir: string): Promise<Outcome> {
@@ -235,11 +231,14 @@ async function scenario(proxy: Proxy, config: Variant, signal: Signal, replicas:
   };
   const proxyProcess = proxy === 'direct' ? null : await startProxy(proxy, proxyConfig(proxy, config, ports, dir), dir, ports.proxy);
   try {
-    const target = proxy === 'direct' ? `ipv4:127.0.0.1:${ports.grpcA},127.0.0.1:${ports.grpcB}` : `127.0.0.1:${ports.grpcProxy}`;
-    const options = channelOptions(proxy, config);
+    // Without a proxy each client knows both replicas, half of them the stopped one first.
+    const a = `127.0.0.1:${ports.grpcA}`;
+    const b = `127.0.0.1:${ports.grpcB}`;
+    const targets = proxy === 'direct' ? [`ipv4:${a},${b}`, `ipv4:${b},${a}`] : [`127.0.0.1:${ports.grpcProxy}`];
+    const options = channelOptions(config);
     const traffic = proxy === 'direct' ? null : load(ports.proxy);
-    const grpcTraffic = grpcLoad(target, options);
-    const streamTraffic = streamLoad(target, references, {
+    const grpcTraffic = grpcLoad(targets, options);
+    const streamTraffic = streamLoad(targets, references, {
       clients: STREAM_CLIENTS,
       window: STREAM_WINDOW,
       stopTimeoutMs: STREAM_STOP_TIMEOUT_MS,
@@ -309,8 +308,8 @@ function markdown(report: Report): string {
     `(${report.model}, the server's default shutdown settings). A replica gets the signal ${BEFORE_SIGNAL_MS / 1000} s into the load;`,
     `the load goes on until ${AFTER_EXIT_MS / 1000} s after it exited. Configs: deploy/proxies/ ("defaults": without the lines marked "# retry";`,
     `"stock": nginx also without the lines marked "# keepalive", so nginx's own upstream settings; "retry": the whole example, and the gRPC`,
-    `clients use deploy/proxies/grpc-service-config.json, a retryPolicy for UNAVAILABLE and INTERNAL). "direct": no proxy, the gRPC clients`,
-    `balance over both replicas' addresses themselves (round_robin), no HTTP load.`,
+    `clients use deploy/proxies/grpc-service-config.json, a retryPolicy for UNAVAILABLE and INTERNAL). "direct": no proxy, each gRPC client`,
+    `is given both replicas' addresses (half of them the stopped one first) and gRPC's default pick_first policy; no HTTP load.`,
     '',
     '## Requests and unary calls',
     '',

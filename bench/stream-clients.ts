@@ -108,7 +108,8 @@ function firstRow(r: { embeddings: Uint8Array; rows: number; dimensions: number 
   return Float32Array.from({ length: r.dimensions }, (_, i) => bytes.readFloatLE(i * 4));
 }
 
-export function streamLoad(target: string, references: Float32Array[], o: StreamLoadOptions): { exited(): void; stop(): Promise<StreamCounts> } {
+/** Client i connects to targets[i % targets.length]. */
+export function streamLoad(targets: string[], references: Float32Array[], o: StreamLoadOptions): { exited(): void; stop(): Promise<StreamCounts> } {
   const tei = grpc.makeGenericClientConstructor(serviceDefinition(loadProto(PROTO_FILES.tei), 'Embed'), 'Embed');
   const coalesce = grpc.makeGenericClientConstructor(serviceDefinition(loadProto(PROTO_FILES.coalesce), 'Coalesce'), 'Coalesce');
   const counts: StreamCounts = {
@@ -133,7 +134,7 @@ export function streamLoad(target: string, references: Float32Array[], o: Stream
   const client = (i: number) => {
     const method: Method = i % 2 === 0 ? 'EmbedStream' : 'EmbedBatchStream';
     // A channel (an HTTP/2 connection) of its own, or grpc-js would share one between the clients.
-    const channel = new (method === 'EmbedStream' ? tei : coalesce)(target, grpc.credentials.createInsecure(), {
+    const channel = new (method === 'EmbedStream' ? tei : coalesce)(targets[i % targets.length], grpc.credentials.createInsecure(), {
       'grpc.use_local_subchannel_pool': 1,
       ...o.channelOptions,
     });
