@@ -47,7 +47,10 @@ export interface StreamLoadOptions {
   channelOptions?: grpc.ChannelOptions;
 }
 
-/** The details grpc-js makes up when no grpc-status came (subchannel-call.ts, picker.ts): the stream was cut. */
+/**
+ * The details grpc-js makes up when no grpc-status came (subchannel-call.ts, picker.ts): the stream
+ * was cut. A socket error ("read ECONNRESET") has no pattern, but neither headers nor trailers.
+ */
 const NO_STATUS =
   /^(Received RST_STREAM with code (\d+)|Received HTTP status code (\d+)|Stream refused by server|Connection dropped|No status information received|(?:round_robin: )?No connection established|Call cancelled|Write (?:error|failed))/;
 /** The server's own status for a stream it wound down while shutting down (src/transport/grpc/calls.ts). */
@@ -57,6 +60,9 @@ function describe(status: grpc.StatusObject): { label: string; cut: boolean } {
   const name = grpc.status[status.code] ?? String(status.code);
   if (status.code === grpc.status.OK) return { label: 'OK', cut: false };
   const m = NO_STATUS.exec(status.details);
+  if (!m && Object.keys(status.metadata.getMap()).length === 0 && !SHUTTING_DOWN.test(status.details)) {
+    return { label: `${name}: ${status.details.slice(0, 60)}`, cut: true };
+  }
   if (m) {
     const what = m[2] !== undefined ? `RST_STREAM ${m[2]}` : m[3] !== undefined ? `HTTP ${m[3]}` : m[1].replace(/^round_robin: /, '');
     return { label: `${name}: ${what}`, cut: true };
