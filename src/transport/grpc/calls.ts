@@ -5,10 +5,17 @@
  * ends the stream with its status. Memory stays bounded: at most `maxInFlight` messages are
  * being handled or waiting to be written; at the cap the stream stops reading (HTTP/2 flow
  * control then holds the client back), and a slow reader stops the writes via write() === false.
+ *
+ * A stream may stay open for hours, so a server that is shutting down cannot wait for its client
+ * to end it. When `closing` aborts, a stream handles no further message, answers every message it
+ * had already taken, and ends with UNAVAILABLE (unless its client had sent everything): the client
+ * knows from the answers, which come in order, that exactly the messages after the last answered
+ * one were not handled, and sends them again on a new stream (to another replica). A stream
+ * opened once the server is closing is refused the same way, handling nothing.
  */
 import type { Metadata, sendUnaryData, ServerDuplexStream, ServerReadableStream, ServerUnaryCall } from '@grpc/grpc-js';
 import { setMaxListeners } from 'node:events';
-import { isCoalesceError, overLimit } from '../../errors.js';
+import { CoalesceError, isCoalesceError, overLimit } from '../../errors.js';
 import { callScope, decoded } from './errors.js';
 import type { MalformedMessage } from './protos.js';
 
@@ -39,7 +46,16 @@ export function unary<Req, Res>(handle: (request: Req, signal: AbortSignal, meta
 export interface StreamOptions {
   /** Messages of one stream handled or unwritten at once. */
   maxInFlight: number;
+  /** Aborts when the server begins closing: every bidirectional stream then winds down (see above). */
+  closing?: AbortSignal;
 }
+
+/** The status a stream wound down by the server's shutdown ends with (UNAVAILABLE: try another replica). */
+export const streamClosedByShutdown = () =>
+  new CoalesceError(
+    'unhealthy',
+    'the server is shutting down: the messages after the last one answered on this stream were not handled; send them again on a new stream',
+  );
 
 /** How long a stream message waits before asking admission again (doubling up to the max). */
 const RETRY_FIRST_MS = 1;
@@ -74,6 +90,10 @@ function serveOrderedStream<Req, Res>(
   let finished = false;
   let flushing = false;
   let paused = false;
+  /** The server is closing: no further message is handled. */
+  let closing = false;
+  /** Messages that arrived after that and were not handled. */
+  let refused = 0;
 
   /**
    * A unary call over the admission limit gets RESOURCE_EXHAUSTED at once; a stream message
@@ -96,6 +116,7 @@ function serveOrderedStream<Req, Res>(
   function fail(thrown: unknown): void {
     if (finished) return;
     finished = true;
+    options.closing?.removeEventListener('abort', windDown);
     const error = scope.failure(thrown);
     scope.abort(thrown); // the messages still in flight drop out of the batcher
     scope.dispose();
@@ -107,8 +128,27 @@ function serveOrderedStream<Req, Res>(
   function finish(): void {
     if (finished) return;
     finished = true;
+    options.closing?.removeEventListener('abort', windDown);
+    if (closing && (!inputEnded || refused > 0)) {
+      // After the answers already queued (grpc-js sends the status once every write has gone out).
+      const error = scope.failure(streamClosedByShutdown());
+      scope.dispose();
+      call.emit('error', error);
+      return;
+    }
     scope.dispose();
     call.end();
+  }
+
+  function windDown(): void {
+    if (finished || closing) return;
+    closing = true;
+    // Read on, so that the client's end is seen (what arrives meanwhile is refused, not handled).
+    if (paused) {
+      paused = false;
+      call.resume();
+    }
+    void flush();
   }
 
   const writable = () =>
@@ -143,7 +183,7 @@ function serveOrderedStream<Req, Res>(
         if (!call.write(response)) await writable();
         if (signal.aborted) return fail(signal.reason);
       }
-      if (inputEnded && pending.length === 0) finish();
+      if ((inputEnded || closing) && pending.length === 0) finish();
     } finally {
       flushing = false;
     }
@@ -151,6 +191,10 @@ function serveOrderedStream<Req, Res>(
 
   call.on('data', (request: Req | MalformedMessage) => {
     if (finished) return;
+    if (closing) {
+      refused++;
+      return;
+    }
     const response = handleAdmitted(request);
     response.catch(() => {}); // observed in order by flush(); this only silences the early rejection
     pending.push(response);
@@ -165,6 +209,8 @@ function serveOrderedStream<Req, Res>(
     void flush();
   });
   signal.addEventListener('abort', () => fail(signal.reason), { once: true });
+  if (options.closing?.aborted) windDown();
+  else options.closing?.addEventListener('abort', windDown, { once: true });
 }
 
 /**

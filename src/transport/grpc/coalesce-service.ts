@@ -8,7 +8,7 @@ import { validation } from '../../errors.js';
 import type { Encoding } from '../../core/quantize.js';
 import { countChars } from '../timing-headers.js';
 import { packRows, vectorEncoder } from '../vector-encodings.js';
-import { orderedStream, unary } from './calls.js';
+import { orderedStream, unary, type StreamOptions } from './calls.js';
 import { modelFor, type GrpcDeps } from './deps.js';
 import { loadProto, PROTO_FILES, serviceDefinition } from './protos.js';
 import { truncationDirection } from './proto-fields.js';
@@ -44,7 +44,7 @@ function encodingOf(value: number | undefined): Encoding {
   return encoding;
 }
 
-export function addCoalesceService(server: Server, deps: GrpcDeps, streamMaxInFlight: number): string[] {
+export function addCoalesceService(server: Server, deps: GrpcDeps, stream: StreamOptions): string[] {
   const file = loadProto(PROTO_FILES.coalesce);
   const served = () =>
     deps.models ? [deps.models.default.name, ...deps.models.names.filter((n) => n !== deps.models!.default.name)] : [modelFor(deps, null).name];
@@ -89,9 +89,7 @@ export function addCoalesceService(server: Server, deps: GrpcDeps, streamMaxInFl
 
   server.addService(serviceDefinition(file, 'Coalesce'), {
     EmbedBatch: unary(embedBatch),
-    EmbedBatchStream: orderedStream(async (r: EmbedBatchRequest, signal, metadata) => (await embedBatch(r, signal, metadata, true)).response, {
-      maxInFlight: streamMaxInFlight,
-    }),
+    EmbedBatchStream: orderedStream(async (r: EmbedBatchRequest, signal, metadata) => (await embedBatch(r, signal, metadata, true)).response, stream),
     ModelInfo: unary(modelInfo),
   } as UntypedServiceImplementation);
   return ['coalesce.v1.Coalesce'];

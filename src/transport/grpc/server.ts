@@ -3,6 +3,8 @@
  * and server reflection, on one grpc-js server in the same process as the HTTP server.
  */
 import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { setMaxListeners } from 'node:events';
+import type { StreamOptions } from './calls.js';
 import { addCoalesceService } from './coalesce-service.js';
 import { apiKeyInterceptor } from './auth.js';
 import { ApiKeys } from '../api-keys.js';
@@ -26,15 +28,23 @@ export interface GrpcServer {
   drain(): void;
   /**
    * Stops accepting, tells every connection to open no new call (refusing none already sent:
-   * graceful-goaway.ts), ends health watches, waits up to `graceMs` for calls in progress, then
-   * cuts the rest.
+   * graceful-goaway.ts), ends health watches, winds the bidirectional streams down (every message
+   * they took is answered, then UNAVAILABLE: calls.ts), waits up to `graceMs` for calls in
+   * progress, then cuts the rest.
    */
   close(graceMs?: number): Promise<void>;
 }
 
 const DEFAULT_CLOSE_GRACE_MS = 5000;
 
-export function createGrpcServer(deps: GrpcDeps): { server: Server; health: HealthService } {
+export interface CreatedGrpcServer {
+  server: Server;
+  health: HealthService;
+  /** Winds down every open bidirectional stream (calls.ts), and refuses streams opened from then on. */
+  closeStreams(): void;
+}
+
+export function createGrpcServer(deps: GrpcDeps): CreatedGrpcServer {
   const server = new Server({
     // Oversize messages get RESOURCE_EXHAUSTED from grpc-js before they are decoded.
     'grpc.max_receive_message_length': deps.payloadLimit,
@@ -42,9 +52,14 @@ export function createGrpcServer(deps: GrpcDeps): { server: Server; health: Heal
   });
   const maxInFlight = Math.max(1, deps.streamMaxInFlight ?? Math.min(deps.info().max_batch_requests, deps.info().max_concurrent_requests));
 
+  const closing = new AbortController();
+  // Every open stream listens for the close: that is the design, not a leak.
+  setMaxListeners(0, closing.signal);
+  const stream: StreamOptions = { maxInFlight, closing: closing.signal };
+
   const health = new HealthService(deps.readiness ?? deps.embedder);
-  const tei = addTeiServices(server, deps, maxInFlight);
-  const coalesce = addCoalesceService(server, deps, maxInFlight);
+  const tei = addTeiServices(server, deps, stream);
+  const coalesce = addCoalesceService(server, deps, stream);
   const healthServices = health.addTo(server);
   const served = [...tei, ...coalesce, ...healthServices];
   const reflectionServices = addReflection(
@@ -53,12 +68,12 @@ export function createGrpcServer(deps: GrpcDeps): { server: Server; health: Heal
     served,
   );
   health.register([...served, ...reflectionServices]);
-  return { server, health };
+  return { server, health, closeStreams: () => closing.abort() };
 }
 
 /** Serves on hostname:port, or on the Unix socket `unix.path` when given. */
 export async function startGrpcServer(deps: GrpcDeps, hostname: string, port: number, unix?: { path: string; mode: string }): Promise<GrpcServer> {
-  const { server, health } = createGrpcServer(deps);
+  const { server, health, closeStreams } = createGrpcServer(deps);
   if (unix) await freeSocketPath(unix.path);
   const target = unix ? `unix:${unix.path}` : hostPort(hostname, port);
   const bound = await new Promise<number>((resolve, reject) =>
@@ -73,7 +88,11 @@ export async function startGrpcServer(deps: GrpcDeps, hostname: string, port: nu
     // Health watches never end by themselves: end them first, or the connections carrying them
     // would never turn idle.
     health.shutdown();
-    await goaway.quiesce(graceMs);
+    // quiesce() sends its first GOAWAY before its first await, so the streams end after it: a
+    // client's next stream then goes to a new connection (another replica), not this one.
+    const quiet = goaway.quiesce(graceMs);
+    closeStreams();
+    await quiet;
     await new Promise<void>((resolve) => {
       // After forceShutdown grpc-js may never call tryShutdown's callback (seen after fuzzed calls
       // with 1 ms deadlines and cancelled streams): the connections are gone either way.

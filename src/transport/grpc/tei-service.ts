@@ -7,7 +7,7 @@
  */
 import type { Server, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { countChars } from '../timing-headers.js';
-import { orderedStream, unary } from './calls.js';
+import { orderedStream, unary, type StreamOptions } from './calls.js';
 import { metadataModel, modelFor, type GrpcDeps } from './deps.js';
 import type { Metadata } from '@grpc/grpc-js';
 import { loadProto, PROTO_FILES, serviceDefinition } from './protos.js';
@@ -53,9 +53,8 @@ interface DecodeRequest {
 /** tei.v1.ModelType; the kinds TEI has no value for report as embedding models, as TEI reports SPLADE. */
 const MODEL_TYPE: Record<ModelKind, number> = { embedding: 0, classifier: 1, reranker: 2, sparse: 0, 'multi-vector': 0 };
 
-export function addTeiServices(server: Server, deps: GrpcDeps, streamMaxInFlight: number): string[] {
+export function addTeiServices(server: Server, deps: GrpcDeps, stream: StreamOptions): string[] {
   const file = loadProto(PROTO_FILES.tei);
-  const stream = { maxInFlight: streamMaxInFlight };
   /** tei.v1 serves the default model, or the one the call's x-model metadata names. */
   const modelOf = (metadata: Metadata | undefined) => modelFor(deps, metadataModel(metadata));
 
