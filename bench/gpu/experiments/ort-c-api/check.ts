@@ -1,0 +1,330 @@
+/**
+ * Checks the C API path (koffi) against onnxruntime-node on the same model and token rows, in one
+ * process beside it, then times one short text on both.
+ *
+ *   node dist/bench/gpu/experiments/ort-c-api/check.js [--device cpu|cuda] [--model test/fixtures/tiny-bert/model.onnx]
+ *     [--runs 2000] [--warmup 200] [--rounds 10] [--threads 1] [--shapes 8,32] [--text "..."] [--device-id 0]
+ *     [--copy auto|ort|cudart] [--tol 1e-5 (cpu), 1e-2 (cuda)] [--order node-first|capi-first] [--lib libonnxruntime.so.1]
+ *     [--out bench/results] [--name ort-c-api-<device>] [--commit sha] [--note text]
+ *
+ * 1. Outputs of every path equal onnxruntime-node's within --tol for the short text and each
+ *    --shapes length (two different rows per shape, then the first again: a bound buffer or a
+ *    captured CUDA graph must read the new ids every run), and for a padded batch of two on CPU.
+ * 2. Bad input gives an Error naming the problem (ORT's message where ORT finds it) and the process
+ *    goes on: the path still answers correctly afterwards.
+ * 3. Latency of one call for the short text, paths interleaved (timing.ts).
+ * On CUDA: onnxruntime-node, the C API with IoBinding to device buffers, and the same with
+ * enable_cuda_graph=1 (one graph per shape through the run config entry gpu_graph_id).
+ * Exits 1 when a check fails. Writes <out>/<name>.{json,md}.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import type * as Ort from 'onnxruntime-node';
+import { HfTokenizer } from '../../../../src/preprocess/tokenizer.js';
+import { flagValue } from '../../../args.js';
+import { runMeta } from '../../../run-meta.js';
+import { CpuBoundRunner, type Runner } from './cpu-runner.js';
+import { type CopyMode, CudaBoundRunner } from './cuda-runner.js';
+import { freshInputs, type ModelIo, modelIo, type Rows } from './model-io.js';
+import { OrtCApi, onnxruntimeNodeLibrary } from './ort-c-api.js';
+import { CudaProviderOptions, Env, IoBinding, MemoryInfo, newTypedArray, Session, SessionOptions, Tensor } from './ort-objects.js';
+import { markdown, type CheckReport, type ErrorCase, type ShapeCheck } from './report.js';
+import { type TimedPath, timeInterleaved } from './timing.js';
+
+const argv = process.argv.slice(2);
+const flag = (name: string, fallback: string) => flagValue(name, fallback, argv);
+const DEVICE = flag('device', 'cpu');
+if (DEVICE !== 'cpu' && DEVICE !== 'cuda') throw new Error(`--device ${DEVICE}: cpu or cuda`);
+const MODEL = resolve(flag('model', 'test/fixtures/tiny-bert/model.onnx'));
+const RUNS = Number(flag('runs', '2000'));
+const WARMUP = Number(flag('warmup', '200'));
+const ROUNDS = Number(flag('rounds', '10'));
+const THREADS = Number(flag('threads', '1'));
+const DEVICE_ID = Number(flag('device-id', '0'));
+const COPY = flag('copy', 'auto') as CopyMode;
+const TOL = Number(flag('tol', DEVICE === 'cpu' ? '1e-5' : '1e-2'));
+const SHAPES = flag('shapes', '8,32').split(',').filter(Boolean).map(Number);
+const OUT = flag('out', 'bench/results');
+const NAME = flag('name', `ort-c-api-${DEVICE}`);
+const TEXT = flag('text', 'what is the weather like in paris today and tomorrow morning');
+const LIBRARY = flag('lib', onnxruntimeNodeLibrary());
+/** Which makes ORT's process-wide env first: onnxruntime-node (as a server adding this path would meet it) or the C API. */
+const ORDER = flag('order', 'node-first');
+if (ORDER !== 'node-first' && ORDER !== 'capi-first') throw new Error(`--order ${ORDER}: node-first or capi-first`);
+
+/** Token rows: the short text, and per extra length two different rows of it (the text's tokens repeated, cut, [SEP] kept). */
+function tokenRows(): { text: number[]; byLength: Map<number, [number[], number[]]> } {
+  const dir = dirname(MODEL);
+  let text: number[];
+  if (existsSync(join(dir, 'tokenizer.json'))) {
+    const config = join(dir, 'tokenizer_config.json');
+    const tok = HfTokenizer.fromFiles(join(dir, 'tokenizer.json'), existsSync(config) ? config : null, 512);
+    text = Array.from(tok.encode(TEXT, { truncate: true, direction: 'right' }).ids);
+  } else {
+    text = [101, ...Array.from({ length: 10 }, (_, i) => 2000 + 37 * i), 102];
+  }
+  const [cls, sep, body] = [text[0], text[text.length - 1], text.slice(1, -1)];
+  const byLength = new Map<number, [number[], number[]]>();
+  for (const n of [text.length, ...SHAPES]) {
+    const fill = (src: number[]) => Array.from({ length: n - 2 }, (_, i) => src[i % src.length]);
+    byLength.set(n, [
+      [cls, ...fill(body), sep],
+      [cls, ...fill([...body].reverse()), sep],
+    ]);
+  }
+  return { text, byLength };
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+class OrtNodePath {
+  constructor(
+    private readonly ort: typeof Ort,
+    private readonly session: Ort.InferenceSession,
+    private readonly io: ModelIo,
+  ) {}
+
+  /** What a caller of onnxruntime-node does per call: fresh tensors over fresh arrays, run, read the output. */
+  async run(rows: Rows): Promise<Float32Array> {
+    const feeds: Record<string, Ort.Tensor> = {};
+    for (const { input, data, seq } of freshInputs(this.io, rows))
+      feeds[input.name] = new this.ort.Tensor(input.type, data as BigInt64Array | Int32Array, [rows.length, seq]);
+    const out = await this.session.run(feeds);
+    return out[this.io.output.name].data as Float32Array;
+  }
+}
+
+async function main(): Promise<void> {
+  const meta = runMeta(argv);
+  const failures: string[] = [];
+  const nodeSessionOf = async () => {
+    const ort = await import('onnxruntime-node');
+    const session = await ort.InferenceSession.create(MODEL, {
+      graphOptimizationLevel: 'all',
+      intraOpNumThreads: THREADS,
+      executionProviders: DEVICE === 'cuda' ? [{ name: 'cuda', deviceId: DEVICE_ID }] : ['cpu'],
+    });
+    return { ort, session };
+  };
+  const early = ORDER === 'node-first' ? await nodeSessionOf() : null;
+  const api = new OrtCApi(LIBRARY);
+  const { buildInfo } = api.checkApiTable();
+  console.error(`ONNX Runtime ${api.version} (${LIBRARY}), C API version table checked; ${buildInfo}`);
+  const env = Env.create(api);
+  const { ort, session: nodeSession } = early ?? (await nodeSessionOf());
+  const sessions: Session[] = [];
+  const runners: Runner[] = [];
+  const newSession = (cudaOptions: Record<string, string> | null): Session => {
+    const cuda = cudaOptions ? CudaProviderOptions.create(api, cudaOptions) : null;
+    const options = SessionOptions.create(api, { graphOptimization: 'all', intraOpThreads: THREADS, ...(cuda ? { cuda } : {}) });
+    try {
+      const s = Session.create(api, env, MODEL, options);
+      sessions.push(s);
+      return s;
+    } finally {
+      options.release();
+      cuda?.release();
+    }
+  };
+
+  const first = newSession(DEVICE === 'cuda' ? { device_id: String(DEVICE_ID) } : null);
+  const io = modelIo(first.inputs, first.outputs);
+  const nodeNames = [...nodeSession.inputNames].sort().join(',');
+  if (
+    nodeNames !==
+    io.inputs
+      .map((i) => i.name)
+      .sort()
+      .join(',')
+  )
+    failures.push(`input names differ: onnxruntime-node ${nodeNames}`);
+  const nodePath = new OrtNodePath(ort, nodeSession, io);
+  const cudaProbe: { options: string | null; error: string | null } = { options: null, error: null };
+  let cudaRunners: CudaBoundRunner[] = [];
+  if (DEVICE === 'cpu') {
+    runners.push(new CpuBoundRunner(api, first, io));
+    // The CUDA entry points answer on a machine without the provider: the index table reaches them.
+    try {
+      const probe = CudaProviderOptions.create(api, { device_id: '0', enable_cuda_graph: '1' });
+      cudaProbe.options = probe.describe();
+      probe.release();
+    } catch (e) {
+      cudaProbe.error = (e as Error).message.split('\n')[0];
+    }
+  } else {
+    const providerLibrary = join(dirname(LIBRARY), 'libonnxruntime_providers_cuda.so');
+    const graphSession = newSession({ device_id: String(DEVICE_ID), enable_cuda_graph: '1' });
+    cudaRunners = [
+      new CudaBoundRunner(api, env, first, io, {
+        deviceId: DEVICE_ID,
+        graphs: false,
+        copy: COPY,
+        providerLibrary,
+        label: 'C API, IoBinding to device buffers',
+      }),
+      new CudaBoundRunner(api, env, graphSession, io, {
+        deviceId: DEVICE_ID,
+        graphs: true,
+        copy: COPY,
+        providerLibrary,
+        label: 'C API, IoBinding + CUDA graph per shape',
+      }),
+    ];
+    runners.push(...cudaRunners);
+  }
+
+  // 1. Outputs equal onnxruntime-node's.
+  const { text, byLength } = tokenRows();
+  const shapeChecks: ShapeCheck[] = [];
+  const cases: [string, Rows[]][] = [...byLength].map(([n, [a, b]]) => [`1 x ${n}`, [[a], [b], [a]]]);
+  if (DEVICE === 'cpu') cases.push([`2 x ${text.length} (second row padded)`, [[text, text.slice(0, 5).concat(text[text.length - 1])]]]);
+  for (const [shape, feeds] of cases) {
+    const refs: Float32Array[] = [];
+    for (const rows of feeds) refs.push(await nodePath.run(rows));
+    for (const runner of runners) {
+      const diffs = feeds.map((rows, i) => maxAbsDiff(runner.run(rows), refs[i]));
+      const ok = diffs.every((d) => d <= TOL);
+      shapeChecks.push({ shape, path: runner.label, maxAbsDiff: diffs, ok });
+      if (!ok) failures.push(`${runner.label}, ${shape}: max abs diff ${diffs.join(', ')} > ${TOL}`);
+    }
+  }
+
+  // 2. Bad input: an Error with ORT's message, the process goes on.
+  const errorCases: ErrorCase[] = [];
+  const cpu = MemoryInfo.cpu(api);
+  const expectError = (what: string, fn: () => void) => {
+    try {
+      fn();
+      errorCases.push({ case: what, error: null });
+      failures.push(`no error for: ${what}`);
+    } catch (e) {
+      errorCases.push({ case: what, error: `${(e as Error).name}: ${(e as Error).message.split('\n')[0]}` });
+    }
+  };
+  expectError('a model file that does not exist', () => {
+    const options = SessionOptions.create(api);
+    try {
+      Session.create(api, env, '/nonexistent/model.onnx', options).release();
+    } finally {
+      options.release();
+    }
+  });
+  expectError('binding an input name the model does not have', () => {
+    const b = IoBinding.create(api, first);
+    const t = Tensor.overTypedArray(api, cpu, 'int64', [1, 2], newTypedArray('int64', 2));
+    try {
+      b.bindInput('no_such_input', t);
+    } finally {
+      b.release();
+      t.release();
+    }
+  });
+  expectError('an array shorter than the shape', () => Tensor.overTypedArray(api, cpu, 'int64', [1, 8], newTypedArray('int64', 4)));
+  expectError('an array of the wrong element type', () => Tensor.overTypedArray(api, cpu, 'int64', [1, 4], new Int32Array(4) as never));
+  expectError('an input name with a NUL character', () => {
+    const b = IoBinding.create(api, first);
+    const t = Tensor.overTypedArray(api, cpu, 'int64', [1], newTypedArray('int64', 1));
+    try {
+      b.bindInput('input_ids\0x', t);
+    } finally {
+      b.release();
+      t.release();
+    }
+  });
+  expectError('a run with a rank-1 input_ids', () => {
+    const b = IoBinding.create(api, first);
+    const tensors = io.inputs.map((i) => Tensor.overTypedArray(api, cpu, i.type, [4], newTypedArray(i.type, 4)));
+    try {
+      io.inputs.forEach((i, k) => b.bindInput(i.name, tensors[k]));
+      b.bindOutputToDevice(io.output.name, cpu);
+      first.runWithBinding(b);
+    } finally {
+      b.release();
+      for (const t of tensors) t.release();
+    }
+  });
+  if (DEVICE === 'cpu') {
+    expectError('a token id beyond the vocabulary', () => runners[0].run([[text[0], 99_999_999, text[text.length - 1]]]));
+    expectError('a CUDA allocator on a CPU session', () => first.allocator(MemoryInfo.create(api, 'Cuda', 'arena', 0, 'default')));
+  }
+  expectError(DEVICE === 'cuda' ? 'an unknown CUDA provider option' : 'CUDA provider options without the provider library', () =>
+    CudaProviderOptions.create(api, { no_such_option: '1' }).release(),
+  );
+  expectError('a tensor used after release', () => {
+    const t = Tensor.overTypedArray(api, cpu, 'int64', [1], newTypedArray('int64', 1));
+    t.release();
+    t.dataPointer();
+  });
+  cpu.release();
+  for (const runner of runners) {
+    const d = maxAbsDiff(runner.run([text]), await nodePath.run([text]));
+    if (!(d <= TOL)) failures.push(`${runner.label} after the error cases: max abs diff ${d}`);
+  }
+
+  // 3. Latency of one call for the short text.
+  const paths: TimedPath[] = [{ label: 'onnxruntime-node, session.run', call: () => nodePath.run([text]) }];
+  for (const runner of runners) paths.push({ label: runner.label, call: () => runner.run([text]) });
+  for (const r of cudaRunners) r.resetPhases();
+  console.error(`timing ${paths.length} paths: ${WARMUP} warm-up calls each, then ${RUNS} calls each in ${ROUNDS} interleaved rounds ...`);
+  const latency = RUNS > 0 ? await timeInterleaved(paths, { warmup: WARMUP, runs: RUNS, rounds: ROUNDS }) : [];
+  const phases = cudaRunners.map((r) => ({
+    path: r.label,
+    copyMode: r.copyMode,
+    hostMemory: r.hostMemory,
+    notes: r.notes,
+    meanUs: {
+      copyIn: (r.phases.copyIn / r.phases.runs) * 1000,
+      run: (r.phases.run / r.phases.runs) * 1000,
+      copyOut: (r.phases.copyOut / r.phases.runs) * 1000,
+    },
+  }));
+
+  // Ours released; onnxruntime-node's session (same process env) still answers the same.
+  for (const runner of runners) runner.close();
+  for (const s of sessions) s.release();
+  env.release();
+  const after = await nodePath.run([text]);
+  const again = await nodePath.run([text]);
+  if (maxAbsDiff(after, again) !== 0 || after.length === 0) failures.push('onnxruntime-node after the C API objects were released');
+
+  const report: CheckReport = {
+    ...meta,
+    device: DEVICE,
+    order: ORDER,
+    model: MODEL,
+    ortVersion: api.version,
+    ortApiVersion: 29,
+    buildInfo,
+    library: LIBRARY,
+    threads: THREADS,
+    text: TEXT,
+    textTokens: text.length,
+    tolerance: TOL,
+    shapeChecks,
+    errorCases,
+    cudaProbe: DEVICE === 'cpu' ? cudaProbe : null,
+    latency,
+    phases,
+    failures,
+  };
+  const table = markdown(report);
+  console.log(table);
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(join(OUT, `${NAME}.json`), JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(join(OUT, `${NAME}.md`), table);
+  await nodeSession.release();
+  if (failures.length > 0) {
+    console.error(`FAILED:\n  ${failures.join('\n  ')}`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
