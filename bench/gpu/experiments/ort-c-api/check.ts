@@ -5,7 +5,7 @@
  *   node dist/bench/gpu/experiments/ort-c-api/check.js [--device cpu|cuda] [--model test/fixtures/tiny-bert/model.onnx]
  *     [--runs 2000] [--warmup 200] [--rounds 10] [--threads 1] [--shapes 8,32] [--text "..."] [--device-id 0]
  *     [--copy auto|ort|cudart] [--tol 1e-5 (cpu), 1e-2 (cuda)] [--order node-first|capi-first] [--lib libonnxruntime.so.1]
- *     [--out bench/results] [--name ort-c-api-<device>] [--commit sha] [--note text]
+ *     [--simulate-cuda-runner] [--out bench/results] [--name ort-c-api-<device>] [--commit sha] [--note text]
  *
  * 1. Outputs of every path equal onnxruntime-node's within --tol for the short text and each
  *    --shapes length (two different rows per shape, then the first again: a bound buffer or a
@@ -19,13 +19,13 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type * as Ort from 'onnxruntime-node';
 import { HfTokenizer } from '../../../../src/preprocess/tokenizer.js';
 import { flagValue } from '../../../args.js';
 import { runMeta } from '../../../run-meta.js';
 import { CpuBoundRunner, type Runner } from './cpu-runner.js';
+import { OrtNodeFresh, OrtNodeReused } from './ort-node-paths.js';
 import { type CopyMode, CudaBoundRunner } from './cuda-runner.js';
-import { freshInputs, type ModelIo, modelIo, type Rows } from './model-io.js';
+import { modelIo, type Rows } from './model-io.js';
 import { OrtCApi, onnxruntimeNodeLibrary } from './ort-c-api.js';
 import { CudaProviderOptions, Env, IoBinding, MemoryInfo, newTypedArray, Session, SessionOptions, Tensor } from './ort-objects.js';
 import { markdown, type CheckReport, type ErrorCase, type ShapeCheck } from './report.js';
@@ -50,6 +50,8 @@ const TEXT = flag('text', 'what is the weather like in paris today and tomorrow 
 const LIBRARY = flag('lib', onnxruntimeNodeLibrary());
 /** Which makes ORT's process-wide env first: onnxruntime-node (as a server adding this path would meet it) or the C API. */
 const ORDER = flag('order', 'node-first');
+/** CPU: also check the CUDA runner's bookkeeping on CPU memory (not timed). */
+const SIMULATE_CUDA = argv.includes('--simulate-cuda-runner');
 if (ORDER !== 'node-first' && ORDER !== 'capi-first') throw new Error(`--order ${ORDER}: node-first or capi-first`);
 
 /** Token rows: the short text, and per extra length two different rows of it (the text's tokens repeated, cut, [SEP] kept). */
@@ -80,23 +82,6 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
-}
-
-class OrtNodePath {
-  constructor(
-    private readonly ort: typeof Ort,
-    private readonly session: Ort.InferenceSession,
-    private readonly io: ModelIo,
-  ) {}
-
-  /** What a caller of onnxruntime-node does per call: fresh tensors over fresh arrays, run, read the output. */
-  async run(rows: Rows): Promise<Float32Array> {
-    const feeds: Record<string, Ort.Tensor> = {};
-    for (const { input, data, seq } of freshInputs(this.io, rows))
-      feeds[input.name] = new this.ort.Tensor(input.type, data as BigInt64Array | Int32Array, [rows.length, seq]);
-    const out = await this.session.run(feeds);
-    return out[this.io.output.name].data as Float32Array;
-  }
 }
 
 async function main(): Promise<void> {
@@ -143,11 +128,27 @@ async function main(): Promise<void> {
       .join(',')
   )
     failures.push(`input names differ: onnxruntime-node ${nodeNames}`);
-  const nodePath = new OrtNodePath(ort, nodeSession, io);
+  const nodePath = new OrtNodeFresh(ort, nodeSession, io);
+  const nodeReused = new OrtNodeReused(ort, nodeSession, io);
   const cudaProbe: { options: string | null; error: string | null } = { options: null, error: null };
   let cudaRunners: CudaBoundRunner[] = [];
+  const simulated: CudaBoundRunner[] = [];
   if (DEVICE === 'cpu') {
     runners.push(new CpuBoundRunner(api, first, io));
+    // Staging from the session's allocator (as from CudaPinned) and, where it has none (CudaPinned on a CPU session), in JS memory.
+    if (SIMULATE_CUDA) {
+      for (const host of ['Cpu', 'CudaPinned']) {
+        const r = new CudaBoundRunner(api, env, first, io, {
+          deviceId: 0,
+          graphs: true,
+          copy: 'libc',
+          providerLibrary: '',
+          label: `CUDA runner on CPU memory, ${host === 'Cpu' ? 'allocator' : 'JS'} staging (simulation, not timed)`,
+          memory: { device: 'Cpu', host },
+        });
+        simulated.push(r);
+      }
+    }
     // The CUDA entry points answer on a machine without the provider: the index table reaches them.
     try {
       const probe = CudaProviderOptions.create(api, { device_id: '0', enable_cuda_graph: '1' });
@@ -186,11 +187,12 @@ async function main(): Promise<void> {
   for (const [shape, feeds] of cases) {
     const refs: Float32Array[] = [];
     for (const rows of feeds) refs.push(await nodePath.run(rows));
-    for (const runner of runners) {
-      const diffs = feeds.map((rows, i) => maxAbsDiff(runner.run(rows), refs[i]));
+    for (const path of [nodeReused, ...runners, ...simulated]) {
+      const diffs: number[] = [];
+      for (let i = 0; i < feeds.length; i++) diffs.push(maxAbsDiff(await path.run(feeds[i]), refs[i]));
       const ok = diffs.every((d) => d <= TOL);
-      shapeChecks.push({ shape, path: runner.label, maxAbsDiff: diffs, ok });
-      if (!ok) failures.push(`${runner.label}, ${shape}: max abs diff ${diffs.join(', ')} > ${TOL}`);
+      shapeChecks.push({ shape, path: path.label, maxAbsDiff: diffs, ok });
+      if (!ok) failures.push(`${path.label}, ${shape}: max abs diff ${diffs.join(', ')} > ${TOL}`);
     }
   }
 
@@ -267,8 +269,7 @@ async function main(): Promise<void> {
   }
 
   // 3. Latency of one call for the short text.
-  const paths: TimedPath[] = [{ label: 'onnxruntime-node, session.run', call: () => nodePath.run([text]) }];
-  for (const runner of runners) paths.push({ label: runner.label, call: () => runner.run([text]) });
+  const paths: TimedPath[] = [nodePath, nodeReused, ...runners].map((p) => ({ label: p.label, call: () => p.run([text]) }));
   for (const r of cudaRunners) r.resetPhases();
   console.error(`timing ${paths.length} paths: ${WARMUP} warm-up calls each, then ${RUNS} calls each in ${ROUNDS} interleaved rounds ...`);
   const latency = RUNS > 0 ? await timeInterleaved(paths, { warmup: WARMUP, runs: RUNS, rounds: ROUNDS }) : [];
@@ -286,6 +287,7 @@ async function main(): Promise<void> {
 
   // Ours released; onnxruntime-node's session (same process env) still answers the same.
   for (const runner of runners) runner.close();
+  for (const r of simulated) r.close();
   for (const s of sessions) s.release();
   env.release();
   const after = await nodePath.run([text]);
@@ -310,6 +312,7 @@ async function main(): Promise<void> {
     cudaProbe: DEVICE === 'cpu' ? cudaProbe : null,
     latency,
     phases,
+    simulation: simulated.map((r) => ({ path: r.label, copyMode: r.copyMode, hostMemory: r.hostMemory, notes: r.notes })),
     failures,
   };
   const table = markdown(report);

@@ -9,7 +9,7 @@
  * library with the env gives it one), else cudaMemcpy from libcudart.so.13. Not run on a GPU yet.
  */
 import type { Runner } from './cpu-runner.js';
-import { CudaRuntime } from './cudart.js';
+import { CudaRuntime, HostMemcpy, type MemoryCopier } from './cudart.js';
 import { fillInput, type ModelInput, type ModelIo, outputShape, padLength, type Rows } from './model-io.js';
 import type { OrtCApi, Ptr } from './ort-c-api.js';
 import {
@@ -27,16 +27,22 @@ import {
   typedArrayAt,
 } from './ort-objects.js';
 
-export type CopyMode = 'auto' | 'ort' | 'cudart';
+/** 'libc': memcpy, for the runner on CPU memory only. */
+export type CopyMode = 'auto' | 'ort' | 'cudart' | 'libc';
 
 export interface CudaRunnerOptions {
   deviceId: number;
   /** Capture one CUDA graph per shape (the session must have enable_cuda_graph=1). */
   graphs: boolean;
   copy: CopyMode;
-  /** libonnxruntime_providers_cuda.so, registered with the env for CopyTensors. */
+  /** libonnxruntime_providers_cuda.so, registered with the env for CopyTensors ('' registers nothing). */
   providerLibrary: string;
   label: string;
+  /**
+   * ORT memory names for the device buffers and the host staging: 'Cuda' and 'CudaPinned'; 'Cpu'
+   * for both runs this runner's bookkeeping (layout, bindings, CopyTensors) on a CPU session.
+   */
+  memory?: { device: string; host: string };
 }
 
 interface CudaSlot {
@@ -44,6 +50,8 @@ interface CudaSlot {
   output: Float32Array;
   tensors: Tensor[];
   blocks: Block[];
+  /** JS views of pinned memory: detached before the memory goes, so a stale view reads nothing instead of freed memory. */
+  views: ArrayBuffer[];
   binding: IoBinding;
   runOptions: RunOptions;
   copyIn: () => void;
@@ -64,7 +72,7 @@ let registeredLibrary: { env: Env; users: number } | null = null;
 export class CudaBoundRunner implements Runner {
   readonly label: string;
   /** Which copy path runs, and what was tried before it. */
-  copyMode: 'ort' | 'cudart' | null = null;
+  copyMode: Exclude<CopyMode, 'auto'> | null = null;
   readonly notes: string[] = [];
   readonly hostMemory: 'pinned' | 'pageable';
   /** Milliseconds spent per phase over the runs since the last reset. */
@@ -75,7 +83,7 @@ export class CudaBoundRunner implements Runner {
   private readonly cpuInfo: MemoryInfo;
   private readonly device: Allocator;
   private readonly pinned: Allocator | null;
-  private cudart: CudaRuntime | null = null;
+  private copier: MemoryCopier | null = null;
   private registered = false;
   private nextGraphId = 1;
 
@@ -87,8 +95,9 @@ export class CudaBoundRunner implements Runner {
     private readonly options: CudaRunnerOptions,
   ) {
     this.label = options.label;
-    this.cudaInfo = MemoryInfo.create(api, 'Cuda', 'arena', options.deviceId, 'default');
-    this.pinnedInfo = MemoryInfo.create(api, 'CudaPinned', 'device', options.deviceId, 'cpuOutput');
+    const memory = options.memory ?? { device: 'Cuda', host: 'CudaPinned' };
+    this.cudaInfo = MemoryInfo.create(api, memory.device, 'arena', options.deviceId, 'default');
+    this.pinnedInfo = MemoryInfo.create(api, memory.host, 'device', options.deviceId, memory.host === 'Cpu' ? 'default' : 'cpuOutput');
     this.cpuInfo = MemoryInfo.cpu(api);
     this.device = session.allocator(this.cudaInfo);
     let pinned: Allocator | null = null;
@@ -189,15 +198,17 @@ export class CudaBoundRunner implements Runner {
       const ortOut = new TensorCopy(api, this.env, [devOut], [hostOut]);
       const pageable = inHost.owner instanceof ArrayBuffer;
       const mode = this.copyMode ?? this.chooseCopy(ortIn);
+      const views = [...inputs.map((i) => i.host.buffer), output.buffer].filter((b): b is ArrayBuffer => b !== inHost.owner && b !== outHost.owner);
       const slot: CudaSlot = {
         inputs,
         output,
         tensors,
         blocks,
+        views: [...new Set(views)],
         binding,
         runOptions,
         copyIn: mode === 'ort' ? () => ortIn.run() : () => this.cudaMemcpyIn(inDevice.ptr, inHost.ptr, inBytes, pageable),
-        copyOut: mode === 'ort' ? () => ortOut.run() : () => this.cudart!.memcpy(outHost.ptr, outDevice.ptr, outBytes),
+        copyOut: mode === 'ort' ? () => ortOut.run() : () => this.copier!.memcpy(outHost.ptr, outDevice.ptr, outBytes),
       };
       this.slots.set(key, slot);
       return slot;
@@ -211,21 +222,29 @@ export class CudaBoundRunner implements Runner {
   }
 
   private cudaMemcpyIn(dst: Ptr, src: Ptr, bytes: number, pageable: boolean): void {
-    this.cudart!.memcpy(dst, src, bytes);
+    this.copier!.memcpy(dst, src, bytes);
     // From pageable memory cudaMemcpy may return before the DMA lands; ORT's kernels run on their own stream.
-    if (pageable) this.cudart!.synchronize();
+    if (pageable) this.copier!.synchronize();
   }
 
   /** ORT's CopyTensors if it works here (after registering the CUDA provider library with the env), else cudaMemcpy. */
-  private chooseCopy(probe: TensorCopy): 'ort' | 'cudart' {
+  private chooseCopy(probe: TensorCopy): Exclude<CopyMode, 'auto'> {
     const { copy, providerLibrary } = this.options;
+    if (copy === 'libc') {
+      this.copier = new HostMemcpy(this.api.koffi);
+      this.copyMode = 'libc';
+      return 'libc';
+    }
     if (copy !== 'cudart') {
       try {
-        if (!registeredLibrary) {
-          this.api.check('RegisterExecutionProviderLibrary', this.env.ptr, 'coalesce-cuda-copy', providerLibrary);
-          registeredLibrary = { env: this.env, users: 0 };
+        if (providerLibrary && !this.registered) {
+          if (!registeredLibrary) {
+            this.api.check('RegisterExecutionProviderLibrary', this.env.ptr, 'coalesce-cuda-copy', providerLibrary);
+            registeredLibrary = { env: this.env, users: 0 };
+          }
+          registeredLibrary.users++;
+          this.registered = true;
         }
-        if (!this.registered) (this.registered = true), registeredLibrary.users++;
         probe.run();
         this.copyMode = 'ort';
         return 'ort';
@@ -234,7 +253,7 @@ export class CudaBoundRunner implements Runner {
         if (copy === 'ort') throw e;
       }
     }
-    this.cudart = new CudaRuntime(this.api.koffi);
+    this.copier = new CudaRuntime(this.api.koffi);
     this.copyMode = 'cudart';
     return 'cudart';
   }
@@ -244,6 +263,7 @@ export class CudaBoundRunner implements Runner {
       slot.binding.release();
       slot.runOptions.release();
       for (const t of slot.tensors) t.release();
+      for (const v of slot.views) (v as ArrayBuffer & { transfer(length: number): ArrayBuffer }).transfer(0);
       for (const b of slot.blocks) b.free();
     }
     this.slots.clear();

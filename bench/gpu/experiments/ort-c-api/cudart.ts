@@ -8,7 +8,13 @@ import type { TypedArray } from './ort-objects.js';
 /** cudaMemcpyDefault: direction from the pointers (unified addressing), whichever device is current. */
 const MEMCPY_DEFAULT = 4;
 
-export class CudaRuntime {
+/** A plain memory copy between two addresses, and a wait for the copies to land. */
+export interface MemoryCopier {
+  memcpy(dst: Ptr | TypedArray, src: Ptr | TypedArray, bytes: number): void;
+  synchronize(): void;
+}
+
+export class CudaRuntime implements MemoryCopier {
   private readonly memcpyFn: (dst: unknown, src: unknown, bytes: number, kind: number) => number;
   private readonly syncFn: () => number;
   private readonly errorFn: (code: number) => string;
@@ -32,4 +38,19 @@ export class CudaRuntime {
   private ok(fn: string, code: number): void {
     if (code !== 0) throw new Error(`${fn}: CUDA error ${code}: ${this.errorFn(code)}`);
   }
+}
+
+/** libc's memcpy: stands in for cudaMemcpy when the CUDA runner runs on CPU memory (check.ts --simulate-cuda-runner). */
+export class HostMemcpy implements MemoryCopier {
+  private readonly memcpyFn: (dst: unknown, src: unknown, bytes: number) => unknown;
+
+  constructor(koffi: Koffi) {
+    this.memcpyFn = koffi.load('libc.so.6').func('void *memcpy(void *dst, void *src, size_t count)');
+  }
+
+  memcpy(dst: Ptr | TypedArray, src: Ptr | TypedArray, bytes: number): void {
+    this.memcpyFn(dst, src, bytes);
+  }
+
+  synchronize(): void {}
 }

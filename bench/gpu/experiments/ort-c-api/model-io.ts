@@ -62,7 +62,7 @@ export function fillInput(input: ModelInput, target: TypedArray, rows: Rows, seq
     const row = rows[r];
     for (let j = 0; j < seq; j++) {
       const v = input.name === 'input_ids' ? (j < row.length ? row[j] : 0) : input.name === 'attention_mask' ? (j < row.length ? 1 : 0) : 0;
-      if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`token id ${v} at row ${r}, position ${j}`);
+      if (!Number.isSafeInteger(v) || v < 0 || (!big && v > 0x7fffffff)) throw new RangeError(`token id ${v} at row ${r}, position ${j}`);
       (target as unknown as (number | bigint)[])[r * seq + j] = big ? BigInt(v) : v;
     }
   }

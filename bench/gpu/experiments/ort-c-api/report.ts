@@ -36,6 +36,8 @@ export interface CheckReport extends RunMeta {
   latency: Latency[];
   /** CUDA: where a C API call's time goes, and which copy path ran. */
   phases: { path: string; copyMode: string | null; hostMemory: string; notes: string[]; meanUs: { copyIn: number; run: number; copyOut: number } }[];
+  /** --simulate-cuda-runner: the CUDA runner's bookkeeping checked on CPU memory. */
+  simulation: { path: string; copyMode: string | null; hostMemory: string; notes: string[] }[];
   failures: string[];
 }
 
@@ -90,6 +92,8 @@ export function markdown(r: CheckReport): string {
       `CUDA entry points without the provider library (index table check): ${r.cudaProbe.options ? `options read back: ${r.cudaProbe.options}` : `UpdateCUDAProviderOptions answered: ${r.cudaProbe.error}`}`,
     );
   }
+  for (const sim of r.simulation)
+    lines.push('', `${sim.path}: copies ${sim.copyMode}, host staging ${sim.hostMemory}${sim.notes.length ? ` (${sim.notes.join('; ')})` : ''}.`);
   lines.push('', r.failures.length === 0 ? 'All checks passed.' : `**Failed:** ${r.failures.join('; ')}`, '');
   return lines.join('\n');
 }
