@@ -66,8 +66,6 @@ export const API = {
   ClearBoundOutputs: 142,
   AddRunConfigEntry: 165,
   GetTensorMemoryInfo: 194,
-  SynchronizeBoundInputs: 202,
-  SynchronizeBoundOutputs: 203,
   SessionOptionsAppendExecutionProvider_CUDA_V2: 204,
   CreateCUDAProviderOptions: 205,
   UpdateCUDAProviderOptions: 206,

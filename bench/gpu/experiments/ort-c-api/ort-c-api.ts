@@ -115,8 +115,6 @@ const SIGNATURES: Record<ApiName, [result: string, args: string]> = {
   ClearBoundOutputs: ['void', 'void *binding'],
   AddRunConfigEntry: ['void *', 'void *runOptions, const char *key, const char *value'],
   GetTensorMemoryInfo: ['void *', 'void *value, void *out'],
-  SynchronizeBoundInputs: ['void *', 'void *binding'],
-  SynchronizeBoundOutputs: ['void *', 'void *binding'],
   SessionOptionsAppendExecutionProvider_CUDA_V2: ['void *', 'void *options, void *cudaOptions'],
   CreateCUDAProviderOptions: ['void *', 'void *out'],
   UpdateCUDAProviderOptions: ['void *', 'void *cudaOptions, const char **keys, const char **values, size_t count'],

@@ -29,6 +29,8 @@ export interface CheckReport extends RunMeta {
   text: string;
   textTokens: number;
   tolerance: number;
+  /** Mean time of one koffi call into ORT that does nothing else (GetErrorCode). */
+  ffiCallNs: number;
   shapeChecks: ShapeCheck[];
   errorCases: ErrorCase[];
   /** CPU run: what the CUDA entry points answered without the provider library. */
@@ -61,6 +63,9 @@ export function markdown(r: CheckReport): string {
     ...r.latency.map(
       (l) => `| ${l.label} | ${ms(l.p50Ms)} | ${ms(l.p90Ms)} | ${ms(l.p99Ms)} | ${ms(l.meanMs)} | ${ms(l.minMs)} | ${(l.p50Ms / base.p50Ms).toFixed(2)} |`,
     ),
+    '',
+    `One koffi call into ORT that only reads a field (GetErrorCode) takes ${r.ffiCallNs.toFixed(0)} ns; ` +
+      `a C API call above makes ${r.device === 'cpu' ? 'one (RunWithBinding)' : 'three (copy in, RunWithBinding, copy out)'}.`,
   ];
   if (r.phases.length > 0) {
     lines.push('', '| C API path | copy | host staging | copy in µs | run µs | copy out µs | notes |', '| --- | --- | --- | ---: | ---: | ---: | --- |');

@@ -20,8 +20,12 @@ export interface Latency {
   minMs: number;
 }
 
-export async function timeInterleaved(paths: TimedPath[], options: { warmup: number; runs: number; rounds: number }): Promise<Latency[]> {
+export async function timeInterleaved(
+  paths: TimedPath[],
+  options: { warmup: number; runs: number; rounds: number; afterWarmup?: () => void },
+): Promise<Latency[]> {
   for (const p of paths) for (let i = 0; i < options.warmup; i++) await p.call();
+  options.afterWarmup?.();
   const samples = paths.map(() => [] as number[]);
   const perRound = Math.ceil(options.runs / options.rounds);
   for (let round = 0; round < options.rounds; round++) {
