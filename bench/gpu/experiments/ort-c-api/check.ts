@@ -18,7 +18,8 @@
  * Exits 1 when a check fails. Writes <out>/<name>.{json,md}.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { PROJECT_ROOT } from '../../../../src/paths.js';
 import { HfTokenizer } from '../../../../src/preprocess/tokenizer.js';
 import { flagValue } from '../../../args.js';
 import { runMeta } from '../../../run-meta.js';
@@ -75,6 +76,12 @@ function tokenRows(): { text: number[]; byLength: Map<number, [number[], number[
     ]);
   }
   return { text, byLength };
+}
+
+/** A path inside the project as a relative one, so reports read the same from any checkout. */
+function shown(path: string): string {
+  const r = relative(PROJECT_ROOT, path);
+  return r.startsWith('..') || isAbsolute(r) ? path : r;
 }
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -313,11 +320,11 @@ async function main(): Promise<void> {
     ...meta,
     device: DEVICE,
     order: ORDER,
-    model: MODEL,
+    model: shown(MODEL),
     ortVersion: api.version,
     ortApiVersion: 29,
     buildInfo,
-    library: LIBRARY,
+    library: shown(LIBRARY),
     threads: THREADS,
     text: TEXT,
     textTokens: text.length,
