@@ -74,7 +74,8 @@ export class CudaBoundRunner implements Runner {
   /** Which copy path runs, and what was tried before it. */
   copyMode: Exclude<CopyMode, 'auto'> | null = null;
   readonly notes: string[] = [];
-  readonly hostMemory: 'pinned' | 'pageable';
+  /** Where host staging lives: '<memory> allocator' (CudaPinned on a GPU) or 'pageable JS memory'. */
+  readonly hostMemory: string;
   /** Milliseconds spent per phase over the runs since the last reset. */
   readonly phases = { copyIn: 0, run: 0, copyOut: 0, runs: 0 };
   private readonly slots = new Map<string, CudaSlot>();
@@ -107,7 +108,7 @@ export class CudaBoundRunner implements Runner {
       this.notes.push(`no CudaPinned allocator (${(e as Error).message}): staging in pageable JS memory`);
     }
     this.pinned = pinned;
-    this.hostMemory = pinned ? 'pinned' : 'pageable';
+    this.hostMemory = pinned ? `${memory.host} allocator` : 'pageable JS memory';
   }
 
   run(rows: Rows): Float32Array {

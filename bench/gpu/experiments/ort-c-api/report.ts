@@ -33,8 +33,6 @@ export interface CheckReport extends RunMeta {
   ffiCallNs: number;
   shapeChecks: ShapeCheck[];
   errorCases: ErrorCase[];
-  /** CPU run: what the CUDA entry points answered without the provider library. */
-  cudaProbe: { options: string | null; error: string | null } | null;
   latency: Latency[];
   /** CUDA: where a C API call's time goes, and which copy path ran. */
   phases: { path: string; copyMode: string | null; hostMemory: string; notes: string[]; meanUs: { copyIn: number; run: number; copyOut: number } }[];
@@ -91,12 +89,6 @@ export function markdown(r: CheckReport): string {
     '| --- | --- |',
     ...r.errorCases.map((c) => `| ${c.case} | ${c.error === null ? '**none**' : c.error.replaceAll('|', '\\|')} |`),
   );
-  if (r.cudaProbe) {
-    lines.push(
-      '',
-      `CUDA entry points without the provider library (index table check): ${r.cudaProbe.options ? `options read back: ${r.cudaProbe.options}` : `UpdateCUDAProviderOptions answered: ${r.cudaProbe.error}`}`,
-    );
-  }
   for (const sim of r.simulation)
     lines.push('', `${sim.path}: copies ${sim.copyMode}, host staging ${sim.hostMemory}${sim.notes.length ? ` (${sim.notes.join('; ')})` : ''}.`);
   lines.push('', r.failures.length === 0 ? 'All checks passed.' : `**Failed:** ${r.failures.join('; ')}`, '');
