@@ -6,7 +6,7 @@
  * load checks that the queue and the admitted requests go back to 0 and RSS back near its baseline.
  *
  *   node dist/bench/overload-soak.js [--model DIR] [--soak-s 150] [--overload 5] [--abort-share 0.1] [--texts 8]
- *     [--server-args "--idle-heap-release 0"] [--out overload-soak]
+ *     [--server-args "--idle-heap-release 0"] [--server-env "MALLOC_ARENA_MAX=2"] [--out overload-soak]
  *
  * Writes bench/results/<out>.{json,md}.
  */
@@ -34,6 +34,13 @@ const MIN_COSINE = 0.9999;
 const SETTLE_S = Number(flagValue('settle-s', '30'));
 /** Server flags beyond its defaults, space-separated (e.g. "--idle-heap-release 0"). */
 const SERVER_ARGS = (flagValue('server-args') ?? '').split(' ').filter(Boolean);
+/** Environment variables for the server, space-separated NAME=value. */
+const SERVER_ENV: Record<string, string> = Object.fromEntries(
+  (flagValue('server-env') ?? '')
+    .split(' ')
+    .filter((w) => w.includes('='))
+    .map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]),
+);
 const OUT = flagValue('out', 'overload-soak');
 
 const TEXTS = [
@@ -125,7 +132,7 @@ async function capacity(url: string, clients: number, seconds: number): Promise<
 }
 
 async function main(): Promise<void> {
-  const server: ServerProcess = await startServer({ model: MODEL, intraOpThreads: 0, extraArgs: SERVER_ARGS });
+  const server: ServerProcess = await startServer({ model: MODEL, intraOpThreads: 0, extraArgs: SERVER_ARGS, env: SERVER_ENV });
   const pid = server.child.pid!;
   let exitCode: number | null = null;
   server.child.once('exit', (code, signal) => (exitCode = code ?? (signal ? 128 : -1)));
@@ -230,6 +237,7 @@ async function main(): Promise<void> {
       machine: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}; shared with other users' jobs while it ran`,
       model: MODEL,
       serverArgs: SERVER_ARGS,
+      serverEnv: SERVER_ENV,
       capacityRps: Math.round(capacityRps * 10) / 10,
       overloadRps: rate,
       sentRps: Math.round(counts.sent / SOAK_S),
@@ -278,6 +286,7 @@ function markdown(r: {
   machine: string;
   model: string;
   serverArgs: string[];
+  serverEnv: Record<string, string>;
   capacityRps: number;
   overloadRps: number;
   sentRps: number;
@@ -299,7 +308,13 @@ function markdown(r: {
   return [
     '# Overload and soak',
     '',
-    `${r.date}, commit ${r.commit}, ${r.machine}. Model \`${r.model.includes('mid-bert') ? 'MiniLM-shaped BERT (6 x 384, random weights, bench/models/mid-bert.ts)' : r.model}\`, server defaults (one process, HTTP on the main thread)${r.serverArgs.length > 0 ? ` but \`${r.serverArgs.join(' ')}\`` : ''}.`,
+    `${r.date}, commit ${r.commit}, ${r.machine}. Model \`${r.model.includes('mid-bert') ? 'MiniLM-shaped BERT (6 x 384, random weights, bench/models/mid-bert.ts)' : r.model}\`, server defaults (one process, HTTP on the main thread)${r.serverArgs.length > 0 ? ` but \`${r.serverArgs.join(' ')}\`` : ''}${
+      Object.keys(r.serverEnv).length > 0
+        ? `, environment \`${Object.entries(r.serverEnv)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}\``
+        : ''
+    }.`,
     '',
     `Capacity (closed loop, ${CAPACITY_CLIENTS} clients, ${r.textsPerRequest} short texts per request): **${r.capacityRps} req/s**. Then an open loop at`,
     `**${r.overloadRps} req/s** (${OVERLOAD}x; ${r.sentRps} req/s actually sent) for ${r.soakS} s, ${Math.round(r.abortShare * 100)} % of the requests aborted by their client after 0-200 ms.`,
@@ -330,7 +345,7 @@ function markdown(r: {
       .map(([k, v]) => `${k} ${v ? 'met' : '**missed**'}`)
       .join(', ')}.${c.firstProblem ? ` First problem seen: ${c.firstProblem}.` : ''}`,
     '',
-    'Run: `npx tsc -p bench && node dist/bench/overload-soak.js [--model DIR] [--soak-s 150] [--overload 5] [--texts 8] [--server-args "..."] [--out NAME]` (default model: a MiniLM-shaped BERT, bench/models/mid-bert.ts).',
+    'Run: `npx tsc -p bench && node dist/bench/overload-soak.js [--model DIR] [--soak-s 150] [--overload 5] [--texts 8] [--server-args "..."] [--server-env "NAME=value"] [--out NAME]` (default model: a MiniLM-shaped BERT, bench/models/mid-bert.ts).',
     '',
   ].join('\n');
 }
