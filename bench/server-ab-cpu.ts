@@ -58,6 +58,8 @@ interface Phase {
   textsPerS: number;
   /** The server's CPU time per text (all its threads), µs. */
   cpuUsPerText: number;
+  /** Of which the main thread's (HTTP, JSON, batching, its garbage collection). */
+  mainThreadUsPerText: number;
   p50Ms: number;
   p99Ms: number;
   errors: number;
@@ -100,6 +102,7 @@ async function main(): Promise<void> {
               concurrency,
               textsPerS: result.textsPerS,
               cpuUsPerText: (cpu.cores.server / result.textsPerS) * 1e6,
+              mainThreadUsPerText: (cpu.mainThreadCores.server / result.textsPerS) * 1e6,
               p50Ms: result.latencyMs.p50,
               p99Ms: result.latencyMs.p99,
               errors: result.errors,
@@ -123,6 +126,7 @@ async function main(): Promise<void> {
           textsPerS: median(of.map((p) => p.textsPerS)),
           bestTextsPerS: Math.max(...of.map((p) => p.textsPerS)),
           cpuUsPerText: median(of.map((p) => p.cpuUsPerText)),
+          mainThreadUsPerText: median(of.map((p) => p.mainThreadUsPerText)),
           p50Ms: median(of.map((p) => p.p50Ms)),
           p99Ms: median(of.map((p) => p.p99Ms)),
           errors: of.reduce((n, p) => n + p.errors, 0),
@@ -174,12 +178,12 @@ function markdown(r: {
     "Model: MiniLM-shaped BERT (6 x 384, random weights, bench/models/mid-bert.ts). Two server processes side by side, HTTP /embed with the CPU benchmark's workload (bench/workload.ts: 70 % one text, the rest 2-8). " +
       `Closed loop, ${r.rounds} rounds interleaved (a, b, b, a, ...), ${r.durationS} s measured per phase after a warm-up; medians of the rounds (best texts/s in brackets). The CPU time per text is the server's, all its threads.`,
     '',
-    '| clients | variant | texts/s | server CPU µs/text | p50 ms | p99 ms | errors | RSS after a phase, max (MB) |',
-    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| clients | variant | texts/s | server CPU µs/text | of which main thread | p50 ms | p99 ms | errors | RSS after a phase, max (MB) |',
+    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...r.summary.flatMap((s) =>
       (['a', 'b'] as const).map(
         (v) =>
-          `| ${s.concurrency} | ${name(v)} | ${f(s[v].textsPerS)} (${f(s[v].bestTextsPerS)}) | ${f(s[v].cpuUsPerText)} | ${f(s[v].p50Ms)} | ${f(s[v].p99Ms)} | ${s[v].errors} | ${s[v].maxRssMb} |`,
+          `| ${s.concurrency} | ${name(v)} | ${f(s[v].textsPerS)} (${f(s[v].bestTextsPerS)}) | ${f(s[v].cpuUsPerText)} | ${f(s[v].mainThreadUsPerText)} | ${f(s[v].p50Ms)} | ${f(s[v].p99Ms)} | ${s[v].errors} | ${s[v].maxRssMb} |`,
       ),
     ),
     '',

@@ -279,7 +279,7 @@ export const OPTIONS = {
     type: 'int',
     default: 5000,
     min: 0,
-    doc: 'Milliseconds a thread that serves HTTP (the main thread, each --http-threads thread) must be idle (no request in progress, event loop busy under 5 % of the time) before one full garbage collection hands back the JavaScript heap it grew under load; only when at least 16 MiB of that heap lies unused. V8 alone keeps it for about 100 s after traffic stops (docs/operations.md). 0: never.',
+    doc: 'Milliseconds a thread that serves HTTP (the main thread, each --http-threads thread) must be idle (no request in progress, event loop busy under 5 % of the time) before one full garbage collection hands back the JavaScript heap it grew under load; only when at least 16 MiB of that heap lies unused. V8 by itself keeps it long after traffic stops (docs/operations.md). 0: never.',
   }),
   maxBatchTokens: opt<number>({
     flag: '--max-batch-tokens',

@@ -4,7 +4,8 @@
  * Under a high allocation rate V8 grows a thread's young generation (the main thread's reached
  * ~100 MB under a 5x overload, against ~20 MB of live objects) and keeps it when traffic stops:
  * its memory reducer judges the allocation rate from the last garbage collection, which a thread
- * that allocates almost nothing never runs, so it waits on its watchdog, about 100 s. One
+ * that allocates almost nothing never runs, so it keeps finding the rate high and waits (in a
+ * test, ~100 s until its watchdog collected). One
  * memory-reducing full collection ("last resort": shrinks the young generation and releases the
  * pages V8 pools) gives the memory back at once; it takes tens of milliseconds, so it runs only
  * when the thread has been idle for a while and enough of its heap lies unused.
