@@ -6,8 +6,9 @@
  * load checks that the queue and the admitted requests go back to 0 and RSS back near its baseline.
  *
  *   node dist/bench/overload-soak.js [--model DIR] [--soak-s 150] [--overload 5] [--abort-share 0.1] [--texts 8]
+ *     [--server-args "--idle-heap-release 0"] [--server-env "MALLOC_ARENA_MAX=2"] [--out overload-soak]
  *
- * Writes bench/results/overload-soak.{json,md}.
+ * Writes bench/results/<out>.{json,md}.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -29,8 +30,18 @@ const CAPACITY_S = Number(flagValue('capacity-s', '10'));
 const CAPACITY_CLIENTS = Number(flagValue('capacity-clients', '128'));
 const TEXTS_PER_REQUEST = Number(flagValue('texts', '8'));
 const MIN_COSINE = 0.9999;
-/** Idle time after the load before RSS is read again. */
+/** Idle time after each load (the capacity run, the overload) before RSS is read. */
 const SETTLE_S = Number(flagValue('settle-s', '30'));
+/** Server flags beyond its defaults, space-separated (e.g. "--idle-heap-release 0"). */
+const SERVER_ARGS = (flagValue('server-args') ?? '').split(' ').filter(Boolean);
+/** Environment variables for the server, space-separated NAME=value. */
+const SERVER_ENV: Record<string, string> = Object.fromEntries(
+  (flagValue('server-env') ?? '')
+    .split(' ')
+    .filter((w) => w.includes('='))
+    .map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]),
+);
+const OUT = flagValue('out', 'overload-soak');
 
 const TEXTS = [
   'Coalesce batches concurrent requests into one model call.',
@@ -76,10 +87,30 @@ async function embed(url: string, texts: string | string[], signal?: AbortSignal
   return { status: r.status, vectors: r.status === 200 ? (JSON.parse(body) as number[][]) : null };
 }
 
-async function gauges(url: string): Promise<{ queue: number; inProgress: number }> {
+interface Gauges {
+  queue: number;
+  inProgress: number;
+  /** The main thread's JavaScript heap, committed and used (MB; NaN where /metrics lacks them). */
+  heapMb: number;
+  heapUsedMb: number;
+}
+
+async function gauges(url: string): Promise<Gauges> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN);
-  return { queue: value('te_queue_size'), inProgress: value('te_requests_in_progress') };
+  const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
+  return {
+    queue: value('te_queue_size'),
+    inProgress: value('te_requests_in_progress'),
+    heapMb: mb(value('nodejs_heap_size_total_bytes')),
+    heapUsedMb: mb(value('nodejs_heap_size_used_bytes')),
+  };
+}
+
+/** RSS and the main thread's heap, read together. */
+async function memory(url: string, pid: number): Promise<{ rss: number; heapMb: number; heapUsedMb: number }> {
+  const g = await gauges(url);
+  return { rss: rssMb(pid), heapMb: g.heapMb, heapUsedMb: g.heapUsedMb };
 }
 
 /** Closed loop: `clients` clients for `seconds`, answered requests per second. */
@@ -101,7 +132,7 @@ async function capacity(url: string, clients: number, seconds: number): Promise<
 }
 
 async function main(): Promise<void> {
-  const server: ServerProcess = await startServer({ model: MODEL, intraOpThreads: 0, extraArgs: [] });
+  const server: ServerProcess = await startServer({ model: MODEL, intraOpThreads: 0, extraArgs: SERVER_ARGS, env: SERVER_ENV });
   const pid = server.child.pid!;
   let exitCode: number | null = null;
   server.child.once('exit', (code, signal) => (exitCode = code ?? (signal ? 128 : -1)));
@@ -109,15 +140,19 @@ async function main(): Promise<void> {
   try {
     const references: number[][] = [];
     for (const t of TEXTS) references.push((await embed(url, t)).vectors![0]);
+    const started0 = await memory(url, pid);
     await capacity(url, CAPACITY_CLIENTS, 3); // warm-up
     const capacityRps = await capacity(url, CAPACITY_CLIENTS, CAPACITY_S);
-    await sleep(3000);
-    const baselineRss = rssMb(pid);
+    // The baseline waits as long after the capacity run as "after" waits after the overload, so
+    // both readings see the same idle-time behaviour (the server's heap release, allocators).
+    await sleep(SETTLE_S * 1000);
+    const baseline = await memory(url, pid);
+    const baselineRss = baseline.rss;
     const rate = Math.round(capacityRps * OVERLOAD);
     console.log(`capacity ${capacityRps.toFixed(1)} req/s; overload ${rate} req/s for ${SOAK_S} s; baseline RSS ${baselineRss} MB`);
 
     const counts: Counts = { sent: 0, ok: 0, wrong: 0, tooMany: 0, otherClient: 0, server: 0, socket: 0, aborted: 0, statuses: {}, firstProblem: null };
-    const rss: { t: number; mb: number; queue: number; inProgress: number }[] = [];
+    const rss: ({ t: number; mb: number } & Gauges)[] = [];
     const started = performance.now();
     const inFlight = new Set<Promise<void>>();
     const sampler = setInterval(() => {
@@ -192,7 +227,8 @@ async function main(): Promise<void> {
     // Let the collector and allocators return what they can before reading RSS "after".
     await sleep(SETTLE_S * 1000);
     clearInterval(sampler);
-    const afterRss = exitCode === null ? rssMb(pid) : NaN;
+    const afterMemory = exitCode === null ? await memory(url, pid) : { rss: NaN, heapMb: NaN, heapUsedMb: NaN };
+    const afterRss = afterMemory.rss;
     const peakRss = Math.max(...rss.map((r) => r.mb).filter(Number.isFinite));
     const healthAfter = exitCode === null ? ((await fetch(`${url}/health`).catch(() => null))?.status ?? 0) : 0;
     const report = {
@@ -200,6 +236,8 @@ async function main(): Promise<void> {
       commit: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim(),
       machine: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}; shared with other users' jobs while it ran`,
       model: MODEL,
+      serverArgs: SERVER_ARGS,
+      serverEnv: SERVER_ENV,
       capacityRps: Math.round(capacityRps * 10) / 10,
       overloadRps: rate,
       sentRps: Math.round(counts.sent / SOAK_S),
@@ -210,7 +248,20 @@ async function main(): Promise<void> {
       crashed: exitCode !== null,
       queueBackToZeroS: drainedS,
       healthAfter,
-      rssMb: { baseline: baselineRss, peak: peakRss, after: afterRss, afterVsBaseline: Math.round((afterRss / baselineRss - 1) * 1000) / 10 },
+      rssMb: {
+        started: started0.rss,
+        baseline: baselineRss,
+        peak: peakRss,
+        after: afterRss,
+        afterVsBaseline: Math.round((afterRss / baselineRss - 1) * 1000) / 10,
+      },
+      /** The main thread's JavaScript heap, committed / used, at the same moments. */
+      heapMb: {
+        started: [started0.heapMb, started0.heapUsedMb],
+        baseline: [baseline.heapMb, baseline.heapUsedMb],
+        peak: Math.max(...rss.map((r) => r.heapMb).filter(Number.isFinite)),
+        after: [afterMemory.heapMb, afterMemory.heapUsedMb],
+      },
       rssSeries: rss,
       targets: {
         no5xx: counts.server === 0,
@@ -221,8 +272,8 @@ async function main(): Promise<void> {
       },
     };
     const out = fileURLToPath(new URL('../../bench/results/', import.meta.url));
-    writeFileSync(`${out}overload-soak.json`, `${JSON.stringify(report, null, 2)}\n`);
-    writeFileSync(`${out}overload-soak.md`, markdown(report));
+    writeFileSync(`${out}${OUT}.json`, `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(`${out}${OUT}.md`, markdown(report));
     console.log(markdown(report));
   } finally {
     await server.stop();
@@ -234,6 +285,8 @@ function markdown(r: {
   commit: string;
   machine: string;
   model: string;
+  serverArgs: string[];
+  serverEnv: Record<string, string>;
   capacityRps: number;
   overloadRps: number;
   sentRps: number;
@@ -244,8 +297,9 @@ function markdown(r: {
   crashed: boolean;
   queueBackToZeroS: number | null;
   healthAfter: number;
-  rssMb: { baseline: number; peak: number; after: number; afterVsBaseline: number };
-  rssSeries: { t: number; mb: number; queue: number; inProgress: number }[];
+  rssMb: { started: number; baseline: number; peak: number; after: number; afterVsBaseline: number };
+  heapMb: { started: number[]; baseline: number[]; peak: number; after: number[] };
+  rssSeries: ({ t: number; mb: number } & Gauges)[];
   targets: Record<string, boolean>;
 }): string {
   const c = r.counts;
@@ -254,7 +308,13 @@ function markdown(r: {
   return [
     '# Overload and soak',
     '',
-    `${r.date}, commit ${r.commit}, ${r.machine}. Model \`${r.model.includes('mid-bert') ? 'MiniLM-shaped BERT (6 x 384, random weights, bench/models/mid-bert.ts)' : r.model}\`, server defaults (one process, HTTP on the main thread).`,
+    `${r.date}, commit ${r.commit}, ${r.machine}. Model \`${r.model.includes('mid-bert') ? 'MiniLM-shaped BERT (6 x 384, random weights, bench/models/mid-bert.ts)' : r.model}\`, server defaults (one process, HTTP on the main thread)${r.serverArgs.length > 0 ? ` but \`${r.serverArgs.join(' ')}\`` : ''}${
+      Object.keys(r.serverEnv).length > 0
+        ? `, environment \`${Object.entries(r.serverEnv)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}\``
+        : ''
+    }.`,
     '',
     `Capacity (closed loop, ${CAPACITY_CLIENTS} clients, ${r.textsPerRequest} short texts per request): **${r.capacityRps} req/s**. Then an open loop at`,
     `**${r.overloadRps} req/s** (${OVERLOAD}x; ${r.sentRps} req/s actually sent) for ${r.soakS} s, ${Math.round(r.abortShare * 100)} % of the requests aborted by their client after 0-200 ms.`,
@@ -274,17 +334,18 @@ function markdown(r: {
     '',
     `Server process: ${r.crashed ? '**crashed**' : 'no crash'}; queue and admitted requests back to 0 ${r.queueBackToZeroS === null ? '**never** (within 60 s)' : `${r.queueBackToZeroS} s after the load`}; /health after: ${r.healthAfter}.`,
     '',
-    `RSS: baseline ${r.rssMb.baseline} MB (idle, after the capacity run), peak ${r.rssMb.peak} MB, ${r.rssMb.after} MB ${SETTLE_S} s after the queue emptied (${r.rssMb.afterVsBaseline >= 0 ? '+' : ''}${r.rssMb.afterVsBaseline} %).`,
+    `RSS: baseline ${r.rssMb.baseline} MB (idle ${SETTLE_S} s after the capacity run), peak ${r.rssMb.peak} MB, ${r.rssMb.after} MB ${SETTLE_S} s after the queue emptied (${r.rssMb.afterVsBaseline >= 0 ? '+' : ''}${r.rssMb.afterVsBaseline} %); ${r.rssMb.started} MB right after start.`,
+    `Main thread's JavaScript heap (committed / used, MB): ${r.heapMb.started.join(' / ')} after start, ${r.heapMb.baseline.join(' / ')} at the baseline, ${r.heapMb.peak} committed at most, ${r.heapMb.after.join(' / ')} after.`,
     '',
-    '| t (s) | RSS (MB) | queue | admitted |',
-    '| ---: | ---: | ---: | ---: |',
-    ...series.map((s) => `| ${s.t} | ${s.mb} | ${s.queue} | ${s.inProgress} |`),
+    '| t (s) | RSS (MB) | heap committed / used (MB) | queue | admitted |',
+    '| ---: | ---: | ---: | ---: | ---: |',
+    ...series.map((s) => `| ${s.t} | ${s.mb} | ${s.heapMb} / ${s.heapUsedMb} | ${s.queue} | ${s.inProgress} |`),
     '',
     `Targets: ${Object.entries(r.targets)
       .map(([k, v]) => `${k} ${v ? 'met' : '**missed**'}`)
       .join(', ')}.${c.firstProblem ? ` First problem seen: ${c.firstProblem}.` : ''}`,
     '',
-    'Run: `npx tsc -p bench && node dist/bench/overload-soak.js [--model DIR] [--soak-s 150] [--overload 5] [--texts 8]` (default model: a MiniLM-shaped BERT, bench/models/mid-bert.ts).',
+    'Run: `npx tsc -p bench && node dist/bench/overload-soak.js [--model DIR] [--soak-s 150] [--overload 5] [--texts 8] [--server-args "..."] [--server-env "NAME=value"] [--out NAME]` (default model: a MiniLM-shaped BERT, bench/models/mid-bert.ts).',
     '',
   ].join('\n');
 }

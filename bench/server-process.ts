@@ -48,6 +48,8 @@ export interface ServerOptions {
   nodeArgs?: string[];
   grpc?: boolean;
   startTimeoutS?: number;
+  /** Environment variables for the child beyond this process's own (e.g. MALLOC_ARENA_MAX). */
+  env?: Record<string, string>;
 }
 
 export async function startServer(options: ServerOptions): Promise<ServerProcess> {
@@ -75,7 +77,7 @@ export async function startServer(options: ServerOptions): Promise<ServerProcess
   } else if (grpcFlag) {
     args.push(grpcFlag, '-1'); // off: its default port may be taken by a server someone else runs
   }
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
   let out = '';
   const keep = (b: Buffer) => {
     out = (out + b.toString('utf8')).slice(-20_000);

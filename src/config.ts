@@ -273,6 +273,14 @@ export const OPTIONS = {
     min: 0,
     doc: 'After the grace, the longest wait for admitted requests and open connections to finish; then the rest are cut and the process exits 1. A second signal cuts at once.',
   }),
+  idleHeapReleaseMs: opt<number>({
+    flag: '--idle-heap-release',
+    env: 'IDLE_HEAP_RELEASE_MS',
+    type: 'int',
+    default: 5000,
+    min: 0,
+    doc: 'Milliseconds a thread that serves HTTP (the main thread, each --http-threads thread) must be idle (no request in progress, event loop busy under 5 % of the time) before one full garbage collection hands back the JavaScript heap it grew under load; only when at least 16 MiB of that heap lies unused. V8 by itself keeps it long after traffic stops (docs/operations.md). 0: never.',
+  }),
   maxBatchTokens: opt<number>({
     flag: '--max-batch-tokens',
     env: 'MAX_BATCH_TOKENS',

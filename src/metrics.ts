@@ -1,4 +1,5 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import { Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
 import type { EmbedObserver } from './core/request-guard.js';
 import type { BatchStats } from './core/batcher.js';
@@ -95,6 +96,7 @@ export class Metrics {
       labelNames: this.labelNames,
       registers: [this.registry],
     });
+    this.watchMemory();
     const own = this.hooks({});
     this.requestObserver = own.requestObserver;
     this.observeBatch = own.observeBatch;
@@ -176,6 +178,23 @@ export class Metrics {
         if (i === stats.length - 1) h.reset();
         return value;
       }),
+    );
+  }
+
+  /**
+   * The process's resident memory and the main thread's JavaScript heap, with prom-client's names:
+   * resident memory well above the heap and the external memory is native (ONNX Runtime, the
+   * allocator's free lists, other threads' heaps); docs/operations.md says how it behaves after load.
+   */
+  private watchMemory(): void {
+    this.serverGauge('process_resident_memory_bytes', 'Resident memory size in bytes', () => process.memoryUsage.rss());
+    const heap = () => getHeapStatistics();
+    this.serverGauge('nodejs_heap_size_total_bytes', "Main thread's JavaScript heap committed, bytes", () => heap().total_heap_size);
+    this.serverGauge('nodejs_heap_size_used_bytes', "Main thread's JavaScript heap in use, bytes", () => heap().used_heap_size);
+    this.serverGauge(
+      'nodejs_external_memory_bytes',
+      "Memory held outside the main thread's heap by its objects (buffers), bytes",
+      () => process.memoryUsage().external,
     );
   }
 

@@ -20,6 +20,7 @@ import type { GrpcModel } from './transport/grpc/deps.js';
 import { servedModels } from './serving/model-spec.js';
 import { prepareModel, startModel, type PreparedModel, type ServedModel } from './serving/load-model.js';
 import { checkMemoryBudget, parseBytes } from './serving/device-memory.js';
+import { releaseHeapWhenIdle, type HeapRelease } from './idle-heap-release.js';
 
 export interface Coalesce {
   /** The default model's facade, backend and image path. */
@@ -42,8 +43,14 @@ export interface Coalesce {
 }
 
 /** Loads the models one after another (each one's memory is then measured alone); a failure releases those already loaded. */
-async function loadModels(prepared: readonly PreparedModel[], defaultName: string, metrics: Metrics, config: Config, log: Logger): Promise<ServedModel[]> {
-  const admission = new Admission(config.maxConcurrentRequests);
+async function loadModels(
+  prepared: readonly PreparedModel[],
+  defaultName: string,
+  admission: Admission,
+  metrics: Metrics,
+  config: Config,
+  log: Logger,
+): Promise<ServedModel[]> {
   const loaded: ServedModel[] = [];
   try {
     for (const p of prepared) {
@@ -69,7 +76,8 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
 
   const metrics = new Metrics({ labelled: specs.length > 1 });
   if (config.eventLoopMetrics) metrics.watchEventLoop();
-  const served = await loadModels(prepared, defaultName, metrics, config, log).catch((e) => {
+  const admission = new Admission(config.maxConcurrentRequests);
+  const served = await loadModels(prepared, defaultName, admission, metrics, config, log).catch((e) => {
     metrics.stop();
     throw e;
   });
@@ -127,6 +135,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
       grpc?.drain(); // gRPC health NOT_SERVING too: the server no longer serves everything it should
     },
     arrival: config.httpThreads > 0 ? main.arrival : null,
+    idleHeapReleaseMs: config.idleHeapReleaseMs,
   }).catch(async (e: Error) => {
     await releaseModels();
     throw new Error(`cannot serve HTTP on ${config.udsPath ?? `${config.hostname}:${config.port}`}: ${e.message}`);
@@ -176,6 +185,14 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     httpThreads: config.httpThreads,
   });
 
+  const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
+  const stopHeapRelease = releaseHeapWhenIdle({
+    idleMs: config.idleHeapReleaseMs,
+    busy: () => admission.inUse > 0,
+    onRelease: (r: HeapRelease) =>
+      log('released idle JavaScript heap', { thread: 'main', heapMb: `${mb(r.beforeBytes)} -> ${mb(r.afterBytes)}`, ms: Math.round(r.ms) }),
+  });
+
   let closing: Promise<void> | null = null;
   return {
     embedder: main.embedder,
@@ -197,6 +214,7 @@ export async function startCoalesce(config: Config, log: Logger): Promise<Coales
     close: () =>
       (closing ??= (async () => {
         draining = true;
+        stopHeapRelease();
         http.drain();
         await Promise.all([http.close(), grpc?.close(config.shutdownTimeoutMs)]);
         await Promise.all(served.map((m) => m.drain()));

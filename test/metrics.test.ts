@@ -74,6 +74,12 @@ test("a scrape carries TEI's names with their types, and counts what the server 
   assert.ok(delta('te_batch_next_size_sum') >= 2);
   assert.ok(delta('te_batch_next_tokens_sum') >= 4 && delta('te_batch_next_tokens_sum') <= delta('coalesce_batch_tokens_total'));
   assert.ok(now.get('te_request_duration_bucket{le="+Inf"}')! >= 1);
+  // Memory, as prom-client names it: resident above the heap, which holds more than it uses.
+  for (const name of ['process_resident_memory_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_external_memory_bytes']) {
+    assert.equal(typeOf.get(name), 'gauge', name);
+  }
+  assert.ok(now.get('nodejs_heap_size_used_bytes')! > 0 && now.get('nodejs_heap_size_used_bytes')! <= now.get('nodejs_heap_size_total_bytes')!);
+  assert.ok(now.get('process_resident_memory_bytes')! > now.get('nodejs_heap_size_total_bytes')!);
 });
 
 test('promtool check metrics accepts a real scrape', async (t) => {

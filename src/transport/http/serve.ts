@@ -38,6 +38,8 @@ export interface HttpServeOptions {
   onThreadError: (e: Error) => void;
   /** For HTTP threads: the text tokenizer, to encode plain ASCII text where it arrives (null: never). */
   arrival: ArrivalEncoderSpec | null;
+  /** HTTP threads: idle time before each hands back the heap it grew (idle-heap-release.ts); 0: never. */
+  idleHeapReleaseMs?: number;
 }
 
 /** Where HTTP runs, for /info: 'main thread' or 'N threads' (HttpThreads starts all N or fails). */
@@ -71,6 +73,7 @@ export async function serveHttp(deps: HttpDeps, options: HttpServeOptions): Prom
             }))
           : undefined,
         arrival: options.arrival,
+        idleHeapReleaseMs: options.idleHeapReleaseMs,
       },
       options.onThreadError,
     );

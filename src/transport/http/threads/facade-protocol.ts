@@ -68,6 +68,8 @@ export interface HttpThreadData {
   arrival: ArrivalEncoderSpec | null;
   /** Open connections per HTTP thread (Int32Array over a SharedArrayBuffer) and this thread's slot in it. */
   connections: { counts: SharedArrayBuffer; slot: number };
+  /** Idle time before this thread hands back the heap it grew under load (idle-heap-release.ts); 0: never. */
+  idleHeapReleaseMs?: number;
 }
 
 /** From an HTTP thread to the main thread, besides facade calls (which use their own port). */

@@ -10,6 +10,7 @@ import { ConnectionDrain } from '../connection-drain.js';
 import { FacadeClient, remoteDeps } from './facade-client.js';
 import type { HttpThreadData, HttpThreadEvent, StopMessage } from './facade-protocol.js';
 import { overShare } from './connection-share.js';
+import { releaseHeapWhenIdle } from '../../../idle-heap-release.js';
 
 const { data, calls } = workerData as { data: HttpThreadData; calls: MessagePort };
 const post = (m: HttpThreadEvent) => parentPort!.postMessage(m);
@@ -17,6 +18,8 @@ const post = (m: HttpThreadEvent) => parentPort!.postMessage(m);
 const client = new FacadeClient(calls);
 const server = createHttpServer(remoteDeps(client, data));
 const connections = new ConnectionDrain(server);
+// Parsing and JSON grow this thread's heap under load as they grow the main thread's.
+const stopHeapRelease = releaseHeapWhenIdle({ idleMs: data.idleHeapReleaseMs ?? 0, busy: () => client.inFlight > 0 });
 
 server.once('error', (e) => post({ type: 'listen-failed', message: e.message }));
 const onListening = () => {
@@ -50,6 +53,7 @@ server.prependListener('request', (_req, res) => {
 
 parentPort!.on('message', async (m: StopMessage) => {
   if (m.type !== 'stop') return;
+  stopHeapRelease();
   // Only the thread that bound the socket closes it. The others share its one file descriptor:
   // closing theirs too would close the number again, maybe after something else reused it, so
   // their listening handles stay open, idle, until the process ends.
