@@ -5,10 +5,9 @@
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ClientDuplexStream, ClientUnaryCall, ServiceError } from '@grpc/grpc-js';
-import { Batcher } from '../../../src/core/batcher.js';
-import { Embedder } from '../../../src/core/embedder.js';
-import { startGrpcServer, type GrpcServer } from '../../../src/transport/grpc/server.js';
-import { charEncoder, FakeBackend, within } from '../../helpers/fake-backend.js';
+import type { GrpcServer } from '../../../src/transport/grpc/server.js';
+import { within } from '../../helpers/fake-backend.js';
+import { startFakeGrpcServer } from '../../helpers/fake-grpc-server.js';
 import { waitFor } from '../../helpers/wait-for.js';
 import { call, client, duplex, failure, status, type Client } from './client.js';
 
@@ -19,53 +18,15 @@ afterEach(async () => {
 });
 
 async function setup(options: { maxConcurrentRequests?: number; streamMaxInFlight?: number; queueTimeoutMs?: number } = {}) {
-  const backend = new FakeBackend();
-  const batcher = new Batcher(backend, { maxBatchTokens: 100_000, maxBatchRequests: 256 });
-  const maxConcurrentRequests = options.maxConcurrentRequests ?? 64;
   /** Embed requests that failed, refusals by admission included. */
   const failed = { count: 0 };
-  const observer = { requestStarted() {}, requestFinished: (ok: boolean) => void (ok || failed.count++) };
-  const embedder = new Embedder(
-    backend.info,
-    charEncoder,
-    batcher,
-    { maxClientBatchSize: 32, autoTruncate: false, queueTimeoutMs: options.queueTimeoutMs },
-    maxConcurrentRequests,
-    observer,
-  );
-  embedder.markReady(true);
-  server = await startGrpcServer(
-    {
-      embedder,
-      info: () => ({
-        model_id: 'fake',
-        model_dtype: 'float32',
-        version: 'test',
-        dimensions: backend.info.dimensions,
-        max_input_length: backend.info.maxInputLength,
-        pooling: backend.info.pooling,
-        normalized_by_model: false,
-        device: 'cpu',
-        execution_provider: 'fake',
-        modalities: ['text'],
-        max_concurrent_requests: maxConcurrentRequests,
-        max_batch_tokens: 100_000,
-        max_batch_requests: 256,
-        max_client_batch_size: 32,
-        tokenization_workers: 0,
-      }),
-      payloadLimit: 100_000,
-      streamMaxInFlight: options.streamMaxInFlight,
-    },
-    '127.0.0.1',
-    0,
-  );
+  const started = await startFakeGrpcServer({ ...options, onRequestFinished: (ok) => void (ok || failed.count++) });
+  const { backend, embedder, ran } = started;
+  server = started.server;
   let release = () => {};
   const hold = () => {
     release = backend.hold();
   };
-  /** The texts that reached the model, in order. */
-  const ran = () => backend.batches.flat().map((ids) => String.fromCharCode(...ids));
   return { backend, embedder, embed: client(server.url, 'tei', 'Embed'), hold, release: () => release(), ran, failed };
 }
 

@@ -7,10 +7,9 @@
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, constants, type ClientHttp2Session } from 'node:http2';
-import { Batcher } from '../../../src/core/batcher.js';
-import { Embedder } from '../../../src/core/embedder.js';
-import { startGrpcServer, type GrpcServer } from '../../../src/transport/grpc/server.js';
-import { charEncoder, FakeBackend } from '../../helpers/fake-backend.js';
+import type { GrpcServer } from '../../../src/transport/grpc/server.js';
+import type { FakeBackend } from '../../helpers/fake-backend.js';
+import { startFakeGrpcServer } from '../../helpers/fake-grpc-server.js';
 import { h2Relay } from '../../helpers/h2-relay.js';
 import { waitFor, within } from '../../helpers/wait-for.js';
 
@@ -24,34 +23,12 @@ afterEach(async () => {
   server = session = null;
 });
 
-let backend = new FakeBackend();
+let backend: FakeBackend;
 
 async function start(): Promise<GrpcServer> {
-  backend = new FakeBackend();
-  const batcher = new Batcher(backend, { maxBatchTokens: 100_000, maxBatchRequests: 256 });
-  const embedder = new Embedder(backend.info, charEncoder, batcher, { maxClientBatchSize: 32, autoTruncate: false }, 64, {
-    requestStarted() {},
-    requestFinished() {},
-  });
-  embedder.markReady(true);
-  const info = {
-    model_id: 'fake',
-    model_dtype: 'float32',
-    version: 'test',
-    dimensions: backend.info.dimensions,
-    max_input_length: backend.info.maxInputLength,
-    pooling: backend.info.pooling,
-    normalized_by_model: false,
-    device: 'cpu',
-    execution_provider: 'fake',
-    modalities: ['text'] as const,
-    max_concurrent_requests: 64,
-    max_batch_tokens: 100_000,
-    max_batch_requests: 256,
-    max_client_batch_size: 32,
-    tokenization_workers: 0,
-  };
-  return startGrpcServer({ embedder, info: () => info, payloadLimit: 100_000 }, '127.0.0.1', 0);
+  const started = await startFakeGrpcServer();
+  backend = started.backend;
+  return started.server;
 }
 
 /** One grpc.health.v1 Check on `s`, by hand (an empty request message); resolves with grpc-status. */

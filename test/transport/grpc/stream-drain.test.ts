@@ -10,10 +10,9 @@ import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type ClientHttp2Session } from 'node:http2';
 import type { ClientDuplexStream, StatusObject } from '@grpc/grpc-js';
-import { Batcher } from '../../../src/core/batcher.js';
-import { Embedder } from '../../../src/core/embedder.js';
-import { startGrpcServer, type GrpcServer } from '../../../src/transport/grpc/server.js';
-import { charEncoder, FakeBackend, within } from '../../helpers/fake-backend.js';
+import type { GrpcServer } from '../../../src/transport/grpc/server.js';
+import { within } from '../../helpers/fake-backend.js';
+import { startFakeGrpcServer } from '../../helpers/fake-grpc-server.js';
 import { h2Relay } from '../../helpers/h2-relay.js';
 import { startServerProcess } from '../../helpers/server-process.js';
 import { waitFor } from '../../helpers/wait-for.js';
@@ -28,34 +27,9 @@ afterEach(async () => {
 });
 
 async function setup() {
-  const backend = new FakeBackend();
-  const batcher = new Batcher(backend, { maxBatchTokens: 100_000, maxBatchRequests: 256 });
-  const embedder = new Embedder(backend.info, charEncoder, batcher, { maxClientBatchSize: 32, autoTruncate: false }, 64, {
-    requestStarted() {},
-    requestFinished() {},
-  });
-  embedder.markReady(true);
-  const info = {
-    model_id: 'fake',
-    model_dtype: 'float32',
-    version: 'test',
-    dimensions: backend.info.dimensions,
-    max_input_length: backend.info.maxInputLength,
-    pooling: backend.info.pooling,
-    normalized_by_model: false,
-    device: 'cpu',
-    execution_provider: 'fake',
-    modalities: ['text'] as const,
-    max_concurrent_requests: 64,
-    max_batch_tokens: 100_000,
-    max_batch_requests: 256,
-    max_client_batch_size: 32,
-    tokenization_workers: 0,
-  };
-  server = await startGrpcServer({ embedder, info: () => info, payloadLimit: 100_000 }, '127.0.0.1', 0);
-  /** The texts that reached the model, in order. */
-  const ran = () => backend.batches.flat().map((ids) => String.fromCharCode(...ids));
-  return { backend, embedder, server, ran };
+  const started = await startFakeGrpcServer();
+  server = started.server;
+  return started;
 }
 
 /** An EmbedStream whose answers (the fake vector's second number: the text's first character) and final status are collected. */
