@@ -57,22 +57,26 @@ export interface HeapRelease {
 type Collect = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
 
 /**
- * V8's gc() without starting node with --expose-gc: the flag is on only while one new context is
- * made, so no other code of the process sees a gc function.
+ * V8's gc() without starting node with --expose-gc: a new context made with the flag on has one.
+ * The flag stays on: V8's flags are the process's, threads (HTTP threads) start at once, and one
+ * turning it off again while another made its context left that one without gc. Null when V8
+ * gives none: the release is then off, nothing else.
  */
-function collector(): Collect {
+function collector(): Collect | null {
   const exposed = (globalThis as { gc?: Collect }).gc;
   if (exposed) return exposed;
-  setFlagsFromString('--expose-gc');
   try {
-    return runInNewContext('gc') as Collect;
-  } finally {
-    setFlagsFromString('--no-expose-gc');
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('typeof gc === "function" ? gc : null') as Collect | null;
+    return gc;
+  } catch {
+    return null;
   }
 }
 
 /** One memory-reducing full collection of this thread's heap, now. */
-export function releaseHeap(collect: Collect = collector()): HeapRelease {
+export function releaseHeap(collect: Collect | null = collector()): HeapRelease {
+  if (!collect) throw new Error('V8 gave no gc function');
   const beforeBytes = getHeapStatistics().total_heap_size;
   const started = performance.now();
   collect({ type: 'major', execution: 'sync', flavor: 'last-resort' });
@@ -89,8 +93,8 @@ export interface IdleHeapOptions {
 
 /** Watches this thread (event-loop utilization, `busy`, heap slack) once a second; returns the stop function. */
 export function releaseHeapWhenIdle({ idleMs, busy = () => false, onRelease }: IdleHeapOptions): () => void {
-  if (idleMs <= 0) return () => {};
-  const collect = collector();
+  const collect = idleMs > 0 ? collector() : null;
+  if (!collect) return () => {};
   const watch = new IdleWatch(idleMs, performance.now());
   let last = performance.eventLoopUtilization();
   const timer = setInterval(

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getHeapStatistics } from 'node:v8';
 import { IdleWatch, MIN_SLACK_BYTES, releaseHeap, releaseHeapWhenIdle, type HeapRelease } from '../src/idle-heap-release.js';
-import { waitFor } from './helpers/wait-for.js';
+import { Worker } from 'node:worker_threads';
+import { waitFor, within } from './helpers/wait-for.js';
 
 const MB = 2 ** 20;
 
@@ -65,4 +66,27 @@ test('an idle thread releases its grown heap by itself; idleMs 0 never starts wa
   } finally {
     stop();
   }
+});
+
+test("threads starting at once each get a collection (V8 flags are the whole process's)", async () => {
+  const module = new URL('../src/idle-heap-release.js', import.meta.url).href;
+  // Each thread asks for its collector as it starts, as HTTP threads do side by side.
+  const source = `import { releaseHeap } from ${JSON.stringify(module)};
+    import { parentPort } from 'node:worker_threads';
+    try { releaseHeap(); parentPort.postMessage('ok'); } catch (e) { parentPort.postMessage(String(e)); }`;
+  const answers = await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(source)}`));
+      try {
+        return await within(
+          new Promise<string>((resolve, reject) => (worker.once('message', resolve), worker.once('error', reject))),
+          30_000,
+          'a thread answering',
+        );
+      } finally {
+        await worker.terminate();
+      }
+    }),
+  );
+  assert.deepEqual(answers, Array(8).fill('ok'));
 });
