@@ -23,9 +23,8 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { flagValue } from './args.js';
-import { runChild } from './gpu/child.js';
+import { runGeneratorShards } from './generator-shards.js';
 import { percentile } from './load.js';
-import type { GeneratorResult, GeneratorTask } from './open-loop-generator.js';
 import { openLoopMarkdown, type OpenLoopReport, type StepResult } from './open-loop-report.js';
 import { ownArgs, passThroughArgs, runMeta } from './run-meta.js';
 import { scrape, type Scrape } from './server-stats.js';
@@ -74,8 +73,6 @@ function generatorsFor(rate: number): number {
   return Math.max(1, Math.min(Math.ceil(rate / RATE_PER_GENERATOR), Math.floor(cpus().length / 2)));
 }
 
-const sorted = (xs: number[]) => Float64Array.from(xs).sort();
-
 async function step(server: ServerProcess, bodiesFile: string, rate: number, index: number): Promise<StepResult> {
   const shards = generatorsFor(rate);
   // The children need a moment to start and read the bodies before the first arrival.
@@ -83,32 +80,16 @@ async function step(server: ServerProcess, bodiesFile: string, rate: number, ind
   const windowStart = startAt + WARMUP_S * 1000;
   const windowEnd = windowStart + STEP_S * 1000;
   const drainMs = 10_000;
-  const tasks: GeneratorTask[] = Array.from({ length: shards }, (_, shard) => ({
-    url: server.httpUrl,
-    bodiesFile,
-    shard,
-    shards,
-    rate: rate / shards,
-    startAt,
-    windowStart,
-    windowEnd,
-    drainMs,
-    accept: ACCEPT,
-    spinMs: SPIN_MS,
-    seed: 1000 + index,
-  }));
   // Scrapes at the window's ends; awaited after the generators, which may finish right at windowEnd.
   const scrapeAt = (when: number) => sleep(Math.max(0, when - Date.now())).then(() => scrape(server.httpUrl).catch((): Scrape | null => null));
   const scraping = Promise.all([scrapeAt(windowStart), scrapeAt(windowEnd)]);
-  const results = (await Promise.all(tasks.map((t) => runChild('../open-loop-generator.js', t, (WARMUP_S + STEP_S) * 1000 + drainMs + 60_000)))) as (
-    | GeneratorResult
-    | { error: string }
-  )[];
+  const { ok, failed, latencies, lateness } = await runGeneratorShards(
+    { url: server.httpUrl, bodiesFile, startAt, windowStart, windowEnd, drainMs, accept: ACCEPT, spinMs: SPIN_MS, seed: 1000 + index },
+    rate,
+    shards,
+    (WARMUP_S + STEP_S) * 1000 + drainMs + 60_000,
+  );
   const scrapes = await scraping;
-  const failed = results.find((r): r is { error: string } => 'error' in r);
-  const ok = results.filter((r): r is GeneratorResult => !('error' in r));
-  const latencies = sorted(ok.flatMap((r) => r.latencies));
-  const lateness = sorted(ok.flatMap((r) => r.lateness));
   const scheduled = ok.reduce((n, r) => n + r.scheduled, 0);
   const errors = ok.reduce((n, r) => n + r.errors, 0) + (failed ? 1 : 0);
   const [s0, s1] = scrapes;

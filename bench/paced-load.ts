@@ -6,9 +6,8 @@
  * closed loop's clients, so together-vs-alone compares the same offered load.
  */
 import { cpus } from 'node:os';
-import { runChild } from './gpu/child.js';
+import { runGeneratorShards } from './generator-shards.js';
 import { percentile } from './load.js';
-import type { GeneratorResult, GeneratorTask } from './open-loop-generator.js';
 import { nowMs } from './model-time.js';
 
 /** Lateness p99 above this (ms): the generator, not the server, may have set the pace. */
@@ -44,8 +43,6 @@ export interface PacedResult {
   maxInFlight: number;
 }
 
-const sorted = (xs: number[]) => Float64Array.from(xs).sort();
-
 /** Runs every load at once; returns each model's result and the shared window (epoch ms). */
 export async function pacedLoad(
   httpUrl: string,
@@ -63,26 +60,23 @@ export async function pacedLoad(
   const timeoutMs = 1500 + (options.warmupS + options.durationS) * 1000 + drainMs + 60_000;
   const runs = loads.map(async ({ model, rate, seed }): Promise<PacedResult> => {
     const shards = Math.max(1, Math.min(Math.ceil(rate / options.ratePerGenerator), maxShards));
-    const tasks: GeneratorTask[] = Array.from({ length: shards }, (_, shard) => ({
-      // The generator posts to <url>/embed.
-      url: `${httpUrl}/models/${encodeURIComponent(model)}`,
-      bodiesFile: options.bodiesFile,
-      shard,
+    const { ok, failed, latencies, lateness } = await runGeneratorShards(
+      {
+        // The generator posts to <url>/embed.
+        url: `${httpUrl}/models/${encodeURIComponent(model)}`,
+        bodiesFile: options.bodiesFile,
+        startAt,
+        windowStart,
+        windowEnd,
+        drainMs,
+        accept: 'json',
+        spinMs: 2,
+        seed,
+      },
+      rate,
       shards,
-      rate: rate / shards,
-      startAt,
-      windowStart,
-      windowEnd,
-      drainMs,
-      accept: 'json',
-      spinMs: 2,
-      seed,
-    }));
-    const out = (await Promise.all(tasks.map((t) => runChild('../open-loop-generator.js', t, timeoutMs)))) as (GeneratorResult | { error: string })[];
-    const failed = out.find((r): r is { error: string } => 'error' in r);
-    const ok = out.filter((r): r is GeneratorResult => !('error' in r));
-    const latencies = sorted(ok.flatMap((r) => r.latencies));
-    const lateness = sorted(ok.flatMap((r) => r.lateness));
+      timeoutMs,
+    );
     const latenessP99 = percentile(lateness, 99);
     return {
       model,
