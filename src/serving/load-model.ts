@@ -163,6 +163,7 @@ export async function startModel(prepared: PreparedModel, shared: ModelShared): 
       warmupTokens: config.maxBatchTokens,
       warmupRows: config.maxBatchRequests,
       shapeWarmup: config.shapeWarmup,
+      cudaGraphs: config.cudaGraphs,
     });
   let markUnready = () => {};
   const groups = await startOnEach(devices, startOn).catch(async (e: unknown) => {

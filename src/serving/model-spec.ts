@@ -25,6 +25,7 @@ const MODEL_OPTIONS = [
   'memPattern',
   'shapeBuckets',
   'shapeWarmup',
+  'cudaGraphs',
   'padBatchMultiple',
   'intraOpThreads',
   'maxBatchTokens',

@@ -29,6 +29,8 @@ export interface SessionSettings {
   warmupRows?: number;
   /** 'load' (default): every bucket shape before the model reports loaded; 'background': the common ones, the rest while serving. */
   shapeWarmup?: Config['shapeWarmup'];
+  /** 'on': small bucket shapes from CUDA graphs (cuda-graph-lane.ts); 'cpu-simulation': the same path on CPU memory, without graphs (tests). */
+  cudaGraphs?: Config['cudaGraphs'] | 'cpu-simulation';
 }
 
 export interface LoadRequest {

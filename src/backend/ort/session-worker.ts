@@ -19,6 +19,7 @@ import type { EmbedMessage, FromWorker, LoadRequest, SessionFacts } from './prot
 import { float16ToFloat32, padBatch, textRowBucket, type IntegerType } from './tensors.js';
 import { SPARSE_INDICES_OUTPUT, SPARSE_VALUES_OUTPUT } from '../../onnx-graph/append-task-heads.js';
 import { sparseRows, tokenVectorRows } from './task-rows.js';
+import { CudaGraphLane, GRAPH_SHAPES } from './cuda-graph-lane.js';
 
 interface Loaded {
   session: ort.InferenceSession;
@@ -29,6 +30,8 @@ interface Loaded {
   /** The graph's L2-normalized output, fetched along with the pooled one. */
   normalizedOutput: string | null;
   wants: { mask: boolean; typeIds: boolean; positions: boolean };
+  /** --cuda-graphs on: small bucket shapes run here instead of through session.run. */
+  lane: CudaGraphLane | null;
 }
 
 let loaded: Loaded | null = null;
@@ -125,6 +128,7 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
     intType,
     normalizedOutput: graph.normalizedOutputName,
     wants: { mask: inputs.includes('attention_mask'), typeIds: inputs.includes('token_type_ids'), positions: inputs.includes('position_ids') },
+    lane: null,
     facts: {
       inputNames: [...inputs],
       outputName: output.name,
@@ -147,7 +151,56 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
     });
   }
   if (buckets) l.facts.warmup = await warmShapes(l, settings, graph.removesPadding);
+  const graphs = settings.cudaGraphs ?? 'off';
+  if (graphs !== 'off') {
+    const why =
+      graphs === 'on' && provider !== 'cuda'
+        ? 'it needs the CUDA provider'
+        : !buckets
+          ? 'it needs shape buckets (--shape-buckets)'
+          : output.kind !== 'pooled'
+            ? 'the graph outputs token states, not pooled vectors'
+            : null;
+    if (why) notes.push(`--cuda-graphs ${graphs}: not used because ${why}`);
+    else
+      openLane(
+        l,
+        graph.bytes ? new Uint8Array(graph.bytes).slice() : manifest.onnxPath,
+        graphs === 'on' ? 'cuda' : 'cpu-simulation',
+        deviceIdOf(chosen.device),
+      );
+  }
   return l;
+}
+
+const deviceIdOf = (device: string) => (device.startsWith('cuda:') ? Number(device.slice(5)) : 0);
+
+/** Opens the CUDA-graph lane and captures its shapes; a graph ORT will not capture leaves the model served without it, with a note. */
+function openLane(l: Loaded, model: Uint8Array | string, mode: 'cuda' | 'cpu-simulation', deviceId: number): void {
+  const started = performance.now();
+  const outputs = l.normalizedOutput ? [l.facts.outputName, l.normalizedOutput] : [l.facts.outputName];
+  let lane: CudaGraphLane | null = null;
+  try {
+    lane = CudaGraphLane.open({ model, deviceId, outputs, mode });
+    const step = l.pad.seqMultiple;
+    const longest = Math.min(GRAPH_SHAPES.maxLength, l.manifest.maxLength);
+    const seqLengths = new Set<number>();
+    for (let n = step; n < longest + step; n += step) seqLengths.add(Math.min(n, longest));
+    for (let rows = 1; rows <= GRAPH_SHAPES.maxRows; rows = textRowBucket(rows + 1)) {
+      for (const length of seqLengths) {
+        const lengths = new Uint32Array(rows).fill(1);
+        lengths[0] = length;
+        lane.capture(pad(l, new Uint32Array(rows - 1 + length), new Uint8Array(rows - 1 + length), lengths));
+      }
+    }
+    l.lane = lane;
+    l.facts.notes.push(
+      `--cuda-graphs ${mode === 'cuda' ? 'on' : mode}: ${lane.shapes} shapes (up to ${GRAPH_SHAPES.maxRows} inputs of up to ${longest} tokens) captured in ${Math.round(performance.now() - started)} ms; a second copy of the weights on the device`,
+    );
+  } catch (e) {
+    lane?.close();
+    l.facts.notes.push(`--cuda-graphs on: not used because ${(e as Error).message}`);
+  }
 }
 
 /** One bucket shape: the row lengths of a batch that pads to it. */
@@ -220,15 +273,20 @@ async function warmPendingShape(): Promise<boolean> {
   return pendingShapes.length > 0;
 }
 
+function pad(l: Loaded, ids: Uint32Array, typeIds: Uint8Array, lengths: Uint32Array) {
+  return padBatch(ids, typeIds, lengths, l.intType, { positions: l.wants.positions, typeIds: l.wants.typeIds, ...l.pad, maxSeqLen: l.manifest.maxLength });
+}
+
 /** `tokens`: the token states of every input instead of its pooled vector (TEI's /embed_all). */
 async function run(l: Loaded, ids: Uint32Array, typeIds: Uint8Array, lengths: Uint32Array, tokens = false): Promise<RunOutput> {
   const batch = lengths.length;
-  const padded = padBatch(ids, typeIds, lengths, l.intType, {
-    positions: l.wants.positions,
-    typeIds: l.wants.typeIds,
-    ...l.pad,
-    maxSeqLen: l.manifest.maxLength,
-  });
+  const padded = pad(l, ids, typeIds, lengths);
+  const fromGraph = l.lane && !tokens && l.facts.outputKind === 'pooled' ? l.lane.run(padded) : null;
+  if (fromGraph) {
+    const dimensions = fromGraph[0].length / padded.rows;
+    const rows = (data: Float32Array) => data.subarray(0, batch * dimensions);
+    return { vectors: rows(fromGraph[0]), normalized: fromGraph[1] ? rows(fromGraph[1]) : undefined, dimensions };
+  }
   const shape = [padded.rows, padded.seqLen];
   const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor(l.intType, padded.ids, shape) };
   if (l.wants.mask) feeds.attention_mask = new ort.Tensor(l.intType, padded.mask, shape);

@@ -27,8 +27,17 @@ import { CpuBoundRunner, type Runner } from './cpu-runner.js';
 import { OrtNodeFresh, OrtNodeReused } from './ort-node-paths.js';
 import { type CopyMode, CudaBoundRunner } from './cuda-runner.js';
 import { modelIo, type Rows } from './model-io.js';
-import { OrtCApi, onnxruntimeNodeLibrary } from './ort-c-api.js';
-import { CudaProviderOptions, Env, IoBinding, MemoryInfo, newTypedArray, Session, SessionOptions, Tensor } from './ort-objects.js';
+import { OrtCApi, onnxruntimeNodeLibrary } from '../../../../src/backend/ort-capi/ort-c-api.js';
+import {
+  CudaProviderOptions,
+  Env,
+  IoBinding,
+  MemoryInfo,
+  newTypedArray,
+  Session,
+  SessionOptions,
+  Tensor,
+} from '../../../../src/backend/ort-capi/ort-objects.js';
 import { markdown, type CheckReport, type ErrorCase, type ShapeCheck } from './report.js';
 import { type TimedPath, timeInterleaved } from './timing.js';
 

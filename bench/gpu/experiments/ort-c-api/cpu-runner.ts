@@ -4,8 +4,8 @@
  * in the output array. No tensor is created and nothing is copied per call.
  */
 import { fillInput, type ModelInput, type ModelIo, outputShape, padLength, type Rows } from './model-io.js';
-import type { OrtCApi } from './ort-c-api.js';
-import { IoBinding, MemoryInfo, newTypedArray, RunOptions, type Session, Tensor, type TypedArray } from './ort-objects.js';
+import type { OrtCApi } from '../../../../src/backend/ort-capi/ort-c-api.js';
+import { IoBinding, MemoryInfo, newTypedArray, RunOptions, type Session, Tensor, type TypedArray } from '../../../../src/backend/ort-capi/ort-objects.js';
 
 export interface Runner {
   readonly label: string;

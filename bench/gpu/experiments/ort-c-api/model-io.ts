@@ -3,7 +3,7 @@
  * (onnxruntime-node and the C API): input_ids, attention_mask and token_type_ids as int64 or int32,
  * padded to one length; the first output float32 with open batch and sequence dimensions.
  */
-import { type ElementType, newTypedArray, type TypedArray } from './ort-objects.js';
+import { type ElementType, newTypedArray, type TypedArray } from '../../../../src/backend/ort-capi/ort-objects.js';
 
 export type Rows = readonly (readonly number[])[];
 

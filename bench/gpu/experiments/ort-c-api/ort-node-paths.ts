@@ -5,7 +5,7 @@
  */
 import type * as Ort from 'onnxruntime-node';
 import { fillInput, freshInputs, type ModelIo, outputShape, padLength, type Rows } from './model-io.js';
-import { newTypedArray, type TypedArray } from './ort-objects.js';
+import { newTypedArray, type TypedArray } from '../../../../src/backend/ort-capi/ort-objects.js';
 
 export class OrtNodeFresh {
   readonly label = 'onnxruntime-node, session.run (fresh tensors)';

@@ -1,5 +1,5 @@
 /**
- * Where the functions this prototype calls sit in ONNX Runtime's `OrtApi` struct: 0-based member
+ * Where the functions the C API path calls sit in ONNX Runtime's `OrtApi` struct: 0-based member
  * positions in `struct OrtApi` of include/onnxruntime/core/session/onnxruntime_c_api.h
  * (microsoft/onnxruntime), counted from a header of API version 30. ORT only appends members, so
  * positions below what 1.29 has hold for it; each entry says the version that added the member where
@@ -16,6 +16,7 @@ export const API = {
   GetErrorMessage: 2,
   CreateEnv: 3,
   CreateSession: 7,
+  CreateSessionFromArray: 8,
   CreateSessionOptions: 10,
   EnableMemPattern: 16,
   DisableMemPattern: 17,

@@ -189,6 +189,11 @@ export class Session extends Handle {
     return new Session(api, api.out('CreateSession', env.ptr, cString('model path', modelPath), options.ptr));
   }
 
+  /** From the model's bytes (a graph rewritten in memory); ORT copies what it keeps. */
+  static fromBytes(api: OrtCApi, env: Env, model: Uint8Array, options: SessionOptions): Session {
+    return new Session(api, api.out('CreateSessionFromArray', env.ptr, model, model.byteLength, options.ptr));
+  }
+
   private describe(which: 'Input' | 'Output'): TensorInfo[] {
     const { api } = this;
     const count = api.outSize(`SessionGet${which}Count` as const, this.ptr);

@@ -11,16 +11,15 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as KoffiModule from 'koffi';
-import { PROJECT_ROOT } from '../../../../src/paths.js';
 import { API, type ApiName, ORT_API_VERSION } from './api-index.js';
 
 export type Koffi = typeof KoffiModule;
 /** A native pointer as koffi 3 gives it (null for NULL). */
 export type Ptr = bigint;
 
-/** koffi is a dependency of the bench package; this file runs from dist/bench, outside that package's folder. */
+/** Loaded on first use: a server that never asks for the C API never loads koffi's native module. */
 export function loadKoffi(): Koffi {
-  return createRequire(join(PROJECT_ROOT, 'bench', 'package.json'))('koffi') as Koffi;
+  return createRequire(import.meta.url)('koffi') as Koffi;
 }
 
 /** The libonnxruntime.so.1 that onnxruntime-node loads (its CUDA provider, where installed, sits beside it). */
@@ -65,6 +64,7 @@ const SIGNATURES: Record<ApiName, [result: string, args: string]> = {
   GetErrorMessage: ['const char *', 'void *status'],
   CreateEnv: ['void *', 'int level, const char *logid, void *out'],
   CreateSession: ['void *', 'void *env, const char *path, void *options, void *out'],
+  CreateSessionFromArray: ['void *', 'void *env, const void *data, size_t length, void *options, void *out'],
   CreateSessionOptions: ['void *', 'void *out'],
   EnableMemPattern: ['void *', 'void *options'],
   DisableMemPattern: ['void *', 'void *options'],
@@ -130,7 +130,23 @@ const SIGNATURES: Record<ApiName, [result: string, args: string]> = {
 /** koffi callables take and give whatever the C signature says. */
 type NativeFn = (...args: any[]) => any;
 
+const shared = new Map<string, OrtCApi>();
+
 export class OrtCApi {
+  /**
+   * One per library and thread: koffi names every prototype it declares in one registry per
+   * thread, so a second table over the same library would clash with the first.
+   */
+  static shared(libraryPath: string = onnxruntimeNodeLibrary()): OrtCApi {
+    let api = shared.get(libraryPath);
+    if (!api) {
+      api = new OrtCApi(libraryPath);
+      api.checkApiTable();
+      shared.set(libraryPath, api);
+    }
+    return api;
+  }
+
   readonly koffi: Koffi;
   readonly version: string;
   private readonly fns: Record<ApiName, NativeFn>;
