@@ -25,7 +25,7 @@ export interface ModelInfoSources {
   /** The model's prompts by name (config_sentence_transformers.json or --prompts). */
   prompts: Readonly<Record<string, string>>;
   /** The text backend's facts that /info shows. */
-  backend: { sessions: number; removesPadding: boolean; warmup: () => WarmupState };
+  backend: { sessions: number; removesPadding: boolean; warmup: () => WarmupState; notes: readonly string[] };
   batchQueue: 'shared' | 'main';
   /** The image path of an image-text model; null for text models. */
   images: { info(): Record<string, unknown> } | null;
@@ -89,6 +89,8 @@ export function modelInfo({ config, id, dir, model, pooling, prompts, backend, b
     padding_removed_in_graph: backend.removesPadding,
     // Shape buckets: 'background' while shapes still warm between batches (--shape-warmup background).
     warmup: backend.warmup(),
+    // What the session threads decided at load and why (CPU fallback, host pooling, --cuda-graphs).
+    session_notes: backend.notes,
     onnx_file: model.onnxFile,
     inputs: model.inputNames,
     output: model.outputName,

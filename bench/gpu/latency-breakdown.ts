@@ -223,6 +223,9 @@ async function ortAlone(ids: number[]) {
 async function served(text: string) {
   const server = await startServer({ model: MODEL, intraOpThreads: 0, extraArgs: ['--device', DEVICE, '--onnx-file', ONNX_FILE, ...passThroughArgs()] });
   try {
+    // What the server says of its sessions (e.g. whether --cuda-graphs captured its shapes).
+    const info = await (await fetch(`${server.httpUrl}/info`)).text();
+    const notes = [...new Set(info.match(/--cuda-graphs[^"]*/g) ?? [])];
     const dir = mkdtempSync(join(tmpdir(), 'coalesce-w3-'));
     const bodiesFile = join(dir, 'bodies.json');
     writeFileSync(bodiesFile, JSON.stringify([{ body: JSON.stringify({ inputs: text, truncate: true }), tokens: text.split(' ').length + 2 }]));
@@ -253,7 +256,7 @@ async function served(text: string) {
       sessionThreadMs: mean('coalesce_batch_session_duration'),
     };
     rmSync(dir, { recursive: true, force: true });
-    return { latency: run.latencyMs, requests: run.requests, errors: run.errors, firstError: run.firstError, hops, cpu: run.cpu, threads: run.threads };
+    return { latency: run.latencyMs, requests: run.requests, errors: run.errors, firstError: run.firstError, hops, cpu: run.cpu, threads: run.threads, notes };
   } finally {
     await server.stop();
   }
@@ -287,6 +290,7 @@ function markdown(r: any): string {
       `| rest of the request timer (validation, answer, hand-offs) | ${f(h.requestMs - (h.tokenizationMs ?? 0) - (h.queueMs ?? 0) - (h.inferenceMs ?? 0))} |`,
     );
   } else lines.push(`| failed | ${s?.error ?? ''} |`);
+  if (s?.notes?.length) lines.push('', `Server: ${s.notes.join('; ')}.`);
   lines.push('', '## ONNX Runtime alone, this thread', '', '| variant | p50 ms | p99 ms | min ms |', '| --- | ---: | ---: | ---: |');
   for (const v of r.ort?.variants ?? []) lines.push(`| ${v.name} | ${f(v.timing.p50Ms)} | ${f(v.timing.p99Ms)} | ${f(v.timing.minMs)} |`);
   if (r.ort?.oneNodeGraph)

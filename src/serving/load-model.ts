@@ -277,7 +277,7 @@ export async function startModel(prepared: PreparedModel, shared: ModelShared): 
     images,
     http: shared.http,
     settings,
-    backend: { sessions, removesPadding: first.removesPadding, warmup: () => combinedWarmup(groups.map((g) => g.warmupState())) },
+    backend: { sessions, removesPadding: first.removesPadding, warmup: () => combinedWarmup(groups.map((g) => g.warmupState())), notes: first.notes },
   });
   const full = withQuantization(described, quantization);
   const summary = (): ModelSummary => ({
