@@ -5,7 +5,7 @@ import { readManifest } from '../../../src/model-prep/manifest.js';
 import { OrtBackend } from '../../../src/backend/ort/ort-backend.js';
 import { CudaGraphLane } from '../../../src/backend/ort/cuda-graph-lane.js';
 import { padBatch } from '../../../src/backend/ort/tensors.js';
-import { TINY_BERT } from '../../helpers/server.js';
+import { startServer, TINY_BERT } from '../../helpers/server.js';
 
 // The CUDA-graph lane's buffers, bindings and copies, run on CPU memory (graphs themselves need a GPU:
 // bench/gpu/experiments/ort-c-api/device.sh checks them there against onnxruntime-node).
@@ -106,5 +106,22 @@ test('a session thread with the lane serves the same vectors as without it, and 
     }
   } finally {
     await Promise.all([plain.close(), laned.close(), onCpu.close()]);
+  }
+});
+
+test('--cuda-graphs on where it cannot apply: the model is served as usual and /info says why', async () => {
+  const server = await startServer(['--cuda-graphs', 'on', '--shape-buckets', 'on']);
+  try {
+    const info = (await (await fetch(`${server.httpUrl}/info`)).json()) as { session_notes: string[]; config: Record<string, unknown> };
+    assert.deepEqual(info.session_notes, ['--cuda-graphs on: not used because it needs the CUDA provider']);
+    const embed = await fetch(`${server.httpUrl}/embed`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ inputs: 'hello world' }),
+    });
+    assert.equal(embed.status, 200);
+    assert.equal(((await embed.json()) as number[][]).length, 1);
+  } finally {
+    await server.close();
   }
 });
