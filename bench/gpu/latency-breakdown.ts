@@ -14,7 +14,7 @@
  *
  *   node dist/bench/gpu/latency-breakdown.js --model DIR [--onnx-file model_fp16.onnx] [--device cuda]
  *     [--runs 2000] [--seconds 20] [--out bench/results] [--name latency-breakdown-gpu] [--commit sha]
- *     [--text "..."] (when the model folder has no texts.json)
+ *     [--text "..."] (when the model folder has no texts.json) [--served-only]
  *     [-- <server flags>]
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -337,10 +337,13 @@ async function main(): Promise<void> {
     tokens: ids.length,
     serverFlags: passThroughArgs(),
   };
-  try {
-    report.ort = await ortAlone(ids);
-  } catch (e) {
-    report.ortError = (e as Error).stack ?? String(e);
+  // --served-only: the served hops alone (server variants compared in one device call).
+  if (!argv.includes('--served-only')) {
+    try {
+      report.ort = await ortAlone(ids);
+    } catch (e) {
+      report.ortError = (e as Error).stack ?? String(e);
+    }
   }
   try {
     report.served = await served(texts.w3);

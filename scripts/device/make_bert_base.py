@@ -93,9 +93,11 @@ log("optimize-fp16:", r.stdout.strip().splitlines()[-1] if r.stdout.strip() else
 if r.returncode != 0:
     sys.exit("optimize-fp16.py failed")
 # The same, in ONNX Runtime's packing mode (layers on real tokens only); W2's mixed lengths are what it is for.
-r = subprocess.run([sys.executable, os.path.join(HERE, "..", "optimize-fp16.py"), "--packed", onnx_path, os.path.join(out, "model_packed_fp16.onnx")],
+# SKIP_PACKED=1 leaves it out (20 s) for runs that only serve model_fp16.onnx.
+r = subprocess.run(["true"]) if os.environ.get("SKIP_PACKED") == "1" else subprocess.run([sys.executable, os.path.join(HERE, "..", "optimize-fp16.py"), "--packed", onnx_path, os.path.join(out, "model_packed_fp16.onnx")],
                    capture_output=True, text=True)
-log("optimize-fp16 --packed:", r.stdout.strip().splitlines()[-1] if r.stdout.strip() else "", r.stderr[-2000:] if r.returncode else "")
+if os.environ.get("SKIP_PACKED") != "1":
+    log("optimize-fp16 --packed:", r.stdout.strip().splitlines()[-1] if r.stdout.strip() else "", r.stderr[-2000:] if r.returncode else "")
 
 # Texts: whole vocabulary words (one token each), so lengths are exact.
 rng = random.Random(1234)
