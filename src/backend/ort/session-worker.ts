@@ -332,4 +332,11 @@ serveBatches<LoadRequest, EmbedMessage>(
   },
   (taken) => run(loaded!, taken.ids, taken.typeIds, taken.lengths),
   warmPendingShape,
+  // The lane's session and buffers are ORT's process-wide memory (a copy of the weights on the
+  // device): thread exit does not return them. A batch after this runs through session.run.
+  () => {
+    const lane = loaded?.lane;
+    if (loaded) loaded.lane = null;
+    lane?.close();
+  },
 );

@@ -65,6 +65,8 @@ export function serveBatches<L extends { type: 'load' }, B extends { type: 'embe
   run: (message: B) => Promise<RunOutput>,
   runTaken?: (batch: TakenBatch) => Promise<RunOutput>,
   idle?: () => Promise<boolean>,
+  /** Before the thread is terminated: release what thread exit would not (memory the C API holds). */
+  onStop?: () => void,
 ): void {
   const port = parentPort!;
   const answer = async (message: B): Promise<void> => {
@@ -116,7 +118,10 @@ export function serveBatches<L extends { type: 'load' }, B extends { type: 'embe
   port.on('message', (message: L | B | TakeOrder | StopIdle) => {
     if (message.type === 'stop-idle') {
       stopped = true;
-      void idleStep.then(() => port.postMessage({ type: 'idle-stopped' } satisfies IdleStopped));
+      void idleStep.then(() => {
+        onStop?.();
+        port.postMessage({ type: 'idle-stopped' } satisfies IdleStopped);
+      });
       return;
     }
     if (message.type === 'take') {
