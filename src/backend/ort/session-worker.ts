@@ -19,7 +19,7 @@ import type { EmbedMessage, FromWorker, LoadRequest, SessionFacts } from './prot
 import { float16ToFloat32, padBatch, textRowBucket, type IntegerType } from './tensors.js';
 import { SPARSE_INDICES_OUTPUT, SPARSE_VALUES_OUTPUT } from '../../onnx-graph/append-task-heads.js';
 import { sparseRows, tokenVectorRows } from './task-rows.js';
-import { CudaGraphLane, GRAPH_SHAPES } from './cuda-graph-lane.js';
+import { CudaGraphLane, GRAPH_SHAPES, replayDifference } from './cuda-graph-lane.js';
 
 interface Loaded {
   session: ort.InferenceSession;
@@ -160,10 +160,12 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
           ? 'it needs shape buckets (--shape-buckets)'
           : output.kind !== 'pooled'
             ? 'the graph outputs token states, not pooled vectors'
-            : null;
+            : graph.removesPadding
+              ? 'the graph removes padding (its inner shapes follow the tokens, which a replayed graph cannot)'
+              : null;
     if (why) notes.push(`--cuda-graphs ${graphs}: not used because ${why}`);
     else
-      openLane(
+      await openLane(
         l,
         graph.bytes ? new Uint8Array(graph.bytes).slice() : manifest.onnxPath,
         graphs === 'on' ? 'cuda' : 'cpu-simulation',
@@ -175,10 +177,16 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
 
 const deviceIdOf = (device: string) => (device.startsWith('cuda:') ? Number(device.slice(5)) : 0);
 
-/** Opens the CUDA-graph lane and captures its shapes; a graph ORT will not capture leaves the model served without it, with a note. */
-function openLane(l: Loaded, model: Uint8Array | string, mode: 'cuda' | 'cpu-simulation', deviceId: number): void {
+/**
+ * Opens the CUDA-graph lane and captures its shapes. Each shape is then checked against
+ * session.run on a batch padded differently from the one captured (a replayed graph must read the
+ * new ids and mask); a graph ORT will not capture, or one whose replay differs, leaves the model
+ * served without the lane, with a note saying why.
+ */
+async function openLane(l: Loaded, model: Uint8Array | string, mode: 'cuda' | 'cpu-simulation', deviceId: number): Promise<void> {
   const started = performance.now();
   const outputs = l.normalizedOutput ? [l.facts.outputName, l.normalizedOutput] : [l.facts.outputName];
+  const label = `--cuda-graphs ${mode === 'cuda' ? 'on' : mode}`;
   let lane: CudaGraphLane | null = null;
   try {
     lane = CudaGraphLane.open({ model, deviceId, outputs, mode });
@@ -190,17 +198,33 @@ function openLane(l: Loaded, model: Uint8Array | string, mode: 'cuda' | 'cpu-sim
       for (const length of seqLengths) {
         const lengths = new Uint32Array(rows).fill(1);
         lengths[0] = length;
-        lane.capture(pad(l, new Uint32Array(rows - 1 + length), new Uint8Array(rows - 1 + length), lengths));
+        const total = rows - 1 + length;
+        lane.capture(pad(l, new Uint32Array(total), new Uint8Array(total), lengths));
+        await checkReplay(l, lane, rows, length);
       }
     }
     l.lane = lane;
     l.facts.notes.push(
-      `--cuda-graphs ${mode === 'cuda' ? 'on' : mode}: ${lane.shapes} shapes (up to ${GRAPH_SHAPES.maxRows} inputs of up to ${longest} tokens) captured in ${Math.round(performance.now() - started)} ms; a second copy of the weights on the device`,
+      `${label}: ${lane.shapes} shapes (up to ${GRAPH_SHAPES.maxRows} inputs of up to ${longest} tokens) captured and checked against session.run in ${Math.round(performance.now() - started)} ms; a second copy of the weights on the device`,
     );
   } catch (e) {
     lane?.close();
-    l.facts.notes.push(`--cuda-graphs on: not used because ${(e as Error).message}`);
+    l.facts.notes.push(`${label}: not used because ${(e as Error).message}`);
   }
+}
+
+/** A batch of the captured shape with other ids and a ragged mask, through the lane and through session.run (l.lane is not set yet). */
+async function checkReplay(l: Loaded, lane: CudaGraphLane, rows: number, length: number): Promise<void> {
+  const lengths = Uint32Array.from({ length: rows }, (_, r) => (r === 0 ? length : 1 + ((r * 7) % length)));
+  const total = lengths.reduce((a, b) => a + b, 0);
+  // Small ids exist in every vocabulary.
+  const ids = Uint32Array.from({ length: total }, (_, i) => 1 + ((i * 13) % 97));
+  const typeIds = new Uint8Array(total);
+  const expected = await run(l, ids, typeIds, lengths);
+  const got = lane.run(pad(l, ids, typeIds, lengths));
+  if (!got) throw new Error(`shape ${rows} x ${length} was not bound`);
+  const differs = replayDifference(expected.vectors, got[0]);
+  if (differs) throw new Error(`its replay of ${rows} x ${length} differs from session.run (${differs})`);
 }
 
 /** One bucket shape: the row lengths of a batch that pads to it. */

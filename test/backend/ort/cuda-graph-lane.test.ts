@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { readManifest } from '../../../src/model-prep/manifest.js';
 import { OrtBackend } from '../../../src/backend/ort/ort-backend.js';
-import { CudaGraphLane } from '../../../src/backend/ort/cuda-graph-lane.js';
+import { CudaGraphLane, replayDifference } from '../../../src/backend/ort/cuda-graph-lane.js';
 import { padBatch } from '../../../src/backend/ort/tensors.js';
 import { startServer, TINY_BERT } from '../../helpers/server.js';
 
@@ -78,7 +78,7 @@ test('a session thread with the lane serves the same vectors as without it, and 
   const onCpu = await OrtBackend.start('tiny', manifest, { ...base, cudaGraphs: 'on' });
   try {
     assert.ok(
-      laned.notes.some((n) => /--cuda-graphs cpu-simulation: 8 shapes \(up to 8 inputs of up to 64 tokens\) captured/.test(n)),
+      laned.notes.some((n) => /--cuda-graphs cpu-simulation: 8 shapes \(up to 8 inputs of up to 64 tokens\) captured and checked against session.run/.test(n)),
       laned.notes.join('; '),
     );
     assert.ok(
@@ -124,4 +124,12 @@ test('--cuda-graphs on where it cannot apply: the model is served as usual and /
   } finally {
     await server.close();
   }
+});
+
+test('a replay that reads stale inputs is told apart from float noise', () => {
+  const expected = Float32Array.from([0.5, -2, 3, 0.25]);
+  assert.equal(replayDifference(expected, Float32Array.from([0.5, -2, 3, 0.25, 99])), null, 'values past the expected rows are filler');
+  assert.equal(replayDifference(expected, Float32Array.from([0.5002, -2.001, 3, 0.25])), null);
+  assert.equal(replayDifference(expected, Float32Array.from([0.5, -2, 3.5, 0.25])), 'max abs difference 5.00e-1');
+  assert.match(replayDifference(expected, Float32Array.from([NaN, -2, 3, 0.25])) ?? 'agrees', /NaN/);
 });
