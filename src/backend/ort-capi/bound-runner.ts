@@ -141,12 +141,12 @@ export class BoundRunner {
 
   /** The shape's buffers, made on first use: fill `inputs`, call run(), read `outputs` (valid until the shape's next run). */
   shape(rows: number, seq: number): BoundShape {
-    return this.slots.get(`${rows}x${seq}`) ?? this.makeSlot(rows, seq);
+    return this.slotFor(rows, seq);
   }
 
   /** Runs the shape with whatever its input views hold. */
   run(rows: number, seq: number): readonly Float32Array[] {
-    const slot = this.slots.get(`${rows}x${seq}`) ?? this.makeSlot(rows, seq);
+    const slot = this.slotFor(rows, seq);
     const t0 = performance.now();
     slot.copyIn();
     const t1 = performance.now();
@@ -163,6 +163,10 @@ export class BoundRunner {
 
   resetPhases(): void {
     Object.assign(this.phases, { copyIn: 0, run: 0, copyOut: 0, runs: 0 });
+  }
+
+  private slotFor(rows: number, seq: number): Slot {
+    return this.slots.get(`${rows}x${seq}`) ?? this.makeSlot(rows, seq);
   }
 
   private staging(bytes: number): Staging {

@@ -95,11 +95,6 @@ export class CudaGraphLane {
     for (let i = 0; i < 2; i++) this.run(padded, true);
   }
 
-  /** Whether a batch of this padded shape runs here. */
-  has(rows: number, seq: number): boolean {
-    return this.runner.has(rows, seq);
-  }
-
   /** The outputs for `padded`, fresh arrays; null when its shape was not captured (`force` binds it). */
   run(padded: PaddedInputs, force = false): Float32Array[] | null {
     const { rows, seqLen } = padded;

@@ -153,29 +153,25 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
   if (buckets) l.facts.warmup = await warmShapes(l, settings, graph.removesPadding);
   const graphs = settings.cudaGraphs ?? 'off';
   if (graphs !== 'off') {
-    const why =
-      graphs === 'on' && provider !== 'cuda'
-        ? 'it needs the CUDA provider'
-        : !buckets
-          ? 'it needs shape buckets (--shape-buckets)'
-          : output.kind !== 'pooled'
-            ? 'the graph outputs token states, not pooled vectors'
-            : graph.removesPadding
-              ? 'the graph removes padding (its inner shapes follow the tokens, which a replayed graph cannot)'
-              : null;
+    const why = laneUnavailable(graphs === 'on' && provider !== 'cuda', buckets, output.kind, graph.removesPadding);
     if (why) notes.push(`--cuda-graphs ${graphs}: not used because ${why}`);
-    else
-      await openLane(
-        l,
-        graph.bytes ? new Uint8Array(graph.bytes).slice() : manifest.onnxPath,
-        graphs === 'on' ? 'cuda' : 'cpu-simulation',
-        deviceIdOf(chosen.device),
-      );
+    else {
+      const device = parseDevice(chosen.device);
+      const model = graph.bytes ? new Uint8Array(graph.bytes).slice() : manifest.onnxPath;
+      await openLane(l, model, graphs === 'on' ? 'cuda' : 'cpu-simulation', device.kind === 'cuda' ? device.id : 0);
+    }
   }
   return l;
 }
 
-const deviceIdOf = (device: string) => (device.startsWith('cuda:') ? Number(device.slice(5)) : 0);
+/** Why the CUDA-graph lane cannot serve this model, or null when it can. */
+function laneUnavailable(noCuda: boolean, buckets: boolean, outputKind: string, removesPadding: boolean): string | null {
+  if (noCuda) return 'it needs the CUDA provider';
+  if (!buckets) return 'it needs shape buckets (--shape-buckets)';
+  if (outputKind !== 'pooled') return 'the graph outputs token states, not pooled vectors';
+  if (removesPadding) return 'the graph removes padding (its inner shapes follow the tokens, which a replayed graph cannot)';
+  return null;
+}
 
 /**
  * Opens the CUDA-graph lane and captures its shapes. Each shape is then checked against
