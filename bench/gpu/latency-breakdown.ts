@@ -228,35 +228,49 @@ async function served(text: string) {
     const notes = [...new Set(info.match(/--cuda-graphs[^"]*/g) ?? [])];
     const dir = mkdtempSync(join(tmpdir(), 'coalesce-w3-'));
     const bodiesFile = join(dir, 'bodies.json');
-    writeFileSync(bodiesFile, JSON.stringify([{ body: JSON.stringify({ inputs: text, truncate: true }), tokens: text.split(' ').length + 2 }]));
-    const run = await runLoadPhase({
-      url: server.httpUrl,
-      bodiesFile,
-      clients: 1,
-      loaders: 1,
-      accept: 'json',
-      textsPerRequest: 1,
-      dimensions: 0,
-      sumHeaders: [],
-      warmupS: 3,
-      seconds: SECONDS,
-      pid: server.child.pid!,
-    });
-    const mean = (name: string) => {
-      const s = histogramMean(run.metrics, name);
-      return s === null ? null : s * 1000;
+    const body = JSON.stringify({ inputs: text, truncate: true });
+    writeFileSync(bodiesFile, JSON.stringify([{ body, tokens: text.split(' ').length + 2 }]));
+    // The loaders check the first answers' width.
+    const first = (await (
+      await fetch(`${server.httpUrl}/embed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+    ).json()) as number[][];
+    const dimensions = first[0].length;
+    // The same server measured through two clients: node:http (what most Node callers use) and a lean
+    // one (lean-http.ts: pre-built request bytes on one socket, like wrk), whose own cost is smallest.
+    const measure = async (client: 'node' | 'lean') => {
+      const run = await runLoadPhase({
+        url: server.httpUrl,
+        bodiesFile,
+        clients: 1,
+        loaders: 1,
+        accept: 'json',
+        textsPerRequest: 1,
+        dimensions,
+        sumHeaders: [],
+        warmupS: 3,
+        seconds: SECONDS,
+        pid: server.child.pid!,
+        client,
+      });
+      const mean = (name: string) => {
+        const s = histogramMean(run.metrics, name);
+        return s === null ? null : s * 1000;
+      };
+      const hops = {
+        clientMs: run.latencyMs.mean,
+        requestMs: mean('te_request_duration'),
+        tokenizationMs: mean('te_request_tokenization_duration'),
+        queueMs: mean('te_request_queue_duration'),
+        inferenceMs: mean('te_request_inference_duration'),
+        batchMs: mean('te_batch_inference_duration'),
+        sessionThreadMs: mean('coalesce_batch_session_duration'),
+      };
+      return { latency: run.latencyMs, requests: run.requests, errors: run.errors, firstError: run.firstError, hops, cpu: run.cpu, threads: run.threads };
     };
-    const hops = {
-      clientMs: run.latencyMs.mean,
-      requestMs: mean('te_request_duration'),
-      tokenizationMs: mean('te_request_tokenization_duration'),
-      queueMs: mean('te_request_queue_duration'),
-      inferenceMs: mean('te_request_inference_duration'),
-      batchMs: mean('te_batch_inference_duration'),
-      sessionThreadMs: mean('coalesce_batch_session_duration'),
-    };
+    const viaNode = await measure('node');
+    const viaLean = await measure('lean');
     rmSync(dir, { recursive: true, force: true });
-    return { latency: run.latencyMs, requests: run.requests, errors: run.errors, firstError: run.firstError, hops, cpu: run.cpu, threads: run.threads, notes };
+    return { ...viaNode, lean: viaLean, notes };
   } finally {
     await server.stop();
   }
@@ -290,6 +304,19 @@ function markdown(r: any): string {
       `| rest of the request timer (validation, answer, hand-offs) | ${f(h.requestMs - (h.tokenizationMs ?? 0) - (h.queueMs ?? 0) - (h.inferenceMs ?? 0))} |`,
     );
   } else lines.push(`| failed | ${s?.error ?? ''} |`);
+  if (s?.lean?.hops) {
+    const row = (name: string, m: any) =>
+      `| ${name} | ${f(m.latency.p50)} | ${f(m.latency.p99)} | ${f(m.hops.clientMs)} | ${f(m.hops.clientMs - m.hops.requestMs)} | ${f(m.hops.requestMs)} | ${f(m.hops.sessionThreadMs)} | ${m.errors} |`;
+    lines.push(
+      '',
+      'The same server, one client after the other (the table above is node:http):',
+      '',
+      '| client | p50 ms | p99 ms | mean ms | outside the request timer | request timer | session thread | errors |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      row('node:http, keep-alive Agent', s),
+      row('lean (lean-http.ts: one socket, request bytes built once, like wrk)', s.lean),
+    );
+  }
   if (s?.notes?.length) lines.push('', `Server: ${s.notes.join('; ')}.`);
   lines.push('', '## ONNX Runtime alone, this thread', '', '| variant | p50 ms | p99 ms | min ms |', '| --- | ---: | ---: | ---: |');
   for (const v of r.ort?.variants ?? []) lines.push(`| ${v.name} | ${f(v.timing.p50Ms)} | ${f(v.timing.p99Ms)} | ${f(v.timing.minMs)} |`);

@@ -43,10 +43,10 @@ has() { [[ " $PHASES " == *" $1 "* ]]; }
   fi
   if has w3; then
     for g in on off; do
-      timeout 60 node dist/bench/gpu/latency-breakdown.js --served-only --model "$MODEL" --onnx-file "$ONNX_FILE" --device "$DEVICE" \
+      timeout 90 node dist/bench/gpu/latency-breakdown.js --served-only --model "$MODEL" --onnx-file "$ONNX_FILE" --device "$DEVICE" \
         --out "$OUT" --name "latency-breakdown-gpu-graphs-$g" --seconds 10 ${COMMIT:+--commit "$COMMIT"} -- "${W3[@]}" --cuda-graphs "$g" ||
         echo "W3 with --cuda-graphs $g failed: exit $?"
-      grep -E "client:|session thread|Server:" "$OUT/latency-breakdown-gpu-graphs-$g.md"
+      grep -E "client:|session thread|lean|Server:" "$OUT/latency-breakdown-gpu-graphs-$g.md"
     done
   fi
   if has torch; then
