@@ -207,7 +207,15 @@ export const OPTIONS = {
     type: 'string',
     default: 'off',
     choices: ['on', 'off'],
-    doc: "on: with CUDA and shape buckets, each session thread also opens the text model through ONNX Runtime's C API with CUDA graphs and captures the small bucket shapes (up to 8 inputs of up to 128 tokens) at load; batches of those shapes replay a graph (BERT-base fp16, one short text on an H100: 0.53 ms a run against 1.18 ms). Costs a second copy of the weights on the device per session. A model whose graph cannot be captured is served without, and /info says why.",
+    doc: "on: with CUDA and shape buckets, each session thread also opens the text model through ONNX Runtime's C API with CUDA graphs and captures the bucket shapes of up to --cuda-graph-tokens padded tokens at load; batches of those shapes replay a graph (BERT-base fp16, one short text on an H100: 0.53 ms a run against 1.18 ms). Costs a second copy of the weights on the device per session, and each captured shape keeps its own buffers. A model whose graph cannot be captured is served without, and /info says why.",
+  }),
+  cudaGraphTokens: opt<number>({
+    flag: '--cuda-graph-tokens',
+    env: 'CUDA_GRAPH_TOKENS',
+    type: 'int',
+    default: 1024,
+    min: 1,
+    doc: 'With --cuda-graphs on: the largest batch, in padded tokens (inputs x padded length), whose bucket shapes are captured. Small batches are where kernel launches, not compute, set the time; a larger value captures more shapes at load and keeps more device memory.',
   }),
   shapeWarmup: opt({
     flag: '--shape-warmup',

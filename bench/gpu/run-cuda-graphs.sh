@@ -9,7 +9,8 @@
 #          the lane captured;
 #   torch  PyTorch eager in-process on the W2 texts (torch_bench.py eager_w2): the open loop's anchor;
 #   open   the open-loop ladder on the W2 texts with the served W2 settings, for each of VARIANTS
-#          (default: plain, cuda-graphs, http-threads-4, http-threads-4-cuda-graphs), set against
+#          (default: plain, http-threads-4, http-threads-4-cuda-graphs, http-threads-4-cuda-graphs-4096:
+#          a variant's name holds its flags, cuda-graphs-N being --cuda-graphs on --cuda-graph-tokens N), set against
 #          the torch phase's result when there is one.
 # Writes latency-breakdown-gpu-graphs-{on,off}.{json,md}, torch-w2.json, open-loop/<variant>/open-loop-gpu.{json,md}
 # and cuda-graphs-<phases>.log to $OUT (default bench/results). Each step has its own time limit.
@@ -22,7 +23,7 @@ DEVICE=${DEVICE:-cuda}
 ONNX_FILE=${ONNX_FILE:-model_fp16.onnx}
 START_RATE=${START_RATE:-6000}
 PHASES=${PHASES:-w3 torch open}
-VARIANTS=${VARIANTS:-plain cuda-graphs http-threads-4 http-threads-4-cuda-graphs}
+VARIANTS=${VARIANTS:-plain http-threads-4 http-threads-4-cuda-graphs http-threads-4-cuda-graphs-4096}
 export PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
 KIT_MODULES=${KIT_MODULES:-/tmp/gpu-kit/tree/bench/node_modules}
@@ -59,6 +60,7 @@ has() { [[ " $PHASES " == *" $1 "* ]]; }
       EXTRA=()
       [[ $variant == *http-threads-4* ]] && EXTRA+=(--http-threads 4)
       [[ $variant == *cuda-graphs* ]] && EXTRA+=(--cuda-graphs on)
+      [[ $variant =~ cuda-graphs-([0-9]+) ]] && EXTRA+=(--cuda-graph-tokens "${BASH_REMATCH[1]}")
       timeout 140 node dist/bench/open-loop.js --model "$MODEL" --device "$DEVICE" --onnx-file "$ONNX_FILE" --out "$OUT/open-loop/$variant" \
         --start-rate "$START_RATE" --factor 1.3 --refine 1 --step-seconds 5 --max-steps 8 "${ANCHOR[@]}" ${COMMIT:+--commit "$COMMIT"} \
         -- "${W2[@]}" "${EXTRA[@]}" || echo "open loop ($variant) failed: exit $?"

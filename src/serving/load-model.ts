@@ -164,6 +164,7 @@ export async function startModel(prepared: PreparedModel, shared: ModelShared): 
       warmupRows: config.maxBatchRequests,
       shapeWarmup: config.shapeWarmup,
       cudaGraphs: config.cudaGraphs,
+      cudaGraphTokens: config.cudaGraphTokens,
     });
   let markUnready = () => {};
   const groups = await startOnEach(devices, startOn).catch(async (e: unknown) => {

@@ -26,6 +26,7 @@ const MODEL_OPTIONS = [
   'shapeBuckets',
   'shapeWarmup',
   'cudaGraphs',
+  'cudaGraphTokens',
   'padBatchMultiple',
   'intraOpThreads',
   'maxBatchTokens',

@@ -2,8 +2,9 @@
  * `--cuda-graphs on`: a CUDA text session's small batches replayed from CUDA graphs. onnxruntime-node
  * 1.29 cannot reach ORT's CUDA graphs (its binding gives the CUDA provider only a device id and has
  * no IO binding to device memory), so the session thread opens a second session of the same graph
- * through ORT's C API (ort-capi/) with `enable_cuda_graph=1`, binds each small bucket shape to fixed
- * buffers and captures it at load. A batch of one of those shapes then runs as one graph launch
+ * through ORT's C API (ort-capi/) with `enable_cuda_graph=1`, binds each bucket shape of up to
+ * --cuda-graph-tokens padded tokens to fixed buffers and captures it at load: lone requests and the
+ * small batches where kernel launches, not compute, set a run's time. A batch of one of those shapes then runs as one graph launch
  * (BERT-base fp16, one short text on an H100: 0.526 ms against 1.176 for session.run,
  * bench/results/ort-c-api-cuda.md); every other batch goes through onnxruntime-node as before.
  * The cost: a second copy of the weights on the device, per session thread.
@@ -13,9 +14,6 @@ import { BoundRunner } from '../ort-capi/bound-runner.js';
 import { OrtCApi, onnxruntimeNodeLibrary } from '../ort-capi/ort-c-api.js';
 import { CudaProviderOptions, Env, Session, SessionOptions } from '../ort-capi/ort-objects.js';
 import type { PaddedInputs } from './tensors.js';
-
-/** The shapes captured: lone requests and small batches, what latency-bound traffic makes. */
-export const GRAPH_SHAPES = { maxRows: 8, maxLength: 128 };
 
 export interface GraphLaneSpec {
   /** The served graph: its bytes when rewritten in memory, else its file. */

@@ -31,6 +31,8 @@ export interface SessionSettings {
   shapeWarmup?: Config['shapeWarmup'];
   /** 'on': small bucket shapes from CUDA graphs (cuda-graph-lane.ts); 'cpu-simulation': the same path on CPU memory, without graphs (tests). */
   cudaGraphs?: Config['cudaGraphs'] | 'cpu-simulation';
+  /** The largest padded batch (inputs x padded length) whose bucket shapes the lane captures (default 1024). */
+  cudaGraphTokens?: number;
 }
 
 export interface LoadRequest {

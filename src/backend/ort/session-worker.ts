@@ -19,7 +19,7 @@ import type { EmbedMessage, FromWorker, LoadRequest, SessionFacts } from './prot
 import { float16ToFloat32, padBatch, textRowBucket, type IntegerType } from './tensors.js';
 import { SPARSE_INDICES_OUTPUT, SPARSE_VALUES_OUTPUT } from '../../onnx-graph/append-task-heads.js';
 import { sparseRows, tokenVectorRows } from './task-rows.js';
-import { CudaGraphLane, GRAPH_SHAPES, replayDifference } from './cuda-graph-lane.js';
+import { CudaGraphLane, replayDifference } from './cuda-graph-lane.js';
 
 interface Loaded {
   session: ort.InferenceSession;
@@ -158,7 +158,8 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
     else {
       const device = parseDevice(chosen.device);
       const model = graph.bytes ? new Uint8Array(graph.bytes).slice() : manifest.onnxPath;
-      await openLane(l, model, graphs === 'on' ? 'cuda' : 'cpu-simulation', device.kind === 'cuda' ? device.id : 0);
+      const shapes = laneShapes(l, settings, graph.removesPadding);
+      await openLane(l, model, shapes, graphs === 'on' ? 'cuda' : 'cpu-simulation', device.kind === 'cuda' ? device.id : 0);
     }
   }
   return l;
@@ -173,35 +174,41 @@ function laneUnavailable(noCuda: boolean, buckets: boolean, outputKind: string, 
   return null;
 }
 
+/** The bucket shapes the lane captures: those a batch can pad to, of at most --cuda-graph-tokens padded tokens. */
+function laneShapes(l: Loaded, settings: LoadRequest['settings'], removesPadding: boolean): Shape[] {
+  const most = settings.cudaGraphTokens ?? 1024;
+  return bucketShapes(l, settings.warmupTokens ?? 16384, settings.warmupRows ?? 256, removesPadding).filter((s) => s.length * s[0] <= most);
+}
+
 /**
  * Opens the CUDA-graph lane and captures its shapes. Each shape is then checked against
  * session.run on a batch padded differently from the one captured (a replayed graph must read the
  * new ids and mask); a graph ORT will not capture, or one whose replay differs, leaves the model
  * served without the lane, with a note saying why.
  */
-async function openLane(l: Loaded, model: Uint8Array | string, mode: 'cuda' | 'cpu-simulation', deviceId: number): Promise<void> {
+async function openLane(l: Loaded, model: Uint8Array | string, shapes: Shape[], mode: 'cuda' | 'cpu-simulation', deviceId: number): Promise<void> {
   const started = performance.now();
   const outputs = l.normalizedOutput ? [l.facts.outputName, l.normalizedOutput] : [l.facts.outputName];
   const label = `--cuda-graphs ${mode === 'cuda' ? 'on' : mode}`;
   let lane: CudaGraphLane | null = null;
   try {
+    if (shapes.length === 0) throw new Error('no bucket shape fits --cuda-graph-tokens');
     lane = CudaGraphLane.open({ model, deviceId, outputs, mode });
-    const step = l.pad.seqMultiple;
-    const longest = Math.min(GRAPH_SHAPES.maxLength, l.manifest.maxLength);
-    const seqLengths = new Set<number>();
-    for (let n = step; n < longest + step; n += step) seqLengths.add(Math.min(n, longest));
-    for (let rows = 1; rows <= GRAPH_SHAPES.maxRows; rows = textRowBucket(rows + 1)) {
-      for (const length of seqLengths) {
-        const lengths = new Uint32Array(rows).fill(1);
-        lengths[0] = length;
-        const total = rows - 1 + length;
-        lane.capture(pad(l, new Uint32Array(total), new Uint8Array(total), lengths));
-        await checkReplay(l, lane, rows, length);
-      }
+    for (const shape of shapes) {
+      const rows = shape.length;
+      const length = shape[0];
+      const lengths = new Uint32Array(rows).fill(1);
+      lengths[0] = length;
+      const total = rows - 1 + length;
+      lane.capture(pad(l, new Uint32Array(total), new Uint8Array(total), lengths));
+      await checkReplay(l, lane, rows, length);
     }
     l.lane = lane;
+    const most = Math.max(...shapes.map((s) => s.length * s[0]));
+    const widest = Math.max(...shapes.map((s) => s.length));
+    const longest = Math.max(...shapes.map((s) => s[0]));
     l.facts.notes.push(
-      `${label}: ${lane.shapes} shapes (up to ${GRAPH_SHAPES.maxRows} inputs of up to ${longest} tokens) captured and checked against session.run in ${Math.round(performance.now() - started)} ms; a second copy of the weights on the device`,
+      `${label}: ${lane.shapes} shapes (padded batches of up to ${most} tokens: up to ${widest} inputs, up to ${longest} tokens each) captured and checked against session.run in ${Math.round(performance.now() - started)} ms; a second copy of the weights on the device`,
     );
   } catch (e) {
     lane?.close();

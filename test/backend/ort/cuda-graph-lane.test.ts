@@ -76,10 +76,20 @@ test('a session thread with the lane serves the same vectors as without it, and 
   const plain = await OrtBackend.start('tiny', manifest, base);
   const laned = await OrtBackend.start('tiny', manifest, { ...base, cudaGraphs: 'cpu-simulation' });
   const onCpu = await OrtBackend.start('tiny', manifest, { ...base, cudaGraphs: 'on' });
+  const fewer = await OrtBackend.start('tiny', manifest, { ...base, cudaGraphs: 'cpu-simulation', cudaGraphTokens: 64 });
   try {
     assert.ok(
-      laned.notes.some((n) => /--cuda-graphs cpu-simulation: 8 shapes \(up to 8 inputs of up to 64 tokens\) captured and checked against session.run/.test(n)),
+      laned.notes.some((n) =>
+        /--cuda-graphs cpu-simulation: 12 shapes \(padded batches of up to 1024 tokens: up to 32 inputs, up to 64 tokens each\) captured and checked against session.run/.test(
+          n,
+        ),
+      ),
       laned.notes.join('; '),
+    );
+    // 1 and 2 inputs of 32 tokens, 1 of 64.
+    assert.ok(
+      fewer.notes.some((n) => /--cuda-graphs cpu-simulation: 3 shapes \(padded batches of up to 64 tokens: up to 2 inputs, up to 64 tokens each\)/.test(n)),
+      fewer.notes.join('; '),
     );
     assert.ok(
       onCpu.notes.some((n) => /--cuda-graphs on: not used because it needs the CUDA provider/.test(n)),
@@ -96,8 +106,10 @@ test('a session thread with the lane serves the same vectors as without it, and 
         ],
       },
       { inputs: [{ ids: long }] },
-      // More inputs than the captured shapes hold: session.run answers it.
+      // Padded to 16 x 32 tokens: captured.
       { inputs: Array.from({ length: 9 }, (_, i) => ({ ids: Uint32Array.from([101, 2000 + i, 102]) })) },
+      // Padded to 40 x 32 tokens, past --cuda-graph-tokens: session.run answers it.
+      { inputs: Array.from({ length: 33 }, (_, i) => ({ ids: Uint32Array.from([101, 2000 + i, 102]) })) },
     ];
     for (const batch of batches) {
       const [a, b] = [await plain.embed(batch), await laned.embed(batch)];
@@ -105,7 +117,7 @@ test('a session thread with the lane serves the same vectors as without it, and 
       assertRowsClose(b.normalized!, a.normalized!, `${batch.inputs.length} inputs, normalized`);
     }
   } finally {
-    await Promise.all([plain.close(), laned.close(), onCpu.close()]);
+    await Promise.all([plain.close(), laned.close(), onCpu.close(), fewer.close()]);
   }
 });
 
