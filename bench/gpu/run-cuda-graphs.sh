@@ -61,7 +61,7 @@ has() { [[ " $PHASES " == *" $1 "* ]]; }
       [[ $variant == *http-threads-4* ]] && EXTRA+=(--http-threads 4)
       [[ $variant == *cuda-graphs* ]] && EXTRA+=(--cuda-graphs on)
       [[ $variant =~ cuda-graphs-([0-9]+) ]] && EXTRA+=(--cuda-graph-tokens "${BASH_REMATCH[1]}")
-      timeout 140 node dist/bench/open-loop.js --model "$MODEL" --device "$DEVICE" --onnx-file "$ONNX_FILE" --out "$OUT/open-loop/$variant" \
+      timeout 135 node dist/bench/open-loop.js --model "$MODEL" --device "$DEVICE" --onnx-file "$ONNX_FILE" --out "$OUT/open-loop/$variant" \
         --start-rate "$START_RATE" --factor 1.3 --refine 1 --step-seconds 5 --max-steps 8 "${ANCHOR[@]}" ${COMMIT:+--commit "$COMMIT"} \
         -- "${W2[@]}" "${EXTRA[@]}" || echo "open loop ($variant) failed: exit $?"
       grep -hE "Highest rate" "$OUT/open-loop/$variant"/open-loop-*.md | sed "s/^/$variant: /"
