@@ -18,6 +18,7 @@ import type { EmbedMessage, FromWorker, SessionFacts, SessionSettings } from './
 import { SessionThreads, startSessionWorker } from './session-threads.js';
 import { startAll } from '../../workers/start-workers.js';
 import { resolveSessions } from '../../settings.js';
+import { processDeviceCallLock } from './device-call-lock.js';
 import { isTakenAnswer, type SharedQueuePort } from '../../core/shared-queue/port.js';
 import { isWorkerLost } from '../../workers/least-busy-pool.js';
 
@@ -115,7 +116,8 @@ export class OrtBackend implements Backend {
    * device (for --device auto), then the others on that device. Rejects with ModelError when the
    * graph cannot be served, with a plain Error when the device cannot be used.
    */
-  static async start(id: string, manifest: ModelManifest, settings: SessionSettings): Promise<OrtBackend> {
+  static async start(id: string, manifest: ModelManifest, given: SessionSettings): Promise<OrtBackend> {
+    const settings: SessionSettings = { ...given, deviceLock: processDeviceCallLock() };
     const graph = prepareServingGraph(manifest.onnxPath, {
       pooling: manifest.pooling,
       poolInGraph: settings.poolInGraph ?? true,

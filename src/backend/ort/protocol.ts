@@ -33,6 +33,8 @@ export interface SessionSettings {
   cudaGraphs?: Config['cudaGraphs'] | 'cpu-simulation';
   /** The largest padded batch (inputs x padded length) whose bucket shapes the lane captures (default 1024). */
   cudaGraphTokens?: number;
+  /** The process's DeviceCallLock (device-call-lock.ts); set by OrtBackend for every session thread. */
+  deviceLock?: SharedArrayBuffer;
 }
 
 export interface LoadRequest {

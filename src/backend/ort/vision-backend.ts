@@ -1,5 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import type { Config } from '../../config.js';
+import { processDeviceCallLock } from './device-call-lock.js';
 import { CoalesceError } from '../../errors.js';
 import type { ImageBackend, PreprocessedImage, VisionModelInfo } from '../../core/image-types.js';
 import type { BatchResult } from '../../core/types.js';
@@ -54,6 +55,7 @@ export class VisionBackend implements ImageBackend {
       shapeBuckets: settings.shapeBuckets,
       maxBatchImages: settings.maxBatchImages,
       ...image,
+      deviceLock: processDeviceCallLock(),
     };
     const ok = await startAll(Math.max(1, settings.sessions), () => startWorker(request));
     const facts = ok[0].facts;

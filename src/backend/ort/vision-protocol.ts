@@ -15,6 +15,8 @@ export interface VisionLoadRequest {
   /** The [height, width, 3] the preprocessing produces. */
   height: number;
   width: number;
+  /** The process's DeviceCallLock (device-call-lock.ts), held around every call into ONNX Runtime. */
+  deviceLock: SharedArrayBuffer;
 }
 
 /** One batch: [height, width, 3] uint8 images (their buffers transferred, not copied); the worker stacks them. */

@@ -6,6 +6,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
+import { DeviceCallLock } from './device-call-lock.js';
 import { cudaUnavailableMessage, parseDevice } from './device.js';
 import { pooledRows, serveBatches, sessionOptions, type RunOutput } from './worker-common.js';
 import { resolveIntraOpThreads, resolveShapeBuckets } from '../../settings.js';
@@ -27,18 +28,23 @@ interface Loaded {
 }
 
 let loaded: Loaded | null = null;
+/** Held shared around every call into ONNX Runtime: a text session thread may be capturing a CUDA graph. */
+let device: DeviceCallLock | null = null;
+const onDevice = <T>(fn: () => T): T => (device ? device.shared(fn) : fn());
+
 function post(message: VisionFromWorker): void {
   parentPort!.postMessage(message);
 }
 
 async function load(req: VisionLoadRequest): Promise<Loaded> {
-  const device = parseDevice(req.device);
-  const onCuda = device.kind === 'cuda';
+  device = new DeviceCallLock(req.deviceLock);
+  const target = parseDevice(req.device);
+  const onCuda = target.kind === 'cuda';
   const provider = onCuda ? 'cuda' : 'cpu';
-  const options = sessionOptions(onCuda ? [{ name: 'cuda', deviceId: device.id }] : ['cpu'], resolveIntraOpThreads(req.intraOpThreads, provider));
+  const options = sessionOptions(onCuda ? [{ name: 'cuda', deviceId: target.id }] : ['cpu'], resolveIntraOpThreads(req.intraOpThreads, provider));
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(req.path, options);
+    session = await onDevice(() => ort.InferenceSession.create(req.path, options));
   } catch (e) {
     const message = (e as Error).message;
     if (onCuda && /cuda|provider/i.test(message)) throw new Error(`--device ${req.device}: ${cudaUnavailableMessage(message)}`);
@@ -67,7 +73,7 @@ async function load(req: VisionLoadRequest): Promise<Loaded> {
       outputName,
       dimensions: 0,
       provider: onCuda ? 'cuda' : 'cpu',
-      device: onCuda ? `cuda:${device.kind === 'cuda' ? device.id : 0}` : 'cpu',
+      device: onCuda ? `cuda:${target.kind === 'cuda' ? target.id : 0}` : 'cpu',
     },
   };
   // A probe run (batch size 1, the first bucket) tells the output width and proves the graph runs.
@@ -101,7 +107,7 @@ async function run(l: Loaded, pixels: Uint8Array, count: number): Promise<RunOut
   const rows = pixels.length / size;
   if (!Number.isInteger(rows) || rows < count) throw new Error(`got ${pixels.length} pixel bytes for ${count} images of [${l.height}, ${l.width}, 3]`);
   const input = new ort.Tensor('uint8', pixels, [rows, l.height, l.width, 3]);
-  const results = await l.session.run({ [PIXELS_INPUT]: input }, [l.facts.outputName]);
+  const results = await onDevice(() => l.session.run({ [PIXELS_INPUT]: input }, [l.facts.outputName]));
   const { rows: vectors, dimensions } = pooledRows(results[l.facts.outputName], l.facts.outputName, rows, count);
   return { vectors, dimensions };
 }
