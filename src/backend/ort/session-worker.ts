@@ -167,10 +167,10 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
     const why = laneUnavailable(graphs === 'on' && provider !== 'cuda', buckets, output.kind, graph.removesPadding);
     if (why) notes.push(`--cuda-graphs ${graphs}: not used because ${why}`);
     else {
-      const device = parseDevice(chosen.device);
+      const target = parseDevice(chosen.device);
       const model = graph.bytes ? new Uint8Array(graph.bytes).slice() : manifest.onnxPath;
       const shapes = laneShapes(l, settings, graph.removesPadding);
-      await openLane(l, model, shapes, graphs === 'on' ? 'cuda' : 'cpu-simulation', device.kind === 'cuda' ? device.id : 0);
+      await openLane(l, model, shapes, graphs === 'on' ? 'cuda' : 'cpu-simulation', target.kind === 'cuda' ? target.id : 0);
     }
   }
   return l;
