@@ -12,7 +12,7 @@
 #          (default: plain, http-threads-4, http-threads-4-cuda-graphs, http-threads-4-cuda-graphs-4096:
 #          a variant's name holds its flags, cuda-graphs-N being --cuda-graphs on --cuda-graph-tokens N), set against
 #          the torch phase's result when there is one.
-# Writes latency-breakdown-gpu-graphs-{on,off}.{json,md}, torch-w2.json, open-loop/<variant>/open-loop-gpu.{json,md}
+# Writes latency-breakdown-gpu-graphs-{on,off}.{json,md}, torch-w2.json, open-loop-gpu-<variant>.{json,md}
 # and cuda-graphs-<phases>.log to $OUT (default bench/results). Each step has its own time limit.
 # DEVICE=cpu MODEL=test/fixtures/tiny-bert ONNX_FILE=model.onnx START_RATE=200 PHASES="w3 open" OUT=/tmp/x:
 # the mechanics on a machine without a GPU.
@@ -61,10 +61,13 @@ has() { [[ " $PHASES " == *" $1 "* ]]; }
       [[ $variant == *http-threads-4* ]] && EXTRA+=(--http-threads 4)
       [[ $variant == *cuda-graphs* ]] && EXTRA+=(--cuda-graphs on)
       [[ $variant =~ cuda-graphs-([0-9]+) ]] && EXTRA+=(--cuda-graph-tokens "${BASH_REMATCH[1]}")
-      timeout 135 node dist/bench/open-loop.js --model "$MODEL" --device "$DEVICE" --onnx-file "$ONNX_FILE" --out "$OUT/open-loop/$variant" \
+      # Written beside the others (open-loop-gpu-<variant>.*): the device call brings back files only a few folders deep.
+      STEP_OUT=$(mktemp -d)
+      timeout 135 node dist/bench/open-loop.js --model "$MODEL" --device "$DEVICE" --onnx-file "$ONNX_FILE" --out "$STEP_OUT" \
         --start-rate "$START_RATE" --factor 1.3 --refine 1 --step-seconds 5 --max-steps 8 "${ANCHOR[@]}" ${COMMIT:+--commit "$COMMIT"} \
         -- "${W2[@]}" "${EXTRA[@]}" || echo "open loop ($variant) failed: exit $?"
-      grep -hE "Highest rate" "$OUT/open-loop/$variant"/open-loop-*.md | sed "s/^/$variant: /"
+      for f in "$STEP_OUT"/open-loop-*; do cp "$f" "$OUT/$(basename "${f%.*}")-$variant.${f##*.}"; done
+      grep -hE "Highest rate" "$STEP_OUT"/open-loop-*.md | sed "s/^/$variant: /"
     done
   fi
 } 2>&1 | grep --line-buffered -v "onnxruntime:" | tee "$OUT/cuda-graphs-${PHASES// /-}.log"
