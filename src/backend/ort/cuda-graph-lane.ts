@@ -4,10 +4,11 @@
  * no IO binding to device memory), so the session thread opens a second session of the same graph
  * through ORT's C API (ort-capi/) with `enable_cuda_graph=1`, binds each bucket shape of up to
  * --cuda-graph-tokens padded tokens to fixed buffers and captures it at load: lone requests and the
- * small batches where kernel launches, not compute, set a run's time. A batch of one of those shapes then runs as one graph launch
- * (BERT-base fp16, one short text on an H100: 0.526 ms against 1.176 for session.run,
- * bench/results/ort-c-api-cuda.md); every other batch goes through onnxruntime-node as before.
- * The cost: a second copy of the weights on the device, per session thread.
+ * small batches where kernel launches, not compute, set a run's time. A batch of one of those
+ * shapes then runs as one graph launch (BERT-base fp16, one short text on an H100: 0.62 ms in the
+ * session thread against 1.8 ms, W3 p50 1.13 ms over HTTP, bench/results/latency-breakdown-gpu-graphs-on.md);
+ * every other batch goes through onnxruntime-node as before. The cost: a second copy of the
+ * weights on the device, per session thread. Captures hold the process's DeviceCallLock alone.
  */
 import { dirname, join } from 'node:path';
 import { BoundRunner } from '../ort-capi/bound-runner.js';
