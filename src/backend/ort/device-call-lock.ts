@@ -27,14 +27,16 @@ export function processDeviceCallLock(): SharedArrayBuffer {
 }
 
 export class DeviceCallLock {
-  private readonly cells: Int32Array;
+  private readonly cells: Int32Array | null;
 
-  constructor(buffer: SharedArrayBuffer) {
-    this.cells = new Int32Array(buffer);
+  /** No buffer: a lock that only runs what it is given (a thread told of no lock, as before load). */
+  constructor(buffer?: SharedArrayBuffer) {
+    this.cells = buffer ? new Int32Array(buffer) : null;
   }
 
   /** Runs `fn` (a promise's work included) while no capture runs; any number of threads at once. */
   shared<T>(fn: () => T): T {
+    if (!this.cells) return fn();
     this.lockShared();
     let result: T;
     try {
@@ -51,6 +53,7 @@ export class DeviceCallLock {
   /** Runs `fn` (synchronous: a capture) while no other thread is in the lock. */
   exclusive<T>(fn: () => T): T {
     const c = this.cells;
+    if (!c) return fn();
     Atomics.add(c, WRITERS, 1);
     for (;;) {
       const state = Atomics.compareExchange(c, STATE, 0, HELD_BY_WRITER);
@@ -68,7 +71,7 @@ export class DeviceCallLock {
   }
 
   private lockShared(): void {
-    const c = this.cells;
+    const c = this.cells!;
     for (;;) {
       const writers = Atomics.load(c, WRITERS);
       if (writers !== 0) {
@@ -82,6 +85,7 @@ export class DeviceCallLock {
   }
 
   private unlockShared(): void {
-    if (Atomics.sub(this.cells, STATE, 1) === 1) Atomics.notify(this.cells, STATE);
+    const c = this.cells!;
+    if (Atomics.sub(c, STATE, 1) === 1) Atomics.notify(c, STATE);
   }
 }

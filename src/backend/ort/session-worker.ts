@@ -40,8 +40,7 @@ let loaded: Loaded | null = null;
  * Held shared around every call into ONNX Runtime (sessions created, run, released), exclusively
  * around a CUDA-graph capture: ORT captures in global mode, which any other thread's device call breaks.
  */
-let device: DeviceCallLock | null = null;
-const onDevice = <T>(fn: () => T): T => (device ? device.shared(fn) : fn());
+let deviceCalls = new DeviceCallLock();
 
 function post(message: FromWorker): void {
   parentPort!.postMessage(message);
@@ -83,7 +82,7 @@ async function chooseProviders(
   if (request.kind === 'cpu') return { eps: ['cpu'], provider: 'cpu', device: 'cpu' };
   const id = request.kind === 'cuda' ? request.id : 0;
   try {
-    await onDevice(async () => {
+    await deviceCalls.shared(async () => {
       const probe = await ort.InferenceSession.create(probeGraph(), { executionProviders: [{ name: 'cuda', deviceId: id }], logSeverityLevel: 4 });
       await probe.release();
     });
@@ -99,7 +98,7 @@ async function chooseProviders(
 }
 
 async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded> {
-  device = settings.deviceLock ? new DeviceCallLock(settings.deviceLock) : null;
+  deviceCalls = new DeviceCallLock(settings.deviceLock);
   const notes: string[] = graph.note && graph.outputKind === 'token' ? [`pooling on the host: ${graph.note}`] : [];
   const chosen = await chooseProviders(settings.device, notes);
   const provider = chosen.provider;
@@ -109,7 +108,7 @@ async function load({ manifest, settings, graph }: LoadRequest): Promise<Loaded>
   let session: ort.InferenceSession;
   try {
     // The binding takes no SharedArrayBuffer: copy (ORT keeps its own copy of the weights anyway).
-    session = await onDevice(() =>
+    session = await deviceCalls.shared(() =>
       graph.bytes ? ort.InferenceSession.create(new Uint8Array(graph.bytes), options) : ort.InferenceSession.create(manifest.onnxPath, options),
     );
   } catch (e) {
@@ -204,7 +203,7 @@ async function openLane(l: Loaded, model: Uint8Array | string, shapes: Shape[], 
   let lane: CudaGraphLane | null = null;
   try {
     if (shapes.length === 0) throw new Error('no bucket shape fits --cuda-graph-tokens');
-    lane = onDevice(() => CudaGraphLane.open({ model, deviceId, outputs, mode }));
+    lane = deviceCalls.shared(() => CudaGraphLane.open({ model, deviceId, outputs, mode }));
     for (const shape of shapes) {
       const rows = shape.length;
       const length = shape[0];
@@ -213,8 +212,7 @@ async function openLane(l: Loaded, model: Uint8Array | string, shapes: Shape[], 
       const total = rows - 1 + length;
       const batch = pad(l, new Uint32Array(total), new Uint8Array(total), lengths);
       // One shape at a time: other threads' runs go on between captures.
-      if (device) device.exclusive(() => lane!.capture(batch));
-      else lane.capture(batch);
+      deviceCalls.exclusive(() => lane!.capture(batch));
       await checkReplay(l, lane, rows, length);
     }
     l.lane = lane;
@@ -225,7 +223,7 @@ async function openLane(l: Loaded, model: Uint8Array | string, shapes: Shape[], 
       `${label}: ${lane.shapes} shapes (padded batches of up to ${most} tokens: up to ${widest} inputs, up to ${longest} tokens each) captured and checked against session.run in ${Math.round(performance.now() - started)} ms; a second copy of the weights on the device`,
     );
   } catch (e) {
-    if (lane) onDevice(() => lane!.close());
+    if (lane) deviceCalls.shared(() => lane!.close());
     l.facts.notes.push(`${label}: not used because ${(e as Error).message}`);
   }
 }
@@ -238,7 +236,7 @@ async function checkReplay(l: Loaded, lane: CudaGraphLane, rows: number, length:
   const ids = Uint32Array.from({ length: total }, (_, i) => 1 + ((i * 13) % 97));
   const typeIds = new Uint8Array(total);
   const expected = await run(l, ids, typeIds, lengths);
-  const got = onDevice(() => lane.run(pad(l, ids, typeIds, lengths)));
+  const got = deviceCalls.shared(() => lane.run(pad(l, ids, typeIds, lengths)));
   if (!got) throw new Error(`shape ${rows} x ${length} was not bound`);
   const differs = replayDifference(expected.vectors, got[0]);
   if (differs) throw new Error(`its replay of ${rows} x ${length} differs from session.run (${differs})`);
@@ -323,7 +321,7 @@ async function run(l: Loaded, ids: Uint32Array, typeIds: Uint8Array, lengths: Ui
   const batch = lengths.length;
   const padded = pad(l, ids, typeIds, lengths);
   const lane = l.lane;
-  const fromGraph = lane && !tokens && l.facts.outputKind === 'pooled' ? onDevice(() => lane.run(padded)) : null;
+  const fromGraph = lane && !tokens && l.facts.outputKind === 'pooled' ? deviceCalls.shared(() => lane.run(padded)) : null;
   if (fromGraph) {
     const dimensions = fromGraph[0].length / padded.rows;
     const rows = (data: Float32Array) => data.subarray(0, batch * dimensions);
@@ -337,12 +335,12 @@ async function run(l: Loaded, ids: Uint32Array, typeIds: Uint8Array, lengths: Ui
   if (tokens) {
     const name = l.facts.tokenOutput;
     if (!name) throw new Error('the graph outputs no token states');
-    return tokenVectorRows((await onDevice(() => l.session.run(feeds, [name])))[name], lengths);
+    return tokenVectorRows((await deviceCalls.shared(() => l.session.run(feeds, [name])))[name], lengths);
   }
   const kind = l.facts.outputKind;
   const fetches =
     kind === 'sparse' ? [SPARSE_INDICES_OUTPUT, SPARSE_VALUES_OUTPUT] : l.normalizedOutput ? [l.facts.outputName, l.normalizedOutput] : [l.facts.outputName];
-  const results = await onDevice(() => l.session.run(feeds, fetches));
+  const results = await deviceCalls.shared(() => l.session.run(feeds, fetches));
   if (kind === 'sparse') return sparseRows(results[SPARSE_INDICES_OUTPUT], results[SPARSE_VALUES_OUTPUT], batch);
   const out = results[l.facts.outputName];
   if (kind === 'token-vectors') return tokenVectorRows(out, lengths);
@@ -379,6 +377,6 @@ serveBatches<LoadRequest, EmbedMessage>(
   () => {
     const lane = loaded?.lane;
     if (loaded) loaded.lane = null;
-    if (lane) onDevice(() => lane.close());
+    if (lane) deviceCalls.shared(() => lane.close());
   },
 );

@@ -29,22 +29,21 @@ interface Loaded {
 
 let loaded: Loaded | null = null;
 /** Held shared around every call into ONNX Runtime: a text session thread may be capturing a CUDA graph. */
-let device: DeviceCallLock | null = null;
-const onDevice = <T>(fn: () => T): T => (device ? device.shared(fn) : fn());
+let deviceCalls = new DeviceCallLock();
 
 function post(message: VisionFromWorker): void {
   parentPort!.postMessage(message);
 }
 
 async function load(req: VisionLoadRequest): Promise<Loaded> {
-  device = new DeviceCallLock(req.deviceLock);
+  deviceCalls = new DeviceCallLock(req.deviceLock);
   const target = parseDevice(req.device);
   const onCuda = target.kind === 'cuda';
   const provider = onCuda ? 'cuda' : 'cpu';
   const options = sessionOptions(onCuda ? [{ name: 'cuda', deviceId: target.id }] : ['cpu'], resolveIntraOpThreads(req.intraOpThreads, provider));
   let session: ort.InferenceSession;
   try {
-    session = await onDevice(() => ort.InferenceSession.create(req.path, options));
+    session = await deviceCalls.shared(() => ort.InferenceSession.create(req.path, options));
   } catch (e) {
     const message = (e as Error).message;
     if (onCuda && /cuda|provider/i.test(message)) throw new Error(`--device ${req.device}: ${cudaUnavailableMessage(message)}`);
@@ -107,7 +106,7 @@ async function run(l: Loaded, pixels: Uint8Array, count: number): Promise<RunOut
   const rows = pixels.length / size;
   if (!Number.isInteger(rows) || rows < count) throw new Error(`got ${pixels.length} pixel bytes for ${count} images of [${l.height}, ${l.width}, 3]`);
   const input = new ort.Tensor('uint8', pixels, [rows, l.height, l.width, 3]);
-  const results = await onDevice(() => l.session.run({ [PIXELS_INPUT]: input }, [l.facts.outputName]));
+  const results = await deviceCalls.shared(() => l.session.run({ [PIXELS_INPUT]: input }, [l.facts.outputName]));
   const { rows: vectors, dimensions } = pooledRows(results[l.facts.outputName], l.facts.outputName, rows, count);
   return { vectors, dimensions };
 }
