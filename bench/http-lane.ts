@@ -18,7 +18,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { flagValue } from './args.js';
-import { LeanConnection, requestBytes } from './gpu/lean-http.js';
+import { LeanConnection, requestBytes } from './lean-http.js';
 import { honoListener } from './hono-app.js';
 import { httpRoutes, type HttpDeps, type TextFacade } from '../src/transport/http/app.js';
 import { routeListener } from '../src/transport/http/listener.js';

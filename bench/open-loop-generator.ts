@@ -9,11 +9,15 @@
  * actually handed to the socket. Latency is measured from the scheduled time, so a late
  * generator makes latency look worse, never better.
  *
+ * The client is lean-http.ts's (request bytes built once, one request at a time per keep-alive
+ * socket, a new socket whenever every open one is busy): node:http's client costs several times
+ * its CPU per request, and the generator has to outrun the server on the same machine.
+ *
  * usage: node open-loop-generator.js <file of a JSON GeneratorTask>  -> prints `RESULT {...}`
  */
-import { Agent, request } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { childPayload } from './gpu/child.js';
+import { LeanConnection, requestBytes } from './lean-http.js';
 import { rng } from './texts.js';
 
 export interface GeneratorTask {
@@ -60,13 +64,23 @@ const now = () => performance.timeOrigin + performance.now();
 
 async function main(): Promise<void> {
   const task = childPayload<GeneratorTask>();
-  const bodies = (JSON.parse(readFileSync(task.bodiesFile, 'utf8')) as string[]).map((b) => Buffer.from(b));
-  // Enough sockets for every request in flight: a request queued for a socket would be late for a reason of the client's.
-  const agent = new Agent({ keepAlive: true, maxSockets: 4096, maxFreeSockets: 4096 });
   const target = new URL(task.url + '/embed');
   const headers = {
     'content-type': 'application/json',
     accept: task.accept === 'binary' ? 'application/octet-stream' : 'application/json',
+  };
+  const requests = (JSON.parse(readFileSync(task.bodiesFile, 'utf8')) as string[]).map((b) =>
+    requestBytes(target.host, target.pathname, headers, Buffer.from(b)),
+  );
+  // Every request in flight has its own socket: a request queued behind another would be late for a reason of the client's.
+  const idle: LeanConnection[] = [];
+  const connections: LeanConnection[] = [];
+  const connection = () => {
+    const c = idle.pop();
+    if (c) return c;
+    const fresh = new LeanConnection(target.hostname, Number(target.port));
+    connections.push(fresh);
+    return fresh;
   };
   const r = rng(task.seed + task.shard * 7919);
   const gap = () => (-Math.log(1 - r()) / task.rate) * 1000;
@@ -93,7 +107,7 @@ async function main(): Promise<void> {
 
   const send = (at: number) => {
     const counted = at >= task.windowStart && at < task.windowEnd;
-    const body = bodies[bodyIndex % bodies.length];
+    const bytes = requests[bodyIndex % requests.length];
     bodyIndex += task.shards;
     if (counted) scheduled++;
     inFlight++;
@@ -115,20 +129,15 @@ async function main(): Promise<void> {
       }
       finishOne();
     };
-    const req = request(
-      { host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent, headers: { ...headers, 'content-length': body.length } },
+    const c = connection();
+    c.send(bytes).then(
       (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          if (res.statusCode === 200) end(null, Number(res.headers['x-compute-tokens'] ?? 0));
-          else end(`status ${res.statusCode}: ${Buffer.concat(chunks).toString().slice(0, 200)}`, 0);
-        });
-        res.on('error', (e) => end(e.message, 0));
+        idle.push(c);
+        if (res.status === 200) end(null, Number(res.headers['x-compute-tokens'] ?? 0));
+        else end(`status ${res.status}: ${res.body.toString().slice(0, 200)}`, 0);
       },
+      (e: Error) => end(e.message, 0),
     );
-    req.on('error', (e) => end(e.message, 0));
-    req.end(body);
     if (counted) lateness.push(now() - at);
   };
 
@@ -168,7 +177,7 @@ async function main(): Promise<void> {
     cpuMs: (cpu.user + cpu.system) / 1000,
     wallMs: now() - wallStart,
   };
-  agent.destroy();
+  for (const c of connections) c.close();
   process.stdout.write('RESULT ' + JSON.stringify(result) + '\n', () => process.exit(0));
 }
 

@@ -21,7 +21,7 @@
  *   [--node-flags "..."]     Node flags for the server process (e.g. "--cpu-prof --cpu-prof-dir=DIR")
  *   [--phases "W2 binary,W3 json"]  only these served phases
  *   [--loaders N]            load generator processes per phase (default: a third of the cores, at most 8)
- *   [--http-client node|lean] the load generator's client: node:http (default) or lean-http.ts (like wrk)
+ *   [--http-client node|lean] the load generator's client: node:http (default) or bench/lean-http.ts (like wrk)
  *   [--tag T]                write gpu-bench-T.{json,md}
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -59,7 +59,7 @@ const PHASES = flagValue('phases')
   ?.split(',')
   .map((p) => p.trim());
 const TAG = flagValue('tag');
-/** The load generator's HTTP client: node:http, or lean (lean-http.ts, one socket per client like wrk). */
+/** The load generator's HTTP client: node:http, or lean (bench/lean-http.ts, one socket per client like wrk). */
 const HTTP_CLIENT = flagValue('http-client', 'node') as 'node' | 'lean';
 /** Load generator processes per phase (default: a third of the cores, at most 8). */
 const LOADERS_FLAG = flagValue('loaders');

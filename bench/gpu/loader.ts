@@ -9,7 +9,7 @@
 import { Agent, request } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { childPayload } from './child.js';
-import { LeanConnection, requestBytes } from './lean-http.js';
+import { LeanConnection, requestBytes } from '../lean-http.js';
 
 export interface LoaderTask {
   url: string;

