@@ -28,12 +28,18 @@ export interface StepResult {
   maxInFlight: number;
   /** nvidia-smi utilization.gpu over the window (share of time some kernel ran); null without a GPU. */
   gpuBusyShare?: number | null;
+  /** CPU cores the server process used over the window, of which its main thread; and the whole machine (generators included). */
+  serverCores?: number;
+  serverMainThreadCores?: number;
+  machineCores?: number;
 }
 
 export interface OpenLoopReport extends RunMeta {
   model: string;
   device: string;
   serverArgs: string[];
+  /** The machine's CPU cores (os.cpus()). */
+  cores?: number;
   texts: string;
   accept: string;
   stepSeconds: number;
@@ -60,6 +66,7 @@ export function openLoopMarkdown(r: OpenLoopReport): string {
       (s) =>
         `| ${f(s.offeredRate)} | ${f(s.achievedRate)} | ${f(s.tokensPerS)} | ${f(s.latencyMs.p50, 1)} | ${f(s.latencyMs.p99, 1)} | ` +
         `${s.errors}${s.firstError ? ` (${s.firstError.slice(0, 60).replaceAll('|', '/')})` : ''} | ${f(s.meanBatchSize, 1)} | ${pct(s.busyShare)} | ${pct(s.sessionBusyShare)} | ${s.gpuBusyShare == null ? '–' : pct(s.gpuBusyShare)} | ` +
+        `${f(s.serverCores, 2)} (${f(s.serverMainThreadCores, 2)}) | ${f(s.machineCores, 1)} of ${r.cores ?? '–'} | ` +
         `${f(s.generatorLatenessMs.p99, 2)}${s.generatorLimited ? ' **generator-limited**' : ''} | ${s.generators} (${f(s.generatorCores, 2)} cores) | ${s.maxInFlight} |`,
     );
   const best = r.best
@@ -86,8 +93,8 @@ export function openLoopMarkdown(r: OpenLoopReport): string {
     best + unlimited + anchor,
     ...(r.error ? ['', `The run stopped early: ${r.error.slice(0, 500)}`] : []),
     '',
-    '| offered req/s | achieved req/s | tokens/s | p50 ms | p99 ms | errors | mean batch | busy (inference) | busy (sessions) | GPU busy (nvidia-smi) | generator lateness p99 ms | generators | max in flight |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| offered req/s | achieved req/s | tokens/s | p50 ms | p99 ms | errors | mean batch | busy (inference) | busy (sessions) | GPU busy (nvidia-smi) | server cores (main thread) | machine cores busy | generator lateness p99 ms | generators | max in flight |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
     '',
     'Arrivals are a Poisson process at the offered rate (exponential gaps, scheduled at absolute times, split over the generator processes); ' +
@@ -99,6 +106,8 @@ export function openLoopMarkdown(r: OpenLoopReport): string {
       '"busy (sessions)" is the coalesce_batch_session_duration seconds / wall time: the session threads\' own time in runs, summed over ' +
       "sessions (at most their number). On the GPU a session's run time is the device's work plus copies and launch overhead, so this " +
       'is the GPU busy share as far as the server can see it; on the CPU it is the share of time ONNX Runtime was computing. ' +
+      '"server cores" is the CPU time of the server process (all its threads) over the window / its wall time, with its main thread alone in brackets; ' +
+      '"machine cores busy" counts every process on the machine, the generators included. ' +
       '"GPU busy" is the mean of nvidia-smi utilization.gpu samples (every 250 ms) in the window: the share of time some kernel ran. ' +
       `"generator lateness" is how long after its scheduled time a request was written to its socket; a step with p99 above ${r.latenessLimitMs} ms is marked generator-limited.`,
     '',

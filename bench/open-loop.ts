@@ -34,6 +34,7 @@ import { scrape, type Scrape } from './server-stats.js';
 import { startServer, type ServerProcess } from './server-process.js';
 import { rng, sentence } from './texts.js';
 import { sampleGpuUtilization, type GpuUtilization } from './gpu-utilization.js';
+import { cpuShares, cpuSnapshot, type CpuSnapshot } from './cpu-usage.js';
 
 const argv = ownArgs();
 const flag = (name: string, fallback: string) => flagValue(name, fallback, argv);
@@ -96,7 +97,12 @@ async function step(server: ServerProcess, bodiesFile: string, rate: number, ind
   const windowEnd = windowStart + STEP_S * 1000;
   const drainMs = 10_000;
   // Scrapes at the window's ends; awaited after the generators, which may finish right at windowEnd.
-  const scrapeAt = (when: number) => sleep(Math.max(0, when - Date.now())).then(() => scrape(server.httpUrl).catch((): Scrape | null => null));
+  const pid = server.child.pid ?? -1;
+  const scrapeAt = (when: number) =>
+    sleep(Math.max(0, when - Date.now())).then(async () => ({
+      cpu: cpuSnapshot([pid]),
+      metrics: await scrape(server.httpUrl).catch((): Scrape | null => null),
+    }));
   const scraping = Promise.all([scrapeAt(windowStart), scrapeAt(windowEnd)]);
   const { ok, failed, latencies, lateness } = await runGeneratorShards(
     { url: server.httpUrl, bodiesFile, startAt, windowStart, windowEnd, drainMs, accept: ACCEPT, spinMs: SPIN_MS, seed: 1000 + index },
@@ -104,10 +110,11 @@ async function step(server: ServerProcess, bodiesFile: string, rate: number, ind
     shards,
     (WARMUP_S + STEP_S) * 1000 + drainMs + 60_000,
   );
-  const scrapes = await scraping;
+  const [w0, w1]: { cpu: CpuSnapshot; metrics: Scrape | null }[] = await scraping;
+  const cpu = cpuShares(w0.cpu, w1.cpu, { server: pid });
   const scheduled = ok.reduce((n, r) => n + r.scheduled, 0);
   const errors = ok.reduce((n, r) => n + r.errors, 0) + (failed ? 1 : 0);
-  const [s0, s1] = scrapes;
+  const [s0, s1] = [w0.metrics, w1.metrics];
   const d = (name: string) => (s0 && s1 ? (s1.values.get(name) ?? 0) - (s0.values.get(name) ?? 0) : NaN);
   const wallS = s0 && s1 ? (s1.at - s0.at) / 1000 : NaN;
   const batches = d('te_batch_next_size_count');
@@ -129,6 +136,9 @@ async function step(server: ServerProcess, bodiesFile: string, rate: number, ind
     generatorLimited: !(latenessP99 <= LATE_LIMIT_MS),
     generatorCores: ok.reduce((n, r) => n + r.cpuMs / r.wallMs, 0),
     gpuBusyShare: gpuBusy?.mean([windowStart, windowEnd]) ?? null,
+    serverCores: cpu.cores.server,
+    serverMainThreadCores: cpu.mainThreadCores.server,
+    machineCores: cpu.cores.server + cpu.othersCores,
     maxInFlight: ok.reduce((n, r) => n + r.maxInFlight, 0),
   };
 }
@@ -144,6 +154,7 @@ async function main(): Promise<void> {
     model: MODEL,
     device: DEVICE,
     serverArgs: SERVER_ARGS,
+    cores: cpus().length,
     texts: '',
     accept: ACCEPT,
     stepSeconds: STEP_S,
