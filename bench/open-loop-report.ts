@@ -16,6 +16,8 @@ export interface StepResult {
   firstError: string | null;
   /** te_batch_next_size sum / count over the window. */
   meanBatchSize: number | null;
+  /** The inputs' own tokens / the tokens the model ran (padding included) over the window. */
+  paddingEfficiency?: number | null;
   batches: number;
   /** te_batch_inference_duration seconds / wall seconds: model calls as the main thread times them. */
   busyShare: number;
@@ -65,7 +67,7 @@ export function openLoopMarkdown(r: OpenLoopReport): string {
     .map(
       (s) =>
         `| ${f(s.offeredRate)} | ${f(s.achievedRate)} | ${f(s.tokensPerS)} | ${f(s.latencyMs.p50, 1)} | ${f(s.latencyMs.p99, 1)} | ` +
-        `${s.errors}${s.firstError ? ` (${s.firstError.slice(0, 60).replaceAll('|', '/')})` : ''} | ${f(s.meanBatchSize, 1)} | ${pct(s.busyShare)} | ${pct(s.sessionBusyShare)} | ${s.gpuBusyShare == null ? '–' : pct(s.gpuBusyShare)} | ` +
+        `${s.errors}${s.firstError ? ` (${s.firstError.slice(0, 60).replaceAll('|', '/')})` : ''} | ${f(s.meanBatchSize, 1)} | ${s.paddingEfficiency == null ? '–' : pct(s.paddingEfficiency)} | ${pct(s.busyShare)} | ${pct(s.sessionBusyShare)} | ${s.gpuBusyShare == null ? '–' : pct(s.gpuBusyShare)} | ` +
         `${f(s.serverCores, 2)} (${f(s.serverMainThreadCores, 2)}) | ${f(s.machineCores, 1)} of ${r.cores ?? '–'} | ` +
         `${f(s.generatorLatenessMs.p99, 2)}${s.generatorLimited ? ' **generator-limited**' : ''} | ${s.generators} (${f(s.generatorCores, 2)} cores) | ${s.maxInFlight} |`,
     );
@@ -93,13 +95,15 @@ export function openLoopMarkdown(r: OpenLoopReport): string {
     best + unlimited + anchor,
     ...(r.error ? ['', `The run stopped early: ${r.error.slice(0, 500)}`] : []),
     '',
-    '| offered req/s | achieved req/s | tokens/s | p50 ms | p99 ms | errors | mean batch | busy (inference) | busy (sessions) | GPU busy (nvidia-smi) | server cores (main thread) | machine cores busy | generator lateness p99 ms | generators | max in flight |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| offered req/s | achieved req/s | tokens/s | p50 ms | p99 ms | errors | mean batch | tokens not padding | busy (inference) | busy (sessions) | GPU busy (nvidia-smi) | server cores (main thread) | machine cores busy | generator lateness p99 ms | generators | max in flight |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
     '',
     'Arrivals are a Poisson process at the offered rate (exponential gaps, scheduled at absolute times, split over the generator processes); ' +
       "latency runs from each request's scheduled arrival to the end of its answer, so a late generator can only make it look worse. " +
       '"achieved" counts answers that ended inside the window. "mean batch" is te_batch_next_size sum / count over the window. ' +
+      '"tokens not padding" is coalesce_batch_tokens_total / coalesce_batch_padded_tokens_total over the window: the inputs\' own tokens against ' +
+      'batch size x longest input (a graph that removes padding counts its own tokens only, 100%; shape buckets pad further, which this leaves out). ' +
       '"busy (inference)" is the te_batch_inference_duration seconds over the window / its wall time: the share of time a model call was ' +
       'in progress as the main thread times it, from handing the batch to a session thread to reading its answer (thread hand-offs and ' +
       'waits for the main event loop included; calls in flight on several sessions at once add up, so it can pass 100%). ' +

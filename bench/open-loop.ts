@@ -129,6 +129,7 @@ async function step(server: ServerProcess, bodiesFile: string, rate: number, ind
     errors,
     firstError: failed?.error ?? ok.find((r) => r.firstError)?.firstError ?? null,
     meanBatchSize: batches > 0 ? d('te_batch_next_size_sum') / batches : null,
+    paddingEfficiency: d('coalesce_batch_padded_tokens_total') > 0 ? d('coalesce_batch_tokens_total') / d('coalesce_batch_padded_tokens_total') : null,
     batches,
     busyShare: d('te_batch_inference_duration_sum') / wallS,
     sessionBusyShare: d('coalesce_batch_session_duration_sum') / wallS,
