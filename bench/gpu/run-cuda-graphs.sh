@@ -2,6 +2,8 @@
 # --cuda-graphs and --http-threads on a GPU (after the GPU kit is staged, see ../shared/gpu):
 #   source /tmp/gpu-kit/env.sh && COMMIT=<sha> PHASES="w3 torch" bash bench/gpu/run-cuda-graphs.sh
 #   source /tmp/gpu-kit/env.sh && COMMIT=<sha> PHASES=open bash bench/gpu/run-cuda-graphs.sh
+#   source /tmp/gpu-kit/env.sh && COMMIT=<sha> ONNX_FILE=model_packed_fp16.onnx START_RATE=12000 PHASES="torch open" \
+#     VARIANTS="http-threads-4-sessions-3 http-threads-4" bash bench/gpu/run-cuda-graphs.sh   (the packed graph, no lane)
 # Builds BERT-base fp16 if $MODEL lacks $ONNX_FILE (the packed variant only when ONNX_FILE names it); then, per phase (PHASES, in
 # this order; default all, which runs past one device call's 10 minutes: split it as above):
 #   w3     W3 served, one client: --cuda-graphs on, then off (latency-breakdown.js --served-only), with
@@ -10,8 +12,8 @@
 #   torch  PyTorch eager in-process on the W2 texts (torch_bench.py eager_w2): the open loop's anchor;
 #   open   the open-loop ladder on the W2 texts with the served W2 settings, for each of VARIANTS
 #          (default: plain, http-threads-4, http-threads-4-cuda-graphs, http-threads-4-cuda-graphs-4096:
-#          a variant's name holds its flags, cuda-graphs-N being --cuda-graphs on --cuda-graph-tokens N and
-#          sessions-N --sessions N), set against
+#          a variant's name holds its flags: http-threads-N, cuda-graphs (--cuda-graphs on), cuda-graphs-N (with
+#          --cuda-graph-tokens N) and sessions-N), set against
 #          the torch phase's result when there is one.
 # Writes latency-breakdown-gpu-graphs-{on,off}.{json,md}, torch-w2.json, open-loop-gpu-<variant>.{json,md}
 # and cuda-graphs-<phases>.log to $OUT (default bench/results). Each step has its own time limit.
@@ -59,7 +61,7 @@ has() { [[ " $PHASES " == *" $1 "* ]]; }
     [ -f "$OUT/torch-w2.json" ] && ANCHOR=(--anchor "$OUT/torch-w2.json")
     for variant in $VARIANTS; do
       EXTRA=()
-      [[ $variant == *http-threads-4* ]] && EXTRA+=(--http-threads 4)
+      [[ $variant =~ http-threads-([0-9]+) ]] && EXTRA+=(--http-threads "${BASH_REMATCH[1]}")
       [[ $variant == *cuda-graphs* ]] && EXTRA+=(--cuda-graphs on)
       [[ $variant =~ cuda-graphs-([0-9]+) ]] && EXTRA+=(--cuda-graph-tokens "${BASH_REMATCH[1]}")
       [[ $variant =~ sessions-([0-9]+) ]] && EXTRA+=(--sessions "${BASH_REMATCH[1]}")
