@@ -168,10 +168,10 @@ async function main(): Promise<void> {
     anchor: loadAnchor(),
   };
   const save = () => {
-    const good = report.steps.filter((s) => s.errors === 0 && s.latencyMs.p99 <= P99_BUDGET_MS);
+    const goodSteps = report.steps.filter(good);
     const highest = (steps: StepResult[]) => (steps.length ? steps.reduce((a, b) => (b.offeredRate > a.offeredRate ? b : a)) : null);
-    report.best = highest(good);
-    report.bestUnlimited = highest(good.filter((s) => !s.generatorLimited));
+    report.best = highest(goodSteps);
+    report.bestUnlimited = highest(goodSteps.filter((s) => !s.generatorLimited));
     writeFileSync(base + '.json', JSON.stringify(report, null, 2) + '\n');
     writeFileSync(base + '.md', openLoopMarkdown(report));
   };
