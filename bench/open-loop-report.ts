@@ -16,6 +16,8 @@ export interface StepResult {
   firstError: string | null;
   /** te_batch_next_size sum / count over the window. */
   meanBatchSize: number | null;
+  /** Bucket bounds (te_batch_next_size's le) holding the 10th, 50th and 90th percentile batch size of the window. */
+  batchSizeBounds?: [number | null, number | null, number | null] | null;
   /** The inputs' own tokens / the tokens the model ran (padding included) over the window. */
   paddingEfficiency?: number | null;
   batches: number;
@@ -67,7 +69,7 @@ export function openLoopMarkdown(r: OpenLoopReport): string {
     .map(
       (s) =>
         `| ${f(s.offeredRate)} | ${f(s.achievedRate)} | ${f(s.tokensPerS)} | ${f(s.latencyMs.p50, 1)} | ${f(s.latencyMs.p99, 1)} | ` +
-        `${s.errors}${s.firstError ? ` (${s.firstError.slice(0, 60).replaceAll('|', '/')})` : ''} | ${f(s.meanBatchSize, 1)} | ${s.paddingEfficiency == null ? '–' : pct(s.paddingEfficiency)} | ${pct(s.busyShare)} | ${pct(s.sessionBusyShare)} | ${s.gpuBusyShare == null ? '–' : pct(s.gpuBusyShare)} | ` +
+        `${s.errors}${s.firstError ? ` (${s.firstError.slice(0, 60).replaceAll('|', '/')})` : ''} | ${f(s.meanBatchSize, 1)} | ${s.batchSizeBounds ? s.batchSizeBounds.map((b) => (b === null ? '–' : `≤${b}`)).join(' / ') : '–'} | ${s.paddingEfficiency == null ? '–' : pct(s.paddingEfficiency)} | ${pct(s.busyShare)} | ${pct(s.sessionBusyShare)} | ${s.gpuBusyShare == null ? '–' : pct(s.gpuBusyShare)} | ` +
         `${f(s.serverCores, 2)} (${f(s.serverMainThreadCores, 2)}) | ${f(s.machineCores, 1)} of ${r.cores ?? '–'} | ` +
         `${f(s.generatorLatenessMs.p99, 2)}${s.generatorLimited ? ' **generator-limited**' : ''} | ${s.generators} (${f(s.generatorCores, 2)} cores) | ${s.maxInFlight} |`,
     );
@@ -95,13 +97,14 @@ export function openLoopMarkdown(r: OpenLoopReport): string {
     best + unlimited + anchor,
     ...(r.error ? ['', `The run stopped early: ${r.error.slice(0, 500)}`] : []),
     '',
-    '| offered req/s | achieved req/s | tokens/s | p50 ms | p99 ms | errors | mean batch | tokens not padding | busy (inference) | busy (sessions) | GPU busy (nvidia-smi) | server cores (main thread) | machine cores busy | generator lateness p99 ms | generators | max in flight |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| offered req/s | achieved req/s | tokens/s | p50 ms | p99 ms | errors | mean batch | batch p10 / p50 / p90 | tokens not padding | busy (inference) | busy (sessions) | GPU busy (nvidia-smi) | server cores (main thread) | machine cores busy | generator lateness p99 ms | generators | max in flight |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
     '',
     'Arrivals are a Poisson process at the offered rate (exponential gaps, scheduled at absolute times, split over the generator processes); ' +
       "latency runs from each request's scheduled arrival to the end of its answer, so a late generator can only make it look worse. " +
-      '"achieved" counts answers that ended inside the window. "mean batch" is te_batch_next_size sum / count over the window. ' +
+      '"achieved" counts answers that ended inside the window. "mean batch" is te_batch_next_size sum / count over the window; ' +
+      '"batch p10 / p50 / p90" are the histogram buckets (powers of two) that hold those percentiles of the window\'s batch sizes. ' +
       '"tokens not padding" is coalesce_batch_tokens_total / coalesce_batch_padded_tokens_total over the window: the inputs\' own tokens against ' +
       'batch size x longest input (a graph that removes padding counts its own tokens only, 100%; shape buckets pad further, which this leaves out). ' +
       '"busy (inference)" is the te_batch_inference_duration seconds over the window / its wall time: the share of time a model call was ' +

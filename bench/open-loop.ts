@@ -30,7 +30,7 @@ import { runGeneratorShards } from './generator-shards.js';
 import { percentile } from './load.js';
 import { openLoopMarkdown, type OpenLoopReport, type StepResult } from './open-loop-report.js';
 import { ownArgs, passThroughArgs, runMeta } from './run-meta.js';
-import { scrape, type Scrape } from './server-stats.js';
+import { histogramQuantileBound, scrape, type Scrape } from './server-stats.js';
 import { startServer, type ServerProcess } from './server-process.js';
 import { rng, sentence } from './texts.js';
 import { sampleGpuUtilization, type GpuUtilization } from './gpu-utilization.js';
@@ -129,6 +129,7 @@ async function step(server: ServerProcess, bodiesFile: string, rate: number, ind
     errors,
     firstError: failed?.error ?? ok.find((r) => r.firstError)?.firstError ?? null,
     meanBatchSize: batches > 0 ? d('te_batch_next_size_sum') / batches : null,
+    batchSizeBounds: s0 && s1 ? ([0.1, 0.5, 0.9].map((q) => histogramQuantileBound(s0, s1, 'te_batch_next_size', q)) as StepResult['batchSizeBounds']) : null,
     paddingEfficiency: d('coalesce_batch_padded_tokens_total') > 0 ? d('coalesce_batch_tokens_total') / d('coalesce_batch_padded_tokens_total') : null,
     batches,
     busyShare: d('te_batch_inference_duration_sum') / wallS,

@@ -36,3 +36,23 @@ export function phaseStats(before: Scrape, after: Scrape): ServerStats {
     eventLoopLagMaxMs: lag('max'),
   };
 }
+
+/**
+ * The bucket bound that holds quantile q (0..1) of a histogram's observations between two
+ * scrapes: `le` of the first cumulative bucket reaching q of the count (labels other than le are
+ * summed over). Coarse by the buckets' width, but free: the server counts them anyway.
+ */
+export function histogramQuantileBound(before: Scrape, after: Scrape, name: string, q: number): number | null {
+  const cumulative = new Map<number, number>();
+  const bucket = new RegExp(`^${name}_bucket\\{(?:.*,)?le="([^"]+)"`);
+  for (const [key, value] of after.values) {
+    const m = bucket.exec(key);
+    if (!m) continue;
+    const le = m[1] === '+Inf' ? Infinity : Number(m[1]);
+    cumulative.set(le, (cumulative.get(le) ?? 0) + value - (before.values.get(key) ?? 0));
+  }
+  const bounds = [...cumulative.keys()].sort((a, b) => a - b);
+  const total = cumulative.get(Infinity) ?? 0;
+  if (total <= 0) return null;
+  return bounds.find((le) => (cumulative.get(le) ?? 0) >= q * total) ?? null;
+}
