@@ -112,3 +112,21 @@ export function threadCores(
     .map(([tid, t]) => ({ tid, name: t.name, cores: (t.ticks - (before.get(tid)?.ticks ?? 0)) / TICKS_PER_S / wallS }))
     .sort((a, b) => b.cores - a.cores);
 }
+
+/** Cores one process's threads used, summed by thread name (the server names its threads by kind: http, text-session, tokenizer, ...). */
+export interface ThreadGroups {
+  byName: Record<string, number>;
+  /** The single busiest thread: a thread near 1 core is a limit no other thread can lift. */
+  busiest: { name: string; cores: number } | null;
+}
+
+export function threadGroups(
+  before: Map<number, { name: string; ticks: number }>,
+  after: Map<number, { name: string; ticks: number }>,
+  wallS: number,
+): ThreadGroups {
+  const threads = threadCores(before, after, wallS);
+  const byName: Record<string, number> = {};
+  for (const t of threads) byName[t.name] = (byName[t.name] ?? 0) + t.cores;
+  return { byName, busiest: threads[0] ? { name: threads[0].name, cores: threads[0].cores } : null };
+}

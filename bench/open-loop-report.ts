@@ -35,6 +35,9 @@ export interface StepResult {
   /** CPU cores the server process used over the window, of which its main thread; and the whole machine (generators included). */
   serverCores?: number;
   serverMainThreadCores?: number;
+  /** The server's cores summed by thread name (MainThread, http, text-session with its ONNX Runtime threads, tokenizer, ...). */
+  serverThreadCores?: Record<string, number>;
+  busiestThread?: { name: string; cores: number } | null;
   machineCores?: number;
 }
 
@@ -63,6 +66,13 @@ export interface OpenLoopReport extends RunMeta {
 const f = (n: number | null | undefined, digits = 0) => (n === null || n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(digits));
 const pct = (n: number) => (Number.isFinite(n) ? `${Math.round(n * 100)}%` : '–');
 
+/** Main, HTTP, session and tokenizer threads' cores; reports from before threads had names give the main thread's only. */
+function serverThreads(s: StepResult): string {
+  const t = s.serverThreadCores;
+  if (!t) return f(s.serverMainThreadCores, 2);
+  return [t.MainThread, t.http, t['text-session'], t.tokenizer].map((c) => f(c ?? 0, 2)).join(' / ');
+}
+
 export function openLoopMarkdown(r: OpenLoopReport): string {
   const rows = [...r.steps]
     .sort((a, b) => a.offeredRate - b.offeredRate)
@@ -70,7 +80,7 @@ export function openLoopMarkdown(r: OpenLoopReport): string {
       (s) =>
         `| ${f(s.offeredRate)} | ${f(s.achievedRate)} | ${f(s.tokensPerS)} | ${f(s.latencyMs.p50, 1)} | ${f(s.latencyMs.p99, 1)} | ` +
         `${s.errors}${s.firstError ? ` (${s.firstError.slice(0, 60).replaceAll('|', '/')})` : ''} | ${f(s.meanBatchSize, 1)} | ${s.batchSizeBounds ? s.batchSizeBounds.map((b) => (b === null ? '–' : `≤${b}`)).join(' / ') : '–'} | ${s.paddingEfficiency == null ? '–' : pct(s.paddingEfficiency)} | ${pct(s.busyShare)} | ${pct(s.sessionBusyShare)} | ${s.gpuBusyShare == null ? '–' : pct(s.gpuBusyShare)} | ` +
-        `${f(s.serverCores, 2)} (${f(s.serverMainThreadCores, 2)}) | ${f(s.machineCores, 1)} of ${r.cores ?? '–'} | ` +
+        `${f(s.serverCores, 2)} (${serverThreads(s)}) | ${s.busiestThread ? `${s.busiestThread.name} ${f(s.busiestThread.cores, 2)}` : '–'} | ${f(s.machineCores, 1)} of ${r.cores ?? '–'} | ` +
         `${f(s.generatorLatenessMs.p99, 2)}${s.generatorLimited ? ' **generator-limited**' : ''} | ${s.generators} (${f(s.generatorCores, 2)} cores) | ${s.maxInFlight} |`,
     );
   const best = r.best
@@ -97,8 +107,8 @@ export function openLoopMarkdown(r: OpenLoopReport): string {
     best + unlimited + anchor,
     ...(r.error ? ['', `The run stopped early: ${r.error.slice(0, 500)}`] : []),
     '',
-    '| offered req/s | achieved req/s | tokens/s | p50 ms | p99 ms | errors | mean batch | batch p10 / p50 / p90 | tokens not padding | busy (inference) | busy (sessions) | GPU busy (nvidia-smi) | server cores (main thread) | machine cores busy | generator lateness p99 ms | generators | max in flight |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| offered req/s | achieved req/s | tokens/s | p50 ms | p99 ms | errors | mean batch | batch p10 / p50 / p90 | tokens not padding | busy (inference) | busy (sessions) | GPU busy (nvidia-smi) | server cores (main / http / sessions / tokenizers) | busiest server thread (cores) | machine cores busy | generator lateness p99 ms | generators | max in flight |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |',
     ...rows,
     '',
     'Arrivals are a Poisson process at the offered rate (exponential gaps, scheduled at absolute times, split over the generator processes); ' +
@@ -113,7 +123,9 @@ export function openLoopMarkdown(r: OpenLoopReport): string {
       '"busy (sessions)" is the coalesce_batch_session_duration seconds / wall time: the session threads\' own time in runs, summed over ' +
       "sessions (at most their number). On the GPU a session's run time is the device's work plus copies and launch overhead, so this " +
       'is the GPU busy share as far as the server can see it; on the CPU it is the share of time ONNX Runtime was computing. ' +
-      '"server cores" is the CPU time of the server process (all its threads) over the window / its wall time, with its main thread alone in brackets; ' +
+      '"server cores" is the CPU time of the server process (all its threads) over the window / its wall time; in brackets the threads by ' +
+      'name: the main thread, the HTTP threads, the session threads (with the ONNX Runtime threads they start, which take their name) and ' +
+      'the tokenizer workers. "busiest server thread" is the one thread that used the most: one near 1 core is a limit more threads elsewhere cannot lift. ' +
       '"machine cores busy" counts every process on the machine, the generators included. ' +
       '"GPU busy" is the mean of nvidia-smi utilization.gpu samples (every 250 ms) in the window: the share of time some kernel ran. ' +
       `"generator lateness" is how long after its scheduled time a request was written to its socket; a step with p99 above ${r.latenessLimitMs} ms is marked generator-limited.`,

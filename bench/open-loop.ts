@@ -34,7 +34,7 @@ import { histogramQuantileBound, scrape, type Scrape } from './server-stats.js';
 import { startServer, type ServerProcess } from './server-process.js';
 import { rng, sentence } from './texts.js';
 import { sampleGpuUtilization, type GpuUtilization } from './gpu-utilization.js';
-import { cpuShares, cpuSnapshot, type CpuSnapshot } from './cpu-usage.js';
+import { cpuShares, cpuSnapshot, threadGroups, threadTicks } from './cpu-usage.js';
 
 const argv = ownArgs();
 const flag = (name: string, fallback: string) => flagValue(name, fallback, argv);
@@ -101,6 +101,7 @@ async function step(server: ServerProcess, bodiesFile: string, rate: number, ind
   const scrapeAt = (when: number) =>
     sleep(Math.max(0, when - Date.now())).then(async () => ({
       cpu: cpuSnapshot([pid]),
+      threads: threadTicks(pid),
       metrics: await scrape(server.httpUrl).catch((): Scrape | null => null),
     }));
   const scraping = Promise.all([scrapeAt(windowStart), scrapeAt(windowEnd)]);
@@ -110,8 +111,9 @@ async function step(server: ServerProcess, bodiesFile: string, rate: number, ind
     shards,
     (WARMUP_S + STEP_S) * 1000 + drainMs + 60_000,
   );
-  const [w0, w1]: { cpu: CpuSnapshot; metrics: Scrape | null }[] = await scraping;
+  const [w0, w1] = await scraping;
   const cpu = cpuShares(w0.cpu, w1.cpu, { server: pid });
+  const threads = threadGroups(w0.threads, w1.threads, (w1.cpu.at - w0.cpu.at) / 1000);
   const scheduled = ok.reduce((n, r) => n + r.scheduled, 0);
   const errors = ok.reduce((n, r) => n + r.errors, 0) + (failed ? 1 : 0);
   const [s0, s1] = [w0.metrics, w1.metrics];
@@ -140,6 +142,8 @@ async function step(server: ServerProcess, bodiesFile: string, rate: number, ind
     gpuBusyShare: gpuBusy?.mean([windowStart, windowEnd]) ?? null,
     serverCores: cpu.cores.server,
     serverMainThreadCores: cpu.mainThreadCores.server,
+    serverThreadCores: threads.byName,
+    busiestThread: threads.busiest,
     machineCores: cpu.cores.server + cpu.othersCores,
     maxInFlight: ok.reduce((n, r) => n + r.maxInFlight, 0),
   };

@@ -9,8 +9,11 @@
  *   npx tsc -p bench && node dist/bench/server-ab-cpu.js --a "" --b "MALLOC_ARENA_MAX=2" --out malloc-arena-max-cpu
  *     [--rounds 4] [--concurrency 16,64,256] [--duration 5] [--settle-s 30]
  *
- * A variant is words: NAME=value sets an environment variable, anything else is a server flag
- * ("--mem-pattern off"); empty means the server's defaults. Writes bench/results/<out>.{json,md}.
+ * A variant is words: NAME=value sets an environment variable, main=PATH runs another build's
+ * dist/src/main.js (two commits side by side), anything else is a server flag ("--mem-pattern off");
+ * empty means the server's defaults. `--model DIR` serves another model folder (the tiny fixture
+ * makes the server's own costs, not the model's, the bulk of a request). Writes
+ * bench/results/<out>.{json,md}.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -29,21 +32,25 @@ const CONCURRENCY = flagValue('concurrency', '16,64,256').split(',').map(Number)
 const DURATION_S = Number(flagValue('duration', '5'));
 const SETTLE_S = Number(flagValue('settle-s', '30'));
 const OUT = flagValue('out', 'server-ab-cpu');
+const MODEL = flagValue('model', null);
 
 interface Variant {
   label: 'a' | 'b';
-  /** As given: environment assignments and flags. */
+  /** As given: environment assignments, the build and flags. */
   spec: string;
   env: Record<string, string>;
   args: string[];
+  mainJs?: string;
 }
 
 function variant(label: 'a' | 'b'): Variant {
   const spec = (flagValue(label) ?? '').trim();
   const words = spec.split(/\s+/).filter(Boolean);
   const isEnv = (w: string) => /^[A-Z_][A-Z0-9_]*=/.test(w);
+  const isMain = (w: string) => w.startsWith('main=');
   const env = Object.fromEntries(words.filter(isEnv).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
-  return { label, spec: spec || 'server defaults', env, args: words.filter((w) => !isEnv(w)) };
+  const mainJs = words.find(isMain)?.slice('main='.length);
+  return { label, spec: spec || 'server defaults', env, args: words.filter((w) => !isEnv(w) && !isMain(w)), mainJs };
 }
 
 function rssMb(pid: number): number {
@@ -74,14 +81,14 @@ const median = (xs: number[]) => {
 
 async function main(): Promise<void> {
   const meta = runMeta();
-  const model = ensureMidBert();
+  const model = MODEL ?? ensureMidBert();
   const workload = modelWorkload(model, { seed: 20240611, requests: 4000 });
   const variants = [variant('a'), variant('b')];
   const servers = new Map<'a' | 'b', ServerProcess>();
   const started = new Map<'a' | 'b', number>();
   try {
     for (const v of variants) {
-      const s = await startServer({ model, intraOpThreads: 0, extraArgs: v.args, env: v.env });
+      const s = await startServer({ model, intraOpThreads: 0, extraArgs: v.args, env: v.env, mainJs: v.mainJs });
       servers.set(v.label, s);
       started.set(v.label, rssMb(s.child.pid!));
     }
@@ -148,7 +155,8 @@ async function main(): Promise<void> {
       summary,
       phases,
     };
-    const out = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+    // A bare name goes to bench/results; a path (with a slash) where it says.
+    const out = OUT.includes('/') ? '' : fileURLToPath(new URL('../../bench/results/', import.meta.url));
     writeFileSync(`${out}${OUT}.json`, `${JSON.stringify(report, null, 2)}\n`);
     const md = markdown(report);
     writeFileSync(`${out}${OUT}.md`, md);
@@ -159,6 +167,7 @@ async function main(): Promise<void> {
 }
 
 function markdown(r: {
+  model: string;
   date: string;
   commit: string;
   machine: string;
@@ -175,7 +184,8 @@ function markdown(r: {
     `# Server A/B on the CPU: ${r.variants.a.spec} vs ${r.variants.b.spec}`,
     '',
     `${r.date}, commit ${r.commit}, ${r.machine}; load average at start ${r.loadAverageAtStart.join(' ')}; shared with other users' jobs while it ran.`,
-    "Model: MiniLM-shaped BERT (6 x 384, random weights, bench/models/mid-bert.ts). Two server processes side by side, HTTP /embed with the CPU benchmark's workload (bench/workload.ts: 70 % one text, the rest 2-8). " +
+    `Model: ${MODEL ? `\`${r.model}\`` : 'MiniLM-shaped BERT (6 x 384, random weights, bench/models/mid-bert.ts)'}. ` +
+      "Two server processes side by side, HTTP /embed with the CPU benchmark's workload (bench/workload.ts: 70 % one text, the rest 2-8). " +
       `Closed loop, ${r.rounds} rounds interleaved (a, b, b, a, ...), ${r.durationS} s measured per phase after a warm-up; medians of the rounds (best texts/s in brackets). The CPU time per text is the server's, all its threads.`,
     '',
     '| clients | variant | texts/s | server CPU µs/text | of which main thread | p50 ms | p99 ms | errors | RSS after a phase, max (MB) |',

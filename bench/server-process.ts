@@ -21,8 +21,8 @@ export function freePort(): Promise<number> {
 }
 
 /** The server's own flags, read from --help, so the bench adapts to options other engineers add. */
-export function serverFlags(): string[] {
-  const help = spawnSync(process.execPath, [MAIN_JS, '--help'], { encoding: 'utf8' }).stdout ?? '';
+export function serverFlags(mainJs = MAIN_JS): string[] {
+  const help = spawnSync(process.execPath, [mainJs, '--help'], { encoding: 'utf8' }).stdout ?? '';
   return [...help.matchAll(/^\s+(--[a-z0-9-]+)/gm)].map((m) => m[1]);
 }
 
@@ -50,14 +50,17 @@ export interface ServerOptions {
   startTimeoutS?: number;
   /** Environment variables for the child beyond this process's own (e.g. MALLOC_ARENA_MAX). */
   env?: Record<string, string>;
+  /** Another build's main.js (an A/B of two commits); default: this build's. */
+  mainJs?: string;
 }
 
 export async function startServer(options: ServerOptions): Promise<ServerProcess> {
-  const flags = serverFlags();
+  const mainJs = options.mainJs ?? MAIN_JS;
+  const flags = serverFlags(mainJs);
   const port = await freePort();
   const args = [
     ...(options.nodeArgs ?? []),
-    MAIN_JS,
+    mainJs,
     '--model',
     options.model,
     '--hostname',

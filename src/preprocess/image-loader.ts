@@ -31,7 +31,7 @@ export class ImagePreprocessor implements ImageLoader {
   ) {}
 
   static async start(config: ImageProcessorConfig, decoding: ImageDecodeOptions, source: ImageSourceOptions, workers: number): Promise<ImagePreprocessor> {
-    const started = await startReadyWorkers(workers, new URL('./image-worker.js', import.meta.url), { config, decoding });
+    const started = await startReadyWorkers(workers, new URL('./image-worker.js', import.meta.url), { config, decoding }, 'image-decode');
     return new ImagePreprocessor(
       config,
       decoding,

@@ -58,7 +58,7 @@ export class TokenizerPool implements TextEncoder {
 
   static async start(files: TokenizerFiles, size: number): Promise<TokenizerPool> {
     // Each worker says ready (id 0) once its tokenizer is loaded, with its HfTokenizer.specialIds().
-    const started = await startReadyWorkers(size, new URL('./tokenizer-worker.js', import.meta.url), files);
+    const started = await startReadyWorkers(size, new URL('./tokenizer-worker.js', import.meta.url), files, 'tokenizer');
     const pool = new LeastBusyPool<PoolResponse>(
       started.map((s) => s.worker),
       'tokenizer',

@@ -1,5 +1,12 @@
 import { Worker } from 'node:worker_threads';
 
+/**
+ * The operating system's name of each kind of thread the server starts (Worker's `name`: what
+ * `top -H`, `ps -L` and /proc/<pid>/task/<tid>/comm show, at most 15 characters). Native threads a
+ * thread starts, ONNX Runtime's intra-op pool for one, take its name.
+ */
+export type ThreadName = 'http' | 'text-session' | 'tokenizer' | 'image-decode' | 'image-session';
+
 /** Starts `count` workers; if any fails, stops the others and rethrows its error, so none is left running. */
 export async function startAll<T extends { worker: Worker }>(count: number, start: () => Promise<T>): Promise<T[]> {
   const started = await Promise.allSettled(Array.from({ length: count }, start));
@@ -19,8 +26,8 @@ export interface ReadyWorker {
 }
 
 /** A worker whose first message says it is ready (its script loaded what it needs). */
-async function startReadyWorker(url: URL, workerData: unknown): Promise<ReadyWorker> {
-  const worker = new Worker(url, { workerData });
+async function startReadyWorker(url: URL, workerData: unknown, name: ThreadName): Promise<ReadyWorker> {
+  const worker = new Worker(url, { workerData, name });
   const ready = await new Promise<unknown>((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);
@@ -29,6 +36,6 @@ async function startReadyWorker(url: URL, workerData: unknown): Promise<ReadyWor
 }
 
 /** `count` workers of `url`, each ready (see startReadyWorker), or none (startAll). */
-export function startReadyWorkers(count: number, url: URL, workerData: unknown): Promise<ReadyWorker[]> {
-  return startAll(count, () => startReadyWorker(url, workerData));
+export function startReadyWorkers(count: number, url: URL, workerData: unknown, name: ThreadName): Promise<ReadyWorker[]> {
+  return startAll(count, () => startReadyWorker(url, workerData, name));
 }

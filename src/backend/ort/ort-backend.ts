@@ -24,13 +24,18 @@ import { isWorkerLost } from '../../workers/least-busy-pool.js';
 
 /** Starts one session worker and waits for its model to load. */
 function startWorker(manifest: ModelManifest, settings: SessionSettings, graph: ServingGraph): Promise<{ worker: Worker; facts: SessionFacts }> {
-  return startSessionWorker<SessionFacts>(new URL('./session-worker.js', import.meta.url), { type: 'load', manifest, settings, graph }, (reply) => {
-    const m = reply as FromWorker;
-    if (m.type === 'loaded') return { facts: m.facts };
-    if (m.type === 'load-failed') return { error: new ModelError(m.file, m.problem) };
-    if (m.type === 'device-failed') return { error: new Error(m.problem) };
-    return null;
-  });
+  return startSessionWorker<SessionFacts>(
+    new URL('./session-worker.js', import.meta.url),
+    'text-session',
+    { type: 'load', manifest, settings, graph },
+    (reply) => {
+      const m = reply as FromWorker;
+      if (m.type === 'loaded') return { facts: m.facts };
+      if (m.type === 'load-failed') return { error: new ModelError(m.file, m.problem) };
+      if (m.type === 'device-failed') return { error: new Error(m.problem) };
+      return null;
+    },
+  );
 }
 
 /**

@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { CoalesceError } from '../../errors.js';
 import type { BatchResult } from '../../core/types.js';
 import { LeastBusyPool, type PoolOptions } from '../../workers/least-busy-pool.js';
+import type { ThreadName } from '../../workers/start-workers.js';
 
 /**
  * What every session worker (text or vision) answers to a batch: flat [B, D] vectors, raw and
@@ -27,8 +28,13 @@ function splitAt(flat: Float32Array, offsets: Uint32Array): Float32Array[] {
 export type LoadOutcome<F> = { facts: F } | { error: Error } | null;
 
 /** Starts one session worker and waits until its model loaded, or failed to. */
-export async function startSessionWorker<F>(script: URL, load: unknown, readLoad: (reply: unknown) => LoadOutcome<F>): Promise<{ worker: Worker; facts: F }> {
-  const worker = new Worker(script);
+export async function startSessionWorker<F>(
+  script: URL,
+  name: ThreadName,
+  load: unknown,
+  readLoad: (reply: unknown) => LoadOutcome<F>,
+): Promise<{ worker: Worker; facts: F }> {
+  const worker = new Worker(script, { name });
   let onMessage: (m: unknown) => void = () => {};
   let onError: (e: Error) => void = () => {};
   try {

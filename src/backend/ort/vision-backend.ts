@@ -20,7 +20,7 @@ export interface VisionSettings {
 }
 
 function startWorker(request: VisionLoadRequest): Promise<{ worker: Worker; facts: VisionFacts }> {
-  return startSessionWorker<VisionFacts>(new URL('./vision-worker.js', import.meta.url), request, (reply) => {
+  return startSessionWorker<VisionFacts>(new URL('./vision-worker.js', import.meta.url), 'image-session', request, (reply) => {
     const m = reply as VisionFromWorker;
     if (m.type === 'loaded') return { facts: m.facts };
     if (m.type === 'load-failed') return { error: new ModelError(request.path, m.problem.replace(`${request.path}: `, '')) };

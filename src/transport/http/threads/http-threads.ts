@@ -8,6 +8,7 @@
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { HttpDeps } from '../app.js';
 import { hostFacades } from './facade-host.js';
+import type { ThreadName } from '../../../workers/start-workers.js';
 import type { HttpThreadData, HttpThreadEvent, StopMessage } from './facade-protocol.js';
 
 const THREAD_URL = new URL('./http-thread.js', import.meta.url);
@@ -22,7 +23,7 @@ interface Started {
 function startThread(data: HttpThreadData, deps: HttpDeps, onError: (e: Error) => void): Promise<Started> {
   const { port1, port2 } = new MessageChannel();
   hostFacades(port1, deps);
-  const worker = new Worker(THREAD_URL, { workerData: { data, calls: port2 }, transferList: [port2] });
+  const worker = new Worker(THREAD_URL, { workerData: { data, calls: port2 }, transferList: [port2], name: 'http' satisfies ThreadName });
   return new Promise((resolve, reject) => {
     const fail = (e: Error) => {
       port1.close();

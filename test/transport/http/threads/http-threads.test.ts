@@ -5,6 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { threadId } from 'node:worker_threads';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { Coalesce } from '../../../../src/server.js';
 import { assertClose, post, startServer } from '../../../helpers/server.js';
 import { waitFor } from '../../../helpers/wait-for.js';
@@ -63,6 +64,14 @@ test('HTTP threads answer /embed, /v1/embeddings, /tokenize and /decode exactly 
   assert.deepEqual([ma.data[0].id, ma.data.length], [mb.data[0].id, mb.data.length]);
   const [da, db] = await Promise.all([fetch(threaded.httpUrl + '/openapi.json'), fetch(plain.httpUrl + '/openapi.json')]);
   assert.deepEqual(await da.json(), await db.json());
+});
+
+test('each thread carries its kind as its name, so top -H and /proc tell them apart', { skip: !existsSync('/proc/self/task') && 'no /proc' }, () => {
+  const names = readdirSync('/proc/self/task').map((tid) => readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim());
+  const count = (name: string) => names.filter((n) => n === name).length;
+  assert.ok(count('http') >= 2, names.join(', '));
+  assert.ok(count('tokenizer') >= 2, names.join(', '));
+  assert.ok(count('text-session') >= 1, names.join(', '));
 });
 
 test('errors cross the thread boundary with their status and shape', async () => {
