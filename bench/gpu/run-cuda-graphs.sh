@@ -4,6 +4,8 @@
 #   source /tmp/gpu-kit/env.sh && COMMIT=<sha> PHASES=open bash bench/gpu/run-cuda-graphs.sh
 #   source /tmp/gpu-kit/env.sh && COMMIT=<sha> ONNX_FILE=model_packed_fp16.onnx START_RATE=12000 PHASES="torch open" \
 #     VARIANTS="http-threads-4-sessions-3 http-threads-4" bash bench/gpu/run-cuda-graphs.sh   (the packed graph, no lane)
+#   then, on the same warm machine (the model is kept): ... ONNX_FILE=model_packed_fp16.onnx PHASES=open ANCHOR_FILE=<carried torch-w2.json> \
+#     VARIANTS="http-threads-8-sessions-3" bash bench/gpu/run-cuda-graphs.sh
 # Builds BERT-base fp16 if $MODEL lacks $ONNX_FILE (the packed variant only when ONNX_FILE names it); then, per phase (PHASES, in
 # this order; default all, which runs past one device call's 10 minutes: split it as above):
 #   w3     W3 served, one client: --cuda-graphs on, then off (latency-breakdown.js --served-only), with
@@ -27,6 +29,8 @@ ONNX_FILE=${ONNX_FILE:-model_fp16.onnx}
 START_RATE=${START_RATE:-6000}
 PHASES=${PHASES:-w3 torch open}
 VARIANTS=${VARIANTS:-plain http-threads-4 http-threads-4-cuda-graphs http-threads-4-cuda-graphs-4096}
+# The PyTorch result the open loop is set against: this call's torch phase, or one carried from an earlier call (the anchor names its GPU).
+ANCHOR_FILE=${ANCHOR_FILE:-$OUT/torch-w2.json}
 export PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
 KIT_MODULES=${KIT_MODULES:-/tmp/gpu-kit/tree/bench/node_modules}
@@ -58,7 +62,7 @@ has() { [[ " $PHASES " == *" $1 "* ]]; }
   fi
   if has open; then
     ANCHOR=()
-    [ -f "$OUT/torch-w2.json" ] && ANCHOR=(--anchor "$OUT/torch-w2.json")
+    [ -f "$ANCHOR_FILE" ] && ANCHOR=(--anchor "$ANCHOR_FILE")
     for variant in $VARIANTS; do
       EXTRA=()
       [[ $variant =~ http-threads-([0-9]+) ]] && EXTRA+=(--http-threads "${BASH_REMATCH[1]}")

@@ -128,6 +128,7 @@ const SIGNATURES: Record<ApiName, [result: string, args: string]> = {
 };
 
 /** koffi callables take and give whatever the C signature says. */
+// biome-ignore lint/suspicious/noExplicitAny: the C signature, not TypeScript, types a koffi call's arguments and result
 type NativeFn = (...args: any[]) => any;
 
 const shared = new Map<string, OrtCApi>();

@@ -3,7 +3,7 @@
  * routes: POST /embed, /tokenize and, for image-text models, /embed_image and /classify_image.
  * A TypeScript module rather than an .html file, so that tsc alone puts it into dist/.
  */
-export const PLAYGROUND_HTML = String.raw`<!doctype html>
+export const PLAYGROUND_HTML = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
