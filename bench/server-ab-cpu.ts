@@ -33,6 +33,8 @@ const DURATION_S = Number(flagValue('duration', '5'));
 const SETTLE_S = Number(flagValue('settle-s', '30'));
 const OUT = flagValue('out', 'server-ab-cpu');
 const MODEL = flagValue('model', null);
+/** `--single`: one text per request (W2's shape), where per-request costs show; else the CPU benchmark's mix. */
+const SINGLE = process.argv.includes('--single');
 
 interface Variant {
   label: 'a' | 'b';
@@ -82,7 +84,7 @@ const median = (xs: number[]) => {
 async function main(): Promise<void> {
   const meta = runMeta();
   const model = MODEL ?? ensureMidBert();
-  const workload = modelWorkload(model, { seed: 20240611, requests: 4000 });
+  const workload = modelWorkload(model, { seed: 20240611, requests: 4000, singleShare: SINGLE ? 1 : undefined });
   const variants = [variant('a'), variant('b')];
   const servers = new Map<'a' | 'b', ServerProcess>();
   const started = new Map<'a' | 'b', number>();
@@ -145,7 +147,7 @@ async function main(): Promise<void> {
     const report = {
       ...meta,
       model,
-      workload: 'bench/workload.ts seed 20240611, 4000 requests (0.7 one text, the rest 2-8)',
+      workload: `bench/workload.ts seed 20240611, 4000 requests (${SINGLE ? 'one text each' : '0.7 one text, the rest 2-8'})`,
       variants: Object.fromEntries(
         variants.map((v) => [v.label, { spec: v.spec, rssMbAfterStart: started.get(v.label), rssMbIdleAfterLoad: idle.get(v.label) }]),
       ),
@@ -168,6 +170,7 @@ async function main(): Promise<void> {
 
 function markdown(r: {
   model: string;
+  workload: string;
   date: string;
   commit: string;
   machine: string;
@@ -185,7 +188,7 @@ function markdown(r: {
     '',
     `${r.date}, commit ${r.commit}, ${r.machine}; load average at start ${r.loadAverageAtStart.join(' ')}; shared with other users' jobs while it ran.`,
     `Model: ${MODEL ? `\`${r.model}\`` : 'MiniLM-shaped BERT (6 x 384, random weights, bench/models/mid-bert.ts)'}. ` +
-      "Two server processes side by side, HTTP /embed with the CPU benchmark's workload (bench/workload.ts: 70 % one text, the rest 2-8). " +
+      `Two server processes side by side, HTTP /embed with the CPU benchmark's workload (${r.workload}). ` +
       `Closed loop, ${r.rounds} rounds interleaved (a, b, b, a, ...), ${r.durationS} s measured per phase after a warm-up; medians of the rounds (best texts/s in brackets). The CPU time per text is the server's, all its threads.`,
     '',
     '| clients | variant | texts/s | server CPU µs/text | of which main thread | p50 ms | p99 ms | errors | RSS after a phase, max (MB) |',

@@ -11,6 +11,8 @@ import { makeWorkload } from './texts.js';
 export interface WorkloadSpec {
   seed: number;
   requests: number;
+  /** Share of requests with one text (default 0.7; the rest carry 2-8). */
+  singleShare?: number;
 }
 
 export interface ModelWorkload extends LoadWorkload {
@@ -23,7 +25,7 @@ export interface ModelWorkload extends LoadWorkload {
 export function modelWorkload(modelDir: string, spec: WorkloadSpec): ModelWorkload {
   const manifest = readManifest(modelDir);
   const tokenizer = HfTokenizer.fromFiles(manifest.tokenizerPath, manifest.tokenizerConfigPath, manifest.maxLength);
-  const { requests } = makeWorkload({ seed: spec.seed, requests: spec.requests });
+  const { requests } = makeWorkload({ seed: spec.seed, requests: spec.requests, singleShare: spec.singleShare });
   const encoded: EncodedText[] = [];
   const tokens = requests.map((texts) => {
     let n = 0;
