@@ -127,6 +127,8 @@ export function threadGroups(
 ): ThreadGroups {
   const threads = threadCores(before, after, wallS);
   const byName: Record<string, number> = {};
-  for (const t of threads) byName[t.name] = (byName[t.name] ?? 0) + t.cores;
-  return { byName, busiest: threads[0] ? { name: threads[0].name, cores: threads[0].cores } : null };
+  // Newer Node versions may put `node-` before thread names.
+  const kind = (name: string) => name.replace(/^node-/, '');
+  for (const t of threads) byName[kind(t.name)] = (byName[kind(t.name)] ?? 0) + t.cores;
+  return { byName, busiest: threads[0] ? { name: kind(threads[0].name), cores: threads[0].cores } : null };
 }

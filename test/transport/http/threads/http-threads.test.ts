@@ -67,7 +67,12 @@ test('HTTP threads answer /embed, /v1/embeddings, /tokenize and /decode exactly 
 });
 
 test('each thread carries its kind as its name, so top -H and /proc tell them apart', { skip: !existsSync('/proc/self/task') && 'no /proc' }, () => {
-  const names = readdirSync('/proc/self/task').map((tid) => readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim());
+  // Newer Node versions may put `node-` before thread names.
+  const names = readdirSync('/proc/self/task').map((tid) =>
+    readFileSync(`/proc/self/task/${tid}/comm`, 'utf8')
+      .trim()
+      .replace(/^node-/, ''),
+  );
   const count = (name: string) => names.filter((n) => n === name).length;
   assert.ok(count('http') >= 2, names.join(', '));
   assert.ok(count('tokenizer') >= 2, names.join(', '));
