@@ -197,7 +197,7 @@ async function main(): Promise<void> {
     writeFileSync(bodiesFile, JSON.stringify(texts.map((t) => JSON.stringify({ inputs: t, truncate: true }))));
     server = await startServer({ model: MODEL, intraOpThreads: INTRA_OP, extraArgs: SERVER_ARGS, startTimeoutS: 600 });
     console.log(`server up at ${server.httpUrl}; texts: ${source}`);
-    console.log('offered/s  achieved/s  tokens/s  p50 ms  p99 ms  errors  batch  busy  late p99 ms  generators');
+    console.log('offered/s  achieved/s  tokens/s  p50 ms  p99 ms  errors  batch  busy  late p99 ms  generators  busiest thread');
     const run = async (rate: number) => {
       const s = await step(server!, bodiesFile, rate, report.steps.length);
       report.steps.push(s);
@@ -209,6 +209,7 @@ async function main(): Promise<void> {
             `${Math.round(s.busyShare * 100)}%`,
             s.generatorLatenessMs.p99.toFixed(2) + (s.generatorLimited ? ' (limited)' : ''),
             s.generators,
+            s.busiestThread ? `${s.busiestThread.name} ${s.busiestThread.cores.toFixed(2)}` : '-',
           ])
           .join('  '),
       );
