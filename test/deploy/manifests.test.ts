@@ -13,6 +13,7 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { Pod, Service } from 'kubernetes-models/v1';
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { build, readYamlDocuments, type Manifest } from './kustomize.js';
+import { loadConfig, OPTIONS } from '../../src/config.js';
 
 const MODELS: Record<string, { prototype: { validate(): void } }> = {
   'apps/v1/Deployment': Deployment,
@@ -148,4 +149,22 @@ test('probes and the termination grace match the drain', () => {
   assert.ok(c.readinessProbe.periodSeconds * c.readinessProbe.failureThreshold * 1000 < env.SHUTDOWN_GRACE_MS);
   // Liveness must not restart a busy or draining pod: not /health.
   assert.ok(c.livenessProbe.httpGet?.path !== '/health');
+});
+
+test('every variable a manifest sets on the server is an option it reads, with a value it accepts', () => {
+  const known = new Set(Object.values(OPTIONS).flatMap((o) => [o.env, ...(o.envAliases ?? [])]));
+  const servers = [
+    ...['deploy/kubernetes/base', 'deploy/kubernetes/overlays/cpu', 'deploy/kubernetes/overlays/gpu'].map(
+      (dir) => [dir, deploymentOf(build(dir)).spec.template.spec.containers] as const,
+    ),
+    ['deploy/sidecar/pod.yaml', readYamlDocuments('deploy/sidecar/pod.yaml')[0].spec.containers] as const,
+  ];
+  for (const [where, containers] of servers) {
+    const server = containers.find((c: { name: string }) => c.name === 'coalesce');
+    assert.ok(server, `${where}: no coalesce container`);
+    const env: { name: string; value?: string }[] = server.env ?? [];
+    // A misspelt name would be ignored without a word: the server reads only its own.
+    for (const { name } of env) assert.ok(known.has(name), `${where}: ${name} is not an option of the server`);
+    assert.doesNotThrow(() => loadConfig([], Object.fromEntries(env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value]))), where);
+  }
 });
