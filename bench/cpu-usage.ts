@@ -81,7 +81,7 @@ export async function withCpu<T>(names: Record<string, number>, fn: () => Promis
   return { result, cpu: cpuShares(before, cpuSnapshot(Object.values(names)), names) };
 }
 
-/** CPU ticks of every thread of a process, with its name (comm), keyed by thread id. */
+/** CPU ticks of every thread of a process, with its name (comm, less the `node-` newer Node versions may put first), keyed by thread id. */
 export function threadTicks(pid: number): Map<number, { name: string; ticks: number }> {
   const out = new Map<number, { name: string; ticks: number }>();
   let tids: string[] = [];
@@ -93,7 +93,7 @@ export function threadTicks(pid: number): Map<number, { name: string; ticks: num
   for (const tid of tids) {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/^node-/, '');
       out.set(Number(tid), { name, ticks: statTicks(stat) });
     } catch {
       // the thread ended meanwhile
@@ -127,8 +127,6 @@ export function threadGroups(
 ): ThreadGroups {
   const threads = threadCores(before, after, wallS);
   const byName: Record<string, number> = {};
-  // Newer Node versions may put `node-` before thread names.
-  const kind = (name: string) => name.replace(/^node-/, '');
-  for (const t of threads) byName[kind(t.name)] = (byName[kind(t.name)] ?? 0) + t.cores;
-  return { byName, busiest: threads[0] ? { name: kind(threads[0].name), cores: threads[0].cores } : null };
+  for (const t of threads) byName[t.name] = (byName[t.name] ?? 0) + t.cores;
+  return { byName, busiest: threads[0] ? { name: threads[0].name, cores: threads[0].cores } : null };
 }

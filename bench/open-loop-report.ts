@@ -1,4 +1,5 @@
 /** Result shape of bench/open-loop.ts and its markdown. */
+import type { ThreadName } from '../src/workers/start-workers.js';
 import type { RunMeta } from './run-meta.js';
 
 export interface StepResult {
@@ -70,7 +71,9 @@ const pct = (n: number) => (Number.isFinite(n) ? `${Math.round(n * 100)}%` : 'â€
 function serverThreads(s: StepResult): string {
   const t = s.serverThreadCores;
   if (!t) return f(s.serverMainThreadCores, 2);
-  return [t.MainThread, t.http, t['text-session'], t.tokenizer].map((c) => f(c ?? 0, 2)).join(' / ');
+  // The server's names (src/workers/start-workers.ts): a renamed thread kind fails to compile here.
+  const kinds = ['MainThread', ...(['http', 'text-session', 'tokenizer'] as const satisfies readonly ThreadName[])];
+  return kinds.map((k) => f(t[k] ?? 0, 2)).join(' / ');
 }
 
 export function openLoopMarkdown(r: OpenLoopReport): string {
